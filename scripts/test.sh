@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The project's whole check: services up, formatting, lints, then every test against real PostgreSQL and Redis.
+# Works on a fresh Debian machine: it starts PostgreSQL and Redis if installed but stopped, and installs them
+# with apt-get if absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+: "${TEST_DATABASE_URL:=postgres://postgres@127.0.0.1:5432/postgres}"
+: "${TEST_REDIS_URL:=redis://127.0.0.1:6379}"
+export TEST_DATABASE_URL TEST_REDIS_URL
+
+say() { printf '==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  say "installing $* with apt-get"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+postgres_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; }
+
+wait_for() {
+  local what=$1 check=$2
+  for _ in $(seq 1 30); do "$check" && return 0; sleep 1; done
+  echo "error: $what did not come up within 30 s" >&2
+  exit 1
+}
+
+ensure_postgres() {
+  if postgres_up; then say "PostgreSQL is running"; return; fi
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql postgresql-contrib
+  local version
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  say "starting PostgreSQL $version"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  wait_for PostgreSQL postgres_up
+  # A fresh install only trusts peer logins on the socket; the tests connect over TCP as postgres.
+  if ! psql "$TEST_DATABASE_URL" -Atc 'select 1' >/dev/null 2>&1; then
+    say "allowing trusted TCP logins from 127.0.0.1 for the tests"
+    local hba="/etc/postgresql/$version/main/pg_hba.conf"
+    as_root sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+  fi
+}
+
+ensure_redis() {
+  if redis_up; then say "Redis is running"; return; fi
+  command -v redis-server >/dev/null || apt_install redis-server
+  say "starting Redis"
+  as_root mkdir -p /var/lib/redis /var/log/redis
+  as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  wait_for Redis redis_up
+}
+
+ensure_postgres
+ensure_redis
+
+say "cargo fmt --check"
+cargo fmt --all --check
+say "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+say "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi

@@ -1,0 +1,194 @@
+use serde_json::json;
+
+use super::*;
+
+fn toolhive_catalogue() -> Value {
+    json!({
+        "version": "1.0.0",
+        "last_updated": "2025-10-01T00:00:00Z",
+        "servers": {
+            "weather": {
+                "description": "Forecasts and current conditions for any city, served from a small container image that wraps a public weather API with caching",
+                "tier": "Community",
+                "status": "Active",
+                "transport": "streamable-http",
+                "target_port": 9090,
+                "tools": ["forecast", "current"],
+                "tags": ["weather", "api"],
+                "image": "ghcr.io/example/weather:1.2.0",
+                "repository_url": "https://github.com/example/weather",
+                "env_vars": [
+                    {"name": "API_KEY", "description": "Key for the upstream API", "required": true, "secret": true},
+                    {"name": "UNITS", "description": "metric or imperial", "required": false, "default": "metric"}
+                ],
+                "custom_field": {"kept": true}
+            },
+            "acme.internal/legacy-db": {
+                "description": "Old database tool",
+                "tier": "Community",
+                "status": "Deprecated",
+                "transport": "stdio",
+                "tools": ["query"],
+                "image": "registry.acme.internal/db:0.9",
+                "repository_url": "https://git.acme.internal/db"
+            }
+        },
+        "remote_servers": {
+            "notes": {
+                "description": "Hosted notes",
+                "tier": "Official",
+                "status": "Active",
+                "transport": "sse",
+                "tools": ["add_note"],
+                "url": "https://notes.example.com/sse",
+                "headers": [{"name": "X-Tenant", "description": "Tenant id", "required": true, "choices": ["a", "b"]}],
+                "env_vars": [{"name": "NOTES_TOKEN", "description": "token", "required": true}]
+            }
+        },
+        "groups": []
+    })
+}
+
+fn parse_toolhive() -> Vec<Entry> {
+    parse(Format::Toolhive, toolhive_catalogue().to_string().as_bytes()).unwrap()
+}
+
+fn find<'a>(entries: &'a [Entry], name: &str) -> &'a Entry {
+    entries.iter().find(|e| e.server.name().as_str() == name).unwrap()
+}
+
+#[test]
+fn toolhive_image_becomes_an_oci_package_with_http_transport_on_its_target_port() {
+    let entries = parse_toolhive();
+
+    let weather = find(&entries, "io.github.stacklok/weather").server.as_object().clone();
+
+    assert_eq!(weather["version"], "1.0.0");
+    assert_eq!(weather["$schema"], crate::model::server_json::CURRENT_SCHEMA);
+    assert_eq!(
+        weather["packages"],
+        json!([{
+            "registryType": "oci",
+            "identifier": "ghcr.io/example/weather:1.2.0",
+            "transport": {"type": "streamable-http", "url": "http://localhost:9090"},
+            "environmentVariables": [
+                {"name": "API_KEY", "description": "Key for the upstream API", "isRequired": true, "isSecret": true},
+                {"name": "UNITS", "description": "metric or imperial", "default": "metric"}
+            ]
+        }])
+    );
+    assert_eq!(
+        weather["repository"],
+        json!({"url": "https://github.com/example/weather", "source": "github"})
+    );
+}
+
+#[test]
+fn toolhive_specific_fields_move_to_the_publisher_block_keyed_by_image() {
+    let entries = parse_toolhive();
+    let weather = find(&entries, "io.github.stacklok/weather");
+
+    let block = &weather.server.as_object()["_meta"][PUBLISHER_PROVIDED_KEY][toolhive::NAMESPACE]["ghcr.io/example/weather:1.2.0"];
+
+    assert_eq!(block["tier"], "Community");
+    assert_eq!(block["status"], "Active");
+    assert_eq!(block["tools"], json!(["forecast", "current"]));
+    assert_eq!(block["target_port"], 9090);
+    assert_eq!(block["custom_field"], json!({"kept": true}));
+    assert_eq!(weather.server.publisher_tags(), ["weather", "api"]);
+}
+
+const PUBLISHER_PROVIDED_KEY: &str = crate::model::server_json::PUBLISHER_PROVIDED;
+
+#[test]
+fn long_toolhive_descriptions_are_cut_at_a_word_and_kept_whole_in_the_block() {
+    let entries = parse_toolhive();
+    let weather = find(&entries, "io.github.stacklok/weather");
+
+    let short = &weather.server.detail().description;
+    let full = weather.server.as_object()["_meta"][PUBLISHER_PROVIDED_KEY][toolhive::NAMESPACE]
+        ["ghcr.io/example/weather:1.2.0"]["description"]
+        .as_str()
+        .unwrap();
+
+    assert!(short.chars().count() <= 100, "{short}");
+    assert!(short.ends_with('…'));
+    assert!(full.starts_with(short.trim_end_matches('…')));
+    assert!(full.len() > 100);
+}
+
+#[test]
+fn toolhive_names_with_a_slash_are_kept_and_deprecated_status_carries_over() {
+    let entries = parse_toolhive();
+
+    let legacy = find(&entries, "acme.internal/legacy-db");
+
+    assert_eq!(legacy.origin.as_ref().map(|o| o.status), Some(Status::Deprecated));
+    assert!(legacy.server.detail().repository.is_none(), "only GitHub URLs become a repository");
+    let block = &legacy.server.as_object()["_meta"][PUBLISHER_PROVIDED_KEY][toolhive::NAMESPACE]["registry.acme.internal/db:0.9"];
+    assert_eq!(block["repository_url"], "https://git.acme.internal/db");
+    assert_eq!(legacy.server.detail().packages.as_ref().unwrap()[0].transport.url, None);
+}
+
+#[test]
+fn toolhive_remote_becomes_one_remote_with_its_headers() {
+    let entries = parse_toolhive();
+
+    let notes = find(&entries, "io.github.stacklok/notes").server.as_object().clone();
+
+    assert_eq!(
+        notes["remotes"],
+        json!([{
+            "type": "sse",
+            "url": "https://notes.example.com/sse",
+            "headers": [{"name": "X-Tenant", "description": "Tenant id", "isRequired": true, "choices": ["a", "b"]}]
+        }])
+    );
+    assert!(notes.get("packages").is_none());
+    let block = &notes["_meta"][PUBLISHER_PROVIDED_KEY][toolhive::NAMESPACE]["https://notes.example.com/sse"];
+    assert_eq!(block["env_vars"][0]["name"], "NOTES_TOKEN");
+}
+
+#[test]
+fn upstream_accepts_the_wrapper_a_bare_array_and_an_api_list() {
+    let server =
+        json!({"name": "io.example/alpha", "description": "A", "version": "1.0.0", "x-extra": [1, 2]});
+    let wrapper = json!({"$schema": "s", "version": "1.0.0", "meta": {"last_updated": "x"}, "data": {"servers": [server]}});
+    let array = json!([server]);
+    let api_list = json!({"servers": [{"server": server, "_meta": {"io.modelcontextprotocol.registry/official": {
+        "status": "deleted", "statusChangedAt": "2025-01-02T00:00:00Z", "publishedAt": "2025-01-01T00:00:00Z",
+        "updatedAt": "2025-01-02T00:00:00Z", "isLatest": true}}}], "metadata": {"count": 1}});
+
+    for document in [wrapper, array, api_list.clone()] {
+        let entries = parse(Format::Upstream, document.to_string().as_bytes()).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].server.as_object(), server.as_object().unwrap(), "kept as it came");
+    }
+    let from_api = parse(Format::Upstream, api_list.to_string().as_bytes()).unwrap();
+    assert_eq!(from_api[0].origin.as_ref().map(|o| o.status), Some(Status::Deleted));
+}
+
+#[test]
+fn a_bad_entry_is_reported_with_its_location() {
+    let document = json!({"data": {"servers": [
+        {"name": "io.example/alpha", "description": "A", "version": "1.0.0"},
+        {"name": "bad name", "description": "B", "version": "1.0.0"}
+    ]}});
+
+    let err = parse(Format::Upstream, document.to_string().as_bytes()).unwrap_err();
+
+    assert!(err.to_string().starts_with("data.servers[1]: "), "{err}");
+}
+
+#[test]
+fn the_wrong_format_gets_a_hint() {
+    let toolhive = toolhive_catalogue().to_string();
+    let err = parse(Format::Upstream, toolhive.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("format to toolhive"), "{err}");
+
+    let upstream = json!({"version": "1.0.0", "meta": {}, "data": {"servers": []}}).to_string();
+    let err = parse(Format::Toolhive, upstream.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("format to upstream"), "{err}");
+
+    assert!(matches!(parse(Format::Upstream, b"{not json"), Err(FormatError::Json(_))));
+}

@@ -1,0 +1,166 @@
+//! The response envelopes of the MCP Registry API v0.1 and the registry-owned `_meta` they carry.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::server_json::ServerJson;
+
+/// The `_meta` key of the registry-owned metadata.
+pub const OFFICIAL_META: &str = "io.modelcontextprotocol.registry/official";
+
+/// The most characters a status message may have.
+pub const STATUS_MESSAGE_MAX: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Deprecated,
+    Deleted,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Deprecated => "deprecated",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown status {0:?}: expected active, deprecated or deleted")]
+pub struct UnknownStatus(pub String);
+
+impl FromStr for Status {
+    type Err = UnknownStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(Self::Active),
+            "deprecated" => Ok(Self::Deprecated),
+            "deleted" => Ok(Self::Deleted),
+            other => Err(UnknownStatus(other.to_owned())),
+        }
+    }
+}
+
+/// `_meta["io.modelcontextprotocol.registry/official"]`. Times are RFC 3339 UTC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OfficialMeta {
+    pub status: Status,
+    #[serde(serialize_with = "rfc3339")]
+    pub status_changed_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    #[serde(serialize_with = "rfc3339")]
+    pub published_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: DateTime<Utc>,
+    pub is_latest: bool,
+}
+
+/// `ServerResponse`: one version with its registry-owned metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerResponse {
+    pub server: ServerJson,
+    #[serde(rename = "_meta")]
+    pub meta: ResponseMeta,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseMeta {
+    #[serde(rename = "io.modelcontextprotocol.registry/official")]
+    pub official: OfficialMeta,
+}
+
+impl ServerResponse {
+    pub fn new(server: ServerJson, official: OfficialMeta) -> Self {
+        Self { server, meta: ResponseMeta { official } }
+    }
+}
+
+/// `ServerList`: one page of servers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerList {
+    pub servers: Vec<ServerResponse>,
+    pub metadata: ListMetadata,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListMetadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    pub count: usize,
+}
+
+/// RFC 3339 in UTC with a `Z`, and only as many fraction digits as the value has.
+fn rfc3339<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn server_response_omits_empty_optional_fields() {
+        let server = ServerJson::from_value(json!({
+            "name": "io.example/tool", "description": "d", "version": "1.0.0"
+        }))
+        .unwrap();
+        let at = Utc.with_ymd_and_hms(2025, 9, 1, 12, 0, 0).unwrap();
+        let official = OfficialMeta {
+            status: Status::Active,
+            status_changed_at: at,
+            status_message: None,
+            published_at: at,
+            updated_at: at,
+            is_latest: true,
+        };
+        let list = ServerList {
+            servers: vec![ServerResponse::new(server, official)],
+            metadata: ListMetadata { next_cursor: None, count: 1 },
+        };
+
+        let value = serde_json::to_value(&list).unwrap();
+
+        assert_eq!(
+            value,
+            json!({
+                "servers": [{
+                    "server": {"name": "io.example/tool", "description": "d", "version": "1.0.0"},
+                    "_meta": {"io.modelcontextprotocol.registry/official": {
+                        "status": "active",
+                        "statusChangedAt": "2025-09-01T12:00:00Z",
+                        "publishedAt": "2025-09-01T12:00:00Z",
+                        "updatedAt": "2025-09-01T12:00:00Z",
+                        "isLatest": true
+                    }}
+                }],
+                "metadata": {"count": 1}
+            })
+        );
+    }
+
+    #[test]
+    fn status_parses_only_the_three_official_values() {
+        assert_eq!("deprecated".parse::<Status>(), Ok(Status::Deprecated));
+        assert!("Active".parse::<Status>().is_err());
+    }
+}
