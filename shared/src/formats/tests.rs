@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::model::server_json::ServerJson;
 
 fn toolhive_catalogue() -> Value {
     json!({
@@ -191,4 +192,95 @@ fn the_wrong_format_gets_a_hint() {
     assert!(err.to_string().contains("format to upstream"), "{err}");
 
     assert!(matches!(parse(Format::Upstream, b"{not json"), Err(FormatError::Json(_))));
+}
+
+mod against_the_reference {
+    use super::*;
+    use crate::test_support::{assert_valid, read_json, reference_dir, server_schema};
+
+    fn entries_of(format: Format, path: &std::path::Path) -> Vec<Entry> {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        parse(format, &bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn every_converted_toolhive_catalogue_entry_validates_against_the_current_schema() {
+        let schema = server_schema();
+        let catalogues = [
+            reference_dir().join("toolhive/legacy-registry/registry.json"),
+            reference_dir().join("toolhive-registry-server/v0.4.9/examples/toolhive-registry.json"),
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../examples/data/toolhive-catalogue.json"),
+        ];
+        for catalogue in catalogues {
+            let document = read_json(&catalogue);
+            let expected = ["servers", "remote_servers"]
+                .iter()
+                .filter_map(|key| document.get(key).and_then(Value::as_object))
+                .map(serde_json::Map::len)
+                .sum::<usize>();
+
+            let entries = entries_of(Format::Toolhive, &catalogue);
+
+            assert_eq!(entries.len(), expected, "{}", catalogue.display());
+            for entry in &entries {
+                assert_valid(&schema, &entry.server.clone().into_value(), entry.server.name().as_str());
+            }
+        }
+    }
+
+    #[test]
+    fn the_real_toolhive_catalogue_keeps_every_tag_for_filtering() {
+        let path = reference_dir().join("toolhive/legacy-registry/registry.json");
+        let document = read_json(&path);
+        let entries = entries_of(Format::Toolhive, &path);
+
+        for entry in &entries {
+            let short = entry.server.name().as_str().trim_start_matches("io.github.stacklok/");
+            let source =
+                document["servers"].get(short).or_else(|| document["remote_servers"].get(short)).unwrap();
+            let tags: Vec<&str> =
+                source["tags"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            assert_eq!(entry.server.publisher_tags(), tags, "{short}");
+        }
+    }
+
+    #[test]
+    fn upstream_files_parse_and_every_document_survives_a_round_trip() {
+        let mut documents = Vec::new();
+        let examples = reference_dir().join("mcp-registry/examples");
+        for file in std::fs::read_dir(&examples).unwrap() {
+            documents.push(read_json(&file.unwrap().path()));
+        }
+        assert_eq!(documents.len(), 16);
+        for upstream in [
+            reference_dir().join("toolhive-registry-server/v0.4.9/examples/upstream-registry.json"),
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../examples/data/upstream-catalogue.json"),
+        ] {
+            let entries = entries_of(Format::Upstream, &upstream);
+            assert!(!entries.is_empty());
+            documents.extend(entries.into_iter().map(|e| e.server.into_value()));
+        }
+
+        for document in documents {
+            let parsed: ServerJson = serde_json::from_value(document.clone()).unwrap();
+            let again = serde_json::to_value(&parsed).unwrap();
+            assert_eq!(again, document);
+            assert_eq!(serde_json::to_string(&parsed).unwrap(), document.to_string(), "key order kept too");
+        }
+    }
+
+    #[test]
+    fn the_typed_view_covers_every_schema_field_of_the_examples() {
+        let examples = reference_dir().join("mcp-registry/examples");
+        for file in std::fs::read_dir(&examples).unwrap() {
+            let document = read_json(&file.unwrap().path());
+            let parsed = ServerJson::from_value(document.clone()).unwrap();
+
+            let typed = serde_json::to_value(parsed.detail()).unwrap();
+
+            assert_eq!(typed, document, "the typed view alone reproduces a schema-conformant document");
+        }
+    }
 }

@@ -1,0 +1,228 @@
+//! Storage settings. No `database:` section, or one with only `path`, selects the embedded SQLite file;
+//! `host` or `url` selects PostgreSQL.
+//!
+//! PostgreSQL passwords come from `passwordFile` / `migrationPasswordFile`, the environment
+//! (`REGISTRY_DATABASE__PASSWORD`, `REGISTRY_DATABASE__MIGRATION_PASSWORD`, or libpq's `PGPASSWORD`), or the
+//! pgpass file (`PGPASSFILE` or `~/.pgpass`), in that order. They are resolved when connecting and never held
+//! in the configuration, so `Debug` and `config check` cannot show them.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Serialize, Serializer};
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
+use url::Url;
+
+/// The default SQLite file of the embedded setup.
+pub const DEFAULT_SQLITE_PATH: &str = "./data/registry.db";
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "backend", rename_all = "lowercase")]
+pub enum StorageConfig {
+    Sqlite { path: PathBuf },
+    Postgres(PostgresConfig),
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self::Sqlite { path: PathBuf::from(DEFAULT_SQLITE_PATH) }
+    }
+}
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostgresConfig {
+    pub target: PostgresTarget,
+    pub max_open_conns: u32,
+    pub max_idle_conns: u32,
+    #[serde(with = "super::humantime_serde")]
+    pub conn_max_lifetime: Duration,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration_password_file: Option<PathBuf>,
+}
+
+/// Where PostgreSQL is: a URL, or libpq-style fields.
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase", untagged)]
+pub enum PostgresTarget {
+    Url {
+        #[serde(serialize_with = "serialize_redacted_url")]
+        url: Url,
+    },
+    Fields {
+        host: String,
+        port: u16,
+        user: String,
+        #[serde(rename = "migrationUser")]
+        migration_user: String,
+        database: String,
+        #[serde(rename = "sslMode")]
+        ssl_mode: SslMode,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    Disable,
+    Allow,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl FromStr for SslMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "disable" => Self::Disable,
+            "allow" => Self::Allow,
+            "prefer" => Self::Prefer,
+            "require" => Self::Require,
+            "verify-ca" => Self::VerifyCa,
+            "verify-full" => Self::VerifyFull,
+            other => {
+                return Err(format!(
+                    "unknown sslMode {other:?}: expected disable, allow, prefer, require, verify-ca or verify-full"
+                ));
+            }
+        })
+    }
+}
+
+impl From<SslMode> for PgSslMode {
+    fn from(mode: SslMode) -> Self {
+        match mode {
+            SslMode::Disable => Self::Disable,
+            SslMode::Allow => Self::Allow,
+            SslMode::Prefer => Self::Prefer,
+            SslMode::Require => Self::Require,
+            SslMode::VerifyCa => Self::VerifyCa,
+            SslMode::VerifyFull => Self::VerifyFull,
+        }
+    }
+}
+
+/// Which database role a connection is for: the application's, or the migrator's (DDL rights).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    App,
+    Migration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("database.{key}: cannot read {path}: {source}")]
+    PasswordFile {
+        key: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database.url: {0}")]
+    Url(#[from] sqlx::Error),
+}
+
+impl PostgresConfig {
+    /// Connection options for one role, with the password resolved. Reading the environment here (not at
+    /// load time) keeps the secret out of the configuration value.
+    pub fn connect_options(&self, role: Role) -> Result<PgConnectOptions, CredentialError> {
+        let (password_env, password_file, key) = match role {
+            Role::App => ("REGISTRY_DATABASE__PASSWORD", &self.password_file, "passwordFile"),
+            Role::Migration => (
+                "REGISTRY_DATABASE__MIGRATION_PASSWORD",
+                &self.migration_password_file,
+                "migrationPasswordFile",
+            ),
+        };
+        let options = self.base_options(role)?;
+        let password = match password_file {
+            Some(path) => Some(read_secret(key, path)?),
+            None => std::env::var(password_env).ok().map(SecretString::from),
+        };
+        Ok(match password {
+            Some(password) => options.password(password.expose_secret()),
+            None => options,
+        })
+    }
+
+    /// The options from the URL or fields. Parsing a URL applies `PGPASSWORD` and the pgpass file for the
+    /// final host, port, user and database, as libpq does.
+    fn base_options(&self, role: Role) -> Result<PgConnectOptions, CredentialError> {
+        let url = match &self.target {
+            PostgresTarget::Url { url } => url.clone(),
+            PostgresTarget::Fields { host, port, user, migration_user, database, ssl_mode } => {
+                let mut url =
+                    Url::parse("postgres://localhost").map_err(|e| sqlx::Error::Configuration(e.into()))?;
+                let user = if role == Role::Migration { migration_user } else { user };
+                url.set_host(Some(host)).map_err(|e| sqlx::Error::Configuration(e.into()))?;
+                url.set_port(Some(*port)).ok();
+                url.set_username(user).ok();
+                url.set_path(database);
+                let mode = serde_json::to_value(ssl_mode).ok().and_then(|v| v.as_str().map(str::to_owned));
+                url.query_pairs_mut().append_pair("sslmode", mode.as_deref().unwrap_or("prefer"));
+                url
+            }
+        };
+        Ok(PgConnectOptions::from_str(url.as_str())?)
+    }
+}
+
+fn read_secret(key: &'static str, path: &Path) -> Result<SecretString, CredentialError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CredentialError::PasswordFile {
+        key,
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(SecretString::from(text.trim_end_matches(['\r', '\n']).to_owned()))
+}
+
+impl fmt::Debug for PostgresConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresConfig")
+            .field("target", &self.target)
+            .field("max_open_conns", &self.max_open_conns)
+            .field("max_idle_conns", &self.max_idle_conns)
+            .field("conn_max_lifetime", &self.conn_max_lifetime)
+            .field("password_file", &self.password_file)
+            .field("migration_password_file", &self.migration_password_file)
+            .finish()
+    }
+}
+
+impl fmt::Debug for PostgresTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Url { url } => f.debug_struct("Url").field("url", &redacted_url(url)).finish(),
+            Self::Fields { host, port, user, migration_user, database, ssl_mode } => f
+                .debug_struct("Fields")
+                .field("host", host)
+                .field("port", port)
+                .field("user", user)
+                .field("migration_user", migration_user)
+                .field("database", database)
+                .field("ssl_mode", ssl_mode)
+                .finish(),
+        }
+    }
+}
+
+/// The URL with any password replaced by `***`.
+pub fn redacted_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        shown.set_password(Some("***")).ok();
+    }
+    shown.to_string()
+}
+
+pub fn serialize_redacted_url<S: Serializer>(url: &Url, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&redacted_url(url))
+}

@@ -1,0 +1,311 @@
+//! The service configuration: one [`Config`], loaded in layers (defaults, the YAML file, then `REGISTRY_*`
+//! environment variables) and validated at once, reporting every problem with its key path.
+//!
+//! The shape is ToolHive Registry Server v0.4.9's (`registryName`, `registries[]`, `auth`, `database`), so its
+//! configs load unchanged, plus our additions: `database.url`, `database.path`, `redis.url` and `worker`.
+
+mod database;
+mod load;
+mod raw;
+mod validate;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+use url::Url;
+
+use crate::formats::Format;
+use crate::model::RegistryName;
+
+pub use database::{PostgresConfig, SslMode, StorageConfig};
+pub use load::ENV_PREFIX;
+
+/// The checked configuration.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Config {
+    pub registry_name: String,
+    /// In config order, which is also the precedence order of the aggregated view.
+    pub registries: Vec<RegistryConfig>,
+    pub auth: AuthConfig,
+    pub database: StorageConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisConfig>,
+    pub worker: WorkerConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryConfig {
+    pub name: RegistryName,
+    pub format: Format,
+    pub source: Source,
+    /// `None` for registries that are never synced on a schedule (managed).
+    #[serde(with = "humantime_serde_opt", skip_serializing_if = "Option::is_none")]
+    pub sync_interval: Option<Duration>,
+    pub filter: Filter,
+}
+
+/// Where a registry's data comes from: exactly one per registry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    File(FileSource),
+    Git(GitSource),
+    Api(ApiSource),
+    Managed,
+    Kubernetes(KubernetesSource),
+}
+
+impl Source {
+    /// The registry type as stored and reported: file, git, api, managed or kubernetes.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::File(_) => "file",
+            Self::Git(_) => "git",
+            Self::Api(_) => "api",
+            Self::Managed => "managed",
+            Self::Kubernetes(_) => "kubernetes",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FileSource {
+    Path(PathBuf),
+    Url {
+        url: Url,
+        #[serde(with = "humantime_serde")]
+        timeout: Duration,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitSource {
+    /// An https, http or file URL, or a local path.
+    pub repository: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<GitRef>,
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<GitAuth>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GitRef {
+    Branch(String),
+    Tag(String),
+    Commit(String),
+}
+
+/// HTTPS basic credentials; the password is read from `password_file` when used, never held in config.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitAuth {
+    pub username: String,
+    pub password_file: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiSource {
+    pub endpoint: Url,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KubernetesSource {
+    pub namespaces: Vec<String>,
+}
+
+/// Which entries of a source are kept (ToolHive semantics; applied by the sync job).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Filter {
+    pub names: IncludeExclude,
+    pub tags: IncludeExclude,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IncludeExclude {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthConfig {
+    pub mode: AuthMode,
+    pub public_paths: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    Anonymous,
+    Oauth,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuthConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_url: Option<Url>,
+    pub realm: String,
+    pub scopes_supported: Vec<String>,
+    pub providers: Vec<OAuthProvider>,
+}
+
+/// One trusted token issuer. Secrets are file paths, read when used.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuthProvider {
+    pub name: String,
+    pub issuer_url: Url,
+    pub audience: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_cert_path: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_url: Option<Url>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_token_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub introspection_url: Option<Url>,
+    #[serde(rename = "allowPrivateIP")]
+    pub allow_private_ip: bool,
+}
+
+#[derive(Clone, Serialize)]
+pub struct RedisConfig {
+    /// Printed with any password masked.
+    #[serde(serialize_with = "database::serialize_redacted_url")]
+    pub url: Url,
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConfig").field("url", &database::redacted_url(&self.url)).finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerConfig {
+    pub concurrency: u32,
+    pub max_attempts: u32,
+    pub backoff: Backoff,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Backoff {
+    #[serde(with = "humantime_serde")]
+    pub min: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            max_attempts: 5,
+            backoff: Backoff { min: Duration::from_secs(1), max: Duration::from_secs(300) },
+        }
+    }
+}
+
+/// Every problem found in a configuration, each with its key path. Displayed one per line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigProblem>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// `registries[1].git`, `database.port`, or empty for the file as a whole.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Loads a configuration file with the process environment's `REGISTRY_*` overrides.
+    pub fn load(path: &std::path::Path) -> Result<Self, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigProblem {
+                path: String::new(),
+                message: format!("{}: {e}", path.display()),
+            }])
+        })?;
+        Self::from_yaml(&text, std::env::vars())
+    }
+
+    /// Parses and validates YAML text, applying the given `REGISTRY_*` variables on top.
+    pub fn from_yaml(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigErrors> {
+        let layered = load::layer(text, env)?;
+        validate::validate(layered)
+    }
+
+    pub fn registry(&self, name: &RegistryName) -> Option<&RegistryConfig> {
+        self.registries.iter().find(|r| &r.name == name)
+    }
+}
+
+/// Durations print the way they are written in the file (`30s`, `5m`, `1h`).
+mod humantime_serde {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&humantime::format_duration(*duration))
+    }
+}
+
+mod humantime_serde_opt {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(duration: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+        match duration {
+            Some(d) => super::humantime_serde::serialize(d, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

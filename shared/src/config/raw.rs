@@ -1,0 +1,176 @@
+//! The configuration file as written: every key optional, unknown keys refused. [`super::validate`] turns it
+//! into the checked [`super::Config`].
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::formats::Format;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawConfig {
+    pub registry_name: Option<String>,
+    #[serde(default)]
+    pub registries: Vec<Value>,
+    pub auth: Option<Value>,
+    pub database: Option<Value>,
+    pub redis: Option<Value>,
+    pub worker: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawRegistry {
+    pub name: String,
+    pub format: Option<Format>,
+    pub file: Option<RawFile>,
+    pub git: Option<RawGit>,
+    pub api: Option<RawApi>,
+    pub managed: Option<RawEmpty>,
+    pub kubernetes: Option<RawKubernetes>,
+    pub sync_policy: Option<RawSyncPolicy>,
+    pub filter: Option<RawFilter>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawFile {
+    pub path: Option<String>,
+    pub url: Option<String>,
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawGit {
+    pub repository: Option<String>,
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    pub commit: Option<String>,
+    pub path: Option<String>,
+    pub auth: Option<RawGitAuth>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawGitAuth {
+    pub username: Option<String>,
+    pub password_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawApi {
+    pub endpoint: Option<String>,
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmpty {}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawKubernetes {
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawSyncPolicy {
+    pub interval: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawFilter {
+    #[serde(default)]
+    pub names: RawIncludeExclude,
+    #[serde(default)]
+    pub tags: RawIncludeExclude,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawIncludeExclude {
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawAuth {
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub public_paths: Vec<String>,
+    pub oauth: Option<RawOAuth>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawOAuth {
+    pub resource_url: Option<String>,
+    pub realm: Option<String>,
+    #[serde(default)]
+    pub scopes_supported: Vec<String>,
+    #[serde(default)]
+    pub providers: Vec<RawProvider>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawProvider {
+    pub name: Option<String>,
+    pub issuer_url: Option<String>,
+    pub audience: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret_file: Option<String>,
+    pub ca_cert_path: Option<String>,
+    pub jwks_url: Option<String>,
+    pub auth_token_file: Option<String>,
+    pub introspection_url: Option<String>,
+    #[serde(default, rename = "allowPrivateIP")]
+    pub allow_private_ip: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawDatabase {
+    pub url: Option<String>,
+    pub path: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub migration_user: Option<String>,
+    pub database: Option<String>,
+    pub ssl_mode: Option<String>,
+    pub password_file: Option<String>,
+    pub migration_password_file: Option<String>,
+    pub max_open_conns: Option<u32>,
+    pub max_idle_conns: Option<u32>,
+    pub conn_max_lifetime: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawRedis {
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawWorker {
+    pub concurrency: Option<u32>,
+    pub max_attempts: Option<u32>,
+    pub backoff: Option<RawBackoff>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawBackoff {
+    pub min: Option<String>,
+    pub max: Option<String>,
+}

@@ -1,0 +1,224 @@
+use std::path::PathBuf;
+
+use super::*;
+use crate::test_support::reference_dir;
+
+fn no_env() -> Vec<(String, String)> {
+    Vec::new()
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+fn problems(yaml: &str) -> Vec<String> {
+    Config::from_yaml(yaml, no_env()).unwrap_err().0.iter().map(ToString::to_string).collect()
+}
+
+const MINIMAL: &str = "
+auth: {mode: anonymous}
+registries:
+  - name: internal
+    managed: {}
+";
+
+#[test]
+fn every_toolhive_v049_example_config_validates() {
+    let dir = reference_dir().join("toolhive-registry-server/v0.4.9/examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "yaml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            if let Err(errors) = Config::from_yaml(&text, no_env()) {
+                panic!("{} was refused:\n{errors}", path.display());
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 12, "the v0.4.9 release ships twelve example configs");
+}
+
+#[test]
+fn our_example_configs_validate() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "yaml") {
+            Config::load(&path).unwrap_or_else(|e| panic!("{}:\n{e}", path.display()));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "found only {checked} example configs");
+}
+
+#[test]
+fn without_a_database_section_the_backend_is_sqlite_at_the_default_path() {
+    let config = Config::from_yaml(MINIMAL, no_env()).unwrap();
+
+    assert!(
+        matches!(&config.database, StorageConfig::Sqlite { path } if path == &PathBuf::from("./data/registry.db"))
+    );
+    assert_eq!(config.registries[0].source, Source::Managed);
+    assert_eq!(config.worker, WorkerConfig::default());
+    assert_eq!(config.registry_name, "default");
+}
+
+#[test]
+fn host_or_url_selects_postgres_and_path_alone_keeps_sqlite() {
+    let with =
+        |db: &str| Config::from_yaml(&format!("{MINIMAL}database: {db}\n"), no_env()).unwrap().database;
+
+    assert!(
+        matches!(with("{path: /tmp/r.db}"), StorageConfig::Sqlite { path } if path.as_path() == std::path::Path::new("/tmp/r.db"))
+    );
+    assert!(matches!(with("{host: db, user: app, database: registry}"), StorageConfig::Postgres(_)));
+    assert!(matches!(with("{url: 'postgres://app@db/registry'}"), StorageConfig::Postgres(_)));
+}
+
+#[test]
+fn a_broken_config_reports_every_problem_with_its_key_path() {
+    let yaml = "
+registries:
+  - name: Bad_Name
+    format: toolhive
+    git: {repository: 'git@github.com:x/y.git', branch: main, tag: v1}
+    syncPolicy: {interval: soon}
+  - name: two
+    file: {path: a.json}
+    api: {endpoint: 'https://example.com'}
+  - name: three
+    format: upstream
+    api: {endpoint: 'not a url', timeout: 10m}
+    syncPolicy: {interval: 1h}
+    filter: {names: {include: ['']}}
+auth: {mode: sometimes}
+database: {host: db, port: 'x', password: hunter2}
+worker: {concurrency: 0, backoff: {min: 10s, max: 1s}}
+";
+
+    let found = problems(yaml);
+
+    let expected = [
+        "registries[0].name: registry name \"Bad_Name\" must be a DNS label",
+        "registries[0].git.repository: \"git@github.com:x/y.git\": use an https, http or file:// URL, or a local path",
+        "registries[0].git: exactly one of branch, tag, commit, or none for the default branch",
+        "registries[0].syncPolicy.interval: \"soon\" is not a duration",
+        "registries[1]: exactly one of file, git, api, managed, kubernetes (found: file, api)",
+        "registries[2].api.endpoint: \"not a url\" is not an absolute http or https URL",
+        "registries[2].api.timeout: must be at most 5m",
+        "registries[2].filter.names.include[0]: must not be empty",
+        "auth.mode: unknown mode \"sometimes\"",
+        "database.password: passwords do not belong in the config file",
+        "database.port: invalid type: string \"x\", expected u16",
+        "worker.backoff: min must not exceed max",
+        "worker.concurrency: must be at least 1",
+    ];
+    for line in expected {
+        assert!(found.iter().any(|p| p.starts_with(line)), "missing {line:?} in:\n{}", found.join("\n"));
+    }
+    assert_eq!(found.len(), expected.len(), "unexpected extra problems:\n{}", found.join("\n"));
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_path() {
+    let found = problems(&format!("{MINIMAL}    syncPolicy: {{intervall: 5m}}\n"));
+    assert_eq!(found, ["registries[0].syncPolicy.intervall: unknown field `intervall`, expected `interval`"]);
+}
+
+#[test]
+fn oauth_mode_needs_providers_with_https_issuers() {
+    let found = problems(
+        "registries: [{name: m, managed: {}}]\nauth:\n  mode: oauth\n  oauth:\n    providers:\n      - {name: idp, issuerUrl: 'http://idp.example.com', audience: api}\n",
+    );
+    assert!(found.iter().any(|p| {
+        p.starts_with("auth.oauth.providers[0].issuerUrl: \"http://idp.example.com\" must use https")
+    }));
+
+    let found = problems("registries: [{name: m, managed: {}}]\n");
+    assert!(
+        found.iter().any(|p| p.starts_with("auth.oauth.providers: oauth mode needs at least one provider"))
+    );
+
+    let local = "registries: [{name: m, managed: {}}]\nauth: {oauth: {providers: [{name: dev, issuerUrl: 'http://127.0.0.1:9000', audience: a}]}}\n";
+    assert_eq!(Config::from_yaml(local, no_env()).unwrap().auth.mode, AuthMode::Oauth);
+}
+
+#[test]
+fn environment_variables_override_the_file_with_double_underscore_nesting() {
+    let config = Config::from_yaml(
+        MINIMAL,
+        env(&[
+            ("REGISTRY_DATABASE__URL", "postgres://app:s3cret@db.internal:6432/registry"),
+            ("REGISTRY_REGISTRY_NAME", "from-env"),
+            ("REGISTRY_WORKER__MAX_ATTEMPTS", "9"),
+            ("REGISTRY_REGISTRIES__0__NAME", "renamed"),
+            ("REGISTRY_AUTH__PUBLIC_PATHS", "[/a, /b]"),
+            ("REGISTRY_DATABASE__PASSWORD", "read-when-connecting"),
+            ("UNRELATED", "x"),
+        ]),
+    )
+    .unwrap();
+
+    assert_eq!(config.registry_name, "from-env");
+    assert_eq!(config.worker.max_attempts, 9);
+    assert_eq!(config.registries[0].name.as_str(), "renamed");
+    assert_eq!(config.auth.public_paths, ["/a", "/b"]);
+    assert!(matches!(config.database, StorageConfig::Postgres(_)));
+}
+
+#[test]
+fn an_unknown_environment_key_is_a_problem_named_after_the_variable() {
+    let err = Config::from_yaml(MINIMAL, env(&[("REGISTRY_DATABSE__URL", "postgres://x/y")])).unwrap_err();
+    assert_eq!(err.0[0].path, "databse");
+    assert!(err.0[0].message.starts_with("unknown field `databse`"), "{err}");
+}
+
+#[test]
+fn secrets_never_show_in_debug_or_the_printed_config() {
+    let config = Config::from_yaml(
+        &format!("{MINIMAL}database: {{url: 'postgres://app:s3cret@db/registry'}}\nredis: {{url: 'redis://:t0ken@cache:6379'}}\n"),
+        no_env(),
+    )
+    .unwrap();
+
+    let debug = format!("{config:?}");
+    let printed = serde_json::to_string(&config).unwrap();
+
+    for shown in [debug, printed] {
+        assert!(!shown.contains("s3cret") && !shown.contains("t0ken"), "{shown}");
+        assert!(shown.contains("***"));
+    }
+}
+
+#[test]
+fn postgres_passwords_come_from_the_password_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "from-file\n").unwrap();
+    let yaml = format!(
+        "{MINIMAL}database: {{host: db, user: app, migrationUser: owner, database: reg, passwordFile: {}}}\n",
+        file.display()
+    );
+    let StorageConfig::Postgres(pg) = Config::from_yaml(&yaml, no_env()).unwrap().database else { panic!() };
+
+    let app = pg.connect_options(database::Role::App).unwrap();
+    let migrator = pg.connect_options(database::Role::Migration).unwrap();
+
+    assert_eq!(app.get_username(), "app");
+    assert_eq!(migrator.get_username(), "owner");
+    assert_eq!(app.get_host(), "db");
+    assert!(format!("{app:?}").contains("from-file"), "the resolved options carry the password");
+}
+
+#[test]
+fn durations_accept_the_toolhive_forms() {
+    for (text, expected) in [("200ms", 200), ("30s", 30_000), ("5m", 300_000), ("1h", 3_600_000)] {
+        let yaml = format!(
+            "auth: {{mode: anonymous}}\nregistries: [{{name: f, file: {{path: x.json}}, syncPolicy: {{interval: {text}}}}}]\n"
+        );
+        let interval = Config::from_yaml(&yaml, no_env()).unwrap().registries[0].sync_interval.unwrap();
+        assert_eq!(interval.as_millis(), expected, "{text}");
+    }
+}
