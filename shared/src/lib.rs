@@ -4,6 +4,7 @@
 pub mod config;
 pub mod formats;
 pub mod model;
+pub mod store;
 pub mod versioning;
 
 #[cfg(test)]

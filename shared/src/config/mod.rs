@@ -4,7 +4,7 @@
 //! The shape is ToolHive Registry Server v0.4.9's (`registryName`, `registries[]`, `auth`, `database`), so its
 //! configs load unchanged, plus our additions: `database.url`, `database.path`, `redis.url` and `worker`.
 
-mod database;
+pub(crate) mod database;
 mod load;
 mod raw;
 mod validate;
@@ -19,7 +19,7 @@ use url::Url;
 use crate::formats::Format;
 use crate::model::RegistryName;
 
-pub use database::{PostgresConfig, SslMode, StorageConfig};
+pub use database::{CredentialError, PostgresConfig, PostgresTarget, Role, SslMode, StorageConfig};
 pub use load::ENV_PREFIX;
 
 /// The checked configuration.

@@ -203,8 +203,8 @@ fn postgres_passwords_come_from_the_password_file() {
     );
     let StorageConfig::Postgres(pg) = Config::from_yaml(&yaml, no_env()).unwrap().database else { panic!() };
 
-    let app = pg.connect_options(database::Role::App).unwrap();
-    let migrator = pg.connect_options(database::Role::Migration).unwrap();
+    let app = pg.connect_options(Role::App).unwrap();
+    let migrator = pg.connect_options(Role::Migration).unwrap();
 
     assert_eq!(app.get_username(), "app");
     assert_eq!(migrator.get_username(), "owner");

@@ -1,0 +1,112 @@
+//! The read queries, written once for both backends. Each backend supplies a [`Dialect`] for the few places
+//! where PostgreSQL and SQLite differ (binding, times, substring search).
+
+use chrono::{DateTime, Utc};
+use sqlx::{Database, QueryBuilder};
+
+use super::query::{ListQuery, Scope, VersionSelector};
+
+/// The columns every record read selects, in the order the backends decode them.
+pub(super) const RECORD_COLUMNS: &str = "select sv.registry, sv.body, sv.status, sv.status_message, \
+     sv.status_changed_at, sv.published_at, sv.updated_at, sv.is_latest from server_version sv where ";
+
+/// The aggregated view: a row is shown only when its registry owns the name, i.e. is the first registry in
+/// config order with a live (non-deleted) version of it, or, when the name is deleted everywhere, the first
+/// registry that has it at all.
+const OWNER: &str = "sv.registry = (select o.registry from server_version o \
+     join registry ro on ro.name = o.registry where o.name = sv.name \
+     order by o.status = 'deleted', ro.position limit 1)";
+
+pub(super) trait Dialect: Database + Sized {
+    fn push_text(qb: &mut QueryBuilder<Self>, value: String);
+    fn push_int(qb: &mut QueryBuilder<Self>, value: i64);
+    fn push_time(qb: &mut QueryBuilder<Self>, value: DateTime<Utc>);
+    /// A condition true when the query's search term occurs in name, title or description, ignoring case.
+    fn push_search(qb: &mut QueryBuilder<Self>, query: &ListQuery);
+}
+
+fn push_scope<DB: Dialect>(qb: &mut QueryBuilder<DB>, scope: &Scope) {
+    match scope {
+        Scope::Aggregated => {
+            qb.push(OWNER);
+        }
+        Scope::Registry(name) => {
+            qb.push("sv.registry = ");
+            DB::push_text(qb, name.to_string());
+        }
+    }
+}
+
+/// One page, plus one row to tell whether another page exists.
+pub(super) fn list<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
+    let mut qb = QueryBuilder::new(RECORD_COLUMNS);
+    push_scope(&mut qb, &query.scope);
+    if let Some(cursor) = &query.cursor {
+        qb.push(" and (sv.name, sv.version) > (");
+        DB::push_text(&mut qb, cursor.name.clone());
+        qb.push(", ");
+        DB::push_text(&mut qb, cursor.version.clone());
+        qb.push(")");
+    }
+    if query.search.is_some() {
+        qb.push(" and ");
+        DB::push_search(&mut qb, query);
+    }
+    match &query.version {
+        Some(VersionSelector::Latest) => {
+            qb.push(" and sv.is_latest");
+        }
+        Some(VersionSelector::Exact(version)) => {
+            qb.push(" and sv.version = ");
+            DB::push_text(&mut qb, version.clone());
+        }
+        None => {}
+    }
+    if let Some(since) = query.updated_since {
+        qb.push(" and sv.updated_at > ");
+        DB::push_time(&mut qb, since);
+    }
+    if !query.shows_deleted() {
+        qb.push(" and sv.status <> 'deleted'");
+    }
+    qb.push(" order by sv.name, sv.version limit ");
+    DB::push_int(&mut qb, i64::from(query.limit) + 1);
+    qb
+}
+
+/// Every version of one server, newest publish first.
+pub(super) fn versions<DB: Dialect>(scope: &Scope, name: &str, include_deleted: bool) -> QueryBuilder<DB> {
+    let mut qb = one_server(scope, name, include_deleted);
+    qb.push(" order by sv.published_at desc, sv.version desc");
+    qb
+}
+
+pub(super) fn version<DB: Dialect>(
+    scope: &Scope,
+    name: &str,
+    selector: &VersionSelector,
+    include_deleted: bool,
+) -> QueryBuilder<DB> {
+    let mut qb = one_server(scope, name, include_deleted);
+    match selector {
+        VersionSelector::Latest => {
+            qb.push(" and sv.is_latest");
+        }
+        VersionSelector::Exact(version) => {
+            qb.push(" and sv.version = ");
+            DB::push_text(&mut qb, version.clone());
+        }
+    }
+    qb
+}
+
+fn one_server<DB: Dialect>(scope: &Scope, name: &str, include_deleted: bool) -> QueryBuilder<DB> {
+    let mut qb = QueryBuilder::new(RECORD_COLUMNS);
+    push_scope(&mut qb, scope);
+    qb.push(" and sv.name = ");
+    DB::push_text(&mut qb, name.to_owned());
+    if !include_deleted {
+        qb.push(" and sv.status <> 'deleted'");
+    }
+    qb
+}
