@@ -12,6 +12,11 @@ pub const ENV_PREFIX: &str = "REGISTRY_";
 /// Secrets read when connecting (see `database.rs`), so never merged into the configuration tree.
 const SECRET_VARIABLES: [&str; 2] = ["REGISTRY_DATABASE__PASSWORD", "REGISTRY_DATABASE__MIGRATION_PASSWORD"];
 
+/// The top-level keys. A `REGISTRY_*` variable is an override only when it starts with one of them, so
+/// Kubernetes' service variables for a Service named `registry` (`REGISTRY_SERVICE_HOST`, `REGISTRY_PORT`)
+/// are left alone. One that nests (`__`) under an unknown key is a typo and reported.
+const TOP_LEVEL_KEYS: [&str; 6] = ["registryName", "registries", "auth", "database", "redis", "worker"];
+
 pub(super) fn layer(
     text: &str,
     env: impl IntoIterator<Item = (String, String)>,
@@ -33,6 +38,18 @@ pub(super) fn layer(
     overrides.sort();
     for (key, value) in overrides {
         let parts: Vec<&str> = key[ENV_PREFIX.len()..].split("__").collect();
+        if !TOP_LEVEL_KEYS.iter().any(|known| same_key(known, parts[0])) {
+            if parts.len() > 1 {
+                problems.push(ConfigProblem {
+                    path: key.clone(),
+                    message: format!(
+                        "unknown configuration key: expected one of {}",
+                        TOP_LEVEL_KEYS.join(", ")
+                    ),
+                });
+            }
+            continue;
+        }
         if let Err(message) = set_path(&mut tree, &parts, scalar(&value)) {
             problems.push(ConfigProblem { path: key.clone(), message });
         }

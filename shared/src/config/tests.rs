@@ -171,8 +171,26 @@ fn environment_variables_override_the_file_with_double_underscore_nesting() {
 #[test]
 fn an_unknown_environment_key_is_a_problem_named_after_the_variable() {
     let err = Config::from_yaml(MINIMAL, env(&[("REGISTRY_DATABSE__URL", "postgres://x/y")])).unwrap_err();
-    assert_eq!(err.0[0].path, "databse");
-    assert!(err.0[0].message.starts_with("unknown field `databse`"), "{err}");
+    assert_eq!(err.0[0].path, "REGISTRY_DATABSE__URL");
+    assert!(err.0[0].message.starts_with("unknown configuration key"), "{err}");
+    let err = Config::from_yaml(MINIMAL, env(&[("REGISTRY_DATABASE__URLL", "postgres://x/y")])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "database.urll: unknown field `urll`, expected one of `url`, `path`, `host`, `port`, `user`, `migrationUser`, `database`, `sslMode`, `passwordFile`, `migrationPasswordFile`, `maxOpenConns`, `maxIdleConns`, `connMaxLifetime`"
+    );
+}
+
+#[test]
+fn kubernetes_service_variables_for_a_service_named_registry_are_not_overrides() {
+    let config = Config::from_yaml(
+        MINIMAL,
+        env(&[
+            ("REGISTRY_SERVICE_HOST", "10.0.0.12"),
+            ("REGISTRY_PORT", "tcp://10.0.0.12:8080"),
+            ("REGISTRY_PORT_8080_TCP_ADDR", "10.0.0.12"),
+        ]),
+    );
+    assert!(config.is_ok(), "{:?}", config.err());
 }
 
 #[test]

@@ -1,0 +1,44 @@
+//! The command line: `registry-admin <command> [options]`. Every command has `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "registry-admin",
+    version,
+    about = "Operate an MCP Registry Server: migrations, configuration checks"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending database migrations (ours and the job queue's), for PostgreSQL or SQLite.
+    ///
+    /// Run it once per release, before the new API and worker replicas start; running it again is a no-op.
+    /// On PostgreSQL it connects as database.migrationUser.
+    Migrate(ConfigArg),
+    /// Work with the configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print the version, git commit and build date.
+    Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration and print it as loaded (defaults applied, environment overrides included,
+    /// secrets redacted), or print every problem, one per line, and exit with status 2.
+    Check(ConfigArg),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The YAML configuration file. `REGISTRY_*` environment variables override its keys.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: PathBuf,
+}

@@ -1,0 +1,29 @@
+//! `registry-admin migrate`.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use registry_shared::config::StorageConfig;
+use registry_shared::store::Store;
+
+use super::{Failure, load};
+
+pub async fn run(path: &Path) -> Result<(), Failure> {
+    let config = load(path)?;
+    let target = match &config.database {
+        StorageConfig::Sqlite { path } => format!("SQLite file {}", path.display()),
+        StorageConfig::Postgres(_) => "PostgreSQL".to_owned(),
+    };
+    let applied = Store::migrate(&config.database).await.with_context(|| format!("migrating {target}"))?;
+    let mut out = std::io::stdout().lock();
+    for migration in &applied {
+        writeln!(out, "applied {} {} {}", migration.component, migration.version, migration.description)?;
+    }
+    if applied.is_empty() {
+        writeln!(out, "{target}: nothing to apply, the schema is up to date")?;
+    } else {
+        writeln!(out, "{target}: applied {} migrations, the schema is up to date", applied.len())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! The commands. Each reports its own result; the exit status is 0 on success, 2 for an invalid
+//! configuration and 1 for any other failure.
+
+mod config;
+mod migrate;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use registry_shared::config::{Config, ConfigErrors};
+
+use crate::cli::{Command, ConfigCommand};
+
+/// The exit status of a configuration that does not validate.
+const INVALID_CONFIG: u8 = 2;
+
+pub async fn run(command: Command) -> ExitCode {
+    let result = match command {
+        Command::Migrate(args) => migrate::run(&args.config).await,
+        Command::Config(ConfigCommand::Check(args)) => config::check(&args.config),
+        Command::Version => version(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Config(errors)) => {
+            eprintln!("{errors}");
+            ExitCode::from(INVALID_CONFIG)
+        }
+        Err(Failure::Other(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub enum Failure {
+    Config(ConfigErrors),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Other(error)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Self::Other(error.into())
+    }
+}
+
+fn load(path: &std::path::Path) -> Result<Config, Failure> {
+    Config::load(path).map_err(Failure::Config)
+}
+
+fn version() -> Result<(), Failure> {
+    let info = registry_shared::build_info::build_info();
+    writeln!(
+        std::io::stdout(),
+        "registry-admin {} (commit {}, built {})",
+        info.version,
+        info.git_commit,
+        info.build_date
+    )?;
+    Ok(())
+}

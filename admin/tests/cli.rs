@@ -1,0 +1,164 @@
+//! `registry-admin` as an operator runs it: the real binary, real PostgreSQL, real SQLite files.
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sqlx::{Connection, PgConnection};
+
+fn admin(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_registry-admin"));
+    command.args(args).envs(env.iter().copied());
+    command.output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn write_config(dir: &Path, yaml: &str) -> PathBuf {
+    let path = dir.join("config.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+fn example(name: &str) -> String {
+    format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn config_check_prints_the_loaded_configuration_with_secrets_redacted() {
+    let output = admin(
+        &["config", "check", "--config", &example("production.yaml")],
+        &[("REGISTRY_REDIS__URL", "redis://:very-secret@cache:6379")],
+    );
+
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = stdout(&output);
+    assert!(printed.contains("registryName: acme-registry"));
+    assert!(printed.contains("redis://:***@cache:6379"), "{printed}");
+    assert!(!printed.contains("very-secret"));
+}
+
+#[test]
+fn config_check_rejects_a_broken_config_with_exit_2_and_one_line_per_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "registries:\n  - name: a\n    git: {repository: 'https://x.example/r.git', branch: main, commit: abcdef1}\n    syncPolicy: {interval: 5 minutes please}\nauth: {mode: anonymous}\ndatabase: {port: 5432}\n",
+    );
+
+    let output = admin(&["config", "check", "--config", config.to_str().unwrap()], &[]);
+
+    assert_eq!(output.status.code(), Some(2));
+    let lines: Vec<String> = stderr(&output).lines().map(str::to_owned).collect();
+    assert_eq!(
+        lines,
+        [
+            "registries[0].git: exactly one of branch, tag, commit, or none for the default branch",
+            "registries[0].syncPolicy.interval: \"5 minutes please\" is not a duration (write e.g. 200ms, 30s, 5m, 1h)",
+            "database.port: is a PostgreSQL setting: also set database.host or database.url",
+        ]
+    );
+    assert!(stdout(&output).is_empty());
+}
+
+#[test]
+fn a_missing_config_file_is_named() {
+    let output = admin(&["config", "check", "--config", "/nonexistent/registry.yaml"], &[]);
+
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).starts_with("/nonexistent/registry.yaml: "), "{}", stderr(&output));
+}
+
+#[test]
+fn migrate_creates_the_sqlite_file_and_a_second_run_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state/registry.db");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "registries: [{{name: internal, managed: {{}}}}]\nauth: {{mode: anonymous}}\ndatabase: {{path: {}}}\n",
+            db.display()
+        ),
+    );
+    let config = config.to_str().unwrap();
+
+    let first = admin(&["migrate", "--config", config], &[]);
+    let second = admin(&["migrate", "--config", config], &[]);
+
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(db.is_file());
+    assert!(stdout(&first).contains("applied registry 20261122000001 core schema"), "{}", stdout(&first));
+    assert!(stdout(&first).contains("applied queue "));
+    assert_eq!(
+        stdout(&second).trim(),
+        format!("SQLite file {}: nothing to apply, the schema is up to date", db.display())
+    );
+}
+
+#[tokio::test]
+async fn migrate_builds_the_postgres_schema_once() {
+    let admin_url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let database = format!("registry_cli_{}", rand::random::<u32>());
+    let mut server = PgConnection::connect(&admin_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {database}")))
+        .execute(&mut server)
+        .await
+        .unwrap();
+    let url = format!("{}/{database}", admin_url.rsplit_once('/').unwrap().0);
+    let dir = tempfile::tempdir().unwrap();
+    // The database comes from the environment alone, as a container would set it.
+    let env_only =
+        write_config(dir.path(), "registries: [{name: internal, managed: {}}]\nauth: {mode: anonymous}\n");
+    let env = [("REGISTRY_DATABASE__URL", url.as_str())];
+    let first = admin(&["migrate", "--config", env_only.to_str().unwrap()], &env);
+    let second = admin(&["migrate", "--config", env_only.to_str().unwrap()], &env);
+
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stdout(&first).contains("applied registry 20261122000001 core schema"));
+    assert_eq!(stdout(&second).trim(), "PostgreSQL: nothing to apply, the schema is up to date");
+    let mut db = PgConnection::connect(&url).await.unwrap();
+    let tables: Vec<(String,)> =
+        sqlx::query_as("select tablename::text from pg_tables where schemaname = 'public' order by 1")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    let tables: Vec<&str> = tables.iter().map(|(t,)| t.as_str()).collect();
+    assert_eq!(tables, ["registry", "registry_schema_migration", "server_version", "sync_status"]);
+    db.close().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("drop database {database} with (force)")))
+        .execute(&mut server)
+        .await
+        .unwrap();
+}
+
+#[test]
+fn version_names_the_commit_and_build_date() {
+    let output = admin(&["version"], &[]);
+
+    assert!(output.status.success());
+    let line = stdout(&output);
+    assert!(line.starts_with(&format!("registry-admin {} (commit ", env!("CARGO_PKG_VERSION"))), "{line}");
+    assert!(line.contains(", built 20"), "{line}");
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        &["--help"][..],
+        &["migrate", "--help"],
+        &["config", "--help"],
+        &["config", "check", "--help"],
+        &["version", "--help"],
+    ] {
+        let output = admin(args, &[]);
+        assert!(output.status.success(), "{args:?}");
+        assert!(stdout(&output).contains("Usage: registry-admin"), "{args:?}");
+    }
+}
