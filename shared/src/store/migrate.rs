@@ -53,7 +53,7 @@ pub(super) async fn run(config: &StorageConfig) -> Result<Vec<AppliedMigration>,
         }
         StorageConfig::Sqlite { path } => {
             let store = SqliteStore::open(path).await?;
-            apply(store.writer(), sqlite_migrators()).await
+            apply(store.pool(), sqlite_migrators()).await
         }
     }
 }
@@ -83,7 +83,7 @@ pub(super) async fn state_postgres(store: &PgStore) -> Result<SchemaState, Store
 }
 
 pub(super) async fn state_sqlite(store: &SqliteStore) -> Result<SchemaState, StoreError> {
-    state(store.writer(), sqlite_migrators()).await
+    state(store.pool(), sqlite_migrators()).await
 }
 
 async fn state<DB>(

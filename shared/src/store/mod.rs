@@ -5,12 +5,15 @@
 //! Rules that do not depend on SQL (snapshot diffing, where `isLatest` goes) live in [`snapshot`], so both
 //! backends apply them identically.
 
+mod dialect;
 mod migrate;
 mod postgres;
 pub mod query;
 pub mod snapshot;
 mod sql;
+mod sql_store;
 mod sqlite;
+mod writes;
 
 use std::time::Duration;
 
@@ -26,6 +29,7 @@ pub use migrate::{AppliedMigration, SchemaState};
 pub use postgres::PgStore;
 pub use query::{Cursor, InvalidCursor, ListQuery, Scope, VersionSelector};
 pub use snapshot::{DuplicateVersion, SnapshotSummary};
+pub use sql_store::SqlStore;
 pub use sqlite::SqliteStore;
 
 /// One stored server version with its registry-owned metadata.
@@ -163,7 +167,10 @@ impl Store {
 
     /// Whether the schema is reachable and up to date.
     pub async fn schema_state(&self) -> Result<SchemaState, StoreError> {
-        dispatch!(self.schema_state())
+        match self {
+            Self::Postgres(store) => migrate::state_postgres(store).await,
+            Self::Sqlite(store) => migrate::state_sqlite(store).await,
+        }
     }
 
     /// Makes the stored registries match the configuration: upserts each in config order, resets the sync
@@ -339,14 +346,6 @@ pub(crate) enum RegistryChange {
 
 /// The stored fields that decide [`RegistryChange`], as (name, kind, format, source, filter).
 pub(crate) type StoredSource = (String, String, String, Value, Value);
-
-/// Reads [`StoredSource`]s from rows with the JSON columns as text (unreadable JSON compares as changed).
-pub(crate) fn stored_sources(rows: Vec<(String, String, String, String, String)>) -> Vec<StoredSource> {
-    let json = |text: &str| serde_json::from_str(text).unwrap_or(Value::Null);
-    rows.into_iter()
-        .map(|(name, kind, format, source, filter)| (name, kind, format, json(&source), json(&filter)))
-        .collect()
-}
 
 pub(crate) fn plan_registries(
     stored: &[StoredSource],

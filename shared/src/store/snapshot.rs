@@ -111,21 +111,11 @@ pub fn plan(
             None => (Status::Active, None, None),
         };
         let hash = body_hash(&entry.server);
-        let write = match current.get(&key) {
+        let (published_at, status_changed_at) = match current.get(&key) {
             None => {
                 let published_at = origin_published.unwrap_or(now);
-                let status_changed_at =
-                    if status == Status::Active { published_at } else { now.max(published_at) };
                 plan.summary.inserted += 1;
-                RowWrite {
-                    server: entry.server,
-                    body_hash: hash,
-                    status,
-                    status_message,
-                    status_changed_at,
-                    published_at,
-                    updated_at: now,
-                }
+                (published_at, if status == Status::Active { published_at } else { now.max(published_at) })
             }
             Some(row) => {
                 let published_at = origin_published.unwrap_or(row.published_at);
@@ -137,18 +127,18 @@ pub fn plan(
                     plan.summary.unchanged += 1;
                     continue;
                 }
-                let status_changed_at = if row.status == status { row.status_changed_at } else { now };
                 plan.summary.updated += 1;
-                RowWrite {
-                    server: entry.server,
-                    body_hash: hash,
-                    status,
-                    status_message,
-                    status_changed_at,
-                    published_at,
-                    updated_at: now,
-                }
+                (published_at, if row.status == status { row.status_changed_at } else { now })
             }
+        };
+        let write = RowWrite {
+            server: entry.server,
+            body_hash: hash,
+            status,
+            status_message,
+            status_changed_at,
+            published_at,
+            updated_at: now,
         };
         plan.upserts.push(write);
     }

@@ -1,13 +1,12 @@
-//! The read queries, written once for both backends. Each backend supplies a [`Dialect`] for the few places
-//! where PostgreSQL and SQLite differ (binding, times, substring search).
+//! The read queries, written once for both backends.
 
-use chrono::{DateTime, Utc};
-use sqlx::{Database, QueryBuilder};
+use sqlx::QueryBuilder;
 
+use super::dialect::{Bind, Dialect};
 use super::query::{ListQuery, Scope, VersionSelector};
 
-/// The columns every record read selects, in the order the backends decode them.
-pub(super) const RECORD_COLUMNS: &str = "select sv.registry, sv.body, sv.status, sv.status_message, \
+/// The columns every record read selects.
+const RECORD_COLUMNS: &str = "select sv.registry, sv.body, sv.status, sv.status_message, \
      sv.status_changed_at, sv.published_at, sv.updated_at, sv.is_latest from server_version sv where ";
 
 /// The aggregated view: a row is shown only when its registry owns the name, i.e. is the first registry in
@@ -17,14 +16,6 @@ const OWNER: &str = "sv.registry = (select o.registry from server_version o \
      join registry ro on ro.name = o.registry where o.name = sv.name \
      order by o.status = 'deleted', ro.position limit 1)";
 
-pub(super) trait Dialect: Database + Sized {
-    fn push_text(qb: &mut QueryBuilder<Self>, value: String);
-    fn push_int(qb: &mut QueryBuilder<Self>, value: i64);
-    fn push_time(qb: &mut QueryBuilder<Self>, value: DateTime<Utc>);
-    /// A condition true when the query's search term occurs in name, title or description, ignoring case.
-    fn push_search(qb: &mut QueryBuilder<Self>, query: &ListQuery);
-}
-
 fn push_scope<DB: Dialect>(qb: &mut QueryBuilder<DB>, scope: &Scope) {
     match scope {
         Scope::Aggregated => {
@@ -32,7 +23,19 @@ fn push_scope<DB: Dialect>(qb: &mut QueryBuilder<DB>, scope: &Scope) {
         }
         Scope::Registry(name) => {
             qb.push("sv.registry = ");
-            DB::push_text(qb, name.to_string());
+            DB::push(qb, Bind::Text(name.to_string()));
+        }
+    }
+}
+
+fn push_version<DB: Dialect>(qb: &mut QueryBuilder<DB>, selector: &VersionSelector) {
+    match selector {
+        VersionSelector::Latest => {
+            qb.push(" and sv.is_latest");
+        }
+        VersionSelector::Exact(version) => {
+            qb.push(" and sv.version = ");
+            DB::push(qb, Bind::Text(version.clone()));
         }
     }
 }
@@ -43,34 +46,27 @@ pub(super) fn list<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
     push_scope(&mut qb, &query.scope);
     if let Some(cursor) = &query.cursor {
         qb.push(" and (sv.name, sv.version) > (");
-        DB::push_text(&mut qb, cursor.name.clone());
+        DB::push(&mut qb, Bind::Text(cursor.name.clone()));
         qb.push(", ");
-        DB::push_text(&mut qb, cursor.version.clone());
+        DB::push(&mut qb, Bind::Text(cursor.version.clone()));
         qb.push(")");
     }
     if query.search.is_some() {
         qb.push(" and ");
         DB::push_search(&mut qb, query);
     }
-    match &query.version {
-        Some(VersionSelector::Latest) => {
-            qb.push(" and sv.is_latest");
-        }
-        Some(VersionSelector::Exact(version)) => {
-            qb.push(" and sv.version = ");
-            DB::push_text(&mut qb, version.clone());
-        }
-        None => {}
+    if let Some(selector) = &query.version {
+        push_version(&mut qb, selector);
     }
     if let Some(since) = query.updated_since {
         qb.push(" and sv.updated_at > ");
-        DB::push_time(&mut qb, since);
+        DB::push(&mut qb, Bind::Time(since));
     }
     if !query.shows_deleted() {
         qb.push(" and sv.status <> 'deleted'");
     }
     qb.push(" order by sv.name, sv.version limit ");
-    DB::push_int(&mut qb, i64::from(query.limit) + 1);
+    DB::push(&mut qb, Bind::Int(i64::from(query.limit) + 1));
     qb
 }
 
@@ -88,15 +84,7 @@ pub(super) fn version<DB: Dialect>(
     include_deleted: bool,
 ) -> QueryBuilder<DB> {
     let mut qb = one_server(scope, name, include_deleted);
-    match selector {
-        VersionSelector::Latest => {
-            qb.push(" and sv.is_latest");
-        }
-        VersionSelector::Exact(version) => {
-            qb.push(" and sv.version = ");
-            DB::push_text(&mut qb, version.clone());
-        }
-    }
+    push_version(&mut qb, selector);
     qb
 }
 
@@ -104,7 +92,7 @@ fn one_server<DB: Dialect>(scope: &Scope, name: &str, include_deleted: bool) -> 
     let mut qb = QueryBuilder::new(RECORD_COLUMNS);
     push_scope(&mut qb, scope);
     qb.push(" and sv.name = ");
-    DB::push_text(&mut qb, name.to_owned());
+    DB::push(&mut qb, Bind::Text(name.to_owned()));
     if !include_deleted {
         qb.push(" and sv.status <> 'deleted'");
     }

@@ -1,0 +1,133 @@
+//! From the layered tree to a checked [`Config`]: defaults applied, every problem collected with its path.
+//! One module per section.
+
+mod auth;
+mod database;
+mod registries;
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use url::Url;
+
+use super::raw::*;
+use super::*;
+
+/// Collects problems while building the configuration.
+#[derive(Default)]
+pub(super) struct Check {
+    problems: Vec<ConfigProblem>,
+}
+
+impl Check {
+    pub(super) fn fail(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(ConfigProblem { path: path.into(), message: message.into() });
+    }
+
+    /// Deserialises one section; a type error or unknown key is reported with its full path.
+    pub(super) fn section<T: DeserializeOwned>(&mut self, path: &str, value: Value) -> Option<T> {
+        serde_path_to_error::deserialize(value)
+            .map_err(|e| {
+                let inner = e.path().to_string();
+                let full = match (path.is_empty(), inner == ".") {
+                    (_, true) => path.to_owned(),
+                    (true, false) => inner,
+                    (false, false) => format!("{path}.{inner}"),
+                };
+                self.fail(full, e.into_inner().to_string());
+            })
+            .ok()
+    }
+
+    pub(super) fn duration(
+        &mut self,
+        path: &str,
+        raw: Option<&str>,
+        default: Option<Duration>,
+    ) -> Option<Duration> {
+        let Some(raw) = raw else { return default };
+        match humantime::parse_duration(raw.trim()) {
+            Ok(d) if d.is_zero() => {
+                self.fail(path, "must be longer than zero");
+                None
+            }
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.fail(path, format!("{raw:?} is not a duration (write e.g. 200ms, 30s, 5m, 1h)"));
+                None
+            }
+        }
+    }
+
+    pub(super) fn url(&mut self, path: &str, raw: &str, schemes: &[&str]) -> Option<Url> {
+        match Url::parse(raw) {
+            Ok(url) if schemes.contains(&url.scheme()) && url.has_host() => Some(url),
+            Ok(_) | Err(_) => {
+                self.fail(path, format!("{raw:?} is not an absolute {} URL", schemes.join(" or ")));
+                None
+            }
+        }
+    }
+
+    pub(super) fn required<'a>(&mut self, path: &str, value: Option<&'a str>) -> Option<&'a str> {
+        match value.map(str::trim) {
+            Some(v) if !v.is_empty() => Some(v),
+            _ => {
+                self.fail(path, "is required");
+                None
+            }
+        }
+    }
+}
+
+pub(super) fn validate(tree: Value) -> Result<Config, ConfigErrors> {
+    let mut check = Check::default();
+    let raw: RawConfig = check.section("", tree).ok_or_else(|| ConfigErrors(check.problems.clone()))?;
+    let registry_name = match raw.registry_name {
+        Some(name) if name.trim().is_empty() => {
+            check.fail("registryName", "must not be empty");
+            String::new()
+        }
+        Some(name) => name,
+        None => "default".to_owned(),
+    };
+    let registries = registries::registries(&mut check, raw.registries);
+    let auth = auth::auth(&mut check, raw.auth);
+    let database = database::database(&mut check, raw.database);
+    let redis = raw.redis.and_then(|value| check.section::<RawRedis>("redis", value)).and_then(|redis| {
+        let url = check.required("redis.url", redis.url.as_deref())?;
+        check.url("redis.url", url, &["redis", "rediss"]).map(|url| RedisConfig { url })
+    });
+    let worker = worker(&mut check, raw.worker);
+    match (check.problems.is_empty(), registries, auth, database, worker) {
+        (true, Some(registries), Some(auth), Some(database), Some(worker)) => {
+            Ok(Config { registry_name, registries, auth, database, redis, worker })
+        }
+        _ => Err(ConfigErrors(check.problems)),
+    }
+}
+
+fn worker(check: &mut Check, value: Option<Value>) -> Option<WorkerConfig> {
+    let defaults = WorkerConfig::default();
+    let Some(value) = value else { return Some(defaults) };
+    let raw: RawWorker = check.section("worker", value)?;
+    let backoff = raw.backoff.unwrap_or_default();
+    let min = check.duration("worker.backoff.min", backoff.min.as_deref(), Some(defaults.backoff.min));
+    let max = check.duration("worker.backoff.max", backoff.max.as_deref(), Some(defaults.backoff.max));
+    if let (Some(min), Some(max)) = (min, max)
+        && min > max
+    {
+        check.fail("worker.backoff", "min must not exceed max");
+    }
+    for (key, value) in [("concurrency", raw.concurrency), ("maxAttempts", raw.max_attempts)] {
+        if value == Some(0) {
+            check.fail(format!("worker.{key}"), "must be at least 1");
+        }
+    }
+    Some(WorkerConfig {
+        concurrency: raw.concurrency.unwrap_or(defaults.concurrency),
+        max_attempts: raw.max_attempts.unwrap_or(defaults.max_attempts),
+        backoff: Backoff { min: min?, max: max? },
+    })
+}

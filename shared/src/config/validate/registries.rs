@@ -1,0 +1,200 @@
+//! `registries[]`: names, exactly one source each, schedules and filters.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use url::Url;
+
+use super::Check;
+use crate::config::raw::*;
+use crate::config::*;
+
+pub(super) fn registries(check: &mut Check, values: Vec<Value>) -> Option<Vec<RegistryConfig>> {
+    if values.is_empty() {
+        check.fail("registries", "at least one registry is required");
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, value) in values.into_iter().enumerate() {
+        let path = format!("registries[{i}]");
+        let Some(raw) = check.section::<RawRegistry>(&path, value) else { continue };
+        if let Some(registry) = registry(check, &path, raw) {
+            if !seen.insert(registry.name.clone()) {
+                check.fail(
+                    format!("{path}.name"),
+                    format!("{:?} is used by an earlier registry", registry.name.as_str()),
+                );
+            }
+            out.push(registry);
+        }
+    }
+    Some(out)
+}
+
+fn registry(check: &mut Check, path: &str, raw: RawRegistry) -> Option<RegistryConfig> {
+    let name = RegistryName::parse(&raw.name).map_err(|e| check.fail(format!("{path}.name"), e.0)).ok();
+    let given: Vec<&str> = [
+        raw.file.as_ref().map(|_| "file"),
+        raw.git.as_ref().map(|_| "git"),
+        raw.api.as_ref().map(|_| "api"),
+        raw.managed.as_ref().map(|_| "managed"),
+        raw.kubernetes.as_ref().map(|_| "kubernetes"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if given.len() != 1 {
+        let found = if given.is_empty() { "none".to_owned() } else { given.join(", ") };
+        check.fail(path, format!("exactly one of file, git, api, managed, kubernetes (found: {found})"));
+        return None;
+    }
+    let source = if let Some(file) = raw.file {
+        file_source(check, &format!("{path}.file"), file)
+    } else if let Some(git) = raw.git {
+        git_source(check, &format!("{path}.git"), git)
+    } else if let Some(api) = raw.api {
+        api_source(check, &format!("{path}.api"), &api)
+    } else if let Some(kubernetes) = raw.kubernetes {
+        kubernetes_source(check, &format!("{path}.kubernetes"), kubernetes)
+    } else {
+        Some(Source::Managed)
+    };
+    let format = raw.format.unwrap_or(Format::Upstream);
+    if format == Format::Toolhive && matches!(source, Some(Source::Api(_) | Source::Managed)) {
+        check.fail(format!("{path}.format"), "api and managed registries use the upstream format");
+    }
+    let interval = raw.sync_policy.and_then(|policy| policy.interval);
+    let sync_interval = match &source {
+        Some(Source::Managed) => {
+            if interval.is_some() {
+                check.fail(
+                    format!("{path}.syncPolicy"),
+                    "a managed registry is not synced; remove syncPolicy",
+                );
+            }
+            if raw.filter.is_some() {
+                check.fail(format!("{path}.filter"), "a managed registry is not synced, so it has no filter");
+            }
+            None
+        }
+        _ if interval.is_none() => {
+            check.fail(format!("{path}.syncPolicy.interval"), "is required (e.g. 30m)");
+            None
+        }
+        _ => check.duration(&format!("{path}.syncPolicy.interval"), interval.as_deref(), None),
+    };
+    let filter = filter(check, &format!("{path}.filter"), raw.filter.unwrap_or_default());
+    Some(RegistryConfig { name: name?, format, source: source?, sync_interval, filter })
+}
+
+fn file_source(check: &mut Check, path: &str, raw: RawFile) -> Option<Source> {
+    let timeout =
+        check.duration(&format!("{path}.timeout"), raw.timeout.as_deref(), Some(Duration::from_secs(30)));
+    match (raw.path, raw.url) {
+        (Some(file), None) if !file.trim().is_empty() => {
+            Some(Source::File(FileSource::Path(PathBuf::from(file))))
+        }
+        (None, Some(url)) => {
+            let url = check.url(&format!("{path}.url"), &url, &["http", "https"])?;
+            Some(Source::File(FileSource::Url { url, timeout: timeout? }))
+        }
+        _ => {
+            check.fail(path, "exactly one of path, url");
+            None
+        }
+    }
+}
+
+fn git_source(check: &mut Check, path: &str, raw: RawGit) -> Option<Source> {
+    let repository =
+        check.required(&format!("{path}.repository"), raw.repository.as_deref()).map(str::to_owned);
+    if let Some(repo) = &repository {
+        let scheme_ok = match Url::parse(repo) {
+            Ok(url) => matches!(url.scheme(), "https" | "http" | "file"),
+            Err(_) => !repo.contains('@') && !repo.contains("://"),
+        };
+        if !scheme_ok {
+            check.fail(
+                format!("{path}.repository"),
+                format!("{repo:?}: use an https, http or file:// URL, or a local path"),
+            );
+        }
+    }
+    let refs: Vec<GitRef> =
+        [raw.branch.map(GitRef::Branch), raw.tag.map(GitRef::Tag), raw.commit.map(GitRef::Commit)]
+            .into_iter()
+            .flatten()
+            .collect();
+    if refs.len() > 1 {
+        check.fail(path, "exactly one of branch, tag, commit, or none for the default branch");
+    }
+    if let Some(GitRef::Commit(commit)) = refs.first()
+        && (!(7..=40).contains(&commit.len()) || !commit.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        check.fail(format!("{path}.commit"), format!("{commit:?} is not a commit hash (7-40 hex digits)"));
+    }
+    let file = raw.path.unwrap_or_else(|| "registry.json".to_owned());
+    let file_path = Path::new(&file);
+    if file.trim().is_empty()
+        || file_path.is_absolute()
+        || file_path.components().any(|c| c.as_os_str() == "..")
+    {
+        check.fail(format!("{path}.path"), format!("{file:?} must be a relative path inside the repository"));
+    }
+    let auth = raw.auth.and_then(|auth| match (auth.username, auth.password_file) {
+        (Some(username), Some(file)) => {
+            let file = PathBuf::from(file);
+            if !file.is_absolute() {
+                check.fail(format!("{path}.auth.passwordFile"), "must be an absolute path");
+            } else if !file.is_file() {
+                check.fail(format!("{path}.auth.passwordFile"), format!("{} does not exist", file.display()));
+            }
+            Some(GitAuth { username, password_file: file })
+        }
+        _ => {
+            check.fail(format!("{path}.auth"), "username and passwordFile go together");
+            None
+        }
+    });
+    let reference = if refs.len() == 1 { refs.into_iter().next() } else { None };
+    Some(Source::Git(GitSource { repository: repository?, reference, path: file, auth }))
+}
+
+fn api_source(check: &mut Check, path: &str, raw: &RawApi) -> Option<Source> {
+    let endpoint = check.required(&format!("{path}.endpoint"), raw.endpoint.as_deref())?;
+    let endpoint = check.url(&format!("{path}.endpoint"), endpoint, &["http", "https"]);
+    let timeout_path = format!("{path}.timeout");
+    let timeout = check.duration(&timeout_path, raw.timeout.as_deref(), Some(Duration::from_secs(10)));
+    if timeout.is_some_and(|t| t > Duration::from_secs(300)) {
+        check.fail(timeout_path, "must be at most 5m");
+    }
+    Some(Source::Api(ApiSource { endpoint: endpoint?, timeout: timeout? }))
+}
+
+fn kubernetes_source(check: &mut Check, path: &str, raw: RawKubernetes) -> Option<Source> {
+    for (i, namespace) in raw.namespaces.iter().enumerate() {
+        if RegistryName::parse(namespace).is_err() {
+            check.fail(format!("{path}.namespaces[{i}]"), format!("{namespace:?} is not a namespace name"));
+        }
+    }
+    Some(Source::Kubernetes(KubernetesSource { namespaces: raw.namespaces }))
+}
+
+fn filter(check: &mut Check, path: &str, raw: RawFilter) -> Filter {
+    for (kind, list) in [
+        ("names.include", &raw.names.include),
+        ("names.exclude", &raw.names.exclude),
+        ("tags.include", &raw.tags.include),
+        ("tags.exclude", &raw.tags.exclude),
+    ] {
+        for (i, item) in list.iter().enumerate() {
+            if item.trim().is_empty() {
+                check.fail(format!("{path}.{kind}[{i}]"), "must not be empty");
+            }
+        }
+    }
+    let pair = |raw: RawIncludeExclude| IncludeExclude { include: raw.include, exclude: raw.exclude };
+    Filter { names: pair(raw.names), tags: pair(raw.tags) }
+}

@@ -1,0 +1,253 @@
+//! The store, written once over a [`Dialect`]: registries, sync status and reads. Writes of server
+//! versions are in `writes.rs`.
+
+use std::time::Duration;
+
+use sqlx::{Pool, QueryBuilder};
+
+use super::dialect::{Bind, Dialect, Row, statement};
+use super::query::{ListQuery, Scope, VersionSelector};
+use super::snapshot::ExistingRow;
+use super::{
+    Registry, RegistryChange, ServerPage, ServerRecord, StoreError, SyncPhase, SyncStatus,
+    initial_sync_status, now, official, page, parse_format, parse_registry_name, plan_registries,
+    server_from_body,
+};
+use crate::config::RegistryConfig;
+use crate::model::RegistryName;
+
+/// A store on one backend. PostgreSQL uses one pool for both; SQLite has reader connections and a single
+/// writer.
+#[derive(Debug)]
+pub struct SqlStore<DB: Dialect> {
+    pub(super) read: Pool<DB>,
+    pub(super) write: Pool<DB>,
+}
+
+impl<DB: Dialect> Clone for SqlStore<DB> {
+    fn clone(&self) -> Self {
+        Self { read: self.read.clone(), write: self.write.clone() }
+    }
+}
+
+impl<DB: Dialect> SqlStore<DB> {
+    pub(super) async fn fetch_all(&self, mut qb: QueryBuilder<DB>) -> Result<Vec<Row<DB>>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        Ok(DB::fetch_all(&mut conn, &mut qb).await?)
+    }
+
+    pub(super) async fn sync_registries(&self, registries: &[RegistryConfig]) -> Result<(), StoreError> {
+        let mut tx = DB::begin_write(&self.write, None).await?;
+        let mut select = statement::<DB>("select name, kind, format, source, filter from registry", []);
+        let stored = DB::fetch_all(&mut tx, &mut select)
+            .await?
+            .iter()
+            .map(|row| {
+                let text = |column| DB::text(row, column);
+                Ok((
+                    text("name")?,
+                    text("kind")?,
+                    text("format")?,
+                    DB::json(row, "source")?,
+                    DB::json(row, "filter")?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let now = now();
+        for (row, change) in plan_registries(&stored, registries) {
+            let mut upsert = statement::<DB>(
+                "insert into registry (name, kind, format, source, filter, sync_interval_ms, position, \
+                 created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 on conflict (name) do update set kind = excluded.kind, format = excluded.format, \
+                 source = excluded.source, filter = excluded.filter, sync_interval_ms = excluded.sync_interval_ms, \
+                 position = excluded.position, updated_at = excluded.updated_at",
+                [
+                    Bind::Text(row.name.clone()),
+                    row.kind.into(),
+                    row.format.into(),
+                    Bind::Json(row.source.clone()),
+                    Bind::Json(row.filter.clone()),
+                    Bind::OptInt(row.sync_interval_ms),
+                    Bind::Int(i64::from(row.position)),
+                    now.into(),
+                    now.into(),
+                ],
+            );
+            DB::execute(&mut tx, &mut upsert).await?;
+            let (phase, message, due) = initial_sync_status(&row, now);
+            let (phase, message, name) =
+                (Bind::from(phase.as_str()), Bind::from(message), Bind::Text(row.name.clone()));
+            let mut state = match change {
+                RegistryChange::New => statement::<DB>(
+                    "insert into sync_status (registry, phase, message, next_due_at, created_at, updated_at) \
+                     values (?, ?, ?, ?, ?, ?) on conflict (registry) do nothing",
+                    [name, phase, message, Bind::OptTime(due), now.into(), now.into()],
+                ),
+                RegistryChange::SourceChanged => statement::<DB>(
+                    "update sync_status set phase = ?, message = ?, next_due_at = ?, updated_at = ?, \
+                     content_hash = null, filter_hash = null, attempts = 0, last_error = null where registry = ?",
+                    [phase, message, Bind::OptTime(due), now.into(), name],
+                ),
+                RegistryChange::Same => continue,
+            };
+            DB::execute(&mut tx, &mut state).await?;
+        }
+        for (name, ..) in
+            stored.iter().filter(|(name, ..)| !registries.iter().any(|r| r.name.as_str() == name))
+        {
+            DB::execute(
+                &mut tx,
+                &mut statement("delete from registry where name = ?", [name.as_str().into()]),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn list_registries(&self) -> Result<Vec<Registry>, StoreError> {
+        let select = statement(
+            "select name, kind, format, source, filter, sync_interval_ms, position, created_at, updated_at \
+             from registry order by position",
+            [],
+        );
+        self.fetch_all(select)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(Registry {
+                    name: parse_registry_name(&DB::text(row, "name")?)?,
+                    kind: DB::text(row, "kind")?,
+                    format: parse_format(&DB::text(row, "format")?)?,
+                    source: DB::json(row, "source")?,
+                    filter: DB::json(row, "filter")?,
+                    sync_interval: DB::int(row, "sync_interval_ms")?
+                        .map(|ms| Duration::from_millis(ms.unsigned_abs())),
+                    position: int32(DB::int(row, "position")?),
+                    created_at: DB::time(row, "created_at")?,
+                    updated_at: DB::time(row, "updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn sync_status(
+        &self,
+        registry: &RegistryName,
+    ) -> Result<Option<SyncStatus>, StoreError> {
+        let select = statement(
+            "select registry, phase, message, last_attempt_at, last_success_at, next_due_at, attempts, last_error, \
+             content_hash, filter_hash, server_count, last_duration_ms from sync_status where registry = ?",
+            [registry.as_str().into()],
+        );
+        let rows = self.fetch_all(select).await?;
+        rows.first()
+            .map(|row| {
+                Ok(SyncStatus {
+                    registry: parse_registry_name(&DB::text(row, "registry")?)?,
+                    phase: SyncPhase::parse(&DB::text(row, "phase")?)?,
+                    message: DB::opt_text(row, "message")?,
+                    last_attempt_at: DB::opt_time(row, "last_attempt_at")?,
+                    last_success_at: DB::opt_time(row, "last_success_at")?,
+                    next_due_at: DB::opt_time(row, "next_due_at")?,
+                    attempts: int32(DB::int(row, "attempts")?),
+                    last_error: DB::opt_text(row, "last_error")?,
+                    content_hash: DB::opt_text(row, "content_hash")?,
+                    filter_hash: DB::opt_text(row, "filter_hash")?,
+                    server_count: int32(DB::int(row, "server_count")?),
+                    last_duration_ms: DB::int(row, "last_duration_ms")?,
+                })
+            })
+            .transpose()
+    }
+
+    pub(super) async fn put_sync_status(&self, status: &SyncStatus) -> Result<(), StoreError> {
+        let mut update = statement::<DB>(
+            "update sync_status set phase = ?, message = ?, last_attempt_at = ?, last_success_at = ?, \
+             next_due_at = ?, attempts = ?, last_error = ?, content_hash = ?, filter_hash = ?, \
+             server_count = ?, last_duration_ms = ?, updated_at = ? where registry = ?",
+            [
+                status.phase.as_str().into(),
+                status.message.as_deref().into(),
+                Bind::OptTime(status.last_attempt_at),
+                Bind::OptTime(status.last_success_at),
+                Bind::OptTime(status.next_due_at),
+                Bind::Int(i64::from(status.attempts)),
+                status.last_error.as_deref().into(),
+                status.content_hash.as_deref().into(),
+                status.filter_hash.as_deref().into(),
+                Bind::Int(i64::from(status.server_count)),
+                Bind::OptInt(status.last_duration_ms),
+                now().into(),
+                status.registry.as_str().into(),
+            ],
+        );
+        let mut conn = self.write.acquire().await?;
+        if DB::execute(&mut conn, &mut update).await? == 0 {
+            return Err(StoreError::UnknownRegistry(status.registry.clone()));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn list_servers(&self, query: &ListQuery) -> Result<ServerPage, StoreError> {
+        let rows = self.fetch_all(super::sql::list::<DB>(query)).await?;
+        let items = rows.iter().map(record::<DB>).collect::<Result<Vec<_>, _>>()?;
+        Ok(page(items, query.limit))
+    }
+
+    pub(super) async fn list_versions(
+        &self,
+        scope: &Scope,
+        name: &str,
+        include_deleted: bool,
+    ) -> Result<Vec<ServerRecord>, StoreError> {
+        let rows = self.fetch_all(super::sql::versions::<DB>(scope, name, include_deleted)).await?;
+        rows.iter().map(record::<DB>).collect()
+    }
+
+    pub(super) async fn get_version(
+        &self,
+        scope: &Scope,
+        name: &str,
+        selector: &VersionSelector,
+        include_deleted: bool,
+    ) -> Result<Option<ServerRecord>, StoreError> {
+        let rows = self.fetch_all(super::sql::version::<DB>(scope, name, selector, include_deleted)).await?;
+        rows.first().map(record::<DB>).transpose()
+    }
+}
+
+/// Counts are stored as 32-bit integers; a wider value cannot have been written by us.
+fn int32(value: Option<i64>) -> i32 {
+    value.and_then(|v| i32::try_from(v).ok()).unwrap_or_default()
+}
+
+pub(super) fn record<DB: Dialect>(row: &Row<DB>) -> Result<ServerRecord, StoreError> {
+    Ok(ServerRecord {
+        registry: parse_registry_name(&DB::text(row, "registry")?)?,
+        server: server_from_body(DB::json(row, "body")?)?,
+        official: official(
+            &DB::text(row, "status")?,
+            DB::opt_text(row, "status_message")?,
+            DB::time(row, "status_changed_at")?,
+            DB::time(row, "published_at")?,
+            DB::time(row, "updated_at")?,
+            DB::flag(row, "is_latest")?,
+        )?,
+    })
+}
+
+pub(super) fn existing<DB: Dialect>(row: &Row<DB>) -> Result<ExistingRow, StoreError> {
+    Ok(ExistingRow {
+        name: DB::text(row, "name")?,
+        version: DB::text(row, "version")?,
+        body_hash: DB::text(row, "body_hash")?,
+        status: DB::text(row, "status")?
+            .parse()
+            .map_err(|e: crate::model::envelope::UnknownStatus| StoreError::Corrupt(e.to_string()))?,
+        status_message: DB::opt_text(row, "status_message")?,
+        status_changed_at: DB::time(row, "status_changed_at")?,
+        published_at: DB::time(row, "published_at")?,
+        is_latest: DB::flag(row, "is_latest")?,
+    })
+}

@@ -1,0 +1,163 @@
+//! Writes of server versions, written once over a [`Dialect`]: whole-registry snapshots (sync) and single
+//! versions (managed registries). Every write ends by moving `isLatest` where [`snapshot`] says it belongs.
+
+use chrono::{DateTime, Utc};
+use sqlx::Transaction;
+
+use super::dialect::{Dialect, Mark, statement};
+use super::query::{Scope, VersionSelector};
+use super::snapshot::{self, Key, RowWrite};
+use super::sql_store::{SqlStore, existing};
+use super::{ServerRecord, SnapshotSummary, StoreError, now};
+use crate::formats::Entry;
+use crate::model::{RegistryName, ServerJson, Status};
+
+const EXISTING: &str = "select name, version, body_hash, status, status_message, status_changed_at, \
+     published_at, is_latest from server_version where registry = ?";
+
+impl<DB: Dialect> SqlStore<DB> {
+    pub(super) async fn write_snapshot(
+        &self,
+        registry: &RegistryName,
+        entries: Vec<Entry>,
+    ) -> Result<SnapshotSummary, StoreError> {
+        let mut tx = DB::begin_write(&self.write, None).await?;
+        let mut known =
+            statement::<DB>("select name from registry where name = ?", [registry.as_str().into()]);
+        if DB::fetch_all(&mut tx, &mut known).await?.is_empty() {
+            return Err(StoreError::UnknownRegistry(registry.clone()));
+        }
+        let mut select = statement::<DB>(EXISTING, [registry.as_str().into()]);
+        let current = DB::fetch_all(&mut tx, &mut select)
+            .await?
+            .iter()
+            .map(existing::<DB>)
+            .collect::<Result<_, _>>()?;
+        let now = now();
+        let plan = snapshot::plan(current, entries, now)?;
+        DB::write_rows(&mut tx, registry, &plan.upserts, true).await?;
+        DB::mark(&mut tx, registry, &plan.tombstones, Mark::Tombstone, now).await?;
+        move_latest(&mut tx, registry, &plan.latest_off, &plan.latest_on, now).await?;
+        tx.commit().await?;
+        Ok(plan.summary)
+    }
+
+    pub(super) async fn insert_version(
+        &self,
+        registry: &RegistryName,
+        server: &ServerJson,
+    ) -> Result<ServerRecord, StoreError> {
+        let (name, version) = (server.name().as_str(), server.version().as_str());
+        let mut tx = DB::begin_write(&self.write, Some((registry, name))).await?;
+        let now = now();
+        let row = RowWrite {
+            server: server.clone(),
+            body_hash: snapshot::body_hash(server),
+            status: Status::Active,
+            status_message: None,
+            status_changed_at: now,
+            published_at: now,
+            updated_at: now,
+        };
+        DB::write_rows(&mut tx, registry, std::slice::from_ref(&row), false).await.map_err(|e| match e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::VersionExists { name: name.to_owned(), version: version.to_owned() }
+            }
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                StoreError::UnknownRegistry(registry.clone())
+            }
+            other => other.into(),
+        })?;
+        let stored = self.finish_write(tx, registry, name, version, now).await?;
+        stored.ok_or_else(|| StoreError::Corrupt(format!("{name} {version} vanished after its insert")))
+    }
+
+    pub(super) async fn set_status(
+        &self,
+        registry: &RegistryName,
+        name: &str,
+        version: &str,
+        status: Status,
+        message: Option<&str>,
+    ) -> Result<Option<ServerRecord>, StoreError> {
+        let mut tx = DB::begin_write(&self.write, Some((registry, name))).await?;
+        let now = now();
+        let mut update = statement::<DB>(
+            "update server_version set status_changed_at = case when status = ? then status_changed_at else ? end, \
+             status = ?, status_message = ?, updated_at = ? where registry = ? and name = ? and version = ?",
+            [
+                status.as_str().into(),
+                now.into(),
+                status.as_str().into(),
+                message.into(),
+                now.into(),
+                registry.as_str().into(),
+                name.into(),
+                version.into(),
+            ],
+        );
+        if DB::execute(&mut tx, &mut update).await? == 0 {
+            return Ok(None);
+        }
+        self.finish_write(tx, registry, name, version, now).await
+    }
+
+    pub(super) async fn delete_version(
+        &self,
+        registry: &RegistryName,
+        name: &str,
+        version: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = DB::begin_write(&self.write, Some((registry, name))).await?;
+        let mut delete = statement::<DB>(
+            "delete from server_version where registry = ? and name = ? and version = ?",
+            [registry.as_str().into(), name.into(), version.into()],
+        );
+        let deleted = DB::execute(&mut tx, &mut delete).await? > 0;
+        recompute_latest(&mut tx, registry, name, now()).await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    /// Moves `isLatest` after a write to one server, commits, and reads the written version back.
+    async fn finish_write(
+        &self,
+        mut tx: Transaction<'static, DB>,
+        registry: &RegistryName,
+        name: &str,
+        version: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ServerRecord>, StoreError> {
+        recompute_latest(&mut tx, registry, name, now).await?;
+        tx.commit().await?;
+        let scope = Scope::Registry(registry.clone());
+        self.get_version(&scope, name, &VersionSelector::Exact(version.to_owned()), true).await
+    }
+}
+
+async fn recompute_latest<DB: Dialect>(
+    tx: &mut Transaction<'static, DB>,
+    registry: &RegistryName,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut select =
+        statement::<DB>(&format!("{EXISTING} and name = ?"), [registry.as_str().into(), name.into()]);
+    let rows =
+        DB::fetch_all(tx, &mut select).await?.iter().map(existing::<DB>).collect::<Result<Vec<_>, _>>()?;
+    let (off, on) = snapshot::latest_moves(&rows);
+    move_latest(tx, registry, &off, &on, now).await
+}
+
+/// Clears, then sets, `isLatest` flags: the unique index allows one per server at every moment.
+async fn move_latest<DB: Dialect>(
+    tx: &mut Transaction<'static, DB>,
+    registry: &RegistryName,
+    off: &[Key],
+    on: &[Key],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    DB::mark(tx, registry, off, Mark::LatestOff, now).await?;
+    DB::mark(tx, registry, on, Mark::LatestOn, now).await?;
+    Ok(())
+}
