@@ -45,6 +45,23 @@ fn config_check_prints_the_loaded_configuration_with_secrets_redacted() {
 }
 
 #[test]
+fn config_check_accepts_every_toolhive_v049_example_config() {
+    let reference = std::env::var("TEST_REFERENCE_DIR")
+        .unwrap_or_else(|_| format!("{}/../../shared/reference", env!("CARGO_MANIFEST_DIR")));
+    let dir = Path::new(&reference).join("toolhive-registry-server/v0.4.9/examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "yaml") {
+            let output = admin(&["config", "check", "--config", path.to_str().unwrap()], &[]);
+            assert!(output.status.success(), "{}: {}", path.display(), stderr(&output));
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 12);
+}
+
+#[test]
 fn config_check_rejects_a_broken_config_with_exit_2_and_one_line_per_problem() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
