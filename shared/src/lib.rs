@@ -1,5 +1,4 @@
-//! The shared core of the MCP Registry Server: the domain model, registry file formats, configuration,
-//! storage and version ordering. The API, the worker and the admin CLI all build on it.
+#![doc = include_str!("../README.md")]
 
 pub mod build_info;
 pub mod config;
