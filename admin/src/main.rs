@@ -9,12 +9,7 @@ use clap::Parser;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    registry_shared::logging::init("warn");
     let cli = cli::Cli::parse();
     commands::run(cli.command).await
 }

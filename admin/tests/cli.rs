@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use registry_testkit::PostgresDatabase;
 use sqlx::{Connection, PgConnection};
 
 fn admin(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -120,15 +121,8 @@ fn migrate_creates_the_sqlite_file_and_a_second_run_changes_nothing() {
 
 #[tokio::test]
 async fn migrate_builds_the_postgres_schema_once() {
-    let admin_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let database = format!("registry_cli_{}", rand::random::<u32>());
-    let mut server = PgConnection::connect(&admin_url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {database}")))
-        .execute(&mut server)
-        .await
-        .unwrap();
-    let url = format!("{}/{database}", admin_url.rsplit_once('/').unwrap().0);
+    let database = PostgresDatabase::create().await;
+    let url = database.url.to_string();
     let dir = tempfile::tempdir().unwrap();
     // The database comes from the environment alone, as a container would set it.
     let env_only =
@@ -149,10 +143,7 @@ async fn migrate_builds_the_postgres_schema_once() {
     let tables: Vec<&str> = tables.iter().map(|(t,)| t.as_str()).collect();
     assert_eq!(tables, ["registry", "registry_schema_migration", "server_version", "sync_status"]);
     db.close().await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("drop database {database} with (force)")))
-        .execute(&mut server)
-        .await
-        .unwrap();
+    database.drop_now().await;
 }
 
 #[test]

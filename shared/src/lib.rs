@@ -3,6 +3,7 @@
 pub mod build_info;
 pub mod config;
 pub mod formats;
+pub mod logging;
 pub mod model;
 pub mod store;
 pub mod versioning;

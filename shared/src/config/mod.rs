@@ -34,6 +34,22 @@ pub struct Config {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisConfig>,
     pub worker: WorkerConfig,
+    pub cors: CorsConfig,
+}
+
+/// Which browser origins may call the API. The reads are public metadata, so any origin by default, as the
+/// official registry does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CorsConfig {
+    /// `*`, or origins such as `https://portal.example.com`.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        Self { allowed_origins: vec!["*".to_owned()] }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,21 +88,23 @@ impl Source {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum FileSource {
     Path(PathBuf),
     Url {
+        #[serde(serialize_with = "database::serialize_redacted_url")]
         url: Url,
         #[serde(with = "humantime_serde")]
         timeout: Duration,
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GitSource {
     /// An https, http or file URL, or a local path.
+    #[serde(serialize_with = "database::serialize_redacted_location")]
     pub repository: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<GitRef>,
@@ -111,8 +129,9 @@ pub struct GitAuth {
     pub password_file: PathBuf,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct ApiSource {
+    #[serde(serialize_with = "database::serialize_redacted_url")]
     pub endpoint: Url,
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
@@ -121,6 +140,40 @@ pub struct ApiSource {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KubernetesSource {
     pub namespaces: Vec<String>,
+}
+
+// Source URLs may carry credentials (`https://bot:token@host`): `Debug` masks them like serialisation does.
+impl fmt::Debug for FileSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Path(path) => f.debug_tuple("Path").field(path).finish(),
+            Self::Url { url, timeout } => f
+                .debug_struct("Url")
+                .field("url", &database::redacted_url(url))
+                .field("timeout", timeout)
+                .finish(),
+        }
+    }
+}
+
+impl fmt::Debug for GitSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitSource")
+            .field("repository", &database::redacted_location(&self.repository))
+            .field("reference", &self.reference)
+            .field("path", &self.path)
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ApiSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiSource")
+            .field("endpoint", &database::redacted_url(&self.endpoint))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// Which entries of a source are kept (ToolHive semantics; applied by the sync job).
@@ -283,14 +336,18 @@ impl Config {
     }
 }
 
-/// Durations print the way they are written in the file (`30s`, `5m`, `1h`).
+/// A duration the way the file writes it: `30s`, `5m`, `1h 30m`.
+pub fn format_duration(duration: Duration) -> String {
+    humantime::format_duration(duration).to_string()
+}
+
 mod humantime_serde {
     use std::time::Duration;
 
     use serde::Serializer;
 
     pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&humantime::format_duration(*duration))
+        serializer.serialize_str(&super::format_duration(*duration))
     }
 }
 

@@ -16,6 +16,7 @@ pub struct RawConfig {
     pub database: Option<Value>,
     pub redis: Option<Value>,
     pub worker: Option<Value>,
+    pub cors: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,4 +174,10 @@ pub struct RawWorker {
 pub struct RawBackoff {
     pub min: Option<String>,
     pub max: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawCors {
+    pub allowed_origins: Option<Vec<String>>,
 }

@@ -196,7 +196,7 @@ fn kubernetes_service_variables_for_a_service_named_registry_are_not_overrides()
 #[test]
 fn secrets_never_show_in_debug_or_the_printed_config() {
     let config = Config::from_yaml(
-        &format!("{MINIMAL}database: {{url: 'postgres://app:s3cret@db/registry'}}\nredis: {{url: 'redis://:t0ken@cache:6379'}}\n"),
+        &format!("{MINIMAL}  - {{name: mirror, api: {{endpoint: 'https://bot:s3cret@mirror.example'}}, syncPolicy: {{interval: 1h}}}}\n  - {{name: repo, git: {{repository: 'https://bot:s3cret@git.example/r.git'}}, syncPolicy: {{interval: 1h}}}}\ndatabase: {{url: 'postgres://app:s3cret@db/registry'}}\nredis: {{url: 'redis://:t0ken@cache:6379'}}\n"),
         no_env(),
     )
     .unwrap();
@@ -239,4 +239,20 @@ fn durations_accept_the_toolhive_forms() {
         let interval = Config::from_yaml(&yaml, no_env()).unwrap().registries[0].sync_interval.unwrap();
         assert_eq!(interval.as_millis(), expected, "{text}");
     }
+}
+
+#[test]
+fn cors_allows_any_origin_unless_configured() {
+    assert_eq!(Config::from_yaml(MINIMAL, no_env()).unwrap().cors.allowed_origins, ["*"]);
+
+    let found = problems(&format!(
+        "{MINIMAL}cors: {{allowedOrigins: ['https://portal.example.com', 'portal.example.com']}}\n"
+    ));
+
+    assert_eq!(
+        found,
+        [
+            "cors.allowedOrigins[1]: \"portal.example.com\" is not * or an origin like https://portal.example.com"
+        ]
+    );
 }

@@ -15,6 +15,7 @@ pub const OFFICIAL_META: &str = "io.modelcontextprotocol.registry/official";
 pub const STATUS_MESSAGE_MAX: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Active,
@@ -57,6 +58,7 @@ impl FromStr for Status {
 
 /// `_meta["io.modelcontextprotocol.registry/official"]`. Times are RFC 3339 UTC.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OfficialMeta {
     pub status: Status,
@@ -73,6 +75,7 @@ pub struct OfficialMeta {
 
 /// `ServerResponse`: one version with its registry-owned metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerResponse {
     pub server: ServerJson,
     #[serde(rename = "_meta")]
@@ -80,6 +83,7 @@ pub struct ServerResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResponseMeta {
     #[serde(rename = "io.modelcontextprotocol.registry/official")]
     pub official: OfficialMeta,
@@ -93,12 +97,14 @@ impl ServerResponse {
 
 /// `ServerList`: one page of servers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerList {
     pub servers: Vec<ServerResponse>,
     pub metadata: ListMetadata,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ListMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]

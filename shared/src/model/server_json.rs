@@ -95,6 +95,25 @@ impl ServerJson {
     }
 }
 
+/// In the API document a `ServerJson` is what it serialises to: a `ServerDetail`.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for ServerJson {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <ServerDetail as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for ServerJson {
+    fn name() -> std::borrow::Cow<'static, str> {
+        <ServerDetail as utoipa::ToSchema>::name()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        <ServerDetail as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
 impl Serialize for ServerJson {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.raw.serialize(serializer)
@@ -109,6 +128,7 @@ impl<'de> Deserialize<'de> for ServerJson {
 
 /// The typed view of a server.json, field for field as in the 2025-12-11 schema.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServerDetail {
     #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
@@ -129,10 +149,12 @@ pub struct ServerDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remotes: Option<Vec<Transport>>,
     #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub meta: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Repository {
     pub url: String,
     pub source: String,
@@ -143,6 +165,7 @@ pub struct Repository {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Icon {
     pub src: String,
@@ -155,6 +178,7 @@ pub struct Icon {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Package {
     pub registry_type: String,
@@ -179,6 +203,7 @@ pub struct Package {
 /// A transport: `stdio` (no URL), `streamable-http` or `sse` (URL and headers). As a remote it may also
 /// carry URL `variables`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Transport {
     #[serde(rename = "type")]
     pub kind: String,
@@ -192,6 +217,7 @@ pub struct Transport {
 
 /// The schema's `Input`: a user-supplied value with its description and constraints.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Input {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -214,6 +240,7 @@ pub struct Input {
 
 /// `KeyValueInput`: a named header or environment variable.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyValueInput {
     pub name: String,
     #[serde(flatten)]
@@ -224,6 +251,7 @@ pub struct KeyValueInput {
 
 /// `PositionalArgument` or `NamedArgument`, told apart by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Argument {
     Positional {

@@ -100,9 +100,10 @@ pub(super) fn validate(tree: Value) -> Result<Config, ConfigErrors> {
         check.url("redis.url", url, &["redis", "rediss"]).map(|url| RedisConfig { url })
     });
     let worker = worker(&mut check, raw.worker);
-    match (check.problems.is_empty(), registries, auth, database, worker) {
-        (true, Some(registries), Some(auth), Some(database), Some(worker)) => {
-            Ok(Config { registry_name, registries, auth, database, redis, worker })
+    let cors = cors(&mut check, raw.cors);
+    match (check.problems.is_empty(), registries, auth, database, worker, cors) {
+        (true, Some(registries), Some(auth), Some(database), Some(worker), Some(cors)) => {
+            Ok(Config { registry_name, registries, auth, database, redis, worker, cors })
         }
         _ => Err(ConfigErrors(check.problems)),
     }
@@ -130,4 +131,25 @@ fn worker(check: &mut Check, value: Option<Value>) -> Option<WorkerConfig> {
         max_attempts: raw.max_attempts.unwrap_or(defaults.max_attempts),
         backoff: Backoff { min: min?, max: max? },
     })
+}
+
+fn cors(check: &mut Check, value: Option<Value>) -> Option<CorsConfig> {
+    let Some(value) = value else { return Some(CorsConfig::default()) };
+    let raw: RawCors = check.section("cors", value)?;
+    let Some(origins) = raw.allowed_origins else { return Some(CorsConfig::default()) };
+    for (i, origin) in origins.iter().enumerate() {
+        let is_origin = Url::parse(origin).is_ok_and(|url| {
+            matches!(url.scheme(), "http" | "https")
+                && url.has_host()
+                && url.path() == "/"
+                && !origin.ends_with('/')
+        });
+        if origin != "*" && !is_origin {
+            check.fail(
+                format!("cors.allowedOrigins[{i}]"),
+                format!("{origin:?} is not * or an origin like https://portal.example.com"),
+            );
+        }
+    }
+    Some(CorsConfig { allowed_origins: origins })
 }

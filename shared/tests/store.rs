@@ -1,16 +1,14 @@
 //! The storage contract: the same cases against PostgreSQL and SQLite.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
-mod helpers;
-
 use std::collections::HashSet;
 
 use chrono::{SubsecRound, Utc};
-use helpers::*;
 use registry_shared::config::StorageConfig;
 use registry_shared::formats::Entry;
 use registry_shared::model::Status;
 use registry_shared::store::{ListQuery, Scope, ServerRecord, Store, StoreError, SyncPhase, VersionSelector};
+use registry_testkit::*;
 use serde_json::json;
 
 fn versions_of(items: &[ServerRecord]) -> Vec<(String, String)> {
@@ -75,8 +73,9 @@ async fn a_fresh_database_reports_every_migration_pending() {
     assert_eq!(applied, state.pending, "migrate applies exactly what was pending");
 }
 
-contract! {
-    async fn cursor_paging_covers_over_a_thousand_versions_without_gaps_or_repeats(store: &Store) {
+on_both_backends! {
+    async fn cursor_paging_covers_over_a_thousand_versions_without_gaps_or_repeats(test: &TestStore) {
+        let store = &test.store;
         let mut expected = Vec::new();
         let mut entries = Vec::new();
         for i in 0..350 {
@@ -111,7 +110,8 @@ contract! {
         assert_eq!(unique.len(), seen.len());
     }
 
-    async fn search_is_case_insensitive_over_name_title_and_description_with_literal_wildcards(store: &Store) {
+    async fn search_is_case_insensitive_over_name_title_and_description_with_literal_wildcards(test: &TestStore) {
+        let store = &test.store;
         one_registry(store, "catalogue", vec![
             Entry { server: server_with("io.example/discounts", "1.0.0", json!({"description": "Finds 100% free deals"})), origin: None },
             Entry { server: server_with("io.example/percent", "1.0.0", json!({"description": "Finds 1000 free deals"})), origin: None },
@@ -135,7 +135,8 @@ contract! {
         assert!(list(store, &search("nothing like this")).await.is_empty());
     }
 
-    async fn a_rewritten_snapshot_tombstones_what_disappeared_and_keeps_it_for_incremental_readers(store: &Store) {
+    async fn a_rewritten_snapshot_tombstones_what_disappeared_and_keeps_it_for_incremental_readers(test: &TestStore) {
+        let store = &test.store;
         one_registry(store, "files", vec![entry("io.example/kept", "1.0.0"), entry("io.example/gone", "1.0.0")]).await;
         let before = Utc::now();
 
@@ -157,7 +158,8 @@ contract! {
         assert!(tombstone.published_at < before, "the publish time stays");
     }
 
-    async fn an_unchanged_snapshot_writes_nothing_and_a_returning_version_is_restored(store: &Store) {
+    async fn an_unchanged_snapshot_writes_nothing_and_a_returning_version_is_restored(test: &TestStore) {
+        let store = &test.store;
         one_registry(store, "files", vec![entry("io.example/a1", "1.0.0")]).await;
         let first = store.get_version(&Scope::Aggregated, "io.example/a1", &VersionSelector::Latest, false).await.unwrap().unwrap();
 
@@ -175,7 +177,8 @@ contract! {
         assert!(restored.official.status_changed_at > first.official.status_changed_at);
     }
 
-    async fn documents_are_served_exactly_as_they_were_stored(store: &Store) {
+    async fn documents_are_served_exactly_as_they_were_stored(test: &TestStore) {
+        let store = &test.store;
         let document = server_with("io.example/unusual", "1.0.0", json!({
             "x-vendor": {"nested": [1, 2.5, null, "three"]},
             "packages": [{"registryType": "npm", "identifier": "u", "transport": {"type": "stdio"}, "futureField": true}]
@@ -187,7 +190,8 @@ contract! {
         assert_eq!(serde_json::to_value(&stored.server).unwrap(), serde_json::to_value(&document).unwrap());
     }
 
-    async fn is_latest_follows_semver_then_publish_time_and_skips_deleted_versions(store: &Store) {
+    async fn is_latest_follows_semver_then_publish_time_and_skips_deleted_versions(test: &TestStore) {
+        let store = &test.store;
         let registry = "mixed";
         one_registry(store, registry, vec![
             entry("io.example/mixed", "nightly"),
@@ -228,7 +232,8 @@ contract! {
         assert_eq!(flagged.iter().filter(|r| r.official.is_latest).count(), 1);
     }
 
-    async fn the_first_registry_in_config_order_shadows_the_others_in_the_aggregated_view(store: &Store) {
+    async fn the_first_registry_in_config_order_shadows_the_others_in_the_aggregated_view(test: &TestStore) {
+        let store = &test.store;
         store.sync_registries(&[file_registry("first"), file_registry("second")]).await.unwrap();
         store.write_snapshot(&name("first"), vec![entry("io.example/shared", "1.0.0"), entry("io.example/only-first", "1.0.0")]).await.unwrap();
         store.write_snapshot(&name("second"), vec![
@@ -262,7 +267,8 @@ contract! {
         assert!(reordered.iter().all(|r| r.registry.as_str() == "second"));
     }
 
-    async fn list_filters_combine_version_and_updated_since_strictly_after(store: &Store) {
+    async fn list_filters_combine_version_and_updated_since_strictly_after(test: &TestStore) {
+        let store = &test.store;
         one_registry(store, "files", vec![entry("io.example/alpha", "1.0.0"), entry("io.example/alpha", "2.0.0"), entry("io.example/beta", "1.0.0")]).await;
         let all = store.list_servers(&ListQuery::new(Scope::Registry(name("files")))).await.unwrap().items;
         let newest = all.iter().map(|r| r.official.updated_at).max().unwrap();
@@ -278,7 +284,8 @@ contract! {
         assert!(!list(store, &since).await.is_empty());
     }
 
-    async fn versions_come_newest_publish_first_and_unknown_servers_are_empty(store: &Store) {
+    async fn versions_come_newest_publish_first_and_unknown_servers_are_empty(test: &TestStore) {
+        let store = &test.store;
         one_registry(store, "files", vec![entry("io.example/tool", "1.0.0")]).await;
         store.write_snapshot(&name("files"), vec![entry("io.example/tool", "1.0.0"), entry("io.example/tool", "0.9.0")]).await.unwrap();
 
@@ -288,7 +295,8 @@ contract! {
         assert!(store.list_versions(&Scope::Aggregated, "io.example/unknown", true).await.unwrap().is_empty());
     }
 
-    async fn registries_follow_the_config_and_a_removed_registry_takes_its_data(store: &Store) {
+    async fn registries_follow_the_config_and_a_removed_registry_takes_its_data(test: &TestStore) {
+        let store = &test.store;
         store.sync_registries(&[managed_registry("internal"), file_registry("files")]).await.unwrap();
         store.write_snapshot(&name("files"), vec![entry("io.example/a1", "1.0.0")]).await.unwrap();
 
@@ -311,7 +319,8 @@ contract! {
         assert!(matches!(err, StoreError::UnknownRegistry(_)), "{err}");
     }
 
-    async fn a_changed_source_resets_the_sync_state(store: &Store) {
+    async fn a_changed_source_resets_the_sync_state(test: &TestStore) {
+        let store = &test.store;
         store.sync_registries(&[file_registry("files")]).await.unwrap();
         let mut status = store.sync_status(&name("files")).await.unwrap().unwrap();
         status.phase = SyncPhase::Complete;
@@ -332,7 +341,8 @@ contract! {
         assert!(reset.next_due_at.unwrap() <= Utc::now());
     }
 
-    async fn a_duplicate_version_in_one_snapshot_is_refused_and_nothing_is_written(store: &Store) {
+    async fn a_duplicate_version_in_one_snapshot_is_refused_and_nothing_is_written(test: &TestStore) {
+        let store = &test.store;
         store.sync_registries(&[file_registry("files")]).await.unwrap();
 
         let err = store.write_snapshot(&name("files"), vec![entry("io.example/twice", "1.0.0"), entry("io.example/twice", "1.0.0")]).await.unwrap_err();
@@ -341,7 +351,8 @@ contract! {
         assert!(list(store, &ListQuery::new(Scope::Aggregated)).await.is_empty());
     }
 
-    async fn a_published_version_is_immutable_and_latest_stays_on_the_highest(store: &Store) {
+    async fn a_published_version_is_immutable_and_latest_stays_on_the_highest(test: &TestStore) {
+        let store = &test.store;
         store.sync_registries(&[managed_registry("internal")]).await.unwrap();
         let internal = name("internal");
 
@@ -357,7 +368,8 @@ contract! {
         assert!(matches!(unknown, StoreError::UnknownRegistry(_)), "{unknown}");
     }
 
-    async fn status_changes_move_latest_and_only_real_changes_move_status_changed_at(store: &Store) {
+    async fn status_changes_move_latest_and_only_real_changes_move_status_changed_at(test: &TestStore) {
+        let store = &test.store;
         store.sync_registries(&[managed_registry("internal")]).await.unwrap();
         let internal = name("internal");
         store.insert_version(&internal, &server("io.example/tool", "1.0.0")).await.unwrap();
@@ -379,7 +391,8 @@ contract! {
         assert!(store.set_status(&internal, "io.example/tool", "9.9.9", Status::Active, None).await.unwrap().is_none());
     }
 
-    async fn deleting_a_version_removes_it_and_recomputes_latest(store: &Store) {
+    async fn deleting_a_version_removes_it_and_recomputes_latest(test: &TestStore) {
+        let store = &test.store;
         store.sync_registries(&[managed_registry("internal")]).await.unwrap();
         let internal = name("internal");
         store.insert_version(&internal, &server("io.example/tool", "1.0.0")).await.unwrap();

@@ -1,4 +1,6 @@
-//! The contract harness: every case runs against a fresh PostgreSQL database and a fresh SQLite file.
+//! Test support for every crate: a fresh, migrated PostgreSQL database or SQLite file per test, a macro that
+//! runs a case on both, and small builders for registries and server entries.
+#![expect(clippy::unwrap_used, reason = "test support fails loudly on any unexpected error")]
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -15,17 +17,62 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 use url::Url;
 
-/// The server the tests create their databases on.
-fn admin_url() -> String {
+/// The server the tests create their databases on (`TEST_DATABASE_URL`).
+pub fn admin_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-pub enum Teardown {
-    Postgres { database: String },
+/// An empty PostgreSQL database of a test's own, dropped by [`PostgresDatabase::drop_now`].
+pub struct PostgresDatabase {
+    pub name: String,
+    pub url: Url,
+}
+
+impl PostgresDatabase {
+    pub async fn create() -> Self {
+        let name = format!("registry_test_{}", random_suffix());
+        admin_statement(&format!("create database {name}")).await;
+        let mut url = Url::parse(&admin_url()).unwrap();
+        url.set_path(&name);
+        Self { name, url }
+    }
+
+    /// Drops the database, closing whatever connections are still open on it.
+    pub async fn drop_now(self) {
+        admin_statement(&format!("drop database if exists {} with (force)", self.name)).await;
+    }
+
+    pub fn config(&self) -> StorageConfig {
+        StorageConfig::Postgres(PostgresConfig {
+            target: PostgresTarget::Url { url: self.url.clone() },
+            max_open_conns: 5,
+            max_idle_conns: 0,
+            conn_max_lifetime: Duration::from_secs(300),
+            password_file: None,
+            migration_password_file: None,
+        })
+    }
+}
+
+async fn admin_statement(sql: &str) {
+    let mut admin = PgConnectOptions::from_str(&admin_url()).unwrap().connect().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut admin).await.unwrap();
+    admin.close().await.unwrap();
+}
+
+fn random_suffix() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..16).map(|_| char::from(b'a' + rng.random_range(0..26u8))).collect()
+}
+
+enum Teardown {
+    Postgres(PostgresDatabase),
     Sqlite { _dir: tempfile::TempDir },
 }
 
+/// A migrated store of a test's own.
 pub struct TestStore {
     pub store: Store,
     pub config: StorageConfig,
@@ -33,26 +80,10 @@ pub struct TestStore {
 }
 
 impl TestStore {
-    /// A new, migrated PostgreSQL database of its own.
+    /// A new, migrated PostgreSQL database.
     pub async fn postgres() -> Self {
-        let database = format!("registry_test_{}", uuid_like());
-        let mut admin = PgConnectOptions::from_str(&admin_url()).unwrap().connect().await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("create database {database}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let mut url = Url::parse(&admin_url()).unwrap();
-        url.set_path(&database);
-        let config = StorageConfig::Postgres(PostgresConfig {
-            target: PostgresTarget::Url { url },
-            max_open_conns: 5,
-            max_idle_conns: 0,
-            conn_max_lifetime: Duration::from_secs(300),
-            password_file: None,
-            migration_password_file: None,
-        });
-        Self::migrated(config, Teardown::Postgres { database }).await
+        let database = PostgresDatabase::create().await;
+        Self::migrated(database.config(), Teardown::Postgres(database)).await
     }
 
     /// A new, migrated SQLite file in a temporary directory.
@@ -69,50 +100,41 @@ impl TestStore {
     }
 
     pub async fn cleanup(self) {
-        if let Teardown::Postgres { database } = self.teardown {
+        if let Teardown::Postgres(database) = self.teardown {
             if let Store::Postgres(pg) = self.store {
                 pg.pool().close().await;
             }
-            let mut admin = PgConnectOptions::from_str(&admin_url()).unwrap().connect().await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("drop database if exists {database} with (force)")))
-                .execute(&mut admin)
-                .await
-                .unwrap();
+            database.drop_now().await;
         }
     }
 }
 
-fn uuid_like() -> String {
-    use rand::Rng;
-    let mut rng = rand::rng();
-    (0..16).map(|_| char::from(b'a' + rng.random_range(0..26u8))).collect()
-}
-
-/// Runs each case once per backend, as two tests: `<case>::postgres` and `<case>::sqlite`.
-macro_rules! contract {
-    ($(async fn $name:ident($store:ident: &Store) $body:block)*) => {$(
+/// Runs each case once per backend, as two tests: `<case>::postgres` and `<case>::sqlite`. The case gets the
+/// [`TestStore`]; teardown runs after it.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($test:ident: &TestStore) $body:block)*) => {$(
         mod $name {
             use super::*;
 
-            async fn case($store: &Store) $body
+            async fn case($test: &$crate::TestStore) $body
 
             #[tokio::test]
             async fn postgres() {
-                let test = TestStore::postgres().await;
-                case(&test.store).await;
+                let test = $crate::TestStore::postgres().await;
+                case(&test).await;
                 test.cleanup().await;
             }
 
             #[tokio::test]
             async fn sqlite() {
-                let test = TestStore::sqlite().await;
-                case(&test.store).await;
+                let test = $crate::TestStore::sqlite().await;
+                case(&test).await;
                 test.cleanup().await;
             }
         }
     )*};
 }
-pub(crate) use contract;
 
 pub fn name(raw: &str) -> RegistryName {
     RegistryName::parse(raw).unwrap()

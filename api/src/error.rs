@@ -1,0 +1,103 @@
+//! The API's one error type, rendered as RFC 9457 `application/problem+json`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use registry_shared::store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request cannot be understood (a bad cursor or timestamp, a NUL byte).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 422: parameters that parse but break a rule, each with its location (`query.limit`).
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    NotFound(String),
+    /// 503: a dependency is not ready; the detail says what to do.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// One invalid input.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// Where: `query.limit`, `path.serverName`, `body.name`.
+    pub location: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+}
+
+/// RFC 9457 problem details.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::UnknownRegistry(name) => Self::NotFound(format!("Registry {name} not found")),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (detail, errors) = match self {
+            Self::Validation(errors) => ("validation failed".to_owned(), errors),
+            Self::Internal(error) => {
+                // The request id is on the response header and in the log line of this request.
+                tracing::error!(error = format!("{error:#}"), "request failed");
+                (
+                    "internal error; quote the x-request-id response header when reporting it".to_owned(),
+                    Vec::new(),
+                )
+            }
+            other => (other.to_string(), Vec::new()),
+        };
+        problem(status, detail, errors)
+    }
+}
+
+/// A problem+json response.
+pub fn problem(status: StatusCode, detail: String, errors: Vec<FieldError>) -> Response {
+    let body = Problem {
+        kind: "about:blank",
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail,
+        errors,
+    };
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}

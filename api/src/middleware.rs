@@ -1,0 +1,74 @@
+//! Request handling around the routes: request ids, structured request logs, and the URL rules that apply
+//! before routing (no NUL bytes, no trailing slashes).
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower_http::trace::{MakeSpan, OnResponse};
+use tracing::Span;
+
+use crate::error::ApiError;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Refuses NUL bytes (raw or `%00`) anywhere in the path or query, and redirects a path with a trailing slash
+/// to the same path without it (308, so the method and body are kept).
+pub async fn normalize_url(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let has_nul = |part: &str| part.contains('\0') || part.to_ascii_lowercase().contains("%00");
+    if has_nul(uri.path()) || uri.query().is_some_and(has_nul) {
+        return ApiError::BadRequest("NUL bytes are not allowed in the path or query".into()).into_response();
+    }
+    let path = uri.path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let location = match uri.query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_owned(),
+        };
+        let mut response = StatusCode::PERMANENT_REDIRECT.into_response();
+        if let Ok(value) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, value);
+        }
+        return response;
+    }
+    next.run(request).await
+}
+
+/// A span per request, named by the matched route (never the raw path), with the request id.
+#[derive(Clone, Copy)]
+pub struct RequestSpan;
+
+impl MakeSpan<Body> for RequestSpan {
+    fn make_span(&mut self, request: &Request<Body>) -> Span {
+        let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+        let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        tracing::info_span!(
+            "request",
+            http.method = %request.method(),
+            http.route = route,
+            request.id = request_id,
+        )
+    }
+}
+
+/// One log line per response: status and duration, inside the request's span.
+#[derive(Clone, Copy)]
+pub struct ResponseLog;
+
+impl<B> OnResponse<B> for ResponseLog {
+    fn on_response(self, response: &Response<B>, latency: Duration, _span: &Span) {
+        let status = response.status().as_u16();
+        let duration_ms = latency.as_secs_f64() * 1000.0;
+        if response.status().is_server_error() {
+            tracing::error!(http.status = status, duration_ms, "request served");
+        } else {
+            tracing::info!(http.status = status, duration_ms, "request served");
+        }
+    }
+}

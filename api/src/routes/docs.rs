@@ -1,0 +1,94 @@
+//! The OpenAPI 3.1 document, generated from the handlers, and a page that renders it.
+
+use std::sync::OnceLock;
+
+use axum::response::Html;
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::OpenApi;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{OpenApi as Document, Required};
+
+use super::{AGGREGATED_PREFIXES, PER_REGISTRY_PREFIX, ops, registries, servers};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(openapi_json)).route("/docs", get(docs_page))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "MCP Registry Server",
+        description = "MCP Registry API v0.1, aggregated over every configured registry and per registry, plus \
+                       the registry extension API and operational endpoints."
+    ),
+    paths(
+        servers::list_servers,
+        servers::list_server_versions,
+        servers::get_server_version,
+        registries::list_registries,
+        registries::get_registry,
+        ops::health,
+        ops::readiness,
+        ops::version,
+    ),
+    tags(
+        (name = "servers", description = "Discover MCP servers (MCP Registry API v0.1)"),
+        (name = "registries", description = "Registries and their sync status"),
+        (name = "ops", description = "Probes and build information"),
+    )
+)]
+struct ApiDoc;
+
+/// The document, built once: the server reads are declared on the aggregated prefix and copied to the
+/// aliases and to the per-registry prefix (with its `registryName` parameter).
+pub fn openapi() -> &'static Document {
+    static DOCUMENT: OnceLock<Document> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut document = ApiDoc::openapi();
+        let declared = AGGREGATED_PREFIXES[0];
+        let reads: Vec<_> = document
+            .paths
+            .paths
+            .iter()
+            .filter(|(path, _)| path.starts_with(&format!("{declared}/")))
+            .map(|(path, item)| (path[declared.len()..].to_owned(), item.clone()))
+            .collect();
+        for (suffix, item) in reads {
+            for alias in &AGGREGATED_PREFIXES[1..] {
+                let mut copy = item.clone();
+                if let Some(operation) = &mut copy.get {
+                    let tag = alias.trim_start_matches('/').replace('.', "_");
+                    operation.operation_id = operation.operation_id.take().map(|id| format!("{id}_{tag}"));
+                }
+                document.paths.paths.insert(format!("{alias}{suffix}"), copy);
+            }
+            let mut scoped = item;
+            if let Some(operation) = &mut scoped.get {
+                operation.parameters.get_or_insert_with(Vec::new).insert(0, registry_name_parameter());
+                operation.operation_id = operation.operation_id.take().map(|id| format!("{id}_in_registry"));
+            }
+            document.paths.paths.insert(format!("{PER_REGISTRY_PREFIX}{suffix}"), scoped);
+        }
+        document
+    })
+}
+
+fn registry_name_parameter() -> Parameter {
+    ParameterBuilder::new()
+        .name("registryName")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some("One configured registry; an unknown name is 404"))
+        .schema(Some(utoipa::openapi::schema::Object::with_type(utoipa::openapi::schema::Type::String)))
+        .build()
+}
+
+async fn openapi_json() -> Json<&'static Document> {
+    Json(openapi())
+}
+
+async fn docs_page() -> Html<&'static str> {
+    Html(include_str!("docs.html"))
+}

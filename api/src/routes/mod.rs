@@ -1,0 +1,50 @@
+//! The route table. Each resource module exports `router()`; the reads are mounted once per view.
+
+mod docs;
+pub mod ops;
+pub mod registries;
+pub mod servers;
+
+use axum::Router;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::Response;
+
+use crate::error::problem;
+use crate::state::AppState;
+
+pub use docs::openapi;
+
+/// The prefixes that serve the MCP Registry API v0.1 reads. `/v0.1` and `/v0` are aliases of the aggregated
+/// view, so clients built for the official registry can use this host as their base URL.
+pub const AGGREGATED_PREFIXES: [&str; 3] = ["/registry/v0.1", "/v0.1", "/v0"];
+pub const PER_REGISTRY_PREFIX: &str = "/registry/{registryName}/v0.1";
+
+pub fn router() -> Router<AppState> {
+    let mut router = Router::new();
+    for prefix in AGGREGATED_PREFIXES.into_iter().chain([PER_REGISTRY_PREFIX]) {
+        router = router.nest(prefix, servers::router());
+    }
+    router
+        .merge(registries::router())
+        .merge(ops::router())
+        .merge(docs::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn not_found(uri: Uri) -> Response {
+    let path = uri.path();
+    let detail = if path.starts_with("/v0") || path.starts_with("/registry") || path.starts_with("/extension")
+    {
+        "Endpoint not found. See /docs for the API documentation.".to_owned()
+    } else {
+        format!(
+            "Endpoint not found. Did you mean /v0.1{path} or /v0{path}? See /docs for the API documentation."
+        )
+    };
+    problem(StatusCode::NOT_FOUND, detail, Vec::new())
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    problem(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed on {}", uri.path()), Vec::new())
+}

@@ -1,0 +1,160 @@
+//! The extension API: each registry's configuration and sync status.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use registry_shared::config::format_duration;
+use registry_shared::model::RegistryName;
+use registry_shared::store::{Registry, SyncPhase, SyncStatus};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, Problem};
+use crate::extract::ApiPath;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/extension/v0/registries", get(list_registries))
+        .route("/extension/v0/registries/{name}", get(get_registry))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistryListOut {
+    pub registries: Vec<RegistryOut>,
+}
+
+/// A registry as configured (secrets redacted), with its sync state.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryOut {
+    pub name: String,
+    /// file, git, api, managed or kubernetes.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// upstream or toolhive.
+    pub format: String,
+    /// The source's settings, as in the configuration; credentials in URLs are masked.
+    #[schema(value_type = Object)]
+    pub source: Value,
+    #[schema(value_type = Object)]
+    pub filter: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_policy: Option<SyncPolicyOut>,
+    pub sync_status: SyncStatusOut,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncPolicyOut {
+    /// How often the registry syncs, e.g. `5m`.
+    pub interval: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStatusOut {
+    /// idle, queued, syncing, complete or failed.
+    pub phase: String,
+    /// The last successful sync.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_attempt: Option<DateTime<Utc>>,
+    /// Consecutive failed attempts.
+    pub attempt_count: i32,
+    pub server_count: i32,
+    /// The last error, or a note on the registry's state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_sync_time: Option<DateTime<Utc>>,
+}
+
+impl From<Option<SyncStatus>> for SyncStatusOut {
+    fn from(status: Option<SyncStatus>) -> Self {
+        let Some(status) = status else {
+            return Self {
+                phase: SyncPhase::Idle.as_str().to_owned(),
+                last_sync_time: None,
+                last_attempt: None,
+                attempt_count: 0,
+                server_count: 0,
+                message: None,
+                duration_ms: None,
+                next_sync_time: None,
+            };
+        };
+        Self {
+            phase: status.phase.as_str().to_owned(),
+            last_sync_time: status.last_success_at,
+            last_attempt: status.last_attempt_at,
+            attempt_count: status.attempts,
+            server_count: status.server_count,
+            message: status.last_error.or(status.message),
+            duration_ms: status.last_duration_ms,
+            next_sync_time: status.next_due_at,
+        }
+    }
+}
+
+fn registry_out(registry: Registry, status: Option<SyncStatus>) -> RegistryOut {
+    // Stored as `{"<type>": {settings}}` (or just `"managed"`); the type is a field of its own here.
+    let source = match registry.source {
+        Value::Object(mut outer) if outer.len() == 1 => outer.remove(&registry.kind).unwrap_or_default(),
+        _ => Value::Object(Default::default()),
+    };
+    RegistryOut {
+        name: registry.name.to_string(),
+        format: registry.format.as_str().to_owned(),
+        source,
+        filter: registry.filter,
+        sync_policy: registry
+            .sync_interval
+            .map(|interval| SyncPolicyOut { interval: format_duration(interval) }),
+        sync_status: status.into(),
+        kind: registry.kind,
+    }
+}
+
+/// Every registry, in config order (the aggregated view's precedence).
+#[utoipa::path(
+    get,
+    path = "/extension/v0/registries",
+    tag = "registries",
+    responses((status = 200, description = "All registries", body = RegistryListOut))
+)]
+pub async fn list_registries(State(state): State<AppState>) -> Result<Json<RegistryListOut>, ApiError> {
+    let mut registries = Vec::new();
+    for registry in state.store.list_registries().await? {
+        let status = state.store.sync_status(&registry.name).await?;
+        registries.push(registry_out(registry, status));
+    }
+    Ok(Json(RegistryListOut { registries }))
+}
+
+/// One registry.
+#[utoipa::path(
+    get,
+    path = "/extension/v0/registries/{name}",
+    tag = "registries",
+    params(("name" = String, Path, description = "Registry name")),
+    responses(
+        (status = 200, description = "The registry", body = RegistryOut),
+        (status = 404, description = "Unknown registry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_registry(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<RegistryOut>, ApiError> {
+    let not_found = || ApiError::NotFound(format!("Registry {name} not found"));
+    let parsed = RegistryName::parse(&name).map_err(|_| not_found())?;
+    let registry =
+        state.store.list_registries().await?.into_iter().find(|r| r.name == parsed).ok_or_else(not_found)?;
+    let status = state.store.sync_status(&parsed).await?;
+    Ok(Json(registry_out(registry, status)))
+}

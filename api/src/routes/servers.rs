@@ -1,0 +1,117 @@
+//! The MCP Registry API v0.1 reads. The same router is mounted for the aggregated view and per registry;
+//! [`RegistryScope`] tells the handlers which one they serve.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use registry_shared::model::{ListMetadata, ServerList, ServerResponse};
+use registry_shared::store::{ServerRecord, VersionSelector};
+use serde::Deserialize;
+
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiPath, IncludeDeleted, ListParams, RegistryScope};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/servers", get(list_servers))
+        .route("/servers/{serverName}/versions", get(list_server_versions))
+        .route("/servers/{serverName}/versions/{version}", get(get_server_version))
+}
+
+#[derive(Deserialize)]
+pub struct ServerPath {
+    #[serde(rename = "serverName")]
+    server_name: String,
+}
+
+#[derive(Deserialize)]
+pub struct VersionPath {
+    #[serde(rename = "serverName")]
+    server_name: String,
+    version: String,
+}
+
+fn server_not_found() -> ApiError {
+    ApiError::NotFound("Server not found".into())
+}
+
+fn server_list(records: Vec<ServerRecord>, next_cursor: Option<String>) -> ServerList {
+    let servers: Vec<ServerResponse> = records.into_iter().map(ServerRecord::into_response).collect();
+    ServerList { metadata: ListMetadata { next_cursor, count: servers.len() }, servers }
+}
+
+/// List servers: one page, ordered by name then version.
+#[utoipa::path(
+    get,
+    path = "/registry/v0.1/servers",
+    tag = "servers",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of server versions", body = ServerList),
+        (status = 400, description = "Malformed cursor or updated_since", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown registry", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid limit or include_deleted", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_servers(
+    State(state): State<AppState>,
+    RegistryScope(scope): RegistryScope,
+    params: ListParams,
+) -> Result<Json<ServerList>, ApiError> {
+    let query = params.into_query(scope)?;
+    let page = state.store.list_servers(&query).await?;
+    Ok(Json(server_list(page.items, page.next_cursor.map(|c| c.encode()))))
+}
+
+/// Every version of one server, newest publish first.
+#[utoipa::path(
+    get,
+    path = "/registry/v0.1/servers/{serverName}/versions",
+    tag = "servers",
+    params(("serverName" = String, Path, description = "URL-encoded server name, e.g. io.github.user%2Fweather"), IncludeDeleted),
+    responses(
+        (status = 200, description = "All versions of the server", body = ServerList),
+        (status = 404, description = "Server not found", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_server_versions(
+    State(state): State<AppState>,
+    RegistryScope(scope): RegistryScope,
+    ApiPath(path): ApiPath<ServerPath>,
+    params: IncludeDeleted,
+) -> Result<Json<ServerList>, ApiError> {
+    let include_deleted = params.include_deleted.unwrap_or(false);
+    let versions = state.store.list_versions(&scope, &path.server_name, include_deleted).await?;
+    if versions.is_empty() {
+        return Err(server_not_found());
+    }
+    Ok(Json(server_list(versions, None)))
+}
+
+/// One version of a server; `latest` names the latest one.
+#[utoipa::path(
+    get,
+    path = "/registry/v0.1/servers/{serverName}/versions/{version}",
+    tag = "servers",
+    params(
+        ("serverName" = String, Path, description = "URL-encoded server name, e.g. io.github.user%2Fweather"),
+        ("version" = String, Path, description = "URL-encoded version (`+` as %2B), or `latest`"),
+        IncludeDeleted,
+    ),
+    responses(
+        (status = 200, description = "The version", body = ServerResponse),
+        (status = 404, description = "Server not found", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_server_version(
+    State(state): State<AppState>,
+    RegistryScope(scope): RegistryScope,
+    ApiPath(path): ApiPath<VersionPath>,
+    params: IncludeDeleted,
+) -> Result<Json<ServerResponse>, ApiError> {
+    let selector = VersionSelector::parse(&path.version);
+    let include_deleted = params.include_deleted.unwrap_or(false);
+    let record = state.store.get_version(&scope, &path.server_name, &selector, include_deleted).await?;
+    record.map(|r| Json(r.into_response())).ok_or_else(server_not_found)
+}
