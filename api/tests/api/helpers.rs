@@ -1,0 +1,125 @@
+//! `spawn_app`: the real application on 127.0.0.1, on a test store of its own, with typed helpers.
+
+use std::path::PathBuf;
+
+use registry_api::Application;
+use registry_shared::config::{AuthConfig, AuthMode, Config, CorsConfig, RegistryConfig, WorkerConfig};
+use registry_shared::formats::Entry;
+use registry_shared::store::Store;
+use registry_testkit::{TestStore, name};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Store,
+}
+
+/// A response with its body read as JSON (or `Null` when it is not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn content_type(&self) -> &str {
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+
+    /// The `(name, version)` pairs of a `ServerList`.
+    pub fn versions(&self) -> Vec<(String, String)> {
+        self.body["servers"]
+            .as_array()
+            .unwrap_or_else(|| panic!("not a server list: {}", self.body))
+            .iter()
+            .map(|item| {
+                let server = &item["server"];
+                (server["name"].as_str().unwrap().to_owned(), server["version"].as_str().unwrap().to_owned())
+            })
+            .collect()
+    }
+
+    /// Asserts a problem+json error with this status, returning its body.
+    pub fn problem(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        assert_eq!(self.content_type(), "application/problem+json");
+        assert_eq!(self.body["status"], status);
+        assert!(
+            self.body["title"].is_string()
+                && self.body["detail"].is_string()
+                && self.body["type"].is_string()
+        );
+        &self.body
+    }
+}
+
+/// Starts the application for `registries` on the test's store.
+pub async fn spawn_app(test: &TestStore, registries: Vec<RegistryConfig>) -> TestApp {
+    spawn_with(test, registries, CorsConfig::default()).await
+}
+
+pub async fn spawn_with(test: &TestStore, registries: Vec<RegistryConfig>, cors: CorsConfig) -> TestApp {
+    test.store.sync_registries(&registries).await.unwrap();
+    let config = Config {
+        registry_name: "test".into(),
+        registries,
+        auth: AuthConfig { mode: AuthMode::Anonymous, public_paths: Vec::new(), oauth: None },
+        database: test.config.clone(),
+        redis: None,
+        worker: WorkerConfig::default(),
+        cors,
+    };
+    let application = Application::build(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let port = application.local_addr().unwrap().port();
+    tokio::spawn(application.run_until(std::future::pending()));
+    let client =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap();
+    TestApp { base: format!("http://127.0.0.1:{port}"), client, store: test.store.clone() }
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.client.get(format!("{}{path}", self.base))).await
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap();
+        Reply { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+    }
+
+    /// Replaces a registry's contents, as a sync would.
+    pub async fn snapshot(&self, registry: &str, entries: Vec<Entry>) {
+        self.store.write_snapshot(&name(registry), entries).await.unwrap();
+    }
+}
+
+/// Validates a body against a schema of the official MCP Registry openapi.yaml.
+pub fn assert_official_shape(body: &Value, schema: &str) {
+    let reference = std::env::var("TEST_REFERENCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference"));
+    let text = std::fs::read_to_string(reference.join("mcp-registry/openapi.yaml")).unwrap();
+    let document: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let root = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": format!("#/components/schemas/{schema}"),
+        "components": document["components"],
+    });
+    let validator = jsonschema::options().should_validate_formats(true).build(&root).unwrap();
+    let errors: Vec<String> =
+        validator.iter_errors(body).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "not a valid {schema}:\n{}\n{body}", errors.join("\n"));
+}
+
+#[test]
+fn the_official_shape_check_catches_a_broken_list() {
+    let broken = serde_json::json!({"servers": [{"server": {"name": "io.example/x", "version": "1"}}]});
+    let caught = std::panic::catch_unwind(|| assert_official_shape(&broken, "ServerList"));
+    assert!(caught.is_err(), "a server without a description must not pass");
+}

@@ -1,0 +1,9 @@
+//! The API as clients meet it: the real application over HTTP, on PostgreSQL and on SQLite.
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+
+mod helpers;
+mod ops;
+mod registries;
+mod servers;
+mod servers_queries;
+mod url_rules;

@@ -1,0 +1,119 @@
+//! Probes, build information, the OpenAPI document, and the cross-cutting layers (request ids, CORS,
+//! compression).
+
+use registry_api::Application;
+use registry_shared::config::{AuthConfig, AuthMode, Config, CorsConfig, WorkerConfig};
+use registry_shared::store::Store;
+use registry_testkit::*;
+
+use crate::helpers::*;
+
+on_both_backends! {
+    async fn health_readiness_and_version_answer(test: &TestStore) {
+        let app = spawn_app(test, vec![file_registry("files")]).await;
+
+        let health = app.get("/health").await;
+        let ready = app.get("/readiness").await;
+        let version = app.get("/version").await;
+
+        assert_eq!((health.status.as_u16(), &health.body["status"]), (200, &"ok".into()));
+        assert_eq!((ready.status.as_u16(), &ready.body["status"]), (200, &"ready".into()));
+        assert_eq!(version.body["version"], env!("CARGO_PKG_VERSION"));
+        assert!(version.body["gitCommit"].is_string() && version.body["buildDate"].is_string());
+    }
+
+    async fn the_openapi_document_covers_every_route_and_the_docs_page_renders_it(test: &TestStore) {
+        let app = spawn_app(test, vec![file_registry("files")]).await;
+
+        let document = app.get("/openapi.json").await.body;
+        let docs = app.send(app.client.get(format!("{}/docs", app.base))).await;
+
+        assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+        let paths = document["paths"].as_object().unwrap();
+        for prefix in ["/registry/v0.1", "/registry/{registryName}/v0.1", "/v0.1", "/v0"] {
+            for suffix in ["/servers", "/servers/{serverName}/versions", "/servers/{serverName}/versions/{version}"] {
+                assert!(paths.contains_key(&format!("{prefix}{suffix}")), "{prefix}{suffix}");
+            }
+        }
+        for path in ["/extension/v0/registries", "/extension/v0/registries/{name}", "/health", "/readiness", "/version"] {
+            assert!(paths.contains_key(path), "{path}");
+        }
+        let list = &paths["/registry/{registryName}/v0.1/servers"]["get"];
+        let parameters: Vec<&str> = list["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(parameters, ["registryName", "cursor", "limit", "search", "version", "updated_since", "include_deleted"]);
+        let ids: Vec<&str> = paths.values().flat_map(|item| item.as_object().unwrap().values()).filter_map(|op| op["operationId"].as_str()).collect();
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "operation ids are unique");
+        assert!(document["components"]["schemas"]["ServerDetail"].is_object());
+        assert_eq!(docs.status, 200);
+        assert!(docs.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    }
+
+    async fn request_ids_are_echoed_or_made(test: &TestStore) {
+        let app = spawn_app(test, vec![file_registry("files")]).await;
+
+        let given = app.send(app.client.get(format!("{}/health", app.base)).header("x-request-id", "trace-me-42")).await;
+        let made = app.get("/v0.1/servers").await;
+        let failed = app.get("/v0.1/servers?limit=0").await;
+
+        assert_eq!(given.headers["x-request-id"], "trace-me-42");
+        assert_eq!(made.headers["x-request-id"].to_str().unwrap().len(), 36, "a UUID");
+        assert!(failed.headers.contains_key("x-request-id"));
+    }
+
+    async fn reads_allow_any_origin_and_lists_are_compressed_on_request(test: &TestStore) {
+        let app = spawn_app(test, vec![file_registry("files")]).await;
+        app.snapshot("files", (0..20).map(|i| entry(&format!("io.example/s{i:02}"), "1.0.0")).collect()).await;
+
+        let cors = app.send(app.client.get(format!("{}/v0.1/servers", app.base)).header("origin", "https://portal.example")).await;
+        let gzip = app.client.get(format!("{}/v0.1/servers", app.base)).header("accept-encoding", "gzip").send().await.unwrap();
+        let brotli = app.client.get(format!("{}/v0.1/servers", app.base)).header("accept-encoding", "br").send().await.unwrap();
+
+        assert_eq!(cors.headers["access-control-allow-origin"], "*");
+        assert_eq!(gzip.headers()["content-encoding"], "gzip");
+        assert_eq!(brotli.headers()["content-encoding"], "br");
+    }
+
+    async fn configured_origins_replace_the_wildcard(test: &TestStore) {
+        let cors = CorsConfig { allowed_origins: vec!["https://portal.example".into()] };
+        let app = spawn_with(test, vec![file_registry("files")], cors).await;
+
+        let allowed = app.send(app.client.get(format!("{}/v0.1/servers", app.base)).header("origin", "https://portal.example")).await;
+        let other = app.send(app.client.get(format!("{}/v0.1/servers", app.base)).header("origin", "https://evil.example")).await;
+
+        assert_eq!(allowed.headers["access-control-allow-origin"], "https://portal.example");
+        assert!(!other.headers.contains_key("access-control-allow-origin"));
+    }
+}
+
+#[tokio::test]
+async fn a_postgres_replica_with_the_schema_behind_is_not_ready_until_migrated() {
+    let database = PostgresDatabase::create().await;
+    let config = Config {
+        registry_name: "test".into(),
+        registries: vec![file_registry("files")],
+        auth: AuthConfig { mode: AuthMode::Anonymous, public_paths: Vec::new(), oauth: None },
+        database: database.config(),
+        redis: None,
+        worker: WorkerConfig::default(),
+        cors: CorsConfig::default(),
+    };
+    let application = Application::build(config.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", application.local_addr().unwrap().port());
+    let server = tokio::spawn(application.run_until(std::future::pending()));
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+
+    let behind = client.get(format!("{base}/readiness")).send().await.unwrap();
+    let status = behind.status();
+    let problem: serde_json::Value = behind.json().await.unwrap();
+    Store::migrate(&config.database).await.unwrap();
+    let after = client.get(format!("{base}/readiness")).send().await.unwrap();
+
+    assert_eq!(status, 503);
+    assert!(problem["detail"].as_str().unwrap().contains("registry-admin migrate"), "{problem}");
+    assert_eq!(after.status(), 200);
+    server.abort();
+    database.drop_now().await;
+}
