@@ -41,22 +41,25 @@ create table server_version (
     body_hash text not null,
     title text,
     description text,
+    -- Lowercased name, title and description joined by U+001F, for case-insensitive substring search.
+    search_text text not null,
     status text not null check (status in ('active', 'deprecated', 'deleted')),
     status_message text check (char_length(status_message) <= 500),
     status_changed_at timestamptz not null,
     published_at timestamptz not null,
     updated_at timestamptz not null,
     is_latest boolean not null default false,
+    -- True when another registry, earlier in config order, owns this name in the aggregated view.
+    shadowed boolean not null default false,
     created_at timestamptz not null default now(),
     constraint server_version_pkey primary key (registry, name, version)
 );
 
 -- At most one latest version per server in a registry.
 create unique index server_version_one_latest on server_version (registry, name) where is_latest;
--- Keyset paging of the aggregated view, and finding a name's owner registry.
-create index server_version_name_version on server_version (name, version);
+-- Keyset paging of the aggregated view; finding the registries that hold a name.
+create index server_version_aggregated on server_version (name, version) where not shadowed;
+create index server_version_name on server_version (name);
 create index server_version_updated_at on server_version (updated_at);
--- Case-insensitive substring search (ILIKE) over name, title and description.
-create index server_version_name_trgm on server_version using gin (name gin_trgm_ops);
-create index server_version_title_trgm on server_version using gin (title gin_trgm_ops);
-create index server_version_description_trgm on server_version using gin (description gin_trgm_ops);
+-- Substring search: LIKE over the lowercased search_text, served by a trigram index.
+create index server_version_search_trgm on server_version using gin (search_text gin_trgm_ops);

@@ -40,7 +40,7 @@ create table server_version (
     body_hash text not null,
     title text,
     description text,
-    -- Lowercased name, title and description joined by NUL, for case-insensitive substring search.
+    -- Lowercased name, title and description joined by U+001F, for case-insensitive substring search.
     search_text text not null,
     status text not null check (status in ('active', 'deprecated', 'deleted')),
     status_message text check (length(status_message) <= 500),
@@ -48,10 +48,13 @@ create table server_version (
     published_at text not null,
     updated_at text not null,
     is_latest integer not null default 0 check (is_latest in (0, 1)),
+    -- True when another registry, earlier in config order, owns this name in the aggregated view.
+    shadowed integer not null default 0 check (shadowed in (0, 1)),
     created_at text not null,
     constraint server_version_pkey primary key (registry, name, version)
 );
 
 create unique index server_version_one_latest on server_version (registry, name) where is_latest = 1;
-create index server_version_name_version on server_version (name, version);
+create index server_version_aggregated on server_version (name, version) where shadowed = 0;
+create index server_version_name on server_version (name);
 create index server_version_updated_at on server_version (updated_at);

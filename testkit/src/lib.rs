@@ -2,6 +2,8 @@
 //! runs a case on both, and small builders for registries and server entries.
 #![expect(clippy::unwrap_used, reason = "test support fails loudly on any unexpected error")]
 
+pub mod catalogue;
+
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use registry_api::Application;
-use registry_shared::config::{AuthConfig, AuthMode, Config, CorsConfig, RegistryConfig, WorkerConfig};
+use registry_shared::config::{
+    AuthConfig, AuthMode, Config, CorsConfig, RegistryConfig, StorageConfig, WorkerConfig,
+};
 use registry_shared::formats::Entry;
 use registry_shared::store::Store;
 use registry_testkit::{TestStore, name};
@@ -63,21 +65,26 @@ pub async fn spawn_app(test: &TestStore, registries: Vec<RegistryConfig>) -> Tes
 
 pub async fn spawn_with(test: &TestStore, registries: Vec<RegistryConfig>, cors: CorsConfig) -> TestApp {
     test.store.sync_registries(&registries).await.unwrap();
-    let config = Config {
-        registry_name: "test".into(),
-        registries,
-        auth: AuthConfig { mode: AuthMode::Anonymous, public_paths: Vec::new(), oauth: None },
-        database: test.config.clone(),
-        redis: None,
-        worker: WorkerConfig::default(),
-        cors,
-    };
+    let config = Config { cors, ..test_config(test.config.clone(), registries) };
     let application = Application::build(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let port = application.local_addr().unwrap().port();
     tokio::spawn(application.run_until(std::future::pending()));
     let client =
         reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap();
     TestApp { base: format!("http://127.0.0.1:{port}"), client, store: test.store.clone() }
+}
+
+/// A configuration for tests: anonymous auth, defaults elsewhere.
+pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> Config {
+    Config {
+        registry_name: "test".into(),
+        registries,
+        auth: AuthConfig { mode: AuthMode::Anonymous, public_paths: Vec::new(), oauth: None },
+        database,
+        redis: None,
+        worker: WorkerConfig::default(),
+        cors: CorsConfig::default(),
+    }
 }
 
 impl TestApp {

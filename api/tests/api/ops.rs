@@ -2,7 +2,7 @@
 //! compression).
 
 use registry_api::Application;
-use registry_shared::config::{AuthConfig, AuthMode, Config, CorsConfig, WorkerConfig};
+use registry_shared::config::CorsConfig;
 use registry_shared::store::Store;
 use registry_testkit::*;
 
@@ -91,15 +91,7 @@ on_both_backends! {
 #[tokio::test]
 async fn a_postgres_replica_with_the_schema_behind_is_not_ready_until_migrated() {
     let database = PostgresDatabase::create().await;
-    let config = Config {
-        registry_name: "test".into(),
-        registries: vec![file_registry("files")],
-        auth: AuthConfig { mode: AuthMode::Anonymous, public_paths: Vec::new(), oauth: None },
-        database: database.config(),
-        redis: None,
-        worker: WorkerConfig::default(),
-        cors: CorsConfig::default(),
-    };
+    let config = test_config(database.config(), vec![file_registry("files")]);
     let application = Application::build(config.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = format!("http://127.0.0.1:{}", application.local_addr().unwrap().port());
     let server = tokio::spawn(application.run_until(std::future::pending()));
@@ -116,4 +108,25 @@ async fn a_postgres_replica_with_the_schema_behind_is_not_ready_until_migrated()
     assert_eq!(after.status(), 200);
     server.abort();
     database.drop_now().await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_accepting_and_returns_once_requests_are_done() {
+    let test = TestStore::sqlite().await;
+    let config = test_config(test.config.clone(), vec![file_registry("files")]);
+    let application = Application::build(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", application.local_addr().unwrap().port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until(async move {
+        stopped.await.ok();
+    }));
+    let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(0).build().unwrap();
+    assert_eq!(client.get(format!("{base}/health")).send().await.unwrap().status(), 200);
+
+    stop.send(()).unwrap();
+    let finished = tokio::time::timeout(std::time::Duration::from_secs(5), server).await;
+
+    assert!(matches!(finished, Ok(Ok(Ok(())))), "the server returns promptly once idle: {finished:?}");
+    assert!(client.get(format!("{base}/health")).send().await.is_err(), "no longer accepting");
+    test.cleanup().await;
 }

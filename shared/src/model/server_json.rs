@@ -41,10 +41,14 @@ pub enum ServerJsonError {
 impl ServerJson {
     /// Parses a document, checking the fields every stored entry relies on: its shape, `name` and `version`.
     pub fn from_value(value: Value) -> Result<Self, ServerJsonError> {
+        if !value.is_object() {
+            return Err(ServerJsonError::NotAnObject);
+        }
+        // Deserialising from a reference reads the document without copying it.
+        let detail = ServerDetail::deserialize(&value)?;
         let Value::Object(raw) = value else {
             return Err(ServerJsonError::NotAnObject);
         };
-        let detail = ServerDetail::deserialize(Value::Object(raw.clone()))?;
         let name = ServerName::parse(&detail.name)?;
         let version = Version::parse(&detail.version)?;
         Ok(Self { raw, detail, name, version })

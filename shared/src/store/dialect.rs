@@ -76,6 +76,8 @@ pub trait Dialect: Database + Sized {
     fn push(qb: &mut QueryBuilder<Self>, value: Bind);
     /// A condition true when the query's search term occurs in name, title or description, ignoring case.
     fn push_search(qb: &mut QueryBuilder<Self>, query: &ListQuery);
+    /// A condition true when `column` is one of `values`.
+    fn push_one_of(qb: &mut QueryBuilder<Self>, column: &str, values: Vec<String>);
 
     fn text(row: &Row<Self>, column: &str) -> Result<String, StoreError>;
     fn opt_text(row: &Row<Self>, column: &str) -> Result<Option<String>, StoreError>;

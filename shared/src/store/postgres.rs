@@ -75,10 +75,11 @@ impl Dialect for Postgres {
     }
 
     fn push_search(qb: &mut QueryBuilder<Self>, query: &ListQuery) {
-        let pattern = query.like_pattern().unwrap_or_default();
-        qb.push("(sv.name ilike ").push_bind(pattern.clone());
-        qb.push(" or sv.title ilike ").push_bind(pattern.clone());
-        qb.push(" or sv.description ilike ").push_bind(pattern).push(")");
+        qb.push("sv.search_text like ").push_bind(query.like_pattern().unwrap_or_default());
+    }
+
+    fn push_one_of(qb: &mut QueryBuilder<Self>, column: &str, values: Vec<String>) {
+        qb.push(column).push(" = any(").push_bind(values).push(")");
     }
 
     fn text(row: &Row<Self>, column: &str) -> Result<String, StoreError> {
@@ -180,17 +181,18 @@ impl Dialect for Postgres {
 }
 
 const INSERT_ROWS: &str = "insert into server_version (registry, name, version, body, body_hash, title, \
-     description, status, status_message, status_changed_at, published_at, updated_at, is_latest, created_at) \
-     select $1, u.name, u.version, u.body::jsonb, u.body_hash, u.title, u.description, u.status, \
+     description, search_text, status, status_message, status_changed_at, published_at, updated_at, is_latest, \
+     created_at) \
+     select $1, u.name, u.version, u.body::jsonb, u.body_hash, u.title, u.description, u.search_text, u.status, \
      u.status_message, u.status_changed_at, u.published_at, u.updated_at, false, u.updated_at \
      from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
-     $10::timestamptz[], $11::timestamptz[], $12::timestamptz[]) \
-     as u(name, version, body, body_hash, title, description, status, status_message, status_changed_at, \
-     published_at, updated_at)";
+     $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[]) \
+     as u(name, version, body, body_hash, title, description, search_text, status, status_message, \
+     status_changed_at, published_at, updated_at)";
 
 const UPSERT_CONFLICT: &str = " on conflict (registry, name, version) do update set body = excluded.body, \
      body_hash = excluded.body_hash, title = excluded.title, description = excluded.description, \
-     status = excluded.status, status_message = excluded.status_message, \
+     search_text = excluded.search_text, status = excluded.status, status_message = excluded.status_message, \
      status_changed_at = excluded.status_changed_at, published_at = excluded.published_at, \
      updated_at = excluded.updated_at";
 
@@ -210,6 +212,7 @@ fn bind_rows<'q>(
         .bind(text(&|r| Some(r.body_hash.clone())))
         .bind(text(&|r| r.title().map(str::to_owned)))
         .bind(text(&|r| Some(r.description().to_owned())))
+        .bind(text(&|r| Some(r.search_text())))
         .bind(text(&|r| Some(r.status.as_str().to_owned())))
         .bind(text(&|r| r.status_message.clone()))
         .bind(times(&|r| r.status_changed_at))

@@ -59,9 +59,14 @@ impl ListQuery {
         self.include_deleted || self.updated_since.is_some()
     }
 
+    /// The search term as matched against `search_text`: lowercased, without the field separator.
+    pub fn search_term(&self) -> Option<String> {
+        self.search.as_deref().map(|term| term.to_lowercase().replace(super::snapshot::SEARCH_SEPARATOR, ""))
+    }
+
     /// The search term as a `LIKE` pattern matching it anywhere, with `%`, `_` and `\` taken literally.
     pub fn like_pattern(&self) -> Option<String> {
-        self.search.as_deref().map(|term| {
+        self.search_term().map(|term| {
             let mut pattern = String::with_capacity(term.len() + 2);
             pattern.push('%');
             for c in term.chars() {
@@ -119,7 +124,7 @@ mod tests {
     #[test]
     fn like_wildcards_in_the_search_term_are_literal() {
         let mut query = ListQuery::new(Scope::Aggregated);
-        query.search = Some(r"50%_off\now".into());
+        query.search = Some(r"50%_OFF\now".into());
         assert_eq!(query.like_pattern().as_deref(), Some(r"%50\%\_off\\now%"));
     }
 }

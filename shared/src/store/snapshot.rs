@@ -52,7 +52,17 @@ impl RowWrite {
     pub fn description(&self) -> &str {
         &self.server.detail().description
     }
+
+    /// Lowercased name, title and description joined by [`SEARCH_SEPARATOR`], the column searches match.
+    pub fn search_text(&self) -> String {
+        let sep = SEARCH_SEPARATOR;
+        format!("{}{sep}{}{sep}{}", self.name(), self.title().unwrap_or_default(), self.description())
+            .to_lowercase()
+    }
 }
+
+/// Separates the fields of `search_text`; search terms drop it, so a match never spans two fields.
+pub const SEARCH_SEPARATOR: char = '\u{1f}';
 
 pub type Key = (String, String);
 

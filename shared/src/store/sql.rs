@@ -9,17 +9,20 @@ use super::query::{ListQuery, Scope, VersionSelector};
 const RECORD_COLUMNS: &str = "select sv.registry, sv.body, sv.status, sv.status_message, \
      sv.status_changed_at, sv.published_at, sv.updated_at, sv.is_latest from server_version sv where ";
 
-/// The aggregated view: a row is shown only when its registry owns the name, i.e. is the first registry in
-/// config order with a live (non-deleted) version of it, or, when the name is deleted everywhere, the first
-/// registry that has it at all.
-const OWNER: &str = "sv.registry = (select o.registry from server_version o \
-     join registry ro on ro.name = o.registry where o.name = sv.name \
+/// The aggregated view shows the rows of the registry that owns each name (see [`OWNER`]).
+const AGGREGATED: &str = "not sv.shadowed";
+
+/// The registry that owns a name in the aggregated view: the first in config order with a live
+/// (non-deleted) version of it or, when the name is deleted everywhere, the first that has it at all.
+/// `shadowed` caches the answer per row; writes recompute it with this query.
+pub(super) const OWNER: &str = "(select o.registry from server_version o \
+     join registry ro on ro.name = o.registry where o.name = server_version.name \
      order by o.status = 'deleted', ro.position limit 1)";
 
 fn push_scope<DB: Dialect>(qb: &mut QueryBuilder<DB>, scope: &Scope) {
     match scope {
         Scope::Aggregated => {
-            qb.push(OWNER);
+            qb.push(AGGREGATED);
         }
         Scope::Registry(name) => {
             qb.push("sv.registry = ");

@@ -101,6 +101,8 @@ impl<DB: Dialect> SqlStore<DB> {
             )
             .await?;
         }
+        // Order or membership may have changed, and with it which registry owns each name.
+        super::writes::reshadow(&mut tx, None).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -57,11 +57,6 @@ fn parse_ts(raw: &str) -> Result<DateTime<Utc>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("time {raw:?}: {e}")))
 }
 
-/// Lowercased name, title and description, NUL-separated, for `instr` search.
-fn search_text(row: &RowWrite) -> String {
-    format!("{}\0{}\0{}", row.name(), row.title().unwrap_or_default(), row.description()).to_lowercase()
-}
-
 impl Dialect for Sqlite {
     fn push(qb: &mut QueryBuilder<Self>, value: Bind) {
         match value {
@@ -76,8 +71,12 @@ impl Dialect for Sqlite {
     }
 
     fn push_search(qb: &mut QueryBuilder<Self>, query: &ListQuery) {
-        let term = query.search.as_deref().unwrap_or_default().to_lowercase();
-        qb.push("instr(sv.search_text, ").push_bind(term).push(") > 0");
+        qb.push("instr(sv.search_text, ").push_bind(query.search_term().unwrap_or_default()).push(") > 0");
+    }
+
+    fn push_one_of(qb: &mut QueryBuilder<Self>, column: &str, values: Vec<String>) {
+        let list = serde_json::to_string(&values).unwrap_or_default();
+        qb.push(column).push(" in (select value from json_each(").push_bind(list).push("))");
     }
 
     fn text(row: &Row<Self>, column: &str) -> Result<String, StoreError> {
@@ -145,7 +144,7 @@ impl Dialect for Sqlite {
                 .bind(&row.body_hash)
                 .bind(row.title())
                 .bind(row.description())
-                .bind(search_text(row))
+                .bind(row.search_text())
                 .bind(row.status.as_str())
                 .bind(&row.status_message)
                 .bind(ts(row.status_changed_at))

@@ -2,11 +2,12 @@
 //! versions (managed registries). Every write ends by moving `isLatest` where [`snapshot`] says it belongs.
 
 use chrono::{DateTime, Utc};
-use sqlx::Transaction;
+use sqlx::{QueryBuilder, Transaction};
 
 use super::dialect::{Dialect, Mark, statement};
 use super::query::{Scope, VersionSelector};
 use super::snapshot::{self, Key, RowWrite};
+use super::sql::OWNER;
 use super::sql_store::{SqlStore, existing};
 use super::{ServerRecord, SnapshotSummary, StoreError, now};
 use crate::formats::Entry;
@@ -38,6 +39,13 @@ impl<DB: Dialect> SqlStore<DB> {
         DB::write_rows(&mut tx, registry, &plan.upserts, true).await?;
         DB::mark(&mut tx, registry, &plan.tombstones, Mark::Tombstone, now).await?;
         move_latest(&mut tx, registry, &plan.latest_off, &plan.latest_on, now).await?;
+        let mut touched: Vec<String> = plan.upserts.iter().map(|row| row.name().to_owned()).collect();
+        touched.extend(plan.tombstones.iter().map(|(name, _)| name.clone()));
+        touched.sort_unstable();
+        touched.dedup();
+        if !touched.is_empty() {
+            reshadow(&mut tx, Some(touched)).await?;
+        }
         tx.commit().await?;
         Ok(plan.summary)
     }
@@ -115,6 +123,7 @@ impl<DB: Dialect> SqlStore<DB> {
         );
         let deleted = DB::execute(&mut tx, &mut delete).await? > 0;
         recompute_latest(&mut tx, registry, name, now()).await?;
+        reshadow(&mut tx, Some(vec![name.to_owned()])).await?;
         tx.commit().await?;
         Ok(deleted)
     }
@@ -129,6 +138,7 @@ impl<DB: Dialect> SqlStore<DB> {
         now: DateTime<Utc>,
     ) -> Result<Option<ServerRecord>, StoreError> {
         recompute_latest(&mut tx, registry, name, now).await?;
+        reshadow(&mut tx, Some(vec![name.to_owned()])).await?;
         tx.commit().await?;
         let scope = Scope::Registry(registry.clone());
         self.get_version(&scope, name, &VersionSelector::Exact(version.to_owned()), true).await
@@ -159,5 +169,22 @@ async fn move_latest<DB: Dialect>(
 ) -> Result<(), StoreError> {
     DB::mark(tx, registry, off, Mark::LatestOff, now).await?;
     DB::mark(tx, registry, on, Mark::LatestOn, now).await?;
+    Ok(())
+}
+
+/// Recomputes which rows the aggregated view hides, for some names or (with `None`) all of them. Only rows
+/// whose answer changes are written.
+pub(super) async fn reshadow<DB: Dialect>(
+    tx: &mut Transaction<'static, DB>,
+    names: Option<Vec<String>>,
+) -> Result<(), StoreError> {
+    let mut update = QueryBuilder::<DB>::new(format!(
+        "update server_version set shadowed = (registry <> {OWNER}) where shadowed <> (registry <> {OWNER})"
+    ));
+    if let Some(names) = names {
+        update.push(" and ");
+        DB::push_one_of(&mut update, "name", names);
+    }
+    DB::execute(tx, &mut update).await?;
     Ok(())
 }

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Read-API benchmark: a synthetic catalogue of ~20,000 versions (5,000 servers) in PostgreSQL, a release build
+# of registry-api on 127.0.0.1, and wrk on loopback. Prints a Markdown report (see docs/benchmarks.md).
+#
+#   scripts/bench.sh [DURATION_SECONDS]
+#
+# Needs PostgreSQL (TEST_DATABASE_URL's server) and wrk (`apt-get install wrk`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=${1:-10}
+admin_url=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+database=registry_bench
+url="${admin_url%/*}/$database"
+port=18090
+base="http://127.0.0.1:$port"
+
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+psql -q "$admin_url" -c "drop database if exists $database with (force)" -c "create database $database"
+
+cargo build --release --quiet -p registry-api -p registry-admin -p registry-testkit --bin registry-api \
+  --bin registry-admin --bin seed-catalogue
+
+work=$(mktemp -d)
+trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+cat > "$work/bench.yaml" <<YAML
+registries:
+  - name: bench
+    managed: {}
+auth:
+  mode: anonymous
+database:
+  url: $url
+  maxOpenConns: 16
+YAML
+
+target/release/registry-admin migrate --config "$work/bench.yaml" >/dev/null
+seed=$(target/release/seed-catalogue --config "$work/bench.yaml" --registry bench --servers 5000)
+value() { printf '%s\n' "$seed" | sed -n "s/^$1=//p"; }
+psql -q "$url" -c "vacuum analyze"
+
+RUST_LOG=warn target/release/registry-api serve --config "$work/bench.yaml" --address "127.0.0.1:$port" \
+  2>"$work/api.log" &
+server=$!
+for _ in $(seq 1 50); do curl -fs "$base/readiness" >/dev/null && break; sleep 0.2; done
+
+declare -A paths=(
+  ["first page"]="/v0.1/servers"
+  ["deep page (row 15,000)"]="/v0.1/servers?cursor=$(value deep_cursor)"
+  ["search=weather"]="/v0.1/servers?search=weather"
+  ["version=latest"]="/v0.1/servers?version=latest"
+  ["one version GET"]="/v0.1/servers/$(value sample_name)/versions/$(value sample_version)"
+)
+order=("first page" "deep page (row 15,000)" "search=weather" "version=latest" "one version GET")
+
+# wrk's --latency table prints 50% and 99%; convert its units to milliseconds.
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
+
+measure() {
+  local connections=$1 path=$2 out
+  wrk -t1 -c"$connections" -d3s "$base$path" >/dev/null
+  out=$(wrk -t1 -c"$connections" -d"${duration}s" --latency "$base$path")
+  local p50 p99 rps
+  p50=$(to_ms "$(printf '%s\n' "$out" | awk '$1 == "50%" { print $2 }')")
+  p99=$(to_ms "$(printf '%s\n' "$out" | awk '$1 == "99%" { print $2 }')")
+  rps=$(printf '%s\n' "$out" | awk '/Requests\/sec/ { printf "%.0f", $2 }')
+  printf '| %s | %s | %s | %s |\n' "$3" "$p50" "$p99" "$rps"
+}
+
+echo "$(value versions) versions in $(value servers) servers, loaded in $(value seconds) s; ${duration}s per run"
+for connections in 1 8; do
+  echo
+  echo "wrk -t1 -c$connections"
+  echo
+  echo "| request | p50 ms | p99 ms | requests/s |"
+  echo "|---|---|---|---|"
+  for name in "${order[@]}"; do
+    measure "$connections" "${paths[$name]}" "$name"
+  done
+done
+curl -fs "$base${paths["first page"]}" | head -c 200 >/dev/null
