@@ -68,7 +68,7 @@ measure() {
 }
 
 echo "$(value versions) versions in $(value servers) servers, loaded in $(value seconds) s; ${duration}s per run"
-for connections in 1 8; do
+for connections in 1 4 8; do
   echo
   echo "wrk -t1 -c$connections"
   echo
@@ -78,4 +78,3 @@ for connections in 1 8; do
     measure "$connections" "${paths[$name]}" "$name"
   done
 done
-curl -fs "$base${paths["first page"]}" | head -c 200 >/dev/null
