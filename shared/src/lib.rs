@@ -2,6 +2,7 @@
 
 pub mod build_info;
 pub mod config;
+pub mod filter;
 pub mod formats;
 pub mod logging;
 pub mod model;

@@ -69,9 +69,16 @@ pub async fn spawn_with(test: &TestStore, registries: Vec<RegistryConfig>, cors:
     let application = Application::build(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let port = application.local_addr().unwrap().port();
     tokio::spawn(application.run_until(std::future::pending()));
-    let client =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap();
+    let client = client_builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     TestApp { base: format!("http://127.0.0.1:{port}"), client, store: test.store.clone() }
+}
+
+/// An HTTP client for 127.0.0.1: no proxy, and the TLS provider installed (reqwest is built without one).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    if rustls::crypto::ring::default_provider().install_default().is_err() {
+        // Installed already by an earlier test in this process.
+    }
+    reqwest::Client::builder().no_proxy()
 }
 
 /// A configuration for tests: anonymous auth, defaults elsewhere.

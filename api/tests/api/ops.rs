@@ -95,7 +95,7 @@ async fn a_postgres_replica_with_the_schema_behind_is_not_ready_until_migrated()
     let application = Application::build(config.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = format!("http://127.0.0.1:{}", application.local_addr().unwrap().port());
     let server = tokio::spawn(application.run_until(std::future::pending()));
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let client = client_builder().build().unwrap();
 
     let behind = client.get(format!("{base}/readiness")).send().await.unwrap();
     let status = behind.status();
@@ -120,7 +120,7 @@ async fn shutdown_stops_accepting_and_returns_once_requests_are_done() {
     let server = tokio::spawn(application.run_until(async move {
         stopped.await.ok();
     }));
-    let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(0).build().unwrap();
+    let client = client_builder().pool_max_idle_per_host(0).build().unwrap();
     assert_eq!(client.get(format!("{base}/health")).send().await.unwrap().status(), 200);
 
     stop.send(()).unwrap();

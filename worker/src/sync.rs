@@ -1,0 +1,111 @@
+//! One sync of one registry: fetch the source, parse, filter, and write the snapshot in one transaction,
+//! unless content and filter are both unchanged since the last success. The sync status records every
+//! attempt; a failure leaves the previous data served.
+
+use std::time::Instant;
+
+use chrono::Utc;
+use registry_shared::config::{RegistryConfig, Source as SourceConfig};
+use registry_shared::store::{SnapshotSummary, Store, StoreError, SyncPhase, SyncStatus};
+
+use crate::sources::{self, Context, SourceError};
+
+/// What a successful sync did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncOutcome {
+    /// The snapshot was written.
+    Written { summary: SnapshotSummary, servers: usize },
+    /// Content and filter were unchanged: only the status was written.
+    Unchanged,
+    /// The registry is not synced (managed), or its source is not available yet (kubernetes).
+    NotSynced,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// Whether trying again soon may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Source(e) => e.transient,
+            Self::Store(StoreError::Duplicate(_) | StoreError::UnknownRegistry(_)) => false,
+            Self::Store(_) => true,
+        }
+    }
+}
+
+pub async fn sync_registry(
+    store: &Store,
+    registry: &RegistryConfig,
+    context: &Context,
+) -> Result<SyncOutcome, SyncError> {
+    let mut status = store
+        .sync_status(&registry.name)
+        .await?
+        .ok_or_else(|| StoreError::UnknownRegistry(registry.name.clone()))?;
+    let note = match &registry.source {
+        SourceConfig::Managed => Some("managed registry: written through the API, never synced"),
+        SourceConfig::Kubernetes(_) => Some("kubernetes discovery is not implemented yet"),
+        _ => None,
+    };
+    if let Some(note) = note {
+        status.phase = SyncPhase::Complete;
+        status.message = Some(note.to_owned());
+        status.next_due_at = None;
+        store.put_sync_status(&status).await?;
+        return Ok(SyncOutcome::NotSynced);
+    }
+    let started = Instant::now();
+    status.phase = SyncPhase::Syncing;
+    status.last_attempt_at = Some(Utc::now());
+    store.put_sync_status(&status).await?;
+    let result = fetch_and_write(store, registry, context, &mut status).await;
+    status.last_duration_ms = i64::try_from(started.elapsed().as_millis()).ok();
+    status.next_due_at = registry
+        .sync_interval
+        .and_then(|interval| chrono::Duration::from_std(interval).ok())
+        .map(|d| Utc::now() + d);
+    match &result {
+        Ok(_) => {
+            status.phase = SyncPhase::Complete;
+            status.last_success_at = status.last_attempt_at;
+            status.attempts = 0;
+            status.last_error = None;
+        }
+        Err(error) => {
+            status.phase = SyncPhase::Failed;
+            status.attempts += 1;
+            status.last_error = Some(error.to_string());
+        }
+    }
+    store.put_sync_status(&status).await?;
+    result
+}
+
+async fn fetch_and_write(
+    store: &Store,
+    registry: &RegistryConfig,
+    context: &Context,
+    status: &mut SyncStatus,
+) -> Result<SyncOutcome, SyncError> {
+    let fetched = sources::fetch(registry, context).await?;
+    let filter_hash = registry.filter.fingerprint();
+    if status.content_hash.as_deref() == Some(fetched.content_hash.as_str())
+        && status.filter_hash.as_deref() == Some(filter_hash.as_str())
+    {
+        return Ok(SyncOutcome::Unchanged);
+    }
+    let entries = registry.filter.apply(fetched.entries);
+    let servers = entries.len();
+    let summary = store.write_snapshot(&registry.name, entries).await?;
+    status.content_hash = Some(fetched.content_hash);
+    status.filter_hash = Some(filter_hash);
+    status.server_count = i32::try_from(servers).unwrap_or(i32::MAX);
+    Ok(SyncOutcome::Written { summary, servers })
+}

@@ -1,0 +1,101 @@
+//! API sources: paging, upstream deletions, retries, failures, and federation with our own API.
+
+use axum::http::StatusCode;
+use registry_api::Application;
+use registry_shared::config::{AuthConfig, AuthMode, Config, CorsConfig, WorkerConfig};
+use registry_shared::model::Status;
+use registry_shared::store::SyncPhase;
+use registry_testkit::*;
+use registry_worker::sync::{SyncOutcome, sync_registry};
+
+use super::upstream::{Upstream, item};
+use super::*;
+
+fn catalogue(count: usize) -> Vec<serde_json::Value> {
+    (0..count).map(|i| item(&format!("io.example/server-{i:03}"), "1.0.0", "active")).collect()
+}
+
+on_both_backends! {
+    async fn an_upstream_is_paged_to_the_end_and_its_deletions_become_tombstones(test: &TestStore) {
+        let mut items = catalogue(250);
+        items[7] = item("io.example/server-007", "1.0.0", "deleted");
+        let upstream = Upstream::start(items).await;
+        let registry = api_at("mirror", &upstream.base);
+        test.store.sync_registries(std::slice::from_ref(&registry)).await.unwrap();
+
+        let outcome = sync_registry(&test.store, &registry, &context()).await.unwrap();
+
+        assert!(matches!(outcome, SyncOutcome::Written { servers: 250, .. }), "{outcome:?}");
+        assert_eq!(upstream.requests(), 3, "pages of 100 until nextCursor is absent");
+        let stored = rows(&test.store, "mirror").await;
+        assert_eq!(stored.len(), 100, "the first page of the local list");
+        let deleted = test.store.get_version(&Scope::Registry(name("mirror")), "io.example/server-007",
+            &registry_shared::store::VersionSelector::Latest, true).await.unwrap().unwrap();
+        assert_eq!(deleted.official.status, Status::Deleted);
+        assert_eq!(deleted.official.published_at.to_rfc3339(), "2025-05-01T00:00:00+00:00", "upstream publish time kept");
+    }
+
+    async fn transient_upstream_failures_are_retried_within_the_job(test: &TestStore) {
+        let upstream = Upstream::start(catalogue(3)).await;
+        upstream.set(|b| b.failures = vec![StatusCode::INTERNAL_SERVER_ERROR, StatusCode::TOO_MANY_REQUESTS]);
+        let registry = api_at("mirror", &upstream.base);
+        test.store.sync_registries(std::slice::from_ref(&registry)).await.unwrap();
+
+        let outcome = sync_registry(&test.store, &registry, &context()).await.unwrap();
+
+        assert!(matches!(outcome, SyncOutcome::Written { servers: 3, .. }), "{outcome:?}");
+        assert_eq!(upstream.requests(), 3, "two failures, then success");
+    }
+
+    async fn a_failing_upstream_keeps_the_old_data_and_records_the_attempts(test: &TestStore) {
+        let upstream = Upstream::start(catalogue(3)).await;
+        let registry = api_at("mirror", &upstream.base);
+        test.store.sync_registries(std::slice::from_ref(&registry)).await.unwrap();
+        sync_registry(&test.store, &registry, &context()).await.unwrap();
+
+        upstream.set(|b| b.failures = vec![StatusCode::SERVICE_UNAVAILABLE; 10]);
+        let unavailable = sync_registry(&test.store, &registry, &context()).await.unwrap_err();
+        upstream.set(|b| {
+            b.failures.clear();
+            b.truncate = true;
+        });
+        let truncated = sync_registry(&test.store, &registry, &context()).await.unwrap_err();
+
+        assert!(unavailable.is_transient(), "{unavailable}");
+        assert!(!truncated.is_transient(), "{truncated}");
+        let status = test.store.sync_status(&name("mirror")).await.unwrap().unwrap();
+        assert_eq!((status.phase, status.attempts), (SyncPhase::Failed, 2));
+        assert_eq!(rows(&test.store, "mirror").await.len(), 3, "still served");
+    }
+
+    async fn an_instance_of_our_own_api_can_be_the_upstream(test: &TestStore) {
+        let origin = TestStore::sqlite().await;
+        origin.store.sync_registries(&[file_registry("team")]).await.unwrap();
+        origin.store.write_snapshot(&name("team"), vec![entry("io.example/a1", "1.0.0"), entry("io.example/a1", "2.0.0")]).await.unwrap();
+        let config = Config {
+            registry_name: "origin".into(),
+            registries: vec![file_registry("team")],
+            auth: AuthConfig { mode: AuthMode::Anonymous, public_paths: Vec::new(), oauth: None },
+            database: origin.config.clone(),
+            redis: None,
+            worker: WorkerConfig::default(),
+            cors: CorsConfig::default(),
+        };
+        let application = Application::build(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let base = format!("http://127.0.0.1:{}", application.local_addr().unwrap().port());
+        tokio::spawn(application.run_until(std::future::pending()));
+        let whole = api_at("mirror", &base);
+        let one = api_at("team-only", &format!("{base}/registry/team"));
+        test.store.sync_registries(&[whole.clone(), one.clone()]).await.unwrap();
+
+        sync_registry(&test.store, &whole, &context()).await.unwrap();
+        sync_registry(&test.store, &one, &context()).await.unwrap();
+
+        for registry in ["mirror", "team-only"] {
+            let stored = rows(&test.store, registry).await;
+            assert_eq!(stored.len(), 2, "{registry}");
+            assert!(stored.iter().any(|r| r.server.version().as_str() == "2.0.0" && r.official.is_latest));
+        }
+        origin.cleanup().await;
+    }
+}

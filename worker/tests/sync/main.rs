@@ -1,0 +1,42 @@
+//! Syncs against real sources: files on disk, and HTTP servers on 127.0.0.1 (a fake upstream registry, and
+//! another instance of our own API), on PostgreSQL and on SQLite.
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+
+mod api;
+mod file;
+mod upstream;
+
+use std::path::Path;
+use std::time::Duration;
+
+use registry_shared::config::{ApiSource, FileSource, RegistryConfig, Source};
+use registry_shared::formats::Format;
+use registry_shared::store::{ListQuery, Scope, ServerRecord, Store};
+use registry_testkit::{file_registry, name};
+use registry_worker::sources::{Context, HttpClient};
+
+pub fn context() -> Context {
+    Context { http: HttpClient::new().unwrap() }
+}
+
+pub fn file_at(registry: &str, path: &Path, format: Format) -> RegistryConfig {
+    RegistryConfig {
+        format,
+        source: Source::File(FileSource::Path(path.to_owned())),
+        ..file_registry(registry)
+    }
+}
+
+pub fn api_at(registry: &str, endpoint: &str) -> RegistryConfig {
+    let source =
+        Source::Api(ApiSource { endpoint: endpoint.parse().unwrap(), timeout: Duration::from_secs(5) });
+    RegistryConfig { source, ..file_registry(registry) }
+}
+
+/// Every row of a registry, deleted ones included.
+pub async fn rows(store: &Store, registry: &str) -> Vec<ServerRecord> {
+    let mut query = ListQuery::new(Scope::Registry(name(registry)));
+    query.limit = 100;
+    query.include_deleted = true;
+    store.list_servers(&query).await.unwrap().items
+}
