@@ -55,6 +55,16 @@ ensure_redis() {
   wait_for Redis redis_up
 }
 
+# git2 builds libgit2 with OpenSSL; the git tests drive the git command line.
+ensure_build_tools() {
+  local missing=()
+  pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev pkg-config)
+  command -v git >/dev/null || missing+=(git)
+  command -v cc >/dev/null || missing+=(build-essential)
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; else say "build tools are present"; fi
+}
+
+ensure_build_tools
 ensure_postgres
 ensure_redis
 

@@ -257,6 +257,8 @@ pub struct WorkerConfig {
     pub concurrency: u32,
     pub max_attempts: u32,
     pub backoff: Backoff,
+    /// Where the worker keeps what it may reuse between syncs (git clones).
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -273,6 +275,7 @@ impl Default for WorkerConfig {
             concurrency: 4,
             max_attempts: 5,
             backoff: Backoff { min: Duration::from_secs(1), max: Duration::from_secs(300) },
+            data_dir: PathBuf::from("./data"),
         }
     }
 }

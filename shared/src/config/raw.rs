@@ -167,6 +167,7 @@ pub struct RawWorker {
     pub concurrency: Option<u32>,
     pub max_attempts: Option<u32>,
     pub backoff: Option<RawBackoff>,
+    pub data_dir: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -3,6 +3,7 @@
 
 mod api;
 mod file;
+mod git;
 mod http;
 
 use std::future::Future;
@@ -11,6 +12,7 @@ use registry_shared::config::{RegistryConfig, Source as SourceConfig};
 use registry_shared::formats::{self, Entry, Format};
 use sha2::{Digest, Sha256};
 
+pub use git::MAX_FETCH_BYTES;
 pub use http::{HttpClient, MAX_BODY_BYTES};
 
 /// What a source returned: its entries, and a digest of the content they came from.
@@ -42,6 +44,8 @@ impl SourceError {
 /// Shared by the sources while a job runs.
 pub struct Context {
     pub http: HttpClient,
+    /// Where clones are kept between syncs (`worker.dataDir`).
+    pub data_dir: std::path::PathBuf,
 }
 
 pub trait Source {
@@ -57,7 +61,7 @@ pub async fn fetch(registry: &RegistryConfig, context: &Context) -> Result<Fetch
     match &registry.source {
         SourceConfig::File(file) => file.fetch(registry.format, context).await,
         SourceConfig::Api(api) => api.fetch(registry.format, context).await,
-        SourceConfig::Git(_) => Err(SourceError::permanent("git sources are not implemented yet")),
+        SourceConfig::Git(git) => git.fetch(registry.format, context).await,
         SourceConfig::Managed | SourceConfig::Kubernetes(_) => {
             Err(SourceError::permanent(format!("a {} registry is not fetched", registry.source.kind())))
         }

@@ -4,6 +4,7 @@
 
 mod api;
 mod file;
+mod git;
 mod upstream;
 
 use std::path::Path;
@@ -15,8 +16,11 @@ use registry_shared::store::{ListQuery, Scope, ServerRecord, Store};
 use registry_testkit::{file_registry, name};
 use registry_worker::sources::{Context, HttpClient};
 
+/// A context whose clones go to a temporary directory that lives as long as the test process.
 pub fn context() -> Context {
-    Context { http: HttpClient::new().unwrap() }
+    static DATA: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let data_dir = DATA.get_or_init(|| tempfile::tempdir().unwrap()).path().to_owned();
+    Context { http: HttpClient::new().unwrap(), data_dir }
 }
 
 pub fn file_at(registry: &str, path: &Path, format: Format) -> RegistryConfig {

@@ -5,6 +5,7 @@ mod auth;
 mod database;
 mod registries;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -130,6 +131,7 @@ fn worker(check: &mut Check, value: Option<Value>) -> Option<WorkerConfig> {
         concurrency: raw.concurrency.unwrap_or(defaults.concurrency),
         max_attempts: raw.max_attempts.unwrap_or(defaults.max_attempts),
         backoff: Backoff { min: min?, max: max? },
+        data_dir: raw.data_dir.map_or(defaults.data_dir, PathBuf::from),
     })
 }
 

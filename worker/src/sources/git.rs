@@ -1,0 +1,172 @@
+//! `git`: a registry file in a git repository (https, http, file:// or a local path), at a branch, a tag, a
+//! commit, or the default branch. The clone lives on disk under the data directory and is reused: each sync
+//! fetches just the wanted ref (shallow over http), and a fetch larger than [`MAX_FETCH_BYTES`] is refused.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use git2::{AutotagOption, Cred, ErrorClass, ErrorCode, FetchOptions, Oid, RemoteCallbacks, Repository};
+use registry_shared::config::{GitAuth, GitRef, GitSource};
+use registry_shared::formats::Format;
+
+use super::{Context, Fetched, MAX_BODY_BYTES, Source, SourceError, parse_bytes};
+
+/// The most a fetch may transfer; a larger repository is refused with a message saying so.
+pub const MAX_FETCH_BYTES: usize = 512 * 1024 * 1024;
+
+impl Source for GitSource {
+    async fn fetch(&self, format: Format, context: &Context) -> Result<Fetched, SourceError> {
+        let source = self.clone();
+        let clone_dir = context.data_dir.join("git").join(clone_name(&self.repository));
+        let bytes = tokio::task::spawn_blocking(move || read_file(&source, &clone_dir))
+            .await
+            .map_err(|e| SourceError::transient(format!("git task failed: {e}")))??;
+        parse_bytes(format, &bytes)
+    }
+}
+
+/// A directory name per repository: readable, and distinct for distinct URLs.
+fn clone_name(repository: &str) -> String {
+    let readable: String = repository
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .take(60)
+        .collect();
+    let digest = registry_shared::store::snapshot::hex(&<sha2::Sha256 as sha2::Digest>::digest(repository));
+    format!("{readable}-{}", &digest[..12])
+}
+
+fn read_file(source: &GitSource, clone_dir: &Path) -> Result<Vec<u8>, SourceError> {
+    let repo = open_or_init(clone_dir)?;
+    let commit = fetch_ref(&repo, source)?;
+    let tree =
+        repo.find_commit(commit).and_then(|c| c.tree()).map_err(|e| git_error("reading the commit", &e))?;
+    let entry = tree.get_path(Path::new(&source.path)).map_err(|_| {
+        SourceError::permanent(format!(
+            "{} has no file {} at commit {commit}",
+            source.repository, source.path
+        ))
+    })?;
+    let blob = repo.find_blob(entry.id()).map_err(|_| {
+        SourceError::permanent(format!("{} in {} is not a file", source.path, source.repository))
+    })?;
+    if blob.size() > MAX_BODY_BYTES {
+        return Err(SourceError::permanent(format!("{} exceeds {} MiB", source.path, MAX_BODY_BYTES >> 20)));
+    }
+    Ok(blob.content().to_vec())
+}
+
+fn open_or_init(dir: &Path) -> Result<Repository, SourceError> {
+    match Repository::open_bare(dir) {
+        Ok(repo) => Ok(repo),
+        Err(_) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| SourceError::permanent(format!("cannot create {}: {e}", dir.display())))?;
+            Repository::init_bare(dir).map_err(|e| git_error("creating the local clone", &e))
+        }
+    }
+}
+
+/// Fetches the configured ref into the clone and returns the commit it names.
+fn fetch_ref(repo: &Repository, source: &GitSource) -> Result<Oid, SourceError> {
+    let url = remote_url(&source.repository);
+    let mut remote = repo.remote_anonymous(&url).map_err(|e| git_error("opening the remote", &e))?;
+    let (refspec, local) = match &source.reference {
+        Some(GitRef::Branch(branch)) => (
+            format!("+refs/heads/{branch}:refs/remotes/origin/{branch}"),
+            format!("refs/remotes/origin/{branch}"),
+        ),
+        Some(GitRef::Tag(tag)) => (format!("+refs/tags/{tag}:refs/tags/{tag}"), format!("refs/tags/{tag}")),
+        Some(GitRef::Commit(_)) => ("+refs/heads/*:refs/remotes/origin/*".to_owned(), String::new()),
+        None => ("+HEAD:refs/remotes/origin/HEAD".to_owned(), "refs/remotes/origin/HEAD".to_owned()),
+    };
+    let too_large = AtomicBool::new(false);
+    let mut options = fetch_options(source.auth.as_ref(), &too_large)?;
+    // Only the tip is needed, except to find a pinned commit; local transports cannot fetch shallow.
+    let shallow = !matches!(source.reference, Some(GitRef::Commit(_))) && url.starts_with("http");
+    if shallow {
+        options.depth(1);
+    }
+    options.download_tags(AutotagOption::None);
+    if let Err(error) = remote.fetch(&[refspec.as_str()], Some(&mut options), None) {
+        if too_large.load(Ordering::Relaxed) {
+            return Err(SourceError::permanent(format!(
+                "{} is larger than {} MiB; point the registry at a smaller repository",
+                source.repository,
+                MAX_FETCH_BYTES >> 20
+            )));
+        }
+        return Err(fetch_error(source, &error));
+    }
+    match &source.reference {
+        Some(GitRef::Commit(commit)) => {
+            let object = repo.revparse_single(commit).map_err(|_| {
+                SourceError::permanent(format!("{} has no commit {commit}", source.repository))
+            })?;
+            Ok(object.id())
+        }
+        _ => repo.refname_to_id(&local).map_err(|e| fetch_error(source, &e)),
+    }
+}
+
+fn fetch_options<'a>(
+    auth: Option<&GitAuth>,
+    too_large: &'a AtomicBool,
+) -> Result<FetchOptions<'a>, SourceError> {
+    let mut callbacks = RemoteCallbacks::new();
+    callbacks.transfer_progress(move |progress| {
+        let within = progress.received_bytes() <= MAX_FETCH_BYTES;
+        if !within {
+            too_large.store(true, Ordering::Relaxed);
+        }
+        within
+    });
+    if let Some(auth) = auth {
+        let password = std::fs::read_to_string(&auth.password_file).map_err(|e| {
+            SourceError::permanent(format!("cannot read {}: {e}", auth.password_file.display()))
+        })?;
+        let (username, password) = (auth.username.clone(), password.trim_end().to_owned());
+        callbacks.credentials(move |_url, _user, _allowed| Cred::userpass_plaintext(&username, &password));
+    }
+    let mut options = FetchOptions::new();
+    options.remote_callbacks(callbacks);
+    Ok(options)
+}
+
+/// A local path becomes a `file://` URL; URLs pass through.
+fn remote_url(repository: &str) -> String {
+    if repository.contains("://") {
+        return repository.to_owned();
+    }
+    let path = PathBuf::from(repository);
+    let absolute = std::path::absolute(&path).unwrap_or(path);
+    format!("file://{}", absolute.display())
+}
+
+/// A missing ref is permanent; network and server trouble is transient.
+fn fetch_error(source: &GitSource, error: &git2::Error) -> SourceError {
+    let wanted = match &source.reference {
+        Some(GitRef::Branch(b)) => format!("branch {b}"),
+        Some(GitRef::Tag(t)) => format!("tag {t}"),
+        Some(GitRef::Commit(c)) => format!("commit {c}"),
+        None => "its default branch".to_owned(),
+    };
+    let missing_ref = error.code() == ErrorCode::NotFound
+        || (error.class() == ErrorClass::Reference)
+        || error.message().contains("couldn't find remote ref");
+    if missing_ref {
+        SourceError::permanent(format!("{} has no {wanted}", source.repository))
+    } else {
+        git_error(&format!("fetching {wanted} of {}", source.repository), error)
+    }
+}
+
+fn git_error(doing: &str, error: &git2::Error) -> SourceError {
+    let message = format!("git: {doing}: {}", error.message());
+    match error.class() {
+        ErrorClass::Net | ErrorClass::Http | ErrorClass::Ssl | ErrorClass::Os | ErrorClass::Ssh => {
+            SourceError::transient(message)
+        }
+        _ => SourceError::permanent(message),
+    }
+}
