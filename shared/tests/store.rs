@@ -406,3 +406,58 @@ on_both_backends! {
         assert_eq!(latest_of(store, "internal", "io.example/tool").await.as_deref(), Some("1.0.0"));
     }
 }
+
+on_both_backends! {
+    async fn concurrent_claimers_take_each_due_registry_exactly_once_per_slot(test: &TestStore) {
+        let mut registries: Vec<_> = (0..30).map(|i| file_registry(&format!("files-{i:02}"))).collect();
+        registries.push(managed_registry("internal"));
+        test.store.sync_registries(&registries).await.unwrap();
+        let now = Utc::now();
+
+        let claimers = (0..3).map(|_| {
+            let store = test.store.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let batch = store.claim_due(now, 4).await.unwrap();
+                    if batch.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(batch);
+                }
+            })
+        });
+        let mut claimed = Vec::new();
+        for claimer in claimers {
+            claimed.extend(claimer.await.unwrap());
+        }
+
+        let mut names: Vec<String> = claimed.iter().map(|d| d.registry.to_string()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 30, "every scheduled registry once; the managed one never");
+        assert_eq!(claimed.len(), 30);
+        assert!(test.store.claim_due(now, 100).await.unwrap().is_empty(), "queued registries are not claimed again");
+        let status = test.store.sync_status(&name("files-00")).await.unwrap().unwrap();
+        assert_eq!(status.phase, SyncPhase::Queued);
+        assert!(status.next_due_at.unwrap() >= now + chrono::Duration::seconds(59), "moved a whole interval on");
+    }
+
+    async fn a_registry_is_due_again_one_interval_after_its_sync(test: &TestStore) {
+        test.store.sync_registries(&[file_registry("files")]).await.unwrap();
+        let now = Utc::now();
+        let first = test.store.claim_due(now, 10).await.unwrap();
+        let mut status = test.store.sync_status(&name("files")).await.unwrap().unwrap();
+        status.phase = SyncPhase::Complete;
+        test.store.put_sync_status(&status).await.unwrap();
+
+        let early = test.store.claim_due(now + chrono::Duration::seconds(30), 10).await.unwrap();
+        let due = test.store.claim_due(now + chrono::Duration::seconds(61), 10).await.unwrap();
+
+        assert_eq!(first.len(), 1, "a registry that never synced is due at once");
+        assert!(early.is_empty());
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].slot, status.next_due_at.unwrap(), "the slot is the due time it was claimed for");
+        assert_ne!(due[0].slot, first[0].slot);
+    }
+}

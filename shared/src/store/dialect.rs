@@ -78,6 +78,9 @@ pub trait Dialect: Database + Sized {
     fn push_search(qb: &mut QueryBuilder<Self>, query: &ListQuery);
     /// A condition true when `column` is one of `values`.
     fn push_one_of(qb: &mut QueryBuilder<Self>, column: &str, values: Vec<String>);
+    /// What makes a `select` claim its rows: concurrent claimers skip rows another one holds. Empty where
+    /// the write transaction already excludes other writers.
+    const CLAIM_ROWS: &'static str;
 
     fn text(row: &Row<Self>, column: &str) -> Result<String, StoreError>;
     fn opt_text(row: &Row<Self>, column: &str) -> Result<Option<String>, StoreError>;

@@ -96,6 +96,13 @@ impl SyncPhase {
     }
 }
 
+/// A registry claimed for a sync: `slot` is the due time it was claimed for, unique per registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueSync {
+    pub registry: RegistryName,
+    pub slot: DateTime<Utc>,
+}
+
 /// The sync state of one registry (one row per registry).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SyncStatus {
@@ -246,6 +253,13 @@ impl Store {
         message: Option<&str>,
     ) -> Result<Option<ServerRecord>, StoreError> {
         dispatch!(self.set_status(registry, name, version, status, message))
+    }
+
+    /// Claims the registries whose sync is due (`next_due_at <= now`, not queued or syncing, scheduled) and
+    /// moves each one's `next_due_at` a sync interval past `now`, in one transaction. Concurrent callers, from
+    /// any number of replicas, never claim the same registry for the same slot.
+    pub async fn claim_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<DueSync>, StoreError> {
+        dispatch!(self.claim_due(now, limit))
     }
 
     /// Removes a version for good. Returns whether it existed.

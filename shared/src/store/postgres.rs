@@ -62,6 +62,8 @@ where
 }
 
 impl Dialect for Postgres {
+    const CLAIM_ROWS: &'static str = " for update of s skip locked";
+
     fn push(qb: &mut QueryBuilder<Self>, value: Bind) {
         match value {
             Bind::Text(v) => qb.push_bind(v),

@@ -3,13 +3,15 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use sqlx::{Pool, QueryBuilder};
 
 use super::dialect::{Bind, Dialect, Row, statement};
 use super::query::{ListQuery, Scope, VersionSelector};
 use super::snapshot::ExistingRow;
 use super::{
-    Registry, RegistryChange, ServerPage, ServerRecord, StoreError, SyncPhase, SyncStatus,
+    DueSync, Registry, RegistryChange, ServerPage, ServerRecord, StoreError, SyncPhase, SyncStatus,
     initial_sync_status, now, official, page, parse_format, parse_registry_name, plan_registries,
     server_from_body,
 };
@@ -189,6 +191,36 @@ impl<DB: Dialect> SqlStore<DB> {
             return Err(StoreError::UnknownRegistry(status.registry.clone()));
         }
         Ok(())
+    }
+
+    pub(super) async fn claim_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<DueSync>, StoreError> {
+        let mut tx = DB::begin_write(&self.write, None).await?;
+        let mut due = statement::<DB>(
+            &format!(
+                "select s.registry, s.next_due_at, r.sync_interval_ms from sync_status s \
+                 join registry r on r.name = s.registry \
+                 where s.next_due_at <= ? and r.sync_interval_ms is not null \
+                 and s.phase not in ('queued', 'syncing') order by s.next_due_at limit ?{}",
+                DB::CLAIM_ROWS
+            ),
+            [now.into(), Bind::Int(i64::from(limit))],
+        );
+        let rows = DB::fetch_all(&mut tx, &mut due).await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let registry = parse_registry_name(&DB::text(row, "registry")?)?;
+            let slot = DB::time(row, "next_due_at")?;
+            let interval =
+                chrono::Duration::milliseconds(DB::int(row, "sync_interval_ms")?.unwrap_or_default());
+            let mut claim = statement::<DB>(
+                "update sync_status set phase = 'queued', next_due_at = ?, updated_at = ? where registry = ?",
+                [(now + interval).into(), now.into(), registry.as_str().into()],
+            );
+            DB::execute(&mut tx, &mut claim).await?;
+            claimed.push(DueSync { registry, slot });
+        }
+        tx.commit().await?;
+        Ok(claimed)
     }
 
     pub(super) async fn list_servers(&self, query: &ListQuery) -> Result<ServerPage, StoreError> {

@@ -58,6 +58,8 @@ fn parse_ts(raw: &str) -> Result<DateTime<Utc>, StoreError> {
 }
 
 impl Dialect for Sqlite {
+    const CLAIM_ROWS: &'static str = "";
+
     fn push(qb: &mut QueryBuilder<Self>, value: Bind) {
         match value {
             Bind::Text(v) => qb.push_bind(v),
