@@ -25,6 +25,9 @@ pub enum Command {
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Show each registry's sync state: phase, last success, last attempt, consecutive failures, server
+    /// count, next due time and last error.
+    Status(StatusArgs),
     /// Print the version, git commit and build date.
     Version,
 }
@@ -34,6 +37,20 @@ pub enum ConfigCommand {
     /// Validate a configuration and print it as loaded (defaults applied, environment overrides included,
     /// secrets redacted), or print every problem, one per line, and exit with status 2.
     Check(ConfigArg),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[arg(long, short, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Args)]

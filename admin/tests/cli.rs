@@ -147,6 +147,43 @@ async fn migrate_builds_the_postgres_schema_once() {
 }
 
 #[test]
+fn status_lists_every_registry_as_a_table_or_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "registries:\n  - {{name: internal, managed: {{}}}}\n  - {{name: files, file: {{path: x.json}}, syncPolicy: {{interval: 5m}}}}\nauth: {{mode: anonymous}}\ndatabase: {{path: {}}}\n",
+            dir.path().join("r.db").display()
+        ),
+    );
+    let config = config.to_str().unwrap();
+    // `registry-api serve` stores the configured registries at start; here the status command finds none
+    // until they are stored, so store them the way serve does.
+    assert!(admin(&["migrate", "--config", config], &[]).status.success());
+    let before = admin(&["status", "--config", config, "--output", "json"], &[]);
+    assert_eq!(stdout(&before).trim(), "[]");
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let loaded = registry_shared::config::Config::load(Path::new(config)).unwrap();
+        let store = registry_shared::store::Store::connect(&loaded.database).await.unwrap();
+        store.sync_registries(&loaded.registries).await.unwrap();
+    });
+    let table = admin(&["status", "--config", config], &[]);
+    let json = admin(&["status", "--config", config, "-o", "json"], &[]);
+
+    assert!(table.status.success(), "{}", stderr(&table));
+    let lines: Vec<String> = stdout(&table).lines().map(str::to_owned).collect();
+    assert!(lines[0].starts_with("REGISTRY  TYPE     PHASE"), "{}", lines[0]);
+    assert!(lines[1].starts_with("internal  managed  complete"), "{}", lines[1]);
+    assert!(lines[2].starts_with("files     file     idle"), "{}", lines[2]);
+    let parsed: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(parsed[1]["name"], "files");
+    assert_eq!(parsed[1]["phase"], "idle");
+    assert!(parsed[1]["nextDueAt"].is_string());
+}
+
+#[test]
 fn version_names_the_commit_and_build_date() {
     let output = admin(&["version"], &[]);
 

@@ -3,6 +3,7 @@
 
 mod config;
 mod migrate;
+mod status;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -18,6 +19,7 @@ pub async fn run(command: Command) -> ExitCode {
     let result = match command {
         Command::Migrate(args) => migrate::run(&args.config).await,
         Command::Config(ConfigCommand::Check(args)) => config::check(&args.config),
+        Command::Status(args) => status::run(&args.config.config, args.output).await,
         Command::Version => version(),
     };
     match result {

@@ -105,7 +105,9 @@ pub struct DueSync {
 
 /// The sync state of one registry (one row per registry).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SyncStatus {
+    #[serde(skip)]
     pub registry: RegistryName,
     pub phase: SyncPhase,
     pub message: Option<String>,
