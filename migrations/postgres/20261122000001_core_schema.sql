@@ -27,6 +27,8 @@ create table sync_status (
     filter_hash text,
     server_count integer not null default 0,
     last_duration_ms bigint,
+    -- The queued or running sync job, while there is one.
+    job_id text,
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now()
 );

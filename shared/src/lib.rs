@@ -4,6 +4,7 @@ pub mod build_info;
 pub mod config;
 pub mod filter;
 pub mod formats;
+pub mod jobs;
 pub mod logging;
 pub mod model;
 pub mod store;

@@ -437,9 +437,8 @@ on_both_backends! {
         names.dedup();
         assert_eq!(names.len(), 30, "every scheduled registry once; the managed one never");
         assert_eq!(claimed.len(), 30);
-        assert!(test.store.claim_due(now, 100).await.unwrap().is_empty(), "queued registries are not claimed again");
+        assert!(test.store.claim_due(now, 100).await.unwrap().is_empty(), "claimed registries are not due again");
         let status = test.store.sync_status(&name("files-00")).await.unwrap().unwrap();
-        assert_eq!(status.phase, SyncPhase::Queued);
         assert!(status.next_due_at.unwrap() >= now + chrono::Duration::seconds(59), "moved a whole interval on");
     }
 

@@ -67,6 +67,7 @@ pub async fn sync_registry(
     store.put_sync_status(&status).await?;
     let result = fetch_and_write(store, registry, context, &mut status).await;
     status.last_duration_ms = i64::try_from(started.elapsed().as_millis()).ok();
+    status.job_id = None;
     status.next_due_at = registry
         .sync_interval
         .and_then(|interval| chrono::Duration::from_std(interval).ok())

@@ -96,6 +96,14 @@ impl SyncPhase {
     }
 }
 
+/// See [`Store::claim_queue_slot`].
+pub enum QueueSlot {
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// A sync is queued or running already, as this job.
+    Taken(Option<String>),
+}
+
 /// A registry claimed for a sync: `slot` is the due time it was claimed for, unique per registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueSync {
@@ -121,6 +129,8 @@ pub struct SyncStatus {
     pub filter_hash: Option<String>,
     pub server_count: i32,
     pub last_duration_ms: Option<i64>,
+    /// The queued or running sync job, while there is one.
+    pub job_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -257,8 +267,28 @@ impl Store {
         dispatch!(self.set_status(registry, name, version, status, message))
     }
 
+    /// Marks a registry's sync queued as `job_id`, in a transaction the caller pushes the job into and
+    /// commits. When a sync is already queued or running, nothing is marked and its job id is returned.
+    pub async fn claim_queue_slot(
+        &self,
+        registry: &RegistryName,
+        job_id: &str,
+    ) -> Result<QueueSlot, StoreError> {
+        Ok(match self {
+            Self::Postgres(store) => match store.claim_queue_slot(registry, job_id).await? {
+                Ok(tx) => QueueSlot::Postgres(tx),
+                Err(existing) => QueueSlot::Taken(existing),
+            },
+            Self::Sqlite(store) => match store.claim_queue_slot(registry, job_id).await? {
+                Ok(tx) => QueueSlot::Sqlite(tx),
+                Err(existing) => QueueSlot::Taken(existing),
+            },
+        })
+    }
+
     /// Claims the registries whose sync is due (`next_due_at <= now`, not queued or syncing, scheduled) and
-    /// moves each one's `next_due_at` a sync interval past `now`, in one transaction. Concurrent callers, from
+    /// moves each one's `next_due_at` a sync interval past `now`, in one transaction; the caller enqueues
+    /// their jobs. Concurrent callers, from
     /// any number of replicas, never claim the same registry for the same slot.
     pub async fn claim_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<DueSync>, StoreError> {
         dispatch!(self.claim_due(now, limit))

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use sqlx::{Pool, QueryBuilder};
+use sqlx::{Pool, QueryBuilder, Transaction};
 
 use super::dialect::{Bind, Dialect, Row, statement};
 use super::query::{ListQuery, Scope, VersionSelector};
@@ -141,7 +141,7 @@ impl<DB: Dialect> SqlStore<DB> {
     ) -> Result<Option<SyncStatus>, StoreError> {
         let select = statement(
             "select registry, phase, message, last_attempt_at, last_success_at, next_due_at, attempts, last_error, \
-             content_hash, filter_hash, server_count, last_duration_ms from sync_status where registry = ?",
+             content_hash, filter_hash, server_count, last_duration_ms, job_id from sync_status where registry = ?",
             [registry.as_str().into()],
         );
         let rows = self.fetch_all(select).await?;
@@ -160,6 +160,7 @@ impl<DB: Dialect> SqlStore<DB> {
                     filter_hash: DB::opt_text(row, "filter_hash")?,
                     server_count: int32(DB::int(row, "server_count")?),
                     last_duration_ms: DB::int(row, "last_duration_ms")?,
+                    job_id: DB::opt_text(row, "job_id")?,
                 })
             })
             .transpose()
@@ -169,7 +170,7 @@ impl<DB: Dialect> SqlStore<DB> {
         let mut update = statement::<DB>(
             "update sync_status set phase = ?, message = ?, last_attempt_at = ?, last_success_at = ?, \
              next_due_at = ?, attempts = ?, last_error = ?, content_hash = ?, filter_hash = ?, \
-             server_count = ?, last_duration_ms = ?, updated_at = ? where registry = ?",
+             server_count = ?, last_duration_ms = ?, job_id = ?, updated_at = ? where registry = ?",
             [
                 status.phase.as_str().into(),
                 status.message.as_deref().into(),
@@ -182,6 +183,7 @@ impl<DB: Dialect> SqlStore<DB> {
                 status.filter_hash.as_deref().into(),
                 Bind::Int(i64::from(status.server_count)),
                 Bind::OptInt(status.last_duration_ms),
+                status.job_id.as_deref().into(),
                 now().into(),
                 status.registry.as_str().into(),
             ],
@@ -213,7 +215,7 @@ impl<DB: Dialect> SqlStore<DB> {
             let interval =
                 chrono::Duration::milliseconds(DB::int(row, "sync_interval_ms")?.unwrap_or_default());
             let mut claim = statement::<DB>(
-                "update sync_status set phase = 'queued', next_due_at = ?, updated_at = ? where registry = ?",
+                "update sync_status set next_due_at = ?, updated_at = ? where registry = ?",
                 [(now + interval).into(), now.into(), registry.as_str().into()],
             );
             DB::execute(&mut tx, &mut claim).await?;
@@ -221,6 +223,29 @@ impl<DB: Dialect> SqlStore<DB> {
         }
         tx.commit().await?;
         Ok(claimed)
+    }
+
+    /// Marks a registry queued with `job_id`, unless a sync is queued or running already, and returns the
+    /// open transaction so the job can be pushed in it: the mark and the job become visible together.
+    pub(super) async fn claim_queue_slot(
+        &self,
+        registry: &RegistryName,
+        job_id: &str,
+    ) -> Result<Result<Transaction<'static, DB>, Option<String>>, StoreError> {
+        let mut tx = DB::begin_write(&self.write, None).await?;
+        let mut mark = statement::<DB>(
+            "update sync_status set phase = 'queued', job_id = ?, updated_at = ? \
+             where registry = ? and phase not in ('queued', 'syncing')",
+            [job_id.into(), now().into(), registry.as_str().into()],
+        );
+        if DB::execute(&mut tx, &mut mark).await? == 1 {
+            return Ok(Ok(tx));
+        }
+        let mut current =
+            statement::<DB>("select job_id from sync_status where registry = ?", [registry.as_str().into()]);
+        let rows = DB::fetch_all(&mut tx, &mut current).await?;
+        let row = rows.first().ok_or_else(|| StoreError::UnknownRegistry(registry.clone()))?;
+        Ok(Err(DB::opt_text(row, "job_id")?))
     }
 
     pub(super) async fn list_servers(&self, query: &ListQuery) -> Result<ServerPage, StoreError> {

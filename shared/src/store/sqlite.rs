@@ -41,7 +41,7 @@ impl SqlStore<Sqlite> {
     }
 
     /// The writer connection's pool (migrations run through it).
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &SqlitePool {
         &self.write
     }
 }
