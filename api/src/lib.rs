@@ -17,5 +17,5 @@ pub use app::Application;
 pub async fn serve(config: Config, address: SocketAddr) -> anyhow::Result<()> {
     let application = Application::build(config, address).await?;
     tracing::info!(address = %application.local_addr()?, "registry-api listening");
-    application.run_until(app::shutdown_signal()).await
+    application.run_until(registry_shared::shutdown::signal()).await
 }

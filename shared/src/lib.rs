@@ -7,6 +7,7 @@ pub mod formats;
 pub mod jobs;
 pub mod logging;
 pub mod model;
+pub mod shutdown;
 pub mod store;
 pub mod versioning;
 

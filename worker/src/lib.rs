@@ -1,4 +1,71 @@
 #![doc = include_str!("../README.md")]
 
+pub mod jobs;
+pub mod scheduler;
 pub mod sources;
 pub mod sync;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use registry_shared::config::{Config, StorageConfig};
+use registry_shared::store::Store;
+
+use crate::jobs::WorkerState;
+use crate::sources::{Context, HttpClient};
+
+/// Runs the scheduler and the job handlers until `shutdown` resolves.
+///
+/// On SQLite (single node) pending migrations are applied first. On PostgreSQL the worker waits until
+/// `registry-admin migrate` has brought the schema up to date.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database).await.context("opening the database")?;
+    if matches!(config.database, StorageConfig::Sqlite { .. }) {
+        Store::migrate(&config.database).await.context("migrating the SQLite database")?;
+    }
+    wait_for_schema(&store).await;
+    store.sync_registries(&config.registries).await.context("storing the configured registries")?;
+    let context = Context {
+        http: HttpClient::new().context("building the HTTP client")?,
+        data_dir: config.worker.data_dir.clone(),
+    };
+    let max_attempts = config.worker.max_attempts;
+    let state = Arc::new(WorkerState { store: store.clone(), config: Arc::new(config), context });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            // An error means the sender is gone, which also means stop.
+            stopped.wait_for(|stop| *stop).await.ok();
+        }
+    };
+    let scheduler = tokio::spawn(scheduler::run(store, max_attempts, until_stopped()));
+    let name = format!("registry-worker-{}-{}", hostname(), std::process::id());
+    let handlers = tokio::spawn(jobs::register_all(name, state, until_stopped()));
+    shutdown.await;
+    stop.send_replace(true);
+    scheduler.await.ok();
+    match handlers.await {
+        Ok(result) => result.map_err(|e| anyhow::anyhow!("job worker failed: {e}")),
+        Err(e) => Err(anyhow::anyhow!("job worker panicked: {e}")),
+    }
+}
+
+async fn wait_for_schema(store: &Store) {
+    loop {
+        match store.schema_state().await {
+            Ok(state) if state.is_current() => return,
+            Ok(state) => tracing::error!(
+                migrations.pending = state.pending.len(),
+                "the database schema is behind: run `registry-admin migrate --config <file>`; waiting"
+            ),
+            Err(error) => tracing::warn!(error = %error, "the database does not answer yet; waiting"),
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned())
+}

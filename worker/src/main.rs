@@ -1,0 +1,39 @@
+//! `registry-worker`: run the sync scheduler and job handlers.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use registry_shared::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "registry-worker",
+    version,
+    about = "Run the MCP Registry Server's sync scheduler and job handlers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Process sync jobs and schedule due registries until SIGINT or SIGTERM.
+    Run {
+        /// The YAML configuration file. `REGISTRY_*` environment variables override its keys.
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    registry_shared::logging::init("info");
+    let Command::Run { config } = Cli::parse().command;
+    let config = Config::load(&config).map_err(|errors| {
+        eprintln!("{errors}");
+        std::process::exit(2)
+    })?;
+    registry_worker::run(config, registry_shared::shutdown::signal()).await.context("registry-worker failed")
+}
