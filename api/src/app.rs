@@ -10,6 +10,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
 use registry_shared::config::{Config, CorsConfig, RegistryConfig, StorageConfig};
+use registry_shared::shutdown::Shutdown;
 use registry_shared::store::Store;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
@@ -56,21 +57,13 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish for up to [`SHUTDOWN_GRACE`].
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            shutdown.await;
-            stop.send_replace(true);
-        });
-        let mut graceful = stopped.clone();
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
-            // An error means the sender is gone, which also means stop.
-            graceful.wait_for(|stop| *stop).await.ok();
-        });
-        let mut deadline = stopped;
+        let shutdown = Shutdown::when(shutdown);
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown.wait());
+        let deadline = shutdown.wait();
         tokio::select! {
             result = server => result.context("serving HTTP")?,
             () = async move {
-                deadline.wait_for(|stop| *stop).await.ok();
+                deadline.await;
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
             } => tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "in-flight requests outlived the grace period"),
         }

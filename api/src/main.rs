@@ -1,11 +1,13 @@
-//! `registry-api`: serve the MCP Registry API.
+//! `registry-api`: serve the MCP Registry API. This bootstrap is the one place that may start the worker
+//! in-process: always on SQLite (single node), on PostgreSQL only with `--with-worker`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use registry_shared::config::Config;
+use registry_shared::config::{Config, StorageConfig};
+use registry_shared::shutdown::{Shutdown, signal};
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +30,9 @@ enum Command {
         /// Where to listen: HOST:PORT, or :PORT for every interface.
         #[arg(long, default_value = ":8080", value_parser = parse_address)]
         address: SocketAddr,
+        /// Also run the sync worker in this process (always so on SQLite).
+        #[arg(long)]
+        with_worker: bool,
     },
 }
 
@@ -39,10 +44,21 @@ fn parse_address(raw: &str) -> Result<SocketAddr, String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     registry_shared::logging::init("info");
-    let Command::Serve { config, address } = Cli::parse().command;
+    let Command::Serve { config, address, with_worker } = Cli::parse().command;
     let config = Config::load(&config).map_err(|errors| {
         eprintln!("{errors}");
         std::process::exit(2)
     })?;
-    registry_api::serve(config, address).await.context("registry-api failed")
+    let shutdown = Shutdown::when(signal());
+    let embedded = with_worker || matches!(config.database, StorageConfig::Sqlite { .. });
+    let application = registry_api::Application::build(config.clone(), address).await?;
+    let worker = embedded.then(|| tokio::spawn(registry_worker::run(config, shutdown.wait())));
+    tracing::info!(address = %application.local_addr()?, worker = embedded, "registry-api listening");
+    application.run_until(shutdown.wait()).await.context("registry-api failed")?;
+    match worker {
+        Some(worker) => {
+            worker.await.context("the worker task panicked")?.context("the in-process worker failed")
+        }
+        None => Ok(()),
+    }
 }

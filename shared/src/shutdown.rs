@@ -27,3 +27,30 @@ pub async fn signal() {
         () = terminate => tracing::info!("SIGTERM: shutting down"),
     }
 }
+
+/// A stop signal many tasks can wait for: the API server, the scheduler, the job handlers.
+#[derive(Clone)]
+pub struct Shutdown {
+    stopped: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Shutdown {
+    /// Stops when `trigger` resolves.
+    pub fn when(trigger: impl Future<Output = ()> + Send + 'static) -> Self {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            trigger.await;
+            stop.send_replace(true);
+        });
+        Self { stopped }
+    }
+
+    /// Resolves once stopping has begun.
+    pub fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut stopped = self.stopped.clone();
+        async move {
+            // An error means the sender is gone, which also means stop.
+            stopped.wait_for(|stop| *stop).await.ok();
+        }
+    }
+}

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use registry_shared::config::{Config, StorageConfig};
+use registry_shared::shutdown::Shutdown;
 use registry_shared::store::Store;
 
 use crate::jobs::WorkerState;
@@ -32,20 +33,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     };
     let max_attempts = config.worker.max_attempts;
     let state = Arc::new(WorkerState { store: store.clone(), config: Arc::new(config), context });
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let until_stopped = move || {
-        let mut stopped = stopped.clone();
-        async move {
-            // An error means the sender is gone, which also means stop.
-            stopped.wait_for(|stop| *stop).await.ok();
-        }
-    };
-    let scheduler = tokio::spawn(scheduler::run(store, max_attempts, until_stopped()));
+    let shutdown = Shutdown::when(shutdown);
+    let scheduler = tokio::spawn(scheduler::run(store, max_attempts, shutdown.wait()));
     let name = format!("registry-worker-{}-{}", hostname(), std::process::id());
-    let handlers = tokio::spawn(jobs::register_all(name, state, until_stopped()));
-    shutdown.await;
-    stop.send_replace(true);
-    scheduler.await.ok();
+    let handlers = tokio::spawn(jobs::register_all(name, state, shutdown.wait()));
+    if scheduler.await.is_err() {
+        tracing::error!("the scheduler task panicked");
+    }
     match handlers.await {
         Ok(result) => result.map_err(|e| anyhow::anyhow!("job worker failed: {e}")),
         Err(e) => Err(anyhow::anyhow!("job worker panicked: {e}")),
