@@ -25,9 +25,14 @@ pub enum Command {
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Queue a sync of the named registries, or of every synced registry with --all. A registry whose sync
+    /// is queued or running already is not queued twice.
+    EnqueueSync(EnqueueSyncArgs),
+    /// Show the sync queue: jobs per status, and the recent failed jobs with their errors.
+    Jobs(OutputArgs),
     /// Show each registry's sync state: phase, last success, last attempt, consecutive failures, server
     /// count, next due time and last error.
-    Status(StatusArgs),
+    Status(OutputArgs),
     /// Print the version, git commit and build date.
     Version,
 }
@@ -40,7 +45,19 @@ pub enum ConfigCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub struct EnqueueSyncArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Registries to sync.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub registries: Vec<String>,
+    /// Every registry that is synced (all but managed ones).
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
     #[command(flatten)]
     pub config: ConfigArg,
     #[arg(long, short, value_enum, default_value_t = Output::Table)]

@@ -146,29 +146,64 @@ async fn migrate_builds_the_postgres_schema_once() {
     database.drop_now().await;
 }
 
-#[test]
-fn status_lists_every_registry_as_a_table_or_as_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
+/// A SQLite configuration with a managed and a file registry.
+fn two_registries(dir: &Path) -> PathBuf {
+    write_config(
+        dir,
         &format!(
             "registries:\n  - {{name: internal, managed: {{}}}}\n  - {{name: files, file: {{path: x.json}}, syncPolicy: {{interval: 5m}}}}\nauth: {{mode: anonymous}}\ndatabase: {{path: {}}}\n",
-            dir.path().join("r.db").display()
+            dir.join("r.db").display()
         ),
-    );
-    let config = config.to_str().unwrap();
-    // `registry-api serve` stores the configured registries at start; here the status command finds none
-    // until they are stored, so store them the way serve does.
-    assert!(admin(&["migrate", "--config", config], &[]).status.success());
-    let before = admin(&["status", "--config", config, "--output", "json"], &[]);
-    assert_eq!(stdout(&before).trim(), "[]");
+    )
+}
 
+/// Stores the configured registries, as `registry-api serve` and `registry-worker run` do at start.
+fn store_registries(config: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let loaded = registry_shared::config::Config::load(Path::new(config)).unwrap();
         let store = registry_shared::store::Store::connect(&loaded.database).await.unwrap();
         store.sync_registries(&loaded.registries).await.unwrap();
     });
+}
+
+#[test]
+fn enqueue_sync_queues_once_refuses_managed_and_unknown_and_jobs_shows_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = two_registries(dir.path());
+    let config = config.to_str().unwrap();
+    assert!(admin(&["migrate", "--config", config], &[]).status.success());
+    store_registries(config);
+
+    let first = admin(&["enqueue-sync", "files", "--config", config], &[]);
+    let again = admin(&["enqueue-sync", "--all", "--config", config], &[]);
+    let managed = admin(&["enqueue-sync", "internal", "--config", config], &[]);
+    let unknown = admin(&["enqueue-sync", "nope", "--config", config], &[]);
+    let jobs = admin(&["jobs", "--config", config], &[]);
+
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stdout(&first).starts_with("files: queued job "), "{}", stdout(&first));
+    assert!(
+        stdout(&again).starts_with("files: a sync is already queued or running (job "),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(managed.status.code(), Some(1));
+    assert!(stderr(&managed).contains("internal is managed"), "{}", stderr(&managed));
+    assert!(stderr(&unknown).contains("nope is not a registry"), "{}", stderr(&unknown));
+    assert_eq!(stdout(&jobs).trim(), "sync queue: Pending 1");
+}
+
+#[test]
+fn status_lists_every_registry_as_a_table_or_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = two_registries(dir.path());
+    let config = config.to_str().unwrap();
+    assert!(admin(&["migrate", "--config", config], &[]).status.success());
+    let before = admin(&["status", "--config", config, "--output", "json"], &[]);
+    assert_eq!(stdout(&before).trim(), "[]");
+
+    store_registries(config);
     let table = admin(&["status", "--config", config], &[]);
     let json = admin(&["status", "--config", config, "-o", "json"], &[]);
 

@@ -17,8 +17,14 @@ pub enum ApiError {
     /// 422: parameters that parse but break a rule, each with its location (`query.limit`).
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    /// 401: the caller must authenticate.
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("{0}")]
     NotFound(String),
+    /// 409: the request conflicts with the resource's state.
+    #[error("{0}")]
+    Conflict(String),
     /// 503: a dependency is not ready; the detail says what to do.
     #[error("{0}")]
     Unavailable(String),
@@ -62,7 +68,9 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod app;
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod middleware;

@@ -98,3 +98,64 @@ impl SyncRegistry {
         Ok(Enqueued::Queued { job_id })
     }
 }
+
+/// The sync queue at a glance, read from the queue's tables.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueReport {
+    /// Jobs per status (Pending, Queued, Running, Done, Failed, Killed).
+    pub by_status: Vec<(String, i64)>,
+    /// The most recent failed jobs.
+    pub failed: Vec<FailedJob>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedJob {
+    pub job_id: String,
+    pub registry: Option<String>,
+    pub attempts: i64,
+    pub error: Option<String>,
+}
+
+/// How many failed jobs [`queue_report`] lists.
+const FAILED_SHOWN: i64 = 20;
+
+pub async fn queue_report(store: &Store) -> Result<QueueReport, JobError> {
+    type Failed = (String, Option<String>, i64, Option<String>);
+    let (by_status, failed): (Vec<(String, i64)>, Vec<Failed>) = match store {
+        Store::Postgres(pg) => (
+            sqlx::query_as("select status, count(*) from apalis.jobs where job_type = $1 group by status order by status")
+                .bind(SYNC_QUEUE)
+                .fetch_all(pg.pool())
+                .await?,
+            sqlx::query_as(
+                "select id, convert_from(job, 'UTF8')::jsonb->>'registry', attempts::bigint, last_result::text \
+                 from apalis.jobs where job_type = $1 and status in ('Failed', 'Killed') order by run_at desc limit $2",
+            )
+            .bind(SYNC_QUEUE)
+            .bind(FAILED_SHOWN)
+            .fetch_all(pg.pool())
+            .await?,
+        ),
+        Store::Sqlite(sqlite) => (
+            sqlx::query_as("select status, count(*) from Jobs where job_type = ?1 group by status order by status")
+                .bind(SYNC_QUEUE)
+                .fetch_all(sqlite.pool())
+                .await?,
+            sqlx::query_as(
+                "select id, json_extract(cast(job as text), '$.registry'), attempts, last_result \
+                 from Jobs where job_type = ?1 and status in ('Failed', 'Killed') order by run_at desc limit ?2",
+            )
+            .bind(SYNC_QUEUE)
+            .bind(FAILED_SHOWN)
+            .fetch_all(sqlite.pool())
+            .await?,
+        ),
+    };
+    let failed = failed
+        .into_iter()
+        .map(|(job_id, registry, attempts, error)| FailedJob { job_id, registry, attempts, error })
+        .collect();
+    Ok(QueueReport { by_status, failed })
+}

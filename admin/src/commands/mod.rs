@@ -2,6 +2,7 @@
 //! configuration and 1 for any other failure.
 
 mod config;
+mod enqueue;
 mod migrate;
 mod status;
 
@@ -20,6 +21,8 @@ pub async fn run(command: Command) -> ExitCode {
         Command::Migrate(args) => migrate::run(&args.config).await,
         Command::Config(ConfigCommand::Check(args)) => config::check(&args.config),
         Command::Status(args) => status::run(&args.config.config, args.output).await,
+        Command::EnqueueSync(args) => enqueue::run(&args).await,
+        Command::Jobs(args) => enqueue::jobs(&args.config.config, args.output).await,
         Command::Version => version(),
     };
     match result {

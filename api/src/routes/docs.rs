@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         servers::get_server_version,
         registries::list_registries,
         registries::get_registry,
+        registries::sync_registry,
         ops::health,
         ops::readiness,
         ops::version,

@@ -1,16 +1,19 @@
 //! The extension API: each registry's configuration and sync status.
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use registry_shared::config::format_duration;
+use registry_shared::config::{Source, format_duration};
+use registry_shared::jobs::{Enqueued, SyncRegistry, Trigger};
 use registry_shared::model::RegistryName;
 use registry_shared::store::{Registry, SyncPhase, SyncStatus};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::auth::authorize_write;
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiPath;
 use crate::state::AppState;
@@ -19,6 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/extension/v0/registries", get(list_registries))
         .route("/extension/v0/registries/{name}", get(get_registry))
+        .route("/extension/v0/registries/{name}/sync", post(sync_registry))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -157,4 +161,53 @@ pub async fn get_registry(
         state.store.list_registries().await?.into_iter().find(|r| r.name == parsed).ok_or_else(not_found)?;
     let status = state.store.sync_status(&parsed).await?;
     Ok(Json(registry_out(registry, status)))
+}
+
+/// The job a sync request queued, or found queued already.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncJobOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub already_queued: bool,
+}
+
+/// Sync a registry now. A sync already queued or running is not queued twice.
+#[utoipa::path(
+    post,
+    path = "/extension/v0/registries/{name}/sync",
+    tag = "registries",
+    params(("name" = String, Path, description = "Registry name")),
+    responses(
+        (status = 202, description = "Queued, or already queued", body = SyncJobOut),
+        (status = 401, description = "Writes need authentication", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown registry", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A managed registry is never synced", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn sync_registry(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(name): ApiPath<String>,
+) -> Result<(StatusCode, Json<SyncJobOut>), ApiError> {
+    authorize_write(&state, &headers)?;
+    let not_found = || ApiError::NotFound(format!("Registry {name} not found"));
+    let registry = RegistryName::parse(&name).map_err(|_| not_found())?;
+    let config = state.config.registry(&registry).ok_or_else(not_found)?;
+    if config.source == Source::Managed {
+        return Err(ApiError::Conflict(format!(
+            "registry {name} is managed: it is written through the API and never synced"
+        )));
+    }
+    let job = SyncRegistry { registry, trigger: Trigger::Manual, requested_by: None };
+    let enqueued = job
+        .enqueue(&state.store, state.config.worker.max_attempts, None)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let already_queued = matches!(enqueued, Enqueued::AlreadyQueued { .. });
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SyncJobOut { job_id: enqueued.job_id().map(str::to_owned), already_queued }),
+    ))
 }

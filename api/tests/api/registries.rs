@@ -35,3 +35,47 @@ on_both_backends! {
         unknown.problem(404);
     }
 }
+
+on_both_backends! {
+    async fn sync_now_queues_one_job_and_refuses_managed_and_unknown_registries(test: &TestStore) {
+        let app = spawn_app(test, vec![managed_registry("internal"), file_registry("files")]).await;
+        let post = |path: &str| app.client.post(format!("{}{path}", app.base));
+
+        let first = app.send(post("/extension/v0/registries/files/sync")).await;
+        let second = app.send(post("/extension/v0/registries/files/sync")).await;
+        let managed = app.send(post("/extension/v0/registries/internal/sync")).await;
+        let unknown = app.send(post("/extension/v0/registries/nope/sync")).await;
+        let status = app.get("/extension/v0/registries/files").await;
+
+        assert_eq!(first.status, 202);
+        let job_id = first.body["jobId"].as_str().unwrap();
+        assert!(first.body.get("alreadyQueued").is_none());
+        assert_eq!(second.status, 202);
+        assert_eq!(second.body, json!({"jobId": job_id, "alreadyQueued": true}));
+        assert!(managed.problem(409)["detail"].as_str().unwrap().contains("managed"));
+        unknown.problem(404);
+        assert_eq!(status.body["syncStatus"]["phase"], "queued");
+    }
+}
+
+#[tokio::test]
+async fn writes_in_oauth_mode_answer_401_until_authentication_exists() {
+    let test = TestStore::sqlite().await;
+    let mut config = test_config(test.config.clone(), vec![file_registry("files")]);
+    config.auth.mode = registry_shared::config::AuthMode::Oauth;
+    test.store.sync_registries(&config.registries).await.unwrap();
+    let application = registry_api::Application::build(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", application.local_addr().unwrap().port());
+    tokio::spawn(application.run_until(std::future::pending()));
+
+    let response = client_builder()
+        .build()
+        .unwrap()
+        .post(format!("{base}/extension/v0/registries/files/sync"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 401);
+    test.cleanup().await;
+}

@@ -1,0 +1,78 @@
+//! `registry-admin enqueue-sync` and `registry-admin jobs`.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use registry_shared::config::Source;
+use registry_shared::jobs::{Enqueued, SyncRegistry, Trigger, queue_report};
+use registry_shared::model::RegistryName;
+use registry_shared::store::Store;
+
+use super::{Failure, load};
+use crate::cli::{EnqueueSyncArgs, Output};
+
+pub async fn run(args: &EnqueueSyncArgs) -> Result<(), Failure> {
+    let config = load(&args.config.config)?;
+    let names: Vec<RegistryName> = if args.all {
+        config.registries.iter().filter(|r| r.source != Source::Managed).map(|r| r.name.clone()).collect()
+    } else {
+        args.registries
+            .iter()
+            .map(|raw| {
+                let name = RegistryName::parse(raw).map_err(|e| anyhow!(e.0))?;
+                match config.registry(&name).map(|r| &r.source) {
+                    None => Err(anyhow!("{raw} is not a registry in {}", args.config.config.display())),
+                    Some(Source::Managed) => {
+                        Err(anyhow!("{raw} is managed: it is written through the API, never synced"))
+                    }
+                    Some(_) => Ok(name),
+                }
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let store = Store::connect(&config.database).await.context("opening the database")?;
+    let requested_by = std::env::var("USER").ok().map(|user| format!("registry-admin ({user})"));
+    let mut out = std::io::stdout().lock();
+    for registry in names {
+        let job = SyncRegistry {
+            registry: registry.clone(),
+            trigger: Trigger::Manual,
+            requested_by: requested_by.clone(),
+        };
+        let enqueued = job
+            .enqueue(&store, config.worker.max_attempts, None)
+            .await
+            .with_context(|| format!("queueing a sync of {registry} (has a registry-api or registry-worker with this configuration started yet?)"))?;
+        match enqueued {
+            Enqueued::Queued { job_id } => writeln!(out, "{registry}: queued job {job_id}")?,
+            Enqueued::AlreadyQueued { job_id } => {
+                writeln!(
+                    out,
+                    "{registry}: a sync is already queued or running (job {})",
+                    job_id.as_deref().unwrap_or("?")
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn jobs(path: &Path, output: Output) -> Result<(), Failure> {
+    let config = load(path)?;
+    let store = Store::connect(&config.database).await.context("opening the database")?;
+    let report = queue_report(&store).await.context("reading the sync queue")?;
+    let mut out = std::io::stdout().lock();
+    if output == Output::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report).context("printing JSON")?)?;
+        return Ok(());
+    }
+    let counts: Vec<String> = report.by_status.iter().map(|(status, n)| format!("{status} {n}")).collect();
+    writeln!(out, "sync queue: {}", if counts.is_empty() { "empty".to_owned() } else { counts.join(", ") })?;
+    for job in &report.failed {
+        let registry = job.registry.as_deref().unwrap_or("?");
+        let error = job.error.as_deref().unwrap_or("-");
+        writeln!(out, "failed {} {registry} after {} attempts: {error}", job.job_id, job.attempts)?;
+    }
+    Ok(())
+}
