@@ -101,7 +101,11 @@ on_both_backends! {
 
         let mut names: Vec<String> = rows(&test.store, "toolhive").await.iter().map(|r| r.server.name().to_string()).collect();
         names.sort();
-        assert_eq!(names, ["io.github.stacklok/pg-inspector", "io.github.stacklok/redis-peek", "io.github.stacklok/warehouse-sql"]);
+        let expected = [
+            "clickhouse-query", "elastic-search", "mongo-lens", "mysql-inspect", "pg-inspector", "redis-peek",
+            "sqlite-browser", "warehouse-sql",
+        ];
+        assert_eq!(names, expected.map(|n| format!("io.github.stacklok/{n}")));
     }
 
     async fn a_managed_registry_is_never_synced(test: &TestStore) {
