@@ -43,9 +43,9 @@ fn file_registries(count: usize, path: &Path) -> Vec<RegistryConfig> {
         .collect()
 }
 
-/// Waits until every registry named has synced once, or fails after 30 s.
-async fn until_synced(store: &Store, registries: &[RegistryConfig]) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// Waits until every registry named has synced once, or fails after `patience`.
+async fn until_synced(store: &Store, registries: &[RegistryConfig], patience: Duration) {
+    let deadline = Instant::now() + patience;
     loop {
         let mut done = 0;
         for registry in registries {
@@ -57,7 +57,11 @@ async fn until_synced(store: &Store, registries: &[RegistryConfig]) {
         if done == registries.len() {
             return;
         }
-        assert!(Instant::now() < deadline, "{done} of {} registries synced in 30 s", registries.len());
+        assert!(
+            Instant::now() < deadline,
+            "{done} of {} registries synced in {patience:?}",
+            registries.len()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -77,7 +81,7 @@ on_both_backends! {
         registries.push(managed_registry("internal"));
         let (stop, worker) = start(config(test.config.clone(), registries.clone(), dir.path()));
 
-        until_synced(&test.store, &registries[..3]).await;
+        until_synced(&test.store, &registries[..3], Duration::from_secs(30)).await;
         stop.send(()).unwrap();
         let stopped = tokio::time::timeout(Duration::from_secs(30), worker).await;
 
@@ -97,7 +101,7 @@ async fn two_workers_on_postgres_run_each_scheduled_sync_exactly_once() {
     let (stop_a, worker_a) = start(config(test.config.clone(), registries.clone(), dir.path()));
     let (stop_b, worker_b) = start(config(test.config.clone(), registries.clone(), dir.path()));
 
-    until_synced(&test.store, &registries).await;
+    until_synced(&test.store, &registries, Duration::from_secs(30)).await;
     stop_a.send(()).unwrap();
     stop_b.send(()).unwrap();
     worker_a.await.unwrap().unwrap();
@@ -117,4 +121,83 @@ async fn two_workers_on_postgres_run_each_scheduled_sync_exactly_once() {
     assert_eq!(names.len(), 20);
     assert!(jobs.iter().all(|(_, status)| status == "Done"), "{jobs:?}");
     test.cleanup().await;
+}
+
+#[path = "support/upstream.rs"]
+mod upstream;
+
+use upstream::{Upstream, item};
+
+/// A child process, killed (SIGKILL) when dropped, so a failing test leaves no worker behind.
+struct Process(std::process::Child);
+
+impl Process {
+    fn kill(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn api_config_file(dir: &Path, database: &url::Url, endpoint: &str) -> std::path::PathBuf {
+    let path = dir.join("worker.yaml");
+    let yaml = format!(
+        "registries:\n  - name: mirror\n    api: {{endpoint: '{endpoint}', timeout: 60s}}\n    syncPolicy: {{interval: 1h}}\n\
+         auth: {{mode: anonymous}}\ndatabase: {{url: '{database}'}}\nworker: {{dataDir: '{}', backoff: {{min: 100ms, max: 1s}}}}\n",
+        dir.display()
+    );
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_of_a_killed_worker_is_finished_by_another() {
+    let database = PostgresDatabase::create().await;
+    let storage = database.config();
+    Store::migrate(&storage).await.unwrap();
+    let store = Store::connect(&storage).await.unwrap();
+    let items: Vec<_> = (0..150).map(|i| item(&format!("io.example/s{i:03}"), "1.0.0", "active")).collect();
+    let upstream = Upstream::start(items).await;
+    upstream.set(|b| b.delay = Some(Duration::from_secs(120)));
+    let dir = tempfile::tempdir().unwrap();
+    let config = api_config_file(dir.path(), &database.url, &upstream.base);
+    let spawn = || {
+        Process(
+            std::process::Command::new(env!("CARGO_BIN_EXE_registry-worker"))
+                .args(["run", "--config", config.to_str().unwrap()])
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+
+    let mut first = spawn();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while upstream.requests() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    first.kill(); // SIGKILL: no chance to release the job
+    assert_eq!(upstream.requests(), 1, "the first worker started the sync and was killed during it");
+    let mut second = spawn();
+    until_synced(&store, &[file_registry("mirror")], Duration::from_secs(120)).await;
+    second.kill();
+
+    let status = store.sync_status(&name("mirror")).await.unwrap().unwrap();
+    assert_eq!(status.server_count, 150, "nothing lost or duplicated");
+    let Store::Postgres(pg) = &store else { unreachable!() };
+    let statuses: Vec<(String,)> =
+        sqlx::query_as("select status from apalis.jobs where job_type = 'registry-sync'")
+            .fetch_all(pg.pool())
+            .await
+            .unwrap();
+    assert_eq!(statuses, [("Done".to_owned(),)], "one job, finished once");
+    pg.pool().close().await;
+    database.drop_now().await;
 }

@@ -5,6 +5,7 @@
 mod api;
 mod file;
 mod git;
+#[path = "../support/upstream.rs"]
 mod upstream;
 
 use std::path::Path;

@@ -18,6 +18,8 @@ pub struct Behaviour {
     pub failures: Vec<StatusCode>,
     /// Answer with a body cut in half.
     pub truncate: bool,
+    /// Hold the next request this long before answering (consumed by it).
+    pub delay: Option<std::time::Duration>,
     pub requests: usize,
 }
 
@@ -53,8 +55,15 @@ impl Upstream {
 }
 
 async fn list(State(behaviour): State<Arc<Mutex<Behaviour>>>, Query(params): Query<Params>) -> Response {
+    let delay = {
+        let mut state = behaviour.lock().unwrap();
+        state.requests += 1;
+        state.delay.take()
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     let mut state = behaviour.lock().unwrap();
-    state.requests += 1;
     if !state.failures.is_empty() {
         return state.failures.remove(0).into_response();
     }
