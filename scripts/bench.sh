@@ -22,7 +22,7 @@ cargo build --release --quiet -p registry-api -p registry-admin -p registry-test
   --bin registry-admin --bin seed-catalogue
 
 work=$(mktemp -d)
-trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap '[ -n "${server:-}" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
 cat > "$work/bench.yaml" <<YAML
 registries:
   - name: bench

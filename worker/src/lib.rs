@@ -40,11 +40,23 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     if scheduler.await.is_err() {
         tracing::error!("the scheduler task panicked");
     }
-    match handlers.await {
-        Ok(result) => result.map_err(|e| anyhow::anyhow!("job worker failed: {e}")),
-        Err(e) => Err(anyhow::anyhow!("job worker panicked: {e}")),
+    // Running jobs get a bounded time to finish; one still running after it is released to the queue by
+    // its lapsed heartbeat and picked up by another worker.
+    match tokio::time::timeout(SHUTDOWN_GRACE, handlers).await {
+        Ok(Ok(result)) => result.map_err(|e| anyhow::anyhow!("job worker failed: {e}")),
+        Ok(Err(e)) => Err(anyhow::anyhow!("job worker panicked: {e}")),
+        Err(_) => {
+            tracing::warn!(
+                grace_s = SHUTDOWN_GRACE.as_secs(),
+                "running jobs outlived the grace period; leaving them to another worker"
+            );
+            Ok(())
+        }
     }
 }
+
+/// How long running jobs may go on after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 
 async fn wait_for_schema(store: &Store) {
     loop {

@@ -201,3 +201,29 @@ async fn a_job_of_a_killed_worker_is_finished_by_another() {
     pg.pool().close().await;
     database.drop_now().await;
 }
+
+on_both_backends! {
+    async fn a_transient_failure_is_retried_by_the_job_after_the_source_gives_up(test: &TestStore) {
+        let items: Vec<_> = (0..3).map(|i| item(&format!("io.example/s{i}"), "1.0.0", "active")).collect();
+        let upstream = Upstream::start(items).await;
+        // A fetch tries a page four times; the first attempt of the job fails, the second gets through.
+        upstream.set(|b| b.failures = vec![axum::http::StatusCode::BAD_GATEWAY; 6]);
+        let dir = tempfile::tempdir().unwrap();
+        let mirror = RegistryConfig {
+            source: Source::Api(registry_shared::config::ApiSource { endpoint: upstream.base.parse().unwrap(), timeout: Duration::from_secs(5) }),
+            ..file_registry("mirror")
+        };
+        let mut config = config(test.config.clone(), vec![mirror.clone()], dir.path());
+        config.worker.backoff.min = Duration::from_millis(50);
+        config.worker.backoff.max = Duration::from_millis(200);
+        let (stop, worker) = start(config);
+
+        until_synced(&test.store, &[mirror], Duration::from_secs(60)).await;
+        stop.send(()).unwrap();
+        worker.await.unwrap().unwrap();
+
+        assert_eq!(upstream.requests(), 7, "four tries in the first attempt, three in the second");
+        let status = test.store.sync_status(&name("mirror")).await.unwrap().unwrap();
+        assert_eq!((status.server_count, status.attempts, status.last_error), (3, 0, None), "failures cleared by the success");
+    }
+}
