@@ -9,7 +9,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use registry_shared::config::{
-    FileSource, Filter, PostgresConfig, PostgresTarget, RegistryConfig, Source, StorageConfig,
+    AuthConfig, AuthMode, Config, CorsConfig, FileSource, Filter, PostgresConfig, PostgresTarget,
+    RegistryConfig, Source, StorageConfig, WorkerConfig,
 };
 use registry_shared::formats::{Entry, Format, Origin};
 use registry_shared::model::{RegistryName, ServerJson, Status};
@@ -183,5 +184,18 @@ pub fn entry_with_status(server_name: &str, version: &str, status: Status) -> En
     Entry {
         server: server(server_name, version),
         origin: Some(Origin { status, status_message: None, published_at: None }),
+    }
+}
+
+/// A configuration for tests: anonymous auth, defaults elsewhere.
+pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> Config {
+    Config {
+        registry_name: "test".into(),
+        registries,
+        auth: AuthConfig { mode: AuthMode::Anonymous, public_paths: Vec::new(), oauth: None },
+        database,
+        redis: None,
+        worker: WorkerConfig::default(),
+        cors: CorsConfig::default(),
     }
 }

@@ -4,9 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use registry_shared::config::{
-    AuthConfig, AuthMode, Config, CorsConfig, FileSource, RegistryConfig, Source, StorageConfig, WorkerConfig,
-};
+use registry_shared::config::{Config, FileSource, RegistryConfig, Source, StorageConfig};
 use registry_shared::store::{Store, SyncPhase};
 use registry_testkit::*;
 use serde_json::json;
@@ -22,15 +20,9 @@ fn catalogue(dir: &Path) -> std::path::PathBuf {
 }
 
 fn config(database: StorageConfig, registries: Vec<RegistryConfig>, data_dir: &Path) -> Config {
-    Config {
-        registry_name: "test".into(),
-        registries,
-        auth: AuthConfig { mode: AuthMode::Anonymous, public_paths: Vec::new(), oauth: None },
-        database,
-        redis: None,
-        worker: WorkerConfig { data_dir: data_dir.to_owned(), ..WorkerConfig::default() },
-        cors: CorsConfig::default(),
-    }
+    let mut config = test_config(database, registries);
+    config.worker.data_dir = data_dir.to_owned();
+    config
 }
 
 fn file_registries(count: usize, path: &Path) -> Vec<RegistryConfig> {

@@ -3,12 +3,10 @@
 use std::path::PathBuf;
 
 use registry_api::Application;
-use registry_shared::config::{
-    AuthConfig, AuthMode, Config, CorsConfig, RegistryConfig, StorageConfig, WorkerConfig,
-};
+use registry_shared::config::{Config, CorsConfig, RegistryConfig};
 use registry_shared::formats::Entry;
 use registry_shared::store::Store;
-use registry_testkit::{TestStore, name};
+use registry_testkit::{TestStore, name, test_config};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -79,19 +77,6 @@ pub fn client_builder() -> reqwest::ClientBuilder {
         // Installed already by an earlier test in this process.
     }
     reqwest::Client::builder().no_proxy()
-}
-
-/// A configuration for tests: anonymous auth, defaults elsewhere.
-pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> Config {
-    Config {
-        registry_name: "test".into(),
-        registries,
-        auth: AuthConfig { mode: AuthMode::Anonymous, public_paths: Vec::new(), oauth: None },
-        database,
-        redis: None,
-        worker: WorkerConfig::default(),
-        cors: CorsConfig::default(),
-    }
 }
 
 impl TestApp {

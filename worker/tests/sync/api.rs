@@ -2,7 +2,6 @@
 
 use axum::http::StatusCode;
 use registry_api::Application;
-use registry_shared::config::{AuthConfig, AuthMode, Config, CorsConfig, WorkerConfig};
 use registry_shared::model::Status;
 use registry_shared::store::SyncPhase;
 use registry_testkit::*;
@@ -72,15 +71,7 @@ on_both_backends! {
         let origin = TestStore::sqlite().await;
         origin.store.sync_registries(&[file_registry("team")]).await.unwrap();
         origin.store.write_snapshot(&name("team"), vec![entry("io.example/a1", "1.0.0"), entry("io.example/a1", "2.0.0")]).await.unwrap();
-        let config = Config {
-            registry_name: "origin".into(),
-            registries: vec![file_registry("team")],
-            auth: AuthConfig { mode: AuthMode::Anonymous, public_paths: Vec::new(), oauth: None },
-            database: origin.config.clone(),
-            redis: None,
-            worker: WorkerConfig::default(),
-            cors: CorsConfig::default(),
-        };
+        let config = test_config(origin.config.clone(), vec![file_registry("team")]);
         let application = Application::build(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
         let base = format!("http://127.0.0.1:{}", application.local_addr().unwrap().port());
         tokio::spawn(application.run_until(std::future::pending()));
