@@ -1,0 +1,113 @@
+//! What the store returns: server versions with their registry-owned metadata, pages, registries and their
+//! sync state.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Cursor, StoreError};
+use crate::formats::Format;
+use crate::model::{OfficialMeta, RegistryName, ServerJson, ServerResponse};
+
+/// One stored server version with its registry-owned metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerRecord {
+    pub registry: RegistryName,
+    pub server: ServerJson,
+    pub official: OfficialMeta,
+}
+
+impl ServerRecord {
+    pub fn into_response(self) -> ServerResponse {
+        ServerResponse::new(self.server, self.official)
+    }
+}
+
+/// One page of a list; `next_cursor` is set only when another row exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerPage {
+    pub items: Vec<ServerRecord>,
+    pub next_cursor: Option<Cursor>,
+}
+
+/// A configured registry as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Registry {
+    pub name: RegistryName,
+    /// file, git, api, managed or kubernetes.
+    pub kind: String,
+    pub format: Format,
+    pub source: Value,
+    pub filter: Value,
+    pub sync_interval: Option<Duration>,
+    /// Config order, the precedence of the aggregated view.
+    pub position: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncPhase {
+    Idle,
+    Queued,
+    Syncing,
+    Complete,
+    Failed,
+}
+
+impl SyncPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Queued => "queued",
+            Self::Syncing => "syncing",
+            Self::Complete => "complete",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn parse(raw: &str) -> Result<Self, StoreError> {
+        serde_json::from_value(Value::String(raw.to_owned()))
+            .map_err(|_| StoreError::Corrupt(format!("unknown sync phase {raw:?}")))
+    }
+}
+
+/// See [`Store::claim_queue_slot`].
+pub enum QueueSlot {
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// A sync is queued or running already, as this job.
+    Taken(Option<String>),
+}
+
+/// A registry claimed for a sync: `slot` is the due time it was claimed for, unique per registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueSync {
+    pub registry: RegistryName,
+    pub slot: DateTime<Utc>,
+}
+
+/// The sync state of one registry (one row per registry).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStatus {
+    #[serde(skip)]
+    pub registry: RegistryName,
+    pub phase: SyncPhase,
+    pub message: Option<String>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub next_due_at: Option<DateTime<Utc>>,
+    /// Consecutive failed attempts.
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub content_hash: Option<String>,
+    pub filter_hash: Option<String>,
+    pub server_count: i32,
+    pub last_duration_ms: Option<i64>,
+    /// The queued or running sync job, while there is one.
+    pub job_id: Option<String>,
+}

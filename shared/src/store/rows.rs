@@ -1,0 +1,135 @@
+//! Helpers the backends share to turn rows into records and configuration into rows.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde_json::Value;
+
+use super::{Cursor, ServerPage, ServerRecord, StoreError, SyncPhase};
+use crate::config::RegistryConfig;
+use crate::formats::Format;
+use crate::model::{OfficialMeta, RegistryName, ServerJson};
+
+/// Cuts the look-ahead row off a page and derives the next cursor from the last row kept.
+pub(crate) fn page(mut items: Vec<ServerRecord>, limit: u32) -> ServerPage {
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = more.then(|| items.last()).flatten().map(|last| Cursor {
+        name: last.server.name().to_string(),
+        version: last.server.version().to_string(),
+    });
+    ServerPage { items, next_cursor }
+}
+
+/// The current time at the storage precision (microseconds), so both backends return what they were given.
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Builds the registry-owned metadata of a row.
+pub(crate) fn official(
+    status: &str,
+    status_message: Option<String>,
+    status_changed_at: DateTime<Utc>,
+    published_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    is_latest: bool,
+) -> Result<OfficialMeta, StoreError> {
+    Ok(OfficialMeta {
+        status: status
+            .parse()
+            .map_err(|e: crate::model::envelope::UnknownStatus| StoreError::Corrupt(e.to_string()))?,
+        status_changed_at,
+        status_message,
+        published_at,
+        updated_at,
+        is_latest,
+    })
+}
+
+pub(crate) fn server_from_body(body: Value) -> Result<ServerJson, StoreError> {
+    ServerJson::from_value(body).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The stored form of a registry's configuration.
+pub(crate) struct RegistryRow {
+    pub name: String,
+    pub kind: &'static str,
+    pub format: &'static str,
+    pub source: Value,
+    pub filter: Value,
+    pub sync_interval_ms: Option<i64>,
+    pub position: i32,
+}
+
+impl RegistryRow {
+    pub fn from_config(position: usize, config: &RegistryConfig) -> Self {
+        Self {
+            name: config.name.to_string(),
+            kind: config.source.kind(),
+            format: config.format.as_str(),
+            source: serde_json::to_value(&config.source).unwrap_or(Value::Null),
+            filter: serde_json::to_value(&config.filter).unwrap_or(Value::Null),
+            sync_interval_ms: config.sync_interval.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            position: i32::try_from(position).unwrap_or(i32::MAX),
+        }
+    }
+}
+
+pub(crate) fn parse_format(raw: &str) -> Result<Format, StoreError> {
+    serde_json::from_value(Value::String(raw.to_owned()))
+        .map_err(|_| StoreError::Corrupt(format!("unknown format {raw:?}")))
+}
+
+pub(crate) fn parse_registry_name(raw: &str) -> Result<RegistryName, StoreError> {
+    RegistryName::parse(raw).map_err(|e| StoreError::Corrupt(e.0))
+}
+
+/// How a configured registry relates to what is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RegistryChange {
+    New,
+    /// Kind, format, source or filter changed: the next sync must run and rewrite.
+    SourceChanged,
+    /// Only the schedule or position may differ.
+    Same,
+}
+
+/// The stored fields that decide [`RegistryChange`], as (name, kind, format, source, filter).
+pub(crate) type StoredSource = (String, String, String, Value, Value);
+
+pub(crate) fn plan_registries(
+    stored: &[StoredSource],
+    config: &[RegistryConfig],
+) -> Vec<(RegistryRow, RegistryChange)> {
+    config
+        .iter()
+        .enumerate()
+        .map(|(position, registry)| {
+            let row = RegistryRow::from_config(position, registry);
+            let change = match stored.iter().find(|(name, ..)| *name == row.name) {
+                None => RegistryChange::New,
+                Some((_, kind, format, source, filter))
+                    if kind == row.kind
+                        && format == row.format
+                        && *source == row.source
+                        && *filter == row.filter =>
+                {
+                    RegistryChange::Same
+                }
+                Some(_) => RegistryChange::SourceChanged,
+            };
+            (row, change)
+        })
+        .collect()
+}
+
+/// The sync state a registry starts with: a managed registry is never synced; any other is due at once.
+pub(crate) fn initial_sync_status(
+    row: &RegistryRow,
+    now: DateTime<Utc>,
+) -> (SyncPhase, Option<&'static str>, Option<DateTime<Utc>>) {
+    if row.kind == "managed" {
+        (SyncPhase::Complete, Some("managed registry: written through the API, never synced"), None)
+    } else {
+        (SyncPhase::Idle, None, Some(now))
+    }
+}
