@@ -7,7 +7,7 @@ use apalis::layers::WorkerBuilderExt;
 use apalis::layers::retry::HasherRng;
 use apalis::layers::retry::RetryPolicy;
 use apalis::layers::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
-use apalis::prelude::{AbortError, BoxDynError, Data, WorkerBuilder};
+use apalis::prelude::{AbortError, BackendExt, BoxDynError, Data, WorkerBuilder};
 use registry_shared::config::Config;
 use registry_shared::jobs::{SYNC_QUEUE, SyncRegistry};
 use registry_shared::store::Store;
@@ -91,15 +91,25 @@ pub async fn register_all(
     match state.store.clone() {
         Store::Postgres(pg) => {
             let config = apalis_postgres::Config::default().queue(SYNC_QUEUE).heartbeat_interval(HEARTBEAT);
-            run_on!(apalis_postgres::PostgresStorage::<SyncRegistry>::new(pg.pool()).with_config(config));
+            run_on!(
+                apalis_postgres::PostgresStorage::<SyncRegistry>::new(pg.pool())
+                    .with_config(config)
+                    .poll_with_interval(POLL)
+            );
         }
         Store::Sqlite(sqlite) => {
             let config = apalis_sqlite::Config::default().queue(SYNC_QUEUE).heartbeat_interval(HEARTBEAT);
-            run_on!(apalis_sqlite::SqliteStorage::<SyncRegistry>::new(sqlite.pool()).with_config(config));
+            run_on!(
+                apalis_sqlite::SqliteStorage::<SyncRegistry>::new(sqlite.pool())
+                    .with_config(config)
+                    .poll_with_interval(POLL)
+            );
         }
     }
     Ok(())
 }
 
+/// How often an idle worker looks for new jobs.
+const POLL: Duration = Duration::from_millis(500);
 /// How often a worker proves it is alive; jobs of a worker silent for a few beats go back to the queue.
 const HEARTBEAT: Duration = Duration::from_secs(5);
