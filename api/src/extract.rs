@@ -4,6 +4,7 @@
 use axum::extract::{FromRequestParts, Path, RawPathParams};
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
+use registry_shared::config::RegistryConfig;
 use registry_shared::model::RegistryName;
 use registry_shared::store::{Cursor, ListQuery, Scope, VersionSelector};
 use serde::de::DeserializeOwned;
@@ -165,13 +166,16 @@ impl FromRequestParts<AppState> for RegistryScope {
         let Some((_, raw)) = params.iter().find(|(key, _)| *key == "registryName") else {
             return Ok(Self(Scope::Aggregated));
         };
-        let not_found = || ApiError::NotFound(format!("Registry {raw} not found"));
-        let name = RegistryName::parse(raw).map_err(|_| not_found())?;
-        if state.config.registry(&name).is_none() {
-            return Err(not_found());
-        }
-        Ok(Self(Scope::Registry(name)))
+        Ok(Self(Scope::Registry(configured_registry(state, raw)?.name.clone())))
     }
+}
+
+/// The configured registry a path names; any other name, valid or not, is a 404.
+pub fn configured_registry<'a>(state: &'a AppState, raw: &str) -> Result<&'a RegistryConfig, ApiError> {
+    RegistryName::parse(raw)
+        .ok()
+        .and_then(|name| state.config.registry(&name))
+        .ok_or_else(|| ApiError::NotFound(format!("Registry {raw} not found")))
 }
 
 /// Path parameters, percent-decoded; a malformed one is a 400 problem.

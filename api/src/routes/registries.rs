@@ -7,7 +7,6 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use registry_shared::config::{Source, format_duration};
 use registry_shared::jobs::{Enqueued, SyncRegistry, Trigger};
-use registry_shared::model::RegistryName;
 use registry_shared::store::{Registry, SyncPhase, SyncStatus};
 use serde::Serialize;
 use serde_json::Value;
@@ -15,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::auth::authorize_write;
 use crate::error::{ApiError, Problem};
-use crate::extract::ApiPath;
+use crate::extract::{ApiPath, configured_registry};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -155,11 +154,10 @@ pub async fn get_registry(
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<RegistryOut>, ApiError> {
-    let not_found = || ApiError::NotFound(format!("Registry {name} not found"));
-    let parsed = RegistryName::parse(&name).map_err(|_| not_found())?;
-    let registry =
-        state.store.list_registries().await?.into_iter().find(|r| r.name == parsed).ok_or_else(not_found)?;
-    let status = state.store.sync_status(&parsed).await?;
+    let configured = configured_registry(&state, &name)?;
+    let stored = state.store.list_registries().await?.into_iter().find(|r| r.name == configured.name);
+    let registry = stored.ok_or_else(|| ApiError::NotFound(format!("Registry {name} is not stored yet")))?;
+    let status = state.store.sync_status(&registry.name).await?;
     Ok(Json(registry_out(registry, status)))
 }
 
@@ -192,15 +190,13 @@ pub async fn sync_registry(
     ApiPath(name): ApiPath<String>,
 ) -> Result<(StatusCode, Json<SyncJobOut>), ApiError> {
     authorize_write(&state, &headers)?;
-    let not_found = || ApiError::NotFound(format!("Registry {name} not found"));
-    let registry = RegistryName::parse(&name).map_err(|_| not_found())?;
-    let config = state.config.registry(&registry).ok_or_else(not_found)?;
+    let config = configured_registry(&state, &name)?;
     if config.source == Source::Managed {
         return Err(ApiError::Conflict(format!(
             "registry {name} is managed: it is written through the API and never synced"
         )));
     }
-    let job = SyncRegistry { registry, trigger: Trigger::Manual, requested_by: None };
+    let job = SyncRegistry { registry: config.name.clone(), trigger: Trigger::Manual, requested_by: None };
     let enqueued = job
         .enqueue(&state.store, state.config.worker.max_attempts, None)
         .await
