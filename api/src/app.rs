@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
-use registry_shared::config::{Config, CorsConfig, RegistryConfig, StorageConfig};
+use registry_shared::bootstrap;
+use registry_shared::config::{Config, CorsConfig};
 use registry_shared::shutdown::Shutdown;
-use registry_shared::store::Store;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -24,8 +24,6 @@ use crate::state::AppState;
 
 /// How long in-flight requests may run on after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
-/// How often a replica retries preparing its registries while the database is down or not migrated.
-const PREPARE_RETRY: Duration = Duration::from_secs(5);
 
 pub struct Application {
     listener: TcpListener,
@@ -38,13 +36,14 @@ impl Application {
     /// On SQLite (single node) pending migrations are applied here. On PostgreSQL only `registry-admin
     /// migrate` applies them: a replica that finds the schema behind keeps `/readiness` at 503 and retries.
     pub async fn build(config: Config, address: SocketAddr) -> anyhow::Result<Self> {
-        let store = Store::connect(&config.database).await.context("opening the database")?;
-        if let StorageConfig::Sqlite { path } = &config.database {
-            let applied = Store::migrate(&config.database).await.context("migrating the SQLite database")?;
-            tracing::info!(database.path = %path.display(), migrations = applied.len(), "SQLite schema is up to date");
-        }
-        if !prepare_registries(&store, &config.registries).await {
-            tokio::spawn(retry_prepare(store.clone(), config.registries.clone()));
+        let store = bootstrap::open(&config.database).await.context("opening the database")?;
+        if !bootstrap::prepare_registries(&store, &config.registries).await {
+            // Serve (and answer /readiness with 503) while the database catches up.
+            let (store, registries) = (store.clone(), config.registries.clone());
+            tokio::spawn(async move {
+                bootstrap::prepare_registries_until_done(&store, &registries).await;
+                tracing::info!("registries stored; the database is ready");
+            });
         }
         let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
         let state = AppState { store, config: Arc::new(config) };
@@ -95,30 +94,4 @@ fn cors_layer(config: &CorsConfig) -> CorsLayer {
         .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
         .allow_headers([header::ACCEPT, header::CONTENT_TYPE, header::AUTHORIZATION])
         .expose_headers([REQUEST_ID])
-}
-
-/// Makes the stored registries match the configuration, once the schema allows it. Returns whether it did.
-async fn prepare_registries(store: &Store, registries: &[RegistryConfig]) -> bool {
-    match store.schema_state().await {
-        Ok(schema) if schema.is_current() => match store.sync_registries(registries).await {
-            Ok(()) => return true,
-            Err(e) => tracing::error!(error = %e, "cannot store the configured registries"),
-        },
-        Ok(schema) => tracing::error!(
-            migrations.pending = schema.pending.len(),
-            "the database schema is behind: run `registry-admin migrate --config <file>`; /readiness stays 503 until then"
-        ),
-        Err(e) => tracing::warn!(error = %e, "the database does not answer yet"),
-    }
-    false
-}
-
-async fn retry_prepare(store: Store, registries: Vec<RegistryConfig>) {
-    loop {
-        tokio::time::sleep(PREPARE_RETRY).await;
-        if prepare_registries(&store, &registries).await {
-            tracing::info!("registries stored; the database is ready");
-            return;
-        }
-    }
 }

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use registry_shared::config::{Config, StorageConfig};
+use registry_shared::bootstrap;
+use registry_shared::config::Config;
 use registry_shared::shutdown::Shutdown;
-use registry_shared::store::Store;
 
 use crate::jobs::WorkerState;
 use crate::sources::{Context, HttpClient};
@@ -21,12 +21,8 @@ use crate::sources::{Context, HttpClient};
 /// On SQLite (single node) pending migrations are applied first. On PostgreSQL the worker waits until
 /// `registry-admin migrate` has brought the schema up to date.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let store = Store::connect(&config.database).await.context("opening the database")?;
-    if matches!(config.database, StorageConfig::Sqlite { .. }) {
-        Store::migrate(&config.database).await.context("migrating the SQLite database")?;
-    }
-    wait_for_schema(&store).await;
-    store.sync_registries(&config.registries).await.context("storing the configured registries")?;
+    let store = bootstrap::open(&config.database).await.context("opening the database")?;
+    bootstrap::prepare_registries_until_done(&store, &config.registries).await;
     let context = Context {
         http: HttpClient::new().context("building the HTTP client")?,
         data_dir: config.worker.data_dir.clone(),
@@ -57,20 +53,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
 
 /// How long running jobs may go on after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
-
-async fn wait_for_schema(store: &Store) {
-    loop {
-        match store.schema_state().await {
-            Ok(state) if state.is_current() => return,
-            Ok(state) => tracing::error!(
-                migrations.pending = state.pending.len(),
-                "the database schema is behind: run `registry-admin migrate --config <file>`; waiting"
-            ),
-            Err(error) => tracing::warn!(error = %error, "the database does not answer yet; waiting"),
-        }
-        tokio::time::sleep(Duration::from_secs(5)).await;
-    }
-}
 
 fn hostname() -> String {
     std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned())

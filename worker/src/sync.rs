@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use registry_shared::config::{RegistryConfig, Source as SourceConfig};
-use registry_shared::store::{SnapshotSummary, Store, StoreError, SyncPhase, SyncStatus};
+use registry_shared::store::{MANAGED_NOTE, SnapshotSummary, Store, StoreError, SyncPhase, SyncStatus};
 
 use crate::sources::{self, Context, SourceError};
 
@@ -50,7 +50,7 @@ pub async fn sync_registry(
         .await?
         .ok_or_else(|| StoreError::UnknownRegistry(registry.name.clone()))?;
     let note = match &registry.source {
-        SourceConfig::Managed => Some("managed registry: written through the API, never synced"),
+        SourceConfig::Managed => Some(MANAGED_NOTE),
         SourceConfig::Kubernetes(_) => Some("kubernetes discovery is not implemented yet"),
         _ => None,
     };

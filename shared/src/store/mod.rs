@@ -27,6 +27,7 @@ pub use migrate::{AppliedMigration, SchemaState};
 pub use postgres::PgStore;
 pub use query::{Cursor, InvalidCursor, ListQuery, Scope, VersionSelector};
 pub use records::{DueSync, QueueSlot, Registry, ServerPage, ServerRecord, SyncPhase, SyncStatus};
+pub use rows::MANAGED_NOTE;
 pub(crate) use rows::*;
 pub use snapshot::{DuplicateVersion, SnapshotSummary};
 pub use sql_store::SqlStore;

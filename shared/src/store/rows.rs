@@ -122,13 +122,16 @@ pub(crate) fn plan_registries(
         .collect()
 }
 
+/// The sync message of a managed registry.
+pub const MANAGED_NOTE: &str = "managed registry: written through the API, never synced";
+
 /// The sync state a registry starts with: a managed registry is never synced; any other is due at once.
 pub(crate) fn initial_sync_status(
     row: &RegistryRow,
     now: DateTime<Utc>,
 ) -> (SyncPhase, Option<&'static str>, Option<DateTime<Utc>>) {
     if row.kind == "managed" {
-        (SyncPhase::Complete, Some("managed registry: written through the API, never synced"), None)
+        (SyncPhase::Complete, Some(MANAGED_NOTE), None)
     } else {
         (SyncPhase::Idle, None, Some(now))
     }
