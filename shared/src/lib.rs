@@ -8,8 +8,10 @@ pub mod formats;
 pub mod jobs;
 pub mod logging;
 pub mod model;
+pub mod publish;
 pub mod shutdown;
 pub mod store;
+pub mod validation;
 pub mod versioning;
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use registry_shared::config::{
     AuthConfig, AuthMode, Config, CorsConfig, FileSource, Filter, PostgresConfig, PostgresTarget,
-    RegistryConfig, Source, StorageConfig, WorkerConfig,
+    RegistryConfig, Source, StorageConfig, ValidationConfig, WorkerConfig,
 };
 use registry_shared::formats::{Entry, Format, Origin};
 use registry_shared::model::{RegistryName, ServerJson, Status};
@@ -197,5 +197,7 @@ pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> 
         redis: None,
         worker: WorkerConfig::default(),
         cors: CorsConfig::default(),
+        publish_registry: None,
+        validation: ValidationConfig::default(),
     }
 }

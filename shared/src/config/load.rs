@@ -15,8 +15,17 @@ const SECRET_VARIABLES: [&str; 2] = ["REGISTRY_DATABASE__PASSWORD", "REGISTRY_DA
 /// The top-level keys. A `REGISTRY_*` variable is an override only when it starts with one of them, so
 /// Kubernetes' service variables for a Service named `registry` (`REGISTRY_SERVICE_HOST`, `REGISTRY_PORT`)
 /// are left alone. One that nests (`__`) under an unknown key is a typo and reported.
-const TOP_LEVEL_KEYS: [&str; 7] =
-    ["registryName", "registries", "auth", "database", "redis", "worker", "cors"];
+const TOP_LEVEL_KEYS: [&str; 9] = [
+    "registryName",
+    "registries",
+    "auth",
+    "database",
+    "redis",
+    "worker",
+    "cors",
+    "publishRegistry",
+    "validation",
+];
 
 pub(super) fn layer(
     text: &str,

@@ -35,6 +35,28 @@ pub struct Config {
     pub redis: Option<RedisConfig>,
     pub worker: WorkerConfig,
     pub cors: CorsConfig,
+    /// The managed registry that the root publish routes (`/v0.1/publish`, `/v0/publish`) write to. When
+    /// unset, the only managed registry, if there is exactly one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish_registry: Option<RegistryName>,
+    pub validation: ValidationConfig,
+}
+
+/// Publish validation settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationConfig {
+    /// The official rule that `repository` must be on GitHub or GitLab. Off by default: internal servers
+    /// often live on other forges.
+    pub strict_repository: bool,
+    /// The most bytes the publisher-provided `_meta` object may take, serialised.
+    pub max_publisher_meta_bytes: usize,
+}
+
+impl Default for ValidationConfig {
+    fn default() -> Self {
+        Self { strict_repository: false, max_publisher_meta_bytes: 4096 }
+    }
 }
 
 /// Which browser origins may call the API. The reads are public metadata, so any origin by default, as the
@@ -336,6 +358,29 @@ impl Config {
 
     pub fn registry(&self, name: &RegistryName) -> Option<&RegistryConfig> {
         self.registries.iter().find(|r| &r.name == name)
+    }
+
+    /// The registry the root publish routes write to: `publishRegistry`, else the only managed registry.
+    /// The error says how to configure one.
+    pub fn publish_target(&self) -> Result<&RegistryConfig, String> {
+        if let Some(name) = &self.publish_registry {
+            return self.registry(name).ok_or_else(|| format!("publishRegistry {name} is not configured"));
+        }
+        let mut managed = self.registries.iter().filter(|r| r.source == Source::Managed);
+        match (managed.next(), managed.next()) {
+            (Some(only), None) => Ok(only),
+            (None, _) => {
+                Err("no managed registry is configured: add a registry with `managed: {}` to publish \
+                              through this route, or publish to /registry/{registryName}/v0.1/publish"
+                    .to_owned())
+            }
+            (Some(_), Some(_)) => {
+                Err("several managed registries are configured: set publishRegistry to the \
+                                       one this route publishes to, or publish to \
+                                       /registry/{registryName}/v0.1/publish"
+                    .to_owned())
+            }
+        }
     }
 }
 

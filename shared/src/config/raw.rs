@@ -17,6 +17,8 @@ pub struct RawConfig {
     pub redis: Option<Value>,
     pub worker: Option<Value>,
     pub cors: Option<Value>,
+    pub publish_registry: Option<String>,
+    pub validation: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,4 +183,11 @@ pub struct RawBackoff {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RawCors {
     pub allowed_origins: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawValidation {
+    pub strict_repository: Option<bool>,
+    pub max_publisher_meta_bytes: Option<u64>,
 }

@@ -256,3 +256,63 @@ fn cors_allows_any_origin_unless_configured() {
         ]
     );
 }
+
+const TWO_MANAGED: &str = "
+auth: {mode: anonymous}
+registries:
+  - name: team-a
+    managed: {}
+  - name: team-b
+    managed: {}
+  - name: upstream
+    file: {path: ./servers.json}
+    syncPolicy: {interval: 1h}
+";
+
+#[test]
+fn the_root_publish_target_is_the_only_managed_registry_or_publish_registry() {
+    let sole = Config::from_yaml(MINIMAL, no_env()).unwrap();
+    let ambiguous = Config::from_yaml(TWO_MANAGED, no_env()).unwrap();
+    let chosen = Config::from_yaml(&format!("{TWO_MANAGED}publishRegistry: team-b\n"), no_env()).unwrap();
+
+    assert_eq!(sole.publish_target().unwrap().name.as_str(), "internal");
+    assert!(ambiguous.publish_target().unwrap_err().contains("set publishRegistry"));
+    assert_eq!(chosen.publish_target().unwrap().name.as_str(), "team-b");
+}
+
+#[test]
+fn publish_registry_must_name_a_managed_registry() {
+    assert_eq!(
+        problems(&format!("{TWO_MANAGED}publishRegistry: upstream\n")),
+        ["publishRegistry: \"upstream\" is a file registry; only a managed registry accepts publishes"]
+    );
+    assert_eq!(
+        problems(&format!("{TWO_MANAGED}publishRegistry: nowhere\n")),
+        ["publishRegistry: \"nowhere\" is not one of the configured registries"]
+    );
+}
+
+#[test]
+fn validation_settings_default_to_lenient_repositories_and_4_kib_of_metadata() {
+    let defaults = Config::from_yaml(MINIMAL, no_env()).unwrap().validation;
+    let set = Config::from_yaml(
+        MINIMAL,
+        env(&[
+            ("REGISTRY_VALIDATION__STRICT_REPOSITORY", "true"),
+            ("REGISTRY_VALIDATION__MAX_PUBLISHER_META_BYTES", "8192"),
+        ]),
+    )
+    .unwrap()
+    .validation;
+
+    assert_eq!(defaults, ValidationConfig { strict_repository: false, max_publisher_meta_bytes: 4096 });
+    assert_eq!(set, ValidationConfig { strict_repository: true, max_publisher_meta_bytes: 8192 });
+    assert_eq!(
+        problems(&format!("{MINIMAL}validation: {{strict: true}}\n")),
+        ["validation.strict: unknown field `strict`, expected `strictRepository` or `maxPublisherMetaBytes`"]
+    );
+    assert_eq!(
+        problems(&format!("{MINIMAL}validation: {{maxPublisherMetaBytes: 0}}\n")),
+        ["validation.maxPublisherMetaBytes: must be from 1 to 1048576"]
+    );
+}

@@ -270,6 +270,8 @@ pub enum Argument {
     },
     Named {
         name: String,
+        #[serde(rename = "valueHint", default, skip_serializing_if = "Option::is_none")]
+        value_hint: Option<String>,
         #[serde(rename = "isRepeated", default, skip_serializing_if = "Option::is_none")]
         is_repeated: Option<bool>,
         #[serde(flatten)]

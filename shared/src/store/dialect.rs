@@ -76,6 +76,8 @@ pub trait Dialect: Database + Sized {
     fn push(qb: &mut QueryBuilder<Self>, value: Bind);
     /// A condition true when the query's search term occurs in name, title or description, ignoring case.
     fn push_search(qb: &mut QueryBuilder<Self>, query: &ListQuery);
+    /// A condition true when the row's `remotes` include one with this `url`.
+    fn push_remote_url(qb: &mut QueryBuilder<Self>, url: &str);
     /// A condition true when `column` is one of `values`.
     fn push_one_of(qb: &mut QueryBuilder<Self>, column: &str, values: Vec<String>);
     /// What makes a `select` claim its rows: concurrent claimers skip rows another one holds. Empty where
@@ -105,6 +107,13 @@ pub trait Dialect: Database + Sized {
         pool: &'a Pool<Self>,
         server: Option<(&'a RegistryName, &'a str)>,
     ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send + 'a;
+
+    /// Holds `key` until the transaction ends, for every process that shares the database. A no-op where
+    /// the write transaction already excludes other writers.
+    fn lock<'a>(
+        conn: &'a mut Self::Connection,
+        key: &'a str,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'a;
 
     /// Writes rows of one registry: upserts for a snapshot (`overwrite`), or inserts that fail on an existing
     /// version for a publish.

@@ -8,6 +8,7 @@
 mod dialect;
 mod migrate;
 mod postgres;
+mod publishing;
 pub mod query;
 mod records;
 mod rows;
@@ -15,6 +16,7 @@ pub mod snapshot;
 mod sql;
 mod sql_store;
 mod sqlite;
+mod status;
 mod writes;
 
 use chrono::{DateTime, Utc};
@@ -25,6 +27,7 @@ use crate::model::{RegistryName, ServerJson, Status};
 
 pub use migrate::{AppliedMigration, SchemaState};
 pub use postgres::PgStore;
+pub use publishing::{Conflict, MAX_VERSIONS_PER_SERVER};
 pub use query::{Cursor, InvalidCursor, ListQuery, Scope, VersionSelector};
 pub use records::{DueSync, QueueSlot, Registry, ServerPage, ServerRecord, SyncPhase, SyncStatus};
 pub use rows::MANAGED_NOTE;
@@ -32,6 +35,7 @@ pub(crate) use rows::*;
 pub use snapshot::{DuplicateVersion, SnapshotSummary};
 pub use sql_store::SqlStore;
 pub use sqlite::SqliteStore;
+pub use status::StatusUpdate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -45,8 +49,9 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("unknown registry {0}")]
     UnknownRegistry(RegistryName),
-    #[error("{name} version {version} already exists")]
-    VersionExists { name: String, version: String },
+    /// The registry's data refuses the write.
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
     #[error(transparent)]
     Duplicate(#[from] DuplicateVersion),
     #[error("stored data is not readable: {0}")]
@@ -144,8 +149,10 @@ impl Store {
         dispatch!(self.get_version(scope, name, version, include_deleted))
     }
 
-    /// Stores a new version in a (managed) registry. A version that exists already is
-    /// [`StoreError::VersionExists`]: the unique key decides, so concurrent publishes cannot both win.
+    /// Stores a new version in a managed registry, active and published now. A version that exists, a remote
+    /// URL another non-deleted server uses, or a server at its version cap is a [`StoreError::Conflict`].
+    /// The checks run under a lock on the server (and on the registry's remote URLs), and the unique key
+    /// decides in the end, so concurrent publishes cannot both win.
     pub async fn insert_version(
         &self,
         registry: &RegistryName,
@@ -154,16 +161,28 @@ impl Store {
         dispatch!(self.insert_version(registry, server))
     }
 
-    /// Sets a version's status. `status_changed_at` moves only when the status changes; `updated_at` always.
-    /// `None` when the version does not exist.
+    /// What would stop `server` from being published to `registry` now (read only; `/validate` reports it).
+    pub async fn publish_conflicts(
+        &self,
+        registry: &RegistryName,
+        server: &ServerJson,
+    ) -> Result<Vec<Conflict>, StoreError> {
+        dispatch!(self.publish_conflicts(registry, server))
+    }
+
+    /// Sets the status of one version, or (with `version: None`) of every version of a server, in one
+    /// transaction. Versions that already have this status and message are left alone; for the others
+    /// `status_changed_at` moves only when the status changes, `updated_at` always, and `isLatest` is
+    /// recomputed. Restoring a deleted version re-checks its remote URLs ([`Conflict::RemoteUrlInUse`]).
+    /// `None` when no such version exists (deleted ones included).
     pub async fn set_status(
         &self,
         registry: &RegistryName,
         name: &str,
-        version: &str,
+        version: Option<&str>,
         status: Status,
         message: Option<&str>,
-    ) -> Result<Option<ServerRecord>, StoreError> {
+    ) -> Result<Option<StatusUpdate>, StoreError> {
         dispatch!(self.set_status(registry, name, version, status, message))
     }
 

@@ -80,6 +80,11 @@ impl Dialect for Postgres {
         qb.push("sv.search_text like ").push_bind(query.like_pattern().unwrap_or_default());
     }
 
+    /// Containment, so the GIN index on `body->'remotes'` answers it.
+    fn push_remote_url(qb: &mut QueryBuilder<Self>, url: &str) {
+        qb.push("body->'remotes' @> ").push_bind(Json(serde_json::json!([{ "url": url }])));
+    }
+
     fn push_one_of(qb: &mut QueryBuilder<Self>, column: &str, values: Vec<String>) {
         qb.push(column).push(" = any(").push_bind(values).push(")");
     }
@@ -130,12 +135,14 @@ impl Dialect for Postgres {
     ) -> Result<Transaction<'static, Self>, sqlx::Error> {
         let mut tx = pool.begin().await?;
         if let Some((registry, name)) = server {
-            sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(format!("{registry}\n{name}"))
-                .execute(&mut *tx)
-                .await?;
+            Self::lock(&mut tx, &format!("{registry}\n{name}")).await?;
         }
         Ok(tx)
+    }
+
+    async fn lock(conn: &mut Self::Connection, key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))").bind(key).execute(conn).await?;
+        Ok(())
     }
 
     async fn write_rows(

@@ -12,12 +12,13 @@ const RECORD_COLUMNS: &str = "select sv.registry, sv.body, sv.status, sv.status_
 /// The aggregated view shows the rows of the registry that owns each name (see [`OWNER`]).
 const AGGREGATED: &str = "not sv.shadowed";
 
-/// The registry that owns a name in the aggregated view: the first in config order with a live
+/// The registry that owns each name in the aggregated view: the first in config order with a live
 /// (non-deleted) version of it or, when the name is deleted everywhere, the first that has it at all.
-/// `shadowed` caches the answer per row; writes recompute it with this query.
-pub(super) const OWNER: &str = "(select o.registry from server_version o \
-     join registry ro on ro.name = o.registry where o.name = server_version.name \
-     order by o.status = 'deleted', ro.position limit 1)";
+/// `shadowed` caches the answer per row; writes recompute it with this ranking, which the caller closes
+/// (with a name filter or not) and cuts to `rank = 1`. One window pass per name keeps a server with
+/// thousands of versions linear.
+pub(super) const OWNER_RANKING: &str = "select sv.name, sv.registry, row_number() over (partition by sv.name \
+     order by sv.status = 'deleted', r.position) as rank from server_version sv join registry r on r.name = sv.registry";
 
 fn push_scope<DB: Dialect>(qb: &mut QueryBuilder<DB>, scope: &Scope) {
     match scope {

@@ -264,6 +264,15 @@ impl<DB: Dialect> SqlStore<DB> {
         rows.iter().map(record::<DB>).collect()
     }
 
+    pub(super) async fn publish_conflicts(
+        &self,
+        registry: &RegistryName,
+        server: &crate::model::ServerJson,
+    ) -> Result<Vec<super::Conflict>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        super::publishing::publish_conflicts::<DB>(&mut conn, registry, server).await
+    }
+
     pub(super) async fn get_version(
         &self,
         scope: &Scope,

@@ -76,6 +76,12 @@ impl Dialect for Sqlite {
         qb.push("instr(sv.search_text, ").push_bind(query.search_term().unwrap_or_default()).push(") > 0");
     }
 
+    fn push_remote_url(qb: &mut QueryBuilder<Self>, url: &str) {
+        qb.push("exists (select 1 from json_each(body, '$.remotes') as remote where json_extract(remote.value, '$.url') = ")
+            .push_bind(url.to_owned())
+            .push(")");
+    }
+
     fn push_one_of(qb: &mut QueryBuilder<Self>, column: &str, values: Vec<String>) {
         let list = serde_json::to_string(&values).unwrap_or_default();
         qb.push(column).push(" in (select value from json_each(").push_bind(list).push("))");
@@ -127,6 +133,10 @@ impl Dialect for Sqlite {
         _server: Option<(&RegistryName, &str)>,
     ) -> Result<Transaction<'static, Self>, sqlx::Error> {
         pool.begin_with("begin immediate").await
+    }
+
+    async fn lock(_conn: &mut Self::Connection, _key: &str) -> Result<(), sqlx::Error> {
+        Ok(())
     }
 
     async fn write_rows(

@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Transaction};
 
 use super::dialect::{Dialect, Mark, statement};
+use super::publishing::{Conflict, publish_conflicts, remote_url_lock, remote_urls};
 use super::query::{Scope, VersionSelector};
 use super::snapshot::{self, Key, RowWrite};
-use super::sql::OWNER;
+use super::sql::OWNER_RANKING;
 use super::sql_store::{SqlStore, existing};
 use super::{ServerRecord, SnapshotSummary, StoreError, now};
 use crate::formats::Entry;
@@ -57,6 +58,12 @@ impl<DB: Dialect> SqlStore<DB> {
     ) -> Result<ServerRecord, StoreError> {
         let (name, version) = (server.name().as_str(), server.version().as_str());
         let mut tx = DB::begin_write(&self.write, Some((registry, name))).await?;
+        if remote_urls(server).next().is_some() {
+            DB::lock(&mut tx, &remote_url_lock(registry)).await?;
+        }
+        if let Some(conflict) = publish_conflicts::<DB>(&mut tx, registry, server).await?.into_iter().next() {
+            return Err(conflict.into());
+        }
         let now = now();
         let row = RowWrite {
             server: server.clone(),
@@ -69,7 +76,7 @@ impl<DB: Dialect> SqlStore<DB> {
         };
         DB::write_rows(&mut tx, registry, std::slice::from_ref(&row), false).await.map_err(|e| match e {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
-                StoreError::VersionExists { name: name.to_owned(), version: version.to_owned() }
+                Conflict::VersionExists { name: name.to_owned(), version: version.to_owned() }.into()
             }
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
                 StoreError::UnknownRegistry(registry.clone())
@@ -78,36 +85,6 @@ impl<DB: Dialect> SqlStore<DB> {
         })?;
         let stored = self.finish_write(tx, registry, name, version, now).await?;
         stored.ok_or_else(|| StoreError::Corrupt(format!("{name} {version} vanished after its insert")))
-    }
-
-    pub(super) async fn set_status(
-        &self,
-        registry: &RegistryName,
-        name: &str,
-        version: &str,
-        status: Status,
-        message: Option<&str>,
-    ) -> Result<Option<ServerRecord>, StoreError> {
-        let mut tx = DB::begin_write(&self.write, Some((registry, name))).await?;
-        let now = now();
-        let mut update = statement::<DB>(
-            "update server_version set status_changed_at = case when status = ? then status_changed_at else ? end, \
-             status = ?, status_message = ?, updated_at = ? where registry = ? and name = ? and version = ?",
-            [
-                status.as_str().into(),
-                now.into(),
-                status.as_str().into(),
-                message.into(),
-                now.into(),
-                registry.as_str().into(),
-                name.into(),
-                version.into(),
-            ],
-        );
-        if DB::execute(&mut tx, &mut update).await? == 0 {
-            return Ok(None);
-        }
-        self.finish_write(tx, registry, name, version, now).await
     }
 
     pub(super) async fn delete_version(
@@ -129,7 +106,7 @@ impl<DB: Dialect> SqlStore<DB> {
     }
 
     /// Moves `isLatest` after a write to one server, commits, and reads the written version back.
-    async fn finish_write(
+    pub(super) async fn finish_write(
         &self,
         mut tx: Transaction<'static, DB>,
         registry: &RegistryName,
@@ -145,7 +122,7 @@ impl<DB: Dialect> SqlStore<DB> {
     }
 }
 
-async fn recompute_latest<DB: Dialect>(
+pub(super) async fn recompute_latest<DB: Dialect>(
     tx: &mut Transaction<'static, DB>,
     registry: &RegistryName,
     name: &str,
@@ -179,12 +156,17 @@ pub(super) async fn reshadow<DB: Dialect>(
     names: Option<Vec<String>>,
 ) -> Result<(), StoreError> {
     let mut update = QueryBuilder::<DB>::new(format!(
-        "update server_version set shadowed = (registry <> {OWNER}) where shadowed <> (registry <> {OWNER})"
+        "update server_version set shadowed = (server_version.registry <> owner.registry) \
+         from (select name, registry from ({OWNER_RANKING}"
     ));
     if let Some(names) = names {
-        update.push(" and ");
-        DB::push_one_of(&mut update, "name", names);
+        update.push(" where ");
+        DB::push_one_of(&mut update, "sv.name", names);
     }
+    update.push(
+        ") as ranked where rank = 1) as owner where owner.name = server_version.name \
+         and server_version.shadowed <> (server_version.registry <> owner.registry)",
+    );
     DB::execute(tx, &mut update).await?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod database;
+mod publish;
 mod registries;
 
 use std::path::PathBuf;
@@ -102,9 +103,23 @@ pub(super) fn validate(tree: Value) -> Result<Config, ConfigErrors> {
     });
     let worker = worker(&mut check, raw.worker);
     let cors = cors(&mut check, raw.cors);
-    match (check.problems.is_empty(), registries, auth, database, worker, cors) {
-        (true, Some(registries), Some(auth), Some(database), Some(worker), Some(cors)) => {
-            Ok(Config { registry_name, registries, auth, database, redis, worker, cors })
+    let validation = publish::validation(&mut check, raw.validation);
+    let publish_registry = registries
+        .as_deref()
+        .and_then(|registries| publish::publish_registry(&mut check, raw.publish_registry, registries));
+    match (check.problems.is_empty(), registries, auth, database, worker, cors, validation) {
+        (true, Some(registries), Some(auth), Some(database), Some(worker), Some(cors), Some(validation)) => {
+            Ok(Config {
+                registry_name,
+                registries,
+                auth,
+                database,
+                redis,
+                worker,
+                cors,
+                publish_registry,
+                validation,
+            })
         }
         _ => Err(ConfigErrors(check.problems)),
     }

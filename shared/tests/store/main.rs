@@ -11,6 +11,8 @@ use registry_shared::store::{ListQuery, Scope, ServerRecord, Store, StoreError, 
 use registry_testkit::*;
 use serde_json::json;
 
+mod managed;
+
 fn versions_of(items: &[ServerRecord]) -> Vec<(String, String)> {
     items.iter().map(|r| (r.server.name().to_string(), r.server.version().to_string())).collect()
 }
@@ -349,61 +351,6 @@ on_both_backends! {
 
         assert!(err.to_string().contains("io.example/twice version 1.0.0 more than once"), "{err}");
         assert!(list(store, &ListQuery::new(Scope::Aggregated)).await.is_empty());
-    }
-
-    async fn a_published_version_is_immutable_and_latest_stays_on_the_highest(test: &TestStore) {
-        let store = &test.store;
-        store.sync_registries(&[managed_registry("internal")]).await.unwrap();
-        let internal = name("internal");
-
-        let first = store.insert_version(&internal, &server("io.example/tool", "2.0.0")).await.unwrap();
-        let older = store.insert_version(&internal, &server("io.example/tool", "1.0.1")).await.unwrap();
-        let again = store.insert_version(&internal, &server("io.example/tool", "2.0.0")).await.unwrap_err();
-
-        assert!(first.official.is_latest);
-        assert!(!older.official.is_latest, "publishing 1.0.1 after 2.0.0 leaves 2.0.0 latest");
-        assert!(matches!(again, StoreError::VersionExists { .. }), "{again}");
-        assert_eq!(latest_of(store, "internal", "io.example/tool").await.as_deref(), Some("2.0.0"));
-        let unknown = store.insert_version(&name("nowhere"), &server("io.example/tool", "3.0.0")).await.unwrap_err();
-        assert!(matches!(unknown, StoreError::UnknownRegistry(_)), "{unknown}");
-    }
-
-    async fn status_changes_move_latest_and_only_real_changes_move_status_changed_at(test: &TestStore) {
-        let store = &test.store;
-        store.sync_registries(&[managed_registry("internal")]).await.unwrap();
-        let internal = name("internal");
-        store.insert_version(&internal, &server("io.example/tool", "1.0.0")).await.unwrap();
-        let v2 = store.insert_version(&internal, &server("io.example/tool", "2.0.0")).await.unwrap();
-
-        let deprecated = store.set_status(&internal, "io.example/tool", "2.0.0", Status::Deprecated, Some("use 3.x")).await.unwrap().unwrap();
-        let reworded = store.set_status(&internal, "io.example/tool", "2.0.0", Status::Deprecated, Some("use 3.0")).await.unwrap().unwrap();
-        let deleted = store.set_status(&internal, "io.example/tool", "2.0.0", Status::Deleted, None).await.unwrap().unwrap();
-
-        assert_eq!(deprecated.official.status_message.as_deref(), Some("use 3.x"));
-        assert!(deprecated.official.status_changed_at > v2.official.status_changed_at);
-        assert_eq!(reworded.official.status_changed_at, deprecated.official.status_changed_at);
-        assert!(reworded.official.updated_at > deprecated.official.updated_at);
-        assert!(!deleted.official.is_latest);
-        assert_eq!(latest_of(store, "internal", "io.example/tool").await.as_deref(), Some("1.0.0"));
-
-        let restored = store.set_status(&internal, "io.example/tool", "2.0.0", Status::Active, None).await.unwrap().unwrap();
-        assert!(restored.official.is_latest, "a deleted version can be restored");
-        assert!(store.set_status(&internal, "io.example/tool", "9.9.9", Status::Active, None).await.unwrap().is_none());
-    }
-
-    async fn deleting_a_version_removes_it_and_recomputes_latest(test: &TestStore) {
-        let store = &test.store;
-        store.sync_registries(&[managed_registry("internal")]).await.unwrap();
-        let internal = name("internal");
-        store.insert_version(&internal, &server("io.example/tool", "1.0.0")).await.unwrap();
-        store.insert_version(&internal, &server("io.example/tool", "2.0.0")).await.unwrap();
-
-        assert!(store.delete_version(&internal, "io.example/tool", "2.0.0").await.unwrap());
-        assert!(!store.delete_version(&internal, "io.example/tool", "2.0.0").await.unwrap());
-
-        let gone = store.get_version(&Scope::Aggregated, "io.example/tool", &VersionSelector::Exact("2.0.0".into()), true).await.unwrap();
-        assert!(gone.is_none());
-        assert_eq!(latest_of(store, "internal", "io.example/tool").await.as_deref(), Some("1.0.0"));
     }
 }
 

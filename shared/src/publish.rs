@@ -1,0 +1,128 @@
+//! Publishing to a managed registry: the one path that the API's publish and validate routes and
+//! `registry-admin publish` share. Validation ([`crate::validation`]) runs first; the store then applies
+//! the rules that depend on the registry's data, in the transaction that writes.
+
+use serde_json::Value;
+
+use crate::config::{RegistryConfig, Source, ValidationConfig};
+use crate::model::{RegistryName, ServerJson};
+use crate::store::{Conflict, ServerRecord, Store, StoreError};
+use crate::validation::{self, Issue, IssueKind, PackageCheck};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("registry {registry} is a {kind} registry; only managed registries accept writes")]
+    NotManaged { registry: RegistryName, kind: &'static str },
+    /// The document breaks a rule; the issues say where. Warnings may be among them.
+    #[error("the server.json is not valid: {}", summary(.0))]
+    Invalid(Vec<Issue>),
+    #[error(transparent)]
+    Conflict(Conflict),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for PublishError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(conflict) => Self::Conflict(conflict),
+            other => Self::Store(other),
+        }
+    }
+}
+
+fn summary(issues: &[Issue]) -> String {
+    let errors: Vec<String> = issues
+        .iter()
+        .filter(|issue| issue.is_error())
+        .map(|issue| {
+            if issue.path.is_empty() {
+                issue.message.clone()
+            } else {
+                format!("{}: {}", issue.path, issue.message)
+            }
+        })
+        .collect();
+    errors.join("; ")
+}
+
+/// Writes go only to managed registries; the others mirror a source.
+pub fn ensure_managed(registry: &RegistryConfig) -> Result<(), PublishError> {
+    match registry.source {
+        Source::Managed => Ok(()),
+        ref other => Err(PublishError::NotManaged { registry: registry.name.clone(), kind: other.kind() }),
+    }
+}
+
+/// What publishing needs besides the document.
+pub struct Publisher<'a> {
+    pub store: &'a Store,
+    pub validation: &'a ValidationConfig,
+    pub packages: &'a dyn PackageCheck,
+}
+
+impl Publisher<'_> {
+    /// Validates and stores one server.json. Returns the stored version and any warnings.
+    pub async fn publish(
+        &self,
+        registry: &RegistryConfig,
+        document: Value,
+    ) -> Result<(ServerRecord, Vec<Issue>), PublishError> {
+        ensure_managed(registry)?;
+        let (server, issues) = self.checked(&document).await;
+        let Some(server) = server.filter(|_| !issues.iter().any(Issue::is_error)) else {
+            return Err(PublishError::Invalid(issues));
+        };
+        let record = self.store.insert_version(&registry.name, &server).await?;
+        Ok((record, issues))
+    }
+
+    /// Every check publishing would make, including the registry's data, without storing anything.
+    pub async fn check(
+        &self,
+        registry: &RegistryConfig,
+        document: &Value,
+    ) -> Result<Vec<Issue>, PublishError> {
+        ensure_managed(registry)?;
+        let (server, mut issues) = self.checked(document).await;
+        if let Some(server) = server.filter(|_| !issues.iter().any(Issue::is_error)) {
+            let conflicts = self.store.publish_conflicts(&registry.name, &server).await?;
+            issues.extend(conflicts.iter().map(|conflict| conflict_issue(&server, conflict)));
+        }
+        Ok(issues)
+    }
+
+    /// The document's issues, and the parsed server when it can be stored as far as the document goes.
+    async fn checked(&self, document: &Value) -> (Option<ServerJson>, Vec<Issue>) {
+        let mut issues = validation::validate(document, self.validation);
+        if issues.iter().any(Issue::is_error) {
+            return (None, issues);
+        }
+        let server = match ServerJson::from_value(document.clone()) {
+            Ok(server) => server,
+            Err(e) => {
+                issues.push(Issue::error(IssueKind::Schema, "", e.to_string()));
+                return (None, issues);
+            }
+        };
+        let name = server.name().as_str();
+        for (index, package) in server.detail().packages.iter().flatten().enumerate() {
+            issues.extend(self.packages.check(name, index, package).await);
+        }
+        (Some(server), issues)
+    }
+}
+
+/// A conflict as a validation issue, at the path of the field that causes it.
+pub fn conflict_issue(server: &ServerJson, conflict: &Conflict) -> Issue {
+    let path = match conflict {
+        Conflict::VersionExists { .. } => "version".to_owned(),
+        Conflict::TooManyVersions { .. } => "name".to_owned(),
+        Conflict::RemoteUrlInUse { url, .. } => {
+            let remotes = server.detail().remotes.iter().flatten();
+            let index = remotes.enumerate().find(|(_, r)| r.url.as_deref() == Some(url)).map(|(i, _)| i);
+            index.map_or_else(|| "remotes".to_owned(), |i| format!("remotes[{i}].url"))
+        }
+    };
+    Issue::error(IssueKind::Conflict, &path, conflict.to_string())
+}

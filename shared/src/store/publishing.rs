@@ -1,0 +1,86 @@
+//! The rules a managed registry's data imposes on a publish or a restore: versions are immutable, a remote
+//! URL belongs to one server, and a server has a bounded number of versions. Checked read-only for
+//! `/validate`, and inside the write transaction for the writes themselves.
+
+use serde_json::Value;
+
+use super::StoreError;
+use super::dialect::{Bind, Dialect, statement};
+use crate::model::{RegistryName, ServerJson};
+
+/// The most versions one server may have in a registry.
+pub const MAX_VERSIONS_PER_SERVER: i64 = 10_000;
+
+/// Why the registry's current data refuses a write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    #[error("{name} version {version} already exists; published versions cannot be changed")]
+    VersionExists { name: String, version: String },
+    #[error("remote URL {url} is already used by server {server}")]
+    RemoteUrlInUse { url: String, server: String },
+    #[error("{name} already has {MAX_VERSIONS_PER_SERVER} versions, the most one server may have")]
+    TooManyVersions { name: String },
+}
+
+/// Everything that would stop `server` from being published to `registry` now.
+pub(super) async fn publish_conflicts<DB: Dialect>(
+    conn: &mut DB::Connection,
+    registry: &RegistryName,
+    server: &ServerJson,
+) -> Result<Vec<Conflict>, StoreError> {
+    let (name, version) = (server.name().as_str(), server.version().as_str());
+    let mut conflicts = Vec::new();
+    let mut existing = statement::<DB>(
+        "select count(*) as versions, sum(case when version = ? then 1 else 0 end) as same \
+         from server_version where registry = ? and name = ?",
+        [version.into(), registry.as_str().into(), name.into()],
+    );
+    let rows = DB::fetch_all(conn, &mut existing).await?;
+    if let Some(row) = rows.first() {
+        if DB::int(row, "same")?.unwrap_or_default() > 0 {
+            conflicts.push(Conflict::VersionExists { name: name.to_owned(), version: version.to_owned() });
+        }
+        if DB::int(row, "versions")?.unwrap_or_default() >= MAX_VERSIONS_PER_SERVER {
+            conflicts.push(Conflict::TooManyVersions { name: name.to_owned() });
+        }
+    }
+    conflicts.extend(remote_conflicts::<DB>(conn, registry, server).await?);
+    Ok(conflicts)
+}
+
+/// The remote URLs of `server` that a different, non-deleted server of the registry uses.
+pub(super) async fn remote_conflicts<DB: Dialect>(
+    conn: &mut DB::Connection,
+    registry: &RegistryName,
+    server: &ServerJson,
+) -> Result<Vec<Conflict>, StoreError> {
+    let mut conflicts = Vec::new();
+    for url in remote_urls(server) {
+        let mut holder = statement::<DB>(
+            "select name from server_version where registry = ? and name <> ? and status <> 'deleted' and ",
+            [registry.as_str().into(), Bind::Text(server.name().to_string())],
+        );
+        DB::push_remote_url(&mut holder, url);
+        holder.push(" limit 1");
+        if let Some(row) = DB::fetch_all(conn, &mut holder).await?.first() {
+            conflicts.push(Conflict::RemoteUrlInUse { url: url.to_owned(), server: DB::text(row, "name")? });
+        }
+    }
+    Ok(conflicts)
+}
+
+/// The lock that serialises writes which claim remote URLs in a registry, so two servers cannot take the
+/// same URL at once. Taken after the per-server lock, always in that order.
+pub(super) fn remote_url_lock(registry: &RegistryName) -> String {
+    format!("{registry}\nremote URLs")
+}
+
+pub(super) fn remote_urls(server: &ServerJson) -> impl Iterator<Item = &str> {
+    server
+        .as_object()
+        .get("remotes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|remote| remote.get("url").and_then(Value::as_str))
+}

@@ -1,0 +1,98 @@
+//! The status lifecycle of managed versions (the official rules): `active`, `deprecated` or `deleted`, set on
+//! one version or on all versions of a server in one transaction. A deleted version can be restored, unless
+//! another server has taken one of its remote URLs meanwhile.
+
+use super::dialect::{Bind, Dialect, statement};
+use super::publishing::{remote_conflicts, remote_url_lock};
+use super::query::{Scope, VersionSelector};
+use super::sql_store::SqlStore;
+use super::writes::{recompute_latest, reshadow};
+use super::{ServerRecord, StoreError, now, server_from_body};
+use crate::model::{RegistryName, Status};
+
+/// What a status change did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusUpdate {
+    /// How many versions changed; 0 when each already had the requested status and message.
+    pub updated: usize,
+    /// The version addressed, or every version of the server (newest publish first), as stored afterwards.
+    pub versions: Vec<ServerRecord>,
+}
+
+impl<DB: Dialect> SqlStore<DB> {
+    pub(super) async fn set_status(
+        &self,
+        registry: &RegistryName,
+        name: &str,
+        version: Option<&str>,
+        status: Status,
+        message: Option<&str>,
+    ) -> Result<Option<StatusUpdate>, StoreError> {
+        let mut tx = DB::begin_write(&self.write, Some((registry, name))).await?;
+        let mut sql = "select version, status, status_message, body from server_version \
+                       where registry = ? and name = ?"
+            .to_owned();
+        let mut binds = vec![registry.as_str().into(), Bind::from(name)];
+        if let Some(version) = version {
+            sql.push_str(" and version = ?");
+            binds.push(version.into());
+        }
+        let rows = DB::fetch_all(&mut tx, &mut statement::<DB>(&sql, binds)).await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut changed = Vec::new();
+        let mut restored = Vec::new();
+        for row in &rows {
+            let current = DB::text(row, "status")?;
+            if current == status.as_str() && DB::opt_text(row, "status_message")?.as_deref() == message {
+                continue;
+            }
+            changed.push(DB::text(row, "version")?);
+            if current == Status::Deleted.as_str() && status != Status::Deleted {
+                restored.push(server_from_body(DB::json(row, "body")?)?);
+            }
+        }
+        if !restored.is_empty() {
+            DB::lock(&mut tx, &remote_url_lock(registry)).await?;
+        }
+        for server in &restored {
+            if let Some(conflict) =
+                remote_conflicts::<DB>(&mut tx, registry, server).await?.into_iter().next()
+            {
+                return Err(conflict.into());
+            }
+        }
+        if !changed.is_empty() {
+            let now = now();
+            let mut update = statement::<DB>(
+                "update server_version set \
+                 status_changed_at = case when status = ? then status_changed_at else ? end, \
+                 status = ?, status_message = ?, updated_at = ? where registry = ? and name = ? and ",
+                [
+                    status.as_str().into(),
+                    now.into(),
+                    status.as_str().into(),
+                    message.into(),
+                    now.into(),
+                    registry.as_str().into(),
+                    name.into(),
+                ],
+            );
+            DB::push_one_of(&mut update, "version", changed.clone());
+            DB::execute(&mut tx, &mut update).await?;
+            recompute_latest(&mut tx, registry, name, now).await?;
+            reshadow(&mut tx, Some(vec![name.to_owned()])).await?;
+        }
+        tx.commit().await?;
+        let scope = Scope::Registry(registry.clone());
+        let versions = match version {
+            Some(version) => {
+                let exact = VersionSelector::Exact(version.to_owned());
+                self.get_version(&scope, name, &exact, true).await?.into_iter().collect()
+            }
+            None => self.list_versions(&scope, name, true).await?,
+        };
+        Ok(Some(StatusUpdate { updated: changed.len(), versions }))
+    }
+}
