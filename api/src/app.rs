@@ -12,6 +12,7 @@ use axum::http::{HeaderValue, Method, header};
 use registry_shared::bootstrap;
 use registry_shared::config::{Config, CorsConfig};
 use registry_shared::shutdown::Shutdown;
+use registry_shared::validation::NoPackageChecks;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -46,7 +47,7 @@ impl Application {
             });
         }
         let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
-        let state = AppState { store, config: Arc::new(config) };
+        let state = AppState { store, config: Arc::new(config), packages: Arc::new(NoPackageChecks) };
         Ok(Self { listener, router: router(state) })
     }
 
@@ -91,7 +92,14 @@ fn cors_layer(config: &CorsConfig) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(origins)
-        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers([header::ACCEPT, header::CONTENT_TYPE, header::AUTHORIZATION])
         .expose_headers([REQUEST_ID])
 }

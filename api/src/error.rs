@@ -3,7 +3,9 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use registry_shared::publish::PublishError;
 use registry_shared::store::StoreError;
+use registry_shared::validation::Issue;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -20,11 +22,20 @@ pub enum ApiError {
     /// 401: the caller must authenticate.
     #[error("{0}")]
     Unauthorized(String),
+    /// 403: the write is not allowed here, whoever asks (a registry that is not managed).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     /// 409: the request conflicts with the resource's state.
     #[error("{0}")]
     Conflict(String),
+    /// 413: the body is over the limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 415: the body is not JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 503: a dependency is not ready; the detail says what to do.
     #[error("{0}")]
     Unavailable(String),
@@ -58,7 +69,33 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::UnknownRegistry(name) => Self::NotFound(format!("Registry {name} not found")),
+            StoreError::Conflict(conflict) => Self::Conflict(conflict.to_string()),
             other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<PublishError> for ApiError {
+    fn from(error: PublishError) -> Self {
+        match error {
+            PublishError::NotManaged { .. } => Self::Forbidden(error.to_string()),
+            PublishError::Invalid(issues) => Self::Validation(
+                issues
+                    .into_iter()
+                    .filter(Issue::is_error)
+                    .map(|issue| FieldError {
+                        location: if issue.path.is_empty() {
+                            "body".into()
+                        } else {
+                            format!("body.{}", issue.path)
+                        },
+                        message: issue.message,
+                        value: None,
+                    })
+                    .collect(),
+            ),
+            PublishError::Conflict(conflict) => Self::Conflict(conflict.to_string()),
+            PublishError::Store(error) => error.into(),
         }
     }
 }
@@ -69,8 +106,11 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -3,10 +3,25 @@
 use std::sync::Arc;
 
 use registry_shared::config::Config;
+use registry_shared::publish::Publisher;
 use registry_shared::store::Store;
+use registry_shared::validation::PackageCheck;
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
+    /// Checks against package registries on publish; [`registry_shared::validation::NoPackageChecks`] by
+    /// default.
+    pub packages: Arc<dyn PackageCheck>,
+}
+
+impl AppState {
+    pub fn publisher(&self) -> Publisher<'_> {
+        Publisher {
+            store: &self.store,
+            validation: &self.config.validation,
+            packages: self.packages.as_ref(),
+        }
+    }
 }

@@ -9,7 +9,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{OpenApi as Document, Required};
 
-use super::{AGGREGATED_PREFIXES, PER_REGISTRY_PREFIX, ops, registries, servers};
+use super::{AGGREGATED_PREFIXES, PER_REGISTRY_PREFIX, lifecycle, ops, publish, registries, servers};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -27,6 +27,13 @@ pub fn router() -> Router<AppState> {
         servers::list_servers,
         servers::list_server_versions,
         servers::get_server_version,
+        publish::publish_server,
+        publish::validate_server,
+        publish::publish_server_root,
+        publish::validate_server_root,
+        lifecycle::delete_server_version,
+        lifecycle::update_version_status,
+        lifecycle::update_server_status,
         registries::list_registries,
         registries::get_registry,
         registries::sync_registry,
@@ -36,6 +43,7 @@ pub fn router() -> Router<AppState> {
     ),
     tags(
         (name = "servers", description = "Discover MCP servers (MCP Registry API v0.1)"),
+        (name = "publish", description = "Publish to managed registries and manage the versions' lifecycle"),
         (name = "registries", description = "Registries and their sync status"),
         (name = "ops", description = "Probes and build information"),
     )

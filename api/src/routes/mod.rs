@@ -1,7 +1,9 @@
 //! The route table. Each resource module exports `router()`; the reads are mounted once per view.
 
 mod docs;
+pub mod lifecycle;
 pub mod ops;
+pub mod publish;
 pub mod registries;
 pub mod servers;
 
@@ -21,10 +23,14 @@ pub const PER_REGISTRY_PREFIX: &str = "/registry/{registryName}/v0.1";
 
 pub fn router() -> Router<AppState> {
     let mut router = Router::new();
-    for prefix in AGGREGATED_PREFIXES.into_iter().chain([PER_REGISTRY_PREFIX]) {
+    for prefix in AGGREGATED_PREFIXES {
         router = router.nest(prefix, servers::router());
     }
+    // Writes exist only per registry, apart from the root publish aliases.
+    let per_registry = servers::router().merge(publish::router()).merge(lifecycle::router());
     router
+        .nest(PER_REGISTRY_PREFIX, per_registry)
+        .merge(publish::root_router())
         .merge(registries::router())
         .merge(ops::router())
         .merge(docs::router())

@@ -62,8 +62,12 @@ pub async fn spawn_app(test: &TestStore, registries: Vec<RegistryConfig>) -> Tes
 }
 
 pub async fn spawn_with(test: &TestStore, registries: Vec<RegistryConfig>, cors: CorsConfig) -> TestApp {
-    test.store.sync_registries(&registries).await.unwrap();
-    let config = Config { cors, ..test_config(test.config.clone(), registries) };
+    spawn_config(test, Config { cors, ..test_config(test.config.clone(), registries) }).await
+}
+
+/// Starts the application with a whole configuration, on the test's store.
+pub async fn spawn_config(test: &TestStore, config: Config) -> TestApp {
+    test.store.sync_registries(&config.registries).await.unwrap();
     let application = Application::build(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let port = application.local_addr().unwrap().port();
     tokio::spawn(application.run_until(std::future::pending()));
@@ -82,6 +86,18 @@ pub fn client_builder() -> reqwest::ClientBuilder {
 impl TestApp {
     pub async fn get(&self, path: &str) -> Reply {
         self.send(self.client.get(format!("{}{path}", self.base))).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Reply {
+        self.send(self.client.post(format!("{}{path}", self.base)).json(body)).await
+    }
+
+    pub async fn patch_json(&self, path: &str, body: &Value) -> Reply {
+        self.send(self.client.patch(format!("{}{path}", self.base)).json(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(self.client.delete(format!("{}{path}", self.base))).await
     }
 
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
@@ -121,4 +137,23 @@ fn the_official_shape_check_catches_a_broken_list() {
     let broken = serde_json::json!({"servers": [{"server": {"name": "io.example/x", "version": "1"}}]});
     let caught = std::panic::catch_unwind(|| assert_official_shape(&broken, "ServerList"));
     assert!(caught.is_err(), "a server without a description must not pass");
+}
+
+/// A minimal server.json that passes every publish check.
+pub fn server_json(server_name: &str, version: &str) -> Value {
+    serde_json::json!({
+        "$schema": "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json",
+        "name": server_name,
+        "description": "A server for tests",
+        "version": version,
+    })
+}
+
+/// `server_json` with fields added or replaced.
+pub fn server_json_with(server_name: &str, version: &str, extra: Value) -> Value {
+    let mut document = server_json(server_name, version);
+    if let (Some(target), Value::Object(extra)) = (document.as_object_mut(), extra) {
+        target.extend(extra);
+    }
+    document
 }

@@ -2,7 +2,9 @@
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
 mod helpers;
+mod lifecycle;
 mod ops;
+mod publish;
 mod registries;
 mod servers;
 mod servers_queries;

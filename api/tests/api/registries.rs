@@ -57,25 +57,3 @@ on_both_backends! {
         assert_eq!(status.body["syncStatus"]["phase"], "queued");
     }
 }
-
-#[tokio::test]
-async fn writes_in_oauth_mode_answer_401_until_authentication_exists() {
-    let test = TestStore::sqlite().await;
-    let mut config = test_config(test.config.clone(), vec![file_registry("files")]);
-    config.auth.mode = registry_shared::config::AuthMode::Oauth;
-    test.store.sync_registries(&config.registries).await.unwrap();
-    let application = registry_api::Application::build(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", application.local_addr().unwrap().port());
-    tokio::spawn(application.run_until(std::future::pending()));
-
-    let response = client_builder()
-        .build()
-        .unwrap()
-        .post(format!("{base}/extension/v0/registries/files/sync"))
-        .send()
-        .await
-        .unwrap();
-
-    assert_eq!(response.status(), 401);
-    test.cleanup().await;
-}

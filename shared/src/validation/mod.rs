@@ -78,8 +78,18 @@ impl Issue {
 /// server.json at all, so one answer lists every problem; a path with a schema error gets no second one.
 pub fn validate(document: &Value, config: &ValidationConfig) -> Vec<Issue> {
     let mut issues = structure::check(document);
-    if let Ok(server) = ServerDetail::deserialize(document) {
-        let failed: BTreeSet<String> = issues.iter().map(|issue| issue.path.clone()).collect();
+    let mut failed: BTreeSet<String> = issues.iter().map(|issue| issue.path.clone()).collect();
+    // A missing or mistyped top-level string must not hide every other rule: read the rest without it.
+    let mut readable = document.clone();
+    if let Value::Object(fields) = &mut readable {
+        for key in ["name", "description", "version"] {
+            if !fields.get(key).is_some_and(Value::is_string) {
+                fields.insert(key.to_owned(), Value::String(String::new()));
+                failed.insert(key.to_owned());
+            }
+        }
+    }
+    if let Ok(server) = ServerDetail::deserialize(&readable) {
         issues.extend(
             semantic::check(&server, config).into_iter().filter(|issue| !failed.contains(&issue.path)),
         );

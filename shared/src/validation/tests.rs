@@ -274,3 +274,11 @@ fn version_ranges_are_told_from_versions() {
 fn a_body_that_is_not_an_object_is_one_issue() {
     assert_eq!(errors(&json!([1, 2])), [(String::new(), IssueKind::Schema)]);
 }
+
+#[test]
+fn our_example_server_json_passes_without_warnings() {
+    let path =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/publish/ticket-desk.json");
+
+    assert_eq!(issues(&read_json(&path)), Vec::<Issue>::new());
+}

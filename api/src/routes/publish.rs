@@ -1,0 +1,202 @@
+//! Publishing to a managed registry, and validating without storing: per registry, and at the root
+//! (`/v0.1/publish`, `/v0/publish`, …) for the registry `publishRegistry` names or the only managed one, so
+//! the official `mcp-publisher` can use this host as its registry.
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use registry_shared::config::RegistryConfig;
+use registry_shared::model::{RegistryName, ServerDetail, ServerResponse};
+use registry_shared::publish::ensure_managed;
+use registry_shared::validation::{Issue, IssueKind};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::authorize_write;
+use crate::body::{JsonBody, MAX_BODY_BYTES};
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiPath, configured_registry};
+use crate::state::AppState;
+
+/// The root prefixes that publish to the configured publish registry.
+const ROOT_PREFIXES: [&str; 2] = ["/v0.1", "/v0"];
+
+/// The routes under `/registry/{registryName}/v0.1`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/publish", post(publish_server))
+        .route("/validate", post(validate_server))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// `/v0.1/publish`, `/v0/publish` and the matching `validate` routes.
+pub fn root_router() -> Router<AppState> {
+    let mut router = Router::new();
+    for prefix in ROOT_PREFIXES {
+        router = router
+            .route(&format!("{prefix}/publish"), post(publish_server_root))
+            .route(&format!("{prefix}/validate"), post(validate_server_root));
+    }
+    router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+#[derive(Deserialize)]
+pub struct RegistryPath {
+    #[serde(rename = "registryName")]
+    registry_name: String,
+}
+
+/// The result of `/validate`: `valid` is false when any issue is an error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValidationOut {
+    pub valid: bool,
+    pub issues: Vec<Issue>,
+}
+
+/// Publish a new version to a managed registry.
+#[utoipa::path(
+    post,
+    path = "/registry/{registryName}/v0.1/publish",
+    tag = "publish",
+    params(("registryName" = String, Path, description = "A managed registry")),
+    request_body(content = ServerDetail, description = "One server.json (at most 1 MiB)"),
+    responses(
+        (status = 201, description = "Published; `Location` is the version's URL", body = ServerResponse),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Writes need authentication", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The registry is not managed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown registry", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The version exists, a remote URL is taken, or the server has 10,000 versions", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The server.json breaks a rule; `errors` lists each with its location", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn publish_server(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(path): ApiPath<RegistryPath>,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let registry = configured_registry(&state, &path.registry_name)?;
+    publish_to(&state, registry, &headers, body).await
+}
+
+/// Publish to the registry named by `publishRegistry`, or the only managed registry (also at `/v0/publish`).
+#[utoipa::path(
+    post,
+    path = "/v0.1/publish",
+    tag = "publish",
+    request_body(content = ServerDetail, description = "One server.json (at most 1 MiB)"),
+    responses(
+        (status = 201, description = "Published; `Location` is the version's URL", body = ServerResponse),
+        (status = 404, description = "No publish registry is configured; the detail says how to set one", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The server.json breaks a rule", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn publish_server_root(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let registry = publish_target(&state)?;
+    publish_to(&state, registry, &headers, body).await
+}
+
+async fn publish_to(
+    state: &AppState,
+    registry: &RegistryConfig,
+    headers: &HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    authorize_write(state, headers)?;
+    ensure_managed(registry)?;
+    let (record, warnings) = state.publisher().publish(registry, body.value()?).await?;
+    let (name, version) = (record.server.name().as_str(), record.server.version().as_str());
+    tracing::info!(
+        registry.name = %registry.name,
+        server.name = name,
+        server.version = version,
+        warnings = warnings.len(),
+        "server version published"
+    );
+    let location = version_url(&registry.name, name, version);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(record.into_response())).into_response())
+}
+
+/// Run every publish check on a server.json without storing it. Always 200 for a managed registry.
+#[utoipa::path(
+    post,
+    path = "/registry/{registryName}/v0.1/validate",
+    tag = "publish",
+    params(("registryName" = String, Path, description = "A managed registry")),
+    request_body(content = ServerDetail, description = "One server.json (at most 1 MiB)"),
+    responses(
+        (status = 200, description = "The issues found; `valid` when none is an error", body = ValidationOut),
+        (status = 403, description = "The registry is not managed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown registry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn validate_server(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<RegistryPath>,
+    body: JsonBody,
+) -> Result<Json<ValidationOut>, ApiError> {
+    let registry = configured_registry(&state, &path.registry_name)?;
+    validate_in(&state, registry, body).await
+}
+
+/// Validate against the root publish registry (also at `/v0/validate`).
+#[utoipa::path(
+    post,
+    path = "/v0.1/validate",
+    tag = "publish",
+    request_body(content = ServerDetail, description = "One server.json (at most 1 MiB)"),
+    responses(
+        (status = 200, description = "The issues found; `valid` when none is an error", body = ValidationOut),
+        (status = 404, description = "No publish registry is configured", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn validate_server_root(
+    State(state): State<AppState>,
+    body: JsonBody,
+) -> Result<Json<ValidationOut>, ApiError> {
+    let registry = publish_target(&state)?;
+    validate_in(&state, registry, body).await
+}
+
+async fn validate_in(
+    state: &AppState,
+    registry: &RegistryConfig,
+    body: JsonBody,
+) -> Result<Json<ValidationOut>, ApiError> {
+    ensure_managed(registry)?;
+    let issues = match body.0 {
+        Ok(document) => state.publisher().check(registry, &document).await?,
+        Err(e) => vec![Issue::error(IssueKind::Json, "", format!("the body is not valid JSON: {e}"))],
+    };
+    Ok(Json(ValidationOut { valid: !issues.iter().any(Issue::is_error), issues }))
+}
+
+fn publish_target(state: &AppState) -> Result<&RegistryConfig, ApiError> {
+    state.config.publish_target().map_err(ApiError::NotFound)
+}
+
+/// `/registry/{registry}/v0.1/servers/{name}/versions/{version}`, each part percent-encoded.
+fn version_url(registry: &RegistryName, name: &str, version: &str) -> String {
+    format!("/registry/{registry}/v0.1/servers/{}/versions/{}", encode_segment(name), encode_segment(version))
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, so `/` and `+` survive as data.
+fn encode_segment(raw: &str) -> String {
+    let mut encoded = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}

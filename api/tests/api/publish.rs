@@ -1,0 +1,228 @@
+//! Publishing to managed registries: per registry and at the root, the validation answers, and the race
+//! between replicas.
+
+use registry_shared::config::Config;
+use registry_testkit::*;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// Every kind of field a server.json can carry.
+fn rich(version: &str) -> Value {
+    server_json_with(
+        "com.example.platform/weather",
+        version,
+        json!({
+            "title": "Weather",
+            "websiteUrl": "https://docs.example.com/weather",
+            "repository": { "url": "https://git.example.com/platform/weather", "source": "gitea", "id": "42" },
+            "icons": [{ "src": "https://cdn.example.com/weather.svg", "mimeType": "image/svg+xml", "sizes": ["any"], "theme": "dark" }],
+            "packages": [{
+                "registryType": "oci",
+                "identifier": "registry.example.com/platform/weather:2",
+                "transport": { "type": "streamable-http", "url": "http://localhost:{port}/mcp" },
+                "runtimeArguments": [{ "type": "named", "name": "-p", "value": "{port}:8080", "variables": { "port": { "default": "8080" } } }],
+                "packageArguments": [{ "type": "positional", "valueHint": "port", "default": "8080" }],
+                "environmentVariables": [{ "name": "WEATHER_TOKEN", "isSecret": true, "isRequired": true }]
+            }],
+            "remotes": [{
+                "type": "sse",
+                "url": "https://{tenant}.weather.example.com/sse",
+                "headers": [{ "name": "X-Api-Key", "value": "{key}", "isSecret": true, "variables": { "key": { "isSecret": true } } }],
+                "variables": { "tenant": { "choices": ["eu", "us"], "default": "eu" } }
+            }],
+            "_meta": { "io.modelcontextprotocol.registry/publisher-provided": { "com.example.ci": { "pipeline": 1842, "tags": ["weather"] } } }
+        }),
+    )
+}
+
+on_both_backends! {
+    async fn a_published_version_is_201_with_its_location_and_reads_back_unchanged(test: &TestStore) {
+        let app = spawn_app(test, vec![managed_registry("internal"), file_registry("files")]).await;
+        let document = rich("2.0.0");
+
+        let created = app.post_json("/registry/internal/v0.1/publish", &document).await;
+        let location = created.headers["location"].to_str().unwrap().to_owned();
+        let by_location = app.get(&location).await;
+        let latest = app.get("/v0.1/servers/com.example.platform%2Fweather/versions/latest").await;
+        let listed = app.get("/registry/internal/v0.1/servers?search=weather").await;
+
+        assert_eq!(created.status, 201, "{}", created.body);
+        assert_official_shape(&created.body, "ServerResponse");
+        assert_eq!(location, "/registry/internal/v0.1/servers/com.example.platform%2Fweather/versions/2.0.0");
+        assert_eq!(created.body["server"], document);
+        let official = &created.body["_meta"]["io.modelcontextprotocol.registry/official"];
+        assert_eq!((official["status"].as_str(), official["isLatest"].as_bool()), (Some("active"), Some(true)));
+        assert_eq!(by_location.body, created.body);
+        assert_eq!(latest.body["server"], document, "the aggregated view has it at once, byte for byte");
+        assert_eq!(listed.versions(), [("com.example.platform/weather".to_owned(), "2.0.0".to_owned())]);
+    }
+
+    async fn an_older_version_published_later_does_not_become_latest(test: &TestStore) {
+        let app = spawn_app(test, vec![managed_registry("internal")]).await;
+
+        app.post_json("/registry/internal/v0.1/publish", &server_json("io.example/tool", "2.0.0")).await;
+        let older = app.post_json("/registry/internal/v0.1/publish", &server_json("io.example/tool", "1.0.1")).await;
+        let latest = app.get("/registry/internal/v0.1/servers/io.example%2Ftool/versions/latest").await;
+
+        assert_eq!(older.status, 201);
+        assert_eq!(older.body["_meta"]["io.modelcontextprotocol.registry/official"]["isLatest"], false);
+        assert_eq!(latest.body["server"]["version"], "2.0.0");
+    }
+
+    async fn publish_refusals_have_their_own_status_codes(test: &TestStore) {
+        let app = spawn_app(test, vec![managed_registry("internal"), file_registry("files")]).await;
+        let url = |registry: &str| format!("{}/registry/{registry}/v0.1/publish", app.base);
+        let tool = server_json_with("io.example/tool", "1.0.0", json!({ "remotes": [{ "type": "sse", "url": "https://mcp.example.com/sse" }] }));
+        app.post_json("/registry/internal/v0.1/publish", &tool).await;
+        let huge = server_json_with("io.example/huge", "1.0.0", json!({ "title": "x".repeat(1024 * 1024) }));
+
+        let unknown = app.post_json("/registry/nowhere/v0.1/publish", &tool).await;
+        let not_managed = app.post_json("/registry/files/v0.1/publish", &tool).await;
+        let duplicate = app.post_json("/registry/internal/v0.1/publish", &tool).await;
+        let same_url = app.post_json("/registry/internal/v0.1/publish", &server_json_with("io.example/copy", "1.0.0", json!({ "remotes": tool["remotes"] }))).await;
+        let too_large = app.post_json("/registry/internal/v0.1/publish", &huge).await;
+        let not_json = app.send(app.client.post(url("internal")).header("content-type", "application/json").body("{oops")).await;
+        let wrong_type = app.send(app.client.post(url("internal")).header("content-type", "text/plain").body("{}")).await;
+
+        unknown.problem(404);
+        let detail = not_managed.problem(403)["detail"].as_str().unwrap().to_owned();
+        assert!(detail.contains("files") && detail.contains("file registry"), "{detail}");
+        assert!(duplicate.problem(409)["detail"].as_str().unwrap().contains("already exists"));
+        assert!(same_url.problem(409)["detail"].as_str().unwrap().contains("already used by server io.example/tool"));
+        too_large.problem(413);
+        assert!(not_json.problem(400)["detail"].as_str().unwrap().contains("not valid JSON"));
+        wrong_type.problem(415);
+    }
+
+    async fn an_invalid_server_json_is_422_with_every_location(test: &TestStore) {
+        let app = spawn_app(test, vec![managed_registry("internal")]).await;
+        let mut document = server_json_with("io.example/tool", "^1.0.0", json!({
+            "status": "active",
+            "websiteUrl": "http://docs.example.com",
+            "_meta": { "tools": [] },
+            "remotes": [{ "type": "streamable-http", "url": "https://127.0.0.1/mcp" }]
+        }));
+        document.as_object_mut().unwrap().remove("description");
+
+        let reply = app.post_json("/registry/internal/v0.1/publish", &document).await;
+        let stored = app.get("/registry/internal/v0.1/servers").await;
+
+        let problem = reply.problem(422);
+        let mut locations: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["location"].as_str().unwrap()).collect();
+        locations.sort_unstable();
+        assert_eq!(locations, ["body", "body._meta.tools", "body.remotes[0].url", "body.status", "body.version", "body.websiteUrl"]);
+        assert!(problem["errors"].as_array().unwrap().iter().all(|e| !e["message"].as_str().unwrap().is_empty()));
+        assert_eq!(stored.versions(), [], "nothing is stored");
+    }
+
+    async fn validate_always_answers_200_with_typed_issues(test: &TestStore) {
+        let app = spawn_app(test, vec![managed_registry("internal"), file_registry("files")]).await;
+        app.post_json("/registry/internal/v0.1/publish", &server_json("io.example/tool", "1.0.0")).await;
+        let older_schema = server_json_with("io.example/tool", "2.0.0", json!({ "$schema": "https://static.modelcontextprotocol.io/schemas/2025-09-29/server.schema.json" }));
+        let url = format!("{}/registry/internal/v0.1/validate", app.base);
+
+        let valid = app.post_json("/registry/internal/v0.1/validate", &server_json("io.example/tool", "2.0.0")).await;
+        let warned = app.post_json("/registry/internal/v0.1/validate", &older_schema).await;
+        let invalid = app.post_json("/registry/internal/v0.1/validate", &server_json("io.example/tool", "latest")).await;
+        let taken = app.post_json("/registry/internal/v0.1/validate", &server_json("io.example/tool", "1.0.0")).await;
+        let not_json = app.send(app.client.post(&url).header("content-type", "application/json").body("[")).await;
+        let not_managed = app.post_json("/registry/files/v0.1/validate", &server_json("io.example/tool", "2.0.0")).await;
+        let stored = app.get("/registry/internal/v0.1/servers").await;
+
+        assert_eq!(valid.body, json!({ "valid": true, "issues": [] }));
+        assert_eq!(warned.body["valid"], true);
+        assert_eq!(warned.body["issues"][0]["severity"], "warning");
+        assert_eq!(invalid.status, 200);
+        assert_eq!(invalid.body["valid"], false);
+        assert_eq!(invalid.body["issues"][0], json!({ "type": "semantic", "path": "version", "severity": "error", "message": invalid.body["issues"][0]["message"] }));
+        assert_eq!((taken.body["issues"][0]["type"].as_str(), taken.body["issues"][0]["path"].as_str()), (Some("conflict"), Some("version")));
+        assert_eq!((not_json.status.as_u16(), &not_json.body["issues"][0]["type"]), (200, &json!("json")));
+        not_managed.problem(403);
+        assert_eq!(stored.versions().len(), 1, "validation stores nothing");
+    }
+
+    async fn root_publish_routes_use_the_only_managed_registry(test: &TestStore) {
+        let app = spawn_app(test, vec![file_registry("files"), managed_registry("internal")]).await;
+
+        let v0 = app.post_json("/v0/publish", &server_json("io.example/tool", "1.0.0")).await;
+        let v01 = app.post_json("/v0.1/publish", &server_json("io.example/tool", "1.1.0")).await;
+        let checked = app.post_json("/v0.1/validate", &server_json("io.example/tool", "1.1.0")).await;
+        let stored = app.get("/registry/internal/v0.1/servers").await;
+
+        assert_eq!((v0.status.as_u16(), v01.status.as_u16()), (201, 201));
+        assert!(v0.headers["location"].to_str().unwrap().starts_with("/registry/internal/"));
+        assert_eq!(checked.body["valid"], false, "1.1.0 exists now");
+        assert_eq!(stored.versions().len(), 2);
+    }
+}
+
+on_both_backends! {
+    async fn root_publish_routes_need_publish_registry_when_several_registries_are_managed(test: &TestStore) {
+        let registries = vec![managed_registry("team-a"), managed_registry("team-b")];
+        let ambiguous = spawn_app(test, registries.clone()).await;
+        let config = Config { publish_registry: Some(name("team-b")), ..test_config(test.config.clone(), registries) };
+        let chosen = spawn_config(test, config).await;
+
+        let refused = ambiguous.post_json("/v0.1/publish", &server_json("io.example/tool", "1.0.0")).await;
+        let published = chosen.post_json("/v0/publish", &server_json("io.example/tool", "1.0.0")).await;
+
+        assert!(refused.problem(404)["detail"].as_str().unwrap().contains("set publishRegistry"));
+        assert_eq!(published.status, 201);
+        assert_eq!(chosen.get("/registry/team-b/v0.1/servers").await.versions().len(), 1);
+        assert_eq!(chosen.get("/registry/team-a/v0.1/servers").await.versions().len(), 0);
+    }
+}
+
+#[tokio::test]
+async fn every_write_answers_401_in_oauth_mode_until_authentication_exists() {
+    let test = TestStore::sqlite().await;
+    let mut config =
+        test_config(test.config.clone(), vec![managed_registry("internal"), file_registry("files")]);
+    config.auth.mode = registry_shared::config::AuthMode::Oauth;
+    let app = spawn_config(&test, config).await;
+    let status = json!({ "status": "deprecated" });
+
+    let replies = [
+        app.post_json("/registry/internal/v0.1/publish", &server_json("io.example/tool", "1.0.0")).await,
+        app.post_json("/v0/publish", &server_json("io.example/tool", "1.0.0")).await,
+        app.delete("/registry/internal/v0.1/servers/io.example%2Ftool/versions/1.0.0").await,
+        app.patch_json("/registry/internal/v0.1/servers/io.example%2Ftool/versions/1.0.0/status", &status)
+            .await,
+        app.patch_json("/registry/internal/v0.1/servers/io.example%2Ftool/status", &status).await,
+        app.send(app.client.post(format!("{}/extension/v0/registries/files/sync", app.base))).await,
+    ];
+    let validated =
+        app.post_json("/registry/internal/v0.1/validate", &server_json("io.example/tool", "1.0.0")).await;
+
+    for reply in &replies {
+        assert!(reply.problem(401)["detail"].as_str().unwrap().contains("auth.mode"), "{}", reply.body);
+    }
+    assert_eq!(validated.body["valid"], true, "validation stores nothing and needs no authentication");
+    test.cleanup().await;
+}
+
+/// Two replicas on one PostgreSQL publish the same versions at the same moment: the database decides, so
+/// each version is created exactly once and the other request gets 409.
+#[tokio::test]
+async fn two_replicas_publishing_the_same_version_give_one_201_and_one_409() {
+    let test = TestStore::postgres().await;
+    let first = spawn_app(&test, vec![managed_registry("internal")]).await;
+    let second = spawn_app(&test, vec![managed_registry("internal")]).await;
+
+    for round in 0..25 {
+        let document = server_json("io.example/raced", &format!("1.0.{round}"));
+        let (a, b) = tokio::join!(
+            first.post_json("/registry/internal/v0.1/publish", &document),
+            second.post_json("/registry/internal/v0.1/publish", &document),
+        );
+        let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 409], "round {round}: {} / {}", a.body, b.body);
+    }
+    let versions = first.get("/registry/internal/v0.1/servers/io.example%2Fraced/versions").await;
+    assert_eq!(versions.versions().len(), 25);
+    let latest = first.get("/registry/internal/v0.1/servers/io.example%2Fraced/versions/latest").await;
+    assert_eq!(latest.body["server"]["version"], "1.0.24");
+    test.cleanup().await;
+}
