@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "registry-admin",
     version,
-    about = "Operate an MCP Registry Server: migrations, configuration checks"
+    about = "Operate an MCP Registry Server: migrations, configuration checks, syncs, publishing"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -33,6 +33,9 @@ pub enum Command {
     /// Show each registry's sync state: phase, last success, last attempt, consecutive failures, server
     /// count, next due time and last error.
     Status(OutputArgs),
+    /// Publish server.json files to a managed registry, with the API's validation, one line of result per
+    /// file. Exits with status 1 when any file fails.
+    Publish(PublishArgs),
     /// Print the version, git commit and build date.
     Version,
 }
@@ -54,6 +57,21 @@ pub struct EnqueueSyncArgs {
     /// Every registry that is synced (all but managed ones).
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// server.json files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The managed registry to publish to.
+    #[arg(long, short)]
+    pub registry: String,
+    /// Run every check and report; store nothing.
+    #[arg(long)]
+    pub validate_only: bool,
 }
 
 #[derive(Debug, Args)]

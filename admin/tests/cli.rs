@@ -242,3 +242,59 @@ fn every_command_has_help() {
         assert!(stdout(&output).contains("Usage: registry-admin"), "{args:?}");
     }
 }
+
+#[test]
+fn publish_reports_one_line_per_file_and_fails_when_any_file_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = two_registries(dir.path());
+    let config = config.to_str().unwrap();
+    let good = example("publish/ticket-desk.json");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"$schema": "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json", "name": "io.example/bad", "description": "d", "version": "^1.0"}"#).unwrap();
+    let bad = bad.to_str().unwrap();
+
+    let checked =
+        admin(&["publish", &good, "--registry", "internal", "--validate-only", "--config", config], &[]);
+    let first = admin(&["publish", &good, bad, "--registry", "internal", "--config", config], &[]);
+    let again = admin(&["publish", &good, "--registry", "internal", "--config", config], &[]);
+    let not_managed = admin(&["publish", &good, "--registry", "files", "--config", config], &[]);
+
+    assert!(checked.status.success(), "{}", stderr(&checked));
+    assert_eq!(stdout(&checked), format!("{good}: valid\n"), "a fresh SQLite file is migrated on the way");
+    assert_eq!(first.status.code(), Some(1));
+    let lines: Vec<String> = stdout(&first).lines().map(str::to_owned).collect();
+    assert_eq!(lines[0], format!("{good}: published com.example.platform/ticket-desk 1.4.0"));
+    assert!(lines[1].starts_with(&format!("{bad}: invalid: version: ")), "{}", lines[1]);
+    assert!(stderr(&first).contains("1 of 2 files failed"));
+    assert!(
+        stdout(&again).contains("conflict: com.example.platform/ticket-desk version 1.4.0 already exists")
+    );
+    assert!(stderr(&not_managed).contains("files is a file registry"), "{}", stderr(&not_managed));
+}
+
+#[tokio::test]
+async fn publish_writes_to_postgres_through_the_same_store_path() {
+    let database = PostgresDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        write_config(dir.path(), "registries:\n  - {name: internal, managed: {}}\nauth: {mode: anonymous}\n");
+    let config = config.to_str().unwrap();
+    let env = [("REGISTRY_DATABASE__URL", database.url.as_str())];
+    assert!(admin(&["migrate", "--config", config], &env).status.success());
+
+    let published = admin(
+        &["publish", &example("publish/ticket-desk.json"), "--registry", "internal", "--config", config],
+        &env,
+    );
+
+    assert!(published.status.success(), "{}{}", stdout(&published), stderr(&published));
+    let mut conn = PgConnection::connect(database.url.as_str()).await.unwrap();
+    let (name, latest): (String, bool) =
+        sqlx::query_as("select name, is_latest from server_version where registry = 'internal'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!((name.as_str(), latest), ("com.example.platform/ticket-desk", true));
+    conn.close().await.unwrap();
+    database.drop_now().await;
+}

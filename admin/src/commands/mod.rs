@@ -4,6 +4,7 @@
 mod config;
 mod enqueue;
 mod migrate;
+mod publish;
 mod status;
 
 use std::io::Write;
@@ -23,6 +24,7 @@ pub async fn run(command: Command) -> ExitCode {
         Command::Status(args) => status::run(&args.config.config, args.output).await,
         Command::EnqueueSync(args) => enqueue::run(&args).await,
         Command::Jobs(args) => enqueue::jobs(&args.config.config, args.output).await,
+        Command::Publish(args) => publish::run(&args).await,
         Command::Version => version(),
     };
     match result {

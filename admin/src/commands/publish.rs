@@ -1,0 +1,105 @@
+//! `registry-admin publish`: the API's publish path (the same validation, the same store writes), fed from
+//! files. One line of result per file.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use registry_shared::bootstrap;
+use registry_shared::model::RegistryName;
+use registry_shared::publish::{PublishError, Publisher, ensure_managed};
+use registry_shared::validation::{Issue, NoPackageChecks};
+use serde_json::Value;
+
+use super::{Failure, load};
+use crate::cli::PublishArgs;
+
+pub async fn run(args: &PublishArgs) -> Result<(), Failure> {
+    let config = load(&args.config.config)?;
+    let name = RegistryName::parse(&args.registry).map_err(|e| anyhow!(e.0))?;
+    let registry = config
+        .registry(&name)
+        .ok_or_else(|| anyhow!("{name} is not a registry in {}", args.config.config.display()))?;
+    ensure_managed(registry).map_err(|e| anyhow!(e))?;
+    let store = bootstrap::open(&config.database).await.context("opening the database")?;
+    if !bootstrap::prepare_registries(&store, &config.registries).await {
+        return Err(
+            anyhow!("the database is not ready: run `registry-admin migrate --config <file>` first").into()
+        );
+    }
+    let publisher = Publisher { store: &store, validation: &config.validation, packages: &NoPackageChecks };
+    let mut out = std::io::stdout().lock();
+    let mut failed = 0;
+    for file in &args.files {
+        let outcome = match read(file) {
+            Ok(document) if args.validate_only => validate(&publisher, registry, &document).await,
+            Ok(document) => publish(&publisher, registry, document).await,
+            Err(e) => Err(format!("{e:#}")),
+        };
+        match outcome {
+            Ok(line) => writeln!(out, "{}: {line}", file.display())?,
+            Err(line) => {
+                failed += 1;
+                writeln!(out, "{}: {line}", file.display())?;
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(anyhow!("{failed} of {} files failed", args.files.len()).into());
+    }
+    Ok(())
+}
+
+fn read(path: &Path) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(path).context("cannot read the file")?;
+    serde_json::from_str(&text).context("not valid JSON")
+}
+
+async fn publish(
+    publisher: &Publisher<'_>,
+    registry: &registry_shared::config::RegistryConfig,
+    document: Value,
+) -> Result<String, String> {
+    match publisher.publish(registry, document).await {
+        Ok((record, warnings)) => Ok(format!(
+            "published {} {}{}",
+            record.server.name(),
+            record.server.version(),
+            listed("; warnings: ", &warnings)
+        )),
+        Err(PublishError::Invalid(issues)) => Err(format!("invalid{}", listed(": ", &issues))),
+        Err(PublishError::Conflict(conflict)) => Err(format!("conflict: {conflict}")),
+        Err(other) => Err(format!("error: {other}")),
+    }
+}
+
+async fn validate(
+    publisher: &Publisher<'_>,
+    registry: &registry_shared::config::RegistryConfig,
+    document: &Value,
+) -> Result<String, String> {
+    let issues = publisher.check(registry, document).await.map_err(|e| format!("error: {e}"))?;
+    if issues.iter().any(Issue::is_error) {
+        Err(format!("invalid{}", listed(": ", &issues)))
+    } else {
+        Ok(format!("valid{}", listed("; warnings: ", &issues)))
+    }
+}
+
+/// `prefix` and the issues as `path: message`, separated by `; `; nothing when there are none.
+fn listed(prefix: &str, issues: &[Issue]) -> String {
+    if issues.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = issues
+        .iter()
+        .map(|issue| {
+            if issue.path.is_empty() {
+                issue.message.clone()
+            } else {
+                format!("{}: {}", issue.path, issue.message)
+            }
+        })
+        .collect();
+    format!("{prefix}{}", each.join("; "))
+}
