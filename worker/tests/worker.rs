@@ -179,17 +179,23 @@ async fn a_job_of_a_killed_worker_is_finished_by_another() {
     assert_eq!(upstream.requests(), 1, "the first worker started the sync and was killed during it");
     let mut second = spawn();
     until_synced(&store, &[file_registry("mirror")], Duration::from_secs(120)).await;
+    let Store::Postgres(pg) = &store else { unreachable!() };
+    // The sync's data commits before the queue records the job as done: wait for that too.
+    let jobs = || async {
+        sqlx::query_as::<_, (String,)>("select status from apalis.jobs where job_type = 'registry-sync'")
+            .fetch_all(pg.pool())
+            .await
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while jobs().await.iter().any(|(status,)| status != "Done") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     second.kill();
 
     let status = store.sync_status(&name("mirror")).await.unwrap().unwrap();
     assert_eq!(status.server_count, 150, "nothing lost or duplicated");
-    let Store::Postgres(pg) = &store else { unreachable!() };
-    let statuses: Vec<(String,)> =
-        sqlx::query_as("select status from apalis.jobs where job_type = 'registry-sync'")
-            .fetch_all(pg.pool())
-            .await
-            .unwrap();
-    assert_eq!(statuses, [("Done".to_owned(),)], "one job, finished once");
+    assert_eq!(jobs().await, [("Done".to_owned(),)], "one job, finished once");
     pg.pool().close().await;
     database.drop_now().await;
 }
