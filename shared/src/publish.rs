@@ -14,7 +14,7 @@ pub enum PublishError {
     #[error("registry {registry} is a {kind} registry; only managed registries accept writes")]
     NotManaged { registry: RegistryName, kind: &'static str },
     /// The document breaks a rule; the issues say where. Warnings may be among them.
-    #[error("the server.json is not valid: {}", summary(.0))]
+    #[error("the server.json is not valid: {}", validation::summary(.0.iter().filter(|i| i.is_error())))]
     Invalid(Vec<Issue>),
     #[error(transparent)]
     Conflict(Conflict),
@@ -29,21 +29,6 @@ impl From<StoreError> for PublishError {
             other => Self::Store(other),
         }
     }
-}
-
-fn summary(issues: &[Issue]) -> String {
-    let errors: Vec<String> = issues
-        .iter()
-        .filter(|issue| issue.is_error())
-        .map(|issue| {
-            if issue.path.is_empty() {
-                issue.message.clone()
-            } else {
-                format!("{}: {}", issue.path, issue.message)
-            }
-        })
-        .collect();
-    errors.join("; ")
 }
 
 /// Writes go only to managed registries; the others mirror a source.

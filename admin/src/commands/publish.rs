@@ -8,7 +8,7 @@ use anyhow::{Context, anyhow};
 use registry_shared::bootstrap;
 use registry_shared::model::RegistryName;
 use registry_shared::publish::{PublishError, Publisher, ensure_managed};
-use registry_shared::validation::{Issue, NoPackageChecks};
+use registry_shared::validation::{self, Issue, NoPackageChecks};
 use serde_json::Value;
 
 use super::{Failure, load};
@@ -86,20 +86,7 @@ async fn validate(
     }
 }
 
-/// `prefix` and the issues as `path: message`, separated by `; `; nothing when there are none.
+/// `prefix` and the issues on one line; nothing when there are none.
 fn listed(prefix: &str, issues: &[Issue]) -> String {
-    if issues.is_empty() {
-        return String::new();
-    }
-    let each: Vec<String> = issues
-        .iter()
-        .map(|issue| {
-            if issue.path.is_empty() {
-                issue.message.clone()
-            } else {
-                format!("{}: {}", issue.path, issue.message)
-            }
-        })
-        .collect();
-    format!("{prefix}{}", each.join("; "))
+    if issues.is_empty() { String::new() } else { format!("{prefix}{}", validation::summary(issues)) }
 }

@@ -78,7 +78,13 @@ pub fn openapi() -> &'static Document {
                 operation.parameters.get_or_insert_with(Vec::new).insert(0, registry_name_parameter());
                 operation.operation_id = operation.operation_id.take().map(|id| format!("{id}_in_registry"));
             }
-            document.paths.paths.insert(format!("{PER_REGISTRY_PREFIX}{suffix}"), scoped);
+            // The writes declare some of the same paths (DELETE on a version): keep their operations.
+            match document.paths.paths.get_mut(&format!("{PER_REGISTRY_PREFIX}{suffix}")) {
+                Some(writes) => writes.get = scoped.get,
+                None => {
+                    document.paths.paths.insert(format!("{PER_REGISTRY_PREFIX}{suffix}"), scoped);
+                }
+            }
         }
         document
     })

@@ -38,6 +38,19 @@ on_both_backends! {
         for path in ["/extension/v0/registries", "/extension/v0/registries/{name}", "/health", "/readiness", "/version"] {
             assert!(paths.contains_key(path), "{path}");
         }
+        let writes = [
+            ("post", "/registry/{registryName}/v0.1/publish"),
+            ("post", "/registry/{registryName}/v0.1/validate"),
+            ("post", "/v0.1/publish"),
+            ("post", "/v0.1/validate"),
+            ("delete", "/registry/{registryName}/v0.1/servers/{serverName}/versions/{version}"),
+            ("get", "/registry/{registryName}/v0.1/servers/{serverName}/versions/{version}"),
+            ("patch", "/registry/{registryName}/v0.1/servers/{serverName}/versions/{version}/status"),
+            ("patch", "/registry/{registryName}/v0.1/servers/{serverName}/status"),
+        ];
+        for (method, path) in writes {
+            assert!(paths[path][method].is_object(), "{method} {path}");
+        }
         let list = &paths["/registry/{registryName}/v0.1/servers"]["get"];
         let parameters: Vec<&str> = list["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
         assert_eq!(parameters, ["registryName", "cursor", "limit", "search", "version", "updated_since", "include_deleted"]);

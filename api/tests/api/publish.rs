@@ -116,6 +116,41 @@ on_both_backends! {
         assert_eq!(stored.versions(), [], "nothing is stored");
     }
 
+    async fn each_validation_rule_refuses_a_publish_with_its_location(test: &TestStore) {
+        let app = spawn_app(test, vec![managed_registry("internal")]).await;
+        let remote = |url: &str| json!({ "remotes": [{ "type": "streamable-http", "url": url }] });
+        let package = |transport: Value| json!({ "packages": [{ "registryType": "npm", "identifier": "@example/tool", "transport": transport }] });
+        let cases: Vec<(Value, &str)> = vec![
+            (json!({ "$schema": "https://static.modelcontextprotocol.io/schemas/draft/server.schema.json" }), "body.$schema"),
+            (json!({ "name": "io.example/-tool" }), "body.name"),
+            (json!({ "description": "" }), "body.description"),
+            (json!({ "version": "latest" }), "body.version"),
+            (json!({ "version": "1.2.*" }), "body.version"),
+            (json!({ "version": "1.0 || 2.0" }), "body.version"),
+            (json!({ "websiteUrl": "http://example.com" }), "body.websiteUrl"),
+            (json!({ "icons": [{ "src": "http://cdn.example.com/i.png" }] }), "body.icons[0].src"),
+            (json!({ "_meta": { "io.modelcontextprotocol.registry/official": {} } }), "body._meta.io.modelcontextprotocol.registry/official"),
+            (json!({ "_meta": { "io.modelcontextprotocol.registry/publisher-provided": { "blob": "b".repeat(5000) } } }), "body._meta.io.modelcontextprotocol.registry/publisher-provided"),
+            (json!({ "packages": [{ "registryType": "npm", "identifier": "@example/tool" }] }), "body.packages[0]"),
+            (package(json!({ "type": "stdio", "url": "https://example.com/mcp" })), "body.packages[0].transport.url"),
+            (package(json!({ "type": "streamable-http" })), "body.packages[0].transport"),
+            (package(json!({ "type": "sse", "url": "https://example.com/{undefined}" })), "body.packages[0].transport.url"),
+            (json!({ "packages": [{ "registryType": "npm", "identifier": "@example/tool", "transport": { "type": "stdio" }, "runtimeArguments": [{ "type": "named", "name": "$flag" }] }] }), "body.packages[0].runtimeArguments[0].name"),
+            (remote("https://localhost:8443/mcp"), "body.remotes[0].url"),
+            (remote("http://mcp.example.com/mcp"), "body.remotes[0].url"),
+            (remote("https://{region}.example.com/mcp"), "body.remotes[0].url"),
+        ];
+        for (change, location) in cases {
+            let document = server_json_with("io.example/tool", "1.0.0", change.clone());
+
+            let reply = app.post_json("/registry/internal/v0.1/publish", &document).await;
+
+            let locations: Vec<&str> = reply.problem(422)["errors"].as_array().unwrap().iter().map(|e| e["location"].as_str().unwrap()).collect();
+            assert!(locations.contains(&location), "{change}: {locations:?}");
+        }
+        assert_eq!(app.get("/registry/internal/v0.1/servers").await.versions(), [], "nothing was stored");
+    }
+
     async fn validate_always_answers_200_with_typed_issues(test: &TestStore) {
         let app = spawn_app(test, vec![managed_registry("internal"), file_registry("files")]).await;
         app.post_json("/registry/internal/v0.1/publish", &server_json("io.example/tool", "1.0.0")).await;

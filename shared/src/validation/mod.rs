@@ -74,6 +74,22 @@ impl Issue {
     }
 }
 
+/// `path: message`, or the message alone for the document as a whole.
+impl std::fmt::Display for Issue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Issues on one line, separated by `; `.
+pub fn summary<'a>(issues: impl IntoIterator<Item = &'a Issue>) -> String {
+    issues.into_iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
 /// Runs the structural and the semantic checks. Semantic checks run whenever the document can be read as a
 /// server.json at all, so one answer lists every problem; a path with a schema error gets no second one.
 pub fn validate(document: &Value, config: &ValidationConfig) -> Vec<Issue> {
