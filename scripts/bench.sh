@@ -53,18 +53,12 @@ declare -A paths=(
 )
 order=("first page" "deep page (row 15,000)" "search=weather" "version=latest" "one version GET")
 
-# wrk's --latency table prints 50% and 99%; convert its units to milliseconds.
-to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
+source scripts/wrk-report.sh
 
 measure() {
-  local connections=$1 path=$2 out
+  local connections=$1 path=$2
   wrk -t1 -c"$connections" -d3s "$base$path" >/dev/null
-  out=$(wrk -t1 -c"$connections" -d"${duration}s" --latency "$base$path")
-  local p50 p99 rps
-  p50=$(to_ms "$(printf '%s\n' "$out" | awk '$1 == "50%" { print $2 }')")
-  p99=$(to_ms "$(printf '%s\n' "$out" | awk '$1 == "99%" { print $2 }')")
-  rps=$(printf '%s\n' "$out" | awk '/Requests\/sec/ { printf "%.0f", $2 }')
-  printf '| %s | %s | %s | %s |\n' "$3" "$p50" "$p99" "$rps"
+  wrk_row "$3" "$(wrk -t1 -c"$connections" -d"${duration}s" --latency "$base$path")"
 }
 
 echo "$(value versions) versions in $(value servers) servers, loaded in $(value seconds) s; ${duration}s per run"
