@@ -2,13 +2,13 @@
 //! one version or on all versions of a server in one transaction. A deleted version can be restored, unless
 //! another server has taken one of its remote URLs meanwhile.
 
-use super::dialect::{Bind, Dialect, statement};
+use super::dialect::{Bind, Dialect, Row, statement};
 use super::publishing::{remote_conflicts, remote_url_lock};
 use super::query::{Scope, VersionSelector};
 use super::sql_store::SqlStore;
 use super::writes::{recompute_latest, reshadow};
 use super::{ServerRecord, StoreError, now, server_from_body};
-use crate::model::{RegistryName, Status};
+use crate::model::{RegistryName, ServerJson, Status};
 
 /// What a status change did.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,18 +41,7 @@ impl<DB: Dialect> SqlStore<DB> {
         if rows.is_empty() {
             return Ok(None);
         }
-        let mut changed = Vec::new();
-        let mut restored = Vec::new();
-        for row in &rows {
-            let current = DB::text(row, "status")?;
-            if current == status.as_str() && DB::opt_text(row, "status_message")?.as_deref() == message {
-                continue;
-            }
-            changed.push(DB::text(row, "version")?);
-            if current == Status::Deleted.as_str() && status != Status::Deleted {
-                restored.push(server_from_body(DB::json(row, "body")?)?);
-            }
-        }
+        let (changed, restored) = changes::<DB>(&rows, status, message)?;
         if !restored.is_empty() {
             DB::lock(&mut tx, &remote_url_lock(registry)).await?;
         }
@@ -95,4 +84,26 @@ impl<DB: Dialect> SqlStore<DB> {
         };
         Ok(Some(StatusUpdate { updated: changed.len(), versions }))
     }
+}
+
+/// The versions whose status or message differ from the request, and the documents of the deleted ones
+/// among them that would come back.
+fn changes<DB: Dialect>(
+    rows: &[Row<DB>],
+    status: Status,
+    message: Option<&str>,
+) -> Result<(Vec<String>, Vec<ServerJson>), StoreError> {
+    let mut changed = Vec::new();
+    let mut restored = Vec::new();
+    for row in rows {
+        let current = DB::text(row, "status")?;
+        if current == status.as_str() && DB::opt_text(row, "status_message")?.as_deref() == message {
+            continue;
+        }
+        changed.push(DB::text(row, "version")?);
+        if current == Status::Deleted.as_str() && status != Status::Deleted {
+            restored.push(server_from_body(DB::json(row, "body")?)?);
+        }
+    }
+    Ok((changed, restored))
 }
