@@ -248,19 +248,37 @@ fn publish_reports_one_line_per_file_and_fails_when_any_file_does() {
     let dir = tempfile::tempdir().unwrap();
     let config = two_registries(dir.path());
     let config = config.to_str().unwrap();
+    let only_internal = dir.path().join("internal-only.yaml");
+    let yaml = std::fs::read_to_string(config).unwrap();
+    std::fs::write(
+        &only_internal,
+        yaml.replace("  - {name: files, file: {path: x.json}, syncPolicy: {interval: 5m}}\n", ""),
+    )
+    .unwrap();
+    let only_internal = only_internal.to_str().unwrap();
     let good = example("publish/ticket-desk.json");
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"$schema": "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json", "name": "io.example/bad", "description": "d", "version": "^1.0"}"#).unwrap();
     let bad = bad.to_str().unwrap();
 
-    let checked =
-        admin(&["publish", &good, "--registry", "internal", "--validate-only", "--config", config], &[]);
-    let first = admin(&["publish", &good, bad, "--registry", "internal", "--config", config], &[]);
+    let not_stored = admin(&["publish", &good, "--registry", "internal", "--config", config], &[]);
+    store_registries(config);
+    let checked = admin(
+        &["publish", &good, "--registry", "internal", "--validate-only", "--config", only_internal],
+        &[],
+    );
+    let first = admin(&["publish", &good, bad, "--registry", "internal", "--config", only_internal], &[]);
     let again = admin(&["publish", &good, "--registry", "internal", "--config", config], &[]);
     let not_managed = admin(&["publish", &good, "--registry", "files", "--config", config], &[]);
+    let status = admin(&["status", "--output", "json", "--config", config], &[]);
 
+    assert!(
+        stderr(&not_stored).contains("registry internal is not in the database yet"),
+        "{}",
+        stderr(&not_stored)
+    );
     assert!(checked.status.success(), "{}", stderr(&checked));
-    assert_eq!(stdout(&checked), format!("{good}: valid\n"), "a fresh SQLite file is migrated on the way");
+    assert_eq!(stdout(&checked), format!("{good}: valid\n"));
     assert_eq!(first.status.code(), Some(1));
     let lines: Vec<String> = stdout(&first).lines().map(str::to_owned).collect();
     assert_eq!(lines[0], format!("{good}: published com.example.platform/ticket-desk 1.4.0"));
@@ -270,21 +288,28 @@ fn publish_reports_one_line_per_file_and_fails_when_any_file_does() {
         stdout(&again).contains("conflict: com.example.platform/ticket-desk version 1.4.0 already exists")
     );
     assert!(stderr(&not_managed).contains("files is a file registry"), "{}", stderr(&not_managed));
+    assert!(stdout(&status).contains("\"files\""), "a configuration naming only internal left files alone");
 }
 
 #[tokio::test]
 async fn publish_writes_to_postgres_through_the_same_store_path() {
     let database = PostgresDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        write_config(dir.path(), "registries:\n  - {name: internal, managed: {}}\nauth: {mode: anonymous}\n");
+    let yaml = format!(
+        "registries:\n  - {{name: internal, managed: {{}}}}\nauth: {{mode: anonymous}}\ndatabase: {{url: \"{}\"}}\n",
+        database.url
+    );
+    let config = write_config(dir.path(), &yaml);
     let config = config.to_str().unwrap();
-    let env = [("REGISTRY_DATABASE__URL", database.url.as_str())];
-    assert!(admin(&["migrate", "--config", config], &env).status.success());
+    assert!(admin(&["migrate", "--config", config], &[]).status.success());
+    // Stored by the servers at start-up, as in production.
+    let loaded = registry_shared::config::Config::load(Path::new(config)).unwrap();
+    let store = registry_shared::store::Store::connect(&loaded.database).await.unwrap();
+    store.sync_registries(&loaded.registries).await.unwrap();
 
     let published = admin(
         &["publish", &example("publish/ticket-desk.json"), "--registry", "internal", "--config", config],
-        &env,
+        &[],
     );
 
     assert!(published.status.success(), "{}{}", stdout(&published), stderr(&published));

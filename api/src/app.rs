@@ -101,5 +101,5 @@ fn cors_layer(config: &CorsConfig) -> CorsLayer {
             Method::DELETE,
         ])
         .allow_headers([header::ACCEPT, header::CONTENT_TYPE, header::AUTHORIZATION])
-        .expose_headers([REQUEST_ID])
+        .expose_headers([REQUEST_ID, header::LOCATION])
 }

@@ -54,6 +54,8 @@ impl Publisher<'_> {
         document: Value,
     ) -> Result<(ServerRecord, Vec<Issue>), PublishError> {
         ensure_managed(registry)?;
+        let mut document = document;
+        validation::normalize(&mut document);
         let (server, issues) = self.checked(&document).await;
         let Some(server) = server.filter(|_| !issues.iter().any(Issue::is_error)) else {
             return Err(PublishError::Invalid(issues));
@@ -69,7 +71,9 @@ impl Publisher<'_> {
         document: &Value,
     ) -> Result<Vec<Issue>, PublishError> {
         ensure_managed(registry)?;
-        let (server, mut issues) = self.checked(document).await;
+        let mut document = document.clone();
+        validation::normalize(&mut document);
+        let (server, mut issues) = self.checked(&document).await;
         if let Some(server) = server.filter(|_| !issues.iter().any(Issue::is_error)) {
             let conflicts = self.store.publish_conflicts(&registry.name, &server).await?;
             issues.extend(conflicts.iter().map(|conflict| conflict_issue(&server, conflict)));

@@ -21,11 +21,22 @@ pub async fn run(args: &PublishArgs) -> Result<(), Failure> {
         .registry(&name)
         .ok_or_else(|| anyhow!("{name} is not a registry in {}", args.config.config.display()))?;
     ensure_managed(registry).map_err(|e| anyhow!(e))?;
+    // Opening migrates a SQLite file, as the API does; PostgreSQL must have been migrated.
     let store = bootstrap::open(&config.database).await.context("opening the database")?;
-    if !bootstrap::prepare_registries(&store, &config.registries).await {
+    if !store.schema_state().await.context("reading the schema version")?.is_current() {
         return Err(
-            anyhow!("the database is not ready: run `registry-admin migrate --config <file>` first").into()
+            anyhow!("the database schema is behind: run `registry-admin migrate --config <file>`").into()
         );
+    }
+    // The servers store the registries at start-up, from their configuration. This command never rewrites
+    // them: a configuration that lists fewer registries would otherwise remove the others, with their data.
+    let stored = store.list_registries().await.context("reading the stored registries")?;
+    if !stored.iter().any(|r| r.name == name) {
+        return Err(anyhow!(
+            "registry {name} is not in the database yet: start registry-api (or registry-worker) with this \
+             configuration once"
+        )
+        .into());
     }
     let publisher = Publisher { store: &store, validation: &config.validation, packages: &NoPackageChecks };
     let mut out = std::io::stdout().lock();

@@ -2,19 +2,19 @@
 //! version or all of a server's versions, and deletion.
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{delete, patch};
 use axum::{Json, Router};
 use registry_shared::config::RegistryConfig;
 use registry_shared::model::envelope::STATUS_MESSAGE_MAX;
-use registry_shared::model::{ServerResponse, Status};
+use registry_shared::model::{ServerName, ServerResponse, Status, Version};
 use registry_shared::publish::ensure_managed;
 use registry_shared::store::StatusUpdate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::auth::authorize_write;
+use crate::auth::WriteAccess;
 use crate::body::{JsonBody, MAX_BODY_BYTES};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{ApiPath, configured_registry};
@@ -65,17 +65,20 @@ pub struct StatusUpdateOut {
     pub servers: Vec<ServerResponse>,
 }
 
-/// The registry a write names: configured (else 404), the caller allowed to write (else 401), and managed
-/// (else 403).
-fn writable_registry<'a>(
-    state: &'a AppState,
-    headers: &HeaderMap,
-    raw: &str,
-) -> Result<&'a RegistryConfig, ApiError> {
+/// The registry a write names: configured (else 404) and managed (else 403).
+fn managed_registry<'a>(state: &'a AppState, raw: &str) -> Result<&'a RegistryConfig, ApiError> {
     let registry = configured_registry(state, raw)?;
-    authorize_write(state, headers)?;
     ensure_managed(registry)?;
     Ok(registry)
+}
+
+/// A server name from the path; one that cannot exist is not found.
+fn server_name(raw: &str) -> Result<ServerName, ApiError> {
+    ServerName::parse(raw).map_err(|_| ApiError::NotFound("Server not found".into()))
+}
+
+fn version(raw: &str) -> Result<Version, ApiError> {
+    Version::parse(raw).map_err(|_| version_not_found())
 }
 
 /// Delete a version for good. It can then be published again. Prefer a status of `deleted` to retire a
@@ -98,12 +101,13 @@ fn writable_registry<'a>(
 )]
 pub async fn delete_server_version(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _access: WriteAccess,
     ApiPath(path): ApiPath<VersionPath>,
 ) -> Result<StatusCode, ApiError> {
-    let registry = writable_registry(&state, &headers, &path.registry_name)?;
-    if !state.store.delete_version(&registry.name, &path.server_name, &path.version).await? {
-        return Err(ApiError::NotFound("Server version not found".into()));
+    let registry = managed_registry(&state, &path.registry_name)?;
+    let (name, version) = (server_name(&path.server_name)?, version(&path.version)?);
+    if !state.store.delete_version(&registry.name, name.as_str(), version.as_str()).await? {
+        return Err(version_not_found());
     }
     tracing::info!(registry.name = %registry.name, server.name = path.server_name, server.version = path.version, "server version deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -131,13 +135,14 @@ pub async fn delete_server_version(
 )]
 pub async fn update_version_status(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _access: WriteAccess,
     ApiPath(path): ApiPath<VersionPath>,
     body: JsonBody,
 ) -> Result<Json<ServerResponse>, ApiError> {
-    let registry = writable_registry(&state, &headers, &path.registry_name)?;
+    let registry = managed_registry(&state, &path.registry_name)?;
+    let (name, version) = (server_name(&path.server_name)?, version(&path.version)?);
     let change = status_in(body.value()?)?;
-    let update = apply(&state, registry, &path.server_name, Some(&path.version), &change).await?;
+    let update = apply(&state, registry, &name, Some(&version), &change).await?;
     if update.updated == 0 {
         return Err(ApiError::BadRequest(
             "No changes to apply: status and message are already set to the provided values".into(),
@@ -168,13 +173,14 @@ pub async fn update_version_status(
 )]
 pub async fn update_server_status(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _access: WriteAccess,
     ApiPath(path): ApiPath<ServerPath>,
     body: JsonBody,
 ) -> Result<Json<StatusUpdateOut>, ApiError> {
-    let registry = writable_registry(&state, &headers, &path.registry_name)?;
+    let registry = managed_registry(&state, &path.registry_name)?;
+    let name = server_name(&path.server_name)?;
     let change = status_in(body.value()?)?;
-    let update = apply(&state, registry, &path.server_name, None, &change).await?;
+    let update = apply(&state, registry, &name, None, &change).await?;
     if update.updated == 0 {
         return Err(ApiError::BadRequest(
             "No changes to apply: all versions already have the requested status and message".into(),
@@ -187,19 +193,20 @@ pub async fn update_server_status(
 async fn apply(
     state: &AppState,
     registry: &RegistryConfig,
-    server_name: &str,
-    version: Option<&str>,
+    name: &ServerName,
+    version: Option<&Version>,
     change: &StatusIn,
 ) -> Result<StatusUpdate, ApiError> {
     let (status, message) = (change.status, change.status_message.as_deref());
-    let update = state.store.set_status(&registry.name, server_name, version, status, message).await?;
+    let version = version.map(Version::as_str);
+    let update = state.store.set_status(&registry.name, name.as_str(), version, status, message).await?;
     let update = update.ok_or_else(|| match version {
         Some(_) => version_not_found(),
         None => ApiError::NotFound("Server not found".into()),
     })?;
     tracing::info!(
         registry.name = %registry.name,
-        server.name = server_name,
+        server.name = %name,
         server.version = version.unwrap_or("*"),
         status = %status,
         updated = update.updated,

@@ -3,7 +3,7 @@
 //! the official `mcp-publisher` can use this host as its registry.
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -14,7 +14,7 @@ use registry_shared::validation::{Issue, IssueKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::authorize_write;
+use crate::auth::WriteAccess;
 use crate::body::{JsonBody, MAX_BODY_BYTES};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiPath, configured_registry};
@@ -75,12 +75,12 @@ pub struct ValidationOut {
 )]
 pub async fn publish_server(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _access: WriteAccess,
     ApiPath(path): ApiPath<RegistryPath>,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let registry = configured_registry(&state, &path.registry_name)?;
-    publish_to(&state, registry, &headers, body).await
+    publish_to(&state, registry, body).await
 }
 
 /// Publish to the registry named by `publishRegistry`, or the only managed registry (also at `/v0/publish`).
@@ -97,20 +97,18 @@ pub async fn publish_server(
 )]
 pub async fn publish_server_root(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _access: WriteAccess,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let registry = publish_target(&state)?;
-    publish_to(&state, registry, &headers, body).await
+    publish_to(&state, registry, body).await
 }
 
 async fn publish_to(
     state: &AppState,
     registry: &RegistryConfig,
-    headers: &HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    authorize_write(state, headers)?;
     ensure_managed(registry)?;
     let (record, warnings) = state.publisher().publish(registry, body.value()?).await?;
     let (name, version) = (record.server.name().as_str(), record.server.version().as_str());

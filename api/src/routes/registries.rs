@@ -1,7 +1,7 @@
 //! The extension API: each registry's configuration and sync status.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::auth::authorize_write;
+use crate::auth::WriteAccess;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiPath, configured_registry};
 use crate::state::AppState;
@@ -186,10 +186,9 @@ pub struct SyncJobOut {
 )]
 pub async fn sync_registry(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _access: WriteAccess,
     ApiPath(name): ApiPath<String>,
 ) -> Result<(StatusCode, Json<SyncJobOut>), ApiError> {
-    authorize_write(&state, &headers)?;
     let config = configured_registry(&state, &name)?;
     if config.source == Source::Managed {
         return Err(ApiError::Conflict(format!(

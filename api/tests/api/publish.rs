@@ -180,13 +180,16 @@ on_both_backends! {
     async fn root_publish_routes_use_the_only_managed_registry(test: &TestStore) {
         let app = spawn_app(test, vec![file_registry("files"), managed_registry("internal")]).await;
 
-        let v0 = app.post_json("/v0/publish", &server_json("io.example/tool", "1.0.0")).await;
+        // The official publisher, at some releases, sends an absent repository as `{}`.
+        let from_mcp_publisher = server_json_with("io.example/tool", "1.0.0", json!({ "repository": {} }));
+        let v0 = app.post_json("/v0/publish", &from_mcp_publisher).await;
         let v01 = app.post_json("/v0.1/publish", &server_json("io.example/tool", "1.1.0")).await;
         let checked = app.post_json("/v0.1/validate", &server_json("io.example/tool", "1.1.0")).await;
         let stored = app.get("/registry/internal/v0.1/servers").await;
 
         assert_eq!((v0.status.as_u16(), v01.status.as_u16()), (201, 201));
         assert!(v0.headers["location"].to_str().unwrap().starts_with("/registry/internal/"));
+        assert!(v0.body["server"].get("repository").is_none(), "stored as a document without a repository");
         assert_eq!(checked.body["valid"], false, "1.1.0 exists now");
         assert_eq!(stored.versions().len(), 2);
     }
@@ -227,9 +230,13 @@ async fn every_write_answers_401_in_oauth_mode_until_authentication_exists() {
         app.patch_json("/registry/internal/v0.1/servers/io.example%2Ftool/status", &status).await,
         app.send(app.client.post(format!("{}/extension/v0/registries/files/sync", app.base))).await,
     ];
+    let oversized = app
+        .post_json("/registry/internal/v0.1/publish", &json!({ "title": "x".repeat(2 * 1024 * 1024) }))
+        .await;
     let validated =
         app.post_json("/registry/internal/v0.1/validate", &server_json("io.example/tool", "1.0.0")).await;
 
+    assert_eq!(oversized.status, 401, "authentication comes before reading the body");
     for reply in &replies {
         assert!(reply.problem(401)["detail"].as_str().unwrap().contains("auth.mode"), "{}", reply.body);
     }
@@ -259,5 +266,32 @@ async fn two_replicas_publishing_the_same_version_give_one_201_and_one_409() {
     assert_eq!(versions.versions().len(), 25);
     let latest = first.get("/registry/internal/v0.1/servers/io.example%2Fraced/versions/latest").await;
     assert_eq!(latest.body["server"]["version"], "1.0.24");
+    test.cleanup().await;
+}
+
+/// Two replicas publish two different servers with the same remote URL at the same moment: the registry's
+/// remote-URL lock lets exactly one of them have it.
+#[tokio::test]
+async fn two_replicas_claiming_one_remote_url_for_different_servers_give_one_201_and_one_409() {
+    let test = TestStore::postgres().await;
+    let first = spawn_app(&test, vec![managed_registry("internal")]).await;
+    let second = spawn_app(&test, vec![managed_registry("internal")]).await;
+
+    for round in 0..15 {
+        let remotes =
+            json!({ "remotes": [{ "type": "sse", "url": format!("https://mcp.example.com/{round}/sse") }] });
+        let (one, other) = (
+            server_json_with(&format!("io.example/a{round}"), "1.0.0", remotes.clone()),
+            server_json_with(&format!("io.example/b{round}"), "1.0.0", remotes),
+        );
+        let (a, b) = tokio::join!(
+            first.post_json("/registry/internal/v0.1/publish", &one),
+            second.post_json("/registry/internal/v0.1/publish", &other),
+        );
+        let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 409], "round {round}: {} / {}", a.body, b.body);
+    }
+    assert_eq!(first.get("/registry/internal/v0.1/servers?limit=100").await.versions().len(), 15);
     test.cleanup().await;
 }

@@ -160,7 +160,10 @@ pub struct ServerDetail {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Repository {
+    // Some releases of the official registry and its publisher write an absent repository as `{}`.
+    #[serde(default)]
     pub url: String,
+    #[serde(default)]
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,

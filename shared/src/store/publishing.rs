@@ -75,7 +75,9 @@ pub(super) fn remote_url_lock(registry: &RegistryName) -> String {
     format!("{registry}\nremote URLs")
 }
 
+/// The distinct remote URLs of a document, in order.
 pub(super) fn remote_urls(server: &ServerJson) -> impl Iterator<Item = &str> {
+    let mut seen = std::collections::HashSet::new();
     server
         .as_object()
         .get("remotes")
@@ -83,4 +85,5 @@ pub(super) fn remote_urls(server: &ServerJson) -> impl Iterator<Item = &str> {
         .into_iter()
         .flatten()
         .filter_map(|remote| remote.get("url").and_then(Value::as_str))
+        .filter(move |url| seen.insert(*url))
 }

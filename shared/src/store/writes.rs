@@ -75,7 +75,7 @@ impl<DB: Dialect> SqlStore<DB> {
             updated_at: now,
         };
         DB::write_rows(&mut tx, registry, std::slice::from_ref(&row), false).await.map_err(|e| match e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
+            sqlx::Error::Database(db) if is_version_key(db.as_ref()) => {
                 Conflict::VersionExists { name: name.to_owned(), version: version.to_owned() }.into()
             }
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
@@ -169,4 +169,14 @@ pub(super) async fn reshadow<DB: Dialect>(
     );
     DB::execute(tx, &mut update).await?;
     Ok(())
+}
+
+/// Whether a database error is the version key refusing a second row for one registry, name and version
+/// (PostgreSQL names the constraint; SQLite names its columns).
+fn is_version_key(error: &dyn sqlx::error::DatabaseError) -> bool {
+    error.is_unique_violation()
+        && (error.constraint() == Some("server_version_pkey")
+            || error
+                .message()
+                .contains("server_version.registry, server_version.name, server_version.version"))
 }

@@ -22,7 +22,7 @@ use crate::config::ValidationConfig;
 use crate::model::ServerDetail;
 use crate::model::server_json::Package;
 
-pub use semantic::{SCHEMA_VERSIONS, template_variables, version_problem};
+pub use semantic::{MAX_REMOTES, SCHEMA_VERSIONS, template_variables, version_problem};
 
 /// Which layer found an issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +111,17 @@ pub fn validate(document: &Value, config: &ValidationConfig) -> Vec<Issue> {
         );
     }
     issues
+}
+
+/// Drops what the official publisher sends for an absent repository (`"repository": {}`, or empty `url` and
+/// `source`), so such a document is read, and stored, as one without a repository.
+pub fn normalize(document: &mut Value) {
+    if let Value::Object(fields) = document
+        && let Some(Value::Object(repository)) = fields.get("repository")
+        && repository.values().all(|value| value.as_str().is_some_and(str::is_empty))
+    {
+        fields.shift_remove("repository");
+    }
 }
 
 /// A future that yields the issues found by a [`PackageCheck`].

@@ -15,6 +15,9 @@ use crate::model::{ServerDetail, ServerName};
 pub const SCHEMA_VERSIONS: [&str; 6] =
     ["2025-07-09", "2025-09-16", "2025-09-29", "2025-10-11", "2025-10-17", "2025-12-11"];
 
+/// The most remotes one version may list: each is checked against the registry's data on publish.
+pub const MAX_REMOTES: usize = 100;
+
 /// Characters a named argument's name must not contain.
 const ARGUMENT_NAME_FORBIDDEN: [char; 4] = ['<', '>', ' ', '$'];
 
@@ -56,6 +59,9 @@ impl Rules<'_> {
         }
         for (i, package) in server.packages.iter().flatten().enumerate() {
             self.package(&format!("packages[{i}]"), package);
+        }
+        if server.remotes.as_ref().is_some_and(|remotes| remotes.len() > MAX_REMOTES) {
+            self.fail("remotes", format!("at most {MAX_REMOTES} remotes are allowed"));
         }
         for (i, remote) in server.remotes.iter().flatten().enumerate() {
             self.remote(&format!("remotes[{i}]"), remote);
@@ -116,7 +122,7 @@ impl Rules<'_> {
     }
 
     fn repository(&mut self, repository: &crate::model::server_json::Repository) {
-        if let Some(subfolder) = &repository.subfolder {
+        if let Some(subfolder) = repository.subfolder.as_deref().filter(|s| !s.is_empty()) {
             let segments_ok = subfolder.split('/').all(|s| !s.is_empty() && s != "." && s != "..");
             let chars_ok =
                 subfolder.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
@@ -240,17 +246,33 @@ impl Rules<'_> {
     }
 }
 
-/// Why a version string cannot be published, if it cannot: versions name one release, not a range.
+/// Why a version string cannot be published, if it cannot: versions name one release, not a range. Only
+/// version-shaped strings count as ranges (`^1.2`, `>=2`, `1.x`, `1 - 2`, `1 || 2`), so a free-form version
+/// such as `=release` passes, as in the official registry.
 pub fn version_problem(version: &str) -> Option<&'static str> {
     let trimmed = version.trim();
     if trimmed == "latest" {
         return Some("is reserved: `latest` is resolved by the registry");
     }
-    let ranged = ["^", "~", ">=", "<=", ">", "<", "="].iter().any(|p| trimmed.starts_with(p))
-        || trimmed.contains(" - ")
-        || trimmed.contains("||")
-        || trimmed.split('.').any(|part| matches!(part, "x" | "X" | "*"));
-    ranged.then_some("looks like a version range; publish one specific version")
+    let versionish = |part: &str| {
+        let part = part.trim();
+        let part = part.strip_prefix(['v', 'V']).unwrap_or(part);
+        part.starts_with(|c: char| c.is_ascii_digit() || matches!(c, 'x' | 'X' | '*'))
+    };
+    let operator = ["^", "~", ">=", "<=", ">", "<", "="]
+        .iter()
+        .find_map(|op| trimmed.strip_prefix(op))
+        .is_some_and(versionish);
+    let between = |separator: &str| {
+        trimmed.split_once(separator).is_some_and(|(low, high)| versionish(low) && versionish(high))
+    };
+    let parts: Vec<&str> = trimmed.split('.').collect();
+    let wildcard = parts.iter().any(|p| matches!(*p, "x" | "X" | "*"))
+        && parts.iter().all(|p| {
+            matches!(*p, "x" | "X" | "*") || p.trim_start_matches(['v', 'V']).parse::<u64>().is_ok()
+        });
+    (operator || between(" - ") || between("||") || wildcard)
+        .then_some("looks like a version range; publish one specific version")
 }
 
 /// The `{name}` variables of a URL template, in order.

@@ -214,6 +214,14 @@ fn each_semantic_rule_reports_its_location() {
 }
 
 #[test]
+fn a_version_lists_at_most_the_remote_cap() {
+    let remote = json!({ "type": "sse", "url": "https://mcp.example.com/sse" });
+    let many = changed("/remotes", Some(Value::Array(vec![remote; MAX_REMOTES + 1])));
+
+    assert_eq!(errors(&many), [("remotes".to_owned(), IssueKind::Semantic)]);
+}
+
+#[test]
 fn an_older_schema_version_is_a_warning_only() {
     let document = changed(
         "/$schema",
@@ -265,7 +273,9 @@ fn version_ranges_are_told_from_versions() {
     {
         assert!(version_problem(range).is_some(), "{range} is a range");
     }
-    for version in ["1.0.0", "1.0.0-beta.1+build.5", "2025.11.22", "v3", "1.0.0-x"] {
+    for version in
+        ["1.0.0", "1.0.0-beta.1+build.5", "2025.11.22", "v3", "1.0.0-x", "=release", "a - b", "x.y"]
+    {
         assert_eq!(version_problem(version), None, "{version} is one version");
     }
 }
@@ -281,4 +291,21 @@ fn our_example_server_json_passes_without_warnings() {
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/publish/ticket-desk.json");
 
     assert_eq!(issues(&read_json(&path)), Vec::<Issue>::new());
+}
+
+#[test]
+fn an_empty_repository_as_the_official_publisher_sends_it_counts_as_none() {
+    let mut empty = changed("/repository", Some(json!({})));
+    let mut blank = changed("/repository", Some(json!({ "url": "", "source": "" })));
+    let subfolder = changed("/repository/subfolder", Some(json!("")));
+
+    normalize(&mut empty);
+    normalize(&mut blank);
+
+    assert!(empty.get("repository").is_none() && blank.get("repository").is_none());
+    assert!(issues(&empty).is_empty());
+    assert!(issues(&subfolder).is_empty(), "an empty subfolder is the repository root");
+    let mut kept = rich();
+    normalize(&mut kept);
+    assert_eq!(kept, rich());
 }
