@@ -10,33 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration=${1:-10}
-admin_url=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-database=registry_bench_publish
-url="${admin_url%/*}/$database"
-port=18091
-base="http://127.0.0.1:$port"
+source scripts/bench-lib.sh
 
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-psql -q "$admin_url" -c "drop database if exists $database with (force)" -c "create database $database"
 cargo build --release --quiet -p registry-api -p registry-admin --bin registry-api --bin registry-admin
-
-work=$(mktemp -d)
-trap '[ -n "${server:-}" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
-cat > "$work/bench.yaml" <<YAML
-registries:
-  - name: bench
-    managed: {}
-auth:
-  mode: anonymous
-database:
-  url: $url
-  maxOpenConns: 16
-YAML
-target/release/registry-admin migrate --config "$work/bench.yaml" >/dev/null
-RUST_LOG=warn target/release/registry-api serve --config "$work/bench.yaml" --address "127.0.0.1:$port" \
-  2>"$work/api.log" &
-server=$!
-for _ in $(seq 1 50); do curl -fs "$base/readiness" >/dev/null && break; sleep 0.2; done
+bench_setup registry_bench_publish 18091
+start_api
 
 # SHAPE picks the documents: `servers` (a new server each), `remotes` (a new server each, with a remote URL
 # of its own, so the uniqueness check runs) or `versions` (new versions of one server, all on its lock).
@@ -62,8 +40,6 @@ request = function()
   return wrk.format("POST", "/registry/bench/v0.1/publish", {["Content-Type"] = "application/json"}, body)
 end
 LUA
-
-source scripts/wrk-report.sh
 
 # publish SHAPE CONNECTIONS LABEL: one run, with the count of answers other than 201 appended.
 run=0

@@ -9,40 +9,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration=${1:-10}
-admin_url=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-database=registry_bench
-url="${admin_url%/*}/$database"
-port=18090
-base="http://127.0.0.1:$port"
-
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-psql -q "$admin_url" -c "drop database if exists $database with (force)" -c "create database $database"
+source scripts/bench-lib.sh
 
 cargo build --release --quiet -p registry-api -p registry-admin -p registry-testkit --bin registry-api \
   --bin registry-admin --bin seed-catalogue
-
-work=$(mktemp -d)
-trap '[ -n "${server:-}" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
-cat > "$work/bench.yaml" <<YAML
-registries:
-  - name: bench
-    managed: {}
-auth:
-  mode: anonymous
-database:
-  url: $url
-  maxOpenConns: 16
-YAML
-
-target/release/registry-admin migrate --config "$work/bench.yaml" >/dev/null
+bench_setup registry_bench 18090
 seed=$(target/release/seed-catalogue --config "$work/bench.yaml" --registry bench --servers 5000)
 value() { printf '%s\n' "$seed" | sed -n "s/^$1=//p"; }
 psql -q "$url" -c "vacuum analyze"
 
-RUST_LOG=warn target/release/registry-api serve --config "$work/bench.yaml" --address "127.0.0.1:$port" \
-  2>"$work/api.log" &
-server=$!
-for _ in $(seq 1 50); do curl -fs "$base/readiness" >/dev/null && break; sleep 0.2; done
+start_api
 
 declare -A paths=(
   ["first page"]="/v0.1/servers"
@@ -52,8 +28,6 @@ declare -A paths=(
   ["one version GET"]="/v0.1/servers/$(value sample_name)/versions/$(value sample_version)"
 )
 order=("first page" "deep page (row 15,000)" "search=weather" "version=latest" "one version GET")
-
-source scripts/wrk-report.sh
 
 measure() {
   local connections=$1 path=$2

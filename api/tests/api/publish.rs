@@ -244,27 +244,39 @@ async fn every_write_answers_401_in_oauth_mode_until_authentication_exists() {
     test.cleanup().await;
 }
 
-/// Two replicas on one PostgreSQL publish the same versions at the same moment: the database decides, so
-/// each version is created exactly once and the other request gets 409.
+/// Two replicas on one PostgreSQL, for the race tests.
+async fn two_replicas(test: &TestStore) -> (TestApp, TestApp) {
+    (
+        spawn_app(test, vec![managed_registry("internal")]).await,
+        spawn_app(test, vec![managed_registry("internal")]).await,
+    )
+}
+
+/// Publishes `one` to the first replica and `other` to the second at the same moment; exactly one must win.
+async fn race(replicas: &(TestApp, TestApp), one: &Value, other: &Value, round: usize) {
+    let (a, b) = tokio::join!(
+        replicas.0.post_json("/registry/internal/v0.1/publish", one),
+        replicas.1.post_json("/registry/internal/v0.1/publish", other),
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409], "round {round}: {} / {}", a.body, b.body);
+}
+
+/// Two replicas publish the same versions at the same moment: the database decides, so each version is
+/// created exactly once and the other request gets 409.
 #[tokio::test]
 async fn two_replicas_publishing_the_same_version_give_one_201_and_one_409() {
     let test = TestStore::postgres().await;
-    let first = spawn_app(&test, vec![managed_registry("internal")]).await;
-    let second = spawn_app(&test, vec![managed_registry("internal")]).await;
+    let replicas = two_replicas(&test).await;
 
     for round in 0..25 {
         let document = server_json("io.example/raced", &format!("1.0.{round}"));
-        let (a, b) = tokio::join!(
-            first.post_json("/registry/internal/v0.1/publish", &document),
-            second.post_json("/registry/internal/v0.1/publish", &document),
-        );
-        let mut statuses = [a.status.as_u16(), b.status.as_u16()];
-        statuses.sort_unstable();
-        assert_eq!(statuses, [201, 409], "round {round}: {} / {}", a.body, b.body);
+        race(&replicas, &document, &document, round).await;
     }
-    let versions = first.get("/registry/internal/v0.1/servers/io.example%2Fraced/versions").await;
+    let versions = replicas.0.get("/registry/internal/v0.1/servers/io.example%2Fraced/versions").await;
     assert_eq!(versions.versions().len(), 25);
-    let latest = first.get("/registry/internal/v0.1/servers/io.example%2Fraced/versions/latest").await;
+    let latest = replicas.1.get("/registry/internal/v0.1/servers/io.example%2Fraced/versions/latest").await;
     assert_eq!(latest.body["server"]["version"], "1.0.24");
     test.cleanup().await;
 }
@@ -274,24 +286,15 @@ async fn two_replicas_publishing_the_same_version_give_one_201_and_one_409() {
 #[tokio::test]
 async fn two_replicas_claiming_one_remote_url_for_different_servers_give_one_201_and_one_409() {
     let test = TestStore::postgres().await;
-    let first = spawn_app(&test, vec![managed_registry("internal")]).await;
-    let second = spawn_app(&test, vec![managed_registry("internal")]).await;
+    let replicas = two_replicas(&test).await;
 
     for round in 0..15 {
         let remotes =
             json!({ "remotes": [{ "type": "sse", "url": format!("https://mcp.example.com/{round}/sse") }] });
-        let (one, other) = (
-            server_json_with(&format!("io.example/a{round}"), "1.0.0", remotes.clone()),
-            server_json_with(&format!("io.example/b{round}"), "1.0.0", remotes),
-        );
-        let (a, b) = tokio::join!(
-            first.post_json("/registry/internal/v0.1/publish", &one),
-            second.post_json("/registry/internal/v0.1/publish", &other),
-        );
-        let mut statuses = [a.status.as_u16(), b.status.as_u16()];
-        statuses.sort_unstable();
-        assert_eq!(statuses, [201, 409], "round {round}: {} / {}", a.body, b.body);
+        let one = server_json_with(&format!("io.example/a{round}"), "1.0.0", remotes.clone());
+        let other = server_json_with(&format!("io.example/b{round}"), "1.0.0", remotes);
+        race(&replicas, &one, &other, round).await;
     }
-    assert_eq!(first.get("/registry/internal/v0.1/servers?limit=100").await.versions().len(), 15);
+    assert_eq!(replicas.0.get("/registry/internal/v0.1/servers?limit=100").await.versions().len(), 15);
     test.cleanup().await;
 }
