@@ -5,6 +5,7 @@
 //! configs load unchanged, plus our additions: `database.url`, `database.path`, `redis.url` and `worker`.
 
 pub(crate) mod database;
+mod errors;
 mod load;
 mod raw;
 mod validate;
@@ -20,6 +21,7 @@ use crate::formats::Format;
 use crate::model::RegistryName;
 
 pub use database::{CredentialError, PostgresConfig, PostgresTarget, Role, SslMode, StorageConfig};
+pub use errors::{ConfigErrors, ConfigProblem};
 pub use load::ENV_PREFIX;
 
 /// The checked configuration.
@@ -299,39 +301,6 @@ impl Default for WorkerConfig {
             backoff: Backoff { min: Duration::from_secs(1), max: Duration::from_secs(300) },
             data_dir: PathBuf::from("./data"),
         }
-    }
-}
-
-/// Every problem found in a configuration, each with its key path. Displayed one per line.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ConfigErrors(pub Vec<ConfigProblem>);
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    /// `registries[1].git`, `database.port`, or empty for the file as a whole.
-    pub path: String,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
-    }
-}
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, problem) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{problem}")?;
-        }
-        Ok(())
     }
 }
 
