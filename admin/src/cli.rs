@@ -36,6 +36,9 @@ pub enum Command {
     /// Publish server.json files to a managed registry, with the API's validation, one line of result per
     /// file. Exits with status 1 when any file fails.
     Publish(PublishArgs),
+    /// Delete a registry that is no longer configured, with all its versions. The servers never delete a
+    /// managed registry that holds published versions on their own; this is how an operator does it.
+    DropRegistry(DropRegistryArgs),
     /// Print the version, git commit and build date.
     Version,
 }
@@ -72,6 +75,14 @@ pub struct PublishArgs {
     /// Run every check and report; store nothing.
     #[arg(long)]
     pub validate_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DropRegistryArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The registry to delete; it must not be in the configuration.
+    pub registry: String,
 }
 
 #[derive(Debug, Args)]

@@ -323,3 +323,39 @@ async fn publish_writes_to_postgres_through_the_same_store_path() {
     conn.close().await.unwrap();
     database.drop_now().await;
 }
+
+#[test]
+fn drop_registry_deletes_only_a_registry_that_left_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = two_registries(dir.path());
+    let config = config.to_str().unwrap();
+    assert!(admin(&["migrate", "--config", config], &[]).status.success());
+    store_registries(config);
+    assert!(
+        admin(
+            &["publish", &example("publish/ticket-desk.json"), "--registry", "internal", "--config", config],
+            &[]
+        )
+        .status
+        .success()
+    );
+    let files_only = dir.path().join("files-only.yaml");
+    std::fs::write(
+        &files_only,
+        std::fs::read_to_string(config).unwrap().replace("  - {name: internal, managed: {}}\n", ""),
+    )
+    .unwrap();
+    let files_only = files_only.to_str().unwrap();
+
+    let configured = admin(&["drop-registry", "internal", "--config", config], &[]);
+    let dropped = admin(&["drop-registry", "internal", "--config", files_only], &[]);
+    let again = admin(&["drop-registry", "internal", "--config", files_only], &[]);
+
+    assert!(
+        stderr(&configured).contains("remove it from the configuration first"),
+        "{}",
+        stderr(&configured)
+    );
+    assert_eq!(stdout(&dropped), "internal: deleted, with its 1 versions\n", "{}", stderr(&dropped));
+    assert!(stderr(&again).contains("internal is not a stored registry"));
+}

@@ -2,6 +2,7 @@
 //! configuration and 1 for any other failure.
 
 mod config;
+mod drop;
 mod enqueue;
 mod migrate;
 mod publish;
@@ -25,6 +26,7 @@ pub async fn run(command: Command) -> ExitCode {
         Command::EnqueueSync(args) => enqueue::run(&args).await,
         Command::Jobs(args) => enqueue::jobs(&args.config.config, args.output).await,
         Command::Publish(args) => publish::run(&args).await,
+        Command::DropRegistry(args) => drop::run(&args).await,
         Command::Version => version(),
     };
     match result {

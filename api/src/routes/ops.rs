@@ -28,14 +28,15 @@ pub async fn health() -> Json<StatusOut> {
     Json(StatusOut { status: "ok" })
 }
 
-/// Readiness: 200 when the database answers and its schema is up to date, else 503 saying why.
+/// Readiness: 200 when the database answers, its schema is up to date and it holds the configured
+/// registries, else 503 saying why.
 #[utoipa::path(
     get,
     path = "/readiness",
     tag = "ops",
     responses(
         (status = 200, body = StatusOut),
-        (status = 503, description = "Database unreachable or schema behind", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable, schema behind, or registries not stored as configured", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn readiness(State(state): State<AppState>) -> Result<Json<StatusOut>, ApiError> {
@@ -48,6 +49,14 @@ pub async fn readiness(State(state): State<AppState>) -> Result<Json<StatusOut>,
             "the database schema is behind ({} migrations pending): run `registry-admin migrate --config <file>`",
             schema.pending.len()
         )));
+    }
+    let stored = state.store.list_registries().await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    if !stored.iter().map(|r| &r.name).eq(state.config.registries.iter().map(|r| &r.name)) {
+        return Err(ApiError::Unavailable(
+            "the stored registries do not match the configuration yet: storing them is still running or \
+             failing, and the log says why"
+                .into(),
+        ));
     }
     Ok(Json(StatusOut { status: "ready" }))
 }

@@ -3,7 +3,7 @@
 
 use registry_api::Application;
 use registry_shared::config::CorsConfig;
-use registry_shared::store::Store;
+use registry_shared::store::{Scope, Store};
 use registry_testkit::*;
 
 use crate::helpers::*;
@@ -114,13 +114,48 @@ async fn a_postgres_replica_with_the_schema_behind_is_not_ready_until_migrated()
     let status = behind.status();
     let problem: serde_json::Value = behind.json().await.unwrap();
     Store::migrate(&config.database).await.unwrap();
-    let after = client.get(format!("{base}/readiness")).send().await.unwrap();
+    let after = ready_within(&client, &base, std::time::Duration::from_secs(20)).await;
 
     assert_eq!(status, 503);
     assert!(problem["detail"].as_str().unwrap().contains("registry-admin migrate"), "{problem}");
-    assert_eq!(after.status(), 200);
+    assert_eq!(after, 200, "ready once the retry has stored the registries");
     server.abort();
     database.drop_now().await;
+}
+
+/// Polls `/readiness` until it answers 200 or the time is up; the last status.
+async fn ready_within(client: &reqwest::Client, base: &str, limit: std::time::Duration) -> u16 {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let status = client.get(format!("{base}/readiness")).send().await.unwrap().status().as_u16();
+        if status == 200 || std::time::Instant::now() > deadline {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_replica_whose_configuration_drops_a_managed_registry_with_data_is_not_ready_and_keeps_it() {
+    let test = TestStore::sqlite().await;
+    test.store.sync_registries(&[managed_registry("internal"), file_registry("files")]).await.unwrap();
+    test.store.insert_version(&name("internal"), &server("io.example/tool", "1.0.0")).await.unwrap();
+    let config = test_config(test.config.clone(), vec![file_registry("files")]);
+    let application = Application::build(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", application.local_addr().unwrap().port());
+    let server = tokio::spawn(application.run_until(std::future::pending()));
+
+    let reply = client_builder().build().unwrap().get(format!("{base}/readiness")).send().await.unwrap();
+    let status = reply.status();
+    let problem: serde_json::Value = reply.json().await.unwrap();
+
+    assert_eq!(status, 503);
+    assert!(problem["detail"].as_str().unwrap().contains("do not match the configuration"), "{problem}");
+    let kept =
+        test.store.list_versions(&Scope::Registry(name("internal")), "io.example/tool", true).await.unwrap();
+    assert_eq!(kept.len(), 1, "published versions are not deleted by a configuration change");
+    server.abort();
+    test.cleanup().await;
 }
 
 #[tokio::test]

@@ -54,6 +54,12 @@ pub enum StoreError {
     Conflict(#[from] Conflict),
     #[error(transparent)]
     Duplicate(#[from] DuplicateVersion),
+    /// A managed registry that holds published versions is missing from the configuration.
+    #[error(
+        "managed registry {registry} holds {versions} published versions and is no longer configured: add it \
+         back to the configuration, or delete it with its versions by `registry-admin drop-registry {registry}`"
+    )]
+    ManagedRegistryRemoved { registry: String, versions: i64 },
     #[error("stored data is not readable: {0}")]
     Corrupt(String),
 }
@@ -99,8 +105,15 @@ impl Store {
 
     /// Makes the stored registries match the configuration: upserts each in config order, resets the sync
     /// state of a registry whose source changed, and removes registries (with their data) that are gone.
+    /// A managed registry that still holds versions is never removed this way: that is
+    /// [`StoreError::ManagedRegistryRemoved`], and nothing changes (see [`Store::drop_registry`]).
     pub async fn sync_registries(&self, registries: &[RegistryConfig]) -> Result<(), StoreError> {
         dispatch!(self.sync_registries(registries))
+    }
+
+    /// Deletes a stored registry with all its versions; the number of versions, or `None` if it is unknown.
+    pub async fn drop_registry(&self, registry: &RegistryName) -> Result<Option<i64>, StoreError> {
+        dispatch!(self.drop_registry(registry))
     }
 
     pub async fn list_registries(&self) -> Result<Vec<Registry>, StoreError> {

@@ -94,9 +94,16 @@ impl<DB: Dialect> SqlStore<DB> {
             };
             DB::execute(&mut tx, &mut state).await?;
         }
-        for (name, ..) in
+        for (name, kind, ..) in
             stored.iter().filter(|(name, ..)| !registries.iter().any(|r| r.name.as_str() == name))
         {
+            // Published versions exist nowhere else: they go only when an operator says so.
+            if kind == "managed" {
+                let versions = count_versions::<DB>(&mut tx, name).await?;
+                if versions > 0 {
+                    return Err(StoreError::ManagedRegistryRemoved { registry: name.clone(), versions });
+                }
+            }
             DB::execute(
                 &mut tx,
                 &mut statement("delete from registry where name = ?", [name.as_str().into()]),
@@ -107,6 +114,20 @@ impl<DB: Dialect> SqlStore<DB> {
         super::writes::reshadow(&mut tx, None).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Deletes a registry and all its versions. Returns how many versions went, or `None` when no such
+    /// registry is stored.
+    pub(super) async fn drop_registry(&self, registry: &RegistryName) -> Result<Option<i64>, StoreError> {
+        let mut tx = DB::begin_write(&self.write, None).await?;
+        let versions = count_versions::<DB>(&mut tx, registry.as_str()).await?;
+        let mut delete = statement::<DB>("delete from registry where name = ?", [registry.as_str().into()]);
+        if DB::execute(&mut tx, &mut delete).await? == 0 {
+            return Ok(None);
+        }
+        super::writes::reshadow(&mut tx, None).await?;
+        tx.commit().await?;
+        Ok(Some(versions))
     }
 
     pub(super) async fn list_registries(&self) -> Result<Vec<Registry>, StoreError> {
@@ -283,6 +304,18 @@ impl<DB: Dialect> SqlStore<DB> {
         let rows = self.fetch_all(super::sql::version::<DB>(scope, name, selector, include_deleted)).await?;
         rows.first().map(record::<DB>).transpose()
     }
+}
+
+async fn count_versions<DB: Dialect>(
+    tx: &mut Transaction<'static, DB>,
+    registry: &str,
+) -> Result<i64, StoreError> {
+    let mut count = statement::<DB>(
+        "select count(*) as versions from server_version where registry = ?",
+        [registry.into()],
+    );
+    let rows = DB::fetch_all(tx, &mut count).await?;
+    Ok(rows.first().map(|row| DB::int(row, "versions")).transpose()?.flatten().unwrap_or_default())
 }
 
 /// Counts are stored as 32-bit integers; a wider value cannot have been written by us.
