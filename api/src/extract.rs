@@ -178,6 +178,13 @@ pub fn configured_registry<'a>(state: &'a AppState, raw: &str) -> Result<&'a Reg
         .ok_or_else(|| ApiError::NotFound(format!("Registry {raw} not found")))
 }
 
+/// The `registryName` of a path under `/registry/{registryName}`.
+#[derive(serde::Deserialize)]
+pub struct RegistryPath {
+    #[serde(rename = "registryName")]
+    pub registry_name: String,
+}
+
 /// Path parameters, percent-decoded; a malformed one is a 400 problem.
 pub struct ApiPath<T>(pub T);
 

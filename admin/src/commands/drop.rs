@@ -4,15 +4,14 @@
 use std::io::Write;
 
 use anyhow::{Context, anyhow};
-use registry_shared::model::RegistryName;
 use registry_shared::store::Store;
 
-use super::{Failure, load};
+use super::{Failure, load, registry_name};
 use crate::cli::DropRegistryArgs;
 
 pub async fn run(args: &DropRegistryArgs) -> Result<(), Failure> {
     let config = load(&args.config.config)?;
-    let name = RegistryName::parse(&args.registry).map_err(|e| anyhow!(e.0))?;
+    let name = registry_name(&args.registry)?;
     if config.registry(&name).is_some() {
         return Err(anyhow!(
             "{name} is still in {}: remove it from the configuration first",

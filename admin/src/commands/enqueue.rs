@@ -9,7 +9,7 @@ use registry_shared::jobs::{Enqueued, SyncRegistry, Trigger, queue_report};
 use registry_shared::model::RegistryName;
 use registry_shared::store::Store;
 
-use super::{Failure, load};
+use super::{Failure, configured, load};
 use crate::cli::{EnqueueSyncArgs, Output};
 
 pub async fn run(args: &EnqueueSyncArgs) -> Result<(), Failure> {
@@ -20,13 +20,12 @@ pub async fn run(args: &EnqueueSyncArgs) -> Result<(), Failure> {
         args.registries
             .iter()
             .map(|raw| {
-                let name = RegistryName::parse(raw).map_err(|e| anyhow!(e.0))?;
-                match config.registry(&name).map(|r| &r.source) {
-                    None => Err(anyhow!("{raw} is not a registry in {}", args.config.config.display())),
-                    Some(Source::Managed) => {
+                let registry = configured(&config, raw, &args.config.config)?;
+                match registry.source {
+                    Source::Managed => {
                         Err(anyhow!("{raw} is managed: it is written through the API, never synced"))
                     }
-                    Some(_) => Ok(name),
+                    _ => Ok(registry.name.clone()),
                 }
             })
             .collect::<Result<_, _>>()?

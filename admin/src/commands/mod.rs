@@ -11,7 +11,8 @@ mod status;
 use std::io::Write;
 use std::process::ExitCode;
 
-use registry_shared::config::{Config, ConfigErrors};
+use registry_shared::config::{Config, ConfigErrors, RegistryConfig};
+use registry_shared::model::RegistryName;
 
 use crate::cli::{Command, ConfigCommand};
 
@@ -61,6 +62,20 @@ impl From<std::io::Error> for Failure {
 
 fn load(path: &std::path::Path) -> Result<Config, Failure> {
     Config::load(path).map_err(Failure::Config)
+}
+
+fn registry_name(raw: &str) -> anyhow::Result<RegistryName> {
+    RegistryName::parse(raw).map_err(|e| anyhow::anyhow!(e.0))
+}
+
+/// The registry `raw` names in the configuration loaded from `path`.
+fn configured<'a>(
+    config: &'a Config,
+    raw: &str,
+    path: &std::path::Path,
+) -> anyhow::Result<&'a RegistryConfig> {
+    let name = registry_name(raw)?;
+    config.registry(&name).ok_or_else(|| anyhow::anyhow!("{raw} is not a registry in {}", path.display()))
 }
 
 fn version() -> Result<(), Failure> {

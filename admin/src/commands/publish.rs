@@ -6,20 +6,17 @@ use std::path::Path;
 
 use anyhow::{Context, anyhow};
 use registry_shared::bootstrap;
-use registry_shared::model::RegistryName;
 use registry_shared::publish::{PublishError, Publisher, ensure_managed};
 use registry_shared::validation::{self, Issue, NoPackageChecks};
 use serde_json::Value;
 
-use super::{Failure, load};
+use super::{Failure, configured, load};
 use crate::cli::PublishArgs;
 
 pub async fn run(args: &PublishArgs) -> Result<(), Failure> {
     let config = load(&args.config.config)?;
-    let name = RegistryName::parse(&args.registry).map_err(|e| anyhow!(e.0))?;
-    let registry = config
-        .registry(&name)
-        .ok_or_else(|| anyhow!("{name} is not a registry in {}", args.config.config.display()))?;
+    let registry = configured(&config, &args.registry, &args.config.config)?;
+    let name = &registry.name;
     ensure_managed(registry).map_err(|e| anyhow!(e))?;
     // Opening migrates a SQLite file, as the API does; PostgreSQL must have been migrated.
     let store = bootstrap::open(&config.database).await.context("opening the database")?;
@@ -31,7 +28,7 @@ pub async fn run(args: &PublishArgs) -> Result<(), Failure> {
     // The servers store the registries at start-up, from their configuration. This command never rewrites
     // them: a configuration that lists fewer registries would otherwise remove the others, with their data.
     let stored = store.list_registries().await.context("reading the stored registries")?;
-    if !stored.iter().any(|r| r.name == name) {
+    if !stored.iter().any(|r| &r.name == name) {
         return Err(anyhow!(
             "registry {name} is not in the database yet: start registry-api (or registry-worker) with this \
              configuration once"

@@ -14,10 +14,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::servers::{ServerPath, VersionPath, server_not_found};
 use crate::auth::WriteAccess;
 use crate::body::{JsonBody, MAX_BODY_BYTES};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::extract::{ApiPath, configured_registry};
+use crate::extract::{ApiPath, RegistryPath, configured_registry};
 use crate::state::AppState;
 
 /// The routes under `/registry/{registryName}/v0.1`.
@@ -27,23 +28,6 @@ pub fn router() -> Router<AppState> {
         .route("/servers/{serverName}/versions/{version}/status", patch(update_version_status))
         .route("/servers/{serverName}/status", patch(update_server_status))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-}
-
-#[derive(Deserialize)]
-pub struct ServerPath {
-    #[serde(rename = "registryName")]
-    registry_name: String,
-    #[serde(rename = "serverName")]
-    server_name: String,
-}
-
-#[derive(Deserialize)]
-pub struct VersionPath {
-    #[serde(rename = "registryName")]
-    registry_name: String,
-    #[serde(rename = "serverName")]
-    server_name: String,
-    version: String,
 }
 
 /// A status change.
@@ -74,7 +58,7 @@ fn managed_registry<'a>(state: &'a AppState, raw: &str) -> Result<&'a RegistryCo
 
 /// A server name from the path; one that cannot exist is not found.
 fn server_name(raw: &str) -> Result<ServerName, ApiError> {
-    ServerName::parse(raw).map_err(|_| ApiError::NotFound("Server not found".into()))
+    ServerName::parse(raw).map_err(|_| server_not_found())
 }
 
 fn version(raw: &str) -> Result<Version, ApiError> {
@@ -102,9 +86,10 @@ fn version(raw: &str) -> Result<Version, ApiError> {
 pub async fn delete_server_version(
     State(state): State<AppState>,
     _access: WriteAccess,
+    ApiPath(RegistryPath { registry_name }): ApiPath<RegistryPath>,
     ApiPath(path): ApiPath<VersionPath>,
 ) -> Result<StatusCode, ApiError> {
-    let registry = managed_registry(&state, &path.registry_name)?;
+    let registry = managed_registry(&state, &registry_name)?;
     let (name, version) = (server_name(&path.server_name)?, version(&path.version)?);
     if !state.store.delete_version(&registry.name, name.as_str(), version.as_str()).await? {
         return Err(version_not_found());
@@ -136,10 +121,11 @@ pub async fn delete_server_version(
 pub async fn update_version_status(
     State(state): State<AppState>,
     _access: WriteAccess,
+    ApiPath(RegistryPath { registry_name }): ApiPath<RegistryPath>,
     ApiPath(path): ApiPath<VersionPath>,
     body: JsonBody,
 ) -> Result<Json<ServerResponse>, ApiError> {
-    let registry = managed_registry(&state, &path.registry_name)?;
+    let registry = managed_registry(&state, &registry_name)?;
     let (name, version) = (server_name(&path.server_name)?, version(&path.version)?);
     let change = status_in(body.value()?)?;
     let update = apply(&state, registry, &name, Some(&version), &change).await?;
@@ -174,10 +160,11 @@ pub async fn update_version_status(
 pub async fn update_server_status(
     State(state): State<AppState>,
     _access: WriteAccess,
+    ApiPath(RegistryPath { registry_name }): ApiPath<RegistryPath>,
     ApiPath(path): ApiPath<ServerPath>,
     body: JsonBody,
 ) -> Result<Json<StatusUpdateOut>, ApiError> {
-    let registry = managed_registry(&state, &path.registry_name)?;
+    let registry = managed_registry(&state, &registry_name)?;
     let name = server_name(&path.server_name)?;
     let change = status_in(body.value()?)?;
     let update = apply(&state, registry, &name, None, &change).await?;
@@ -202,7 +189,7 @@ async fn apply(
     let update = state.store.set_status(&registry.name, name.as_str(), version, status, message).await?;
     let update = update.ok_or_else(|| match version {
         Some(_) => version_not_found(),
-        None => ApiError::NotFound("Server not found".into()),
+        None => server_not_found(),
     })?;
     tracing::info!(
         registry.name = %registry.name,

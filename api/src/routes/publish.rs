@@ -11,13 +11,13 @@ use registry_shared::config::RegistryConfig;
 use registry_shared::model::{RegistryName, ServerDetail, ServerResponse};
 use registry_shared::publish::ensure_managed;
 use registry_shared::validation::{Issue, IssueKind};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::WriteAccess;
 use crate::body::{JsonBody, MAX_BODY_BYTES};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiPath, configured_registry};
+use crate::extract::{ApiPath, RegistryPath, configured_registry};
 use crate::state::AppState;
 
 /// The root prefixes that publish to the configured publish registry.
@@ -40,12 +40,6 @@ pub fn root_router() -> Router<AppState> {
             .route(&format!("{prefix}/validate"), post(validate_server_root));
     }
     router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-}
-
-#[derive(Deserialize)]
-pub struct RegistryPath {
-    #[serde(rename = "registryName")]
-    registry_name: String,
 }
 
 /// The result of `/validate`: `valid` is false when any issue is an error.

@@ -19,20 +19,22 @@ pub fn router() -> Router<AppState> {
         .route("/servers/{serverName}/versions/{version}", get(get_server_version))
 }
 
+/// `{serverName}` in a path (under any prefix: other parameters are ignored).
 #[derive(Deserialize)]
 pub struct ServerPath {
     #[serde(rename = "serverName")]
-    server_name: String,
+    pub server_name: String,
 }
 
+/// `{serverName}` and `{version}` in a path.
 #[derive(Deserialize)]
 pub struct VersionPath {
     #[serde(rename = "serverName")]
-    server_name: String,
-    version: String,
+    pub server_name: String,
+    pub version: String,
 }
 
-fn server_not_found() -> ApiError {
+pub fn server_not_found() -> ApiError {
     ApiError::NotFound("Server not found".into())
 }
 

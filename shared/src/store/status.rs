@@ -6,7 +6,7 @@ use super::dialect::{Bind, Dialect, Row, statement};
 use super::publishing::{remote_conflicts, remote_url_lock};
 use super::query::{Scope, VersionSelector};
 use super::sql_store::SqlStore;
-use super::writes::{recompute_latest, reshadow};
+use super::writes::settle_server;
 use super::{ServerRecord, StoreError, now, server_from_body};
 use crate::model::{RegistryName, ServerJson, Status};
 
@@ -70,8 +70,7 @@ impl<DB: Dialect> SqlStore<DB> {
             );
             DB::push_one_of(&mut update, "version", changed.clone());
             DB::execute(&mut tx, &mut update).await?;
-            recompute_latest(&mut tx, registry, name, now).await?;
-            reshadow(&mut tx, Some(vec![name.to_owned()])).await?;
+            settle_server(&mut tx, registry, name, now).await?;
         }
         tx.commit().await?;
         let scope = Scope::Registry(registry.clone());

@@ -99,14 +99,13 @@ impl<DB: Dialect> SqlStore<DB> {
             [registry.as_str().into(), name.into(), version.into()],
         );
         let deleted = DB::execute(&mut tx, &mut delete).await? > 0;
-        recompute_latest(&mut tx, registry, name, now()).await?;
-        reshadow(&mut tx, Some(vec![name.to_owned()])).await?;
+        settle_server(&mut tx, registry, name, now()).await?;
         tx.commit().await?;
         Ok(deleted)
     }
 
     /// Moves `isLatest` after a write to one server, commits, and reads the written version back.
-    pub(super) async fn finish_write(
+    async fn finish_write(
         &self,
         mut tx: Transaction<'static, DB>,
         registry: &RegistryName,
@@ -114,15 +113,26 @@ impl<DB: Dialect> SqlStore<DB> {
         version: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<ServerRecord>, StoreError> {
-        recompute_latest(&mut tx, registry, name, now).await?;
-        reshadow(&mut tx, Some(vec![name.to_owned()])).await?;
+        settle_server(&mut tx, registry, name, now).await?;
         tx.commit().await?;
         let scope = Scope::Registry(registry.clone());
         self.get_version(&scope, name, &VersionSelector::Exact(version.to_owned()), true).await
     }
 }
 
-pub(super) async fn recompute_latest<DB: Dialect>(
+/// After a write to one server: moves its `isLatest` and recomputes which of its rows the aggregated view
+/// hides.
+pub(super) async fn settle_server<DB: Dialect>(
+    tx: &mut Transaction<'static, DB>,
+    registry: &RegistryName,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    recompute_latest(tx, registry, name, now).await?;
+    reshadow(tx, Some(vec![name.to_owned()])).await
+}
+
+async fn recompute_latest<DB: Dialect>(
     tx: &mut Transaction<'static, DB>,
     registry: &RegistryName,
     name: &str,
