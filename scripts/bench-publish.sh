@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 duration=${1:-10}
 source scripts/bench-lib.sh
 
-cargo build --release --quiet -p registry-api -p registry-admin --bin registry-api --bin registry-admin
+cargo build --release --quiet -p registry-server -p registry-admin --bin registry-api --bin registry-admin
 bench_setup registry_bench_publish 18091
 start_api
 

@@ -13,7 +13,7 @@ port=18091
 for db in registry_bench_upstream registry_bench_mirror; do
   psql -q "$admin_url" -c "drop database if exists $db with (force)" -c "create database $db"
 done
-cargo build --release --quiet -p registry-api -p registry-admin -p registry-worker -p registry-testkit \
+cargo build --release --quiet -p registry-server -p registry-admin -p registry-worker -p registry-testkit \
   --bin registry-api --bin registry-admin --bin registry-worker --bin seed-catalogue
 
 work=$(mktemp -d)

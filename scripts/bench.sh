@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 duration=${1:-10}
 source scripts/bench-lib.sh
 
-cargo build --release --quiet -p registry-api -p registry-admin -p registry-testkit --bin registry-api \
+cargo build --release --quiet -p registry-server -p registry-admin -p registry-testkit --bin registry-api \
   --bin registry-admin --bin seed-catalogue
 bench_setup registry_bench 18090
 seed=$(target/release/seed-catalogue --config "$work/bench.yaml" --registry bench --servers 5000)

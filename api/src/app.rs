@@ -12,6 +12,7 @@ use axum::http::{HeaderValue, Method, header};
 use registry_shared::bootstrap;
 use registry_shared::config::{Config, CorsConfig};
 use registry_shared::shutdown::Shutdown;
+use registry_shared::store::Store;
 use registry_shared::validation::NoPackageChecks;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
@@ -38,6 +39,12 @@ impl Application {
     /// migrate` applies them: a replica that finds the schema behind keeps `/readiness` at 503 and retries.
     pub async fn build(config: Config, address: SocketAddr) -> anyhow::Result<Self> {
         let store = bootstrap::open(&config.database).await.context("opening the database")?;
+        Self::on_store(config, store, address).await
+    }
+
+    /// As [`Application::build`], on a store the caller opened (the embedded setup shares one SQLite store
+    /// between the API and the worker).
+    pub async fn on_store(config: Config, store: Store, address: SocketAddr) -> anyhow::Result<Self> {
         if !bootstrap::prepare_registries(&store, &config.registries).await {
             // Serve (and answer /readiness with 503) while the database catches up.
             let (store, registries) = (store.clone(), config.registries.clone());

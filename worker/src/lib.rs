@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use registry_shared::bootstrap;
 use registry_shared::config::Config;
 use registry_shared::shutdown::Shutdown;
+use registry_shared::store::Store;
 
 use crate::jobs::WorkerState;
 use crate::sources::{Context, HttpClient};
@@ -22,6 +23,15 @@ use crate::sources::{Context, HttpClient};
 /// `registry-admin migrate` has brought the schema up to date.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let store = bootstrap::open(&config.database).await.context("opening the database")?;
+    run_on(config, store, shutdown).await
+}
+
+/// As [`run`], on a store the caller opened (the embedded setup shares one SQLite store with the API).
+pub async fn run_on(
+    config: Config,
+    store: Store,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     bootstrap::prepare_registries_until_done(&store, &config.registries).await;
     let context = Context {
         http: HttpClient::new().context("building the HTTP client")?,

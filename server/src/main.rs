@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use registry_shared::bootstrap;
 use registry_shared::config::{Config, StorageConfig};
 use registry_shared::shutdown::{Shutdown, signal};
 
@@ -51,8 +52,10 @@ async fn main() -> anyhow::Result<()> {
     })?;
     let shutdown = Shutdown::when(signal());
     let embedded = with_worker || matches!(config.database, StorageConfig::Sqlite { .. });
-    let application = registry_api::Application::build(config.clone(), address).await?;
-    let worker = embedded.then(|| tokio::spawn(registry_worker::run(config, shutdown.wait())));
+    // One store for both: on SQLite, two would be two writers contending for one file.
+    let store = bootstrap::open(&config.database).await.context("opening the database")?;
+    let application = registry_api::Application::on_store(config.clone(), store.clone(), address).await?;
+    let worker = embedded.then(|| tokio::spawn(registry_worker::run_on(config, store, shutdown.wait())));
     tracing::info!(address = %application.local_addr()?, worker = embedded, "registry-api listening");
     application.run_until(shutdown.wait()).await.context("registry-api failed")?;
     match worker {
