@@ -24,7 +24,7 @@ pub struct RawConfig {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RawRegistry {
-    pub name: String,
+    pub name: Option<String>,
     pub format: Option<Format>,
     pub file: Option<RawFile>,
     pub git: Option<RawGit>,
@@ -119,8 +119,9 @@ pub struct RawOAuth {
     pub realm: Option<String>,
     #[serde(default)]
     pub scopes_supported: Vec<String>,
+    /// Read one by one, so a bad provider does not hide the others.
     #[serde(default)]
-    pub providers: Vec<RawProvider>,
+    pub providers: Vec<Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -112,8 +112,46 @@ worker: {concurrency: 0, backoff: {min: 10s, max: 1s}}
         "auth.mode: unknown mode \"sometimes\"",
         "database.password: passwords do not belong in the config file",
         "database.port: invalid type: string \"x\", expected u16",
+        "database.user: is required",
+        "database.database: is required",
         "worker.backoff: min must not exceed max",
         "worker.concurrency: must be at least 1",
+    ];
+    for line in expected {
+        assert!(found.iter().any(|p| p.starts_with(line)), "missing {line:?} in:\n{}", found.join("\n"));
+    }
+    assert_eq!(found.len(), expected.len(), "unexpected extra problems:\n{}", found.join("\n"));
+}
+
+#[test]
+fn a_field_that_does_not_parse_hides_none_of_the_other_problems() {
+    let yaml = "
+auth: {mode: anonymous}
+registries:
+  - name: Not_A_Label
+    format: nonsense
+    git: {repository: 'https://git.example/r.git', branch: main, tag: v1, depth: 1}
+    syncPolicy: {interval: often}
+    filter: {names: {include: 5}, tags: {exclude: ['']}}
+  - file: {path: a.json, timeout: 1}
+    api: {endpoint: 'https://example.com'}
+    syncPolicy: {interval: never}
+";
+
+    let found = problems(yaml);
+
+    let expected = [
+        "registries[0].format: unknown variant `nonsense`, expected `toolhive` or `upstream`",
+        "registries[0].git.depth: unknown field `depth`",
+        "registries[0].filter.names.include: invalid type: integer `5`, expected a sequence",
+        "registries[0].name: registry name \"Not_A_Label\" must be a DNS label",
+        "registries[0].git: exactly one of branch, tag, commit, or none for the default branch",
+        "registries[0].syncPolicy.interval: \"often\" is not a duration",
+        "registries[0].filter.tags.exclude[0]: must not be empty",
+        "registries[1].file.timeout: invalid type: integer `1`, expected a string",
+        "registries[1].name: is required",
+        "registries[1]: exactly one of file, git, api, managed, kubernetes (found: file, api)",
+        "registries[1].syncPolicy.interval: \"never\" is not a duration",
     ];
     for line in expected {
         assert!(found.iter().any(|p| p.starts_with(line)), "missing {line:?} in:\n{}", found.join("\n"));

@@ -48,6 +48,7 @@ fn oauth_config(check: &mut Check, raw: RawOAuth) -> OAuthConfig {
         .enumerate()
         .filter_map(|(i, provider)| {
             let path = format!("auth.oauth.providers[{i}]");
+            let provider: RawProvider = check.section(&path, provider)?;
             let name = check.required(&format!("{path}.name"), provider.name.as_deref()).map(str::to_owned);
             if let Some(name) = &name
                 && !names.insert(name.clone())

@@ -11,10 +11,31 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_path_to_error::Segment;
 use url::Url;
 
 use super::raw::*;
 use super::*;
+
+/// The most problems one section reports before giving up on it.
+const MAX_PASSES: usize = 32;
+
+/// Removes the value a deserialisation error points at, so the rest can be read. An error inside a list
+/// removes the whole list (removing one item would shift the positions of the others). `false` when the
+/// error is about the section itself, so nothing can be removed.
+fn remove_at(value: &mut Value, segments: &[Segment]) -> bool {
+    let cut = segments.iter().position(|s| matches!(s, Segment::Seq { .. })).unwrap_or(segments.len());
+    let Some((Segment::Map { key }, parents)) = segments[..cut].split_last() else { return false };
+    let mut node = value;
+    for segment in parents {
+        let Segment::Map { key } = segment else { return false };
+        match node.get_mut(key) {
+            Some(child) => node = child,
+            None => return false,
+        }
+    }
+    node.as_object_mut().and_then(|map| map.remove(key)).is_some()
+}
 
 /// Collects problems while building the configuration.
 #[derive(Default)]
@@ -27,19 +48,28 @@ impl Check {
         self.problems.push(ConfigProblem { path: path.into(), message: message.into() });
     }
 
-    /// Deserialises one section; a type error or unknown key is reported with its full path.
-    pub(super) fn section<T: DeserializeOwned>(&mut self, path: &str, value: Value) -> Option<T> {
-        serde_path_to_error::deserialize(value)
-            .map_err(|e| {
-                let inner = e.path().to_string();
-                let full = match (path.is_empty(), inner == ".") {
-                    (_, true) => path.to_owned(),
-                    (true, false) => inner,
-                    (false, false) => format!("{path}.{inner}"),
-                };
-                self.fail(full, e.into_inner().to_string());
-            })
-            .ok()
+    /// Deserialises one section; a type error or unknown key is reported with its full path. serde stops at
+    /// the first error, so the offending key is dropped and the section read again: one bad field never
+    /// hides the problems of the others.
+    pub(super) fn section<T: DeserializeOwned>(&mut self, path: &str, mut value: Value) -> Option<T> {
+        for _ in 0..MAX_PASSES {
+            let error = match serde_path_to_error::deserialize(value.clone()) {
+                Ok(section) => return Some(section),
+                Err(error) => error,
+            };
+            let segments: Vec<Segment> = error.path().iter().cloned().collect();
+            let inner = error.path().to_string();
+            let full = match (path.is_empty(), inner == ".") {
+                (_, true) => path.to_owned(),
+                (true, false) => inner,
+                (false, false) => format!("{path}.{inner}"),
+            };
+            self.fail(full, error.into_inner().to_string());
+            if !remove_at(&mut value, &segments) {
+                return None;
+            }
+        }
+        None
     }
 
     pub(super) fn duration(

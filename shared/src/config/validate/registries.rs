@@ -34,7 +34,9 @@ pub(super) fn registries(check: &mut Check, values: Vec<Value>) -> Option<Vec<Re
 }
 
 fn registry(check: &mut Check, path: &str, raw: RawRegistry) -> Option<RegistryConfig> {
-    let name = RegistryName::parse(&raw.name).map_err(|e| check.fail(format!("{path}.name"), e.0)).ok();
+    let name = check.required(&format!("{path}.name"), raw.name.as_deref()).and_then(|name| {
+        RegistryName::parse(name).map_err(|e| check.fail(format!("{path}.name"), e.0)).ok()
+    });
     let given: Vec<&str> = [
         raw.file.as_ref().map(|_| "file"),
         raw.git.as_ref().map(|_| "git"),
@@ -45,12 +47,11 @@ fn registry(check: &mut Check, path: &str, raw: RawRegistry) -> Option<RegistryC
     .into_iter()
     .flatten()
     .collect();
-    if given.len() != 1 {
+    let source = if given.len() != 1 {
         let found = if given.is_empty() { "none".to_owned() } else { given.join(", ") };
         check.fail(path, format!("exactly one of file, git, api, managed, kubernetes (found: {found})"));
-        return None;
-    }
-    let source = if let Some(file) = raw.file {
+        None
+    } else if let Some(file) = raw.file {
         file_source(check, &format!("{path}.file"), file)
     } else if let Some(git) = raw.git {
         git_source(check, &format!("{path}.git"), git)
@@ -79,7 +80,7 @@ fn registry(check: &mut Check, path: &str, raw: RawRegistry) -> Option<RegistryC
             }
             None
         }
-        _ if interval.is_none() => {
+        Some(_) if interval.is_none() => {
             check.fail(format!("{path}.syncPolicy.interval"), "is required (e.g. 30m)");
             None
         }
