@@ -113,9 +113,13 @@ fn migrate_creates_the_sqlite_file_and_a_second_run_changes_nothing() {
     assert!(db.is_file());
     assert!(stdout(&first).contains("applied registry 20261122000001 core schema"), "{}", stdout(&first));
     assert!(stdout(&first).contains("applied queue "));
+    assert!(stdout(&first).ends_with("registries: added internal (1 configured)\n"), "{}", stdout(&first));
     assert_eq!(
         stdout(&second).trim(),
-        format!("SQLite file {}: nothing to apply, the schema is up to date", db.display())
+        format!(
+            "SQLite file {}: nothing to apply, the schema is up to date\nregistries: none (1 configured)",
+            db.display()
+        )
     );
 }
 
@@ -133,7 +137,10 @@ async fn migrate_builds_the_postgres_schema_once() {
 
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(stdout(&first).contains("applied registry 20261122000001 core schema"));
-    assert_eq!(stdout(&second).trim(), "PostgreSQL: nothing to apply, the schema is up to date");
+    assert_eq!(
+        stdout(&second).trim(),
+        "PostgreSQL: nothing to apply, the schema is up to date\nregistries: none (1 configured)"
+    );
     let mut db = PgConnection::connect(&url).await.unwrap();
     let tables: Vec<(String,)> =
         sqlx::query_as("select tablename::text from pg_tables where schemaname = 'public' order by 1")
@@ -157,23 +164,12 @@ fn two_registries(dir: &Path) -> PathBuf {
     )
 }
 
-/// Stores the configured registries, as `registry-api serve` and `registry-worker run` do at start.
-fn store_registries(config: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let loaded = registry_shared::config::Config::load(Path::new(config)).unwrap();
-        let store = registry_shared::store::Store::connect(&loaded.database).await.unwrap();
-        store.sync_registries(&loaded.registries).await.unwrap();
-    });
-}
-
 #[test]
 fn enqueue_sync_queues_once_refuses_managed_and_unknown_and_jobs_shows_the_queue() {
     let dir = tempfile::tempdir().unwrap();
     let config = two_registries(dir.path());
     let config = config.to_str().unwrap();
     assert!(admin(&["migrate", "--config", config], &[]).status.success());
-    store_registries(config);
 
     let first = admin(&["enqueue-sync", "files", "--config", config], &[]);
     let again = admin(&["enqueue-sync", "--all", "--config", config], &[]);
@@ -190,7 +186,7 @@ fn enqueue_sync_queues_once_refuses_managed_and_unknown_and_jobs_shows_the_queue
     );
     assert_eq!(managed.status.code(), Some(1));
     assert!(stderr(&managed).contains("internal is managed"), "{}", stderr(&managed));
-    assert!(stderr(&unknown).contains("nope is not a registry"), "{}", stderr(&unknown));
+    assert!(stderr(&unknown).contains("nope is not a stored registry"), "{}", stderr(&unknown));
     assert_eq!(stdout(&jobs).trim(), "sync queue: Pending 1");
 }
 
@@ -200,10 +196,7 @@ fn status_lists_every_registry_as_a_table_or_as_json() {
     let config = two_registries(dir.path());
     let config = config.to_str().unwrap();
     assert!(admin(&["migrate", "--config", config], &[]).status.success());
-    let before = admin(&["status", "--config", config, "--output", "json"], &[]);
-    assert_eq!(stdout(&before).trim(), "[]");
 
-    store_registries(config);
     let table = admin(&["status", "--config", config], &[]);
     let json = admin(&["status", "--config", config, "-o", "json"], &[]);
 
@@ -262,7 +255,7 @@ fn publish_reports_one_line_per_file_and_fails_when_any_file_does() {
     let bad = bad.to_str().unwrap();
 
     let not_stored = admin(&["publish", &good, "--registry", "internal", "--config", config], &[]);
-    store_registries(config);
+    assert!(admin(&["migrate", "--config", config], &[]).status.success());
     let checked = admin(
         &["publish", &good, "--registry", "internal", "--validate-only", "--config", only_internal],
         &[],
@@ -273,7 +266,8 @@ fn publish_reports_one_line_per_file_and_fails_when_any_file_does() {
     let status = admin(&["status", "--output", "json", "--config", config], &[]);
 
     assert!(
-        stderr(&not_stored).contains("registry internal is not in the database yet"),
+        stderr(&not_stored).contains("the database schema is behind")
+            && stderr(&not_stored).contains("registry-admin migrate"),
         "{}",
         stderr(&not_stored)
     );
@@ -302,10 +296,6 @@ async fn publish_writes_to_postgres_through_the_same_store_path() {
     let config = write_config(dir.path(), &yaml);
     let config = config.to_str().unwrap();
     assert!(admin(&["migrate", "--config", config], &[]).status.success());
-    // Stored by the servers at start-up, as in production.
-    let loaded = registry_shared::config::Config::load(Path::new(config)).unwrap();
-    let store = registry_shared::store::Store::connect(&loaded.database).await.unwrap();
-    store.sync_registries(&loaded.registries).await.unwrap();
 
     let published = admin(
         &["publish", &example("publish/ticket-desk.json"), "--registry", "internal", "--config", config],
@@ -330,7 +320,6 @@ fn drop_registry_deletes_only_a_registry_that_left_the_configuration() {
     let config = two_registries(dir.path());
     let config = config.to_str().unwrap();
     assert!(admin(&["migrate", "--config", config], &[]).status.success());
-    store_registries(config);
     assert!(
         admin(
             &["publish", &example("publish/ticket-desk.json"), "--registry", "internal", "--config", config],
@@ -347,9 +336,11 @@ fn drop_registry_deletes_only_a_registry_that_left_the_configuration() {
     .unwrap();
     let files_only = files_only.to_str().unwrap();
 
+    let refused = admin(&["migrate", "--config", files_only], &[]);
     let configured = admin(&["drop-registry", "internal", "--config", config], &[]);
     let dropped = admin(&["drop-registry", "internal", "--config", files_only], &[]);
     let again = admin(&["drop-registry", "internal", "--config", files_only], &[]);
+    let applied = admin(&["migrate", "--config", files_only], &[]);
 
     assert!(
         stderr(&configured).contains("remove it from the configuration first"),
@@ -358,4 +349,7 @@ fn drop_registry_deletes_only_a_registry_that_left_the_configuration() {
     );
     assert_eq!(stdout(&dropped), "internal: deleted, with its 1 versions\n", "{}", stderr(&dropped));
     assert!(stderr(&again).contains("internal is not a stored registry"));
+    assert_eq!(refused.status.code(), Some(1), "the release step stops rather than losing published data");
+    assert!(stderr(&refused).contains("`registry-admin drop-registry internal`"), "{}", stderr(&refused));
+    assert!(applied.status.success(), "{}", stderr(&applied));
 }

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::middleware::{REQUEST_ID, RequestSpan, ResponseLog, normalize_url};
+use crate::registry_set;
 use crate::routes;
 use crate::state::AppState;
 
@@ -30,32 +32,29 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// Keeps the registry set fresh while the server runs.
+    refresh: Pin<Box<dyn Future<Output = ()> + Send>>,
 }
 
 impl Application {
-    /// Connects the store, prepares the registries and binds the address (port 0 picks a free one).
+    /// Connects the store, reads the stored registry set and binds the address (port 0 picks a free one).
     ///
-    /// On SQLite (single node) pending migrations are applied here. On PostgreSQL only `registry-admin
-    /// migrate` applies them: a replica that finds the schema behind keeps `/readiness` at 503 and retries.
+    /// On SQLite (single node) pending migrations and the configured registries are applied here. On
+    /// PostgreSQL only `registry-admin migrate` applies them: a replica that finds the schema behind keeps
+    /// `/readiness` at 503 and reads again.
     pub async fn build(config: Config, address: SocketAddr) -> anyhow::Result<Self> {
-        let store = bootstrap::open(&config.database).await.context("opening the database")?;
+        let store = bootstrap::open(&config).await.context("opening the database")?;
         Self::on_store(config, store, address).await
     }
 
     /// As [`Application::build`], on a store the caller opened (the embedded setup shares one SQLite store
     /// between the API and the worker).
     pub async fn on_store(config: Config, store: Store, address: SocketAddr) -> anyhow::Result<Self> {
-        if !bootstrap::prepare_registries(&store, &config.registries).await {
-            // Serve (and answer /readiness with 503) while the database catches up.
-            let (store, registries) = (store.clone(), config.registries.clone());
-            tokio::spawn(async move {
-                bootstrap::prepare_registries_until_done(&store, &registries).await;
-                tracing::info!("registries stored; the database is ready");
-            });
-        }
+        let (registries, refresh) = registry_set::load(store.clone(), config.registries.clone()).await;
         let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
-        let state = AppState { store, config: Arc::new(config), packages: Arc::new(NoPackageChecks) };
-        Ok(Self { listener, router: router(state) })
+        let state =
+            AppState { store, config: Arc::new(config), packages: Arc::new(NoPackageChecks), registries };
+        Ok(Self { listener, router: router(state), refresh: Box::pin(refresh) })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -69,6 +68,7 @@ impl Application {
         let deadline = shutdown.wait();
         tokio::select! {
             result = server => result.context("serving HTTP")?,
+            () = self.refresh => anyhow::bail!("the registry set refresher stopped"),
             () = async move {
                 deadline.await;
                 tokio::time::sleep(SHUTDOWN_GRACE).await;

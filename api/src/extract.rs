@@ -166,15 +166,15 @@ impl FromRequestParts<AppState> for RegistryScope {
         let Some((_, raw)) = params.iter().find(|(key, _)| *key == "registryName") else {
             return Ok(Self(Scope::Aggregated));
         };
-        Ok(Self(Scope::Registry(configured_registry(state, raw)?.name.clone())))
+        Ok(Self(Scope::Registry(stored_registry(state, raw)?.name)))
     }
 }
 
-/// The configured registry a path names; any other name, valid or not, is a 404.
-pub fn configured_registry<'a>(state: &'a AppState, raw: &str) -> Result<&'a RegistryConfig, ApiError> {
+/// The stored registry a path names; any other name, valid or not, is a 404.
+pub fn stored_registry(state: &AppState, raw: &str) -> Result<RegistryConfig, ApiError> {
     RegistryName::parse(raw)
         .ok()
-        .and_then(|name| state.config.registry(&name))
+        .and_then(|name| state.registries.get(&name))
         .ok_or_else(|| ApiError::NotFound(format!("Registry {raw} not found")))
 }
 

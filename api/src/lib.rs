@@ -6,6 +6,7 @@ pub mod body;
 pub mod error;
 pub mod extract;
 pub mod middleware;
+pub mod registry_set;
 pub mod routes;
 pub mod state;
 

@@ -7,6 +7,8 @@ use registry_shared::publish::Publisher;
 use registry_shared::store::Store;
 use registry_shared::validation::PackageCheck;
 
+use crate::registry_set::RegistrySet;
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
@@ -14,6 +16,8 @@ pub struct AppState {
     /// Checks against package registries on publish; [`registry_shared::validation::NoPackageChecks`] by
     /// default.
     pub packages: Arc<dyn PackageCheck>,
+    /// The registries served: the stored set, not this replica's configuration file.
+    pub registries: RegistrySet,
 }
 
 impl AppState {

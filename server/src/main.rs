@@ -53,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = Shutdown::when(signal());
     let embedded = with_worker || matches!(config.database, StorageConfig::Sqlite { .. });
     // One store for both: on SQLite, two would be two writers contending for one file.
-    let store = bootstrap::open(&config.database).await.context("opening the database")?;
+    let store = bootstrap::open(&config).await.context("opening the database")?;
     let application = registry_api::Application::on_store(config.clone(), store.clone(), address).await?;
     let worker = embedded.then(|| tokio::spawn(registry_worker::run_on(config, store, shutdown.wait())));
     tracing::info!(address = %application.local_addr()?, worker = embedded, "registry-api listening");

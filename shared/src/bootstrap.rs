@@ -1,45 +1,108 @@
-//! Start-up shared by `registry-api serve` and `registry-worker run`: open the store, and make the stored
-//! registries match the configuration once the schema allows it.
+//! Start-up shared by `registry-api serve` and `registry-worker run`: open the store, wait for the schema, and
+//! compare the stored registry set with this replica's configuration.
+//!
+//! The database is the truth at run time. On PostgreSQL only the release step (`registry-admin migrate`)
+//! writes the schema and the registry set, so replicas with old and new configurations can run side by side
+//! during a rolling deploy: a replica whose file differs warns once and goes on serving the stored set. On
+//! SQLite (one node) the process is its own release step and applies both when it opens the store.
 
 use std::time::Duration;
 
-use crate::config::{RegistryConfig, StorageConfig};
-use crate::store::{Store, StoreError};
+use crate::config::{Config, RegistryConfig, StorageConfig};
+use crate::store::{Registry, RegistryChanges, Store, StoreError};
 
 /// How long to wait between attempts while the database is down or not migrated.
-pub const PREPARE_RETRY: Duration = Duration::from_secs(5);
+pub const PREPARE_RETRY: Duration = Duration::from_secs(2);
 
-/// Connects the store. On SQLite (single node) pending migrations are applied here; on PostgreSQL only
-/// `registry-admin migrate` applies them.
-pub async fn open(config: &StorageConfig) -> Result<Store, StoreError> {
-    let store = Store::connect(config).await?;
-    if let StorageConfig::Sqlite { path } = config {
-        let applied = Store::migrate(config).await?;
-        tracing::info!(database.path = %path.display(), migrations = applied.len(), "SQLite schema is up to date");
+/// The command that applies a configuration, named wherever one is not applied.
+pub const APPLY_COMMAND: &str = "registry-admin migrate --config <file>";
+
+/// Connects the store. On SQLite the pending migrations and the configured registry set are applied here;
+/// a managed registry with published versions that the configuration no longer lists is an error, and
+/// nothing changes.
+pub async fn open(config: &Config) -> Result<Store, StoreError> {
+    let store = Store::connect(&config.database).await?;
+    if let StorageConfig::Sqlite { path } = &config.database {
+        let applied = Store::migrate(&config.database).await?;
+        let changes = store.apply_registries(&config.registries).await?;
+        tracing::info!(
+            database.path = %path.display(),
+            migrations = applied.len(),
+            registries.changed = %describe(&changes),
+            "SQLite schema and registries are up to date"
+        );
     }
     Ok(store)
 }
 
-/// One attempt to store the configured registries; it waits for nothing. Returns whether it did, having logged
-/// why not (with the command to run when the schema is behind).
-pub async fn prepare_registries(store: &Store, registries: &[RegistryConfig]) -> bool {
-    match store.schema_state().await {
-        Ok(schema) if schema.is_current() => match store.sync_registries(registries).await {
-            Ok(()) => return true,
-            Err(e) => tracing::error!(error = %e, "cannot store the configured registries"),
-        },
-        Ok(schema) => tracing::error!(
-            migrations.pending = schema.pending.len(),
-            "the database schema is behind: run `registry-admin migrate --config <file>`; waiting for it"
-        ),
-        Err(e) => tracing::warn!(error = %e, "the database does not answer yet"),
-    }
-    false
-}
-
-/// Retries [`prepare_registries`] every [`PREPARE_RETRY`] until it succeeds.
-pub async fn prepare_registries_until_done(store: &Store, registries: &[RegistryConfig]) {
-    while !prepare_registries(store, registries).await {
+/// Waits until the database answers with a current schema, then warns once if the stored registry set is
+/// not what this replica's configuration says. Returns the stored set.
+pub async fn wait_until_ready(store: &Store, configured: &[RegistryConfig]) -> Vec<Registry> {
+    loop {
+        match ready_registries(store).await {
+            Ok(stored) => {
+                warn_on_differences(&stored, configured);
+                return stored;
+            }
+            Err(reason) => tracing::warn!(reason = %reason, "waiting for the database"),
+        }
         tokio::time::sleep(PREPARE_RETRY).await;
     }
+}
+
+/// The stored registry set, if the database answers and its schema is current; else why not.
+pub async fn ready_registries(store: &Store) -> Result<Vec<Registry>, String> {
+    let schema = store.schema_state().await.map_err(|e| format!("the database does not answer: {e}"))?;
+    if !schema.is_current() {
+        return Err(format!(
+            "the database schema is behind ({} migrations pending): run `{APPLY_COMMAND}`",
+            schema.pending.len()
+        ));
+    }
+    store.list_registries().await.map_err(|e| format!("cannot read the registries: {e}"))
+}
+
+/// Logs one warning when the stored set differs from `configured`, naming each difference and the command
+/// that applies the configuration.
+pub fn warn_on_differences(stored: &[Registry], configured: &[RegistryConfig]) {
+    let differences = differences(stored, configured);
+    if !differences.is_empty() {
+        tracing::warn!(
+            differences = %differences.join("; "),
+            "the stored registries differ from this replica's configuration; serving the stored ones (the \
+             database is the truth at run time). Apply the configuration with `{APPLY_COMMAND}`"
+        );
+    }
+}
+
+/// How the stored set differs from a configuration, one phrase per registry.
+pub fn differences(stored: &[Registry], configured: &[RegistryConfig]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (position, registry) in configured.iter().enumerate() {
+        match stored.iter().find(|s| s.name == registry.name) {
+            None => found.push(format!("{} is configured but not stored", registry.name)),
+            Some(s) if s.definition().ok().as_ref() != Some(registry) => {
+                found.push(format!("{} is stored with another definition", registry.name));
+            }
+            Some(s) if usize::try_from(s.position).ok() != Some(position) => {
+                found.push(format!("{} is stored at another position", registry.name));
+            }
+            Some(_) => {}
+        }
+    }
+    for s in stored.iter().filter(|s| !configured.iter().any(|r| r.name == s.name)) {
+        found.push(format!("{} is stored but not configured", s.name));
+    }
+    found
+}
+
+/// `added a, b; changed c; removed d`, or `none`.
+pub fn describe(changes: &RegistryChanges) -> String {
+    let parts: Vec<String> =
+        [("added", &changes.added), ("changed", &changes.changed), ("removed", &changes.removed)]
+            .into_iter()
+            .filter(|(_, names)| !names.is_empty())
+            .map(|(what, names)| format!("{what} {}", names.join(", ")))
+            .collect();
+    if parts.is_empty() { "none".to_owned() } else { parts.join("; ") }
 }

@@ -39,6 +39,30 @@ pub fn ensure_managed(registry: &RegistryConfig) -> Result<(), PublishError> {
     }
 }
 
+/// The registry the root publish routes write to: `publish_registry` when set, else the only managed
+/// registry of `registries`. The error says how to configure one.
+pub fn publish_target<'a>(
+    registries: &'a [RegistryConfig],
+    publish_registry: Option<&RegistryName>,
+) -> Result<&'a RegistryConfig, String> {
+    if let Some(name) = publish_registry {
+        return registries
+            .iter()
+            .find(|r| &r.name == name)
+            .ok_or_else(|| format!("publishRegistry {name} is not a stored registry"));
+    }
+    let mut managed = registries.iter().filter(|r| r.source == Source::Managed);
+    match (managed.next(), managed.next()) {
+        (Some(only), None) => Ok(only),
+        (None, _) => Err("no managed registry is configured: add a registry with `managed: {}` to publish \
+                          through this route, or publish to /registry/{registryName}/v0.1/publish"
+            .to_owned()),
+        (Some(_), Some(_)) => Err("several managed registries are configured: set publishRegistry to the one \
+                                   this route publishes to, or publish to /registry/{registryName}/v0.1/publish"
+            .to_owned()),
+    }
+}
+
 /// What publishing needs besides the document.
 pub struct Publisher<'a> {
     pub store: &'a Store,

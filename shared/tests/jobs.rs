@@ -28,7 +28,7 @@ async fn queued_jobs(store: &Store) -> i64 {
 
 on_both_backends! {
     async fn a_second_sync_of_a_queued_registry_is_not_enqueued(test: &TestStore) {
-        test.store.sync_registries(&[file_registry("files"), file_registry("other")]).await.unwrap();
+        test.store.apply_registries(&[file_registry("files"), file_registry("other")]).await.unwrap();
 
         let first = sync("files", Trigger::Manual).enqueue(&test.store, 5, None).await.unwrap();
         let second = sync("files", Trigger::Schedule).enqueue(&test.store, 5, Some(Utc::now())).await.unwrap();

@@ -32,14 +32,17 @@ fn is_transient(error: &BoxDynError) -> bool {
 }
 
 async fn handle_sync(job: SyncRegistry, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
-    let Some(registry) = state.config.registry(&job.registry) else {
-        return Err(AbortError::new(format!(
-            "registry {} is not in this worker's configuration",
-            job.registry
-        ))
-        .into());
+    // The stored definition, not this worker's file: during a rolling deploy they may differ.
+    let registry = match state.store.registry(&job.registry).await {
+        Ok(Some(registry)) => registry,
+        Ok(None) => {
+            tracing::info!(registry.name = %job.registry, "the registry is no longer stored; nothing to sync");
+            return Ok(());
+        }
+        Err(error) => return Err(Box::new(Transient(format!("reading the registry: {error}")))),
     };
-    match sync_registry(&state.store, registry, &state.context).await {
+    let registry = registry.definition().map_err(AbortError::new)?;
+    match sync_registry(&state.store, &registry, &state.context).await {
         Ok(outcome) => {
             tracing::info!(registry.name = %job.registry, trigger = ?job.trigger, outcome = ?outcome, "sync done");
             Ok(())

@@ -19,10 +19,11 @@ use crate::sources::{Context, HttpClient};
 
 /// Runs the scheduler and the job handlers until `shutdown` resolves.
 ///
-/// On SQLite (single node) pending migrations are applied first. On PostgreSQL the worker waits until
-/// `registry-admin migrate` has brought the schema up to date.
+/// On SQLite (single node) pending migrations and the configured registries are applied first. On
+/// PostgreSQL the worker waits until `registry-admin migrate` has brought the schema up to date, and syncs
+/// the registries as stored, whatever its own file says.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let store = bootstrap::open(&config.database).await.context("opening the database")?;
+    let store = bootstrap::open(&config).await.context("opening the database")?;
     run_on(config, store, shutdown).await
 }
 
@@ -32,7 +33,7 @@ pub async fn run_on(
     store: Store,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    bootstrap::prepare_registries_until_done(&store, &config.registries).await;
+    bootstrap::wait_until_ready(&store, &config.registries).await;
     let context = Context {
         http: HttpClient::new().context("building the HTTP client")?,
         data_dir: config.worker.data_dir.clone(),

@@ -58,7 +58,10 @@ async fn until_synced(store: &Store, registries: &[RegistryConfig], patience: Du
     }
 }
 
-fn start(config: Config) -> (oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>) {
+/// Stores the configuration's registries, as the release step does, and starts a worker on it.
+async fn start(config: Config) -> (oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let store = Store::connect(&config.database).await.unwrap();
+    store.apply_registries(&config.registries).await.unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let handle = tokio::spawn(registry_worker::run(config, async move {
         stopped.await.ok();
@@ -71,7 +74,7 @@ on_both_backends! {
         let dir = tempfile::tempdir().unwrap();
         let mut registries = file_registries(3, &catalogue(dir.path()));
         registries.push(managed_registry("internal"));
-        let (stop, worker) = start(config(test.config.clone(), registries.clone(), dir.path()));
+        let (stop, worker) = start(config(test.config.clone(), registries.clone(), dir.path())).await;
 
         until_synced(&test.store, &registries[..3], Duration::from_secs(30)).await;
         stop.send(()).unwrap();
@@ -90,8 +93,8 @@ async fn two_workers_on_postgres_run_each_scheduled_sync_exactly_once() {
     let test = TestStore::postgres().await;
     let dir = tempfile::tempdir().unwrap();
     let registries = file_registries(20, &catalogue(dir.path()));
-    let (stop_a, worker_a) = start(config(test.config.clone(), registries.clone(), dir.path()));
-    let (stop_b, worker_b) = start(config(test.config.clone(), registries.clone(), dir.path()));
+    let (stop_a, worker_a) = start(config(test.config.clone(), registries.clone(), dir.path())).await;
+    let (stop_b, worker_b) = start(config(test.config.clone(), registries.clone(), dir.path())).await;
 
     until_synced(&test.store, &registries, Duration::from_secs(30)).await;
     stop_a.send(()).unwrap();
@@ -158,6 +161,7 @@ async fn a_job_of_a_killed_worker_is_finished_by_another() {
     upstream.set(|b| b.delay = Some(Duration::from_secs(120)));
     let dir = tempfile::tempdir().unwrap();
     let config = api_config_file(dir.path(), &database.url, &upstream.base);
+    store.apply_registries(&Config::load(&config).unwrap().registries).await.unwrap();
     let spawn = || {
         Process(
             std::process::Command::new(env!("CARGO_BIN_EXE_registry-worker"))
@@ -208,13 +212,13 @@ on_both_backends! {
         upstream.set(|b| b.failures = vec![axum::http::StatusCode::BAD_GATEWAY; 6]);
         let dir = tempfile::tempdir().unwrap();
         let mirror = RegistryConfig {
-            source: Source::Api(registry_shared::config::ApiSource { endpoint: upstream.base.parse().unwrap(), timeout: Duration::from_secs(5) }),
+            source: Source::Api(registry_shared::config::ApiSource { endpoint: upstream.base.parse().unwrap(), timeout: Duration::from_secs(5), auth: None }),
             ..file_registry("mirror")
         };
         let mut config = config(test.config.clone(), vec![mirror.clone()], dir.path());
         config.worker.backoff.min = Duration::from_millis(50);
         config.worker.backoff.max = Duration::from_millis(200);
-        let (stop, worker) = start(config);
+        let (stop, worker) = start(config).await;
 
         until_synced(&test.store, &[mirror], Duration::from_secs(60)).await;
         stop.send(()).unwrap();

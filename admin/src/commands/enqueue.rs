@@ -4,33 +4,32 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
+use registry_shared::bootstrap;
 use registry_shared::config::Source;
 use registry_shared::jobs::{Enqueued, SyncRegistry, Trigger, queue_report};
 use registry_shared::model::RegistryName;
 use registry_shared::store::Store;
 
-use super::{Failure, configured, load};
+use super::{Failure, load, stored_registry};
 use crate::cli::{EnqueueSyncArgs, Output};
 
 pub async fn run(args: &EnqueueSyncArgs) -> Result<(), Failure> {
     let config = load(&args.config.config)?;
-    let names: Vec<RegistryName> = if args.all {
-        config.registries.iter().filter(|r| r.source != Source::Managed).map(|r| r.name.clone()).collect()
-    } else {
-        args.registries
-            .iter()
-            .map(|raw| {
-                let registry = configured(&config, raw, &args.config.config)?;
-                match registry.source {
-                    Source::Managed => {
-                        Err(anyhow!("{raw} is managed: it is written through the API, never synced"))
-                    }
-                    _ => Ok(registry.name.clone()),
-                }
-            })
-            .collect::<Result<_, _>>()?
-    };
     let store = Store::connect(&config.database).await.context("opening the database")?;
+    let names: Vec<RegistryName> = if args.all {
+        let stored = bootstrap::ready_registries(&store).await.map_err(|reason| anyhow!(reason))?;
+        stored.into_iter().filter(|r| r.kind != Source::Managed.kind()).map(|r| r.name).collect()
+    } else {
+        let mut names = Vec::new();
+        for raw in &args.registries {
+            let registry = stored_registry(&store, raw).await?;
+            if registry.kind == Source::Managed.kind() {
+                return Err(anyhow!("{raw} is managed: it is written through the API, never synced").into());
+            }
+            names.push(registry.name);
+        }
+        names
+    };
     let requested_by = std::env::var("USER").ok().map(|user| format!("registry-admin ({user})"));
     let mut out = std::io::stdout().lock();
     for registry in names {
@@ -42,7 +41,7 @@ pub async fn run(args: &EnqueueSyncArgs) -> Result<(), Failure> {
         let enqueued = job
             .enqueue(&store, config.worker.max_attempts, None)
             .await
-            .with_context(|| format!("queueing a sync of {registry} (has a registry-api or registry-worker with this configuration started yet?)"))?;
+            .with_context(|| format!("queueing a sync of {registry}"))?;
         match enqueued {
             Enqueued::Queued { job_id } => writeln!(out, "{registry}: queued job {job_id}")?,
             Enqueued::AlreadyQueued { job_id } => {

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
+use registry_shared::bootstrap;
 use registry_shared::config::StorageConfig;
 use registry_shared::store::Store;
 
@@ -25,5 +26,9 @@ pub async fn run(path: &Path) -> Result<(), Failure> {
     } else {
         writeln!(out, "{target}: applied {} migrations, the schema is up to date", applied.len())?;
     }
+    // The release step also owns the registry set: replicas only read it.
+    let store = Store::connect(&config.database).await.context("opening the database")?;
+    let changes = store.apply_registries(&config.registries).await.context("storing the registries")?;
+    writeln!(out, "registries: {} ({} configured)", bootstrap::describe(&changes), config.registries.len())?;
     Ok(())
 }

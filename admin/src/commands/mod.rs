@@ -11,8 +11,10 @@ mod status;
 use std::io::Write;
 use std::process::ExitCode;
 
-use registry_shared::config::{Config, ConfigErrors, RegistryConfig};
+use registry_shared::bootstrap;
+use registry_shared::config::{Config, ConfigErrors};
 use registry_shared::model::RegistryName;
+use registry_shared::store::{Registry, Store};
 
 use crate::cli::{Command, ConfigCommand};
 
@@ -68,14 +70,17 @@ fn registry_name(raw: &str) -> anyhow::Result<RegistryName> {
     RegistryName::parse(raw).map_err(|e| anyhow::anyhow!(e.0))
 }
 
-/// The registry `raw` names in the configuration loaded from `path`.
-fn configured<'a>(
-    config: &'a Config,
-    raw: &str,
-    path: &std::path::Path,
-) -> anyhow::Result<&'a RegistryConfig> {
+/// The stored registry `raw` names: the database, not the file, says which registries exist. Fails when the
+/// schema is behind or the registry is not stored, naming the command that fixes it.
+async fn stored_registry(store: &Store, raw: &str) -> anyhow::Result<Registry> {
     let name = registry_name(raw)?;
-    config.registry(&name).ok_or_else(|| anyhow::anyhow!("{raw} is not a registry in {}", path.display()))
+    let stored = bootstrap::ready_registries(store).await.map_err(|reason| anyhow::anyhow!(reason))?;
+    stored.into_iter().find(|r| r.name == name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{raw} is not a stored registry: add it to the configuration and run `{}`",
+            bootstrap::APPLY_COMMAND
+        )
+    })
 }
 
 fn version() -> Result<(), Failure> {

@@ -5,36 +5,22 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
-use registry_shared::bootstrap;
 use registry_shared::publish::{PublishError, Publisher, ensure_managed};
+use registry_shared::store::Store;
 use registry_shared::validation::{self, Issue, NoPackageChecks};
 use serde_json::Value;
 
-use super::{Failure, configured, load};
+use super::{Failure, load, stored_registry};
 use crate::cli::PublishArgs;
 
 pub async fn run(args: &PublishArgs) -> Result<(), Failure> {
     let config = load(&args.config.config)?;
-    let registry = configured(&config, &args.registry, &args.config.config)?;
-    let name = &registry.name;
+    // The stored registries are the truth; this command never rewrites them, so a configuration that lists
+    // only the target registry (or none of them) is enough.
+    let store = Store::connect(&config.database).await.context("opening the database")?;
+    let stored = stored_registry(&store, &args.registry).await?;
+    let registry = &stored.definition().context("reading the registry's definition")?;
     ensure_managed(registry).map_err(|e| anyhow!(e))?;
-    // Opening migrates a SQLite file, as the API does; PostgreSQL must have been migrated.
-    let store = bootstrap::open(&config.database).await.context("opening the database")?;
-    if !store.schema_state().await.context("reading the schema version")?.is_current() {
-        return Err(
-            anyhow!("the database schema is behind: run `registry-admin migrate --config <file>`").into()
-        );
-    }
-    // The servers store the registries at start-up, from their configuration. This command never rewrites
-    // them: a configuration that lists fewer registries would otherwise remove the others, with their data.
-    let stored = store.list_registries().await.context("reading the stored registries")?;
-    if !stored.iter().any(|r| &r.name == name) {
-        return Err(anyhow!(
-            "registry {name} is not in the database yet: start registry-api (or registry-worker) with this \
-             configuration once"
-        )
-        .into());
-    }
     let publisher = Publisher { store: &store, validation: &config.validation, packages: &NoPackageChecks };
     let mut out = std::io::stdout().lock();
     let mut failed = 0;

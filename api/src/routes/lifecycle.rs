@@ -18,7 +18,7 @@ use super::servers::{ServerPath, VersionPath, server_not_found};
 use crate::auth::WriteAccess;
 use crate::body::{JsonBody, MAX_BODY_BYTES};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::extract::{ApiPath, RegistryPath, configured_registry};
+use crate::extract::{ApiPath, RegistryPath, stored_registry};
 use crate::state::AppState;
 
 /// The routes under `/registry/{registryName}/v0.1`.
@@ -50,9 +50,9 @@ pub struct StatusUpdateOut {
 }
 
 /// The registry a write names: configured (else 404) and managed (else 403).
-fn managed_registry<'a>(state: &'a AppState, raw: &str) -> Result<&'a RegistryConfig, ApiError> {
-    let registry = configured_registry(state, raw)?;
-    ensure_managed(registry)?;
+fn managed_registry(state: &AppState, raw: &str) -> Result<RegistryConfig, ApiError> {
+    let registry = stored_registry(state, raw)?;
+    ensure_managed(&registry)?;
     Ok(registry)
 }
 
@@ -128,7 +128,7 @@ pub async fn update_version_status(
     let registry = managed_registry(&state, &registry_name)?;
     let (name, version) = (server_name(&path.server_name)?, version(&path.version)?);
     let change = status_in(body.value()?)?;
-    let update = apply(&state, registry, &name, Some(&version), &change).await?;
+    let update = apply(&state, &registry, &name, Some(&version), &change).await?;
     if update.updated == 0 {
         return Err(ApiError::BadRequest(
             "No changes to apply: status and message are already set to the provided values".into(),
@@ -167,7 +167,7 @@ pub async fn update_server_status(
     let registry = managed_registry(&state, &registry_name)?;
     let name = server_name(&path.server_name)?;
     let change = status_in(body.value()?)?;
-    let update = apply(&state, registry, &name, None, &change).await?;
+    let update = apply(&state, &registry, &name, None, &change).await?;
     if update.updated == 0 {
         return Err(ApiError::BadRequest(
             "No changes to apply: all versions already have the requested status and message".into(),

@@ -1,8 +1,11 @@
 //! Probes and build information.
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use registry_shared::bootstrap::APPLY_COMMAND;
 use registry_shared::build_info::{BuildInfo, build_info};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -28,38 +31,39 @@ pub async fn health() -> Json<StatusOut> {
     Json(StatusOut { status: "ok" })
 }
 
-/// Readiness: 200 when the database answers, its schema is up to date and it holds the configured
-/// registries, else 503 saying why.
+/// Readiness: 200 when the database answers within [`READINESS_BUDGET`] with a current schema and the
+/// registry set has been read, else 503 saying why.
 #[utoipa::path(
     get,
     path = "/readiness",
     tag = "ops",
     responses(
         (status = 200, body = StatusOut),
-        (status = 503, description = "Database unreachable, schema behind, or registries not stored as configured", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable, schema behind, or the registries not read yet", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn readiness(State(state): State<AppState>) -> Result<Json<StatusOut>, ApiError> {
-    let schema = state.store.schema_state().await.map_err(|e| {
-        tracing::warn!(error = %e, "readiness: the database does not answer");
-        ApiError::Unavailable(format!("the database does not answer: {e}"))
-    })?;
+    let schema = tokio::time::timeout(READINESS_BUDGET, state.store.schema_state())
+        .await
+        .map_err(|_| ApiError::Unavailable("the database did not answer in time".into()))?
+        .map_err(|e| {
+            tracing::warn!(error = %e, "readiness: the database does not answer");
+            ApiError::Unavailable("the database does not answer".into())
+        })?;
     if !schema.is_current() {
         return Err(ApiError::Unavailable(format!(
-            "the database schema is behind ({} migrations pending): run `registry-admin migrate --config <file>`",
+            "the database schema is behind ({} migrations pending): run `{APPLY_COMMAND}`",
             schema.pending.len()
         )));
     }
-    let stored = state.store.list_registries().await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    if !stored.iter().map(|r| &r.name).eq(state.config.registries.iter().map(|r| &r.name)) {
-        return Err(ApiError::Unavailable(
-            "the stored registries do not match the configuration yet: storing them is still running or \
-             failing, and the log says why"
-                .into(),
-        ));
+    if state.registries.current().is_none() {
+        return Err(ApiError::Unavailable("the stored registries have not been read yet".into()));
     }
     Ok(Json(StatusOut { status: "ready" }))
 }
+
+/// How long readiness waits for the database.
+pub const READINESS_BUDGET: Duration = Duration::from_secs(1);
 
 /// The running build.
 #[utoipa::path(get, path = "/version", tag = "ops", responses((status = 200, body = BuildInfo)))]

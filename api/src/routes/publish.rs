@@ -9,7 +9,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use registry_shared::config::RegistryConfig;
 use registry_shared::model::{RegistryName, ServerDetail, ServerResponse};
-use registry_shared::publish::ensure_managed;
+use registry_shared::publish::{self, ensure_managed};
 use registry_shared::validation::{Issue, IssueKind};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use crate::auth::WriteAccess;
 use crate::body::{JsonBody, MAX_BODY_BYTES};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiPath, RegistryPath, configured_registry};
+use crate::extract::{ApiPath, RegistryPath, stored_registry};
 use crate::state::AppState;
 
 /// The root prefixes that publish to the configured publish registry.
@@ -73,8 +73,8 @@ pub async fn publish_server(
     ApiPath(path): ApiPath<RegistryPath>,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let registry = configured_registry(&state, &path.registry_name)?;
-    publish_to(&state, registry, body).await
+    let registry = stored_registry(&state, &path.registry_name)?;
+    publish_to(&state, &registry, body).await
 }
 
 /// Publish to the registry named by `publishRegistry`, or the only managed registry (also at `/v0/publish`).
@@ -95,7 +95,7 @@ pub async fn publish_server_root(
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let registry = publish_target(&state)?;
-    publish_to(&state, registry, body).await
+    publish_to(&state, &registry, body).await
 }
 
 async fn publish_to(
@@ -135,8 +135,8 @@ pub async fn validate_server(
     ApiPath(path): ApiPath<RegistryPath>,
     body: JsonBody,
 ) -> Result<Json<ValidationOut>, ApiError> {
-    let registry = configured_registry(&state, &path.registry_name)?;
-    validate_in(&state, registry, body).await
+    let registry = stored_registry(&state, &path.registry_name)?;
+    validate_in(&state, &registry, body).await
 }
 
 /// Validate against the root publish registry (also at `/v0/validate`).
@@ -155,7 +155,7 @@ pub async fn validate_server_root(
     body: JsonBody,
 ) -> Result<Json<ValidationOut>, ApiError> {
     let registry = publish_target(&state)?;
-    validate_in(&state, registry, body).await
+    validate_in(&state, &registry, body).await
 }
 
 async fn validate_in(
@@ -171,8 +171,12 @@ async fn validate_in(
     Ok(Json(ValidationOut { valid: !issues.iter().any(Issue::is_error), issues }))
 }
 
-fn publish_target(state: &AppState) -> Result<&RegistryConfig, ApiError> {
-    state.config.publish_target().map_err(ApiError::NotFound)
+/// The root publish routes' registry, from the stored set.
+fn publish_target(state: &AppState) -> Result<RegistryConfig, ApiError> {
+    let registries = state.registries.current().unwrap_or_default();
+    publish::publish_target(&registries, state.config.publish_registry.as_ref())
+        .cloned()
+        .map_err(ApiError::NotFound)
 }
 
 /// `/registry/{registry}/v0.1/servers/{name}/versions/{version}`, each part percent-encoded.

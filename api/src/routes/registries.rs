@@ -5,16 +5,16 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use registry_shared::config::{Source, format_duration};
+use registry_shared::config::{RegistryConfig, Source, format_duration};
 use registry_shared::jobs::{Enqueued, SyncRegistry, Trigger};
-use registry_shared::store::{Registry, SyncPhase, SyncStatus};
+use registry_shared::store::{SyncPhase, SyncStatus};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::auth::WriteAccess;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiPath, configured_registry};
+use crate::extract::{ApiPath, stored_registry};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -104,22 +104,23 @@ impl From<Option<SyncStatus>> for SyncStatusOut {
     }
 }
 
-fn registry_out(registry: Registry, status: Option<SyncStatus>) -> RegistryOut {
+fn registry_out(registry: &RegistryConfig, status: Option<SyncStatus>) -> RegistryOut {
+    let kind = registry.source.kind();
     // Stored as `{"<type>": {settings}}` (or just `"managed"`); the type is a field of its own here.
-    let source = match registry.source {
-        Value::Object(mut outer) if outer.len() == 1 => outer.remove(&registry.kind).unwrap_or_default(),
+    let source = match serde_json::to_value(&registry.source) {
+        Ok(Value::Object(mut outer)) if outer.len() == 1 => outer.remove(kind).unwrap_or_default(),
         _ => Value::Object(Default::default()),
     };
     RegistryOut {
         name: registry.name.to_string(),
         format: registry.format.as_str().to_owned(),
         source,
-        filter: registry.filter,
+        filter: serde_json::to_value(&registry.filter).unwrap_or_default(),
         sync_policy: registry
             .sync_interval
             .map(|interval| SyncPolicyOut { interval: format_duration(interval) }),
         sync_status: status.into(),
-        kind: registry.kind,
+        kind: kind.to_owned(),
     }
 }
 
@@ -132,7 +133,7 @@ fn registry_out(registry: Registry, status: Option<SyncStatus>) -> RegistryOut {
 )]
 pub async fn list_registries(State(state): State<AppState>) -> Result<Json<RegistryListOut>, ApiError> {
     let mut registries = Vec::new();
-    for registry in state.store.list_registries().await? {
+    for registry in state.registries.current().unwrap_or_default().iter() {
         let status = state.store.sync_status(&registry.name).await?;
         registries.push(registry_out(registry, status));
     }
@@ -154,11 +155,9 @@ pub async fn get_registry(
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<RegistryOut>, ApiError> {
-    let configured = configured_registry(&state, &name)?;
-    let stored = state.store.list_registries().await?.into_iter().find(|r| r.name == configured.name);
-    let registry = stored.ok_or_else(|| ApiError::NotFound(format!("Registry {name} is not stored yet")))?;
+    let registry = stored_registry(&state, &name)?;
     let status = state.store.sync_status(&registry.name).await?;
-    Ok(Json(registry_out(registry, status)))
+    Ok(Json(registry_out(&registry, status)))
 }
 
 /// The job a sync request queued, or found queued already.
@@ -189,7 +188,7 @@ pub async fn sync_registry(
     _access: WriteAccess,
     ApiPath(name): ApiPath<String>,
 ) -> Result<(StatusCode, Json<SyncJobOut>), ApiError> {
-    let config = configured_registry(&state, &name)?;
+    let config = stored_registry(&state, &name)?;
     if config.source == Source::Managed {
         return Err(ApiError::Conflict(format!(
             "registry {name} is managed: it is written through the API and never synced"

@@ -65,9 +65,16 @@ pub async fn spawn_with(test: &TestStore, registries: Vec<RegistryConfig>, cors:
     spawn_config(test, Config { cors, ..test_config(test.config.clone(), registries) }).await
 }
 
-/// Starts the application with a whole configuration, on the test's store.
+/// Starts the application with a whole configuration, on the test's store, after storing the configuration's
+/// registries as the release step does.
 pub async fn spawn_config(test: &TestStore, config: Config) -> TestApp {
-    test.store.sync_registries(&config.registries).await.unwrap();
+    test.store.apply_registries(&config.registries).await.unwrap();
+    spawn_config_as_stored(test, config).await
+}
+
+/// Starts the application on the test's store as it is: the stored registries are served, whatever
+/// `config` lists.
+pub async fn spawn_config_as_stored(test: &TestStore, config: Config) -> TestApp {
     let application = Application::build(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let port = application.local_addr().unwrap().port();
     tokio::spawn(application.run_until(std::future::pending()));

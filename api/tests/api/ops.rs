@@ -136,25 +136,19 @@ async fn ready_within(client: &reqwest::Client, base: &str, limit: std::time::Du
 }
 
 #[tokio::test]
-async fn a_replica_whose_configuration_drops_a_managed_registry_with_data_is_not_ready_and_keeps_it() {
+async fn an_embedded_server_whose_configuration_drops_a_managed_registry_with_data_refuses_to_start() {
     let test = TestStore::sqlite().await;
-    test.store.sync_registries(&[managed_registry("internal"), file_registry("files")]).await.unwrap();
+    test.store.apply_registries(&[managed_registry("internal"), file_registry("files")]).await.unwrap();
     test.store.insert_version(&name("internal"), &server("io.example/tool", "1.0.0")).await.unwrap();
     let config = test_config(test.config.clone(), vec![file_registry("files")]);
-    let application = Application::build(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", application.local_addr().unwrap().port());
-    let server = tokio::spawn(application.run_until(std::future::pending()));
 
-    let reply = client_builder().build().unwrap().get(format!("{base}/readiness")).send().await.unwrap();
-    let status = reply.status();
-    let problem: serde_json::Value = reply.json().await.unwrap();
+    let refused = Application::build(config, "127.0.0.1:0".parse().unwrap()).await.err().unwrap();
 
-    assert_eq!(status, 503);
-    assert!(problem["detail"].as_str().unwrap().contains("do not match the configuration"), "{problem}");
+    let message = format!("{refused:#}");
+    assert!(message.contains("`registry-admin drop-registry internal`"), "{message}");
     let kept =
         test.store.list_versions(&Scope::Registry(name("internal")), "io.example/tool", true).await.unwrap();
     assert_eq!(kept.len(), 1, "published versions are not deleted by a configuration change");
-    server.abort();
     test.cleanup().await;
 }
 

@@ -1,6 +1,8 @@
 //! The extension API: registries with their configuration and sync status.
 
-use registry_shared::config::{ApiSource, Source};
+use std::time::{Duration, Instant};
+
+use registry_shared::config::{ApiSource, BasicAuth, Source};
 use registry_testkit::*;
 use serde_json::json;
 
@@ -10,8 +12,9 @@ on_both_backends! {
     async fn registries_are_listed_in_config_order_with_their_sync_status(test: &TestStore) {
         let mut mirror = file_registry("mirror");
         mirror.source = Source::Api(ApiSource {
-            endpoint: "https://bot:s3cret@upstream.example".parse().unwrap(),
-            timeout: std::time::Duration::from_secs(10),
+            endpoint: "https://upstream.example".parse().unwrap(),
+            timeout: Duration::from_secs(10),
+            auth: Some(BasicAuth { username: "bot".into(), password_file: "/run/secrets/mirror".into() }),
         });
         let app = spawn_app(test, vec![managed_registry("internal"), file_registry("files"), mirror]).await;
 
@@ -30,8 +33,11 @@ on_both_backends! {
         let internal = &list.body["registries"][0];
         assert_eq!(internal["syncStatus"]["phase"], "complete");
         assert!(internal.get("syncPolicy").is_none());
-        let mirror = list.body["registries"][2].to_string();
-        assert!(!mirror.contains("s3cret") && mirror.contains("***"), "{mirror}");
+        assert_eq!(
+            list.body["registries"][2]["source"],
+            json!({"endpoint": "https://upstream.example/", "timeout": "10s", "auth": {"username": "bot", "passwordFile": "/run/secrets/mirror"}}),
+            "credentials are shown only as the file that holds them"
+        );
         unknown.problem(404);
     }
 }
@@ -55,5 +61,50 @@ on_both_backends! {
         assert!(managed.problem(409)["detail"].as_str().unwrap().contains("managed"));
         unknown.problem(404);
         assert_eq!(status.body["syncStatus"]["phase"], "queued");
+    }
+}
+
+/// On PostgreSQL the release step owns the registry set (on SQLite the one process applies its own).
+#[tokio::test]
+async fn a_replica_serves_the_stored_registries_whatever_its_own_file_lists() {
+    let test = TestStore::postgres().await;
+    {
+        // The release step stored a and b; this replica's file still lists only a (an old config).
+        test.store.apply_registries(&[file_registry("a"), file_registry("b")]).await.unwrap();
+        let config = test_config(test.config.clone(), vec![file_registry("a")]);
+        let app = spawn_config_as_stored(&test, config).await;
+
+        let ready = app.get("/readiness").await;
+        let listed = app.get("/extension/v0/registries").await;
+        let sync = app.send(app.client.post(format!("{}/extension/v0/registries/b/sync", app.base))).await;
+        let servers = app.get("/registry/b/v0.1/servers").await;
+
+        assert_eq!(ready.status, 200, "a replica whose file differs stays ready: {}", ready.body);
+        let names: Vec<&str> = listed.body["registries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(sync.status, 202, "{}", sync.body);
+        assert_eq!(servers.status, 200);
+        let stored = test.store.list_registries().await.unwrap();
+        assert_eq!(stored.len(), 2, "no replica adds or deletes registries");
+    }
+    test.cleanup().await;
+}
+
+on_both_backends! {
+    async fn a_registry_the_release_step_adds_is_served_within_seconds_without_a_restart(test: &TestStore) {
+        let app = spawn_app(test, vec![file_registry("a")]).await;
+        assert_eq!(app.get("/registry/b/v0.1/servers").await.status, 404);
+
+        test.store.apply_registries(&[file_registry("a"), file_registry("b")]).await.unwrap();
+        let started = Instant::now();
+        while app.get("/registry/b/v0.1/servers").await.status != 200 {
+            assert!(started.elapsed() < Duration::from_secs(15), "the new registry is not served");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }

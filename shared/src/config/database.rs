@@ -226,12 +226,3 @@ pub fn redacted_url(url: &Url) -> String {
 pub fn serialize_redacted_url<S: Serializer>(url: &Url, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&redacted_url(url))
 }
-
-/// A URL or a local path, with any password in the URL masked.
-pub fn redacted_location(location: &str) -> String {
-    Url::parse(location).map_or_else(|_| location.to_owned(), |url| redacted_url(&url))
-}
-
-pub fn serialize_redacted_location<S: Serializer>(location: &str, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&redacted_location(location))
-}

@@ -14,7 +14,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::formats::Format;
@@ -76,20 +76,22 @@ impl Default for CorsConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One registry's definition. The release step (`registry-admin migrate`) stores it; at run time every
+/// replica reads it back from the database, so it holds no secret, only references to them (a file path).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistryConfig {
     pub name: RegistryName,
     pub format: Format,
     pub source: Source,
     /// `None` for registries that are never synced on a schedule (managed).
-    #[serde(with = "humantime_serde_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(with = "humantime_serde_opt", default, skip_serializing_if = "Option::is_none")]
     pub sync_interval: Option<Duration>,
     pub filter: Filter,
 }
 
 /// Where a registry's data comes from: exactly one per registry.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     File(FileSource),
@@ -112,32 +114,32 @@ impl Source {
     }
 }
 
-#[derive(Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum FileSource {
     Path(PathBuf),
     Url {
-        #[serde(serialize_with = "database::serialize_redacted_url")]
         url: Url,
         #[serde(with = "humantime_serde")]
         timeout: Duration,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        auth: Option<BasicAuth>,
     },
 }
 
-#[derive(Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GitSource {
-    /// An https, http or file URL, or a local path.
-    #[serde(serialize_with = "database::serialize_redacted_location")]
+    /// An https, http or file URL, or a local path; never with credentials in it (see `auth`).
     pub repository: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<GitRef>,
     pub path: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth: Option<GitAuth>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<BasicAuth>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GitRef {
     Branch(String),
@@ -145,69 +147,39 @@ pub enum GitRef {
     Commit(String),
 }
 
-/// HTTPS basic credentials; the password is read from `password_file` when used, never held in config.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// HTTP basic credentials: the password is read from `password_file` by the process that uses it, so only
+/// the path is ever stored or shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GitAuth {
+pub struct BasicAuth {
     pub username: String,
     pub password_file: PathBuf,
 }
 
-#[derive(Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiSource {
-    #[serde(serialize_with = "database::serialize_redacted_url")]
     pub endpoint: Url,
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<BasicAuth>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KubernetesSource {
     pub namespaces: Vec<String>,
 }
 
-// Source URLs may carry credentials (`https://bot:token@host`): `Debug` masks them like serialisation does.
-impl fmt::Debug for FileSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Path(path) => f.debug_tuple("Path").field(path).finish(),
-            Self::Url { url, timeout } => f
-                .debug_struct("Url")
-                .field("url", &database::redacted_url(url))
-                .field("timeout", timeout)
-                .finish(),
-        }
-    }
-}
-
-impl fmt::Debug for GitSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GitSource")
-            .field("repository", &database::redacted_location(&self.repository))
-            .field("reference", &self.reference)
-            .field("path", &self.path)
-            .field("auth", &self.auth)
-            .finish()
-    }
-}
-
-impl fmt::Debug for ApiSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiSource")
-            .field("endpoint", &database::redacted_url(&self.endpoint))
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
 /// Which entries of a source are kept (ToolHive semantics; applied by the sync job).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Filter {
     pub names: IncludeExclude,
     pub tags: IncludeExclude,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct IncludeExclude {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
@@ -328,29 +300,6 @@ impl Config {
     pub fn registry(&self, name: &RegistryName) -> Option<&RegistryConfig> {
         self.registries.iter().find(|r| &r.name == name)
     }
-
-    /// The registry the root publish routes write to: `publishRegistry`, else the only managed registry.
-    /// The error says how to configure one.
-    pub fn publish_target(&self) -> Result<&RegistryConfig, String> {
-        if let Some(name) = &self.publish_registry {
-            return self.registry(name).ok_or_else(|| format!("publishRegistry {name} is not configured"));
-        }
-        let mut managed = self.registries.iter().filter(|r| r.source == Source::Managed);
-        match (managed.next(), managed.next()) {
-            (Some(only), None) => Ok(only),
-            (None, _) => {
-                Err("no managed registry is configured: add a registry with `managed: {}` to publish \
-                              through this route, or publish to /registry/{registryName}/v0.1/publish"
-                    .to_owned())
-            }
-            (Some(_), Some(_)) => {
-                Err("several managed registries are configured: set publishRegistry to the \
-                                       one this route publishes to, or publish to \
-                                       /registry/{registryName}/v0.1/publish"
-                    .to_owned())
-            }
-        }
-    }
 }
 
 /// A duration the way the file writes it: `30s`, `5m`, `1h 30m`.
@@ -358,26 +307,38 @@ pub fn format_duration(duration: Duration) -> String {
     humantime::format_duration(duration).to_string()
 }
 
+/// Durations as the file writes them (`30s`), both ways, for definitions stored in the database.
 mod humantime_serde {
     use std::time::Duration;
 
-    use serde::Serializer;
+    use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&super::format_duration(*duration))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        humantime::parse_duration(&raw).map_err(serde::de::Error::custom)
     }
 }
 
 mod humantime_serde_opt {
     use std::time::Duration;
 
-    use serde::Serializer;
+    use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(duration: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
         match duration {
             Some(d) => super::humantime_serde::serialize(d, serializer),
             None => serializer.serialize_none(),
         }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+        Option::<String>::deserialize(deserializer)?
+            .map(|raw| humantime::parse_duration(&raw).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
 

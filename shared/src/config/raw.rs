@@ -41,6 +41,7 @@ pub struct RawFile {
     pub path: Option<String>,
     pub url: Option<String>,
     pub timeout: Option<String>,
+    pub auth: Option<RawBasicAuth>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,12 +52,12 @@ pub struct RawGit {
     pub tag: Option<String>,
     pub commit: Option<String>,
     pub path: Option<String>,
-    pub auth: Option<RawGitAuth>,
+    pub auth: Option<RawBasicAuth>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RawGitAuth {
+pub struct RawBasicAuth {
     pub username: Option<String>,
     pub password_file: Option<String>,
 }
@@ -66,6 +67,7 @@ pub struct RawGitAuth {
 pub struct RawApi {
     pub endpoint: Option<String>,
     pub timeout: Option<String>,
+    pub auth: Option<RawBasicAuth>,
 }
 
 #[derive(Debug, Deserialize)]

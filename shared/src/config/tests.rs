@@ -234,7 +234,7 @@ fn kubernetes_service_variables_for_a_service_named_registry_are_not_overrides()
 #[test]
 fn secrets_never_show_in_debug_or_the_printed_config() {
     let config = Config::from_yaml(
-        &format!("{MINIMAL}  - {{name: mirror, api: {{endpoint: 'https://bot:s3cret@mirror.example'}}, syncPolicy: {{interval: 1h}}}}\n  - {{name: repo, git: {{repository: 'https://bot:s3cret@git.example/r.git'}}, syncPolicy: {{interval: 1h}}}}\ndatabase: {{url: 'postgres://app:s3cret@db/registry'}}\nredis: {{url: 'redis://:t0ken@cache:6379'}}\n"),
+        &format!("{MINIMAL}database: {{url: 'postgres://app:s3cret@db/registry'}}\nredis: {{url: 'redis://:t0ken@cache:6379'}}\n"),
         no_env(),
     )
     .unwrap();
@@ -245,6 +245,51 @@ fn secrets_never_show_in_debug_or_the_printed_config() {
     for shown in [debug, printed] {
         assert!(!shown.contains("s3cret") && !shown.contains("t0ken"), "{shown}");
         assert!(shown.contains("***"));
+    }
+}
+
+#[test]
+fn source_urls_with_credentials_are_refused_with_the_keys_to_use_instead() {
+    let found = problems(&format!(
+        "{MINIMAL}  - {{name: mirror, api: {{endpoint: 'https://bot:s3cret@mirror.example'}}, syncPolicy: {{interval: 1h}}}}\n  \
+         - {{name: repo, git: {{repository: 'https://bot:s3cret@git.example/r.git'}}, syncPolicy: {{interval: 1h}}}}\n  \
+         - {{name: feed, file: {{url: 'https://token@feed.example/registry.json'}}, syncPolicy: {{interval: 1h}}}}\n"
+    ));
+
+    assert_eq!(
+        found,
+        [
+            "registries[1].api.endpoint: must not contain credentials (it is stored and shown): put the user in \
+             registries[1].api.auth.username and the password in a file named by registries[1].api.auth.passwordFile",
+            "registries[2].git.repository: must not contain credentials (it is stored and shown): put the user in \
+             registries[2].git.auth.username and the password in a file named by registries[2].git.auth.passwordFile",
+            "registries[3].file.url: must not contain credentials (it is stored and shown): put the user in \
+             registries[3].file.auth.username and the password in a file named by registries[3].file.auth.passwordFile",
+        ]
+    );
+    assert!(found.iter().all(|p| !p.contains("s3cret") && !p.contains("token@")), "{found:?}");
+}
+
+#[test]
+fn a_stored_definition_reads_back_as_the_configured_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("password");
+    std::fs::write(&password, "s3cret").unwrap();
+    let yaml = format!(
+        "{MINIMAL}  - {{name: mirror, api: {{endpoint: 'https://mirror.example', timeout: 45s, auth: {{username: bot, passwordFile: '{0}'}}}}, syncPolicy: {{interval: 90m}}, filter: {{names: {{include: ['io.example/*']}}}}}}\n  \
+         - {{name: repo, format: toolhive, git: {{repository: 'https://git.example/r.git', tag: v2, path: data/registry.json, auth: {{username: bot, passwordFile: '{0}'}}}}, syncPolicy: {{interval: 1h}}}}\n  \
+         - {{name: feed, file: {{url: 'https://feed.example/registry.json', timeout: 5s}}, syncPolicy: {{interval: 30s}}, filter: {{tags: {{exclude: [beta]}}}}}}\n  \
+         - {{name: local, file: {{path: ./registry.json}}, syncPolicy: {{interval: 5m}}}}\n  \
+         - {{name: cluster, kubernetes: {{namespaces: [tools]}}, syncPolicy: {{interval: 1m}}}}\n",
+        password.display()
+    );
+    let config = Config::from_yaml(&yaml, no_env()).unwrap();
+
+    for registry in &config.registries {
+        let stored = serde_json::to_value(registry).unwrap();
+        let read: RegistryConfig = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(&read, registry, "{stored}");
+        assert!(!stored.to_string().contains("s3cret"), "only the password file's path is stored: {stored}");
     }
 }
 
@@ -313,9 +358,13 @@ fn the_root_publish_target_is_the_only_managed_registry_or_publish_registry() {
     let ambiguous = Config::from_yaml(TWO_MANAGED, no_env()).unwrap();
     let chosen = Config::from_yaml(&format!("{TWO_MANAGED}publishRegistry: team-b\n"), no_env()).unwrap();
 
-    assert_eq!(sole.publish_target().unwrap().name.as_str(), "internal");
-    assert!(ambiguous.publish_target().unwrap_err().contains("set publishRegistry"));
-    assert_eq!(chosen.publish_target().unwrap().name.as_str(), "team-b");
+    let target = |config: &Config| {
+        crate::publish::publish_target(&config.registries, config.publish_registry.as_ref()).cloned()
+    };
+
+    assert_eq!(target(&sole).unwrap().name.as_str(), "internal");
+    assert!(target(&ambiguous).unwrap_err().contains("set publishRegistry"));
+    assert_eq!(target(&chosen).unwrap().name.as_str(), "team-b");
 }
 
 #[test]

@@ -29,7 +29,9 @@ pub use migrate::{AppliedMigration, SchemaState};
 pub use postgres::PgStore;
 pub use publishing::{Conflict, MAX_VERSIONS_PER_SERVER};
 pub use query::{Cursor, InvalidCursor, ListQuery, Scope, VersionSelector};
-pub use records::{DueSync, QueueSlot, Registry, ServerPage, ServerRecord, SyncPhase, SyncStatus};
+pub use records::{
+    DueSync, QueueSlot, Registry, RegistryChanges, ServerPage, ServerRecord, SyncPhase, SyncStatus,
+};
 pub use rows::MANAGED_NOTE;
 pub(crate) use rows::*;
 pub use snapshot::{DuplicateVersion, SnapshotSummary};
@@ -103,12 +105,16 @@ impl Store {
         }
     }
 
-    /// Makes the stored registries match the configuration: upserts each in config order, resets the sync
-    /// state of a registry whose source changed, and removes registries (with their data) that are gone.
-    /// A managed registry that still holds versions is never removed this way: that is
-    /// [`StoreError::ManagedRegistryRemoved`], and nothing changes (see [`Store::drop_registry`]).
-    pub async fn sync_registries(&self, registries: &[RegistryConfig]) -> Result<(), StoreError> {
-        dispatch!(self.sync_registries(registries))
+    /// Makes the stored registries match the configuration (the release step's job on PostgreSQL):
+    /// upserts each in config order, resets the sync state of a registry whose source changed, and removes
+    /// registries (with their data) that are gone. A managed registry that still holds versions is never
+    /// removed this way: that is [`StoreError::ManagedRegistryRemoved`], and nothing changes (see
+    /// [`Store::drop_registry`]). Returns what changed.
+    pub async fn apply_registries(
+        &self,
+        registries: &[RegistryConfig],
+    ) -> Result<RegistryChanges, StoreError> {
+        dispatch!(self.apply_registries(registries))
     }
 
     /// Deletes a stored registry with all its versions; the number of versions, or `None` if it is unknown.
@@ -116,8 +122,14 @@ impl Store {
         dispatch!(self.drop_registry(registry))
     }
 
+    /// The stored registry set, in config order: the truth at run time.
     pub async fn list_registries(&self) -> Result<Vec<Registry>, StoreError> {
         dispatch!(self.list_registries())
+    }
+
+    /// One stored registry.
+    pub async fn registry(&self, name: &RegistryName) -> Result<Option<Registry>, StoreError> {
+        Ok(self.list_registries().await?.into_iter().find(|r| &r.name == name))
     }
 
     pub async fn sync_status(&self, registry: &RegistryName) -> Result<Option<SyncStatus>, StoreError> {

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Cursor, StoreError};
+use crate::config::RegistryConfig;
 use crate::formats::Format;
 use crate::model::{OfficialMeta, RegistryName, ServerJson, ServerResponse};
 
@@ -46,6 +47,41 @@ pub struct Registry {
     pub position: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Registry {
+    /// The definition to sync from, as the release step stored it. An error when this build cannot read
+    /// it (a newer release stored a form this one does not know).
+    pub fn definition(&self) -> Result<RegistryConfig, StoreError> {
+        let unreadable = |e: serde_json::Error| {
+            StoreError::Corrupt(format!(
+                "the stored definition of registry {} is not readable: {e}",
+                self.name
+            ))
+        };
+        Ok(RegistryConfig {
+            name: self.name.clone(),
+            format: self.format,
+            source: serde_json::from_value(self.source.clone()).map_err(unreadable)?,
+            sync_interval: self.sync_interval,
+            filter: serde_json::from_value(self.filter.clone()).map_err(unreadable)?,
+        })
+    }
+}
+
+/// What applying a configuration's registries changed, by registry name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistryChanges {
+    pub added: Vec<String>,
+    /// Source, format, filter, schedule or position changed.
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl RegistryChanges {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]

@@ -89,15 +89,24 @@ pub(crate) enum RegistryChange {
     New,
     /// Kind, format, source or filter changed: the next sync must run and rewrite.
     SourceChanged,
-    /// Only the schedule or position may differ.
+    /// Only the schedule or the position changed.
+    ScheduleChanged,
     Same,
 }
 
-/// The stored fields that decide [`RegistryChange`], as (name, kind, format, source, filter).
-pub(crate) type StoredSource = (String, String, String, Value, Value);
+/// The stored fields that decide [`RegistryChange`].
+pub(crate) struct StoredRow {
+    pub name: String,
+    pub kind: String,
+    pub format: String,
+    pub source: Value,
+    pub filter: Value,
+    pub sync_interval_ms: Option<i64>,
+    pub position: i32,
+}
 
 pub(crate) fn plan_registries(
-    stored: &[StoredSource],
+    stored: &[StoredRow],
     config: &[RegistryConfig],
 ) -> Vec<(RegistryRow, RegistryChange)> {
     config
@@ -105,17 +114,20 @@ pub(crate) fn plan_registries(
         .enumerate()
         .map(|(position, registry)| {
             let row = RegistryRow::from_config(position, registry);
-            let change = match stored.iter().find(|(name, ..)| *name == row.name) {
+            let change = match stored.iter().find(|stored| stored.name == row.name) {
                 None => RegistryChange::New,
-                Some((_, kind, format, source, filter))
-                    if kind == row.kind
-                        && format == row.format
-                        && *source == row.source
-                        && *filter == row.filter =>
+                Some(old)
+                    if old.kind != row.kind
+                        || old.format != row.format
+                        || old.source != row.source
+                        || old.filter != row.filter =>
                 {
-                    RegistryChange::Same
+                    RegistryChange::SourceChanged
                 }
-                Some(_) => RegistryChange::SourceChanged,
+                Some(old) if old.sync_interval_ms != row.sync_interval_ms || old.position != row.position => {
+                    RegistryChange::ScheduleChanged
+                }
+                Some(_) => RegistryChange::Same,
             };
             (row, change)
         })

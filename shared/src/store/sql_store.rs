@@ -11,9 +11,9 @@ use super::dialect::{Bind, Dialect, Row, statement};
 use super::query::{ListQuery, Scope, VersionSelector};
 use super::snapshot::ExistingRow;
 use super::{
-    DueSync, Registry, RegistryChange, ServerPage, ServerRecord, StoreError, SyncPhase, SyncStatus,
-    initial_sync_status, now, official, page, parse_format, parse_registry_name, plan_registries,
-    server_from_body,
+    DueSync, Registry, RegistryChange, RegistryChanges, ServerPage, ServerRecord, StoreError, StoredRow,
+    SyncPhase, SyncStatus, initial_sync_status, now, official, page, parse_format, parse_registry_name,
+    plan_registries, server_from_body,
 };
 use crate::config::RegistryConfig;
 use crate::model::RegistryName;
@@ -38,25 +38,40 @@ impl<DB: Dialect> SqlStore<DB> {
         Ok(DB::fetch_all(&mut conn, &mut qb).await?)
     }
 
-    pub(super) async fn sync_registries(&self, registries: &[RegistryConfig]) -> Result<(), StoreError> {
+    pub(super) async fn apply_registries(
+        &self,
+        registries: &[RegistryConfig],
+    ) -> Result<RegistryChanges, StoreError> {
         let mut tx = DB::begin_write(&self.write, None).await?;
-        let mut select = statement::<DB>("select name, kind, format, source, filter from registry", []);
+        let mut select = statement::<DB>(
+            "select name, kind, format, source, filter, sync_interval_ms, position from registry",
+            [],
+        );
         let stored = DB::fetch_all(&mut tx, &mut select)
             .await?
             .iter()
             .map(|row| {
-                let text = |column| DB::text(row, column);
-                Ok((
-                    text("name")?,
-                    text("kind")?,
-                    text("format")?,
-                    DB::json(row, "source")?,
-                    DB::json(row, "filter")?,
-                ))
+                Ok(StoredRow {
+                    name: DB::text(row, "name")?,
+                    kind: DB::text(row, "kind")?,
+                    format: DB::text(row, "format")?,
+                    source: DB::json(row, "source")?,
+                    filter: DB::json(row, "filter")?,
+                    sync_interval_ms: DB::int(row, "sync_interval_ms")?,
+                    position: int32(DB::int(row, "position")?),
+                })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let now = now();
+        let mut changes = RegistryChanges::default();
         for (row, change) in plan_registries(&stored, registries) {
+            match change {
+                RegistryChange::New => changes.added.push(row.name.clone()),
+                RegistryChange::SourceChanged | RegistryChange::ScheduleChanged => {
+                    changes.changed.push(row.name.clone());
+                }
+                RegistryChange::Same => continue,
+            }
             let mut upsert = statement::<DB>(
                 "insert into registry (name, kind, format, source, filter, sync_interval_ms, position, \
                  created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?) \
@@ -87,33 +102,35 @@ impl<DB: Dialect> SqlStore<DB> {
                 ),
                 RegistryChange::SourceChanged => statement::<DB>(
                     "update sync_status set phase = ?, message = ?, next_due_at = ?, updated_at = ?, \
-                     content_hash = null, filter_hash = null, attempts = 0, last_error = null where registry = ?",
+                     content_hash = null, filter_hash = null, attempts = 0, last_error = null, job_id = null \
+                     where registry = ?",
                     [phase, message, Bind::OptTime(due), now.into(), name],
                 ),
-                RegistryChange::Same => continue,
+                RegistryChange::ScheduleChanged | RegistryChange::Same => continue,
             };
             DB::execute(&mut tx, &mut state).await?;
         }
-        for (name, kind, ..) in
-            stored.iter().filter(|(name, ..)| !registries.iter().any(|r| r.name.as_str() == name))
-        {
+        for old in stored.iter().filter(|old| !registries.iter().any(|r| r.name.as_str() == old.name)) {
             // Published versions exist nowhere else: they go only when an operator says so.
-            if kind == "managed" {
-                let versions = count_versions::<DB>(&mut tx, name).await?;
+            if old.kind == "managed" {
+                let versions = count_versions::<DB>(&mut tx, &old.name).await?;
                 if versions > 0 {
-                    return Err(StoreError::ManagedRegistryRemoved { registry: name.clone(), versions });
+                    return Err(StoreError::ManagedRegistryRemoved { registry: old.name.clone(), versions });
                 }
             }
             DB::execute(
                 &mut tx,
-                &mut statement("delete from registry where name = ?", [name.as_str().into()]),
+                &mut statement("delete from registry where name = ?", [old.name.as_str().into()]),
             )
             .await?;
+            changes.removed.push(old.name.clone());
         }
-        // Order or membership may have changed, and with it which registry owns each name.
-        super::writes::reshadow(&mut tx, None).await?;
+        if !changes.is_empty() {
+            // Order or membership may have changed, and with it which registry owns each name.
+            super::writes::reshadow(&mut tx, None).await?;
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(changes)
     }
 
     /// Deletes a registry and all its versions. Returns how many versions went, or `None` when no such

@@ -34,7 +34,7 @@ async fn latest_of(store: &Store, registry: &str, server_name: &str) -> Option<S
 }
 
 async fn one_registry(store: &Store, registry: &str, entries: Vec<Entry>) {
-    store.sync_registries(&[file_registry(registry)]).await.unwrap();
+    store.apply_registries(&[file_registry(registry)]).await.unwrap();
     store.write_snapshot(&name(registry), entries).await.unwrap();
 }
 
@@ -236,7 +236,7 @@ on_both_backends! {
 
     async fn the_first_registry_in_config_order_shadows_the_others_in_the_aggregated_view(test: &TestStore) {
         let store = &test.store;
-        store.sync_registries(&[file_registry("first"), file_registry("second")]).await.unwrap();
+        store.apply_registries(&[file_registry("first"), file_registry("second")]).await.unwrap();
         store.write_snapshot(&name("first"), vec![entry("io.example/shared", "1.0.0"), entry("io.example/only-first", "1.0.0")]).await.unwrap();
         store.write_snapshot(&name("second"), vec![
             entry("io.example/shared", "1.0.0"),
@@ -264,7 +264,7 @@ on_both_backends! {
         assert_eq!((after_removal.registry.as_str(), after_removal.server.version().as_str()), ("second", "9.0.0"),
             "once the first registry only has a tombstone, the next registry serves the name");
 
-        store.sync_registries(&[file_registry("second"), file_registry("first")]).await.unwrap();
+        store.apply_registries(&[file_registry("second"), file_registry("first")]).await.unwrap();
         let reordered = store.list_versions(&Scope::Aggregated, "io.example/shared", true).await.unwrap();
         assert!(reordered.iter().all(|r| r.registry.as_str() == "second"));
     }
@@ -299,7 +299,7 @@ on_both_backends! {
 
     async fn registries_follow_the_config_and_a_removed_registry_takes_its_data(test: &TestStore) {
         let store = &test.store;
-        store.sync_registries(&[managed_registry("internal"), file_registry("files")]).await.unwrap();
+        store.apply_registries(&[managed_registry("internal"), file_registry("files")]).await.unwrap();
         store.write_snapshot(&name("files"), vec![entry("io.example/a1", "1.0.0")]).await.unwrap();
 
         let registries = store.list_registries().await.unwrap();
@@ -312,7 +312,7 @@ on_both_backends! {
         assert_eq!(files.phase, SyncPhase::Idle);
         assert!(files.next_due_at.is_some(), "a registry that never synced is due at once");
 
-        store.sync_registries(&[managed_registry("internal")]).await.unwrap();
+        store.apply_registries(&[managed_registry("internal")]).await.unwrap();
 
         assert_eq!(store.list_registries().await.unwrap().len(), 1);
         assert!(store.sync_status(&name("files")).await.unwrap().is_none());
@@ -323,7 +323,7 @@ on_both_backends! {
 
     async fn a_changed_source_resets_the_sync_state(test: &TestStore) {
         let store = &test.store;
-        store.sync_registries(&[file_registry("files")]).await.unwrap();
+        store.apply_registries(&[file_registry("files")]).await.unwrap();
         let mut status = store.sync_status(&name("files")).await.unwrap().unwrap();
         status.phase = SyncPhase::Complete;
         status.content_hash = Some("abc".into());
@@ -332,20 +332,43 @@ on_both_backends! {
         store.put_sync_status(&status).await.unwrap();
         assert_eq!(store.sync_status(&name("files")).await.unwrap().unwrap().content_hash.as_deref(), Some("abc"));
 
-        store.sync_registries(&[file_registry("files")]).await.unwrap();
+        store.apply_registries(&[file_registry("files")]).await.unwrap();
         assert_eq!(store.sync_status(&name("files")).await.unwrap().unwrap(), status, "same config, same state");
 
         let mut moved = file_registry("files");
         moved.format = registry_shared::formats::Format::Toolhive;
-        store.sync_registries(&[moved]).await.unwrap();
+        store.apply_registries(&[moved]).await.unwrap();
         let reset = store.sync_status(&name("files")).await.unwrap().unwrap();
         assert_eq!(reset.content_hash, None);
         assert!(reset.next_due_at.unwrap() <= Utc::now());
     }
 
+    async fn applying_reports_what_changed_and_the_stored_set_reads_back_as_configured(test: &TestStore) {
+        let store = &test.store;
+        let mut slower = file_registry("b");
+        slower.sync_interval = Some(std::time::Duration::from_secs(600));
+
+        let first = store.apply_registries(&[file_registry("a"), file_registry("b")]).await.unwrap();
+        let second = store.apply_registries(&[file_registry("a"), file_registry("b")]).await.unwrap();
+        let third = store.apply_registries(&[slower.clone(), file_registry("c")]).await.unwrap();
+
+        assert_eq!((first.added.as_slice(), first.changed.len(), first.removed.len()), (&["a".to_owned(), "b".to_owned()][..], 0, 0));
+        assert!(second.is_empty(), "{second:?}");
+        assert_eq!((third.added, third.changed, third.removed), (vec!["c".to_owned()], vec!["b".to_owned()], vec!["a".to_owned()]));
+        let stored = store.list_registries().await.unwrap();
+        let definitions: Vec<_> = stored.iter().map(|r| r.definition().unwrap()).collect();
+        assert_eq!(definitions, [slower, file_registry("c")]);
+        let differences = registry_shared::bootstrap::differences(&stored, &[file_registry("c"), file_registry("b"), file_registry("d")]);
+        assert_eq!(differences, [
+            "c is stored at another position",
+            "b is stored with another definition",
+            "d is configured but not stored",
+        ]);
+    }
+
     async fn a_duplicate_version_in_one_snapshot_is_refused_and_nothing_is_written(test: &TestStore) {
         let store = &test.store;
-        store.sync_registries(&[file_registry("files")]).await.unwrap();
+        store.apply_registries(&[file_registry("files")]).await.unwrap();
 
         let err = store.write_snapshot(&name("files"), vec![entry("io.example/twice", "1.0.0"), entry("io.example/twice", "1.0.0")]).await.unwrap_err();
 
@@ -358,7 +381,7 @@ on_both_backends! {
     async fn concurrent_claimers_take_each_due_registry_exactly_once_per_slot(test: &TestStore) {
         let mut registries: Vec<_> = (0..30).map(|i| file_registry(&format!("files-{i:02}"))).collect();
         registries.push(managed_registry("internal"));
-        test.store.sync_registries(&registries).await.unwrap();
+        test.store.apply_registries(&registries).await.unwrap();
         let now = Utc::now();
 
         let claimers = (0..3).map(|_| {
@@ -390,7 +413,7 @@ on_both_backends! {
     }
 
     async fn a_registry_is_due_again_one_interval_after_its_sync(test: &TestStore) {
-        test.store.sync_registries(&[file_registry("files")]).await.unwrap();
+        test.store.apply_registries(&[file_registry("files")]).await.unwrap();
         let now = Utc::now();
         let first = test.store.claim_due(now, 10).await.unwrap();
         let mut status = test.store.sync_status(&name("files")).await.unwrap().unwrap();

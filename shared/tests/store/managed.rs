@@ -6,7 +6,7 @@ use registry_shared::store::{Conflict, MAX_VERSIONS_PER_SERVER, StatusUpdate};
 use super::*;
 
 async fn internal(store: &Store) -> registry_shared::model::RegistryName {
-    store.sync_registries(&[managed_registry("internal")]).await.unwrap();
+    store.apply_registries(&[managed_registry("internal")]).await.unwrap();
     name("internal")
 }
 
@@ -137,15 +137,15 @@ on_both_backends! {
 on_both_backends! {
     async fn a_managed_registry_with_published_versions_survives_leaving_the_configuration(test: &TestStore) {
         let store = &test.store;
-        store.sync_registries(&[managed_registry("internal"), managed_registry("empty"), file_registry("files")]).await.unwrap();
+        store.apply_registries(&[managed_registry("internal"), managed_registry("empty"), file_registry("files")]).await.unwrap();
         store.insert_version(&name("internal"), &server("io.example/tool", "1.0.0")).await.unwrap();
         let stored = |registries: Vec<registry_shared::store::Registry>| registries.into_iter().map(|r| r.name.to_string()).collect::<Vec<_>>();
 
-        let refused = store.sync_registries(&[file_registry("files")]).await.unwrap_err();
+        let refused = store.apply_registries(&[file_registry("files")]).await.unwrap_err();
         let unchanged = stored(store.list_registries().await.unwrap());
-        store.sync_registries(&[managed_registry("internal"), file_registry("files")]).await.unwrap();
+        store.apply_registries(&[managed_registry("internal"), file_registry("files")]).await.unwrap();
         let dropped = store.drop_registry(&name("internal")).await.unwrap();
-        store.sync_registries(&[file_registry("files")]).await.unwrap();
+        store.apply_registries(&[file_registry("files")]).await.unwrap();
 
         assert!(matches!(&refused, StoreError::ManagedRegistryRemoved { registry, versions: 1 } if registry == "internal"), "{refused}");
         assert!(refused.to_string().contains("registry-admin drop-registry internal"));

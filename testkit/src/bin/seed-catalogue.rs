@@ -21,7 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let servers: usize = arg(&args, "--servers").map_or(Ok(5000), |s| s.parse())?;
     let config = Config::load(&PathBuf::from(config)).map_err(|e| e.to_string())?;
     let store = Store::connect(&config.database).await?;
-    store.sync_registries(&config.registries).await?;
+    store.apply_registries(&config.registries).await?;
 
     let entries = registry_testkit::catalogue::generate(servers, 42);
     let mut keys: Vec<(String, String)> =

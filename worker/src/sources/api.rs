@@ -32,7 +32,7 @@ impl Source for ApiSource {
         let mut cursor: Option<String> = None;
         loop {
             let url = page_url(base, cursor.as_deref());
-            let fetch_page = || context.http.get_bytes(&url, self.timeout);
+            let fetch_page = || context.http.get_bytes(&url, self.timeout, self.auth.as_ref());
             let body = fetch_page
                 .retry(
                     ExponentialBuilder::default()

@@ -20,7 +20,9 @@ impl Source for FileSource {
                 }
                 tokio::fs::read(path).await.map_err(|e| read_error(&shown.to_string(), &e))?
             }
-            Self::Url { url, timeout } => context.http.get_bytes(url.as_str(), *timeout).await?,
+            Self::Url { url, timeout, auth } => {
+                context.http.get_bytes(url.as_str(), *timeout, auth.as_ref()).await?
+            }
         };
         parse_bytes(format, &bytes)
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use git2::{AutotagOption, Cred, ErrorClass, ErrorCode, FetchOptions, Oid, RemoteCallbacks, Repository};
-use registry_shared::config::{GitAuth, GitRef, GitSource};
+use registry_shared::config::{BasicAuth, GitRef, GitSource};
 use registry_shared::formats::Format;
 
 use super::{Context, Fetched, MAX_BODY_BYTES, Source, SourceError, parse_bytes};
@@ -110,7 +110,7 @@ fn fetch_ref(repo: &Repository, source: &GitSource) -> Result<Oid, SourceError> 
 }
 
 fn fetch_options<'a>(
-    auth: Option<&GitAuth>,
+    auth: Option<&BasicAuth>,
     too_large: &'a AtomicBool,
 ) -> Result<FetchOptions<'a>, SourceError> {
     let mut callbacks = RemoteCallbacks::new();
@@ -122,10 +122,7 @@ fn fetch_options<'a>(
         within
     });
     if let Some(auth) = auth {
-        let password = std::fs::read_to_string(&auth.password_file).map_err(|e| {
-            SourceError::permanent(format!("cannot read {}: {e}", auth.password_file.display()))
-        })?;
-        let (username, password) = (auth.username.clone(), password.trim_end().to_owned());
+        let (username, password) = (auth.username.clone(), super::http::read_password(auth)?);
         callbacks.credentials(move |_url, _user, _allowed| Cred::userpass_plaintext(&username, &password));
     }
     let mut options = FetchOptions::new();

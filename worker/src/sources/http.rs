@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use registry_shared::config::BasicAuth;
 use reqwest::{Response, StatusCode};
 
 use super::SourceError;
@@ -28,19 +29,30 @@ impl HttpClient {
         Ok(Self { client })
     }
 
-    /// GETs `url` within `timeout` and returns the body, at most [`MAX_BODY_BYTES`] of it.
-    pub async fn get_bytes(&self, url: &str, timeout: Duration) -> Result<Vec<u8>, SourceError> {
-        let response = self
-            .client
-            .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| request_error(url, &e))?;
+    /// GETs `url` within `timeout` and returns the body, at most [`MAX_BODY_BYTES`] of it. With `auth`, the
+    /// password is read from its file now, by this process.
+    pub async fn get_bytes(
+        &self,
+        url: &str,
+        timeout: Duration,
+        auth: Option<&BasicAuth>,
+    ) -> Result<Vec<u8>, SourceError> {
+        let mut request =
+            self.client.get(url).header(reqwest::header::ACCEPT, "application/json").timeout(timeout);
+        if let Some(auth) = auth {
+            request = request.basic_auth(&auth.username, Some(read_password(auth)?));
+        }
+        let response = request.send().await.map_err(|e| request_error(url, &e))?;
         check_status(url, response.status())?;
         read_capped(url, response).await
     }
+}
+
+/// The password in `auth.password_file`, without its trailing newline.
+pub fn read_password(auth: &BasicAuth) -> Result<String, SourceError> {
+    let text = std::fs::read_to_string(&auth.password_file)
+        .map_err(|e| SourceError::permanent(format!("cannot read {}: {e}", auth.password_file.display())))?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 fn request_error(url: &str, error: &reqwest::Error) -> SourceError {

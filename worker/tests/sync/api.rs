@@ -20,7 +20,7 @@ on_both_backends! {
         items[7] = item("io.example/server-007", "1.0.0", "deleted");
         let upstream = Upstream::start(items).await;
         let registry = api_at("mirror", &upstream.base);
-        test.store.sync_registries(std::slice::from_ref(&registry)).await.unwrap();
+        test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
 
         let outcome = sync_registry(&test.store, &registry, &context()).await.unwrap();
 
@@ -38,7 +38,7 @@ on_both_backends! {
         let upstream = Upstream::start(catalogue(3)).await;
         upstream.set(|b| b.failures = vec![StatusCode::INTERNAL_SERVER_ERROR, StatusCode::TOO_MANY_REQUESTS]);
         let registry = api_at("mirror", &upstream.base);
-        test.store.sync_registries(std::slice::from_ref(&registry)).await.unwrap();
+        test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
 
         let outcome = sync_registry(&test.store, &registry, &context()).await.unwrap();
 
@@ -49,7 +49,7 @@ on_both_backends! {
     async fn a_failing_upstream_keeps_the_old_data_and_records_the_attempts(test: &TestStore) {
         let upstream = Upstream::start(catalogue(3)).await;
         let registry = api_at("mirror", &upstream.base);
-        test.store.sync_registries(std::slice::from_ref(&registry)).await.unwrap();
+        test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
         sync_registry(&test.store, &registry, &context()).await.unwrap();
 
         upstream.set(|b| b.failures = vec![StatusCode::SERVICE_UNAVAILABLE; 10]);
@@ -69,7 +69,7 @@ on_both_backends! {
 
     async fn an_instance_of_our_own_api_can_be_the_upstream(test: &TestStore) {
         let origin = TestStore::sqlite().await;
-        origin.store.sync_registries(&[file_registry("team")]).await.unwrap();
+        origin.store.apply_registries(&[file_registry("team")]).await.unwrap();
         origin.store.write_snapshot(&name("team"), vec![entry("io.example/a1", "1.0.0"), entry("io.example/a1", "2.0.0")]).await.unwrap();
         let config = test_config(origin.config.clone(), vec![file_registry("team")]);
         let application = Application::build(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
@@ -77,7 +77,7 @@ on_both_backends! {
         tokio::spawn(application.run_until(std::future::pending()));
         let whole = api_at("mirror", &base);
         let one = api_at("team-only", &format!("{base}/registry/team"));
-        test.store.sync_registries(&[whole.clone(), one.clone()]).await.unwrap();
+        test.store.apply_registries(&[whole.clone(), one.clone()]).await.unwrap();
 
         sync_registry(&test.store, &whole, &context()).await.unwrap();
         sync_registry(&test.store, &one, &context()).await.unwrap();

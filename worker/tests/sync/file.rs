@@ -23,7 +23,7 @@ on_both_backends! {
     async fn a_file_syncs_and_an_unchanged_resync_writes_no_rows(test: &TestStore) {
         let dir = tempfile::tempdir().unwrap();
         let registry = file_at("files", &upstream_file(dir.path(), &["io.example/one", "io.example/two"]), Format::Upstream);
-        test.store.sync_registries(std::slice::from_ref(&registry)).await.unwrap();
+        test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
 
         let first = sync_registry(&test.store, &registry, &context()).await.unwrap();
         let stored = rows(&test.store, "files").await;
@@ -41,7 +41,7 @@ on_both_backends! {
         let dir = tempfile::tempdir().unwrap();
         let path = upstream_file(dir.path(), &["io.example/keep-me", "io.example/drop-me"]);
         let mut registry = file_at("files", &path, Format::Upstream);
-        test.store.sync_registries(std::slice::from_ref(&registry)).await.unwrap();
+        test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
         sync_registry(&test.store, &registry, &context()).await.unwrap();
 
         registry.filter.names = IncludeExclude { include: vec!["*/keep-*".into()], exclude: vec![] };
@@ -56,7 +56,7 @@ on_both_backends! {
     async fn an_entry_removed_from_the_file_is_a_tombstone_for_incremental_readers(test: &TestStore) {
         let dir = tempfile::tempdir().unwrap();
         let registry = file_at("files", &upstream_file(dir.path(), &["io.example/one", "io.example/two"]), Format::Upstream);
-        test.store.sync_registries(std::slice::from_ref(&registry)).await.unwrap();
+        test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
         sync_registry(&test.store, &registry, &context()).await.unwrap();
         let since = chrono::Utc::now();
 
@@ -75,7 +75,7 @@ on_both_backends! {
         let dir = tempfile::tempdir().unwrap();
         let path = upstream_file(dir.path(), &["io.example/one"]);
         let registry = file_at("files", &path, Format::Upstream);
-        test.store.sync_registries(std::slice::from_ref(&registry)).await.unwrap();
+        test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
         sync_registry(&test.store, &registry, &context()).await.unwrap();
 
         std::fs::write(&path, "{\"data\": {\"servers\": [").unwrap();
@@ -95,7 +95,7 @@ on_both_backends! {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data/toolhive-catalogue.json");
         let mut registry = file_at("toolhive", &path, Format::Toolhive);
         registry.filter.tags = IncludeExclude { include: vec!["database".into()], exclude: vec![] };
-        test.store.sync_registries(std::slice::from_ref(&registry)).await.unwrap();
+        test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
 
         sync_registry(&test.store, &registry, &context()).await.unwrap();
 
@@ -110,7 +110,7 @@ on_both_backends! {
 
     async fn a_managed_registry_is_never_synced(test: &TestStore) {
         let registry = managed_registry("internal");
-        test.store.sync_registries(std::slice::from_ref(&registry)).await.unwrap();
+        test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
 
         let outcome = sync_registry(&test.store, &registry, &context()).await.unwrap();
 

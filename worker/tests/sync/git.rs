@@ -75,7 +75,7 @@ on_both_backends! {
             git_registry("tagged", url.clone(), Some(GitRef::Tag("v1".into()))),
             git_registry("pinned", url, Some(GitRef::Commit(first[..10].to_owned()))),
         ];
-        test.store.sync_registries(&registries).await.unwrap();
+        test.store.apply_registries(&registries).await.unwrap();
 
         for registry in &registries {
             sync_registry(&test.store, registry, &context()).await.unwrap();
@@ -91,7 +91,7 @@ on_both_backends! {
         let root = tempfile::tempdir().unwrap();
         let (work, bare, _) = repositories(root.path());
         let registry = git_registry("main", bare.display().to_string(), Some(GitRef::Branch("main".into())));
-        test.store.sync_registries(std::slice::from_ref(&registry)).await.unwrap();
+        test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
         let data = tempfile::tempdir().unwrap();
         let context = Context { data_dir: data.path().to_owned(), ..context() };
         sync_registry(&test.store, &registry, &context).await.unwrap();
@@ -117,7 +117,7 @@ on_both_backends! {
         if let Source::Git(git) = &mut no_file.source {
             git.path = "missing.json".into();
         }
-        test.store.sync_registries(&[no_branch.clone(), no_tag.clone(), no_file.clone()]).await.unwrap();
+        test.store.apply_registries(&[no_branch.clone(), no_tag.clone(), no_file.clone()]).await.unwrap();
 
         let branch = sync_registry(&test.store, &no_branch, &context()).await.unwrap_err();
         let tag = sync_registry(&test.store, &no_tag, &context()).await.unwrap_err();

@@ -33,8 +33,11 @@ pub fn file_at(registry: &str, path: &Path, format: Format) -> RegistryConfig {
 }
 
 pub fn api_at(registry: &str, endpoint: &str) -> RegistryConfig {
-    let source =
-        Source::Api(ApiSource { endpoint: endpoint.parse().unwrap(), timeout: Duration::from_secs(5) });
+    let source = Source::Api(ApiSource {
+        endpoint: endpoint.parse().unwrap(),
+        timeout: Duration::from_secs(5),
+        auth: None,
+    });
     RegistryConfig { source, ..file_registry(registry) }
 }
 

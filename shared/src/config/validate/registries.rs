@@ -34,9 +34,9 @@ pub(super) fn registries(check: &mut Check, values: Vec<Value>) -> Option<Vec<Re
 }
 
 fn registry(check: &mut Check, path: &str, raw: RawRegistry) -> Option<RegistryConfig> {
-    let name = check.required(&format!("{path}.name"), raw.name.as_deref()).and_then(|name| {
-        RegistryName::parse(name).map_err(|e| check.fail(format!("{path}.name"), e.0)).ok()
-    });
+    let name = check
+        .required(&format!("{path}.name"), raw.name.as_deref())
+        .and_then(|name| RegistryName::parse(name).map_err(|e| check.fail(format!("{path}.name"), e.0)).ok());
     let given: Vec<&str> = [
         raw.file.as_ref().map(|_| "file"),
         raw.git.as_ref().map(|_| "git"),
@@ -56,7 +56,7 @@ fn registry(check: &mut Check, path: &str, raw: RawRegistry) -> Option<RegistryC
     } else if let Some(git) = raw.git {
         git_source(check, &format!("{path}.git"), git)
     } else if let Some(api) = raw.api {
-        api_source(check, &format!("{path}.api"), &api)
+        api_source(check, &format!("{path}.api"), api)
     } else if let Some(kubernetes) = raw.kubernetes {
         kubernetes_source(check, &format!("{path}.kubernetes"), kubernetes)
     } else {
@@ -95,11 +95,16 @@ fn file_source(check: &mut Check, path: &str, raw: RawFile) -> Option<Source> {
         check.duration(&format!("{path}.timeout"), raw.timeout.as_deref(), Some(Duration::from_secs(30)));
     match (raw.path, raw.url) {
         (Some(file), None) if !file.trim().is_empty() => {
+            if raw.auth.is_some() {
+                check.fail(format!("{path}.auth"), "is for a url; a local path needs no credentials");
+            }
             Some(Source::File(FileSource::Path(PathBuf::from(file))))
         }
         (None, Some(url)) => {
+            let auth = raw.auth.and_then(|auth| basic_auth(check, &format!("{path}.auth"), auth));
             let url = check.url(&format!("{path}.url"), &url, &["http", "https"])?;
-            Some(Source::File(FileSource::Url { url, timeout: timeout? }))
+            refuse_credentials(check, &format!("{path}.url"), &url, &format!("{path}.auth"));
+            Some(Source::File(FileSource::Url { url, timeout: timeout?, auth }))
         }
         _ => {
             check.fail(path, "exactly one of path, url");
@@ -109,18 +114,17 @@ fn file_source(check: &mut Check, path: &str, raw: RawFile) -> Option<Source> {
 }
 
 fn git_source(check: &mut Check, path: &str, raw: RawGit) -> Option<Source> {
-    let repository =
-        check.required(&format!("{path}.repository"), raw.repository.as_deref()).map(str::to_owned);
+    let key = format!("{path}.repository");
+    let repository = check.required(&key, raw.repository.as_deref()).map(str::to_owned);
     if let Some(repo) = &repository {
-        let scheme_ok = match Url::parse(repo) {
-            Ok(url) => matches!(url.scheme(), "https" | "http" | "file"),
-            Err(_) => !repo.contains('@') && !repo.contains("://"),
-        };
-        if !scheme_ok {
-            check.fail(
-                format!("{path}.repository"),
-                format!("{repo:?}: use an https, http or file:// URL, or a local path"),
-            );
+        match Url::parse(repo) {
+            Ok(url) if matches!(url.scheme(), "https" | "http" | "file") => {
+                refuse_credentials(check, &key, &url, &format!("{path}.auth"));
+            }
+            Err(_) if !repo.contains('@') && !repo.contains("://") => {}
+            Ok(_) | Err(_) => {
+                check.fail(&key, format!("{repo:?}: use an https, http or file:// URL, or a local path"));
+            }
         }
     }
     let refs: Vec<GitRef> =
@@ -144,34 +148,56 @@ fn git_source(check: &mut Check, path: &str, raw: RawGit) -> Option<Source> {
     {
         check.fail(format!("{path}.path"), format!("{file:?} must be a relative path inside the repository"));
     }
-    let auth = raw.auth.and_then(|auth| match (auth.username, auth.password_file) {
-        (Some(username), Some(file)) => {
-            let file = PathBuf::from(file);
-            if !file.is_absolute() {
-                check.fail(format!("{path}.auth.passwordFile"), "must be an absolute path");
-            } else if !file.is_file() {
-                check.fail(format!("{path}.auth.passwordFile"), format!("{} does not exist", file.display()));
-            }
-            Some(GitAuth { username, password_file: file })
-        }
-        _ => {
-            check.fail(format!("{path}.auth"), "username and passwordFile go together");
-            None
-        }
-    });
+    let auth = raw.auth.and_then(|auth| basic_auth(check, &format!("{path}.auth"), auth));
     let reference = if refs.len() == 1 { refs.into_iter().next() } else { None };
     Some(Source::Git(GitSource { repository: repository?, reference, path: file, auth }))
 }
 
-fn api_source(check: &mut Check, path: &str, raw: &RawApi) -> Option<Source> {
-    let endpoint = check.required(&format!("{path}.endpoint"), raw.endpoint.as_deref())?;
-    let endpoint = check.url(&format!("{path}.endpoint"), endpoint, &["http", "https"]);
+fn api_source(check: &mut Check, path: &str, raw: RawApi) -> Option<Source> {
+    let key = format!("{path}.endpoint");
+    let endpoint = check.required(&key, raw.endpoint.as_deref()).and_then(|endpoint| {
+        let url = check.url(&key, endpoint, &["http", "https"])?;
+        refuse_credentials(check, &key, &url, &format!("{path}.auth"));
+        Some(url)
+    });
     let timeout_path = format!("{path}.timeout");
     let timeout = check.duration(&timeout_path, raw.timeout.as_deref(), Some(Duration::from_secs(10)));
     if timeout.is_some_and(|t| t > Duration::from_secs(300)) {
         check.fail(timeout_path, "must be at most 5m");
     }
-    Some(Source::Api(ApiSource { endpoint: endpoint?, timeout: timeout? }))
+    let auth = raw.auth.and_then(|auth| basic_auth(check, &format!("{path}.auth"), auth));
+    Some(Source::Api(ApiSource { endpoint: endpoint?, timeout: timeout?, auth }))
+}
+
+/// Source definitions are stored in the database and shown by the API, so a URL must not carry a secret.
+fn refuse_credentials(check: &mut Check, path: &str, url: &Url, auth: &str) {
+    if !url.username().is_empty() || url.password().is_some() {
+        check.fail(
+            path,
+            format!(
+                "must not contain credentials (it is stored and shown): put the user in {auth}.username and \
+                 the password in a file named by {auth}.passwordFile"
+            ),
+        );
+    }
+}
+
+fn basic_auth(check: &mut Check, path: &str, raw: RawBasicAuth) -> Option<BasicAuth> {
+    match (raw.username, raw.password_file) {
+        (Some(username), Some(file)) => {
+            let file = PathBuf::from(file);
+            if !file.is_absolute() {
+                check.fail(format!("{path}.passwordFile"), "must be an absolute path");
+            } else if !file.is_file() {
+                check.fail(format!("{path}.passwordFile"), format!("{} does not exist", file.display()));
+            }
+            Some(BasicAuth { username, password_file: file })
+        }
+        _ => {
+            check.fail(path, "username and passwordFile go together");
+            None
+        }
+    }
 }
 
 fn kubernetes_source(check: &mut Check, path: &str, raw: RawKubernetes) -> Option<Source> {
