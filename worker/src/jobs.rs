@@ -1,19 +1,21 @@
 //! The job handlers and their registration: the only module of the worker that touches apalis.
+//!
+//! Each job runs once. A transient failure with tries left queues the next try as a new job that runs after
+//! a backoff, so a backoff never holds a worker slot; every outcome is written to the registry's sync status
+//! with its reason.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::layers::WorkerBuilderExt;
-use apalis::layers::retry::HasherRng;
-use apalis::layers::retry::RetryPolicy;
-use apalis::layers::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
 use apalis::prelude::{AbortError, BackendExt, BoxDynError, Data, WorkerBuilder};
-use registry_shared::config::Config;
+use backon::{BackoffBuilder, ExponentialBuilder};
+use registry_shared::config::{Backoff, Config};
 use registry_shared::jobs::{SYNC_QUEUE, SyncRegistry};
 use registry_shared::store::Store;
 
 use crate::sources::Context;
-use crate::sync::sync_registry;
+use crate::sync::{SyncError, record_unsyncable, sync_registry};
 
 /// What every job handler can reach.
 pub struct WorkerState {
@@ -22,58 +24,88 @@ pub struct WorkerState {
     pub context: Context,
 }
 
-/// A failure worth retrying with backoff; anything else fails the job at once.
+/// A failure that was retried as a new job, or that used up the tries; the sync status has the details.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct Transient(String);
-
-fn is_transient(error: &BoxDynError) -> bool {
-    error.is::<Transient>()
-}
+struct Failed(String);
 
 async fn handle_sync(job: SyncRegistry, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
     // The stored definition, not this worker's file: during a rolling deploy they may differ.
-    let registry = match state.store.registry(&job.registry).await {
-        Ok(Some(registry)) => registry,
+    let stored = match state.store.registry(&job.registry).await {
+        Ok(Some(stored)) => stored,
         Ok(None) => {
             tracing::info!(registry.name = %job.registry, "the registry is no longer stored; nothing to sync");
             return Ok(());
         }
-        Err(error) => return Err(Box::new(Transient(format!("reading the registry: {error}")))),
+        Err(error) => return retry_or_fail(&job, &state, &SyncError::Store(error)).await,
     };
-    let registry = registry.definition().map_err(AbortError::new)?;
+    let registry = match stored.definition() {
+        Ok(registry) => registry,
+        Err(error) => {
+            record_unsyncable(&state.store, &stored, &error.to_string()).await?;
+            return Err(AbortError::new(error).into());
+        }
+    };
     match sync_registry(&state.store, &registry, &state.context).await {
         Ok(outcome) => {
-            tracing::info!(registry.name = %job.registry, trigger = ?job.trigger, outcome = ?outcome, "sync done");
+            tracing::info!(registry.name = %job.registry, trigger = ?job.trigger, attempt = job.attempt, outcome = ?outcome, "sync done");
             Ok(())
         }
-        Err(error) if error.is_transient() => {
-            tracing::warn!(registry.name = %job.registry, error = %error, "sync failed; retrying with backoff");
-            Err(Box::new(Transient(error.to_string())))
-        }
-        Err(error) => {
-            tracing::error!(registry.name = %job.registry, error = %error, "sync failed permanently; the data stays as it was");
-            Err(AbortError::new(error).into())
-        }
+        Err(error) => retry_or_fail(&job, &state, &error).await,
     }
 }
 
-/// Runs the job handlers until `shutdown` resolves: `worker.concurrency` jobs at a time, transient failures
-/// retried up to `worker.maxAttempts` with exponential backoff and jitter. A running job finishes before the
-/// worker stops; one lost to a crash is picked up again once its heartbeat lapses.
+/// After a failed sync (its status already written): queues the next try of a transient failure with tries
+/// left, else ends the job as failed.
+async fn retry_or_fail(
+    job: &SyncRegistry,
+    state: &WorkerState,
+    error: &SyncError,
+) -> Result<(), BoxDynError> {
+    let worker = &state.config.worker;
+    if !error.is_transient() {
+        tracing::error!(registry.name = %job.registry, error = %error, "sync failed permanently; the data stays as it was");
+        return Err(AbortError::new(error.to_string()).into());
+    }
+    if job.attempt >= worker.max_attempts {
+        tracing::error!(registry.name = %job.registry, attempt = job.attempt, error = %error, "sync failed; no tries left until the next interval");
+        return Err(Box::new(Failed(error.to_string())));
+    }
+    let delay = backoff_delay(&worker.backoff, job.attempt);
+    let next = job.retry(&state.store, delay).await?;
+    tracing::warn!(
+        registry.name = %job.registry,
+        attempt = job.attempt,
+        retry_in_ms = delay.as_millis(),
+        job.id = next.job_id(),
+        error = %error,
+        "sync failed; queued the next try"
+    );
+    Err(Box::new(Failed(format!("{error}; retried as job {}", next.job_id()))))
+}
+
+/// The wait before try `attempt + 1`: exponential from `backoff.min` to `backoff.max`, with jitter.
+pub fn backoff_delay(backoff: &Backoff, attempt: u32) -> Duration {
+    ExponentialBuilder::default()
+        .with_min_delay(backoff.min)
+        .with_max_delay(backoff.max)
+        .with_jitter()
+        .without_max_times()
+        .build()
+        .nth(attempt.saturating_sub(1) as usize)
+        .unwrap_or(backoff.max)
+        .min(backoff.max)
+}
+
+/// Runs the job handlers until `shutdown` resolves: `worker.concurrency` jobs at a time, each fetched only
+/// when a slot is free for it. A running job finishes before the worker stops; one lost to a crash is picked
+/// up again once its heartbeat lapses.
 pub async fn register_all(
     name: String,
     state: Arc<WorkerState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxDynError> {
-    let worker = &state.config.worker;
-    let backoff =
-        ExponentialBackoffMaker::new(worker.backoff.min, worker.backoff.max, 0.5, HasherRng::default())?
-            .make_backoff();
-    let policy = RetryPolicy::retries(worker.max_attempts.saturating_sub(1) as usize)
-        .with_backoff(backoff)
-        .retry_if(is_transient);
-    let concurrency = worker.concurrency as usize;
+    let concurrency = state.config.worker.concurrency as usize;
     let signal = async move {
         shutdown.await;
         Ok::<(), std::io::Error>(())
@@ -85,7 +117,6 @@ pub async fn register_all(
                 .backend($backend)
                 .data(state)
                 .concurrency(concurrency)
-                .retry(policy)
                 .build(handle_sync)
                 .run_until(signal)
                 .await?
@@ -93,7 +124,10 @@ pub async fn register_all(
     }
     match state.store.clone() {
         Store::Postgres(pg) => {
-            let config = apalis_postgres::Config::default().queue(SYNC_QUEUE).heartbeat_interval(HEARTBEAT);
+            let config = apalis_postgres::Config::default()
+                .queue(SYNC_QUEUE)
+                .heartbeat_interval(HEARTBEAT)
+                .batch_size(concurrency);
             run_on!(
                 apalis_postgres::PostgresStorage::<SyncRegistry>::new(pg.pool())
                     .with_config(config)
@@ -101,7 +135,10 @@ pub async fn register_all(
             );
         }
         Store::Sqlite(sqlite) => {
-            let config = apalis_sqlite::Config::default().queue(SYNC_QUEUE).heartbeat_interval(HEARTBEAT);
+            let config = apalis_sqlite::Config::default()
+                .queue(SYNC_QUEUE)
+                .heartbeat_interval(HEARTBEAT)
+                .batch_size(concurrency);
             run_on!(
                 apalis_sqlite::SqliteStorage::<SyncRegistry>::new(sqlite.pool())
                     .with_config(config)

@@ -37,11 +37,11 @@ pub async fn run_on(
     let context = Context {
         http: HttpClient::new().context("building the HTTP client")?,
         data_dir: config.worker.data_dir.clone(),
+        job_timeout: config.worker.job_timeout,
     };
-    let max_attempts = config.worker.max_attempts;
     let state = Arc::new(WorkerState { store: store.clone(), config: Arc::new(config), context });
     let shutdown = Shutdown::when(shutdown);
-    let scheduler = tokio::spawn(scheduler::run(store, max_attempts, shutdown.wait()));
+    let scheduler = tokio::spawn(scheduler::run(store, shutdown.wait()));
     let name = format!("registry-worker-{}-{}", hostname(), std::process::id());
     let handlers = tokio::spawn(jobs::register_all(name, state, shutdown.wait()));
     if scheduler.await.is_err() {

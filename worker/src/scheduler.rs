@@ -1,10 +1,11 @@
-//! The scheduler tick: every few seconds, claim the registries whose sync is due and enqueue one job each.
-//! Every worker replica ticks; the claim in the database makes each (registry, slot) go to exactly one.
+//! The scheduler tick: every few seconds, release registries whose job ended without a result, claim the
+//! registries whose sync is due and enqueue one job each. Every worker replica ticks; the claim in the
+//! database makes each (registry, slot) go to exactly one.
 
 use std::time::Duration;
 
 use chrono::Utc;
-use registry_shared::jobs::{Enqueued, SyncRegistry, Trigger};
+use registry_shared::jobs::{Enqueued, SyncRegistry, Trigger, release_stuck};
 use registry_shared::store::Store;
 
 /// How often the scheduler looks for due registries.
@@ -12,17 +13,15 @@ pub const TICK: Duration = Duration::from_secs(2);
 /// The most registries one tick claims.
 const BATCH: u32 = 100;
 
-/// Claims what is due now and enqueues it; returns how many jobs it queued.
-pub async fn tick(store: &Store, max_attempts: u32) -> Result<usize, registry_shared::jobs::JobError> {
+/// Releases registries whose sync job ended without a result, then claims what is due now and enqueues it;
+/// returns how many jobs it queued.
+pub async fn tick(store: &Store) -> Result<usize, registry_shared::jobs::JobError> {
+    release_stuck(store).await?;
     let due = store.claim_due(Utc::now(), BATCH).await?;
     let mut queued = 0;
     for claimed in due {
-        let job = SyncRegistry {
-            registry: claimed.registry.clone(),
-            trigger: Trigger::Schedule,
-            requested_by: None,
-        };
-        match job.enqueue(store, max_attempts, Some(claimed.slot)).await? {
+        let job = SyncRegistry::new(claimed.registry.clone(), Trigger::Schedule, None);
+        match job.enqueue(store, Some(claimed.slot)).await? {
             Enqueued::Queued { job_id } => {
                 tracing::info!(registry.name = %claimed.registry, job.id = %job_id, "scheduled sync queued");
                 queued += 1;
@@ -36,13 +35,13 @@ pub async fn tick(store: &Store, max_attempts: u32) -> Result<usize, registry_sh
 }
 
 /// Ticks until `shutdown` resolves. A failed tick is logged and the next one tries again.
-pub async fn run(store: Store, max_attempts: u32, shutdown: impl Future<Output = ()>) {
+pub async fn run(store: Store, shutdown: impl Future<Output = ()>) {
     let ticking = async {
         let mut interval = tokio::time::interval(TICK);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            if let Err(error) = tick(&store, max_attempts).await {
+            if let Err(error) = tick(&store).await {
                 tracing::warn!(error = %error, "scheduler tick failed; trying again next tick");
             }
         }

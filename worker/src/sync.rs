@@ -2,11 +2,13 @@
 //! unless content and filter are both unchanged since the last success. The sync status records every
 //! attempt; a failure leaves the previous data served.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use registry_shared::config::{RegistryConfig, Source as SourceConfig};
-use registry_shared::store::{MANAGED_NOTE, SnapshotSummary, Store, StoreError, SyncPhase, SyncStatus};
+use registry_shared::config::{RegistryConfig, Source as SourceConfig, format_duration};
+use registry_shared::store::{
+    MANAGED_NOTE, Registry, SnapshotSummary, Store, StoreError, SyncPhase, SyncStatus,
+};
 
 use crate::sources::{self, Context, SourceError};
 
@@ -27,6 +29,8 @@ pub enum SyncError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the sync did not finish within worker.jobTimeout ({})", format_duration(*.0))]
+    TimedOut(Duration),
 }
 
 impl SyncError {
@@ -34,8 +38,10 @@ impl SyncError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Source(e) => e.transient,
-            Self::Store(StoreError::Duplicate(_) | StoreError::UnknownRegistry(_)) => false,
-            Self::Store(_) => true,
+            Self::Store(
+                StoreError::Duplicate(_) | StoreError::UnknownRegistry(_) | StoreError::Corrupt(_),
+            ) => false,
+            Self::Store(_) | Self::TimedOut(_) => true,
         }
     }
 }
@@ -65,13 +71,14 @@ pub async fn sync_registry(
     status.phase = SyncPhase::Syncing;
     status.last_attempt_at = Some(Utc::now());
     store.put_sync_status(&status).await?;
-    let result = fetch_and_write(store, registry, context, &mut status).await;
+    // Past the deadline the fetch is dropped: an HTTP request ends with it, a git fetch is told to stop.
+    let result =
+        tokio::time::timeout(context.job_timeout, fetch_and_write(store, registry, context, &mut status))
+            .await
+            .unwrap_or(Err(SyncError::TimedOut(context.job_timeout)));
     status.last_duration_ms = i64::try_from(started.elapsed().as_millis()).ok();
     status.job_id = None;
-    status.next_due_at = registry
-        .sync_interval
-        .and_then(|interval| chrono::Duration::from_std(interval).ok())
-        .map(|d| Utc::now() + d);
+    status.next_due_at = next_due(registry.sync_interval);
     match &result {
         Ok(_) => {
             status.phase = SyncPhase::Complete;
@@ -87,6 +94,23 @@ pub async fn sync_registry(
     }
     store.put_sync_status(&status).await?;
     result
+}
+
+/// Records a failed attempt of a registry that cannot be synced at all (its stored definition is not
+/// readable by this build); it is due again after its interval.
+pub async fn record_unsyncable(store: &Store, registry: &Registry, reason: &str) -> Result<(), StoreError> {
+    let Some(mut status) = store.sync_status(&registry.name).await? else { return Ok(()) };
+    status.phase = SyncPhase::Failed;
+    status.attempts += 1;
+    status.last_attempt_at = Some(Utc::now());
+    status.last_error = Some(reason.to_owned());
+    status.job_id = None;
+    status.next_due_at = next_due(registry.sync_interval);
+    store.put_sync_status(&status).await
+}
+
+fn next_due(interval: Option<Duration>) -> Option<chrono::DateTime<Utc>> {
+    interval.and_then(|interval| chrono::Duration::from_std(interval).ok()).map(|d| Utc::now() + d)
 }
 
 async fn fetch_and_write(

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use registry_shared::config::{Config, FileSource, RegistryConfig, Source, StorageConfig};
+use registry_shared::config::{ApiSource, Config, FileSource, RegistryConfig, Source, StorageConfig};
 use registry_shared::store::{Store, SyncPhase};
 use registry_testkit::*;
 use serde_json::json;
@@ -204,17 +204,39 @@ async fn a_job_of_a_killed_worker_is_finished_by_another() {
     database.drop_now().await;
 }
 
+fn api_registry(registry: &str, upstream: &Upstream) -> RegistryConfig {
+    RegistryConfig {
+        source: Source::Api(ApiSource {
+            endpoint: upstream.base.parse().unwrap(),
+            timeout: Duration::from_secs(5),
+            auth: None,
+        }),
+        ..file_registry(registry)
+    }
+}
+
+/// The sync queue's jobs: (status, attempt of the sync) in the order they were queued.
+async fn sync_jobs(store: &Store) -> Vec<(String, i64)> {
+    let rows: Vec<(String, String)> = match store {
+        Store::Postgres(pg) => sqlx::query_as("select status, convert_from(job, 'UTF8') from apalis.jobs where job_type = 'registry-sync' order by id")
+            .fetch_all(pg.pool()).await.unwrap(),
+        Store::Sqlite(sqlite) => sqlx::query_as("select status, cast(job as text) from Jobs where job_type = 'registry-sync' order by id")
+            .fetch_all(sqlite.pool()).await.unwrap(),
+    };
+    rows.into_iter()
+        .map(|(status, job)| {
+            (status, serde_json::from_str::<serde_json::Value>(&job).unwrap()["attempt"].as_i64().unwrap())
+        })
+        .collect()
+}
+
 on_both_backends! {
-    async fn a_transient_failure_is_retried_by_the_job_after_the_source_gives_up(test: &TestStore) {
+    async fn a_transient_failure_is_retried_as_a_new_job_once_per_try_with_no_retries_inside_it(test: &TestStore) {
         let items: Vec<_> = (0..3).map(|i| item(&format!("io.example/s{i}"), "1.0.0", "active")).collect();
         let upstream = Upstream::start(items).await;
-        // A fetch tries a page four times; the first attempt of the job fails, the second gets through.
-        upstream.set(|b| b.failures = vec![axum::http::StatusCode::BAD_GATEWAY; 6]);
+        upstream.set(|b| b.failures = vec![axum::http::StatusCode::BAD_GATEWAY; 2]);
         let dir = tempfile::tempdir().unwrap();
-        let mirror = RegistryConfig {
-            source: Source::Api(registry_shared::config::ApiSource { endpoint: upstream.base.parse().unwrap(), timeout: Duration::from_secs(5), auth: None }),
-            ..file_registry("mirror")
-        };
+        let mirror = api_registry("mirror", &upstream);
         let mut config = config(test.config.clone(), vec![mirror.clone()], dir.path());
         config.worker.backoff.min = Duration::from_millis(50);
         config.worker.backoff.max = Duration::from_millis(200);
@@ -224,8 +246,59 @@ on_both_backends! {
         stop.send(()).unwrap();
         worker.await.unwrap().unwrap();
 
-        assert_eq!(upstream.requests(), 7, "four tries in the first attempt, three in the second");
+        assert_eq!(upstream.requests(), 3, "one request per try: the failures are not retried inside a try");
         let status = test.store.sync_status(&name("mirror")).await.unwrap().unwrap();
         assert_eq!((status.server_count, status.attempts, status.last_error), (3, 0, None), "failures cleared by the success");
+        let jobs = sync_jobs(&test.store).await;
+        assert_eq!(jobs, [("Failed".to_owned(), 1), ("Failed".to_owned(), 2), ("Done".to_owned(), 3)]);
+    }
+
+    async fn a_sync_that_uses_up_its_tries_is_failed_with_the_reason_and_due_again_later(test: &TestStore) {
+        let upstream = Upstream::start(vec![item("io.example/s", "1.0.0", "active")]).await;
+        upstream.set(|b| b.failures = vec![axum::http::StatusCode::SERVICE_UNAVAILABLE; 100]);
+        let dir = tempfile::tempdir().unwrap();
+        let mirror = api_registry("mirror", &upstream);
+        let mut config = config(test.config.clone(), vec![mirror], dir.path());
+        config.worker.max_attempts = 3;
+        config.worker.backoff.min = Duration::from_millis(20);
+        config.worker.backoff.max = Duration::from_millis(50);
+        let (stop, worker) = start(config).await;
+
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while sync_jobs(&test.store).await.iter().filter(|(status, _)| status == "Failed").count() < 3 {
+            assert!(Instant::now() < deadline, "three tries did not fail: {:?}", sync_jobs(&test.store).await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        stop.send(()).unwrap();
+        worker.await.unwrap().unwrap();
+
+        assert_eq!(upstream.requests(), 3);
+        let status = test.store.sync_status(&name("mirror")).await.unwrap().unwrap();
+        assert_eq!((status.phase, status.attempts, status.job_id), (SyncPhase::Failed, 3, None), "not left queued");
+        assert!(status.last_error.unwrap().contains("503"));
+        assert!(status.next_due_at.unwrap() > chrono::Utc::now() + chrono::Duration::seconds(30), "due again after its interval");
+    }
+
+    async fn a_backoff_waits_in_the_queue_and_never_holds_a_worker_slot(test: &TestStore) {
+        let failing = Upstream::start(vec![item("io.example/s", "1.0.0", "active")]).await;
+        failing.set(|b| b.failures = vec![axum::http::StatusCode::BAD_GATEWAY; 100]);
+        let dir = tempfile::tempdir().unwrap();
+        let broken = api_registry("broken", &failing);
+        let healthy = file_registries(1, &catalogue(dir.path()));
+        let mut registries = vec![broken];
+        registries.extend(healthy.clone());
+        let mut config = config(test.config.clone(), registries, dir.path());
+        config.worker.concurrency = 1;
+        config.worker.backoff.min = Duration::from_secs(120);
+        config.worker.backoff.max = Duration::from_secs(120);
+        let (stop, worker) = start(config).await;
+
+        until_synced(&test.store, &healthy, Duration::from_secs(30)).await;
+        stop.send(()).unwrap();
+        worker.await.unwrap().unwrap();
+
+        assert_eq!(failing.requests(), 1, "the retry waits two minutes in the queue");
+        let broken = test.store.sync_status(&name("broken")).await.unwrap().unwrap();
+        assert_eq!(broken.phase, SyncPhase::Queued, "queued as its retry");
     }
 }

@@ -33,23 +33,13 @@ pub async fn run(args: &EnqueueSyncArgs) -> Result<(), Failure> {
     let requested_by = std::env::var("USER").ok().map(|user| format!("registry-admin ({user})"));
     let mut out = std::io::stdout().lock();
     for registry in names {
-        let job = SyncRegistry {
-            registry: registry.clone(),
-            trigger: Trigger::Manual,
-            requested_by: requested_by.clone(),
-        };
-        let enqueued = job
-            .enqueue(&store, config.worker.max_attempts, None)
-            .await
-            .with_context(|| format!("queueing a sync of {registry}"))?;
+        let job = SyncRegistry::new(registry.clone(), Trigger::Manual, requested_by.clone());
+        let enqueued =
+            job.enqueue(&store, None).await.with_context(|| format!("queueing a sync of {registry}"))?;
         match enqueued {
             Enqueued::Queued { job_id } => writeln!(out, "{registry}: queued job {job_id}")?,
             Enqueued::AlreadyQueued { job_id } => {
-                writeln!(
-                    out,
-                    "{registry}: a sync is already queued or running (job {})",
-                    job_id.as_deref().unwrap_or("?")
-                )?;
+                writeln!(out, "{registry}: a sync is already queued or running (job {job_id})")?;
             }
         }
     }

@@ -164,8 +164,7 @@ pub async fn get_registry(
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncJobOut {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub job_id: Option<String>,
+    pub job_id: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub already_queued: bool,
 }
@@ -194,14 +193,8 @@ pub async fn sync_registry(
             "registry {name} is managed: it is written through the API and never synced"
         )));
     }
-    let job = SyncRegistry { registry: config.name.clone(), trigger: Trigger::Manual, requested_by: None };
-    let enqueued = job
-        .enqueue(&state.store, state.config.worker.max_attempts, None)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let job = SyncRegistry::new(config.name.clone(), Trigger::Manual, None);
+    let enqueued = job.enqueue(&state.store, None).await.map_err(|e| ApiError::Internal(e.into()))?;
     let already_queued = matches!(enqueued, Enqueued::AlreadyQueued { .. });
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(SyncJobOut { job_id: enqueued.job_id().map(str::to_owned), already_queued }),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(SyncJobOut { job_id: enqueued.job_id().to_owned(), already_queued })))
 }

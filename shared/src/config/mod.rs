@@ -251,8 +251,12 @@ impl fmt::Debug for RedisConfig {
 #[serde(rename_all = "camelCase")]
 pub struct WorkerConfig {
     pub concurrency: u32,
+    /// Tries of one sync, the first included; a transient failure is retried as a delayed job.
     pub max_attempts: u32,
     pub backoff: Backoff,
+    /// The longest one sync may run, whatever its source; a sync past it fails as transient.
+    #[serde(with = "humantime_serde")]
+    pub job_timeout: Duration,
     /// Where the worker keeps what it may reuse between syncs (git clones).
     pub data_dir: PathBuf,
 }
@@ -271,6 +275,7 @@ impl Default for WorkerConfig {
             concurrency: 4,
             max_attempts: 5,
             backoff: Backoff { min: Duration::from_secs(1), max: Duration::from_secs(300) },
+            job_timeout: Duration::from_secs(600),
             data_dir: PathBuf::from("./data"),
         }
     }

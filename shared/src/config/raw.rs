@@ -172,6 +172,7 @@ pub struct RawWorker {
     pub concurrency: Option<u32>,
     pub max_attempts: Option<u32>,
     pub backoff: Option<RawBackoff>,
+    pub job_timeout: Option<String>,
     pub data_dir: Option<String>,
 }
 

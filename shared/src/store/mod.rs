@@ -17,6 +17,7 @@ mod sql;
 mod sql_store;
 mod sqlite;
 mod status;
+mod sync_state;
 mod writes;
 
 use chrono::{DateTime, Utc};
@@ -228,6 +229,22 @@ impl Store {
                 Err(existing) => QueueSlot::Taken(existing),
             },
         })
+    }
+
+    /// The registries queued or syncing, with the job that holds each (`None` if none is recorded).
+    pub async fn in_flight_syncs(&self) -> Result<Vec<(RegistryName, Option<String>)>, StoreError> {
+        dispatch!(self.in_flight_syncs())
+    }
+
+    /// Puts a registry that is queued or syncing as `job_id` back to due now, recording `reason` as its last
+    /// error and a failed attempt, unless another job holds it by now. Returns whether it did.
+    pub async fn release_sync(
+        &self,
+        registry: &RegistryName,
+        job_id: Option<&str>,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.release_sync(registry, job_id, reason))
     }
 
     /// Claims the registries whose sync is due (`next_due_at <= now`, not queued or syncing, scheduled) and

@@ -1,9 +1,7 @@
-//! The store, written once over a [`Dialect`]: registries, sync status and reads. Writes of server
-//! versions are in `writes.rs`.
+//! The store, written once over a [`Dialect`]: registries and reads. Writes of server versions are in
+//! `writes.rs`, the sync state in `sync_state.rs`.
 
 use std::time::Duration;
-
-use chrono::{DateTime, Utc};
 
 use sqlx::{Pool, QueryBuilder, Transaction};
 
@@ -11,9 +9,9 @@ use super::dialect::{Bind, Dialect, Row, statement};
 use super::query::{ListQuery, Scope, VersionSelector};
 use super::snapshot::ExistingRow;
 use super::{
-    DueSync, Registry, RegistryChange, RegistryChanges, ServerPage, ServerRecord, StoreError, StoredRow,
-    SyncPhase, SyncStatus, initial_sync_status, now, official, page, parse_format, parse_registry_name,
-    plan_registries, server_from_body,
+    Registry, RegistryChange, RegistryChanges, ServerPage, ServerRecord, StoreError, StoredRow,
+    initial_sync_status, now, official, page, parse_format, parse_registry_name, plan_registries,
+    server_from_body,
 };
 use crate::config::RegistryConfig;
 use crate::model::RegistryName;
@@ -173,119 +171,6 @@ impl<DB: Dialect> SqlStore<DB> {
             .collect()
     }
 
-    pub(super) async fn sync_status(
-        &self,
-        registry: &RegistryName,
-    ) -> Result<Option<SyncStatus>, StoreError> {
-        let select = statement(
-            "select registry, phase, message, last_attempt_at, last_success_at, next_due_at, attempts, last_error, \
-             content_hash, filter_hash, server_count, last_duration_ms, job_id from sync_status where registry = ?",
-            [registry.as_str().into()],
-        );
-        let rows = self.fetch_all(select).await?;
-        rows.first()
-            .map(|row| {
-                Ok(SyncStatus {
-                    registry: parse_registry_name(&DB::text(row, "registry")?)?,
-                    phase: SyncPhase::parse(&DB::text(row, "phase")?)?,
-                    message: DB::opt_text(row, "message")?,
-                    last_attempt_at: DB::opt_time(row, "last_attempt_at")?,
-                    last_success_at: DB::opt_time(row, "last_success_at")?,
-                    next_due_at: DB::opt_time(row, "next_due_at")?,
-                    attempts: int32(DB::int(row, "attempts")?),
-                    last_error: DB::opt_text(row, "last_error")?,
-                    content_hash: DB::opt_text(row, "content_hash")?,
-                    filter_hash: DB::opt_text(row, "filter_hash")?,
-                    server_count: int32(DB::int(row, "server_count")?),
-                    last_duration_ms: DB::int(row, "last_duration_ms")?,
-                    job_id: DB::opt_text(row, "job_id")?,
-                })
-            })
-            .transpose()
-    }
-
-    pub(super) async fn put_sync_status(&self, status: &SyncStatus) -> Result<(), StoreError> {
-        let mut update = statement::<DB>(
-            "update sync_status set phase = ?, message = ?, last_attempt_at = ?, last_success_at = ?, \
-             next_due_at = ?, attempts = ?, last_error = ?, content_hash = ?, filter_hash = ?, \
-             server_count = ?, last_duration_ms = ?, job_id = ?, updated_at = ? where registry = ?",
-            [
-                status.phase.as_str().into(),
-                status.message.as_deref().into(),
-                Bind::OptTime(status.last_attempt_at),
-                Bind::OptTime(status.last_success_at),
-                Bind::OptTime(status.next_due_at),
-                Bind::Int(i64::from(status.attempts)),
-                status.last_error.as_deref().into(),
-                status.content_hash.as_deref().into(),
-                status.filter_hash.as_deref().into(),
-                Bind::Int(i64::from(status.server_count)),
-                Bind::OptInt(status.last_duration_ms),
-                status.job_id.as_deref().into(),
-                now().into(),
-                status.registry.as_str().into(),
-            ],
-        );
-        let mut conn = self.write.acquire().await?;
-        if DB::execute(&mut conn, &mut update).await? == 0 {
-            return Err(StoreError::UnknownRegistry(status.registry.clone()));
-        }
-        Ok(())
-    }
-
-    pub(super) async fn claim_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<DueSync>, StoreError> {
-        let mut tx = DB::begin_write(&self.write, None).await?;
-        let mut due = statement::<DB>(
-            &format!(
-                "select s.registry, s.next_due_at, r.sync_interval_ms from sync_status s \
-                 join registry r on r.name = s.registry \
-                 where s.next_due_at <= ? and r.sync_interval_ms is not null \
-                 and s.phase not in ('queued', 'syncing') order by s.next_due_at limit ?{}",
-                DB::CLAIM_ROWS
-            ),
-            [now.into(), Bind::Int(i64::from(limit))],
-        );
-        let rows = DB::fetch_all(&mut tx, &mut due).await?;
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let registry = parse_registry_name(&DB::text(row, "registry")?)?;
-            let slot = DB::time(row, "next_due_at")?;
-            let interval =
-                chrono::Duration::milliseconds(DB::int(row, "sync_interval_ms")?.unwrap_or_default());
-            let mut claim = statement::<DB>(
-                "update sync_status set next_due_at = ?, updated_at = ? where registry = ?",
-                [(now + interval).into(), now.into(), registry.as_str().into()],
-            );
-            DB::execute(&mut tx, &mut claim).await?;
-            claimed.push(DueSync { registry, slot });
-        }
-        tx.commit().await?;
-        Ok(claimed)
-    }
-
-    /// Marks a registry queued with `job_id`, unless a sync is queued or running already, and returns the
-    /// open transaction so the job can be pushed in it: the mark and the job become visible together.
-    pub(super) async fn claim_queue_slot(
-        &self,
-        registry: &RegistryName,
-        job_id: &str,
-    ) -> Result<Result<Transaction<'static, DB>, Option<String>>, StoreError> {
-        let mut tx = DB::begin_write(&self.write, None).await?;
-        let mut mark = statement::<DB>(
-            "update sync_status set phase = 'queued', job_id = ?, updated_at = ? \
-             where registry = ? and phase not in ('queued', 'syncing')",
-            [job_id.into(), now().into(), registry.as_str().into()],
-        );
-        if DB::execute(&mut tx, &mut mark).await? == 1 {
-            return Ok(Ok(tx));
-        }
-        let mut current =
-            statement::<DB>("select job_id from sync_status where registry = ?", [registry.as_str().into()]);
-        let rows = DB::fetch_all(&mut tx, &mut current).await?;
-        let row = rows.first().ok_or_else(|| StoreError::UnknownRegistry(registry.clone()))?;
-        Ok(Err(DB::opt_text(row, "job_id")?))
-    }
-
     pub(super) async fn list_servers(&self, query: &ListQuery) -> Result<ServerPage, StoreError> {
         let rows = self.fetch_all(super::sql::list::<DB>(query)).await?;
         let items = rows.iter().map(record::<DB>).collect::<Result<Vec<_>, _>>()?;
@@ -336,7 +221,7 @@ async fn count_versions<DB: Dialect>(
 }
 
 /// Counts are stored as 32-bit integers; a wider value cannot have been written by us.
-fn int32(value: Option<i64>) -> i32 {
+pub(super) fn int32(value: Option<i64>) -> i32 {
     value.and_then(|v| i32::try_from(v).ok()).unwrap_or_default()
 }
 

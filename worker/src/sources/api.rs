@@ -1,12 +1,11 @@
 //! `api`: any MCP Registry API v0.1 server (the official registry, ToolHive, or another instance of ours,
 //! including a `…/registry/<name>` base). Pages through `GET {endpoint}/v0.1/servers` until `nextCursor` is
-//! absent, retrying transient failures of a page with backoff, and keeps the upstream's `_meta.official`
-//! lifecycle, so a deletion upstream becomes a tombstone here.
+//! absent, and keeps the upstream's `_meta.official` lifecycle, so a deletion upstream becomes a tombstone
+//! here. A failed page fails the fetch: the job retries it, with backoff, as a whole (one retry budget,
+//! `worker.maxAttempts`, not one per page on top of it).
 
 use std::collections::HashSet;
-use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
 use registry_shared::config::ApiSource;
 use registry_shared::formats::{self, Entry, Format};
 use serde_json::Value;
@@ -17,8 +16,6 @@ use super::{Context, Fetched, Source, SourceError};
 /// The most servers one upstream may list.
 pub const MAX_SERVERS: usize = 100_000;
 const PAGE_SIZE: u32 = 100;
-/// Tries per page: the first plus retries of transient failures.
-const PAGE_RETRIES: usize = 3;
 
 impl Source for ApiSource {
     async fn fetch(&self, format: Format, context: &Context) -> Result<Fetched, SourceError> {
@@ -32,18 +29,7 @@ impl Source for ApiSource {
         let mut cursor: Option<String> = None;
         loop {
             let url = page_url(base, cursor.as_deref());
-            let fetch_page = || context.http.get_bytes(&url, self.timeout, self.auth.as_ref());
-            let body = fetch_page
-                .retry(
-                    ExponentialBuilder::default()
-                        .with_min_delay(Duration::from_millis(200))
-                        .with_max_delay(Duration::from_secs(5))
-                        .with_max_times(PAGE_RETRIES)
-                        .with_jitter(),
-                )
-                .when(|e: &SourceError| e.transient)
-                .notify(|e, delay| tracing::warn!(error = %e, retry_in_ms = delay.as_millis(), "page fetch failed"))
-                .await?;
+            let body = context.http.get_bytes(&url, self.timeout, self.auth.as_ref()).await?;
             digest.update(&body);
             let (page, next) = parse_page(&url, &body)?;
             entries.extend(page);

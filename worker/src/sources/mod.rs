@@ -46,6 +46,8 @@ pub struct Context {
     pub http: HttpClient,
     /// Where clones are kept between syncs (`worker.dataDir`).
     pub data_dir: std::path::PathBuf,
+    /// The longest one sync may run (`worker.jobTimeout`).
+    pub job_timeout: std::time::Duration,
 }
 
 pub trait Source {

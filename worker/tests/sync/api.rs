@@ -1,5 +1,7 @@
 //! API sources: paging, upstream deletions, retries, failures, and federation with our own API.
 
+use std::time::Instant;
+
 use axum::http::StatusCode;
 use registry_api::Application;
 use registry_shared::model::Status;
@@ -34,16 +36,41 @@ on_both_backends! {
         assert_eq!(deleted.official.published_at.to_rfc3339(), "2025-05-01T00:00:00+00:00", "upstream publish time kept");
     }
 
-    async fn transient_upstream_failures_are_retried_within_the_job(test: &TestStore) {
+    async fn a_5xx_or_429_page_fails_the_sync_as_transient_and_a_404_as_permanent(test: &TestStore) {
         let upstream = Upstream::start(catalogue(3)).await;
-        upstream.set(|b| b.failures = vec![StatusCode::INTERNAL_SERVER_ERROR, StatusCode::TOO_MANY_REQUESTS]);
+        upstream.set(|b| b.failures = vec![StatusCode::INTERNAL_SERVER_ERROR, StatusCode::TOO_MANY_REQUESTS, StatusCode::NOT_FOUND]);
         let registry = api_at("mirror", &upstream.base);
         test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
 
+        let mut transient = Vec::new();
+        for _ in 0..3 {
+            transient.push(sync_registry(&test.store, &registry, &context()).await.unwrap_err().is_transient());
+        }
         let outcome = sync_registry(&test.store, &registry, &context()).await.unwrap();
 
+        assert_eq!(transient, [true, true, false], "the job retries the first two, not the third");
+        assert_eq!(upstream.requests(), 4, "one request per sync: no retries inside it");
         assert!(matches!(outcome, SyncOutcome::Written { servers: 3, .. }), "{outcome:?}");
-        assert_eq!(upstream.requests(), 3, "two failures, then success");
+    }
+
+    async fn a_source_that_hangs_is_cut_off_at_the_job_timeout_and_the_reason_recorded(test: &TestStore) {
+        let upstream = Upstream::start(catalogue(3)).await;
+        upstream.set(|b| b.delay = Some(Duration::from_secs(300)));
+        let mut registry = api_at("mirror", &upstream.base);
+        if let Source::Api(api) = &mut registry.source {
+            api.timeout = Duration::from_secs(300);
+        }
+        test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
+        let context = Context { job_timeout: Duration::from_millis(500), ..context() };
+
+        let started = Instant::now();
+        let error = sync_registry(&test.store, &registry, &context).await.unwrap_err();
+
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        assert!(error.is_transient());
+        let status = test.store.sync_status(&name("mirror")).await.unwrap().unwrap();
+        assert_eq!(status.phase, SyncPhase::Failed);
+        assert_eq!(status.last_error.as_deref(), Some("the sync did not finish within worker.jobTimeout (500ms)"));
     }
 
     async fn a_failing_upstream_keeps_the_old_data_and_records_the_attempts(test: &TestStore) {

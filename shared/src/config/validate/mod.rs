@@ -172,10 +172,13 @@ fn worker(check: &mut Check, value: Option<Value>) -> Option<WorkerConfig> {
             check.fail(format!("worker.{key}"), "must be at least 1");
         }
     }
+    let job_timeout =
+        check.duration("worker.jobTimeout", raw.job_timeout.as_deref(), Some(defaults.job_timeout));
     Some(WorkerConfig {
         concurrency: raw.concurrency.unwrap_or(defaults.concurrency),
         max_attempts: raw.max_attempts.unwrap_or(defaults.max_attempts),
         backoff: Backoff { min: min?, max: max? },
+        job_timeout: job_timeout?,
         data_dir: raw.data_dir.map_or(defaults.data_dir, PathBuf::from),
     })
 }
