@@ -26,14 +26,12 @@ use crate::registry_set;
 use crate::routes;
 use crate::state::AppState;
 
-/// How long in-flight requests may run on after a shutdown signal.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
-
 pub struct Application {
     listener: TcpListener,
     router: Router,
     /// Keeps the registry set fresh while the server runs.
     refresh: Pin<Box<dyn Future<Output = ()> + Send>>,
+    grace: Duration,
 }
 
 impl Application {
@@ -52,18 +50,20 @@ impl Application {
     pub async fn on_store(config: Config, store: Store, address: SocketAddr) -> anyhow::Result<Self> {
         let (registries, refresh) = registry_set::load(store.clone(), config.registries.clone()).await;
         let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
+        let grace = config.shutdown.grace;
         let state =
             AppState { store, config: Arc::new(config), packages: Arc::new(NoPackageChecks), registries };
-        Ok(Self { listener, router: router(state), refresh: Box::pin(refresh) })
+        Ok(Self { listener, router: router(state), refresh: Box::pin(refresh), grace })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish for up to [`SHUTDOWN_GRACE`].
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish for up to `shutdown.grace`.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let shutdown = Shutdown::when(shutdown);
+        let grace = self.grace;
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown.wait());
         let deadline = shutdown.wait();
         tokio::select! {
@@ -71,8 +71,8 @@ impl Application {
             () = self.refresh => anyhow::bail!("the registry set refresher stopped"),
             () = async move {
                 deadline.await;
-                tokio::time::sleep(SHUTDOWN_GRACE).await;
-            } => tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "in-flight requests outlived the grace period"),
+                tokio::time::sleep(grace).await;
+            } => tracing::warn!(grace_s = grace.as_secs(), "in-flight requests outlived the grace period"),
         }
         Ok(())
     }

@@ -1,14 +1,12 @@
-//! `registry-api`: serve the MCP Registry API. This bootstrap is the one place that may start the worker
-//! in-process: always on SQLite (single node), on PostgreSQL only with `--with-worker`.
+//! `registry-api`: serve the MCP Registry API, with the worker in-process on SQLite (single node) or with
+//! `--with-worker`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use registry_shared::bootstrap;
-use registry_shared::config::{Config, StorageConfig};
-use registry_shared::shutdown::{Shutdown, signal};
+use registry_shared::config::Config;
+use registry_shared::shutdown;
 
 #[derive(Parser)]
 #[command(
@@ -42,26 +40,12 @@ fn parse_address(raw: &str) -> Result<SocketAddr, String> {
     full.parse().map_err(|e| format!("{raw:?} is not HOST:PORT or :PORT ({e})"))
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     registry_shared::logging::init("info");
     let Command::Serve { config, address, with_worker } = Cli::parse().command;
     let config = Config::load(&config).map_err(|errors| {
         eprintln!("{errors}");
         std::process::exit(2)
     })?;
-    let shutdown = Shutdown::when(signal());
-    let embedded = with_worker || matches!(config.database, StorageConfig::Sqlite { .. });
-    // One store for both: on SQLite, two would be two writers contending for one file.
-    let store = bootstrap::open(&config).await.context("opening the database")?;
-    let application = registry_api::Application::on_store(config.clone(), store.clone(), address).await?;
-    let worker = embedded.then(|| tokio::spawn(registry_worker::run_on(config, store, shutdown.wait())));
-    tracing::info!(address = %application.local_addr()?, worker = embedded, "registry-api listening");
-    application.run_until(shutdown.wait()).await.context("registry-api failed")?;
-    match worker {
-        Some(worker) => {
-            worker.await.context("the worker task panicked")?.context("the in-process worker failed")
-        }
-        None => Ok(()),
-    }
+    shutdown::block_on(registry_server::serve(config, address, with_worker, shutdown::signal()))
 }

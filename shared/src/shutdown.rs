@@ -1,5 +1,21 @@
 //! Process shutdown: the signal every binary stops on.
 
+/// Runs a binary's main future on a multi-threaded runtime. When it returns, blocking work still running
+/// (a git fetch stuck in the network) gets one second before the process goes on: it never holds the
+/// process past its shutdown grace.
+pub fn block_on<T>(main: impl Future<Output = T>) -> T {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(main);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
+}
+
 /// Resolves on SIGINT or SIGTERM.
 pub async fn signal() {
     let interrupt = async {
@@ -43,6 +59,11 @@ impl Shutdown {
             stop.send_replace(true);
         });
         Self { stopped }
+    }
+
+    /// Whether stopping has begun.
+    pub fn is_stopping(&self) -> bool {
+        *self.stopped.borrow()
     }
 
     /// Resolves once stopping has begun.

@@ -3,6 +3,7 @@
 #![expect(clippy::unwrap_used, reason = "test support fails loudly on any unexpected error")]
 
 pub mod catalogue;
+mod private_postgres;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use registry_shared::config::{
     AuthConfig, AuthMode, Config, CorsConfig, FileSource, Filter, PostgresConfig, PostgresTarget,
-    RegistryConfig, Source, StorageConfig, ValidationConfig, WorkerConfig,
+    RegistryConfig, ShutdownConfig, Source, StorageConfig, ValidationConfig, WorkerConfig,
 };
 use registry_shared::formats::{Entry, Format, Origin};
 use registry_shared::model::{RegistryName, ServerJson, Status};
@@ -19,6 +20,8 @@ use serde_json::{Value, json};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 use url::Url;
+
+pub use private_postgres::{PrivatePostgres, free_port};
 
 /// The server the tests create their databases on (`TEST_DATABASE_URL`).
 pub fn admin_url() -> String {
@@ -47,15 +50,20 @@ impl PostgresDatabase {
     }
 
     pub fn config(&self) -> StorageConfig {
-        StorageConfig::Postgres(PostgresConfig {
-            target: PostgresTarget::Url { url: self.url.clone() },
-            max_open_conns: 5,
-            max_idle_conns: 0,
-            conn_max_lifetime: Duration::from_secs(300),
-            password_file: None,
-            migration_password_file: None,
-        })
+        postgres_storage(&self.url)
     }
+}
+
+/// A small pool's settings for the database at `url`.
+pub fn postgres_storage(url: &Url) -> StorageConfig {
+    StorageConfig::Postgres(PostgresConfig {
+        target: PostgresTarget::Url { url: url.clone() },
+        max_open_conns: 5,
+        max_idle_conns: 0,
+        conn_max_lifetime: Duration::from_secs(300),
+        password_file: None,
+        migration_password_file: None,
+    })
 }
 
 async fn admin_statement(sql: &str) {
@@ -196,6 +204,7 @@ pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> 
         database,
         redis: None,
         worker: WorkerConfig::default(),
+        shutdown: ShutdownConfig::default(),
         cors: CorsConfig::default(),
         publish_registry: None,
         validation: ValidationConfig::default(),

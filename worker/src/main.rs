@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use registry_shared::config::Config;
+use registry_shared::shutdown;
 
 #[derive(Parser)]
 #[command(
@@ -27,13 +28,13 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     registry_shared::logging::init("info");
     let Command::Run { config } = Cli::parse().command;
     let config = Config::load(&config).map_err(|errors| {
         eprintln!("{errors}");
         std::process::exit(2)
     })?;
-    registry_worker::run(config, registry_shared::shutdown::signal()).await.context("registry-worker failed")
+    let worker = registry_worker::run(config, shutdown::signal());
+    shutdown::block_on(worker).context("registry-worker failed")
 }

@@ -39,10 +39,21 @@ pub async fn run(store: Store, shutdown: impl Future<Output = ()>) {
     let ticking = async {
         let mut interval = tokio::time::interval(TICK);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
         loop {
             interval.tick().await;
-            if let Err(error) = tick(&store).await {
-                tracing::warn!(error = %error, "scheduler tick failed; trying again next tick");
+            match tick(&store).await {
+                Ok(_) if failing => {
+                    tracing::info!("scheduler ticks succeed again");
+                    failing = false;
+                }
+                Ok(_) => {}
+                // Logged when failing starts, not at every tick of an outage.
+                Err(error) if !failing => {
+                    tracing::warn!(error = %error, "scheduler tick failed; trying again every tick");
+                    failing = true;
+                }
+                Err(_) => {}
             }
         }
     };

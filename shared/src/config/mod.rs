@@ -36,6 +36,7 @@ pub struct Config {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisConfig>,
     pub worker: WorkerConfig,
+    pub shutdown: ShutdownConfig,
     pub cors: CorsConfig,
     /// The managed registry that the root publish routes (`/v0.1/publish`, `/v0/publish`) write to. When
     /// unset, the only managed registry, if there is exactly one.
@@ -257,8 +258,32 @@ pub struct WorkerConfig {
     /// The longest one sync may run, whatever its source; a sync past it fails as transient.
     #[serde(with = "humantime_serde")]
     pub job_timeout: Duration,
+    /// How long a worker may go on failing to reach the queue before it exits non-zero, so that its
+    /// orchestrator restarts it.
+    #[serde(with = "humantime_serde")]
+    pub max_outage: Duration,
     /// Where the worker keeps what it may reuse between syncs (git clones).
     pub data_dir: PathBuf,
+}
+
+/// What a process does on SIGTERM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShutdownConfig {
+    /// How long the API goes on serving with `/readiness` at 503, so that load balancers stop sending
+    /// before it stops accepting.
+    #[serde(with = "humantime_serde")]
+    pub drain: Duration,
+    /// How long in-flight requests, and running sync jobs, may take to finish after that; a job still
+    /// running then is given back to the queue.
+    #[serde(with = "humantime_serde")]
+    pub grace: Duration,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self { drain: Duration::from_secs(5), grace: Duration::from_secs(20) }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -276,6 +301,7 @@ impl Default for WorkerConfig {
             max_attempts: 5,
             backoff: Backoff { min: Duration::from_secs(1), max: Duration::from_secs(300) },
             job_timeout: Duration::from_secs(600),
+            max_outage: Duration::from_secs(300),
             data_dir: PathBuf::from("./data"),
         }
     }

@@ -16,6 +16,7 @@ pub struct RawConfig {
     pub database: Option<Value>,
     pub redis: Option<Value>,
     pub worker: Option<Value>,
+    pub shutdown: Option<Value>,
     pub cors: Option<Value>,
     pub publish_registry: Option<String>,
     pub validation: Option<Value>,
@@ -173,7 +174,15 @@ pub struct RawWorker {
     pub max_attempts: Option<u32>,
     pub backoff: Option<RawBackoff>,
     pub job_timeout: Option<String>,
+    pub max_outage: Option<String>,
     pub data_dir: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawShutdown {
+    pub drain: Option<String>,
+    pub grace: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::model::RegistryName;
 use crate::store::{QueueSlot, Store, StoreError};
 
-pub use queue::{FailedJob, JobState, QueueReport, job_state, queue_report, release_stuck};
+pub use queue::{
+    FailedJob, JobState, QueueReport, job_state, queue_report, release_stuck, release_worker_jobs,
+};
 
 /// The queue of [`SyncRegistry`] jobs. Fixed: a renamed module must not orphan queued jobs.
 pub const SYNC_QUEUE: &str = "registry-sync";

@@ -85,6 +85,30 @@ pub(super) async fn run_now(store: &Store, job_id: &str) -> Result<(), JobError>
     Ok(())
 }
 
+/// Gives the jobs that the worker `worker` had taken back to the queue, so that another worker (or this
+/// one's next incarnation) takes them at once rather than after the heartbeat lapses. Returns how many.
+pub async fn release_worker_jobs(store: &Store, worker: &str) -> Result<u64, JobError> {
+    let released = match store {
+        Store::Postgres(pg) => sqlx::query(
+            "update apalis.jobs set status = 'Pending', lock_by = null, lock_at = null \
+             where lock_by = $1 and status in ('Queued', 'Running')",
+        )
+        .bind(worker)
+        .execute(pg.pool())
+        .await?
+        .rows_affected(),
+        Store::Sqlite(sqlite) => sqlx::query(
+            "update Jobs set status = 'Pending', lock_by = null, lock_at = null \
+             where lock_by = ?1 and status in ('Queued', 'Running')",
+        )
+        .bind(worker)
+        .execute(sqlite.pool())
+        .await?
+        .rows_affected(),
+    };
+    Ok(released)
+}
+
 /// Puts every registry that is queued or syncing as a job that has ended (killed, lost, crashed) back to due,
 /// with the reason as its last error. Returns how many it released.
 pub async fn release_stuck(store: &Store) -> Result<usize, JobError> {

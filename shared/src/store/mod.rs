@@ -98,6 +98,15 @@ impl Store {
         migrate::run(config).await
     }
 
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Postgres(store) => sqlx::query("select 1").execute(store.pool()).await.map(drop)?,
+            Self::Sqlite(store) => sqlx::query("select 1").execute(store.pool()).await.map(drop)?,
+        }
+        Ok(())
+    }
+
     /// Whether the schema is reachable and up to date.
     pub async fn schema_state(&self) -> Result<SchemaState, StoreError> {
         match self {

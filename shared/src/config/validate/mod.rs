@@ -132,25 +132,34 @@ pub(super) fn validate(tree: Value) -> Result<Config, ConfigErrors> {
         check.url("redis.url", url, &["redis", "rediss"]).map(|url| RedisConfig { url })
     });
     let worker = worker(&mut check, raw.worker);
+    let shutdown = shutdown(&mut check, raw.shutdown);
     let cors = cors(&mut check, raw.cors);
     let validation = publish::validation(&mut check, raw.validation);
     let publish_registry = registries
         .as_deref()
         .and_then(|registries| publish::publish_registry(&mut check, raw.publish_registry, registries));
-    match (check.problems.is_empty(), registries, auth, database, worker, cors, validation) {
-        (true, Some(registries), Some(auth), Some(database), Some(worker), Some(cors), Some(validation)) => {
-            Ok(Config {
-                registry_name,
-                registries,
-                auth,
-                database,
-                redis,
-                worker,
-                cors,
-                publish_registry,
-                validation,
-            })
-        }
+    match (check.problems.is_empty(), registries, auth, database, worker, shutdown, cors, validation) {
+        (
+            true,
+            Some(registries),
+            Some(auth),
+            Some(database),
+            Some(worker),
+            Some(shutdown),
+            Some(cors),
+            Some(validation),
+        ) => Ok(Config {
+            registry_name,
+            registries,
+            auth,
+            database,
+            redis,
+            worker,
+            shutdown,
+            cors,
+            publish_registry,
+            validation,
+        }),
         _ => Err(ConfigErrors(check.problems)),
     }
 }
@@ -174,13 +183,24 @@ fn worker(check: &mut Check, value: Option<Value>) -> Option<WorkerConfig> {
     }
     let job_timeout =
         check.duration("worker.jobTimeout", raw.job_timeout.as_deref(), Some(defaults.job_timeout));
+    let max_outage = check.duration("worker.maxOutage", raw.max_outage.as_deref(), Some(defaults.max_outage));
     Some(WorkerConfig {
         concurrency: raw.concurrency.unwrap_or(defaults.concurrency),
         max_attempts: raw.max_attempts.unwrap_or(defaults.max_attempts),
         backoff: Backoff { min: min?, max: max? },
         job_timeout: job_timeout?,
+        max_outage: max_outage?,
         data_dir: raw.data_dir.map_or(defaults.data_dir, PathBuf::from),
     })
+}
+
+fn shutdown(check: &mut Check, value: Option<Value>) -> Option<ShutdownConfig> {
+    let defaults = ShutdownConfig::default();
+    let Some(value) = value else { return Some(defaults) };
+    let raw: RawShutdown = check.section("shutdown", value)?;
+    let drain = check.duration("shutdown.drain", raw.drain.as_deref(), Some(defaults.drain));
+    let grace = check.duration("shutdown.grace", raw.grace.as_deref(), Some(defaults.grace));
+    Some(ShutdownConfig { drain: drain?, grace: grace? })
 }
 
 fn cors(check: &mut Check, value: Option<Value>) -> Option<CorsConfig> {

@@ -1,0 +1,51 @@
+#![doc = include_str!("../README.md")]
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use registry_shared::bootstrap;
+use registry_shared::config::{Config, StorageConfig};
+use registry_shared::shutdown::Shutdown;
+
+/// Serves the API until `shutdown` resolves; on SQLite, or with `with_worker`, the sync worker runs in the
+/// same process on the same store. When either fails (the worker exits when it cannot reach the database
+/// for `worker.maxOutage`), the other is stopped too, and the error returned: the process is never half
+/// alive.
+pub async fn serve(
+    config: Config,
+    address: SocketAddr,
+    with_worker: bool,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (fail, failed) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = Shutdown::when(async move {
+        tokio::select! {
+            () = shutdown => {}
+            _ = failed => {}
+        }
+    });
+    let embedded = with_worker || matches!(config.database, StorageConfig::Sqlite { .. });
+    // One store for both: on SQLite, two would be two writers contending for one file.
+    let store = bootstrap::open(&config).await.context("opening the database")?;
+    let application = registry_api::Application::on_store(config.clone(), store.clone(), address).await?;
+    tracing::info!(address = %application.local_addr()?, worker = embedded, "registry-api listening");
+    let api = application.run_until(shutdown.wait());
+    if !embedded {
+        return api.await.context("registry-api failed");
+    }
+    let worker = registry_worker::run_on(config, store, shutdown.wait());
+    tokio::pin!(api, worker);
+    // Whichever ends first, the other is stopped now too (a no-op when the signal came) and awaited.
+    tokio::select! {
+        api_result = &mut api => {
+            fail.send(()).ok();
+            let worker_result = worker.await.context("the in-process worker failed");
+            api_result.context("registry-api failed").and(worker_result)
+        }
+        worker_result = &mut worker => {
+            fail.send(()).ok();
+            let api_result = api.await.context("registry-api failed");
+            worker_result.context("the in-process worker failed").and(api_result)
+        }
+    }
+}
