@@ -47,5 +47,6 @@ fn main() -> anyhow::Result<()> {
         eprintln!("{errors}");
         std::process::exit(2)
     })?;
+    registry_worker::sources::set_git_timeouts(config.worker.git_timeout);
     shutdown::block_on(registry_server::serve(config, address, with_worker, shutdown::signal()))
 }

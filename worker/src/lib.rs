@@ -48,6 +48,7 @@ pub async fn run_on(
         http: HttpClient::new().context("building the HTTP client")?,
         data_dir: config.worker.data_dir.clone(),
         job_timeout: config.worker.job_timeout,
+        git_timeout: config.worker.git_timeout,
     };
     let state = Arc::new(WorkerState { store: store.clone(), config: Arc::new(config), context });
     let mut scheduler = tokio::spawn(scheduler::run(store, shutdown.wait()));

@@ -35,6 +35,7 @@ fn main() -> anyhow::Result<()> {
         eprintln!("{errors}");
         std::process::exit(2)
     })?;
+    registry_worker::sources::set_git_timeouts(config.worker.git_timeout);
     let worker = registry_worker::run(config, shutdown::signal());
     shutdown::block_on(worker).context("registry-worker failed")
 }

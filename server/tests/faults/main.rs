@@ -4,5 +4,6 @@
 //! recovery times measured.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
+mod sources;
 mod support;
 mod worker;

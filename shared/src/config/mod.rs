@@ -262,6 +262,10 @@ pub struct WorkerConfig {
     /// orchestrator restarts it.
     #[serde(with = "humantime_serde")]
     pub max_outage: Duration,
+    /// How long a git fetch may wait to connect, or for any byte; a transfer that moves under 1 KiB in this
+    /// window is cut off too.
+    #[serde(with = "humantime_serde")]
+    pub git_timeout: Duration,
     /// Where the worker keeps what it may reuse between syncs (git clones).
     pub data_dir: PathBuf,
 }
@@ -302,6 +306,7 @@ impl Default for WorkerConfig {
             backoff: Backoff { min: Duration::from_secs(1), max: Duration::from_secs(300) },
             job_timeout: Duration::from_secs(600),
             max_outage: Duration::from_secs(300),
+            git_timeout: Duration::from_secs(30),
             data_dir: PathBuf::from("./data"),
         }
     }

@@ -175,6 +175,7 @@ pub struct RawWorker {
     pub backoff: Option<RawBackoff>,
     pub job_timeout: Option<String>,
     pub max_outage: Option<String>,
+    pub git_timeout: Option<String>,
     pub data_dir: Option<String>,
 }
 

@@ -1,12 +1,20 @@
 //! `git`: a registry file in a git repository (https, http, file:// or a local path), at a branch, a tag, a
 //! commit, or the default branch. The clone lives on disk under the data directory and is reused: each sync
 //! fetches just the wanted ref (shallow over http), and a fetch larger than [`MAX_FETCH_BYTES`] is refused.
+//!
+//! Every fetch is bounded: libgit2's connect and socket timeouts (set once per process by
+//! [`set_git_timeouts`]) end a server that accepts and never answers, a transfer slower than
+//! [`MIN_BYTES_PER_WINDOW`] per `worker.gitTimeout` is cut off, and a fetch whose sync is dropped (the job
+//! timed out, the worker is stopping) is told to stop at its next progress report.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use git2::{AutotagOption, Cred, ErrorClass, ErrorCode, FetchOptions, Oid, RemoteCallbacks, Repository};
-use registry_shared::config::{BasicAuth, GitRef, GitSource};
+use registry_shared::config::{BasicAuth, GitRef, GitSource, format_duration};
 use registry_shared::formats::Format;
 
 use super::{Context, Fetched, MAX_BODY_BYTES, Source, SourceError, parse_bytes};
@@ -14,15 +22,56 @@ use super::{Context, Fetched, MAX_BODY_BYTES, Source, SourceError, parse_bytes};
 /// The most a fetch may transfer; a larger repository is refused with a message saying so.
 pub const MAX_FETCH_BYTES: usize = 512 * 1024 * 1024;
 
+/// The least a transfer must move per `worker.gitTimeout` window.
+pub const MIN_BYTES_PER_WINDOW: usize = 1024;
+
+/// Sets libgit2's connect timeout and its timeout for each read or write on a socket, for this process.
+/// Call it from `main`, before the runtime starts any thread: libgit2 keeps these in unsynchronised
+/// globals.
+pub fn set_git_timeouts(timeout: Duration) {
+    let millis = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    #[expect(
+        unsafe_code,
+        reason = "libgit2's only way to bound socket waits; called once, before threads start"
+    )]
+    // SAFETY: git2 requires that no other thread uses libgit2 while these globals change; `main` calls this
+    // before the runtime, and with it any thread, exists.
+    let set = unsafe {
+        git2::opts::set_server_connect_timeout_in_milliseconds(millis)
+            .and_then(|()| git2::opts::set_server_timeout_in_milliseconds(millis))
+    };
+    if let Err(error) = set {
+        tracing::warn!(error = %error, "cannot set libgit2's timeouts; git fetches rely on worker.jobTimeout");
+    }
+}
+
 impl Source for GitSource {
     async fn fetch(&self, format: Format, context: &Context) -> Result<Fetched, SourceError> {
         let source = self.clone();
         let clone_dir = context.data_dir.join("git").join(clone_name(&self.repository));
-        let bytes = tokio::task::spawn_blocking(move || read_file(&source, &clone_dir))
+        let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+        let stop = Limits { cancelled: cancel.0.clone(), window: context.git_timeout };
+        let bytes = tokio::task::spawn_blocking(move || read_file(&source, &clone_dir, &stop))
             .await
             .map_err(|e| SourceError::transient(format!("git task failed: {e}")))??;
+        drop(cancel);
         parse_bytes(format, &bytes)
     }
+}
+
+/// Tells the blocking fetch to stop when the sync that waits for it is dropped.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What may end a fetch from inside: the sync was dropped, or the transfer is too slow.
+struct Limits {
+    cancelled: Arc<AtomicBool>,
+    window: Duration,
 }
 
 /// A directory name per repository: readable, and distinct for distinct URLs.
@@ -36,9 +85,9 @@ fn clone_name(repository: &str) -> String {
     format!("{readable}-{}", &digest[..12])
 }
 
-fn read_file(source: &GitSource, clone_dir: &Path) -> Result<Vec<u8>, SourceError> {
+fn read_file(source: &GitSource, clone_dir: &Path, limits: &Limits) -> Result<Vec<u8>, SourceError> {
     let repo = open_or_init(clone_dir)?;
-    let commit = fetch_ref(&repo, source)?;
+    let commit = fetch_ref(&repo, source, limits)?;
     let tree =
         repo.find_commit(commit).and_then(|c| c.tree()).map_err(|e| git_error("reading the commit", &e))?;
     let entry = tree.get_path(Path::new(&source.path)).map_err(|_| {
@@ -68,7 +117,7 @@ fn open_or_init(dir: &Path) -> Result<Repository, SourceError> {
 }
 
 /// Fetches the configured ref into the clone and returns the commit it names.
-fn fetch_ref(repo: &Repository, source: &GitSource) -> Result<Oid, SourceError> {
+fn fetch_ref(repo: &Repository, source: &GitSource, limits: &Limits) -> Result<Oid, SourceError> {
     let url = remote_url(&source.repository);
     let mut remote = repo.remote_anonymous(&url).map_err(|e| git_error("opening the remote", &e))?;
     let (refspec, local) = match &source.reference {
@@ -80,8 +129,8 @@ fn fetch_ref(repo: &Repository, source: &GitSource) -> Result<Oid, SourceError> 
         Some(GitRef::Commit(_)) => ("+refs/heads/*:refs/remotes/origin/*".to_owned(), String::new()),
         None => ("+HEAD:refs/remotes/origin/HEAD".to_owned(), "refs/remotes/origin/HEAD".to_owned()),
     };
-    let too_large = AtomicBool::new(false);
-    let mut options = fetch_options(source.auth.as_ref(), &too_large)?;
+    let stopped = Cell::new(None);
+    let mut options = fetch_options(source.auth.as_ref(), limits, &stopped)?;
     // Only the tip is needed, except to find a pinned commit; local transports cannot fetch shallow.
     let shallow = !matches!(source.reference, Some(GitRef::Commit(_))) && url.starts_with("http");
     if shallow {
@@ -89,14 +138,22 @@ fn fetch_ref(repo: &Repository, source: &GitSource) -> Result<Oid, SourceError> 
     }
     options.download_tags(AutotagOption::None);
     if let Err(error) = remote.fetch(&[refspec.as_str()], Some(&mut options), None) {
-        if too_large.load(Ordering::Relaxed) {
-            return Err(SourceError::permanent(format!(
+        return Err(match stopped.get() {
+            Some(Stop::TooLarge) => SourceError::permanent(format!(
                 "{} is larger than {} MiB; point the registry at a smaller repository",
                 source.repository,
                 MAX_FETCH_BYTES >> 20
-            )));
-        }
-        return Err(fetch_error(source, &error));
+            )),
+            Some(Stop::TooSlow) => SourceError::transient(format!(
+                "fetching {} moved less than {MIN_BYTES_PER_WINDOW} bytes in {}; cut off",
+                source.repository,
+                format_duration(limits.window)
+            )),
+            Some(Stop::Cancelled) => {
+                SourceError::transient(format!("fetching {} was cancelled", source.repository))
+            }
+            None => fetch_error(source, &error),
+        });
     }
     match &source.reference {
         Some(GitRef::Commit(commit)) => {
@@ -109,17 +166,43 @@ fn fetch_ref(repo: &Repository, source: &GitSource) -> Result<Oid, SourceError> 
     }
 }
 
+/// Why a fetch was stopped from its progress callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    TooLarge,
+    TooSlow,
+    Cancelled,
+}
+
 fn fetch_options<'a>(
     auth: Option<&BasicAuth>,
-    too_large: &'a AtomicBool,
+    limits: &'a Limits,
+    stopped: &'a Cell<Option<Stop>>,
 ) -> Result<FetchOptions<'a>, SourceError> {
     let mut callbacks = RemoteCallbacks::new();
+    let mut window = (Instant::now(), 0usize);
     callbacks.transfer_progress(move |progress| {
-        let within = progress.received_bytes() <= MAX_FETCH_BYTES;
-        if !within {
-            too_large.store(true, Ordering::Relaxed);
+        let received = progress.received_bytes();
+        let stop = if limits.cancelled.load(Ordering::Relaxed) {
+            Some(Stop::Cancelled)
+        } else if received > MAX_FETCH_BYTES {
+            Some(Stop::TooLarge)
+        } else if window.0.elapsed() >= limits.window {
+            let slow = received.saturating_sub(window.1) < MIN_BYTES_PER_WINDOW;
+            window = (Instant::now(), received);
+            slow.then_some(Stop::TooSlow)
+        } else {
+            None
+        };
+        stopped.set(stop);
+        stop.is_none()
+    });
+    callbacks.sideband_progress(move |_| {
+        let cancelled = limits.cancelled.load(Ordering::Relaxed);
+        if cancelled {
+            stopped.set(Some(Stop::Cancelled));
         }
-        within
+        !cancelled
     });
     if let Some(auth) = auth {
         let (username, password) = (auth.username.clone(), super::http::read_password(auth)?);

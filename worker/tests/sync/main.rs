@@ -21,7 +21,12 @@ use registry_worker::sources::{Context, HttpClient};
 pub fn context() -> Context {
     static DATA: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     let data_dir = DATA.get_or_init(|| tempfile::tempdir().unwrap()).path().to_owned();
-    Context { http: HttpClient::new().unwrap(), data_dir, job_timeout: Duration::from_secs(60) }
+    Context {
+        http: HttpClient::new().unwrap(),
+        data_dir,
+        job_timeout: Duration::from_secs(60),
+        git_timeout: Duration::from_secs(30),
+    }
 }
 
 pub fn file_at(registry: &str, path: &Path, format: Format) -> RegistryConfig {

@@ -184,12 +184,15 @@ fn worker(check: &mut Check, value: Option<Value>) -> Option<WorkerConfig> {
     let job_timeout =
         check.duration("worker.jobTimeout", raw.job_timeout.as_deref(), Some(defaults.job_timeout));
     let max_outage = check.duration("worker.maxOutage", raw.max_outage.as_deref(), Some(defaults.max_outage));
+    let git_timeout =
+        check.duration("worker.gitTimeout", raw.git_timeout.as_deref(), Some(defaults.git_timeout));
     Some(WorkerConfig {
         concurrency: raw.concurrency.unwrap_or(defaults.concurrency),
         max_attempts: raw.max_attempts.unwrap_or(defaults.max_attempts),
         backoff: Backoff { min: min?, max: max? },
         job_timeout: job_timeout?,
         max_outage: max_outage?,
+        git_timeout: git_timeout?,
         data_dir: raw.data_dir.map_or(defaults.data_dir, PathBuf::from),
     })
 }
