@@ -3,8 +3,9 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use registry_shared::jobs::JobError;
 use registry_shared::publish::PublishError;
-use registry_shared::store::StoreError;
+use registry_shared::store::{Store, StoreError};
 use registry_shared::validation::Issue;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -65,11 +66,31 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
+/// What a client is told while the database cannot be reached; the error itself goes to the log only.
+const DATABASE_UNAVAILABLE: &str = "the database is not reachable right now; try again shortly";
+
+/// How long a client should wait before retrying a 503.
+pub const RETRY_AFTER_SECS: u32 = 5;
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::UnknownRegistry(name) => Self::NotFound(format!("Registry {name} not found")),
             StoreError::Conflict(conflict) => Self::Conflict(conflict.to_string()),
+            error if Store::is_unavailable(&error) => {
+                tracing::warn!(error = format!("{error:#}"), "the database is unavailable; answering 503");
+                Self::Unavailable(DATABASE_UNAVAILABLE.into())
+            }
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(error: JobError) -> Self {
+        match error {
+            JobError::Store(error) => error.into(),
+            JobError::Database(error) => StoreError::Database(error).into(),
             other => Self::Internal(other.into()),
         }
     }
@@ -132,7 +153,11 @@ impl IntoResponse for ApiError {
             }
             other => (other.to_string(), Vec::new()),
         };
-        problem(status, detail, errors)
+        let mut response = problem(status, detail, errors);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        response
     }
 }
 

@@ -61,6 +61,8 @@ pub fn postgres_storage(url: &Url) -> StorageConfig {
         max_open_conns: 5,
         max_idle_conns: 0,
         conn_max_lifetime: Duration::from_secs(300),
+        acquire_timeout: Duration::from_secs(2),
+        statement_timeout: Duration::from_secs(30),
         password_file: None,
         migration_password_file: None,
     })

@@ -172,3 +172,45 @@ async fn shutdown_stops_accepting_and_returns_once_requests_are_done() {
     assert!(client.get(format!("{base}/health")).send().await.is_err(), "no longer accepting");
     test.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_read_past_the_statement_timeout_is_cancelled_with_503_while_a_write_waits_its_turn() {
+    let test = TestStore::postgres().await;
+    let mut config = test_config(test.config.clone(), vec![managed_registry("internal")]);
+    let registry_shared::config::StorageConfig::Postgres(pg) = &mut config.database else { unreachable!() };
+    pg.statement_timeout = std::time::Duration::from_millis(300);
+    let registry_shared::config::PostgresTarget::Url { url } = pg.target.clone() else { unreachable!() };
+    let app = spawn_config(&test, config).await;
+    let mut locker = <sqlx::PgConnection as sqlx::Connection>::connect(url.as_str()).await.unwrap();
+    sqlx::query("begin").execute(&mut locker).await.unwrap();
+    sqlx::query("lock table server_version in access exclusive mode").execute(&mut locker).await.unwrap();
+
+    let started = std::time::Instant::now();
+    let read = app.get("/v0.1/servers").await;
+    let read_took = started.elapsed();
+    let publish = tokio::spawn({
+        let (client, base) = (app.client.clone(), app.base.clone());
+        async move {
+            client
+                .post(format!("{base}/v0.1/publish"))
+                .json(&server_json("io.example/waits", "1.0.0"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    // The lock outlives the statement timeout several times over; the write must not be cancelled by it.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    sqlx::query("rollback").execute(&mut locker).await.unwrap();
+    let published = publish.await.unwrap();
+
+    read.problem(503);
+    assert_eq!(read.headers["retry-after"], "5");
+    assert!(
+        read_took < std::time::Duration::from_secs(2),
+        "cancelled at the statement timeout: {read_took:?}"
+    );
+    assert_eq!(published, 201, "writes carry no statement timeout");
+    test.cleanup().await;
+}

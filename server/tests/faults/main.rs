@@ -4,6 +4,7 @@
 //! recovery times measured.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
+mod api;
 mod sources;
 mod support;
 mod worker;

@@ -49,7 +49,8 @@ async fn a_git_server_that_accepts_and_never_answers_fails_the_sync_at_the_git_t
         "  - {{name: repo, git: {{repository: '{}/repo.git'}}, syncPolicy: {{interval: 1h}}}}\n",
         hanging.base
     );
-    let (_pg, store, worker) = worker_with(dir.path(), &registries, "gitTimeout: 2s, maxAttempts: 1", "").await;
+    let (_pg, store, worker) =
+        worker_with(dir.path(), &registries, "gitTimeout: 2s, maxAttempts: 1", "").await;
 
     let (error, took) = first_failure(&store, "repo", Duration::from_secs(30)).await;
 

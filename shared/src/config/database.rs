@@ -40,6 +40,13 @@ pub struct PostgresConfig {
     pub max_idle_conns: u32,
     #[serde(with = "super::humantime_serde")]
     pub conn_max_lifetime: Duration,
+    /// How long a query waits for a pool connection; past it, the API answers 503.
+    #[serde(with = "super::humantime_serde")]
+    pub acquire_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` on the API's read connections (never on migrations or the worker's
+    /// snapshot writes).
+    #[serde(with = "super::humantime_serde")]
+    pub statement_timeout: Duration,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_file: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -191,6 +198,8 @@ impl fmt::Debug for PostgresConfig {
             .field("max_open_conns", &self.max_open_conns)
             .field("max_idle_conns", &self.max_idle_conns)
             .field("conn_max_lifetime", &self.conn_max_lifetime)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("statement_timeout", &self.statement_timeout)
             .field("password_file", &self.password_file)
             .field("migration_password_file", &self.migration_password_file)
             .finish()

@@ -159,6 +159,8 @@ pub struct RawDatabase {
     pub max_open_conns: Option<u32>,
     pub max_idle_conns: Option<u32>,
     pub conn_max_lifetime: Option<String>,
+    pub acquire_timeout: Option<String>,
+    pub statement_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -214,7 +214,7 @@ fn an_unknown_environment_key_is_a_problem_named_after_the_variable() {
     let err = Config::from_yaml(MINIMAL, env(&[("REGISTRY_DATABASE__URLL", "postgres://x/y")])).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "database.urll: unknown field `urll`, expected one of `url`, `path`, `host`, `port`, `user`, `migrationUser`, `database`, `sslMode`, `passwordFile`, `migrationPasswordFile`, `maxOpenConns`, `maxIdleConns`, `connMaxLifetime`"
+        "database.urll: unknown field `urll`, expected one of `url`, `path`, `host`, `port`, `user`, `migrationUser`, `database`, `sslMode`, `passwordFile`, `migrationPasswordFile`, `maxOpenConns`, `maxIdleConns`, `connMaxLifetime`, `acquireTimeout`, `statementTimeout`"
     );
 }
 

@@ -67,6 +67,20 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            true
+        }
+        sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) => true,
+        // query_canceled (statement_timeout), admin_shutdown, crash_shutdown, cannot_connect_now.
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some("57014" | "57P01" | "57P02" | "57P03"))
+        }
+        _ => false,
+    }
+}
+
 /// The storage backend in use.
 #[derive(Debug, Clone)]
 pub enum Store {
@@ -90,6 +104,24 @@ impl Store {
             StorageConfig::Postgres(pg) => Self::Postgres(PgStore::connect(pg).await?),
             StorageConfig::Sqlite { path } => Self::Sqlite(SqliteStore::open(path).await?),
         })
+    }
+
+    /// As [`Store::connect`], for the API: on PostgreSQL its read connections carry `statement_timeout`.
+    pub async fn connect_serving(config: &StorageConfig) -> Result<Self, StoreError> {
+        Ok(match config {
+            StorageConfig::Postgres(pg) => Self::Postgres(PgStore::connect_serving(pg).await?),
+            StorageConfig::Sqlite { path } => Self::Sqlite(SqliteStore::open(path).await?),
+        })
+    }
+
+    /// Whether an error says the database cannot be reached or did not answer in time (pool exhausted or
+    /// closed, connection refused or lost, a statement cancelled by its timeout), so that trying again later
+    /// may succeed.
+    pub fn is_unavailable(error: &StoreError) -> bool {
+        match error {
+            StoreError::Database(error) => is_unavailable(error),
+            _ => false,
+        }
     }
 
     /// Applies our pending migrations and the job queue's, with the migration role. Running it again is a

@@ -1,8 +1,6 @@
 //! PostgreSQL: JSONB bodies, trigram-indexed `ILIKE` search, bulk writes through `unnest`, and an advisory
 //! lock per server for managed writes, so replicas publishing the same server queue up.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -20,11 +18,24 @@ use crate::model::RegistryName;
 pub type PgStore = SqlStore<Postgres>;
 
 impl SqlStore<Postgres> {
-    /// A pool for the application role. Connections open on first use, so a replica starts (and reports
-    /// not-ready) while the database is still down.
+    /// One pool for the application role, for reads and writes alike (the worker, `registry-admin`).
+    /// Connections open on first use, so a replica starts (and reports not-ready) while the database is
+    /// still down.
     pub async fn connect(config: &PostgresConfig) -> Result<Self, StoreError> {
         let options = config.connect_options(Role::App)?;
         Ok(Self::from_pool(pool_options(config, config.max_open_conns).connect_lazy_with(options)))
+    }
+
+    /// The API's store: reads go through a pool whose connections carry `statement_timeout`, so a slow
+    /// query is cancelled; writes through a pool without it. Each opens up to `maxOpenConns` connections.
+    pub async fn connect_serving(config: &PostgresConfig) -> Result<Self, StoreError> {
+        let options = config.connect_options(Role::App)?;
+        let timeout = config.statement_timeout.as_millis().to_string();
+        let read_options = options.clone().options([("statement_timeout", timeout.as_str())]);
+        Ok(Self {
+            read: pool_options(config, config.max_open_conns).connect_lazy_with(read_options),
+            write: pool_options(config, config.max_open_conns).connect_lazy_with(options),
+        })
     }
 
     /// A pool for `role` that connects now, so a wrong address or password fails here.
@@ -41,6 +52,7 @@ impl SqlStore<Postgres> {
         Self { read: pool.clone(), write: pool }
     }
 
+    /// The pool for writes (and the job queue).
     pub fn pool(&self) -> &PgPool {
         &self.write
     }
@@ -51,7 +63,7 @@ fn pool_options(config: &PostgresConfig, max: u32) -> PgPoolOptions {
         .max_connections(max.max(1))
         .min_connections(config.max_idle_conns.min(max))
         .max_lifetime(config.conn_max_lifetime)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(config.acquire_timeout)
 }
 
 fn get<'r, T>(row: &'r Row<Postgres>, column: &str) -> Result<T, StoreError>

@@ -30,6 +30,8 @@ pub(super) fn database(check: &mut Check, value: Option<Value>) -> Option<Storag
             ("migrationUser", raw.migration_user.is_some()),
             ("database", raw.database.is_some()),
             ("sslMode", raw.ssl_mode.is_some()),
+            ("acquireTimeout", raw.acquire_timeout.is_some()),
+            ("statementTimeout", raw.statement_timeout.is_some()),
         ];
         for (key, _) in postgres_only.iter().filter(|(_, set)| *set) {
             check.fail(
@@ -54,12 +56,19 @@ pub(super) fn database(check: &mut Check, value: Option<Value>) -> Option<Storag
     }
     let lifetime = raw.conn_max_lifetime.as_deref();
     let conn_max_lifetime =
-        check.duration("database.connMaxLifetime", lifetime, Some(Duration::from_secs(1800)))?;
+        check.duration("database.connMaxLifetime", lifetime, Some(Duration::from_secs(1800)));
+    let acquire = raw.acquire_timeout.as_deref();
+    let acquire_timeout = check.duration("database.acquireTimeout", acquire, Some(Duration::from_secs(2)));
+    let statement = raw.statement_timeout.as_deref();
+    let statement_timeout =
+        check.duration("database.statementTimeout", statement, Some(Duration::from_secs(30)));
     Some(StorageConfig::Postgres(PostgresConfig {
         target,
         max_open_conns,
         max_idle_conns,
-        conn_max_lifetime,
+        conn_max_lifetime: conn_max_lifetime?,
+        acquire_timeout: acquire_timeout?,
+        statement_timeout: statement_timeout?,
         password_file: raw.password_file.map(PathBuf::from),
         migration_password_file: raw.migration_password_file.map(PathBuf::from),
     }))

@@ -1,0 +1,88 @@
+//! The API while its database is down, slow or locked.
+
+use std::time::{Duration, Instant};
+
+use registry_shared::store::Store;
+use registry_testkit::{PrivatePostgres, entry, name};
+
+use crate::support::*;
+
+fn client() -> reqwest::Client {
+    if rustls::crypto::ring::default_provider().install_default().is_err() {
+        // Installed already by another test of this process.
+    }
+    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+/// `GET base+path`: status, Retry-After, content type, body, and how long the answer took.
+pub async fn timed_get(base: &str, path: &str) -> (u16, Option<String>, String, String, Duration) {
+    let started = Instant::now();
+    let response = client().get(format!("{base}{path}")).send().await.unwrap();
+    let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+    let (status, retry_after, content_type) =
+        (response.status().as_u16(), header("retry-after"), header("content-type").unwrap_or_default());
+    let body = response.text().await.unwrap();
+    (status, retry_after, content_type, body, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_database_is_down_the_api_answers_503_fast_and_recovers_when_it_returns() {
+    let pg = PrivatePostgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "api.yaml",
+        &format!(
+            "registries:\n  - {{name: files, file: {{path: x.json}}, syncPolicy: {{interval: 1h}}}}\n\
+             auth: {{mode: anonymous}}\ndatabase: {{url: '{}', acquireTimeout: 2s}}\n",
+            pg.url
+        ),
+    );
+    admin(&["migrate"], &config);
+    let store = Store::connect(&pg.storage()).await.unwrap();
+    store.write_snapshot(&name("files"), vec![entry("io.example/tool", "1.0.0")]).await.unwrap();
+    let port = registry_testkit::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let address = format!("127.0.0.1:{port}");
+    let api = Process::spawn(
+        "registry-api",
+        &["serve", "--config", config.to_str().unwrap(), "--address", &address],
+        dir.path(),
+    );
+    until("the API is ready", Duration::from_secs(30), || async {
+        client().get(format!("{base}/readiness")).send().await.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+
+    pg.stop();
+    let read = timed_get(&base, "/v0.1/servers").await;
+    let ready = timed_get(&base, "/readiness").await;
+    let one = timed_get(&base, "/v0.1/servers/io.example%2Ftool/versions/latest").await;
+    pg.start_again();
+    let returned = Instant::now();
+    let recovered = until("reads after the return", Duration::from_secs(30), || async {
+        client().get(format!("{base}/v0.1/servers")).send().await.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+
+    eprintln!(
+        "database down: list 503 in {:?}, readiness 503 in {:?}; reads served again {recovered:?} after the return",
+        read.4, ready.4
+    );
+    for (status, retry_after, content_type, body, took) in [&read, &one] {
+        assert_eq!(*status, 503, "{body}");
+        assert_eq!(retry_after.as_deref(), Some("5"));
+        assert_eq!(content_type, "application/problem+json");
+        assert!(body.contains("the database is not reachable right now"), "{body}");
+        assert!(
+            !body.contains("refused") && !body.contains("os error") && !body.contains("pool"),
+            "no raw error: {body}"
+        );
+        assert!(*took < Duration::from_millis(2900), "within database.acquireTimeout (2s): {took:?}");
+    }
+    assert_eq!(ready.0, 503, "{}", ready.3);
+    assert!(ready.4 < Duration::from_millis(1500), "readiness answers within 1 s: {:?}", ready.4);
+    assert!(!ready.3.contains("refused") && !ready.3.contains("os error"), "no raw error: {}", ready.3);
+    assert!(returned.elapsed() < Duration::from_secs(30));
+    drop(api);
+}
