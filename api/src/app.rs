@@ -1,18 +1,18 @@
-//! The application: storage prepared, the router with its layers, and a server that shuts down gracefully
-//! within a bounded time.
+//! The application: storage prepared, the router with its layers, and a server that drains and shuts down
+//! gracefully within bounded times.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
 use registry_shared::bootstrap;
-use registry_shared::config::{Config, CorsConfig};
-use registry_shared::shutdown::Shutdown;
+use registry_shared::config::{Config, CorsConfig, ShutdownConfig, format_duration};
+use registry_shared::shutdown::{Shutdown, Signal};
 use registry_shared::store::Store;
 use registry_shared::validation::NoPackageChecks;
 use tokio::net::TcpListener;
@@ -21,9 +21,10 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::middleware::{REQUEST_ID, RequestSpan, ResponseLog, normalize_url};
+use crate::middleware::{REQUEST_ID, RequestSpan, ResponseLog, limit_duration, normalize_url};
 use crate::registry_set;
 use crate::routes;
+use crate::server::{self, Limits, default_max_connections};
 use crate::state::AppState;
 
 pub struct Application {
@@ -31,7 +32,8 @@ pub struct Application {
     router: Router,
     /// Keeps the registry set fresh while the server runs.
     refresh: Pin<Box<dyn Future<Output = ()> + Send>>,
-    grace: Duration,
+    config: Arc<Config>,
+    draining: Arc<AtomicBool>,
 }
 
 impl Application {
@@ -50,29 +52,55 @@ impl Application {
     pub async fn on_store(config: Config, store: Store, address: SocketAddr) -> anyhow::Result<Self> {
         let (registries, refresh) = registry_set::load(store.clone(), config.registries.clone()).await;
         let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
-        let grace = config.shutdown.grace;
-        let state =
-            AppState { store, config: Arc::new(config), packages: Arc::new(NoPackageChecks), registries };
-        Ok(Self { listener, router: router(state), refresh: Box::pin(refresh), grace })
+        let config = Arc::new(config);
+        let draining = Arc::new(AtomicBool::new(false));
+        let state = AppState {
+            store,
+            config: config.clone(),
+            packages: Arc::new(NoPackageChecks),
+            registries,
+            draining: draining.clone(),
+        };
+        Ok(Self { listener, router: router(state), refresh: Box::pin(refresh), config, draining })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish for up to `shutdown.grace`.
+    /// Serves until `shutdown` resolves, then stops as on SIGTERM (see [`Application::serve`]).
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let shutdown = Shutdown::when(shutdown);
-        let grace = self.grace;
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown.wait());
-        let deadline = shutdown.wait();
+        self.serve(Shutdown::when(shutdown)).await
+    }
+
+    /// Serves until `shutdown`. Then `/readiness` turns 503 at once; after SIGTERM the server goes on serving
+    /// for `shutdown.drain`, so load balancers stop sending; then it stops accepting and lets in-flight
+    /// requests finish for up to `shutdown.grace`.
+    pub async fn serve(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let server = &self.config.server;
+        let limits = Limits {
+            header_read_timeout: server.header_read_timeout,
+            idle_timeout: server.idle_timeout,
+            max_connections: server.max_connections.map_or_else(default_max_connections, |n| n as usize),
+        };
+        tracing::info!(server.max_connections = limits.max_connections, "accepting connections");
+        let ShutdownConfig { drain, grace } = self.config.shutdown.clone();
+        let draining = self.draining;
+        let stop_accepting = async move {
+            shutdown.wait().await;
+            draining.store(true, Ordering::SeqCst);
+            if shutdown.signal() == Some(Signal::Terminate) && !drain.is_zero() {
+                tracing::info!(drain = %format_duration(drain), "draining: readiness is 503, requests are still served");
+                tokio::time::sleep(drain).await;
+            }
+        };
         tokio::select! {
-            result = server => result.context("serving HTTP")?,
+            finished = server::serve(self.listener, self.router, limits, stop_accepting, grace) => {
+                if !finished {
+                    tracing::warn!(grace = %format_duration(grace), "in-flight requests outlived the grace period");
+                }
+            }
             () = self.refresh => anyhow::bail!("the registry set refresher stopped"),
-            () = async move {
-                deadline.await;
-                tokio::time::sleep(grace).await;
-            } => tracing::warn!(grace_s = grace.as_secs(), "in-flight requests outlived the grace period"),
         }
         Ok(())
     }
@@ -81,8 +109,10 @@ impl Application {
 /// The routes with their layers, innermost first: URL rules, request logs, compression, CORS, request ids.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors);
+    let request_timeout = state.config.server.request_timeout;
     routes::router()
         .layer(axum::middleware::from_fn(normalize_url))
+        .layer(axum::middleware::from_fn_with_state(request_timeout, limit_duration))
         .layer(TraceLayer::new_for_http().make_span_with(RequestSpan).on_response(ResponseLog))
         .layer(CompressionLayer::new())
         .layer(cors)

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod middleware;
 pub mod registry_set;
 pub mod routes;
+pub mod server;
 pub mod state;
 
 pub use app::Application;

@@ -1,13 +1,14 @@
-//! Request handling around the routes: request ids, structured request logs, and the URL rules that apply
-//! before routing (no NUL bytes, no trailing slashes).
+//! Request handling around the routes: request ids, structured request logs, the request timeout, and the
+//! URL rules that apply before routing (no NUL bytes, no trailing slashes).
 
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use registry_shared::config::format_duration;
 use tower_http::trace::{MakeSpan, OnResponse};
 use tracing::Span;
 
@@ -38,6 +39,19 @@ pub async fn normalize_url(request: Request, next: Next) -> Response {
         return response;
     }
     next.run(request).await
+}
+
+/// Answers 503 (with `Retry-After`) for a request that runs past `server.requestTimeout`; the handler is
+/// dropped, and with it whatever it was waiting for.
+pub async fn limit_duration(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Unavailable(format!(
+            "the request did not finish within server.requestTimeout ({})",
+            format_duration(limit)
+        ))
+        .into_response(),
+    }
 }
 
 /// A span per request, named by the matched route (never the raw path), with the request id.

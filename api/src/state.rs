@@ -1,6 +1,7 @@
 //! What every handler can reach.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use registry_shared::config::Config;
 use registry_shared::publish::Publisher;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub packages: Arc<dyn PackageCheck>,
     /// The registries served: the stored set, not this replica's configuration file.
     pub registries: RegistrySet,
+    /// Set once shutdown has begun: readiness answers 503 while requests are still served.
+    pub draining: Arc<AtomicBool>,
 }
 
 impl AppState {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use registry_shared::bootstrap;
 use registry_shared::config::{Config, StorageConfig};
-use registry_shared::shutdown::Shutdown;
+use registry_shared::shutdown::{Shutdown, Signal};
 
 /// Serves the API until `shutdown` resolves; on SQLite, or with `with_worker`, the sync worker runs in the
 /// same process on the same store. When either fails (the worker exits when it cannot reach the database
@@ -15,13 +15,14 @@ pub async fn serve(
     config: Config,
     address: SocketAddr,
     with_worker: bool,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    signal: impl Future<Output = Signal> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (fail, failed) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = Shutdown::when(async move {
+    let shutdown = Shutdown::on(async move {
         tokio::select! {
-            () = shutdown => {}
-            _ = failed => {}
+            signal = signal => signal,
+            // The other half failed: stop at once, there is nothing to drain for.
+            _ = failed => Signal::Interrupt,
         }
     });
     let embedded = with_worker || matches!(config.database, StorageConfig::Sqlite { .. });
@@ -29,7 +30,7 @@ pub async fn serve(
     let store = bootstrap::open(&config).await.context("opening the database")?;
     let application = registry_api::Application::on_store(config.clone(), store.clone(), address).await?;
     tracing::info!(address = %application.local_addr()?, worker = embedded, "registry-api listening");
-    let api = application.run_until(shutdown.wait());
+    let api = application.serve(shutdown.clone());
     if !embedded {
         return api.await.context("registry-api failed");
     }

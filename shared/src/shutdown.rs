@@ -16,8 +16,17 @@ pub fn block_on<T>(main: impl Future<Output = T>) -> T {
     result
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn signal() {
+/// Which signal stopped the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT: a person at a terminal; stop at once.
+    Interrupt,
+    /// SIGTERM: an orchestrator; drain first.
+    Terminate,
+}
+
+/// Resolves on SIGINT or SIGTERM, saying which.
+pub async fn signal() -> Signal {
     let interrupt = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for SIGINT");
@@ -39,30 +48,49 @@ pub async fn signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        () = interrupt => tracing::info!("SIGINT: shutting down"),
-        () = terminate => tracing::info!("SIGTERM: shutting down"),
+        () = interrupt => {
+            tracing::info!("SIGINT: shutting down");
+            Signal::Interrupt
+        }
+        () = terminate => {
+            tracing::info!("SIGTERM: shutting down");
+            Signal::Terminate
+        }
     }
 }
 
 /// A stop signal many tasks can wait for: the API server, the scheduler, the job handlers.
 #[derive(Clone)]
 pub struct Shutdown {
-    stopped: tokio::sync::watch::Receiver<bool>,
+    stopped: tokio::sync::watch::Receiver<Option<Signal>>,
 }
 
 impl Shutdown {
-    /// Stops when `trigger` resolves.
+    /// Stops when `trigger` resolves, as on SIGTERM.
     pub fn when(trigger: impl Future<Output = ()> + Send + 'static) -> Self {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
+        Self::on(async move {
             trigger.await;
-            stop.send_replace(true);
+            Signal::Terminate
+        })
+    }
+
+    /// Stops when `trigger` resolves, with the signal it gives.
+    pub fn on(trigger: impl Future<Output = Signal> + Send + 'static) -> Self {
+        let (stop, stopped) = tokio::sync::watch::channel(None);
+        tokio::spawn(async move {
+            let signal = trigger.await;
+            stop.send_replace(Some(signal));
         });
         Self { stopped }
     }
 
     /// Whether stopping has begun.
     pub fn is_stopping(&self) -> bool {
+        self.stopped.borrow().is_some()
+    }
+
+    /// The signal that began stopping, once it has.
+    pub fn signal(&self) -> Option<Signal> {
         *self.stopped.borrow()
     }
 
@@ -71,7 +99,7 @@ impl Shutdown {
         let mut stopped = self.stopped.clone();
         async move {
             // An error means the sender is gone, which also means stop.
-            stopped.wait_for(|stop| *stop).await.ok();
+            stopped.wait_for(Option::is_some).await.ok();
         }
     }
 }

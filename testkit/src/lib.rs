@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use registry_shared::config::{
     AuthConfig, AuthMode, Config, CorsConfig, FileSource, Filter, PostgresConfig, PostgresTarget,
-    RegistryConfig, ShutdownConfig, Source, StorageConfig, ValidationConfig, WorkerConfig,
+    RegistryConfig, ServerConfig, ShutdownConfig, Source, StorageConfig, ValidationConfig, WorkerConfig,
 };
 use registry_shared::formats::{Entry, Format, Origin};
 use registry_shared::model::{RegistryName, ServerJson, Status};
@@ -206,7 +206,8 @@ pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> 
         database,
         redis: None,
         worker: WorkerConfig::default(),
-        shutdown: ShutdownConfig::default(),
+        server: ServerConfig::default(),
+        shutdown: ShutdownConfig { drain: Duration::ZERO, ..ShutdownConfig::default() },
         cors: CorsConfig::default(),
         publish_registry: None,
         validation: ValidationConfig::default(),

@@ -36,6 +36,8 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(2)
     })?;
     registry_worker::sources::set_git_timeouts(config.worker.git_timeout);
-    let worker = registry_worker::run(config, shutdown::signal());
+    let worker = registry_worker::run(config, async {
+        shutdown::signal().await;
+    });
     shutdown::block_on(worker).context("registry-worker failed")
 }

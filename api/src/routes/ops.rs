@@ -31,7 +31,7 @@ pub async fn health() -> Json<StatusOut> {
     Json(StatusOut { status: "ok" })
 }
 
-/// Readiness: 200 when the database answers within [`READINESS_BUDGET`] with a current schema and the
+/// Readiness: 503 from the moment shutdown begins; else 200 when the database answers within [`READINESS_BUDGET`] with a current schema and the
 /// registry set has been read, else 503 saying why.
 #[utoipa::path(
     get,
@@ -39,10 +39,13 @@ pub async fn health() -> Json<StatusOut> {
     tag = "ops",
     responses(
         (status = 200, body = StatusOut),
-        (status = 503, description = "Database unreachable, schema behind, or the registries not read yet", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Shutting down, database unreachable, schema behind, or the registries not read yet", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn readiness(State(state): State<AppState>) -> Result<Json<StatusOut>, ApiError> {
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(ApiError::Unavailable("shutting down: draining before it stops accepting".into()));
+    }
     let schema = tokio::time::timeout(READINESS_BUDGET, state.store.schema_state())
         .await
         .map_err(|_| ApiError::Unavailable("the database did not answer in time".into()))?

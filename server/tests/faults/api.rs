@@ -7,13 +7,6 @@ use registry_testkit::{PrivatePostgres, entry, name};
 
 use crate::support::*;
 
-fn client() -> reqwest::Client {
-    if rustls::crypto::ring::default_provider().install_default().is_err() {
-        // Installed already by another test of this process.
-    }
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap()
-}
-
 /// `GET base+path`: status, Retry-After, content type, body, and how long the answer took.
 pub async fn timed_get(base: &str, path: &str) -> (u16, Option<String>, String, String, Duration) {
     let started = Instant::now();

@@ -87,6 +87,14 @@ impl Drop for Process {
     }
 }
 
+/// An HTTP client for 127.0.0.1: no proxy, a 30 s bound, and the TLS provider reqwest is built without.
+pub fn client() -> reqwest::Client {
+    if rustls::crypto::ring::default_provider().install_default().is_err() {
+        // Installed already by another test of this process.
+    }
+    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
 pub fn write_config(dir: &Path, file: &str, yaml: &str) -> PathBuf {
     let path = dir.join(file);
     std::fs::write(&path, yaml).unwrap();

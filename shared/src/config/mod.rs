@@ -36,6 +36,7 @@ pub struct Config {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisConfig>,
     pub worker: WorkerConfig,
+    pub server: ServerConfig,
     pub shutdown: ShutdownConfig,
     pub cors: CorsConfig,
     /// The managed registry that the root publish routes (`/v0.1/publish`, `/v0/publish`) write to. When
@@ -270,12 +271,43 @@ pub struct WorkerConfig {
     pub data_dir: PathBuf,
 }
 
+/// The HTTP server's bounds on connections and requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerConfig {
+    /// How long a client may take to send a request head, from accepting the connection or from the
+    /// head's first byte; past it the connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// How long a connection may stay open with no request between requests.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// The most connections open at once; unset, what the file descriptor limit allows. At the limit the
+    /// connection idle the longest is closed to admit a new one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    /// The longest a request may take; past it the answer is 503 with `Retry-After`.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: None,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// What a process does on SIGTERM.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ShutdownConfig {
-    /// How long the API goes on serving with `/readiness` at 503, so that load balancers stop sending
-    /// before it stops accepting.
+    /// How long the API goes on serving with `/readiness` at 503 after SIGTERM, so that load balancers stop
+    /// sending before it stops accepting (`0s`: stop at once). SIGINT never drains.
     #[serde(with = "humantime_serde")]
     pub drain: Duration,
     /// How long in-flight requests, and running sync jobs, may take to finish after that; a job still

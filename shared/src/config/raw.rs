@@ -16,6 +16,7 @@ pub struct RawConfig {
     pub database: Option<Value>,
     pub redis: Option<Value>,
     pub worker: Option<Value>,
+    pub server: Option<Value>,
     pub shutdown: Option<Value>,
     pub cors: Option<Value>,
     pub publish_registry: Option<String>,
@@ -179,6 +180,15 @@ pub struct RawWorker {
     pub max_outage: Option<String>,
     pub git_timeout: Option<String>,
     pub data_dir: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawServer {
+    pub header_read_timeout: Option<String>,
+    pub idle_timeout: Option<String>,
+    pub max_connections: Option<u32>,
+    pub request_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

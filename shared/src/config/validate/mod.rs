@@ -132,19 +132,22 @@ pub(super) fn validate(tree: Value) -> Result<Config, ConfigErrors> {
         check.url("redis.url", url, &["redis", "rediss"]).map(|url| RedisConfig { url })
     });
     let worker = worker(&mut check, raw.worker);
+    let server = server(&mut check, raw.server);
     let shutdown = shutdown(&mut check, raw.shutdown);
     let cors = cors(&mut check, raw.cors);
     let validation = publish::validation(&mut check, raw.validation);
     let publish_registry = registries
         .as_deref()
         .and_then(|registries| publish::publish_registry(&mut check, raw.publish_registry, registries));
-    match (check.problems.is_empty(), registries, auth, database, worker, shutdown, cors, validation) {
+    match (check.problems.is_empty(), registries, auth, database, worker, server, shutdown, cors, validation)
+    {
         (
             true,
             Some(registries),
             Some(auth),
             Some(database),
             Some(worker),
+            Some(server),
             Some(shutdown),
             Some(cors),
             Some(validation),
@@ -155,6 +158,7 @@ pub(super) fn validate(tree: Value) -> Result<Config, ConfigErrors> {
             database,
             redis,
             worker,
+            server,
             shutdown,
             cors,
             publish_registry,
@@ -197,11 +201,37 @@ fn worker(check: &mut Check, value: Option<Value>) -> Option<WorkerConfig> {
     })
 }
 
+fn server(check: &mut Check, value: Option<Value>) -> Option<ServerConfig> {
+    let defaults = ServerConfig::default();
+    let Some(value) = value else { return Some(defaults) };
+    let raw: RawServer = check.section("server", value)?;
+    let header = raw.header_read_timeout.as_deref();
+    let header_read_timeout =
+        check.duration("server.headerReadTimeout", header, Some(defaults.header_read_timeout));
+    let idle_timeout =
+        check.duration("server.idleTimeout", raw.idle_timeout.as_deref(), Some(defaults.idle_timeout));
+    let request = raw.request_timeout.as_deref();
+    let request_timeout = check.duration("server.requestTimeout", request, Some(defaults.request_timeout));
+    if raw.max_connections == Some(0) {
+        check.fail("server.maxConnections", "must be at least 1");
+    }
+    Some(ServerConfig {
+        header_read_timeout: header_read_timeout?,
+        idle_timeout: idle_timeout?,
+        max_connections: raw.max_connections,
+        request_timeout: request_timeout?,
+    })
+}
+
 fn shutdown(check: &mut Check, value: Option<Value>) -> Option<ShutdownConfig> {
     let defaults = ShutdownConfig::default();
     let Some(value) = value else { return Some(defaults) };
     let raw: RawShutdown = check.section("shutdown", value)?;
-    let drain = check.duration("shutdown.drain", raw.drain.as_deref(), Some(defaults.drain));
+    // A drain of 0s is allowed: stop accepting at once.
+    let drain = match raw.drain.as_deref().map(str::trim) {
+        Some("0" | "0s" | "0ms") => Some(Duration::ZERO),
+        other => check.duration("shutdown.drain", other, Some(defaults.drain)),
+    };
     let grace = check.duration("shutdown.grace", raw.grace.as_deref(), Some(defaults.grace));
     Some(ShutdownConfig { drain: drain?, grace: grace? })
 }
