@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::config::{RegistryConfig, Source, ValidationConfig};
 use crate::model::{RegistryName, ServerJson};
-use crate::store::{Conflict, ServerRecord, Store, StoreError};
+use crate::store::{Conflict, Inserted, Store, StoreError};
 use crate::validation::{self, Issue, IssueKind, PackageCheck};
 
 #[derive(Debug, thiserror::Error)]
@@ -71,12 +71,13 @@ pub struct Publisher<'a> {
 }
 
 impl Publisher<'_> {
-    /// Validates and stores one server.json. Returns the stored version and any warnings.
+    /// Validates and stores one server.json. Returns the stored version (with whether this call stored it:
+    /// a retry of a publish that was stored already stores nothing) and any warnings.
     pub async fn publish(
         &self,
         registry: &RegistryConfig,
         document: Value,
-    ) -> Result<(ServerRecord, Vec<Issue>), PublishError> {
+    ) -> Result<(Inserted, Vec<Issue>), PublishError> {
         ensure_managed(registry)?;
         let mut document = document;
         validation::normalize(&mut document);
@@ -84,8 +85,8 @@ impl Publisher<'_> {
         let Some(server) = server.filter(|_| !issues.iter().any(Issue::is_error)) else {
             return Err(PublishError::Invalid(issues));
         };
-        let record = self.store.insert_version(&registry.name, &server).await?;
-        Ok((record, issues))
+        let inserted = self.store.insert_version(&registry.name, &server).await?;
+        Ok((inserted, issues))
     }
 
     /// Every check publishing would make, including the registry's data, without storing anything.

@@ -55,10 +55,11 @@ async fn publish(
     document: Value,
 ) -> Result<String, String> {
     match publisher.publish(registry, document).await {
-        Ok((record, warnings)) => Ok(format!(
-            "published {} {}{}",
-            record.server.name(),
-            record.server.version(),
+        Ok((inserted, warnings)) => Ok(format!(
+            "{} {} {}{}",
+            if inserted.created { "published" } else { "already published, unchanged:" },
+            inserted.record.server.name(),
+            inserted.record.server.version(),
             listed("; warnings: ", &warnings)
         )),
         Err(PublishError::Invalid(issues)) => Err(format!("invalid{}", listed(": ", &issues))),

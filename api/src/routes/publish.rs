@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use registry_shared::config::RegistryConfig;
 use registry_shared::model::{RegistryName, ServerDetail, ServerResponse};
 use registry_shared::publish::{self, ensure_managed};
+use registry_shared::store::Inserted;
 use registry_shared::validation::{Issue, IssueKind};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -58,11 +59,12 @@ pub struct ValidationOut {
     request_body(content = ServerDetail, description = "One server.json (at most 1 MiB)"),
     responses(
         (status = 201, description = "Published; `Location` is the version's URL", body = ServerResponse),
+        (status = 200, description = "This document was published as this version already (a retry): nothing was written", body = ServerResponse),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Writes need authentication", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The registry is not managed", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown registry", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The version exists, a remote URL is taken, or the server has 10,000 versions", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The version exists with another document, a remote URL is taken, or the server has 10,000 versions", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over 1 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The server.json breaks a rule; `errors` lists each with its location", body = Problem, content_type = "application/problem+json"),
     )
@@ -85,6 +87,7 @@ pub async fn publish_server(
     request_body(content = ServerDetail, description = "One server.json (at most 1 MiB)"),
     responses(
         (status = 201, description = "Published; `Location` is the version's URL", body = ServerResponse),
+        (status = 200, description = "This document was published as this version already (a retry): nothing was written", body = ServerResponse),
         (status = 404, description = "No publish registry is configured; the detail says how to set one", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The server.json breaks a rule", body = Problem, content_type = "application/problem+json"),
     )
@@ -104,17 +107,20 @@ async fn publish_to(
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     ensure_managed(registry)?;
-    let (record, warnings) = state.publisher().publish(registry, body.value()?).await?;
+    let (Inserted { record, created }, warnings) = state.publisher().publish(registry, body.value()?).await?;
     let (name, version) = (record.server.name().as_str(), record.server.version().as_str());
     tracing::info!(
         registry.name = %registry.name,
         server.name = name,
         server.version = version,
         warnings = warnings.len(),
+        created,
         "server version published"
     );
     let location = version_url(&registry.name, name, version);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(record.into_response())).into_response())
+    // A retry that finds its own document stored gets the same answer, as 200: nothing new was made.
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, [(header::LOCATION, location)], Json(record.into_response())).into_response())
 }
 
 /// Run every publish check on a server.json without storing it. Always 200 for a managed registry.

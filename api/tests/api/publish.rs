@@ -79,7 +79,9 @@ on_both_backends! {
 
         let unknown = app.post_json("/registry/nowhere/v0.1/publish", &tool).await;
         let not_managed = app.post_json("/registry/files/v0.1/publish", &tool).await;
-        let duplicate = app.post_json("/registry/internal/v0.1/publish", &tool).await;
+        let mut changed = tool.clone();
+        changed["description"] = json!("the same version, another document");
+        let duplicate = app.post_json("/registry/internal/v0.1/publish", &changed).await;
         let same_url = app.post_json("/registry/internal/v0.1/publish", &server_json_with("io.example/copy", "1.0.0", json!({ "remotes": tool["remotes"] }))).await;
         let too_large = app.post_json("/registry/internal/v0.1/publish", &huge).await;
         let not_json = app.send(app.client.post(url("internal")).header("content-type", "application/json").body("{oops")).await;
@@ -93,6 +95,20 @@ on_both_backends! {
         too_large.problem(413);
         assert!(not_json.problem(400)["detail"].as_str().unwrap().contains("not valid JSON"));
         wrong_type.problem(415);
+    }
+
+    async fn a_retried_publish_of_the_same_document_is_200_with_the_stored_version(test: &TestStore) {
+        let app = spawn_app(test, vec![managed_registry("internal")]).await;
+        let document = server_json_with("io.example/tool", "1.0.0", json!({"title": "Tool"}));
+
+        let first = app.post_json("/v0.1/publish", &document).await;
+        let retry = app.post_json("/v0.1/publish", &document).await;
+        let versions = app.get("/registry/internal/v0.1/servers/io.example%2Ftool/versions").await;
+
+        assert_eq!((first.status.as_u16(), retry.status.as_u16()), (201, 200));
+        assert_eq!(retry.body, first.body, "the stored ServerResponse, untouched");
+        assert_eq!(retry.headers["location"], first.headers["location"]);
+        assert_eq!(versions.versions().len(), 1);
     }
 
     async fn an_invalid_server_json_is_422_with_every_location(test: &TestStore) {
@@ -253,26 +269,32 @@ async fn two_replicas(test: &TestStore) -> (TestApp, TestApp) {
 }
 
 /// Publishes `one` to the first replica and `other` to the second at the same moment; exactly one must win.
-async fn race(replicas: &(TestApp, TestApp), one: &Value, other: &Value, round: usize) {
+/// Both replicas publish at once; the sorted statuses.
+async fn race(replicas: &(TestApp, TestApp), one: &Value, other: &Value) -> [u16; 2] {
     let (a, b) = tokio::join!(
         replicas.0.post_json("/registry/internal/v0.1/publish", one),
         replicas.1.post_json("/registry/internal/v0.1/publish", other),
     );
     let mut statuses = [a.status.as_u16(), b.status.as_u16()];
     statuses.sort_unstable();
-    assert_eq!(statuses, [201, 409], "round {round}: {} / {}", a.body, b.body);
+    statuses
 }
 
-/// Two replicas publish the same versions at the same moment: the database decides, so each version is
-/// created exactly once and the other request gets 409.
+/// Two replicas publish the same version with different documents at the same moment: the database decides,
+/// so each version is created exactly once and the other request gets 409. With the same document (a client
+/// retrying on another replica), the other request gets 200 and the stored version.
 #[tokio::test]
 async fn two_replicas_publishing_the_same_version_give_one_201_and_one_409() {
     let test = TestStore::postgres().await;
     let replicas = two_replicas(&test).await;
 
     for round in 0..25 {
-        let document = server_json("io.example/raced", &format!("1.0.{round}"));
-        race(&replicas, &document, &document, round).await;
+        let version = format!("1.0.{round}");
+        let document = server_json("io.example/raced", &version);
+        let rival = server_json_with("io.example/raced", &version, json!({"description": "the other one"}));
+        assert_eq!(race(&replicas, &document, &rival).await, [201, 409], "round {round}");
+        let same = server_json("io.example/same", &version);
+        assert_eq!(race(&replicas, &same, &same).await, [200, 201], "round {round}: the retry is 200");
     }
     let versions = replicas.0.get("/registry/internal/v0.1/servers/io.example%2Fraced/versions").await;
     assert_eq!(versions.versions().len(), 25);
@@ -293,7 +315,7 @@ async fn two_replicas_claiming_one_remote_url_for_different_servers_give_one_201
             json!({ "remotes": [{ "type": "sse", "url": format!("https://mcp.example.com/{round}/sse") }] });
         let one = server_json_with(&format!("io.example/a{round}"), "1.0.0", remotes.clone());
         let other = server_json_with(&format!("io.example/b{round}"), "1.0.0", remotes);
-        race(&replicas, &one, &other, round).await;
+        assert_eq!(race(&replicas, &one, &other).await, [201, 409], "round {round}");
     }
     assert_eq!(replicas.0.get("/registry/internal/v0.1/servers?limit=100").await.versions().len(), 15);
     test.cleanup().await;

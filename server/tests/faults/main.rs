@@ -6,6 +6,7 @@
 
 mod api;
 mod http;
+mod publish;
 mod sources;
 mod support;
 mod worker;

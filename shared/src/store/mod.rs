@@ -31,7 +31,7 @@ pub use postgres::PgStore;
 pub use publishing::{Conflict, MAX_VERSIONS_PER_SERVER};
 pub use query::{Cursor, InvalidCursor, ListQuery, Scope, VersionSelector};
 pub use records::{
-    DueSync, QueueSlot, Registry, RegistryChanges, ServerPage, ServerRecord, SyncPhase, SyncStatus,
+    DueSync, Inserted, QueueSlot, Registry, RegistryChanges, ServerPage, ServerRecord, SyncPhase, SyncStatus,
 };
 pub use rows::MANAGED_NOTE;
 pub(crate) use rows::*;
@@ -216,15 +216,17 @@ impl Store {
         dispatch!(self.get_version(scope, name, version, include_deleted))
     }
 
-    /// Stores a new version in a managed registry, active and published now. A version that exists, a remote
-    /// URL another non-deleted server uses, or a server at its version cap is a [`StoreError::Conflict`].
-    /// The checks run under a lock on the server (and on the registry's remote URLs), and the unique key
-    /// decides in the end, so concurrent publishes cannot both win.
+    /// Stores a new version in a managed registry, active and published now. When that version is stored
+    /// already, not deleted, with a document equal to this one as JSON (a retried publish), nothing is
+    /// written and the stored version is returned with `created: false`. Any other version that exists, a
+    /// remote URL another non-deleted server uses, or a server at its version cap is a
+    /// [`StoreError::Conflict`]. The checks run under a lock on the server (and on the registry's remote
+    /// URLs), and the unique key decides in the end, so concurrent publishes cannot both win.
     pub async fn insert_version(
         &self,
         registry: &RegistryName,
         server: &ServerJson,
-    ) -> Result<ServerRecord, StoreError> {
+    ) -> Result<Inserted, StoreError> {
         dispatch!(self.insert_version(registry, server))
     }
 

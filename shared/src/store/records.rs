@@ -26,6 +26,14 @@ impl ServerRecord {
     }
 }
 
+/// A published version as stored, and whether this publish stored it (false: the same document was there
+/// already, from an earlier try of the same publish).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inserted {
+    pub record: ServerRecord,
+    pub created: bool,
+}
+
 /// One page of a list; `next_cursor` is set only when another row exists.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerPage {

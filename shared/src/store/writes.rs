@@ -10,7 +10,7 @@ use super::query::{Scope, VersionSelector};
 use super::snapshot::{self, Key, RowWrite};
 use super::sql::OWNER_RANKING;
 use super::sql_store::{SqlStore, existing};
-use super::{ServerRecord, SnapshotSummary, StoreError, now};
+use super::{Inserted, ServerRecord, SnapshotSummary, StoreError, now, server_from_body};
 use crate::formats::Entry;
 use crate::model::{RegistryName, ServerJson, Status};
 
@@ -55,9 +55,17 @@ impl<DB: Dialect> SqlStore<DB> {
         &self,
         registry: &RegistryName,
         server: &ServerJson,
-    ) -> Result<ServerRecord, StoreError> {
+    ) -> Result<Inserted, StoreError> {
         let (name, version) = (server.name().as_str(), server.version().as_str());
         let mut tx = DB::begin_write(&self.write, Some((registry, name))).await?;
+        // A retry of a publish whose answer was lost finds its own document: nothing to write.
+        if same_version_stored::<DB>(&mut tx, registry, server).await? {
+            tx.commit().await?;
+            let exact = VersionSelector::Exact(version.to_owned());
+            let stored = self.get_version(&Scope::Registry(registry.clone()), name, &exact, true).await?;
+            let record = stored.ok_or_else(|| StoreError::Corrupt(format!("{name} {version} vanished")))?;
+            return Ok(Inserted { record, created: false });
+        }
         if remote_urls(server).next().is_some() {
             DB::lock(&mut tx, &remote_url_lock(registry)).await?;
         }
@@ -84,7 +92,9 @@ impl<DB: Dialect> SqlStore<DB> {
             other => other.into(),
         })?;
         let stored = self.finish_write(tx, registry, name, version, now).await?;
-        stored.ok_or_else(|| StoreError::Corrupt(format!("{name} {version} vanished after its insert")))
+        let record = stored
+            .ok_or_else(|| StoreError::Corrupt(format!("{name} {version} vanished after its insert")))?;
+        Ok(Inserted { record, created: true })
     }
 
     pub(super) async fn delete_version(
@@ -117,6 +127,23 @@ impl<DB: Dialect> SqlStore<DB> {
         tx.commit().await?;
         let scope = Scope::Registry(registry.clone());
         self.get_version(&scope, name, &VersionSelector::Exact(version.to_owned()), true).await
+    }
+}
+
+/// Whether `server`'s version is stored, not deleted, with a document equal to it as JSON.
+async fn same_version_stored<DB: Dialect>(
+    tx: &mut Transaction<'static, DB>,
+    registry: &RegistryName,
+    server: &ServerJson,
+) -> Result<bool, StoreError> {
+    let mut select = statement::<DB>(
+        "select body from server_version where registry = ? and name = ? and version = ? and status <> 'deleted'",
+        [registry.as_str().into(), server.name().as_str().into(), server.version().as_str().into()],
+    );
+    let rows = DB::fetch_all(tx, &mut select).await?;
+    match rows.first() {
+        Some(row) => Ok(server_from_body(DB::json(row, "body")?)?.as_object() == server.as_object()),
+        None => Ok(false),
     }
 }
 

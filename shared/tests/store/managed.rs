@@ -30,14 +30,34 @@ on_both_backends! {
 
         let first = store.insert_version(&internal, &server("io.example/tool", "2.0.0")).await.unwrap();
         let older = store.insert_version(&internal, &server("io.example/tool", "1.0.1")).await.unwrap();
-        let again = store.insert_version(&internal, &server("io.example/tool", "2.0.0")).await.unwrap_err();
+        let changed = server_with("io.example/tool", "2.0.0", json!({"description": "another document"}));
+        let again = store.insert_version(&internal, &changed).await.unwrap_err();
 
-        assert!(first.official.is_latest);
-        assert!(!older.official.is_latest, "publishing 1.0.1 after 2.0.0 leaves 2.0.0 latest");
+        assert!(first.created && first.record.official.is_latest);
+        assert!(!older.record.official.is_latest, "publishing 1.0.1 after 2.0.0 leaves 2.0.0 latest");
         assert!(matches!(again, StoreError::Conflict(Conflict::VersionExists { .. })), "{again}");
         assert_eq!(latest_of(store, "internal", "io.example/tool").await.as_deref(), Some("2.0.0"));
         let unknown = store.insert_version(&name("nowhere"), &server("io.example/tool", "3.0.0")).await.unwrap_err();
         assert!(matches!(unknown, StoreError::UnknownRegistry(_)), "{unknown}");
+    }
+
+    async fn a_retried_publish_of_the_same_document_stores_nothing_and_returns_the_stored_version(test: &TestStore) {
+        let store = &test.store;
+        let internal = internal(store).await;
+        let document = server_with("io.example/tool", "1.0.0", json!({"title": "Tool", "websiteUrl": "https://tool.example"}));
+        let first = store.insert_version(&internal, &document).await.unwrap();
+        // The same JSON with its keys in another order is the same document.
+        let reordered: serde_json::Map<String, serde_json::Value> = document.as_object().iter().rev().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let reordered = registry_shared::model::ServerJson::from_value(serde_json::Value::Object(reordered)).unwrap();
+
+        let retry = store.insert_version(&internal, &reordered).await.unwrap();
+        set(store, Some("1.0.0"), Status::Deleted, None).await;
+        let after_delete = store.insert_version(&internal, &document).await.unwrap_err();
+
+        assert!(first.created);
+        assert!(!retry.created, "nothing was written");
+        assert_eq!(retry.record, first.record, "the stored version, unchanged (updatedAt too)");
+        assert!(matches!(after_delete, StoreError::Conflict(Conflict::VersionExists { .. })), "a deleted version is not republished: {after_delete}");
     }
 
     async fn a_remote_url_belongs_to_one_non_deleted_server(test: &TestStore) {
@@ -80,7 +100,7 @@ on_both_backends! {
         let store = &test.store;
         let internal = internal(store).await;
         store.insert_version(&internal, &server("io.example/tool", "1.0.0")).await.unwrap();
-        let v2 = store.insert_version(&internal, &server("io.example/tool", "2.0.0")).await.unwrap();
+        let v2 = store.insert_version(&internal, &server("io.example/tool", "2.0.0")).await.unwrap().record;
 
         let deprecated = only(set(store, Some("2.0.0"), Status::Deprecated, Some("use 3.x")).await);
         let reworded = only(set(store, Some("2.0.0"), Status::Deprecated, Some("use 3.0")).await);
