@@ -7,6 +7,7 @@
 mod api;
 mod http;
 mod publish;
+mod skew;
 mod sources;
 mod support;
 mod worker;
