@@ -64,9 +64,20 @@ ensure_build_tools() {
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; else say "build tools are present"; fi
 }
 
+# The page tests drive headless Chromium; the fault suite runs PostgreSQL's initdb and pg_ctl (installed with
+# the server), prlimit (util-linux) and python3.
+ensure_test_tools() {
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v prlimit >/dev/null || missing+=(util-linux)
+  command -v python3 >/dev/null || missing+=(python3)
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; else say "test tools are present"; fi
+}
+
 ensure_build_tools
 ensure_postgres
 ensure_redis
+ensure_test_tools
 
 say "cargo fmt --check"
 cargo fmt --all --check

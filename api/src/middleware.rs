@@ -13,11 +13,12 @@ use tower_http::trace::{MakeSpan, OnResponse};
 use tracing::Span;
 
 use crate::error::ApiError;
+use crate::routes::DOCS_PATH;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Refuses NUL bytes (raw or `%00`) anywhere in the path or query, and redirects a path with a trailing slash
-/// to the same path without it (308, so the method and body are kept).
+/// to the same path without it (308, so the method and body are kept), except Swagger UI's `/docs/`.
 pub async fn normalize_url(request: Request, next: Next) -> Response {
     let uri = request.uri();
     let has_nul = |part: &str| part.contains('\0') || part.to_ascii_lowercase().contains("%00");
@@ -25,7 +26,8 @@ pub async fn normalize_url(request: Request, next: Next) -> Response {
         return ApiError::BadRequest("NUL bytes are not allowed in the path or query".into()).into_response();
     }
     let path = uri.path();
-    if path.len() > 1 && path.ends_with('/') {
+    // Swagger UI lives at /docs/ and redirects /docs there; sending it back would loop.
+    if path.len() > 1 && path.ends_with('/') && path != DOCS_PATH {
         let trimmed = path.trim_end_matches('/');
         let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
         let location = match uri.query() {

@@ -1,19 +1,24 @@
-//! The OpenAPI 3.1 document, generated from the handlers, and a page that renders it.
+//! The OpenAPI 3.1 document, generated from the handlers, and Swagger UI at `/docs/`, whose assets are
+//! compiled into the binary (it works offline and air-gapped).
 
 use std::sync::OnceLock;
 
-use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::OpenApi;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{OpenApi as Document, Required};
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::{AGGREGATED_PREFIXES, PER_REGISTRY_PREFIX, lifecycle, ops, publish, registries, servers};
 use crate::state::AppState;
 
+/// Where Swagger UI lives; `/docs` redirects to it.
+pub const DOCS_PATH: &str = "/docs/";
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/openapi.json", get(openapi_json)).route("/docs", get(docs_page))
+    let ui = SwaggerUi::new(DOCS_PATH.trim_end_matches('/')).config(Config::new(["/openapi.json"]));
+    Router::new().route("/openapi.json", get(openapi_json)).merge(Router::from(ui))
 }
 
 #[derive(OpenApi)]
@@ -102,8 +107,4 @@ fn registry_name_parameter() -> Parameter {
 
 async fn openapi_json() -> Json<&'static Document> {
     Json(openapi())
-}
-
-async fn docs_page() -> Html<&'static str> {
-    Html(include_str!("docs.html"))
 }

@@ -22,11 +22,10 @@ on_both_backends! {
         assert!(version.body["gitCommit"].is_string() && version.body["buildDate"].is_string());
     }
 
-    async fn the_openapi_document_covers_every_route_and_the_docs_page_renders_it(test: &TestStore) {
+    async fn the_openapi_document_covers_every_route(test: &TestStore) {
         let app = spawn_app(test, vec![file_registry("files")]).await;
 
         let document = app.get("/openapi.json").await.body;
-        let docs = app.send(app.client.get(format!("{}/docs", app.base))).await;
 
         assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
         let paths = document["paths"].as_object().unwrap();
@@ -60,8 +59,6 @@ on_both_backends! {
         unique.dedup();
         assert_eq!(unique.len(), ids.len(), "operation ids are unique");
         assert!(document["components"]["schemas"]["ServerDetail"].is_object());
-        assert_eq!(docs.status, 200);
-        assert!(docs.headers["content-type"].to_str().unwrap().starts_with("text/html"));
     }
 
     async fn request_ids_are_echoed_or_made(test: &TestStore) {
