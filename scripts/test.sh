@@ -65,12 +65,13 @@ ensure_build_tools() {
 }
 
 # The page tests drive headless Chromium; the fault suite runs PostgreSQL's initdb and pg_ctl (installed with
-# the server), prlimit (util-linux) and python3.
+# the server), prlimit (util-linux) and python3; schemathesis needs python3's venv, and curl waits for the API.
 ensure_test_tools() {
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v prlimit >/dev/null || missing+=(util-linux)
-  command -v python3 >/dev/null || missing+=(python3)
+  command -v curl >/dev/null || missing+=(curl)
+  python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3 python3-venv)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; else say "test tools are present"; fi
 }
 
@@ -89,3 +90,5 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+say "schemathesis against our own OpenAPI document"
+scripts/schemathesis.sh

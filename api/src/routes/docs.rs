@@ -6,11 +6,14 @@ use std::sync::OnceLock;
 use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::OpenApi;
+use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::{OpenApi as Document, Required};
+use utoipa::openapi::schema::{Object, Type};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Required, Response, ResponseBuilder};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::{AGGREGATED_PREFIXES, PER_REGISTRY_PREFIX, lifecycle, ops, publish, registries, servers};
+use crate::error::PROBLEM_JSON;
 use crate::state::AppState;
 
 /// Where Swagger UI lives; `/docs` redirects to it.
@@ -91,8 +94,50 @@ pub fn openapi() -> &'static Document {
                 }
             }
         }
+        add_common_responses(&mut document);
         document
     })
+}
+
+/// Adds the answers any operation can give where it does not declare them itself: 400 (a NUL byte or
+/// invalid UTF-8 in the URL, a path parameter that cannot be read) and 503 with `Retry-After` (the database
+/// is unreachable, or the request ran past `server.requestTimeout`); and, for operations with a body, 413
+/// and 415.
+fn add_common_responses(document: &mut Document) {
+    let bad_request = problem_response("The URL or a parameter cannot be read (a NUL byte, invalid UTF-8)");
+    let too_large = problem_response("The body is over 1 MiB");
+    let not_json = problem_response("The body is not application/json");
+    for item in document.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete, &mut item.put];
+        for operation in operations.into_iter().flatten() {
+            let with_body = operation.request_body.is_some();
+            let responses = &mut operation.responses.responses;
+            responses.entry("400".into()).or_insert_with(|| bad_request.clone().into());
+            let unavailable = responses.entry("503".into()).or_insert_with(|| {
+                problem_response("The database is unreachable, or the request ran past server.requestTimeout")
+                    .into()
+            });
+            if let RefOr::T(response) = unavailable {
+                response.headers.insert("Retry-After".into(), retry_after());
+            }
+            if with_body {
+                responses.entry("413".into()).or_insert_with(|| too_large.clone().into());
+                responses.entry("415".into()).or_insert_with(|| not_json.clone().into());
+            }
+        }
+    }
+}
+
+fn problem_response(description: &str) -> Response {
+    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
+    ResponseBuilder::new().description(description).content(PROBLEM_JSON, content).build()
+}
+
+fn retry_after() -> Header {
+    HeaderBuilder::new()
+        .schema(Object::with_type(Type::Integer))
+        .description(Some("Seconds to wait before trying again"))
+        .build()
 }
 
 fn registry_name_parameter() -> Parameter {
@@ -101,7 +146,7 @@ fn registry_name_parameter() -> Parameter {
         .parameter_in(ParameterIn::Path)
         .required(Required::True)
         .description(Some("One configured registry; an unknown name is 404"))
-        .schema(Some(utoipa::openapi::schema::Object::with_type(utoipa::openapi::schema::Type::String)))
+        .schema(Some(Object::with_type(Type::String)))
         .build()
 }
 

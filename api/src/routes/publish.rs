@@ -60,7 +60,7 @@ pub struct ValidationOut {
     responses(
         (status = 201, description = "Published; `Location` is the version's URL", body = ServerResponse),
         (status = 200, description = "This document was published as this version already (a retry): nothing was written", body = ServerResponse),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The body is empty or not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Writes need authentication", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The registry is not managed", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown registry", body = Problem, content_type = "application/problem+json"),
@@ -88,7 +88,10 @@ pub async fn publish_server(
     responses(
         (status = 201, description = "Published; `Location` is the version's URL", body = ServerResponse),
         (status = 200, description = "This document was published as this version already (a retry): nothing was written", body = ServerResponse),
+        (status = 400, description = "The body is empty or not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Writes need authentication", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No publish registry is configured; the detail says how to set one", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The version exists with another document, a remote URL is taken, or the server has 10,000 versions", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The server.json breaks a rule", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -75,6 +75,7 @@ pub async fn list_servers(
     responses(
         (status = 200, description = "All versions of the server", body = ServerList),
         (status = 404, description = "Server not found", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid include_deleted", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_server_versions(
@@ -104,6 +105,7 @@ pub async fn list_server_versions(
     responses(
         (status = 200, description = "The version", body = ServerResponse),
         (status = 404, description = "Server not found", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid include_deleted", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_server_version(

@@ -59,6 +59,21 @@ on_both_backends! {
         unique.dedup();
         assert_eq!(unique.len(), ids.len(), "operation ids are unique");
         assert!(document["components"]["schemas"]["ServerDetail"].is_object());
+        let name = &document["components"]["schemas"]["ServerDetail"]["properties"]["name"];
+        assert_eq!((name["minLength"].as_u64(), name["maxLength"].as_u64()), (Some(3), Some(200)), "{name}");
+        assert!(name["pattern"].is_string(), "the publish rules are in the schema: {name}");
+        let publish = &paths["/v0.1/publish"]["post"]["responses"];
+        for status in ["200", "201", "400", "409", "413", "415", "422", "503"] {
+            assert!(publish[status].is_object(), "publish declares {status}");
+        }
+        let versions = &paths["/v0/servers/{serverName}/versions"]["get"]["responses"];
+        assert!(versions["422"].is_object() && versions["400"].is_object(), "include_deleted and URL errors are declared");
+        for item in paths.values() {
+            for operation in item.as_object().unwrap().values() {
+                let unavailable = &operation["responses"]["503"];
+                assert!(unavailable["headers"]["Retry-After"].is_object(), "every 503 names Retry-After: {operation}");
+            }
+        }
     }
 
     async fn request_ids_are_echoed_or_made(test: &TestStore) {

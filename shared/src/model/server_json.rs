@@ -136,13 +136,22 @@ impl<'de> Deserialize<'de> for ServerJson {
 #[serde(rename_all = "camelCase")]
 pub struct ServerDetail {
     #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = "uri"))]
     pub schema: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 3, max_length = 200, pattern = "^[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+$")
+    )]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub description: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
     pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = "uri"))]
     pub website_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<Repository>,
@@ -175,6 +184,7 @@ pub struct Repository {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Icon {
+    #[cfg_attr(feature = "openapi", schema(format = "uri", max_length = 255))]
     pub src: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<String>,
@@ -194,8 +204,10 @@ pub struct Package {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_base_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-f0-9]{64}$"))]
     pub file_sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_hint: Option<String>,
