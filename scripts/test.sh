@@ -84,6 +84,11 @@ say "cargo fmt --check"
 cargo fmt --all --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+say "the api library does not depend on the worker (so its tests never build libgit2)"
+if cargo tree --locked -p registry-api -e normal,dev --prefix none | grep -Eq '^(registry-worker|git2) '; then
+  echo "error: registry-api depends on registry-worker or git2; wire the binary in server/ instead" >&2
+  exit 1
+fi
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast

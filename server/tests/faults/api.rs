@@ -34,18 +34,8 @@ async fn while_the_database_is_down_the_api_answers_503_fast_and_recovers_when_i
     admin(&["migrate"], &config);
     let store = Store::connect(&pg.storage()).await.unwrap();
     store.write_snapshot(&name("files"), vec![entry("io.example/tool", "1.0.0")]).await.unwrap();
-    let port = registry_testkit::free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let address = format!("127.0.0.1:{port}");
-    let api = Process::spawn(
-        "registry-api",
-        &["serve", "--config", config.to_str().unwrap(), "--address", &address],
-        dir.path(),
-    );
-    until("the API is ready", Duration::from_secs(30), || async {
-        client().get(format!("{base}/readiness")).send().await.is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    let (api, base) = spawn_api(&config, dir.path(), &[]);
+    until_ready(&base).await;
 
     pg.stop();
     let read = timed_get(&base, "/v0.1/servers").await;

@@ -25,20 +25,9 @@ async fn start_api(
         ),
     );
     let port = registry_testkit::free_port();
-    let address = format!("127.0.0.1:{port}");
-    let api = binary("registry-api");
-    let mut args: Vec<String> = wrapper.iter().map(|s| (*s).to_owned()).collect();
-    args.extend([api.display().to_string(), "serve".into(), "--config".into(), config.display().to_string()]);
-    args.extend(["--address".into(), address]);
-    let mut command = std::process::Command::new(&args[0]);
-    command.args(&args[1..]);
-    let process = Process::spawn_with(&mut command, dir, "registry-api");
+    let process = spawn_api_on(&config, dir, port, &[], wrapper);
     let base = format!("http://127.0.0.1:{port}");
-    let client = client();
-    until("the API is ready", Duration::from_secs(30), || async {
-        client.get(format!("{base}/readiness")).send().await.is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    until_ready(&base).await;
     (process, base)
 }
 
@@ -145,6 +134,8 @@ async fn a_request_past_the_request_timeout_answers_503_with_retry_after() {
     let problem: serde_json::Value = reply.json().await.unwrap();
     lock.kill().ok();
     lock.wait().ok();
+
+    eprintln!("a publish stuck behind SQLite's write lock: 503 after {took:?} (requestTimeout 500ms)");
 
     assert_eq!(status, 503, "{problem}\n{}", api.logs());
     assert_eq!(retry_after.unwrap(), "5");

@@ -20,22 +20,6 @@ fn document(i: usize) -> serde_json::Value {
     })
 }
 
-fn start(dir: &std::path::Path, config: &std::path::Path, port: u16) -> Process {
-    let address = format!("127.0.0.1:{port}");
-    Process::spawn(
-        "registry-api",
-        &["serve", "--config", config.to_str().unwrap(), "--address", &address],
-        dir,
-    )
-}
-
-async fn ready(base: &str) {
-    until("the API is ready", Duration::from_secs(30), || async {
-        client().get(format!("{base}/readiness")).send().await.is_ok_and(|r| r.status() == 200)
-    })
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_kill_9_in_a_publish_loop_every_acknowledged_publish_is_stored_and_retries_answer_200() {
     let database = PostgresDatabase::create().await;
@@ -51,8 +35,8 @@ async fn after_kill_9_in_a_publish_loop_every_acknowledged_publish_is_stored_and
     admin(&["migrate"], &config);
     let port = registry_testkit::free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut api = start(dir.path(), &config, port);
-    ready(&base).await;
+    let mut api = spawn_api_on(&config, dir.path(), port, &[], &[]);
+    until_ready(&base).await;
 
     // Eight clients publish; the API is killed (SIGKILL) once 40 publishes have been acknowledged.
     let answers: Arc<Mutex<HashMap<usize, Result<u16, String>>>> = Arc::default();
@@ -81,8 +65,8 @@ async fn after_kill_9_in_a_publish_loop_every_acknowledged_publish_is_stored_and
         before.iter().filter(|(_, a)| matches!(a, Ok(201))).map(|(i, _)| *i).collect();
     let lost = before.values().filter(|a| a.is_err()).count();
 
-    let _api = start(dir.path(), &config, port);
-    ready(&base).await;
+    let _api = spawn_api_on(&config, dir.path(), port, &[], &[]);
+    until_ready(&base).await;
     let mut retried = HashMap::new();
     for i in 0..DOCUMENTS {
         let status =

@@ -26,16 +26,8 @@ async fn replicas_with_an_old_config_neither_delete_nor_refuse_a_registry_the_re
     let new = write_config(dir.path(), "new.yaml", &yaml(registry("a") + &registry("b")));
     admin(&["migrate"], &old);
     // The release step of the new version adds b; an old worker and an old API replica are still running.
-    let old_worker =
-        Process::spawn("registry-worker", &["run", "--config", old.to_str().unwrap()], dir.path());
-    let port = registry_testkit::free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let address = format!("127.0.0.1:{port}");
-    let old_api = Process::spawn(
-        "registry-api",
-        &["serve", "--config", old.to_str().unwrap(), "--address", &address],
-        dir.path(),
-    );
+    let old_worker = spawn_worker(&old, dir.path());
+    let (old_api, base) = spawn_api(&old, dir.path(), &[]);
     let applied = admin(&["migrate"], &new);
     let store = Store::connect(&database.config()).await.unwrap();
 

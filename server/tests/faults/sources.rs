@@ -27,7 +27,7 @@ async fn worker_with(
     );
     admin(&["migrate"], &config);
     let store = Store::connect(&pg.storage()).await.unwrap();
-    let process = Process::spawn("registry-worker", &["run", "--config", config.to_str().unwrap()], dir);
+    let process = spawn_worker(&config, dir);
     (pg, store, process)
 }
 

@@ -87,6 +87,35 @@ impl Drop for Process {
     }
 }
 
+/// `registry-api serve --config config` on `port`, run through `wrapper` (e.g. `prlimit …`) when given.
+pub fn spawn_api_on(config: &Path, dir: &Path, port: u16, extra: &[&str], wrapper: &[&str]) -> Process {
+    let api = binary("registry-api").display().to_string();
+    let address = format!("127.0.0.1:{port}");
+    let mut args: Vec<&str> = wrapper.to_vec();
+    args.extend([api.as_str(), "serve", "--config", config.to_str().unwrap(), "--address", &address]);
+    args.extend(extra);
+    Process::spawn_with(Command::new(args[0]).args(&args[1..]), dir, "registry-api")
+}
+
+/// `registry-api serve` on a free port; the process and its base URL, without waiting for it.
+pub fn spawn_api(config: &Path, dir: &Path, extra: &[&str]) -> (Process, String) {
+    let port = registry_testkit::free_port();
+    (spawn_api_on(config, dir, port, extra, &[]), format!("http://127.0.0.1:{port}"))
+}
+
+/// Waits until the API at `base` answers `/readiness` with 200.
+pub async fn until_ready(base: &str) {
+    until("the API is ready", Duration::from_secs(30), || async {
+        client().get(format!("{base}/readiness")).send().await.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+}
+
+/// `registry-worker run --config config`.
+pub fn spawn_worker(config: &Path, dir: &Path) -> Process {
+    Process::spawn("registry-worker", &["run", "--config", config.to_str().unwrap()], dir)
+}
+
 /// An HTTP client for 127.0.0.1: no proxy, a 30 s bound, and the TLS provider reqwest is built without.
 pub fn client() -> reqwest::Client {
     if rustls::crypto::ring::default_provider().install_default().is_err() {

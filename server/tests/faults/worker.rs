@@ -8,6 +8,20 @@ use registry_testkit::{PrivatePostgres, name};
 
 use crate::support::*;
 
+/// A worker on a private cluster with one file registry, once it has synced it.
+async fn synced_worker(dir: &std::path::Path, max_outage: &str) -> (PrivatePostgres, Store, Process) {
+    let pg = PrivatePostgres::start();
+    let config = worker_config(dir, &pg.url, max_outage);
+    admin(&["migrate"], &config);
+    let store = Store::connect(&pg.storage()).await.unwrap();
+    let worker = spawn_worker(&config, dir);
+    until("the first sync", Duration::from_secs(30), || async {
+        last_success(&store, "files").await.is_some()
+    })
+    .await;
+    (pg, store, worker)
+}
+
 fn worker_config(dir: &std::path::Path, database: &url::Url, max_outage: &str) -> std::path::PathBuf {
     let registry = catalogue(dir, 5);
     write_config(
@@ -25,17 +39,8 @@ fn worker_config(dir: &std::path::Path, database: &url::Url, max_outage: &str) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_runs_queued_jobs_within_seconds_of_the_database_returning_from_a_15_s_outage() {
-    let pg = PrivatePostgres::start();
     let dir = tempfile::tempdir().unwrap();
-    let config = worker_config(dir.path(), &pg.url, "5m");
-    admin(&["migrate"], &config);
-    let store = Store::connect(&pg.storage()).await.unwrap();
-    let mut worker =
-        Process::spawn("registry-worker", &["run", "--config", config.to_str().unwrap()], dir.path());
-    until("the first sync", Duration::from_secs(30), || async {
-        last_success(&store, "files").await.is_some()
-    })
-    .await;
+    let (pg, store, mut worker) = synced_worker(dir.path(), "5m").await;
     let before = last_success(&store, "files").await;
 
     pg.stop();
@@ -61,17 +66,8 @@ async fn a_worker_runs_queued_jobs_within_seconds_of_the_database_returning_from
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_that_cannot_reach_the_queue_for_max_outage_exits_non_zero() {
-    let pg = PrivatePostgres::start();
     let dir = tempfile::tempdir().unwrap();
-    let config = worker_config(dir.path(), &pg.url, "3s");
-    admin(&["migrate"], &config);
-    let store = Store::connect(&pg.storage()).await.unwrap();
-    let mut worker =
-        Process::spawn("registry-worker", &["run", "--config", config.to_str().unwrap()], dir.path());
-    until("the first sync", Duration::from_secs(30), || async {
-        last_success(&store, "files").await.is_some()
-    })
-    .await;
+    let (pg, _store, mut worker) = synced_worker(dir.path(), "3s").await;
 
     pg.stop();
     let stopped = Instant::now();
@@ -90,12 +86,7 @@ async fn an_embedded_worker_is_supervised_the_same_way_and_ends_the_server_with_
     let config = worker_config(dir.path(), &pg.url, "3s");
     admin(&["migrate"], &config);
     let store = Store::connect(&pg.storage()).await.unwrap();
-    let address = format!("127.0.0.1:{}", registry_testkit::free_port());
-    let mut server = Process::spawn(
-        "registry-api",
-        &["serve", "--config", config.to_str().unwrap(), "--with-worker", "--address", &address],
-        dir.path(),
-    );
+    let (mut server, _base) = spawn_api(&config, dir.path(), &["--with-worker"]);
     until("the first sync", Duration::from_secs(30), || async {
         last_success(&store, "files").await.is_some()
     })
@@ -125,15 +116,14 @@ async fn on_sigterm_a_worker_gives_its_running_job_back_and_another_takes_it_at_
         ),
     );
     admin(&["migrate"], &config);
-    let args = ["run", "--config", config.to_str().unwrap()];
-    let mut first = Process::spawn("registry-worker", &args, dir.path());
+    let mut first = spawn_worker(&config, dir.path());
     until("the first worker's request", Duration::from_secs(30), || async { hanging.accepted() == 1 }).await;
 
     first.terminate();
     let signalled = Instant::now();
     let exit = first.exit_within(Duration::from_secs(20));
     let exited = signalled.elapsed();
-    let second = Process::spawn("registry-worker", &args, dir.path());
+    let second = spawn_worker(&config, dir.path());
     let taken =
         until("the second worker's request", Duration::from_secs(20), || async { hanging.accepted() == 2 })
             .await;
