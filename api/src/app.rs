@@ -11,7 +11,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
 use registry_shared::bootstrap;
-use registry_shared::config::{Config, CorsConfig, ShutdownConfig, format_duration};
+use registry_shared::config::{Config, CorsConfig, ShutdownConfig, StorageConfig, format_duration};
 use registry_shared::shutdown::{Shutdown, Signal};
 use registry_shared::store::Store;
 use registry_shared::validation::NoPackageChecks;
@@ -43,7 +43,7 @@ impl Application {
     /// PostgreSQL only `registry-admin migrate` applies them: a replica that finds the schema behind keeps
     /// `/readiness` at 503 and reads again.
     pub async fn build(config: Config, address: SocketAddr) -> anyhow::Result<Self> {
-        let store = bootstrap::open(&config).await.context("opening the database")?;
+        let store = bootstrap::open_serving(&config).await.context("opening the database")?;
         Self::on_store(config, store, address).await
     }
 
@@ -78,10 +78,18 @@ impl Application {
     /// requests finish for up to `shutdown.grace`.
     pub async fn serve(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let server = &self.config.server;
+        // The API's two PostgreSQL pools take descriptors too.
+        let pools = match &self.config.database {
+            StorageConfig::Postgres(pg) => 2 * u64::from(pg.max_open_conns),
+            StorageConfig::Sqlite { .. } => 5,
+        };
         let limits = Limits {
             header_read_timeout: server.header_read_timeout,
             idle_timeout: server.idle_timeout,
-            max_connections: server.max_connections.map_or_else(default_max_connections, |n| n as usize),
+            request_timeout: server.request_timeout,
+            max_connections: server
+                .max_connections
+                .map_or_else(|| default_max_connections(pools), |n| n as usize),
         };
         tracing::info!(server.max_connections = limits.max_connections, "accepting connections");
         let ShutdownConfig { drain, grace } = self.config.shutdown.clone();

@@ -1,6 +1,7 @@
 //! The HTTP server under the router, written for what production does to it: every connection is bounded in
 //! time (`server.headerReadTimeout` from accept or from the first byte of a request head,
-//! `server.idleTimeout` between requests) and in number (`server.maxConnections`). At the limit, the oldest
+//! `server.idleTimeout` between requests and for a stalled response) and in number
+//! (`server.maxConnections`). At the limit, the oldest
 //! connection with no request in flight is closed to admit the new one, so half-open connections can never
 //! lock clients (or the probes) out. An accept error such as `EMFILE` is logged and waited out, never spun
 //! on. Shutdown stops accepting and lets in-flight requests finish within the grace.
@@ -28,12 +29,16 @@ use tower::ServiceExt;
 
 /// How often a connection's watchdog looks at its deadline at the least.
 const CHECK: Duration = Duration::from_millis(500);
+/// How long admitting a connection at the limit waits for an evicted one to go before evicting another.
+const EVICT_RETRY: Duration = Duration::from_millis(100);
 
 /// The limits of `server.*`, with `max_connections` resolved.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
+    /// With `idle_timeout`, how long a connection with a request in flight may go without writing a byte.
+    pub request_timeout: Duration,
     pub max_connections: usize,
 }
 
@@ -124,14 +129,20 @@ impl Table {
         Self { slots: Arc::new(Semaphore::new(max.max(1))), open: Mutex::default(), next: AtomicU64::new(0) }
     }
 
-    /// A slot for one more connection; at the limit, the idlest connection is closed to make one.
+    /// A slot for one more connection; at the limit, the idlest connection is closed to make one, again and
+    /// again while none frees (the one chosen may have taken a request meanwhile).
     async fn admit(&self) -> OwnedSemaphorePermit {
-        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
-            return permit;
+        loop {
+            if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+                return permit;
+            }
+            self.evict_idlest();
+            if let Ok(Ok(permit)) =
+                tokio::time::timeout(EVICT_RETRY, self.slots.clone().acquire_owned()).await
+            {
+                return permit;
+            }
         }
-        self.evict_idlest();
-        // Closed semaphores never happen here: the table owns it.
-        self.slots.clone().acquire_owned().await.unwrap_or_else(|_| unreachable!())
     }
 
     fn register(&self) -> Arc<Conn> {
@@ -170,10 +181,11 @@ struct Conn {
     in_flight: AtomicUsize,
     /// Requests answered so far.
     served: AtomicU64,
-    /// Milliseconds after `started`: when the connection last became idle, and when the first byte of the
-    /// next request head arrived (0: none yet).
+    /// Milliseconds after `started`: when the connection last became idle, when the first byte of the
+    /// next request head arrived (0: none yet), and when a request last began or the response last moved.
     idle_since_ms: AtomicU64,
     head_since_ms: AtomicU64,
+    active_ms: AtomicU64,
     evicted: Notify,
 }
 
@@ -186,6 +198,7 @@ impl Conn {
             served: AtomicU64::new(0),
             idle_since_ms: AtomicU64::new(0),
             head_since_ms: AtomicU64::new(0),
+            active_ms: AtomicU64::new(0),
             evicted: Notify::new(),
         }
     }
@@ -204,10 +217,13 @@ impl Conn {
 
     /// When the connection must close if nothing changes: a request head must be complete within the header
     /// timeout of the connection opening or of its first byte; between requests, it may idle for the idle
-    /// timeout. Far off while a request is in flight (the request timeout bounds that).
+    /// timeout. With a request in flight, its handler has the request timeout, and its response may then
+    /// stall for the idle timeout (a client that stops reading holds nothing for long).
     fn deadline(&self, limits: &Limits) -> Instant {
         if self.in_flight.load(Ordering::SeqCst) > 0 {
-            return Instant::now() + Duration::from_secs(3600);
+            return self.at(self.active_ms.load(Ordering::SeqCst))
+                + limits.request_timeout
+                + limits.idle_timeout;
         }
         let head = self.head_since_ms.load(Ordering::SeqCst);
         if head > 0 {
@@ -220,7 +236,7 @@ impl Conn {
     }
 
     fn expired(&self, limits: &Limits) -> bool {
-        self.in_flight.load(Ordering::SeqCst) == 0 && Instant::now() >= self.deadline(limits)
+        Instant::now() >= self.deadline(limits)
     }
 }
 
@@ -229,6 +245,7 @@ struct InFlight(Arc<Conn>);
 
 impl InFlight {
     fn start(conn: Arc<Conn>) -> Self {
+        conn.active_ms.store(conn.now_ms(), Ordering::SeqCst);
         conn.in_flight.fetch_add(1, Ordering::SeqCst);
         conn.head_since_ms.store(0, Ordering::SeqCst);
         Self(conn)
@@ -295,9 +312,20 @@ impl AsyncRead for Watched {
     }
 }
 
+impl Watched {
+    /// Notes that the response moved, when a write took bytes.
+    fn moved(&self, polled: &Poll<io::Result<usize>>) {
+        if matches!(polled, Poll::Ready(Ok(n)) if *n > 0) {
+            self.conn.active_ms.store(self.conn.now_ms(), Ordering::SeqCst);
+        }
+    }
+}
+
 impl AsyncWrite for Watched {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.moved(&polled);
+        polled
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -313,7 +341,9 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.moved(&polled);
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -322,9 +352,9 @@ impl AsyncWrite for Watched {
 }
 
 /// The default `server.maxConnections`: what the process's file descriptor limit (raised to its hard
-/// limit first) leaves after a reserve for the database pools, files and the listener.
-pub fn default_max_connections() -> usize {
-    const RESERVE: u64 = 128;
+/// limit first) leaves after `pools` database connections and a reserve of 128 for files, the listener and
+/// outbound calls.
+pub fn default_max_connections(pools: u64) -> usize {
     let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
-    usize::try_from(limit.saturating_sub(RESERVE).clamp(16, 65_536)).unwrap_or(16)
+    usize::try_from(limit.saturating_sub(128 + pools).clamp(16, 65_536)).unwrap_or(16)
 }

@@ -27,7 +27,7 @@ pub async fn serve(
     });
     let embedded = with_worker || matches!(config.database, StorageConfig::Sqlite { .. });
     // One store for both: on SQLite, two would be two writers contending for one file.
-    let store = bootstrap::open(&config).await.context("opening the database")?;
+    let store = bootstrap::open_serving(&config).await.context("opening the database")?;
     let application = registry_api::Application::on_store(config.clone(), store.clone(), address).await?;
     tracing::info!(address = %application.local_addr()?, worker = embedded, "registry-api listening");
     let api = application.serve(shutdown.clone());

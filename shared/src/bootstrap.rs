@@ -17,12 +17,20 @@ pub const PREPARE_RETRY: Duration = Duration::from_secs(2);
 /// The command that applies a configuration, named wherever one is not applied.
 pub const APPLY_COMMAND: &str = "registry-admin migrate --config <file>";
 
-/// Connects the store (the API's flavour, see [`Store::connect_serving`]: a worker that shares it writes
-/// its snapshots through the pool without a statement timeout). On SQLite the pending migrations and the
-/// configured registry set are applied here; a managed registry with published versions that the
+/// Connects the store for a worker or a CLI: one pool, no statement timeout. On SQLite the pending migrations
+/// and the configured registry set are applied here; a managed registry with published versions that the
 /// configuration no longer lists is an error, and nothing changes.
 pub async fn open(config: &Config) -> Result<Store, StoreError> {
-    let store = Store::connect_serving(&config.database).await?;
+    prepare(config, Store::connect(&config.database).await?).await
+}
+
+/// As [`open`], for the API (see [`Store::connect_serving`]): its reads carry `statement_timeout`. An
+/// embedded worker that shares the store writes its snapshots through the write pool, which has none.
+pub async fn open_serving(config: &Config) -> Result<Store, StoreError> {
+    prepare(config, Store::connect_serving(&config.database).await?).await
+}
+
+async fn prepare(config: &Config, store: Store) -> Result<Store, StoreError> {
     if let StorageConfig::Sqlite { path } = &config.database {
         let applied = Store::migrate(&config.database).await?;
         let changes = store.apply_registries(&config.registries).await?;

@@ -124,7 +124,7 @@ on_both_backends! {
         let mut status = test.store.sync_status(&name("files")).await.unwrap().unwrap();
         status.phase = SyncPhase::Failed;
         test.store.put_sync_status(&status).await.unwrap();
-        let retry = sync("files", Trigger::Schedule).retry(&test.store, std::time::Duration::from_secs(600)).await.unwrap();
+        let retry = sync("files", Trigger::Schedule).retry(&test.store, first.job_id(), std::time::Duration::from_secs(600)).await.unwrap();
         assert!(runs_in(&test.store, retry.job_id()).await > 500);
 
         let scheduled = sync("files", Trigger::Schedule).enqueue(&test.store, Some(Utc::now())).await.unwrap();
@@ -136,5 +136,16 @@ on_both_backends! {
         assert!(waiting > 500, "a scheduled tick leaves the backoff alone");
         assert_eq!(manual, Enqueued::AlreadyQueued { job_id: retry.job_id().to_owned() });
         assert!(runs_in(&test.store, retry.job_id()).await <= 0, "sync now means now");
+    }
+
+    async fn a_retry_takes_over_the_mark_of_its_own_job_when_the_failure_could_not_be_recorded(test: &TestStore) {
+        test.store.apply_registries(&[file_registry("files")]).await.unwrap();
+        let first = sync("files", Trigger::Schedule).enqueue(&test.store, None).await.unwrap();
+
+        let retry = sync("files", Trigger::Schedule).retry(&test.store, first.job_id(), std::time::Duration::from_secs(60)).await.unwrap();
+
+        assert!(matches!(retry, Enqueued::Queued { .. }), "not blocked by its own job: {retry:?}");
+        let status = test.store.sync_status(&name("files")).await.unwrap().unwrap();
+        assert_eq!((status.phase, status.job_id.as_deref()), (SyncPhase::Queued, Some(retry.job_id())));
     }
 }

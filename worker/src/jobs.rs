@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::layers::WorkerBuilderExt;
-use apalis::prelude::{AbortError, BackendExt, BoxDynError, Data, WorkerBuilder};
+use apalis::prelude::{AbortError, BackendExt, BoxDynError, Data, TaskId, WorkerBuilder};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use registry_shared::config::{Backoff, Config};
 use registry_shared::jobs::{SYNC_QUEUE, SyncRegistry};
@@ -29,7 +29,12 @@ pub struct WorkerState {
 #[error("{0}")]
 struct Failed(String);
 
-async fn handle_sync(job: SyncRegistry, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
+async fn handle_sync(
+    job: SyncRegistry,
+    id: TaskId,
+    state: Data<Arc<WorkerState>>,
+) -> Result<(), BoxDynError> {
+    let id = id.to_string();
     // The stored definition, not this worker's file: during a rolling deploy they may differ.
     let stored = match state.store.registry(&job.registry).await {
         Ok(Some(stored)) => stored,
@@ -37,7 +42,7 @@ async fn handle_sync(job: SyncRegistry, state: Data<Arc<WorkerState>>) -> Result
             tracing::info!(registry.name = %job.registry, "the registry is no longer stored; nothing to sync");
             return Ok(());
         }
-        Err(error) => return retry_or_fail(&job, &state, &SyncError::Store(error)).await,
+        Err(error) => return retry_or_fail(&job, &id, &state, &SyncError::Store(error)).await,
     };
     let registry = match stored.definition() {
         Ok(registry) => registry,
@@ -51,7 +56,7 @@ async fn handle_sync(job: SyncRegistry, state: Data<Arc<WorkerState>>) -> Result
             tracing::info!(registry.name = %job.registry, trigger = ?job.trigger, attempt = job.attempt, outcome = ?outcome, "sync done");
             Ok(())
         }
-        Err(error) => retry_or_fail(&job, &state, &error).await,
+        Err(error) => retry_or_fail(&job, &id, &state, &error).await,
     }
 }
 
@@ -59,6 +64,7 @@ async fn handle_sync(job: SyncRegistry, state: Data<Arc<WorkerState>>) -> Result
 /// left, else ends the job as failed.
 async fn retry_or_fail(
     job: &SyncRegistry,
+    id: &str,
     state: &WorkerState,
     error: &SyncError,
 ) -> Result<(), BoxDynError> {
@@ -72,7 +78,7 @@ async fn retry_or_fail(
         return Err(Box::new(Failed(error.to_string())));
     }
     let delay = backoff_delay(&worker.backoff, job.attempt);
-    let next = job.retry(&state.store, delay).await?;
+    let next = job.retry(&state.store, id, delay).await?;
     tracing::warn!(
         registry.name = %job.registry,
         attempt = job.attempt,
@@ -98,8 +104,8 @@ pub fn backoff_delay(backoff: &Backoff, attempt: u32) -> Duration {
 }
 
 /// Runs the job handlers until `shutdown` resolves: `worker.concurrency` jobs at a time, each fetched only
-/// when a slot is free for it. A running job finishes before the worker stops; one lost to a crash is picked
-/// up again once its heartbeat lapses.
+/// when a slot is free for it. Running jobs may finish after `shutdown` (the supervisor bounds that by
+/// `shutdown.grace`); one lost to a crash is picked up again once its heartbeat lapses.
 pub async fn register_all(
     name: String,
     state: Arc<WorkerState>,

@@ -29,6 +29,7 @@ pub async fn run_handlers(state: Arc<WorkerState>, name: &str, shutdown: &Shutdo
     let worker = &state.config.worker;
     let grace = state.config.shutdown.grace;
     let mut outage_since: Option<Instant> = None;
+    let mut delays = restart_delays();
     for incarnation in 1u64.. {
         let id = format!("{name}-{incarnation}");
         let started = Instant::now();
@@ -50,19 +51,36 @@ pub async fn run_handlers(state: Arc<WorkerState>, name: &str, shutdown: &Shutdo
         }
         if started.elapsed() >= STABLE {
             outage_since = None;
+            delays = restart_delays();
         }
         // The outage began when the first of a run of quick failures showed.
         let since = *outage_since.get_or_insert_with(Instant::now);
         tracing::error!(worker.id = %id, error = %failure, "the job handlers failed; restarting them once the database answers");
-        if !wait_for_database(&state.store, since, worker.max_outage, shutdown).await {
-            return Err(anyhow!(
-                "the sync queue has been unreachable for worker.maxOutage ({}); exiting so that the worker is restarted",
-                format_duration(worker.max_outage)
-            ));
+        match wait_for_database(&state.store, since, worker.max_outage, &mut delays, shutdown).await {
+            Waited::Answering => give_back(&state.store, &id).await,
+            Waited::Stopping => {
+                give_back(&state.store, &id).await;
+                return Ok(());
+            }
+            Waited::TooLong => {
+                return Err(anyhow!(
+                    "the sync queue has been unreachable for worker.maxOutage ({}); exiting so that the worker is restarted",
+                    format_duration(worker.max_outage)
+                ));
+            }
         }
-        give_back(&state.store, &id).await;
     }
     Ok(())
+}
+
+/// The waits between restarts: exponential, with jitter, from 250 ms to 5 s.
+fn restart_delays() -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(250))
+        .with_max_delay(Duration::from_secs(5))
+        .with_jitter()
+        .without_max_times()
+        .build()
 }
 
 /// Resolves `grace` after shutdown has begun.
@@ -71,28 +89,38 @@ async fn grace_expired(shutdown: &Shutdown, grace: Duration) {
     tokio::time::sleep(grace).await;
 }
 
-/// Probes the database with backoff until it answers (true), shutdown begins (true), or the outage that
-/// began at `since` passes `max_outage` (false).
-async fn wait_for_database(store: &Store, since: Instant, max_outage: Duration, shutdown: &Shutdown) -> bool {
-    let mut delays = ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(250))
-        .with_max_delay(Duration::from_secs(5))
-        .with_jitter()
-        .without_max_times()
-        .build();
+/// How a wait for the database ended.
+enum Waited {
+    Answering,
+    Stopping,
+    /// The outage that began at `since` has lasted `worker.maxOutage`.
+    TooLong,
+}
+
+/// Waits the next backoff delay, then probes the database, until it answers, shutdown begins, or the outage
+/// that began at `since` lasts `max_outage`. It always waits before a restart, and counts the outage even
+/// while the database answers, so handlers that fail at once for another reason neither spin nor live on
+/// past `max_outage`.
+async fn wait_for_database(
+    store: &Store,
+    since: Instant,
+    max_outage: Duration,
+    delays: &mut impl Iterator<Item = Duration>,
+    shutdown: &Shutdown,
+) -> Waited {
     loop {
-        if matches!(tokio::time::timeout(PROBE_TIMEOUT, store.ping()).await, Ok(Ok(()))) {
-            tracing::info!(outage_s = since.elapsed().as_secs(), "the database answers again");
-            return true;
-        }
         let left = max_outage.saturating_sub(since.elapsed());
         if left.is_zero() {
-            return false;
+            return Waited::TooLong;
         }
         let delay = delays.next().unwrap_or(Duration::from_secs(5)).min(left);
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            () = shutdown.wait() => return true,
+            () = shutdown.wait() => return Waited::Stopping,
+        }
+        if matches!(tokio::time::timeout(PROBE_TIMEOUT, store.ping()).await, Ok(Ok(()))) {
+            tracing::info!(outage_s = since.elapsed().as_secs(), "the database answers again");
+            return Waited::Answering;
         }
     }
 }

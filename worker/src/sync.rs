@@ -85,6 +85,12 @@ pub async fn sync_registry(
             status.last_success_at = status.last_attempt_at;
             status.attempts = 0;
             status.last_error = None;
+            if definition_changed(store, registry).await? {
+                // The release step changed the registry while this sync ran: sync the new one now.
+                status.next_due_at = Some(Utc::now());
+                status.content_hash = None;
+                status.filter_hash = None;
+            }
         }
         Err(error) => {
             status.phase = SyncPhase::Failed;
@@ -94,6 +100,16 @@ pub async fn sync_registry(
     }
     store.put_sync_status(&status).await?;
     result
+}
+
+/// Whether the stored definition is no longer the one this sync used.
+async fn definition_changed(store: &Store, registry: &RegistryConfig) -> Result<bool, StoreError> {
+    let stored = store.registry(&registry.name).await?;
+    Ok(stored.and_then(|r| r.definition().ok()).is_none_or(|stored| {
+        stored.source != registry.source
+            || stored.format != registry.format
+            || stored.filter != registry.filter
+    }))
 }
 
 /// Records a failed attempt of a registry that cannot be synced at all (its stored definition is not

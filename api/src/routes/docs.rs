@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
 #[openapi(
     info(
         title = "MCP Registry Server",
-        description = "MCP Registry API v0.1, aggregated over every configured registry and per registry, plus \
+        description = "MCP Registry API v0.1, aggregated over every registry and per registry, plus \
                        the registry extension API and operational endpoints."
     ),
     paths(
@@ -145,7 +145,7 @@ fn registry_name_parameter() -> Parameter {
         .name("registryName")
         .parameter_in(ParameterIn::Path)
         .required(Required::True)
-        .description(Some("One configured registry; an unknown name is 404"))
+        .description(Some("One registry; an unknown name is 404"))
         .schema(Some(Object::with_type(Type::String)))
         .build()
 }

@@ -49,7 +49,7 @@ pub struct StatusUpdateOut {
     pub servers: Vec<ServerResponse>,
 }
 
-/// The registry a write names: configured (else 404) and managed (else 403).
+/// The registry a write names: stored (else 404) and managed (else 403).
 fn managed_registry(state: &AppState, raw: &str) -> Result<RegistryConfig, ApiError> {
     let registry = stored_registry(state, raw)?;
     ensure_managed(&registry)?;

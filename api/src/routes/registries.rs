@@ -194,7 +194,7 @@ pub async fn sync_registry(
         )));
     }
     let job = SyncRegistry::new(config.name.clone(), Trigger::Manual, None);
-    let enqueued = job.enqueue(&state.store, None).await.map_err(|e| ApiError::Internal(e.into()))?;
+    let enqueued = job.enqueue(&state.store, None).await?;
     let already_queued = matches!(enqueued, Enqueued::AlreadyQueued { .. });
     Ok((StatusCode::ACCEPTED, Json(SyncJobOut { job_id: enqueued.job_id().to_owned(), already_queued })))
 }

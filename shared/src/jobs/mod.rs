@@ -42,7 +42,6 @@ fn first_attempt() -> u32 {
 pub enum Trigger {
     Schedule,
     Manual,
-    Startup,
 }
 
 /// What an enqueue did.
@@ -89,14 +88,15 @@ impl SyncRegistry {
     /// it now. A registry marked queued or syncing by a job that has ended (killed, lost) is taken over.
     pub async fn enqueue(&self, store: &Store, slot: Option<DateTime<Utc>>) -> Result<Enqueued, JobError> {
         let key = slot.map(|slot| format!("{}@{}", self.registry, slot.timestamp_micros()));
-        self.push(store, key, None).await
+        self.push(store, key, None, None).await
     }
 
-    /// Enqueues the next attempt of this sync, to run after `delay`. Backoff waits in the queue, not in a
-    /// worker's slot.
-    pub async fn retry(&self, store: &Store, delay: Duration) -> Result<Enqueued, JobError> {
+    /// Enqueues the next attempt of this sync, run as job `current`, to run after `delay`. Backoff waits in
+    /// the queue, not in a worker's slot. The registry may still be marked with `current` (its status could
+    /// not be written): that mark is taken over.
+    pub async fn retry(&self, store: &Store, current: &str, delay: Duration) -> Result<Enqueued, JobError> {
         let next = Self { attempt: self.attempt + 1, ..self.clone() };
-        next.push(store, None, Some(delay)).await
+        next.push(store, None, Some(delay), Some(current)).await
     }
 
     async fn push(
@@ -104,6 +104,7 @@ impl SyncRegistry {
         store: &Store,
         idempotency_key: Option<String>,
         delay: Option<Duration>,
+        replaces: Option<&str>,
     ) -> Result<Enqueued, JobError> {
         // One pass, and one more if the job that held the registry turns out to have ended.
         for _ in 0..2 {
@@ -135,6 +136,7 @@ impl SyncRegistry {
                 }
                 QueueSlot::Taken(existing) => {
                     let state = match &existing {
+                        Some(id) if Some(id.as_str()) == replaces => JobState::Replaced,
                         Some(id) => job_state(store, id).await?,
                         None => JobState::Missing,
                     };

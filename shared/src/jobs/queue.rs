@@ -15,6 +15,8 @@ pub enum JobState {
     Ended { status: String, result: Option<String> },
     /// Not in the queue at all.
     Missing,
+    /// The job that asks: it ends as it queues its next try.
+    Replaced,
 }
 
 impl JobState {
@@ -26,7 +28,7 @@ impl JobState {
     pub fn ended(&self, job_id: Option<&str>) -> String {
         let job = job_id.unwrap_or("(none recorded)");
         match self {
-            Self::Alive => format!("sync job {job} is still alive"),
+            Self::Alive | Self::Replaced => format!("sync job {job} is replaced by its next try"),
             Self::Ended { status, result } => format!(
                 "sync job {job} ended ({status}) without recording a result: {}",
                 result.as_deref().unwrap_or("no result")

@@ -72,11 +72,12 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
             true
         }
-        sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) => true,
-        // query_canceled (statement_timeout), admin_shutdown, crash_shutdown, cannot_connect_now.
-        sqlx::Error::Database(db) => {
-            matches!(db.code().as_deref(), Some("57014" | "57P01" | "57P02" | "57P03"))
-        }
+        sqlx::Error::WorkerCrashed => true,
+        // Class 08 (connection exceptions), too_many_connections, query_canceled (statement_timeout),
+        // admin_shutdown, crash_shutdown, cannot_connect_now.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "53300" | "57014" | "57P01" | "57P02" | "57P03")
+        }),
         _ => false,
     }
 }

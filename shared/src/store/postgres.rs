@@ -30,7 +30,8 @@ impl SqlStore<Postgres> {
     /// query is cancelled; writes through a pool without it. Each opens up to `maxOpenConns` connections.
     pub async fn connect_serving(config: &PostgresConfig) -> Result<Self, StoreError> {
         let options = config.connect_options(Role::App)?;
-        let timeout = config.statement_timeout.as_millis().to_string();
+        // 0 would mean no timeout at all.
+        let timeout = config.statement_timeout.as_millis().max(1).to_string();
         let read_options = options.clone().options([("statement_timeout", timeout.as_str())]);
         Ok(Self {
             read: pool_options(config, config.max_open_conns).connect_lazy_with(read_options),

@@ -98,13 +98,29 @@ impl<DB: Dialect> SqlStore<DB> {
                      values (?, ?, ?, ?, ?, ?) on conflict (registry) do nothing",
                     [name, phase, message, Bind::OptTime(due), now.into(), now.into()],
                 ),
+                // A sync queued or running keeps its mark; the sync that ends with the old definition sees
+                // the change and leaves the registry due at once (see the worker's sync).
                 RegistryChange::SourceChanged => statement::<DB>(
-                    "update sync_status set phase = ?, message = ?, next_due_at = ?, updated_at = ?, \
-                     content_hash = null, filter_hash = null, attempts = 0, last_error = null, job_id = null \
-                     where registry = ?",
+                    "update sync_status set \
+                     phase = case when phase in ('queued', 'syncing') then phase else ? end, \
+                     job_id = case when phase in ('queued', 'syncing') then job_id else null end, \
+                     message = ?, next_due_at = ?, updated_at = ?, content_hash = null, filter_hash = null, \
+                     attempts = 0, last_error = null where registry = ?",
                     [phase, message, Bind::OptTime(due), now.into(), name],
                 ),
-                RegistryChange::ScheduleChanged | RegistryChange::Same => continue,
+                // A shorter interval takes effect now, not after the old one has run out.
+                RegistryChange::ScheduleChanged => match row.sync_interval_ms {
+                    Some(ms) => {
+                        let sooner = now + chrono::Duration::milliseconds(ms);
+                        statement::<DB>(
+                            "update sync_status set next_due_at = ?, updated_at = ? \
+                             where registry = ? and next_due_at > ?",
+                            [sooner.into(), now.into(), name, sooner.into()],
+                        )
+                    }
+                    None => continue,
+                },
+                RegistryChange::Same => continue,
             };
             DB::execute(&mut tx, &mut state).await?;
         }

@@ -343,6 +343,30 @@ on_both_backends! {
         assert!(reset.next_due_at.unwrap() <= Utc::now());
     }
 
+    async fn a_changed_definition_keeps_a_sync_in_flight_and_a_shorter_interval_takes_effect_now(test: &TestStore) {
+        let store = &test.store;
+        store.apply_registries(&[file_registry("files"), file_registry("other")]).await.unwrap();
+        let mut running = store.sync_status(&name("files")).await.unwrap().unwrap();
+        running.phase = SyncPhase::Syncing;
+        running.job_id = Some("01JOBINFLIGHT".into());
+        running.content_hash = Some("old".into());
+        store.put_sync_status(&running).await.unwrap();
+        let mut later = store.sync_status(&name("other")).await.unwrap().unwrap();
+        later.next_due_at = Some((Utc::now() + chrono::Duration::hours(1)).trunc_subsecs(6));
+        store.put_sync_status(&later).await.unwrap();
+        let mut moved = file_registry("files");
+        moved.format = registry_shared::formats::Format::Toolhive;
+        let mut sooner = file_registry("other");
+        sooner.sync_interval = Some(std::time::Duration::from_secs(10));
+
+        store.apply_registries(&[moved, sooner]).await.unwrap();
+
+        let files = store.sync_status(&name("files")).await.unwrap().unwrap();
+        assert_eq!((files.phase, files.job_id.as_deref(), files.content_hash), (SyncPhase::Syncing, Some("01JOBINFLIGHT"), None), "the running sync keeps its mark");
+        let other = store.sync_status(&name("other")).await.unwrap().unwrap();
+        assert!(other.next_due_at.unwrap() <= Utc::now() + chrono::Duration::seconds(10), "{:?}", other.next_due_at);
+    }
+
     async fn applying_reports_what_changed_and_the_stored_set_reads_back_as_configured(test: &TestStore) {
         let store = &test.store;
         let mut slower = file_registry("b");

@@ -8,9 +8,10 @@
 //! timed out, the worker is stopping) is told to stop at its next progress report.
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use git2::{AutotagOption, Cred, ErrorClass, ErrorCode, FetchOptions, Oid, RemoteCallbacks, Repository};
@@ -29,7 +30,8 @@ pub const MIN_BYTES_PER_WINDOW: usize = 1024;
 /// Call it from `main`, before the runtime starts any thread: libgit2 keeps these in unsynchronised
 /// globals.
 pub fn set_git_timeouts(timeout: Duration) {
-    let millis = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    // 0 would mean no timeout at all.
+    let millis = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX).max(1);
     #[expect(
         unsafe_code,
         reason = "libgit2's only way to bound socket waits; called once, before threads start"
@@ -51,12 +53,24 @@ impl Source for GitSource {
         let clone_dir = context.data_dir.join("git").join(clone_name(&self.repository));
         let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
         let stop = Limits { cancelled: cancel.0.clone(), window: context.git_timeout };
-        let bytes = tokio::task::spawn_blocking(move || read_file(&source, &clone_dir, &stop))
-            .await
-            .map_err(|e| SourceError::transient(format!("git task failed: {e}")))??;
+        let bytes = tokio::task::spawn_blocking(move || {
+            // A fetch cancelled a moment ago may still be finishing in the same clone.
+            let lock = clone_lock(&clone_dir);
+            let _held = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            read_file(&source, &clone_dir, &stop)
+        })
+        .await
+        .map_err(|e| SourceError::transient(format!("git task failed: {e}")))??;
         drop(cancel);
         parse_bytes(format, &bytes)
     }
+}
+
+/// One lock per clone directory in this process, so two fetches never write one clone at once.
+fn clone_lock(dir: &Path) -> Arc<Mutex<()>> {
+    static LOCKS: LazyLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = LazyLock::new(Mutex::default);
+    let mut locks = LOCKS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    locks.entry(dir.to_owned()).or_default().clone()
 }
 
 /// Tells the blocking fetch to stop when the sync that waits for it is dropped.

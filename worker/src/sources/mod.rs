@@ -12,7 +12,7 @@ use registry_shared::config::{RegistryConfig, Source as SourceConfig};
 use registry_shared::formats::{self, Entry, Format};
 use sha2::{Digest, Sha256};
 
-pub use git::{MAX_FETCH_BYTES, MIN_BYTES_PER_WINDOW, set_git_timeouts};
+pub use git::{MAX_FETCH_BYTES, set_git_timeouts};
 pub use http::{HttpClient, MAX_BODY_BYTES};
 
 /// What a source returned: its entries, and a digest of the content they came from.
@@ -48,7 +48,7 @@ pub struct Context {
     pub data_dir: std::path::PathBuf,
     /// The longest one sync may run (`worker.jobTimeout`).
     pub job_timeout: std::time::Duration,
-    /// The window over which a git transfer must move [`MIN_BYTES_PER_WINDOW`] (`worker.gitTimeout`).
+    /// The window over which a git transfer must move 1 KiB (`worker.gitTimeout`).
     pub git_timeout: std::time::Duration,
 }
 

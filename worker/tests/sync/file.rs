@@ -120,3 +120,51 @@ on_both_backends! {
         assert!(status.message.unwrap().contains("never synced"));
     }
 }
+
+/// A file server on 127.0.0.1 that answers only with `bot`'s basic credentials (`Ym90OnMzY3JldA==` is
+/// `bot:s3cret`).
+async fn guarded_file_server(body: String) -> String {
+    use axum::http::{HeaderMap, StatusCode};
+    let router = axum::Router::new().route(
+        "/registry.json",
+        axum::routing::get(move |headers: HeaderMap| {
+            let body = body.clone();
+            async move {
+                match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+                    Some("Basic Ym90OnMzY3JldA==") => (StatusCode::OK, body),
+                    _ => (StatusCode::UNAUTHORIZED, String::new()),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    base
+}
+
+on_both_backends! {
+    async fn a_url_with_basic_auth_is_read_with_the_password_from_its_file_and_a_missing_file_is_named(test: &TestStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let body = std::fs::read_to_string(upstream_file(dir.path(), &["io.example/one"])).unwrap();
+        let base = guarded_file_server(body).await;
+        let password = dir.path().join("password");
+        std::fs::write(&password, "s3cret\n").unwrap();
+        let at = |password_file: std::path::PathBuf| RegistryConfig {
+            source: Source::File(FileSource::Url {
+                url: format!("{base}/registry.json").parse().unwrap(),
+                timeout: Duration::from_secs(5),
+                auth: Some(registry_shared::config::BasicAuth { username: "bot".into(), password_file }),
+            }),
+            ..file_registry("feed")
+        };
+        test.store.apply_registries(&[at(password.clone())]).await.unwrap();
+
+        let read = sync_registry(&test.store, &at(password), &context()).await.unwrap();
+        let missing = sync_registry(&test.store, &at(dir.path().join("absent")), &context()).await.unwrap_err();
+
+        assert!(matches!(read, SyncOutcome::Written { servers: 1, .. }), "{read:?}");
+        assert!(!missing.is_transient());
+        assert!(missing.to_string().starts_with(&format!("cannot read {}", dir.path().join("absent").display())), "{missing}");
+    }
+}
