@@ -25,10 +25,10 @@ async fn replicas_with_an_old_config_neither_delete_nor_refuse_a_registry_the_re
     let old = write_config(dir.path(), "old.yaml", &yaml(registry("a")));
     let new = write_config(dir.path(), "new.yaml", &yaml(registry("a") + &registry("b")));
     admin(&["migrate"], &old);
-    // The release step of the new version adds b; an old worker and an old API replica are still running.
+    // The release step of the new version adds b, while replicas with the old file run, or (re)start.
+    let applied = admin(&["migrate"], &new);
     let old_worker = spawn_worker(&old, dir.path());
     let (old_api, base) = spawn_api(&old, dir.path(), &[]);
-    let applied = admin(&["migrate"], &new);
     let store = Store::connect(&database.config()).await.unwrap();
 
     until("the old API serves b", Duration::from_secs(20), || async {
