@@ -11,7 +11,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
 use registry_shared::bootstrap;
-use registry_shared::config::{Config, CorsConfig, ShutdownConfig, StorageConfig, format_duration};
+use registry_shared::config::{AuthMode, Config, CorsConfig, ShutdownConfig, StorageConfig, format_duration};
 use registry_shared::shutdown::{Shutdown, Signal};
 use registry_shared::store::Store;
 use registry_shared::validation::NoPackageChecks;
@@ -21,6 +21,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::auth::{Authenticator, require_token};
 use crate::middleware::{REQUEST_ID, RequestSpan, ResponseLog, limit_duration, normalize_url};
 use crate::registry_set;
 use crate::routes;
@@ -51,6 +52,20 @@ impl Application {
     /// between the API and the worker).
     pub async fn on_store(config: Config, store: Store, address: SocketAddr) -> anyhow::Result<Self> {
         let (registries, refresh) = registry_set::load(store.clone(), config.registries.clone()).await;
+        let authenticator = match (&config.auth.mode, &config.auth.oauth) {
+            (AuthMode::Oauth, Some(oauth)) => {
+                Some(Arc::new(Authenticator::new(oauth).map_err(|e| anyhow::anyhow!("auth.oauth: {e}"))?))
+            }
+            _ => None,
+        };
+        // Key sets load in the background: an identity provider that is down never blocks start-up.
+        let keys = authenticator.as_ref().map(|a| a.keep_keys_fresh());
+        let background = async move {
+            match keys {
+                Some(keys) => tokio::join!(refresh, keys).0,
+                None => refresh.await,
+            }
+        };
         let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
         let config = Arc::new(config);
         let draining = Arc::new(AtomicBool::new(false));
@@ -60,8 +75,9 @@ impl Application {
             packages: Arc::new(NoPackageChecks),
             registries,
             draining: draining.clone(),
+            authenticator,
         };
-        Ok(Self { listener, router: router(state), refresh: Box::pin(refresh), config, draining })
+        Ok(Self { listener, router: router(state), refresh: Box::pin(background), config, draining })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -108,7 +124,7 @@ impl Application {
                     tracing::warn!(grace = %format_duration(grace), "in-flight requests outlived the grace period");
                 }
             }
-            () = self.refresh => anyhow::bail!("the registry set refresher stopped"),
+            () = self.refresh => anyhow::bail!("the registry set or key set refresher stopped"),
         }
         Ok(())
     }
@@ -119,6 +135,7 @@ pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors);
     let request_timeout = state.config.server.request_timeout;
     routes::router()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), require_token))
         .layer(axum::middleware::from_fn(normalize_url))
         .layer(axum::middleware::from_fn_with_state(request_timeout, limit_duration))
         .layer(TraceLayer::new_for_http().make_span_with(RequestSpan).on_response(ResponseLog))

@@ -8,6 +8,7 @@ use registry_shared::publish::Publisher;
 use registry_shared::store::Store;
 use registry_shared::validation::PackageCheck;
 
+use crate::auth::Authenticator;
 use crate::registry_set::RegistrySet;
 
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct AppState {
     pub registries: RegistrySet,
     /// Set once shutdown has begun: readiness answers 503 while requests are still served.
     pub draining: Arc<AtomicBool>,
+    /// The token verifier of `auth.mode: oauth`; `None` in anonymous mode.
+    pub authenticator: Option<Arc<Authenticator>>,
 }
 
 impl AppState {

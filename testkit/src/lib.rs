@@ -3,6 +3,7 @@
 #![expect(clippy::unwrap_used, reason = "test support fails loudly on any unexpected error")]
 
 pub mod catalogue;
+pub mod oidc;
 mod private_postgres;
 
 use std::path::PathBuf;
@@ -202,7 +203,12 @@ pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> 
     Config {
         registry_name: "test".into(),
         registries,
-        auth: AuthConfig { mode: AuthMode::Anonymous, public_paths: Vec::new(), oauth: None },
+        auth: AuthConfig {
+            mode: AuthMode::Anonymous,
+            public_paths: Vec::new(),
+            public_reads: false,
+            oauth: None,
+        },
         database,
         redis: None,
         worker: WorkerConfig::default(),

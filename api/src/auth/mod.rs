@@ -1,34 +1,272 @@
-//! Who may write. Every write endpoint takes [`WriteAccess`], which asks [`authorize_write`]; OIDC fills it in
-//! later. As an extractor it runs before the request body is read, so an unauthenticated caller gets 401,
-//! never a body error.
+//! Who is calling, and may they. In `oauth` mode one middleware ([`require_token`]) authenticates every
+//! request that is not public: the bearer token is routed to the provider whose issuer equals its `iss`
+//! exactly, and verified with that provider's keys only ([`jwt`]). The [`Principal`] it finds goes into the
+//! request; [`WriteAccess`], which every write route takes, is the one decision on writes and builds on it.
+//! Refusals carry the RFC 6750 challenge with the RFC 9728 `resource_metadata` URL ([`metadata`]).
 
-use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
+mod http;
+mod introspection;
+pub mod jwt;
+pub mod metadata;
+mod providers;
+mod public_paths;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use registry_shared::config::AuthMode;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use registry_shared::config::{AuthConfig, AuthMode, OAuthConfig};
+use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::error::problem;
 use crate::state::AppState;
+use jwt::Rejection;
+use providers::Provider;
+pub use public_paths::is_public;
 
-/// Proof that the caller may write.
-pub struct WriteAccess;
+/// The caller a token proved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    /// The configured name of the provider that issued the token.
+    pub provider: String,
+    pub subject: Option<String>,
+    /// Every claim of the token.
+    pub claims: Map<String, Value>,
+}
 
-impl FromRequestParts<AppState> for WriteAccess {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        authorize_write(state, &parts.headers)
+impl Principal {
+    /// The scopes granted: `scope` (space-separated) and `scp` (a string or an array).
+    pub fn scopes(&self) -> Vec<&str> {
+        let mut scopes: Vec<&str> = Vec::new();
+        if let Some(Value::String(scope)) = self.claims.get("scope") {
+            scopes.extend(scope.split_whitespace());
+        }
+        match self.claims.get("scp") {
+            Some(Value::String(scp)) => scopes.extend(scp.split_whitespace()),
+            Some(Value::Array(scp)) => scopes.extend(scp.iter().filter_map(Value::as_str)),
+            _ => {}
+        }
+        scopes
     }
 }
 
-/// Anonymous mode lets every caller write. In OAuth mode writes are refused until token validation exists.
-pub fn authorize_write(state: &AppState, _headers: &HeaderMap) -> Result<WriteAccess, ApiError> {
-    match state.config.auth.mode {
-        AuthMode::Anonymous => Ok(WriteAccess),
-        AuthMode::Oauth => Err(ApiError::Unauthorized(
-            "writes need authentication, which this server does not support yet: set auth.mode: anonymous \
-             on a trusted network"
-                .into(),
-        )),
+/// The providers of `auth.oauth`, by exact issuer.
+pub struct Authenticator {
+    providers: HashMap<String, Arc<Provider>>,
+    /// The same providers in config order, for introspection.
+    ordered: Vec<Arc<Provider>>,
+    introspector: introspection::Introspector,
+    oauth: OAuthConfig,
+    metadata_url: String,
+}
+
+/// Why a request has no principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No `Authorization: Bearer <token>` (RFC 6750 `invalid_request`).
+    Missing,
+    /// A token that did not verify (`invalid_token`).
+    Invalid(Rejection),
+}
+
+impl Authenticator {
+    /// The providers, ready to verify once their key sets load (see [`Authenticator::keep_keys_fresh`]).
+    pub fn new(oauth: &OAuthConfig) -> Result<Self, String> {
+        let mut ordered = Vec::new();
+        for config in &oauth.providers {
+            let provider =
+                Provider::new(config.clone()).map_err(|e| format!("provider {}: {e}", config.name))?;
+            ordered.push(Arc::new(provider));
+        }
+        let providers = ordered.iter().map(|p| (p.config.issuer.clone(), p.clone())).collect();
+        Ok(Self {
+            providers,
+            ordered,
+            introspector: introspection::Introspector::default(),
+            oauth: oauth.clone(),
+            metadata_url: metadata::document_url(&oauth.resource),
+        })
+    }
+
+    /// Loads and refreshes every provider's keys, each on its own task, until dropped (which stops them).
+    pub fn keep_keys_fresh(&self) -> impl Future<Output = ()> + Send + 'static {
+        let providers = self.ordered.clone();
+        async move {
+            let mut loaders = tokio::task::JoinSet::new();
+            for provider in providers {
+                loaders.spawn(provider.keep_fresh());
+            }
+            while let Some(ended) = loaders.join_next().await {
+                if let Err(error) = ended {
+                    tracing::error!(error = %error, "a key set refresher stopped");
+                }
+            }
+        }
+    }
+
+    /// The principal that `headers` carry a valid token for.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, Refusal> {
+        let token = bearer_token(headers).ok_or(Refusal::Missing)?;
+        self.verify(token).await.map_err(|rejection| {
+            tracing::debug!(reason = %rejection, "token refused");
+            Refusal::Invalid(rejection)
+        })
+    }
+
+    async fn verify(&self, token: &str) -> Result<Principal, Rejection> {
+        let jws = match jwt::parse(token) {
+            Ok(jws) => jws,
+            Err(Rejection::NotJws) => return self.introspector.introspect(&self.ordered, token).await,
+            Err(other) => return Err(other),
+        };
+        let issuer = jws.unverified_issuer()?;
+        let provider =
+            self.providers.get(issuer).ok_or_else(|| Rejection::UnknownIssuer(issuer.to_owned()))?;
+        let config = &provider.config;
+        let alg = jws.algorithm(&config.algorithms)?;
+        if config.require_at_jwt {
+            jws.check_type()?;
+        }
+        let kid = jws.header.kid.as_deref().ok_or(Rejection::NoKeyId)?;
+        let key = provider.key(kid).await?;
+        jws.verify_signature(&key, alg)?;
+        jwt::check_claims(&jws.claims, &config.audience, config.leeway, chrono::Utc::now())?;
+        Ok(Principal {
+            provider: config.name.clone(),
+            subject: jws.claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+            claims: jws.claims,
+        })
+    }
+
+    /// A 401 with the RFC 6750 challenge for `refusal`; the body's description is fixed and leaks nothing.
+    /// The providers listed in the RFC 9728 document, in config order.
+    pub fn advertised_issuers(&self) -> Vec<&str> {
+        self.oauth.providers.iter().filter(|p| p.advertise).map(|p| p.issuer.as_str()).collect()
+    }
+
+    pub fn oauth(&self) -> &OAuthConfig {
+        &self.oauth
+    }
+
+    pub fn unauthorized(&self, refusal: &Refusal) -> Response {
+        let (error, description) = match refusal {
+            Refusal::Missing => ("invalid_request", "missing or malformed authorization header"),
+            Refusal::Invalid(_) => ("invalid_token", "token validation failed"),
+        };
+        let challenge = format!(
+            "Bearer realm=\"{}\", error=\"{error}\", error_description=\"{description}\", resource_metadata=\"{}\"",
+            quoted(&self.oauth.realm),
+            quoted(&self.metadata_url)
+        );
+        let mut response = problem(StatusCode::UNAUTHORIZED, description.to_owned(), Vec::new());
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+/// A challenge parameter: no quotes, no line breaks.
+fn quoted(value: &str) -> String {
+    value.chars().filter(|c| !matches!(c, '"' | '\r' | '\n' | '\\')).collect()
+}
+
+/// The token of `Authorization: Bearer <token>`, the scheme matched in any case (RFC 9110 §11.1).
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else { return None };
+    let (scheme, token) = value.to_str().ok()?.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' ')).then_some(token)
+}
+
+/// Authenticates every request that needs it (see the module docs), before routing to the handler.
+pub async fn require_token(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(authenticator) = state.authenticator.as_deref() else { return next.run(request).await };
+    if !needs_token(&state.config.auth, request.method(), request.uri().path()) {
+        return next.run(request).await;
+    }
+    match authenticator.authenticate(request.headers()).await {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(refusal) => authenticator.unauthorized(&refusal),
+    }
+}
+
+/// Whether a request needs a token: not in anonymous mode, not on a public path, and not a registry read
+/// when `publicReads` opens them (the extension API stays protected: it shows source hosts and errors).
+/// `POST …/validate` stores nothing and counts as a read.
+fn needs_token(auth: &AuthConfig, method: &Method, path: &str) -> bool {
+    if auth.mode == AuthMode::Anonymous || is_public(path, &auth.public_paths) {
+        return false;
+    }
+    let read = matches!(*method, Method::GET | Method::HEAD)
+        || (*method == Method::POST && path.ends_with("/validate"));
+    !(auth.public_reads && read && !path.starts_with("/extension/"))
+}
+
+/// Proof that the caller may write: in anonymous mode anyone, in oauth mode an authenticated principal.
+pub struct WriteAccess {
+    pub principal: Option<Principal>,
+}
+
+impl FromRequestParts<AppState> for WriteAccess {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(authenticator) = state.authenticator.as_deref() else { return Ok(Self { principal: None }) };
+        match parts.extensions.get::<Principal>() {
+            Some(principal) => Ok(Self { principal: Some(principal.clone()) }),
+            // A write on a path made public still needs a token.
+            None => match authenticator.authenticate(&parts.headers).await {
+                Ok(principal) => Ok(Self { principal: Some(principal) }),
+                Err(refusal) => Err(authenticator.unauthorized(&refusal).into_response()),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for value in values {
+            map.append(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case_and_one_token_is_required() {
+        assert_eq!(bearer_token(&headers(&["Bearer abc"])), Some("abc"));
+        assert_eq!(bearer_token(&headers(&["bearer abc"])), Some("abc"));
+        assert_eq!(bearer_token(&headers(&["BEARER  abc "])), Some("abc"));
+        for refused in
+            [&["Basic abc"][..], &["Bearer "], &["Bearer"], &["Bearer a b"], &["Bearer a", "Bearer b"], &[]]
+        {
+            assert_eq!(bearer_token(&headers(refused)), None, "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn scopes_come_from_scope_and_scp() {
+        let principal = |claims: Value| Principal {
+            provider: "p".into(),
+            subject: None,
+            claims: claims.as_object().cloned().unwrap(),
+        };
+
+        assert_eq!(principal(serde_json::json!({"scope": "a b"})).scopes(), ["a", "b"]);
+        assert_eq!(principal(serde_json::json!({"scp": ["a", "b"]})).scopes(), ["a", "b"]);
+        assert_eq!(principal(serde_json::json!({"scp": "a"})).scopes(), ["a"]);
+        assert!(principal(serde_json::json!({})).scopes().is_empty());
     }
 }

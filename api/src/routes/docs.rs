@@ -48,6 +48,7 @@ pub fn router() -> Router<AppState> {
         ops::health,
         ops::readiness,
         ops::version,
+        crate::auth::metadata::get_resource_metadata,
     ),
     tags(
         (name = "servers", description = "Discover MCP servers (MCP Registry API v0.1)"),
@@ -100,19 +101,26 @@ pub fn openapi() -> &'static Document {
 }
 
 /// Adds the answers any operation can give where it does not declare them itself: 400 (a NUL byte or
-/// invalid UTF-8 in the URL, a path parameter that cannot be read) and 503 with `Retry-After` (the database
-/// is unreachable, or the request ran past `server.requestTimeout`); and, for operations with a body, 413
-/// and 415.
+/// invalid UTF-8 in the URL, a path parameter that cannot be read), 401 off the public paths (oauth mode),
+/// and 503 with `Retry-After` (the database is unreachable, or the request ran past
+/// `server.requestTimeout`); and, for operations with a body, 413 and 415.
 fn add_common_responses(document: &mut Document) {
     let bad_request = problem_response("The URL or a parameter cannot be read (a NUL byte, invalid UTF-8)");
+    let unauthorized = problem_response(
+        "auth.mode is oauth and no valid bearer token came (`WWW-Authenticate` says how to get one)",
+    );
     let too_large = problem_response("The body is over 1 MiB");
     let not_json = problem_response("The body is not application/json");
-    for item in document.paths.paths.values_mut() {
+    for (path, item) in &mut document.paths.paths {
+        let public = crate::auth::is_public(path, &[]);
         let operations = [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete, &mut item.put];
         for operation in operations.into_iter().flatten() {
             let with_body = operation.request_body.is_some();
             let responses = &mut operation.responses.responses;
             responses.entry("400".into()).or_insert_with(|| bad_request.clone().into());
+            if !public {
+                responses.entry("401".into()).or_insert_with(|| unauthorized.clone().into());
+            }
             let unavailable = responses.entry("503".into()).or_insert_with(|| {
                 problem_response("The database is unreachable, or the request ran past server.requestTimeout")
                     .into()

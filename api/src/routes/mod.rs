@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .merge(publish::root_router())
         .merge(registries::router())
         .merge(ops::router())
+        .merge(crate::auth::metadata::router())
         .merge(docs::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

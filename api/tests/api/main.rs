@@ -1,6 +1,7 @@
 //! The API as clients meet it: the real application over HTTP, on PostgreSQL and on SQLite.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
+mod auth;
 mod docs;
 mod helpers;
 mod lifecycle;

@@ -228,38 +228,6 @@ on_both_backends! {
     }
 }
 
-#[tokio::test]
-async fn every_write_answers_401_in_oauth_mode_until_authentication_exists() {
-    let test = TestStore::sqlite().await;
-    let mut config =
-        test_config(test.config.clone(), vec![managed_registry("internal"), file_registry("files")]);
-    config.auth.mode = registry_shared::config::AuthMode::Oauth;
-    let app = spawn_config(&test, config).await;
-    let status = json!({ "status": "deprecated" });
-
-    let replies = [
-        app.post_json("/registry/internal/v0.1/publish", &server_json("io.example/tool", "1.0.0")).await,
-        app.post_json("/v0/publish", &server_json("io.example/tool", "1.0.0")).await,
-        app.delete("/registry/internal/v0.1/servers/io.example%2Ftool/versions/1.0.0").await,
-        app.patch_json("/registry/internal/v0.1/servers/io.example%2Ftool/versions/1.0.0/status", &status)
-            .await,
-        app.patch_json("/registry/internal/v0.1/servers/io.example%2Ftool/status", &status).await,
-        app.send(app.client.post(format!("{}/extension/v0/registries/files/sync", app.base))).await,
-    ];
-    let oversized = app
-        .post_json("/registry/internal/v0.1/publish", &json!({ "title": "x".repeat(2 * 1024 * 1024) }))
-        .await;
-    let validated =
-        app.post_json("/registry/internal/v0.1/validate", &server_json("io.example/tool", "1.0.0")).await;
-
-    assert_eq!(oversized.status, 401, "authentication comes before reading the body");
-    for reply in &replies {
-        assert!(reply.problem(401)["detail"].as_str().unwrap().contains("auth.mode"), "{}", reply.body);
-    }
-    assert_eq!(validated.body["valid"], true, "validation stores nothing and needs no authentication");
-    test.cleanup().await;
-}
-
 /// Two replicas on one PostgreSQL, for the race tests.
 async fn two_replicas(test: &TestStore) -> (TestApp, TestApp) {
     (

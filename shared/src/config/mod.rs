@@ -192,6 +192,8 @@ pub struct IncludeExclude {
 pub struct AuthConfig {
     pub mode: AuthMode,
     pub public_paths: Vec<String>,
+    /// In oauth mode, whether the registry reads need no token (writes and the extension API still do).
+    pub public_reads: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oauth: Option<OAuthConfig>,
 }
@@ -206,11 +208,56 @@ pub enum AuthMode {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OAuthConfig {
+    /// The registry's canonical URL (RFC 9728 `resource`); required in oauth mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_url: Option<Url>,
+    /// `resourceUrl` exactly as configured (no trailing slash added), as clients compare it.
+    #[serde(skip)]
+    pub resource: String,
     pub realm: String,
     pub scopes_supported: Vec<String>,
+    /// Whether writes need `mcp-registry:write` and protected reads `mcp-registry:read` (or write).
+    pub enforce_scopes: bool,
     pub providers: Vec<OAuthProvider>,
+}
+
+/// A JWS algorithm a provider's tokens may be signed with. Asymmetric only: never `none`, never HMAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SigningAlgorithm {
+    RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    PS512,
+    ES256,
+    ES384,
+}
+
+impl SigningAlgorithm {
+    pub const ALL: [Self; 8] = [
+        Self::RS256,
+        Self::RS384,
+        Self::RS512,
+        Self::PS256,
+        Self::PS384,
+        Self::PS512,
+        Self::ES256,
+        Self::ES384,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::RS384 => "RS384",
+            Self::RS512 => "RS512",
+            Self::PS256 => "PS256",
+            Self::PS384 => "PS384",
+            Self::PS512 => "PS512",
+            Self::ES256 => "ES256",
+            Self::ES384 => "ES384",
+        }
+    }
 }
 
 /// One trusted token issuer. Secrets are file paths, read when used.
@@ -218,6 +265,9 @@ pub struct OAuthConfig {
 #[serde(rename_all = "camelCase")]
 pub struct OAuthProvider {
     pub name: String,
+    /// The issuer exactly as configured: a token's `iss` must equal it, character for character.
+    #[serde(skip)]
+    pub issuer: String,
     pub issuer_url: Url,
     pub audience: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -234,6 +284,15 @@ pub struct OAuthProvider {
     pub introspection_url: Option<Url>,
     #[serde(rename = "allowPrivateIP")]
     pub allow_private_ip: bool,
+    /// The algorithms its tokens may use; the token's own `alg` only selects among these.
+    pub algorithms: Vec<SigningAlgorithm>,
+    /// Clock skew allowed on `exp` and `nbf`.
+    #[serde(with = "humantime_serde")]
+    pub leeway: Duration,
+    /// Whether tokens must carry `typ: at+jwt` (RFC 9068).
+    pub require_at_jwt: bool,
+    /// Whether the provider is listed in `authorization_servers` of the RFC 9728 document.
+    pub advertise: bool,
 }
 
 #[derive(Clone, Serialize)]
@@ -361,14 +420,19 @@ impl Config {
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigErrors> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let insecure_issuers = env.iter().any(|(key, value)| key == INSECURE_ISSUERS && value == "true");
         let layered = load::layer(text, env)?;
-        validate::validate(layered)
+        validate::validate(layered, insecure_issuers)
     }
 
     pub fn registry(&self, name: &RegistryName) -> Option<&RegistryConfig> {
         self.registries.iter().find(|r| &r.name == name)
     }
 }
+
+/// The environment variable (never a YAML key) that allows plain-http token issuers off loopback.
+pub const INSECURE_ISSUERS: &str = "REGISTRY_INSECURE_HTTP_ISSUERS";
 
 /// A duration the way the file writes it: `30s`, `5m`, `1h 30m`.
 pub fn format_duration(duration: Duration) -> String {

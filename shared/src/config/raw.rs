@@ -113,6 +113,7 @@ pub struct RawAuth {
     pub mode: Option<String>,
     #[serde(default)]
     pub public_paths: Vec<String>,
+    pub public_reads: Option<bool>,
     pub oauth: Option<RawOAuth>,
 }
 
@@ -123,6 +124,7 @@ pub struct RawOAuth {
     pub realm: Option<String>,
     #[serde(default)]
     pub scopes_supported: Vec<String>,
+    pub enforce_scopes: Option<bool>,
     /// Read one by one, so a bad provider does not hide the others.
     #[serde(default)]
     pub providers: Vec<Value>,
@@ -142,6 +144,10 @@ pub struct RawProvider {
     pub introspection_url: Option<String>,
     #[serde(default, rename = "allowPrivateIP")]
     pub allow_private_ip: bool,
+    pub algorithms: Option<Vec<crate::config::SigningAlgorithm>>,
+    pub leeway: Option<String>,
+    pub require_at_jwt: Option<bool>,
+    pub advertise: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,7 +1,8 @@
-//! `auth`: the mode, public paths and OAuth providers.
+//! `auth`: the mode, public paths and reads, and the OAuth providers.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde_json::Value;
 use url::Url;
@@ -10,7 +11,7 @@ use super::Check;
 use crate::config::raw::*;
 use crate::config::*;
 
-pub(super) fn auth(check: &mut Check, value: Option<Value>) -> Option<AuthConfig> {
+pub(super) fn auth(check: &mut Check, value: Option<Value>, insecure_issuers: bool) -> Option<AuthConfig> {
     let raw: RawAuth = match value {
         Some(value) => check.section("auth", value)?,
         None => RawAuth::default(),
@@ -28,20 +29,39 @@ pub(super) fn auth(check: &mut Check, value: Option<Value>) -> Option<AuthConfig
             check.fail(format!("auth.publicPaths[{i}]"), format!("{public:?} must start with /"));
         }
     }
-    let oauth = raw.oauth.map(|oauth| oauth_config(check, oauth));
-    if mode == AuthMode::Oauth && oauth.as_ref().is_none_or(|o| o.providers.is_empty()) {
-        check.fail(
-            "auth.oauth.providers",
-            "oauth mode needs at least one provider (or set auth.mode: anonymous to leave the API open)",
-        );
+    let oauth = raw.oauth.map(|oauth| oauth_config(check, oauth, insecure_issuers));
+    if mode == AuthMode::Oauth {
+        match &oauth {
+            Some(oauth) if oauth.providers.is_empty() => no_providers(check),
+            None => no_providers(check),
+            Some(oauth) if oauth.resource_url.is_none() => check.fail(
+                "auth.oauth.resourceUrl",
+                "is required in oauth mode: the registry's canonical URL, e.g. https://registry.example.com",
+            ),
+            Some(_) => {}
+        }
     }
-    Some(AuthConfig { mode, public_paths: raw.public_paths, oauth })
+    Some(AuthConfig {
+        mode,
+        public_paths: raw.public_paths,
+        public_reads: raw.public_reads.unwrap_or(false),
+        oauth,
+    })
 }
 
-fn oauth_config(check: &mut Check, raw: RawOAuth) -> OAuthConfig {
+fn no_providers(check: &mut Check) {
+    check.fail(
+        "auth.oauth.providers",
+        "oauth mode needs at least one provider (or set auth.mode: anonymous to leave the API open)",
+    );
+}
+
+fn oauth_config(check: &mut Check, raw: RawOAuth, insecure_issuers: bool) -> OAuthConfig {
+    let resource = raw.resource_url.as_deref().map(str::trim).unwrap_or_default().to_owned();
     let resource_url =
         raw.resource_url.and_then(|url| check.url("auth.oauth.resourceUrl", &url, &["https", "http"]));
     let mut names = HashSet::new();
+    let mut issuers = HashSet::new();
     let providers = raw
         .providers
         .into_iter()
@@ -49,49 +69,108 @@ fn oauth_config(check: &mut Check, raw: RawOAuth) -> OAuthConfig {
         .filter_map(|(i, provider)| {
             let path = format!("auth.oauth.providers[{i}]");
             let provider: RawProvider = check.section(&path, provider)?;
-            let name = check.required(&format!("{path}.name"), provider.name.as_deref()).map(str::to_owned);
-            if let Some(name) = &name
-                && !names.insert(name.clone())
-            {
-                check.fail(format!("{path}.name"), format!("{name:?} is used by an earlier provider"));
+            let provider = provider_config(check, &path, provider, insecure_issuers)?;
+            if !names.insert(provider.name.clone()) {
+                check.fail(
+                    format!("{path}.name"),
+                    format!("{:?} is used by an earlier provider", provider.name),
+                );
             }
-            let issuer = check.required(&format!("{path}.issuerUrl"), provider.issuer_url.as_deref());
-            let issuer_url = issuer.and_then(|url| secure_url(check, &format!("{path}.issuerUrl"), url));
-            let audience =
-                check.required(&format!("{path}.audience"), provider.audience.as_deref()).map(str::to_owned);
-            let optional_url = |check: &mut Check, key: &str, raw: Option<String>| {
-                raw.and_then(|url| secure_url(check, &format!("{path}.{key}"), &url))
-            };
-            let jwks_url = optional_url(check, "jwksUrl", provider.jwks_url);
-            let introspection_url = optional_url(check, "introspectionUrl", provider.introspection_url);
-            Some(OAuthProvider {
-                name: name?,
-                issuer_url: issuer_url?,
-                audience: audience?,
-                client_id: provider.client_id,
-                client_secret_file: provider.client_secret_file.map(PathBuf::from),
-                ca_cert_path: provider.ca_cert_path.map(PathBuf::from),
-                jwks_url,
-                auth_token_file: provider.auth_token_file.map(PathBuf::from),
-                introspection_url,
-                allow_private_ip: provider.allow_private_ip,
-            })
+            // Tokens are routed to their provider by `iss`: two providers cannot share one.
+            if !issuers.insert(provider.issuer.clone()) {
+                check.fail(format!("{path}.issuerUrl"), "is the issuer of an earlier provider");
+            }
+            Some(provider)
         })
         .collect();
+    let scopes_supported = if raw.scopes_supported.is_empty() {
+        vec!["mcp-registry:read".to_owned(), "mcp-registry:write".to_owned()]
+    } else {
+        raw.scopes_supported
+    };
     OAuthConfig {
         resource_url,
+        resource,
         realm: raw.realm.unwrap_or_else(|| "mcp-registry".to_owned()),
-        scopes_supported: raw.scopes_supported,
+        scopes_supported,
+        enforce_scopes: raw.enforce_scopes.unwrap_or(false),
         providers,
     }
 }
 
-/// Token issuers must be https, except on loopback (local development and tests).
-fn secure_url(check: &mut Check, path: &str, raw: &str) -> Option<Url> {
+fn provider_config(
+    check: &mut Check,
+    path: &str,
+    provider: RawProvider,
+    insecure_issuers: bool,
+) -> Option<OAuthProvider> {
+    let name = check.required(&format!("{path}.name"), provider.name.as_deref()).map(str::to_owned);
+    let issuer = check.required(&format!("{path}.issuerUrl"), provider.issuer_url.as_deref());
+    let issuer_url =
+        issuer.and_then(|url| secure_url(check, &format!("{path}.issuerUrl"), url, insecure_issuers));
+    let audience =
+        check.required(&format!("{path}.audience"), provider.audience.as_deref()).map(str::to_owned);
+    let mut optional_url = |key: &str, raw: Option<String>| {
+        raw.and_then(|url| secure_url(check, &format!("{path}.{key}"), &url, insecure_issuers))
+    };
+    let jwks_url = optional_url("jwksUrl", provider.jwks_url);
+    let introspection_url = optional_url("introspectionUrl", provider.introspection_url);
+    if introspection_url.is_some() && provider.client_id.is_some() != provider.client_secret_file.is_some() {
+        check.fail(path, "clientId and clientSecretFile go together (introspection authenticates with both)");
+    }
+    let algorithms = provider.algorithms.unwrap_or_else(|| SigningAlgorithm::ALL.to_vec());
+    if algorithms.is_empty() {
+        check.fail(format!("{path}.algorithms"), "must name at least one algorithm");
+    }
+    let leeway = check.duration_or_zero(
+        &format!("{path}.leeway"),
+        provider.leeway.as_deref(),
+        Duration::from_secs(30),
+    );
+    if leeway.is_some_and(|leeway| leeway > Duration::from_secs(300)) {
+        check.fail(format!("{path}.leeway"), "must be at most 5m");
+    }
+    let absolute = |key: &str, file: Option<String>, check: &mut Check| {
+        file.map(PathBuf::from).inspect(|file| {
+            if !file.is_absolute() {
+                check.fail(format!("{path}.{key}"), "must be an absolute path");
+            }
+        })
+    };
+    let client_secret_file = absolute("clientSecretFile", provider.client_secret_file, check);
+    let ca_cert_path = absolute("caCertPath", provider.ca_cert_path, check);
+    let auth_token_file = absolute("authTokenFile", provider.auth_token_file, check);
+    Some(OAuthProvider {
+        name: name?,
+        issuer: issuer.unwrap_or_default().to_owned(),
+        issuer_url: issuer_url?,
+        audience: audience?,
+        client_id: provider.client_id,
+        client_secret_file,
+        ca_cert_path,
+        jwks_url,
+        auth_token_file,
+        introspection_url,
+        allow_private_ip: provider.allow_private_ip,
+        algorithms,
+        leeway: leeway?,
+        require_at_jwt: provider.require_at_jwt.unwrap_or(false),
+        advertise: provider.advertise.unwrap_or(true),
+    })
+}
+
+/// Token issuers and their endpoints must be https, except on loopback (local development and tests) or
+/// with the environment-only switch [`INSECURE_ISSUERS`].
+fn secure_url(check: &mut Check, path: &str, raw: &str, insecure_issuers: bool) -> Option<Url> {
     let url = check.url(path, raw, &["https", "http"])?;
     let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    if url.scheme() == "http" && !loopback {
-        check.fail(path, format!("{raw:?} must use https (http is allowed only on loopback)"));
+    if url.scheme() == "http" && !loopback && !insecure_issuers {
+        check.fail(
+            path,
+            format!(
+                "{raw:?} must use https (http is allowed only on loopback, or with {INSECURE_ISSUERS}=true)"
+            ),
+        );
         return None;
     }
     Some(url)

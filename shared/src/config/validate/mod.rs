@@ -92,6 +92,19 @@ impl Check {
         }
     }
 
+    /// As [`Check::duration`], where `0s` is allowed (none).
+    pub(super) fn duration_or_zero(
+        &mut self,
+        path: &str,
+        raw: Option<&str>,
+        default: Duration,
+    ) -> Option<Duration> {
+        match raw.map(str::trim) {
+            Some("0" | "0s" | "0ms") => Some(Duration::ZERO),
+            other => self.duration(path, other, Some(default)),
+        }
+    }
+
     pub(super) fn url(&mut self, path: &str, raw: &str, schemes: &[&str]) -> Option<Url> {
         match Url::parse(raw) {
             Ok(url) if schemes.contains(&url.scheme()) && url.has_host() => Some(url),
@@ -113,7 +126,7 @@ impl Check {
     }
 }
 
-pub(super) fn validate(tree: Value) -> Result<Config, ConfigErrors> {
+pub(super) fn validate(tree: Value, insecure_issuers: bool) -> Result<Config, ConfigErrors> {
     let mut check = Check::default();
     let raw: RawConfig = check.section("", tree).ok_or_else(|| ConfigErrors(check.problems.clone()))?;
     let registry_name = match raw.registry_name {
@@ -125,7 +138,7 @@ pub(super) fn validate(tree: Value) -> Result<Config, ConfigErrors> {
         None => "default".to_owned(),
     };
     let registries = registries::registries(&mut check, raw.registries);
-    let auth = auth::auth(&mut check, raw.auth);
+    let auth = auth::auth(&mut check, raw.auth, insecure_issuers);
     let database = database::database(&mut check, raw.database);
     let redis = raw.redis.and_then(|value| check.section::<RawRedis>("redis", value)).and_then(|redis| {
         let url = check.required("redis.url", redis.url.as_deref())?;
@@ -228,10 +241,7 @@ fn shutdown(check: &mut Check, value: Option<Value>) -> Option<ShutdownConfig> {
     let Some(value) = value else { return Some(defaults) };
     let raw: RawShutdown = check.section("shutdown", value)?;
     // A drain of 0s is allowed: stop accepting at once.
-    let drain = match raw.drain.as_deref().map(str::trim) {
-        Some("0" | "0s" | "0ms") => Some(Duration::ZERO),
-        other => check.duration("shutdown.drain", other, Some(defaults.drain)),
-    };
+    let drain = check.duration_or_zero("shutdown.drain", raw.drain.as_deref(), defaults.drain);
     let grace = check.duration("shutdown.grace", raw.grace.as_deref(), Some(defaults.grace));
     Some(ShutdownConfig { drain: drain?, grace: grace? })
 }

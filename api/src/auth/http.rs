@@ -1,0 +1,211 @@
+//! The HTTP client for one identity provider's discovery, key set and introspection calls: a timeout and a
+//! size cap on every call, no redirects, `caCertPath` as its only trust roots when set, `authTokenFile`
+//! read again at every call (projected Kubernetes tokens rotate), and, unless `allowPrivateIP`, no
+//! loopback or private address, checked on the addresses the name resolves to.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openidconnect::http;
+use openidconnect::{HttpRequest, HttpResponse};
+use registry_shared::config::OAuthProvider;
+
+/// The longest an identity provider call may take, and the most it may answer.
+const TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_BODY: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("{0}")]
+    Request(String),
+    #[error("{0} is a private or loopback address, and the provider does not set allowPrivateIP")]
+    Private(String),
+    #[error("the answer is over {MAX_BODY} bytes")]
+    TooLarge,
+    #[error("cannot read {path}: {source}")]
+    File { path: PathBuf, source: std::io::Error },
+}
+
+#[derive(Clone)]
+pub struct ProviderClient {
+    client: reqwest::Client,
+    allow_private: bool,
+    auth_token_file: Option<PathBuf>,
+}
+
+impl ProviderClient {
+    pub fn new(provider: &OAuthProvider) -> Result<Self, String> {
+        if rustls::crypto::ring::default_provider().install_default().is_err() {
+            tracing::trace!("a rustls crypto provider was already installed");
+        }
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("mcp-registry-server/", env!("CARGO_PKG_VERSION")))
+            .timeout(TIMEOUT)
+            .connect_timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(path) = &provider.ca_cert_path {
+            let pem =
+                std::fs::read(path).map_err(|e| format!("cannot read caCertPath {}: {e}", path.display()))?;
+            let roots = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("caCertPath {} is not a PEM bundle: {e}", path.display()))?;
+            builder = builder.tls_certs_only(roots);
+        }
+        if !provider.allow_private_ip {
+            builder = builder.dns_resolver(Arc::new(PublicOnly));
+        }
+        let client = builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self {
+            client,
+            allow_private: provider.allow_private_ip,
+            auth_token_file: provider.auth_token_file.clone(),
+        })
+    }
+
+    /// Sends `request` (openidconnect's shape), adding the provider's bearer token when it has one.
+    pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, CallError> {
+        let (parts, body) = request.into_parts();
+        let url =
+            reqwest::Url::parse(&parts.uri.to_string()).map_err(|e| CallError::Request(e.to_string()))?;
+        if !self.allow_private
+            && let Some(ip) = url.host_str().and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok())
+            && !is_public(ip)
+        {
+            return Err(CallError::Private(ip.to_string()));
+        }
+        let mut builder = self.client.request(parts.method, url).headers(parts.headers).body(body);
+        if let Some(path) = &self.auth_token_file {
+            let token = std::fs::read_to_string(path)
+                .map_err(|source| CallError::File { path: path.clone(), source })?;
+            builder = builder.bearer_auth(token.trim());
+        }
+        let mut response = builder.send().await.map_err(|e| CallError::Request(error_chain(&e)))?;
+        let mut answer = http::Response::builder().status(response.status());
+        for (name, value) in response.headers() {
+            answer = answer.header(name, value);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| CallError::Request(error_chain(&e)))? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(CallError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        answer.body(body).map_err(|e| CallError::Request(e.to_string()))
+    }
+
+    /// A form POST (introspection), with HTTP basic client credentials when given.
+    pub async fn post_form(
+        &self,
+        url: &url::Url,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Result<HttpResponse, CallError> {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let mut request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(url.as_str())
+            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(http::header::ACCEPT, "application/json");
+        if let Some((user, password)) = basic {
+            use base64::Engine as _;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            request = request.header(http::header::AUTHORIZATION, format!("Basic {encoded}"));
+        }
+        let request = request.body(body.into_bytes()).map_err(|e| CallError::Request(e.to_string()))?;
+        self.send(request).await
+    }
+}
+
+/// openidconnect's discovery and key set fetches go through [`ProviderClient::send`].
+impl<'c> openidconnect::AsyncHttpClient<'c> for ProviderClient {
+    type Error = CallError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, CallError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.send(request))
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// Resolves names and keeps only public addresses; a name with none left fails.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<SocketAddr> = addresses.iter().copied().filter(|a| is_public(a.ip())).collect();
+            if public.is_empty() {
+                let error: Box<dyn std::error::Error + Send + Sync> = Box::new(CallError::Private(host));
+                return Err(error);
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Not loopback, private (RFC 1918, ULA), link-local, unspecified or CGNAT.
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_private_and_link_local_addresses_are_not_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+            "0.0.0.0",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+}

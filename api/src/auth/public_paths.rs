@@ -1,0 +1,77 @@
+//! Which paths need no token, matched as ToolHive matches them: a path with `%2f` or `%2e` (any case) never
+//! matches a public entry (so it needs a token; it is not refused, since every read by name has a `%2F`),
+//! the path is cleaned first, and an entry matches exactly or as a segment prefix (`/docs` covers
+//! `/docs/index.css`, not `/docsx`).
+
+/// Public whatever the configuration says: the probes, the API's description and the RFC 9728 document.
+const ALWAYS_PUBLIC: [&str; 6] =
+    ["/health", "/readiness", "/version", "/openapi.json", "/docs", "/.well-known"];
+
+pub fn is_public(path: &str, configured: &[String]) -> bool {
+    let lowered = path.to_ascii_lowercase();
+    if lowered.contains("%2f") || lowered.contains("%2e") {
+        return false;
+    }
+    let cleaned = clean(path);
+    ALWAYS_PUBLIC
+        .iter()
+        .copied()
+        .chain(configured.iter().map(String::as_str))
+        .any(|entry| covers(entry, &cleaned))
+}
+
+fn covers(entry: &str, path: &str) -> bool {
+    let entry = clean(entry);
+    entry == "/"
+        || path == entry
+        || path.strip_prefix(entry.as_str()).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Resolves `.`, `..` and repeated slashes, as Go's `path.Clean` does for an absolute path.
+fn clean(path: &str) -> String {
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other),
+        }
+    }
+    format!("/{}", segments.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_paths_match_exactly_or_by_segment_after_cleaning() {
+        let extra = vec!["/custom/public".to_owned()];
+        for public in [
+            "/health",
+            "/health/",
+            "/docs/",
+            "/docs/swagger-ui.css",
+            "/.well-known/oauth-protected-resource",
+            "//health",
+            "/custom/public/x",
+            "/v0.1/../health",
+        ] {
+            assert!(is_public(public, &extra), "{public}");
+        }
+        for protected in [
+            "/healthcheck",
+            "/v0.1/servers",
+            "/health/..%2fv0.1/servers",
+            "/%2e%2e/v0.1",
+            "/HEALTH",
+            "/health/../v0.1/servers",
+            "/custom",
+        ] {
+            assert!(!is_public(protected, &extra), "{protected}");
+        }
+        assert!(is_public("/anything", &["/".to_owned()]), "the entry / opens everything");
+    }
+}
