@@ -54,6 +54,12 @@ impl Application {
         let (registries, refresh) = registry_set::load(store.clone(), config.registries.clone()).await;
         let authenticator = match (&config.auth.mode, &config.auth.oauth) {
             (AuthMode::Oauth, Some(oauth)) => {
+                if config.auth.authz.is_none() {
+                    tracing::warn!(
+                        "auth.authz is not set: any caller with a valid token may publish, change and delete \
+                         versions and sync registries"
+                    );
+                }
                 Some(Arc::new(Authenticator::new(oauth).map_err(|e| anyhow::anyhow!("auth.oauth: {e}"))?))
             }
             _ => None,

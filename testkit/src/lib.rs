@@ -208,6 +208,7 @@ pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> 
             public_paths: Vec::new(),
             public_reads: false,
             oauth: None,
+            authz: None,
         },
         database,
         redis: None,

@@ -4,6 +4,7 @@
 //! request; [`WriteAccess`], which every write route takes, is the one decision on writes and builds on it.
 //! Refusals carry the RFC 6750 challenge with the RFC 9728 `resource_metadata` URL ([`metadata`]).
 
+pub mod authz;
 mod http;
 mod introspection;
 pub mod jwt;
@@ -22,8 +23,9 @@ use axum::response::{IntoResponse, Response};
 use registry_shared::config::{AuthConfig, AuthMode, OAuthConfig};
 use serde_json::{Map, Value};
 
-use crate::error::problem;
+use crate::error::{ApiError, problem};
 use crate::state::AppState;
+use authz::{Action, Grants};
 use jwt::Rejection;
 use providers::Provider;
 pub use public_paths::is_public;
@@ -53,6 +55,9 @@ impl Principal {
         scopes
     }
 }
+
+pub const READ_SCOPE: &str = "mcp-registry:read";
+pub const WRITE_SCOPE: &str = "mcp-registry:write";
 
 /// The providers of `auth.oauth`, by exact issuer.
 pub struct Authenticator {
@@ -152,6 +157,31 @@ impl Authenticator {
         &self.oauth
     }
 
+    /// With `enforceScopes`, a write needs `mcp-registry:write` and a read `mcp-registry:read` or the write
+    /// scope; else the 403 with the `insufficient_scope` challenge (RFC 6750 §3.1, MCP authorization).
+    pub fn scope_refusal(&self, principal: &Principal, write: bool) -> Option<Response> {
+        if !self.oauth.enforce_scopes {
+            return None;
+        }
+        let scopes = principal.scopes();
+        let granted = scopes.contains(&WRITE_SCOPE) || (!write && scopes.contains(&READ_SCOPE));
+        if granted {
+            return None;
+        }
+        let needed = if write { WRITE_SCOPE } else { READ_SCOPE };
+        let challenge = format!(
+            "Bearer realm=\"{}\", error=\"insufficient_scope\", scope=\"{needed}\", resource_metadata=\"{}\"",
+            quoted(&self.oauth.realm),
+            quoted(&self.metadata_url)
+        );
+        let mut response =
+            problem(StatusCode::FORBIDDEN, format!("the token lacks the scope {needed}"), Vec::new());
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        Some(response)
+    }
+
     pub fn unauthorized(&self, refusal: &Refusal) -> Response {
         let (error, description) = match refusal {
             Refusal::Missing => ("invalid_request", "missing or malformed authorization header"),
@@ -192,11 +222,21 @@ pub async fn require_token(State(state): State<AppState>, mut request: Request, 
     }
     match authenticator.authenticate(request.headers()).await {
         Ok(principal) => {
+            let write = is_write(request.method(), request.uri().path());
+            if let Some(refused) = authenticator.scope_refusal(&principal, write) {
+                return refused;
+            }
             request.extensions_mut().insert(principal);
             next.run(request).await
         }
         Err(refusal) => authenticator.unauthorized(&refusal),
     }
+}
+
+/// Whether a request changes something; `POST …/validate` stores nothing and is a read.
+fn is_write(method: &Method, path: &str) -> bool {
+    !(matches!(*method, Method::GET | Method::HEAD)
+        || (*method == Method::POST && path.ends_with("/validate")))
 }
 
 /// Whether a request needs a token: not in anonymous mode, not on a public path, and not a registry read
@@ -211,24 +251,65 @@ fn needs_token(auth: &AuthConfig, method: &Method, path: &str) -> bool {
     !(auth.public_reads && read && !path.starts_with("/extension/"))
 }
 
-/// Proof that the caller may write: in anonymous mode anyone, in oauth mode an authenticated principal.
+/// Proof that the caller may make this write: in anonymous mode anyone; in oauth mode an authenticated
+/// principal with the scope (when enforced) and the role the route's [`Action`] needs. Names are checked
+/// against the principal's namespaces with [`WriteAccess::check_name`] once the handler knows them.
 pub struct WriteAccess {
     pub principal: Option<Principal>,
+    pub action: Action,
+    grants: Grants,
+}
+
+impl WriteAccess {
+    /// 403 when `name` is outside the caller's namespaces, naming the patterns it holds.
+    pub fn check_name(&self, name: &str) -> Result<(), ApiError> {
+        if self.grants.may_name(name) {
+            return Ok(());
+        }
+        let held = self.grants.namespaces.as_deref().unwrap_or_default();
+        let held = if held.is_empty() { "none".to_owned() } else { held.join(", ") };
+        Err(ApiError::Forbidden(format!(
+            "forbidden: {name} is outside your namespaces (you may {} names matching: {held})",
+            self.action.as_str()
+        )))
+    }
 }
 
 impl FromRequestParts<AppState> for WriteAccess {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(authenticator) = state.authenticator.as_deref() else { return Ok(Self { principal: None }) };
-        match parts.extensions.get::<Principal>() {
-            Some(principal) => Ok(Self { principal: Some(principal.clone()) }),
+        let action = Action::of(&parts.method, parts.uri.path());
+        let Some(authenticator) = state.authenticator.as_deref() else {
+            return Ok(Self { principal: None, action, grants: Grants::all() });
+        };
+        let principal = match parts.extensions.get::<Principal>() {
+            Some(principal) => principal.clone(),
             // A write on a path made public still needs a token.
-            None => match authenticator.authenticate(&parts.headers).await {
-                Ok(principal) => Ok(Self { principal: Some(principal) }),
-                Err(refusal) => Err(authenticator.unauthorized(&refusal).into_response()),
-            },
+            None => {
+                let principal = authenticator
+                    .authenticate(&parts.headers)
+                    .await
+                    .map_err(|r| authenticator.unauthorized(&r))?;
+                if let Some(refused) = authenticator.scope_refusal(&principal, true) {
+                    return Err(refused);
+                }
+                principal
+            }
+        };
+        let grants = Grants::of(state.config.auth.authz.as_ref(), &principal.claims);
+        if !grants.holds(action.role()) {
+            let detail = format!(
+                "forbidden: insufficient permissions ({} needs the {} role)",
+                action.as_str(),
+                serde_json::to_value(action.role())
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            );
+            return Err(ApiError::Forbidden(detail).into_response());
         }
+        Ok(Self { principal: Some(principal), action, grants })
     }
 }
 

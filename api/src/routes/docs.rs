@@ -12,7 +12,7 @@ use utoipa::openapi::schema::{Object, Type};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Required, Response, ResponseBuilder};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::{AGGREGATED_PREFIXES, PER_REGISTRY_PREFIX, lifecycle, ops, publish, registries, servers};
+use super::{AGGREGATED_PREFIXES, PER_REGISTRY_PREFIX, lifecycle, me, ops, publish, registries, servers};
 use crate::error::PROBLEM_JSON;
 use crate::state::AppState;
 
@@ -45,6 +45,7 @@ pub fn router() -> Router<AppState> {
         registries::list_registries,
         registries::get_registry,
         registries::sync_registry,
+        me::get_me,
         ops::health,
         ops::readiness,
         ops::version,

@@ -85,12 +85,13 @@ fn version(raw: &str) -> Result<Version, ApiError> {
 )]
 pub async fn delete_server_version(
     State(state): State<AppState>,
-    _access: WriteAccess,
+    access: WriteAccess,
     ApiPath(RegistryPath { registry_name }): ApiPath<RegistryPath>,
     ApiPath(path): ApiPath<VersionPath>,
 ) -> Result<StatusCode, ApiError> {
     let registry = managed_registry(&state, &registry_name)?;
     let (name, version) = (server_name(&path.server_name)?, version(&path.version)?);
+    access.check_name(name.as_str())?;
     if !state.store.delete_version(&registry.name, name.as_str(), version.as_str()).await? {
         return Err(version_not_found());
     }
@@ -120,13 +121,14 @@ pub async fn delete_server_version(
 )]
 pub async fn update_version_status(
     State(state): State<AppState>,
-    _access: WriteAccess,
+    access: WriteAccess,
     ApiPath(RegistryPath { registry_name }): ApiPath<RegistryPath>,
     ApiPath(path): ApiPath<VersionPath>,
     body: JsonBody,
 ) -> Result<Json<ServerResponse>, ApiError> {
     let registry = managed_registry(&state, &registry_name)?;
     let (name, version) = (server_name(&path.server_name)?, version(&path.version)?);
+    access.check_name(name.as_str())?;
     let change = status_in(body.value()?)?;
     let update = apply(&state, &registry, &name, Some(&version), &change).await?;
     if update.updated == 0 {
@@ -159,13 +161,14 @@ pub async fn update_version_status(
 )]
 pub async fn update_server_status(
     State(state): State<AppState>,
-    _access: WriteAccess,
+    access: WriteAccess,
     ApiPath(RegistryPath { registry_name }): ApiPath<RegistryPath>,
     ApiPath(path): ApiPath<ServerPath>,
     body: JsonBody,
 ) -> Result<Json<StatusUpdateOut>, ApiError> {
     let registry = managed_registry(&state, &registry_name)?;
     let name = server_name(&path.server_name)?;
+    access.check_name(name.as_str())?;
     let change = status_in(body.value()?)?;
     let update = apply(&state, &registry, &name, None, &change).await?;
     if update.updated == 0 {

@@ -2,6 +2,7 @@
 
 mod docs;
 pub mod lifecycle;
+pub mod me;
 pub mod ops;
 pub mod publish;
 pub mod registries;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .nest(PER_REGISTRY_PREFIX, per_registry)
         .merge(publish::root_router())
         .merge(registries::router())
+        .merge(me::router())
         .merge(ops::router())
         .merge(crate::auth::metadata::router())
         .merge(docs::router())

@@ -71,12 +71,12 @@ pub struct ValidationOut {
 )]
 pub async fn publish_server(
     State(state): State<AppState>,
-    _access: WriteAccess,
+    access: WriteAccess,
     ApiPath(path): ApiPath<RegistryPath>,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let registry = stored_registry(&state, &path.registry_name)?;
-    publish_to(&state, &registry, body).await
+    publish_to(&state, &access, &registry, body).await
 }
 
 /// Publish to the registry named by `publishRegistry`, or the only managed registry (also at `/v0/publish`).
@@ -97,20 +97,25 @@ pub async fn publish_server(
 )]
 pub async fn publish_server_root(
     State(state): State<AppState>,
-    _access: WriteAccess,
+    access: WriteAccess,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let registry = publish_target(&state)?;
-    publish_to(&state, &registry, body).await
+    publish_to(&state, &access, &registry, body).await
 }
 
 async fn publish_to(
     state: &AppState,
+    access: &WriteAccess,
     registry: &RegistryConfig,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     ensure_managed(registry)?;
-    let (Inserted { record, created }, warnings) = state.publisher().publish(registry, body.value()?).await?;
+    let document = body.value()?;
+    if let Some(name) = document.get("name").and_then(serde_json::Value::as_str) {
+        access.check_name(name)?;
+    }
+    let (Inserted { record, created }, warnings) = state.publisher().publish(registry, document).await?;
     let (name, version) = (record.server.name().as_str(), record.server.version().as_str());
     tracing::info!(
         registry.name = %registry.name,

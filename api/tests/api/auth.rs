@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const AUDIENCE: &str = "https://registry.test";
+pub const AUDIENCE: &str = "https://registry.test";
 
-fn provider(mock: &MockProvider, name: &str) -> OAuthProvider {
+pub fn provider(mock: &MockProvider, name: &str) -> OAuthProvider {
     OAuthProvider {
         name: name.into(),
         issuer: mock.issuer.clone(),
@@ -32,7 +32,7 @@ fn provider(mock: &MockProvider, name: &str) -> OAuthProvider {
     }
 }
 
-fn oauth(providers: Vec<OAuthProvider>, public_reads: bool) -> AuthConfig {
+pub fn oauth(providers: Vec<OAuthProvider>, public_reads: bool) -> AuthConfig {
     AuthConfig {
         mode: AuthMode::Oauth,
         public_paths: Vec::new(),
@@ -45,10 +45,11 @@ fn oauth(providers: Vec<OAuthProvider>, public_reads: bool) -> AuthConfig {
             enforce_scopes: false,
             providers,
         }),
+        authz: None,
     }
 }
 
-async fn app_with(test: &TestStore, auth: AuthConfig) -> TestApp {
+pub async fn app_with(test: &TestStore, auth: AuthConfig) -> TestApp {
     let config = registry_shared::config::Config {
         auth,
         ..test_config(test.config.clone(), vec![managed_registry("internal"), file_registry("files")])
@@ -57,7 +58,7 @@ async fn app_with(test: &TestStore, auth: AuthConfig) -> TestApp {
 }
 
 impl TestApp {
-    async fn get_as(&self, path: &str, authorization: Option<&str>) -> Reply {
+    pub async fn get_as(&self, path: &str, authorization: Option<&str>) -> Reply {
         let mut request = self.client.get(format!("{}{path}", self.base));
         if let Some(value) = authorization {
             request = request.header("authorization", value);
@@ -66,12 +67,12 @@ impl TestApp {
     }
 }
 
-fn bearer(token: &str) -> String {
+pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
 /// Asserts a 401 with the challenge for `error`, pointing at the metadata document.
-fn assert_challenge(reply: &Reply, error: &str) {
+pub fn assert_challenge(reply: &Reply, error: &str) {
     reply.problem(401);
     let challenge = reply.headers["www-authenticate"].to_str().unwrap();
     assert!(challenge.starts_with("Bearer realm=\"mcp-registry\""), "{challenge}");

@@ -2,6 +2,7 @@
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
 mod auth;
+mod authz;
 mod docs;
 mod helpers;
 mod lifecycle;

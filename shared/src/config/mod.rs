@@ -196,6 +196,44 @@ pub struct AuthConfig {
     pub public_reads: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oauth: Option<OAuthConfig>,
+    /// Who may write. Without it, any authenticated caller may (as in ToolHive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authz: Option<AuthzConfig>,
+}
+
+/// Roles from claims, in ToolHive v1.x's model, and the server names each caller may publish.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthzConfig {
+    pub roles: Roles,
+    pub namespaces: Vec<NamespaceRule>,
+}
+
+/// Each role is granted by any of its claim maps (OR); a map matches when every key does (AND).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Roles {
+    /// Everything, and alone may edit a published version.
+    pub super_admin: Vec<ClaimMatch>,
+    /// Sync now.
+    pub manage_sources: Vec<ClaimMatch>,
+    /// Accepted so that ToolHive v1.x configs load; no route needs it yet.
+    pub manage_registries: Vec<ClaimMatch>,
+    /// Publish, status changes and delete.
+    pub manage_entries: Vec<ClaimMatch>,
+}
+
+/// Claim name → the values it may have; a claim matches when it (a string, or any item of an array) is
+/// one of them.
+pub type ClaimMatch = std::collections::BTreeMap<String, Vec<String>>;
+
+/// Callers whose claims match `matcher` may publish and change servers named by `publish` patterns (`*`
+/// is every name, a trailing `*` a prefix, anything else exact).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamespaceRule {
+    #[serde(rename = "match")]
+    pub matcher: ClaimMatch,
+    pub publish: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -2,7 +2,7 @@
 //! into the checked [`super::Config`].
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::formats::Format;
 
@@ -115,6 +115,38 @@ pub struct RawAuth {
     pub public_paths: Vec<String>,
     pub public_reads: Option<bool>,
     pub oauth: Option<RawOAuth>,
+    pub authz: Option<RawAuthz>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawAuthz {
+    #[serde(default)]
+    pub roles: RawRoles,
+    #[serde(default)]
+    pub namespaces: Vec<RawNamespaceRule>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawRoles {
+    #[serde(default)]
+    pub super_admin: Vec<Map<String, Value>>,
+    #[serde(default)]
+    pub manage_sources: Vec<Map<String, Value>>,
+    #[serde(default)]
+    pub manage_registries: Vec<Map<String, Value>>,
+    #[serde(default)]
+    pub manage_entries: Vec<Map<String, Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNamespaceRule {
+    #[serde(rename = "match")]
+    pub matcher: Map<String, Value>,
+    #[serde(default)]
+    pub publish: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use url::Url;
 
 use super::Check;
@@ -41,12 +41,75 @@ pub(super) fn auth(check: &mut Check, value: Option<Value>, insecure_issuers: bo
             Some(_) => {}
         }
     }
+    let authz = raw.authz.map(|authz| authz_config(check, authz));
     Some(AuthConfig {
         mode,
         public_paths: raw.public_paths,
         public_reads: raw.public_reads.unwrap_or(false),
         oauth,
+        authz,
     })
+}
+
+fn authz_config(check: &mut Check, raw: RawAuthz) -> AuthzConfig {
+    let mut role = |name: &str, maps: Vec<Map<String, Value>>| -> Vec<ClaimMatch> {
+        maps.into_iter()
+            .enumerate()
+            .filter_map(|(i, map)| claim_match(check, &format!("auth.authz.roles.{name}[{i}]"), map))
+            .collect()
+    };
+    let roles = Roles {
+        super_admin: role("superAdmin", raw.roles.super_admin),
+        manage_sources: role("manageSources", raw.roles.manage_sources),
+        manage_registries: role("manageRegistries", raw.roles.manage_registries),
+        manage_entries: role("manageEntries", raw.roles.manage_entries),
+    };
+    let namespaces = raw
+        .namespaces
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, rule)| {
+            let path = format!("auth.authz.namespaces[{i}]");
+            if rule.publish.is_empty() {
+                check.fail(format!("{path}.publish"), "must list at least one pattern (`*` for every name)");
+            }
+            for (j, pattern) in rule.publish.iter().enumerate() {
+                let star = pattern.find('*');
+                if pattern.trim().is_empty() || star.is_some_and(|at| at != pattern.len() - 1) {
+                    check.fail(
+                        format!("{path}.publish[{j}]"),
+                        format!("{pattern:?}: use an exact name, a prefix ending in *, or *"),
+                    );
+                }
+            }
+            let matcher = claim_match(check, &format!("{path}.match"), rule.matcher)?;
+            Some(NamespaceRule { matcher, publish: rule.publish })
+        })
+        .collect();
+    AuthzConfig { roles, namespaces }
+}
+
+/// A flat claim map: each value a string or a list of strings; an empty map would match everyone.
+fn claim_match(check: &mut Check, path: &str, map: Map<String, Value>) -> Option<ClaimMatch> {
+    if map.is_empty() {
+        check.fail(path, "an empty claim map would match every caller; name at least one claim");
+        return None;
+    }
+    let mut matcher = ClaimMatch::new();
+    for (claim, value) in map {
+        let values = match value {
+            Value::String(one) => vec![one],
+            Value::Array(many) if !many.is_empty() && many.iter().all(Value::is_string) => {
+                many.into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+            }
+            _ => {
+                check.fail(format!("{path}.{claim}"), "must be a string or a non-empty list of strings");
+                continue;
+            }
+        };
+        matcher.insert(claim, values);
+    }
+    Some(matcher)
 }
 
 fn no_providers(check: &mut Check) {
