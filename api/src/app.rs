@@ -165,9 +165,11 @@ fn cors_layer(config: &CorsConfig) -> CorsLayer {
             Method::HEAD,
             Method::OPTIONS,
             Method::POST,
+            Method::PUT,
             Method::PATCH,
             Method::DELETE,
         ])
         .allow_headers([header::ACCEPT, header::CONTENT_TYPE, header::AUTHORIZATION])
-        .expose_headers([REQUEST_ID, header::LOCATION])
+        // A browser client follows the auth flow from `WWW-Authenticate`.
+        .expose_headers([REQUEST_ID, header::LOCATION, header::WWW_AUTHENTICATE, header::ETAG])
 }

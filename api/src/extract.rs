@@ -1,11 +1,12 @@
 //! Extractors that turn a request into checked values, or into a problem+json error: the list parameters,
-//! the registry scope of a route, and path parameters.
+//! the registry scope of a route, the registry a write goes to, and path parameters.
 
 use axum::extract::{FromRequestParts, Path, RawPathParams};
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use registry_shared::config::RegistryConfig;
 use registry_shared::model::RegistryName;
+use registry_shared::publish::{ensure_managed, publish_target};
 use registry_shared::store::{Cursor, ListQuery, Scope, VersionSelector};
 use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
@@ -167,6 +168,32 @@ impl FromRequestParts<AppState> for RegistryScope {
             return Ok(Self(Scope::Aggregated));
         };
         Ok(Self(Scope::Registry(stored_registry(state, raw)?.name)))
+    }
+}
+
+/// The managed registry a write goes to: the one `/registry/{registryName}` names (unknown: 404; not
+/// managed: 403), or at the root aliases the publish registry (`publishRegistry`, or the only managed one;
+/// none: 404 with how to configure one).
+pub struct WriteTarget(pub RegistryConfig);
+
+impl FromRequestParts<AppState> for WriteTarget {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let registry = match params.iter().find(|(key, _)| *key == "registryName") {
+            Some((_, raw)) => stored_registry(state, raw)?,
+            None => {
+                let registries = state.registries.current().unwrap_or_default();
+                publish_target(&registries, state.config.publish_registry.as_ref())
+                    .cloned()
+                    .map_err(ApiError::NotFound)?
+            }
+        };
+        ensure_managed(&registry)?;
+        Ok(Self(registry))
     }
 }
 

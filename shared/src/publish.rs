@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::config::{RegistryConfig, Source, ValidationConfig};
 use crate::model::{RegistryName, ServerJson};
-use crate::store::{Conflict, Inserted, Store, StoreError};
+use crate::store::{Conflict, Inserted, ServerRecord, Store, StoreError};
 use crate::validation::{self, Issue, IssueKind, PackageCheck};
 
 #[derive(Debug, thiserror::Error)]
@@ -79,14 +79,33 @@ impl Publisher<'_> {
         document: Value,
     ) -> Result<(Inserted, Vec<Issue>), PublishError> {
         ensure_managed(registry)?;
+        let (server, warnings) = self.valid(document).await?;
+        let inserted = self.store.insert_version(&registry.name, &server).await?;
+        Ok((inserted, warnings))
+    }
+
+    /// Validates one server.json as a publish would, and stores it in place of the version it names (an
+    /// admin edit: see [`Store::replace_version`]). `None` when that version is not stored, or is deleted.
+    pub async fn edit(
+        &self,
+        registry: &RegistryConfig,
+        document: Value,
+    ) -> Result<(Option<ServerRecord>, Vec<Issue>), PublishError> {
+        ensure_managed(registry)?;
+        let (server, warnings) = self.valid(document).await?;
+        let replaced = self.store.replace_version(&registry.name, &server).await?;
+        Ok((replaced, warnings))
+    }
+
+    /// The document, normalised and parsed, with its warnings; or every issue when one is an error.
+    async fn valid(&self, document: Value) -> Result<(ServerJson, Vec<Issue>), PublishError> {
         let mut document = document;
         validation::normalize(&mut document);
         let (server, issues) = self.checked(&document).await;
-        let Some(server) = server.filter(|_| !issues.iter().any(Issue::is_error)) else {
-            return Err(PublishError::Invalid(issues));
-        };
-        let inserted = self.store.insert_version(&registry.name, &server).await?;
-        Ok((inserted, issues))
+        match server.filter(|_| !issues.iter().any(Issue::is_error)) {
+            Some(server) => Ok((server, issues)),
+            None => Err(PublishError::Invalid(issues)),
+        }
     }
 
     /// Every check publishing would make, including the registry's data, without storing anything.

@@ -7,12 +7,15 @@ use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::OpenApi;
 use utoipa::openapi::header::{Header, HeaderBuilder};
-use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::schema::{Object, Type};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Required, Response, ResponseBuilder};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::{AGGREGATED_PREFIXES, PER_REGISTRY_PREFIX, lifecycle, me, ops, publish, registries, servers};
+use super::{
+    AGGREGATED_PREFIXES, PER_REGISTRY_PREFIX, ROOT_WRITE_PREFIXES, lifecycle, me, ops, publish, registries,
+    servers,
+};
 use crate::error::PROBLEM_JSON;
 use crate::state::AppState;
 
@@ -37,8 +40,7 @@ pub fn router() -> Router<AppState> {
         servers::get_server_version,
         publish::publish_server,
         publish::validate_server,
-        publish::publish_server_root,
-        publish::validate_server_root,
+        lifecycle::edit_server_version,
         lifecycle::delete_server_version,
         lifecycle::update_version_status,
         lifecycle::update_server_status,
@@ -60,45 +62,71 @@ pub fn router() -> Router<AppState> {
 )]
 struct ApiDoc;
 
-/// The document, built once: the server reads are declared on the aggregated prefix and copied to the
-/// aliases and to the per-registry prefix (with its `registryName` parameter).
+/// The document, built once. The writes are declared per registry and copied to the root aliases (without
+/// `registryName`); the reads are declared on the aggregated prefix and copied to the aliases and to the
+/// per-registry prefix (with its `registryName` parameter).
 pub fn openapi() -> &'static Document {
     static DOCUMENT: OnceLock<Document> = OnceLock::new();
     DOCUMENT.get_or_init(|| {
         let mut document = ApiDoc::openapi();
-        let declared = AGGREGATED_PREFIXES[0];
-        let reads: Vec<_> = document
-            .paths
-            .paths
-            .iter()
-            .filter(|(path, _)| path.starts_with(&format!("{declared}/")))
-            .map(|(path, item)| (path[declared.len()..].to_owned(), item.clone()))
-            .collect();
-        for (suffix, item) in reads {
-            for alias in &AGGREGATED_PREFIXES[1..] {
-                let mut copy = item.clone();
-                if let Some(operation) = &mut copy.get {
-                    let tag = alias.trim_start_matches('/').replace('.', "_");
-                    operation.operation_id = operation.operation_id.take().map(|id| format!("{id}_{tag}"));
+        for alias in ROOT_WRITE_PREFIXES {
+            copy_prefix(&mut document, PER_REGISTRY_PREFIX, alias, &alias_tag(alias), |operation| {
+                if let Some(parameters) = &mut operation.parameters {
+                    parameters.retain(|parameter| parameter.name != "registryName");
                 }
-                document.paths.paths.insert(format!("{alias}{suffix}"), copy);
-            }
-            let mut scoped = item;
-            if let Some(operation) = &mut scoped.get {
-                operation.parameters.get_or_insert_with(Vec::new).insert(0, registry_name_parameter());
-                operation.operation_id = operation.operation_id.take().map(|id| format!("{id}_in_registry"));
-            }
-            // The writes declare some of the same paths (DELETE on a version): keep their operations.
-            match document.paths.paths.get_mut(&format!("{PER_REGISTRY_PREFIX}{suffix}")) {
-                Some(writes) => writes.get = scoped.get,
-                None => {
-                    document.paths.paths.insert(format!("{PER_REGISTRY_PREFIX}{suffix}"), scoped);
-                }
-            }
+                let description = operation.description.take().unwrap_or_default();
+                operation.description = Some(format!(
+                    "{description}\n\nAt this alias the write goes to the publish registry: `publishRegistry`, \
+                     or the only managed registry. Without one it is 404, and the detail says how to set one."
+                ));
+            });
         }
+        let declared = AGGREGATED_PREFIXES[0];
+        for alias in &AGGREGATED_PREFIXES[1..] {
+            copy_prefix(&mut document, declared, alias, &alias_tag(alias), |_| {});
+        }
+        copy_prefix(&mut document, declared, PER_REGISTRY_PREFIX, "in_registry", |operation| {
+            operation.parameters.get_or_insert_with(Vec::new).insert(0, registry_name_parameter());
+        });
         add_common_responses(&mut document);
         document
     })
+}
+
+/// `v0_1` for `/v0.1`: the suffix that keeps the copies' operation ids unique.
+fn alias_tag(prefix: &str) -> String {
+    prefix.trim_start_matches('/').replace('.', "_")
+}
+
+/// Copies every operation under `from` to the same path under `to`, with `_{tag}` after its id and `adapt`
+/// applied, merging into the operations declared there already.
+fn copy_prefix(document: &mut Document, from: &str, to: &str, tag: &str, adapt: impl Fn(&mut Operation)) {
+    let copies: Vec<(String, PathItem)> = document
+        .paths
+        .paths
+        .iter()
+        .filter(|(path, _)| path.starts_with(&format!("{from}/")))
+        .map(|(path, item)| {
+            let mut copy = item.clone();
+            for operation in operations(&mut copy) {
+                operation.operation_id = operation.operation_id.take().map(|id| format!("{id}_{tag}"));
+                adapt(operation);
+            }
+            (format!("{to}{}", &path[from.len()..]), copy)
+        })
+        .collect();
+    for (path, copy) in copies {
+        match document.paths.paths.get_mut(&path) {
+            Some(declared) => declared.merge_operations(copy),
+            None => {
+                document.paths.paths.insert(path, copy);
+            }
+        }
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete, &mut item.put].into_iter().flatten()
 }
 
 /// Adds the answers any operation can give where it does not declare them itself: 400 (a NUL byte or
@@ -114,8 +142,7 @@ fn add_common_responses(document: &mut Document) {
     let not_json = problem_response("The body is not application/json");
     for (path, item) in &mut document.paths.paths {
         let public = crate::auth::is_public(path, &[]);
-        let operations = [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete, &mut item.put];
-        for operation in operations.into_iter().flatten() {
+        for operation in operations(item) {
             let with_body = operation.request_body.is_some();
             let responses = &mut operation.responses.responses;
             responses.entry("400".into()).or_insert_with(|| bad_request.clone().into());

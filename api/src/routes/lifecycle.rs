@@ -1,15 +1,13 @@
 //! The lifecycle of published versions in a managed registry: status changes (the official rules) for one
-//! version or all of a server's versions, and deletion.
+//! version or all of a server's versions, deletion, and an admin's edit of a version.
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
-use axum::routing::{delete, patch};
+use axum::routing::{patch, put};
 use axum::{Json, Router};
 use registry_shared::config::RegistryConfig;
 use registry_shared::model::envelope::STATUS_MESSAGE_MAX;
-use registry_shared::model::{ServerName, ServerResponse, Status, Version};
-use registry_shared::publish::ensure_managed;
-use registry_shared::store::StatusUpdate;
+use registry_shared::model::{ServerDetail, ServerName, ServerResponse, Status, Version};
+use registry_shared::store::{Scope, StatusUpdate, VersionSelector};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -18,13 +16,16 @@ use super::servers::{ServerPath, VersionPath, server_not_found};
 use crate::auth::WriteAccess;
 use crate::body::{JsonBody, MAX_BODY_BYTES};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::extract::{ApiPath, RegistryPath, stored_registry};
+use crate::extract::{ApiPath, WriteTarget};
 use crate::state::AppState;
 
-/// The routes under `/registry/{registryName}/v0.1`.
+/// The routes under `/registry/{registryName}/v0.1` and the root write prefixes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/servers/{serverName}/versions/{version}", delete(delete_server_version))
+        .route(
+            "/servers/{serverName}/versions/{version}",
+            put(edit_server_version).delete(delete_server_version),
+        )
         .route("/servers/{serverName}/versions/{version}/status", patch(update_version_status))
         .route("/servers/{serverName}/status", patch(update_server_status))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -49,13 +50,6 @@ pub struct StatusUpdateOut {
     pub servers: Vec<ServerResponse>,
 }
 
-/// The registry a write names: stored (else 404) and managed (else 403).
-fn managed_registry(state: &AppState, raw: &str) -> Result<RegistryConfig, ApiError> {
-    let registry = stored_registry(state, raw)?;
-    ensure_managed(&registry)?;
-    Ok(registry)
-}
-
 /// A server name from the path; one that cannot exist is not found.
 fn server_name(raw: &str) -> Result<ServerName, ApiError> {
     ServerName::parse(raw).map_err(|_| server_not_found())
@@ -63,6 +57,63 @@ fn server_name(raw: &str) -> Result<ServerName, ApiError> {
 
 fn version(raw: &str) -> Result<Version, ApiError> {
     Version::parse(raw).map_err(|_| version_not_found())
+}
+
+/// Replace a published version's server.json (superAdmin only: versions are otherwise immutable). Its
+/// status, `publishedAt` and `isLatest` stay; `updatedAt` moves.
+#[utoipa::path(
+    put,
+    path = "/registry/{registryName}/v0.1/servers/{serverName}/versions/{version}",
+    tag = "publish",
+    params(
+        ("registryName" = String, Path, description = "A managed registry"),
+        ("serverName" = String, Path, description = "URL-encoded server name"),
+        ("version" = String, Path, description = "URL-encoded exact version"),
+    ),
+    request_body(content = ServerDetail, description = "The whole new server.json, with the same name and version (at most 1 MiB)"),
+    responses(
+        (status = 200, description = "The version as stored now", body = ServerResponse),
+        (status = 400, description = "The body is not JSON, or its name or version differs from the path", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The registry is not managed, the caller is not a superAdmin, or the name is outside its namespaces", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown registry, or no such version (a deleted one included)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A remote URL is taken by another server", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The server.json breaks a publish rule; `errors` lists each with its location", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn edit_server_version(
+    State(state): State<AppState>,
+    access: WriteAccess,
+    WriteTarget(registry): WriteTarget,
+    ApiPath(path): ApiPath<VersionPath>,
+    body: JsonBody,
+) -> Result<Json<ServerResponse>, ApiError> {
+    let (name, version) = (server_name(&path.server_name)?, version(&path.version)?);
+    access.check_name(name.as_str())?;
+    let scope = Scope::Registry(registry.name.clone());
+    let exact = VersionSelector::Exact(version.to_string());
+    if state.store.get_version(&scope, name.as_str(), &exact, false).await?.is_none() {
+        return Err(version_not_found());
+    }
+    let document = body.value()?;
+    let field = |key: &str| document.get(key).and_then(Value::as_str);
+    if field("name").is_some_and(|body_name| body_name != name.as_str()) {
+        return Err(ApiError::BadRequest(
+            "Cannot rename server: the name in the body differs from the path".into(),
+        ));
+    }
+    if field("version").is_some_and(|body_version| body_version != version.as_str()) {
+        return Err(ApiError::BadRequest("The version in the body differs from the path".into()));
+    }
+    let (record, warnings) = state.publisher().edit(&registry, document).await?;
+    let record = record.ok_or_else(version_not_found)?;
+    tracing::info!(
+        registry.name = %registry.name,
+        server.name = %name,
+        server.version = %version,
+        warnings = warnings.len(),
+        "server version edited"
+    );
+    Ok(Json(record.into_response()))
 }
 
 /// Delete a version for good. It can then be published again. Prefer a status of `deleted` to retire a
@@ -77,26 +128,23 @@ fn version(raw: &str) -> Result<Version, ApiError> {
         ("version" = String, Path, description = "URL-encoded exact version"),
     ),
     responses(
-        (status = 204, description = "Deleted"),
-        (status = 401, description = "Writes need authentication", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The registry is not managed", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Deleted; the version as it was stored", body = ServerResponse),
+        (status = 403, description = "The registry is not managed, the caller lacks the manageEntries role, or the name is outside its namespaces", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown registry or version", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn delete_server_version(
     State(state): State<AppState>,
     access: WriteAccess,
-    ApiPath(RegistryPath { registry_name }): ApiPath<RegistryPath>,
+    WriteTarget(registry): WriteTarget,
     ApiPath(path): ApiPath<VersionPath>,
-) -> Result<StatusCode, ApiError> {
-    let registry = managed_registry(&state, &registry_name)?;
+) -> Result<Json<ServerResponse>, ApiError> {
     let (name, version) = (server_name(&path.server_name)?, version(&path.version)?);
     access.check_name(name.as_str())?;
-    if !state.store.delete_version(&registry.name, name.as_str(), version.as_str()).await? {
-        return Err(version_not_found());
-    }
-    tracing::info!(registry.name = %registry.name, server.name = path.server_name, server.version = path.version, "server version deleted");
-    Ok(StatusCode::NO_CONTENT)
+    let deleted = state.store.delete_version(&registry.name, name.as_str(), version.as_str()).await?;
+    let deleted = deleted.ok_or_else(version_not_found)?;
+    tracing::info!(registry.name = %registry.name, server.name = %name, server.version = %version, "server version deleted");
+    Ok(Json(deleted.into_response()))
 }
 
 /// Set the status of one version. A deleted version can be restored.
@@ -113,7 +161,7 @@ pub async fn delete_server_version(
     responses(
         (status = 200, description = "The version as stored now", body = ServerResponse),
         (status = 400, description = "No change, or a message with `active`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The registry is not managed", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The registry is not managed, the caller lacks the manageEntries role, or the name is outside its namespaces", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown registry or version", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Restoring it would reuse a remote URL another server now has", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid status or message", body = Problem, content_type = "application/problem+json"),
@@ -122,11 +170,10 @@ pub async fn delete_server_version(
 pub async fn update_version_status(
     State(state): State<AppState>,
     access: WriteAccess,
-    ApiPath(RegistryPath { registry_name }): ApiPath<RegistryPath>,
+    WriteTarget(registry): WriteTarget,
     ApiPath(path): ApiPath<VersionPath>,
     body: JsonBody,
 ) -> Result<Json<ServerResponse>, ApiError> {
-    let registry = managed_registry(&state, &registry_name)?;
     let (name, version) = (server_name(&path.server_name)?, version(&path.version)?);
     access.check_name(name.as_str())?;
     let change = status_in(body.value()?)?;
@@ -153,7 +200,7 @@ pub async fn update_version_status(
     responses(
         (status = 200, description = "How many versions changed, and every version as stored now", body = StatusUpdateOut),
         (status = 400, description = "No change, or a message with `active`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The registry is not managed", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The registry is not managed, the caller lacks the manageEntries role, or the name is outside its namespaces", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown registry or server", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A restored version's remote URL is taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid status or message", body = Problem, content_type = "application/problem+json"),
@@ -162,11 +209,10 @@ pub async fn update_version_status(
 pub async fn update_server_status(
     State(state): State<AppState>,
     access: WriteAccess,
-    ApiPath(RegistryPath { registry_name }): ApiPath<RegistryPath>,
+    WriteTarget(registry): WriteTarget,
     ApiPath(path): ApiPath<ServerPath>,
     body: JsonBody,
 ) -> Result<Json<StatusUpdateOut>, ApiError> {
-    let registry = managed_registry(&state, &registry_name)?;
     let name = server_name(&path.server_name)?;
     access.check_name(name.as_str())?;
     let change = status_in(body.value()?)?;

@@ -21,17 +21,19 @@ pub use docs::{DOCS_PATH, openapi};
 /// view, so clients built for the official registry can use this host as their base URL.
 pub const AGGREGATED_PREFIXES: [&str; 3] = ["/registry/v0.1", "/v0.1", "/v0"];
 pub const PER_REGISTRY_PREFIX: &str = "/registry/{registryName}/v0.1";
+/// The aliases that also take every write, on the publish registry (`publishRegistry`, or the only managed
+/// one), as the official registry's clients expect.
+pub const ROOT_WRITE_PREFIXES: [&str; 2] = ["/v0.1", "/v0"];
 
 pub fn router() -> Router<AppState> {
-    let mut router = Router::new();
+    let writes = || publish::router().merge(lifecycle::router());
+    let mut router = Router::new().nest(PER_REGISTRY_PREFIX, servers::router().merge(writes()));
     for prefix in AGGREGATED_PREFIXES {
-        router = router.nest(prefix, servers::router());
+        let routes = servers::router();
+        let routes = if ROOT_WRITE_PREFIXES.contains(&prefix) { routes.merge(writes()) } else { routes };
+        router = router.nest(prefix, routes);
     }
-    // Writes exist only per registry, apart from the root publish aliases.
-    let per_registry = servers::router().merge(publish::router()).merge(lifecycle::router());
     router
-        .nest(PER_REGISTRY_PREFIX, per_registry)
-        .merge(publish::root_router())
         .merge(registries::router())
         .merge(me::router())
         .merge(ops::router())

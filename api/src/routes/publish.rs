@@ -1,15 +1,13 @@
 //! Publishing to a managed registry, and validating without storing: per registry, and at the root
 //! (`/v0.1/publish`, `/v0/publish`, …) for the registry `publishRegistry` names or the only managed one, so
-//! the official `mcp-publisher` can use this host as its registry.
+//! the official `mcp-publisher` can use this host as its registry ([`WriteTarget`] tells them apart).
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use registry_shared::config::RegistryConfig;
 use registry_shared::model::{RegistryName, ServerDetail, ServerResponse};
-use registry_shared::publish::{self, ensure_managed};
 use registry_shared::store::Inserted;
 use registry_shared::validation::{Issue, IssueKind};
 use serde::Serialize;
@@ -18,29 +16,15 @@ use utoipa::ToSchema;
 use crate::auth::WriteAccess;
 use crate::body::{JsonBody, MAX_BODY_BYTES};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiPath, RegistryPath, stored_registry};
+use crate::extract::WriteTarget;
 use crate::state::AppState;
 
-/// The root prefixes that publish to the configured publish registry.
-const ROOT_PREFIXES: [&str; 2] = ["/v0.1", "/v0"];
-
-/// The routes under `/registry/{registryName}/v0.1`.
+/// The routes under `/registry/{registryName}/v0.1` and the root write prefixes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/publish", post(publish_server))
         .route("/validate", post(validate_server))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-}
-
-/// `/v0.1/publish`, `/v0/publish` and the matching `validate` routes.
-pub fn root_router() -> Router<AppState> {
-    let mut router = Router::new();
-    for prefix in ROOT_PREFIXES {
-        router = router
-            .route(&format!("{prefix}/publish"), post(publish_server_root))
-            .route(&format!("{prefix}/validate"), post(validate_server_root));
-    }
-    router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 /// The result of `/validate`: `valid` is false when any issue is an error.
@@ -61,61 +45,23 @@ pub struct ValidationOut {
         (status = 201, description = "Published; `Location` is the version's URL", body = ServerResponse),
         (status = 200, description = "This document was published as this version already (a retry): nothing was written", body = ServerResponse),
         (status = 400, description = "The body is empty or not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Writes need authentication", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The registry is not managed", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The registry is not managed, the caller lacks the manageEntries role, or the name is outside its namespaces", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown registry", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The version exists with another document, a remote URL is taken, or the server has 10,000 versions", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is over 1 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The server.json breaks a rule; `errors` lists each with its location", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn publish_server(
     State(state): State<AppState>,
     access: WriteAccess,
-    ApiPath(path): ApiPath<RegistryPath>,
+    WriteTarget(registry): WriteTarget,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let registry = stored_registry(&state, &path.registry_name)?;
-    publish_to(&state, &access, &registry, body).await
-}
-
-/// Publish to the registry named by `publishRegistry`, or the only managed registry (also at `/v0/publish`).
-#[utoipa::path(
-    post,
-    path = "/v0.1/publish",
-    tag = "publish",
-    request_body(content = ServerDetail, description = "One server.json (at most 1 MiB)"),
-    responses(
-        (status = 201, description = "Published; `Location` is the version's URL", body = ServerResponse),
-        (status = 200, description = "This document was published as this version already (a retry): nothing was written", body = ServerResponse),
-        (status = 400, description = "The body is empty or not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Writes need authentication", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No publish registry is configured; the detail says how to set one", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The version exists with another document, a remote URL is taken, or the server has 10,000 versions", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The server.json breaks a rule", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn publish_server_root(
-    State(state): State<AppState>,
-    access: WriteAccess,
-    body: JsonBody,
-) -> Result<Response, ApiError> {
-    let registry = publish_target(&state)?;
-    publish_to(&state, &access, &registry, body).await
-}
-
-async fn publish_to(
-    state: &AppState,
-    access: &WriteAccess,
-    registry: &RegistryConfig,
-    body: JsonBody,
-) -> Result<Response, ApiError> {
-    ensure_managed(registry)?;
     let document = body.value()?;
     if let Some(name) = document.get("name").and_then(serde_json::Value::as_str) {
         access.check_name(name)?;
     }
-    let (Inserted { record, created }, warnings) = state.publisher().publish(registry, document).await?;
+    let (Inserted { record, created }, warnings) = state.publisher().publish(&registry, document).await?;
     let (name, version) = (record.server.name().as_str(), record.server.version().as_str());
     tracing::info!(
         registry.name = %registry.name,
@@ -146,51 +92,14 @@ async fn publish_to(
 )]
 pub async fn validate_server(
     State(state): State<AppState>,
-    ApiPath(path): ApiPath<RegistryPath>,
+    WriteTarget(registry): WriteTarget,
     body: JsonBody,
 ) -> Result<Json<ValidationOut>, ApiError> {
-    let registry = stored_registry(&state, &path.registry_name)?;
-    validate_in(&state, &registry, body).await
-}
-
-/// Validate against the root publish registry (also at `/v0/validate`).
-#[utoipa::path(
-    post,
-    path = "/v0.1/validate",
-    tag = "publish",
-    request_body(content = ServerDetail, description = "One server.json (at most 1 MiB)"),
-    responses(
-        (status = 200, description = "The issues found; `valid` when none is an error", body = ValidationOut),
-        (status = 404, description = "No publish registry is configured", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn validate_server_root(
-    State(state): State<AppState>,
-    body: JsonBody,
-) -> Result<Json<ValidationOut>, ApiError> {
-    let registry = publish_target(&state)?;
-    validate_in(&state, &registry, body).await
-}
-
-async fn validate_in(
-    state: &AppState,
-    registry: &RegistryConfig,
-    body: JsonBody,
-) -> Result<Json<ValidationOut>, ApiError> {
-    ensure_managed(registry)?;
     let issues = match body.0 {
-        Ok(document) => state.publisher().check(registry, &document).await?,
+        Ok(document) => state.publisher().check(&registry, &document).await?,
         Err(e) => vec![Issue::error(IssueKind::Json, "", format!("the body is not valid JSON: {e}"))],
     };
     Ok(Json(ValidationOut { valid: !issues.iter().any(Issue::is_error), issues }))
-}
-
-/// The root publish routes' registry, from the stored set.
-fn publish_target(state: &AppState) -> Result<RegistryConfig, ApiError> {
-    let registries = state.registries.current().unwrap_or_default();
-    publish::publish_target(&registries, state.config.publish_registry.as_ref())
-        .cloned()
-        .map_err(ApiError::NotFound)
 }
 
 /// `/registry/{registry}/v0.1/servers/{name}/versions/{version}`, each part percent-encoded.

@@ -47,11 +47,19 @@ impl Persona<'_> {
         self.app.send(request).await
     }
 
-    /// publish, status, delete and sync-now of `name`: the four statuses.
-    async fn writes(&self, name: &str) -> [u16; 4] {
+    /// publish, edit, status, delete and sync-now of `name`: the five statuses.
+    async fn writes(&self, name: &str) -> [u16; 5] {
         let encoded = name.replace('/', "%2F");
         let publish = self
             .send(reqwest::Method::POST, "/registry/internal/v0.1/publish", Some(&server_json(name, "1.0.0")))
+            .await;
+        let edited = server_json_with(name, "1.0.0", json!({"description": "edited"}));
+        let edit = self
+            .send(
+                reqwest::Method::PUT,
+                &format!("/registry/internal/v0.1/servers/{encoded}/versions/1.0.0"),
+                Some(&edited),
+            )
             .await;
         let status = self
             .send(
@@ -68,7 +76,7 @@ impl Persona<'_> {
             )
             .await;
         let sync = self.send(reqwest::Method::POST, "/extension/v0/registries/files/sync", None).await;
-        [publish, status, delete, sync].map(|reply| reply.status.as_u16())
+        [publish, edit, status, delete, sync].map(|reply| reply.status.as_u16())
     }
 }
 
@@ -78,7 +86,7 @@ async fn anonymous_mode_lets_everyone_write() {
     let app = spawn_app(&test, vec![managed_registry("internal"), file_registry("files")]).await;
     let anyone = Persona { app: &app, token: None };
 
-    assert_eq!(anyone.writes("io.example/tool").await, [201, 200, 204, 202]);
+    assert_eq!(anyone.writes("io.example/tool").await, [201, 200, 200, 200, 202]);
     assert_eq!(app.get("/extension/v0/me").await.status, 404, "no callers to describe");
     test.cleanup().await;
 }
@@ -91,8 +99,8 @@ async fn without_authz_any_authenticated_caller_may_write_and_no_one_else() {
     let caller = Persona { app: &app, token: Some(mock.token(AUDIENCE, json!({}))) };
     let stranger = Persona { app: &app, token: None };
 
-    assert_eq!(caller.writes("io.example/tool").await, [201, 200, 204, 202]);
-    assert_eq!(stranger.writes("io.example/other").await, [401, 401, 401, 401]);
+    assert_eq!(caller.writes("io.example/tool").await, [201, 200, 200, 200, 202]);
+    assert_eq!(stranger.writes("io.example/other").await, [401, 401, 401, 401, 401]);
     let me = caller.send(reqwest::Method::GET, "/extension/v0/me", None).await;
     assert_eq!(me.body["roles"], json!(["superAdmin", "manageSources", "manageRegistries", "manageEntries"]));
     assert_eq!(
@@ -117,23 +125,27 @@ async fn with_authz_roles_gate_each_write_and_namespaces_gate_the_names() {
 
     assert_eq!(
         publisher.writes("com.acme.platform/tool").await,
-        [201, 200, 204, 403],
-        "entries, not sources"
+        [201, 403, 200, 200, 403],
+        "entries, not edits or sources"
     );
     assert_eq!(
         publisher.writes("com.contoso/tool").await,
-        [403, 403, 403, 403],
+        [403, 403, 403, 403, 403],
         "another org's namespace, and no sync"
     );
-    assert_eq!(operator.writes("com.acme.platform/tool").await, [403, 403, 403, 202], "sources, not entries");
+    assert_eq!(
+        operator.writes("com.acme.platform/tool").await,
+        [403, 403, 403, 403, 202],
+        "sources, not entries"
+    );
     assert_eq!(
         outsider.writes("com.acme.platform/tool").await,
-        [403, 403, 403, 403],
+        [403, 403, 403, 403, 403],
         "a namespace without a role"
     );
     assert_eq!(
         admin.writes("io.anywhere/tool").await,
-        [201, 200, 204, 202],
+        [201, 200, 200, 200, 202],
         "superAdmin: everything, every name"
     );
     let escape = publisher

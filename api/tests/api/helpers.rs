@@ -121,13 +121,18 @@ impl TestApp {
     }
 }
 
-/// Validates a body against a schema of the official MCP Registry openapi.yaml.
-pub fn assert_official_shape(body: &Value, schema: &str) {
+/// The official MCP Registry openapi.yaml, from `../shared/reference` or `TEST_REFERENCE_DIR`.
+pub fn official_openapi() -> Value {
     let reference = std::env::var("TEST_REFERENCE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference"));
     let text = std::fs::read_to_string(reference.join("mcp-registry/openapi.yaml")).unwrap();
-    let document: Value = serde_yaml_ng::from_str(&text).unwrap();
+    serde_yaml_ng::from_str(&text).unwrap()
+}
+
+/// Validates a body against a schema of the official MCP Registry openapi.yaml.
+pub fn assert_official_shape(body: &Value, schema: &str) {
+    let document = official_openapi();
     let root = serde_json::json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$ref": format!("#/components/schemas/{schema}"),

@@ -1,4 +1,5 @@
-//! The lifecycle of published versions: status changes for one or all versions, and deletion.
+//! The lifecycle of published versions: status changes for one or all versions, deletion and edits, per
+//! registry and at the root aliases.
 
 use registry_testkit::*;
 use serde_json::{Value, json};
@@ -108,7 +109,9 @@ on_both_backends! {
         let not_managed = app.delete("/registry/files/v0.1/servers/io.example%2Ftool/versions/1.0.0").await;
         let republished = app.post_json("/registry/internal/v0.1/publish", &server_json("io.example/tool", "2.0.0")).await;
 
-        assert_eq!(deleted.status, 204);
+        assert_eq!(deleted.status, 200);
+        assert_official_shape(&deleted.body, "ServerResponse");
+        assert_eq!((deleted.body["server"]["version"].as_str(), official(&deleted)["isLatest"].as_bool()), (Some("2.0.0"), Some(true)), "the version as it was");
         gone.problem(404);
         assert_eq!(latest, "1.0.0");
         again.problem(404);
@@ -127,5 +130,73 @@ on_both_backends! {
 
         assert_eq!(successor.status, 201, "a deleted server frees its remote URL");
         assert!(restore.problem(409)["detail"].as_str().unwrap().contains("io.example/successor"));
+    }
+
+    async fn an_edit_replaces_the_document_and_keeps_the_rest(test: &TestStore) {
+        let app = app_with_versions(test, &["1.0.0", "2.0.0"]).await;
+        let before = app.get(&format!("{TOOL}/versions/1.0.0")).await;
+        let edit = |version: &str, body: &Value| app.send(app.client.put(format!("{}{TOOL}/versions/{version}", app.base)).json(body));
+        let edited = server_json_with("io.example/tool", "1.0.0", json!({ "description": "edited", "title": "Tool" }));
+
+        let replaced = edit("1.0.0", &edited).await;
+        let read = app.get(&format!("{TOOL}/versions/1.0.0")).await;
+        let renamed = edit("1.0.0", &server_json("io.example/other", "1.0.0")).await;
+        let other_version = edit("1.0.0", &server_json("io.example/tool", "1.0.1")).await;
+        let invalid = edit("1.0.0", &server_json_with("io.example/tool", "1.0.0", json!({ "websiteUrl": "http://insecure.example" }))).await;
+        let missing = edit("9.9.9", &server_json("io.example/tool", "9.9.9")).await;
+        app.patch_json(&format!("{TOOL}/versions/2.0.0/status"), &json!({ "status": "deleted" })).await;
+        let deleted = edit("2.0.0", &server_json("io.example/tool", "2.0.0")).await;
+        let not_json = app.send(app.client.put(format!("{}{TOOL}/versions/1.0.0", app.base)).header("content-type", "application/json").body("{")).await;
+
+        assert_eq!(replaced.status, 200, "{}", replaced.body);
+        assert_official_shape(&replaced.body, "ServerResponse");
+        assert_eq!((replaced.body["server"]["description"].as_str(), read.body["server"]["title"].as_str()), (Some("edited"), Some("Tool")));
+        assert_eq!(official(&replaced)["publishedAt"], official(&before)["publishedAt"]);
+        assert_ne!(official(&replaced)["updatedAt"], official(&before)["updatedAt"], "updatedAt moves");
+        assert_eq!((official(&replaced)["isLatest"].as_bool(), official(&replaced)["status"].as_str()), (Some(false), Some("active")), "2.0.0 stays latest");
+        assert!(renamed.problem(400)["detail"].as_str().unwrap().contains("Cannot rename"));
+        assert!(other_version.problem(400)["detail"].as_str().unwrap().contains("version"));
+        assert_eq!(invalid.problem(422)["errors"][0]["location"], "body.websiteUrl");
+        missing.problem(404);
+        deleted.problem(404);
+        not_json.problem(400);
+        assert_eq!(app.get(&format!("{TOOL}/versions/1.0.0")).await.body["server"]["description"], "edited", "refused edits change nothing");
+    }
+
+    async fn every_write_works_at_the_root_aliases_on_the_publish_registry(test: &TestStore) {
+        let app = spawn_app(test, vec![managed_registry("internal"), file_registry("files")]).await;
+        let tool = "servers/io.example%2Ftool";
+
+        let published = app.post_json("/v0/publish", &server_json("io.example/tool", "1.0.0")).await;
+        app.post_json("/v0.1/publish", &server_json("io.example/tool", "2.0.0")).await;
+        let one = app.patch_json(&format!("/v0.1/{tool}/versions/1.0.0/status"), &json!({ "status": "deprecated" })).await;
+        let all = app.patch_json(&format!("/v0/{tool}/status"), &json!({ "status": "deprecated", "statusMessage": "moved" })).await;
+        let edited = app.send(app.client.put(format!("{}/v0.1/{tool}/versions/2.0.0", app.base)).json(&server_json_with("io.example/tool", "2.0.0", json!({ "description": "edited" })))).await;
+        let deleted = app.delete(&format!("/v0/{tool}/versions/1.0.0")).await;
+        let stored = app.get(&format!("/registry/internal/v0.1/{tool}/versions?include_deleted=true")).await;
+        let aggregated_only = app.delete(&format!("/registry/v0.1/{tool}/versions/2.0.0")).await;
+
+        assert_eq!(published.status, 201);
+        assert_eq!(published.headers["location"], "/registry/internal/v0.1/servers/io.example%2Ftool/versions/1.0.0");
+        assert_eq!(official(&one)["status"], "deprecated");
+        assert_eq!(all.body["updatedCount"], 2);
+        assert_eq!(edited.body["server"]["description"], "edited");
+        assert_eq!(deleted.body["server"]["version"], "1.0.0");
+        assert_eq!(stored.versions(), [("io.example/tool".to_owned(), "2.0.0".to_owned())], "the writes went to the managed registry");
+        assert_eq!(stored.body["servers"][0]["_meta"]["io.modelcontextprotocol.registry/official"]["statusMessage"], "moved");
+        aggregated_only.problem(405);
+    }
+
+    async fn root_writes_without_one_publish_registry_say_how_to_set_one(test: &TestStore) {
+        let app = spawn_app(test, vec![managed_registry("a"), managed_registry("b")]).await;
+
+        let refused = [
+            app.patch_json("/v0.1/servers/io.example%2Ftool/status", &json!({ "status": "deleted" })).await,
+            app.delete("/v0/servers/io.example%2Ftool/versions/1.0.0").await,
+        ];
+
+        for reply in refused {
+            assert!(reply.problem(404)["detail"].as_str().unwrap().contains("publishRegistry"), "{}", reply.body);
+        }
     }
 }

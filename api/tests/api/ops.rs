@@ -50,6 +50,16 @@ on_both_backends! {
         for (method, path) in writes {
             assert!(paths[path][method].is_object(), "{method} {path}");
         }
+        let official = official_openapi();
+        let specified: Vec<(&String, &String)> = official["paths"].as_object().unwrap().iter()
+            .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |method| (path, method))).collect();
+        assert!(specified.len() >= 8, "the specification's operations: {specified:?}");
+        for (path, method) in specified {
+            for alias in ["/v0.1", "/v0"] {
+                let ours = format!("{alias}{}", path.strip_prefix("/v0.1").unwrap());
+                assert!(paths[&ours][method].is_object(), "the specification's {method} {path} is documented at {ours}");
+            }
+        }
         let list = &paths["/registry/{registryName}/v0.1/servers"]["get"];
         let parameters: Vec<&str> = list["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
         assert_eq!(parameters, ["registryName", "cursor", "limit", "search", "version", "updated_since", "include_deleted"]);
@@ -95,8 +105,12 @@ on_both_backends! {
         let cors = app.send(app.client.get(format!("{}/v0.1/servers", app.base)).header("origin", "https://portal.example")).await;
         let gzip = app.client.get(format!("{}/v0.1/servers", app.base)).header("accept-encoding", "gzip").send().await.unwrap();
         let brotli = app.client.get(format!("{}/v0.1/servers", app.base)).header("accept-encoding", "br").send().await.unwrap();
+        let preflight = app.send(app.client.request(reqwest::Method::OPTIONS, format!("{}/v0.1/servers/x/versions/1", app.base))
+            .header("origin", "https://portal.example").header("access-control-request-method", "PUT")).await;
 
         assert_eq!(cors.headers["access-control-allow-origin"], "*");
+        assert_eq!(cors.headers["access-control-expose-headers"], "x-request-id,location,www-authenticate,etag", "a browser client can follow the auth flow");
+        assert_eq!(preflight.headers["access-control-allow-methods"], "GET,HEAD,OPTIONS,POST,PUT,PATCH,DELETE");
         assert_eq!(gzip.headers()["content-encoding"], "gzip");
         assert_eq!(brotli.headers()["content-encoding"], "br");
     }

@@ -299,13 +299,24 @@ impl Store {
         dispatch!(self.claim_due(now, limit))
     }
 
-    /// Removes a version for good. Returns whether it existed.
+    /// Replaces the document of a stored, non-deleted version (an admin edit): its status, `publishedAt` and
+    /// `isLatest` stay, `updatedAt` moves. A remote URL another non-deleted server uses is a
+    /// [`Conflict::RemoteUrlInUse`]. `None` when the version is not stored or is deleted.
+    pub async fn replace_version(
+        &self,
+        registry: &RegistryName,
+        server: &ServerJson,
+    ) -> Result<Option<ServerRecord>, StoreError> {
+        dispatch!(self.replace_version(registry, server))
+    }
+
+    /// Removes a version for good. Returns the version as it was stored, or `None` when there was none.
     pub async fn delete_version(
         &self,
         registry: &RegistryName,
         name: &str,
         version: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<ServerRecord>, StoreError> {
         dispatch!(self.delete_version(registry, name, version))
     }
 }

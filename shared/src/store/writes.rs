@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Transaction};
 
 use super::dialect::{Dialect, Mark, statement};
-use super::publishing::{Conflict, publish_conflicts, remote_url_lock, remote_urls};
+use super::publishing::{Conflict, publish_conflicts, remote_conflicts, remote_url_lock, remote_urls};
 use super::query::{Scope, VersionSelector};
 use super::snapshot::{self, Key, RowWrite};
 use super::sql::OWNER_RANKING;
@@ -102,16 +102,58 @@ impl<DB: Dialect> SqlStore<DB> {
         registry: &RegistryName,
         name: &str,
         version: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<ServerRecord>, StoreError> {
         let mut tx = DB::begin_write(&self.write, Some((registry, name))).await?;
+        // The server's lock is held: the version read here is the one the delete removes.
+        let exact = VersionSelector::Exact(version.to_owned());
+        let Some(record) = self.get_version(&Scope::Registry(registry.clone()), name, &exact, true).await?
+        else {
+            return Ok(None);
+        };
         let mut delete = statement::<DB>(
             "delete from server_version where registry = ? and name = ? and version = ?",
             [registry.as_str().into(), name.into(), version.into()],
         );
-        let deleted = DB::execute(&mut tx, &mut delete).await? > 0;
+        DB::execute(&mut tx, &mut delete).await?;
         settle_server(&mut tx, registry, name, now()).await?;
         tx.commit().await?;
-        Ok(deleted)
+        Ok(Some(record))
+    }
+
+    pub(super) async fn replace_version(
+        &self,
+        registry: &RegistryName,
+        server: &ServerJson,
+    ) -> Result<Option<ServerRecord>, StoreError> {
+        let (name, version) = (server.name().as_str(), server.version().as_str());
+        let mut tx = DB::begin_write(&self.write, Some((registry, name))).await?;
+        let mut select = statement::<DB>(
+            &format!("{EXISTING} and name = ? and version = ? and status <> 'deleted'"),
+            [registry.as_str().into(), name.into(), version.into()],
+        );
+        let Some(current) =
+            DB::fetch_all(&mut tx, &mut select).await?.first().map(existing::<DB>).transpose()?
+        else {
+            return Ok(None);
+        };
+        if remote_urls(server).next().is_some() {
+            DB::lock(&mut tx, &remote_url_lock(registry)).await?;
+        }
+        if let Some(conflict) = remote_conflicts::<DB>(&mut tx, registry, server).await?.into_iter().next() {
+            return Err(conflict.into());
+        }
+        let now = now();
+        let row = RowWrite {
+            server: server.clone(),
+            body_hash: snapshot::body_hash(server),
+            status: current.status,
+            status_message: current.status_message,
+            status_changed_at: current.status_changed_at,
+            published_at: current.published_at,
+            updated_at: now,
+        };
+        DB::write_rows(&mut tx, registry, std::slice::from_ref(&row), true).await?;
+        self.finish_write(tx, registry, name, version, now).await
     }
 
     /// Moves `isLatest` after a write to one server, commits, and reads the written version back.

@@ -145,8 +145,12 @@ on_both_backends! {
         store.insert_version(&internal, &server("io.example/tool", "1.0.0")).await.unwrap();
         store.insert_version(&internal, &server("io.example/tool", "2.0.0")).await.unwrap();
 
-        assert!(store.delete_version(&internal, "io.example/tool", "2.0.0").await.unwrap());
-        assert!(!store.delete_version(&internal, "io.example/tool", "2.0.0").await.unwrap());
+        let deleted = store.delete_version(&internal, "io.example/tool", "2.0.0").await.unwrap().expect("it was stored");
+        let again = store.delete_version(&internal, "io.example/tool", "2.0.0").await.unwrap();
+
+        assert_eq!(deleted.server.version().as_str(), "2.0.0");
+        assert!(deleted.official.is_latest, "the version as it was stored before the delete");
+        assert!(again.is_none());
 
         let gone = store.get_version(&Scope::Aggregated, "io.example/tool", &VersionSelector::Exact("2.0.0".into()), true).await.unwrap();
         assert!(gone.is_none());
@@ -155,6 +159,33 @@ on_both_backends! {
 }
 
 on_both_backends! {
+    async fn an_edit_replaces_the_document_and_keeps_status_publish_time_and_latest(test: &TestStore) {
+        let store = &test.store;
+        let internal = internal(store).await;
+        store.insert_version(&internal, &server("io.example/tool", "1.0.0")).await.unwrap();
+        let published = store.insert_version(&internal, &server("io.example/tool", "2.0.0")).await.unwrap().record;
+        set(store, Some("2.0.0"), Status::Deprecated, Some("use 3.x")).await;
+        let url = "https://mcp.example.com/other";
+        store.insert_version(&internal, &server_with("io.example/other", "1.0.0", remote(url))).await.unwrap();
+
+        let edited = server_with("io.example/tool", "2.0.0", json!({"description": "edited"}));
+        let replaced = store.replace_version(&internal, &edited).await.unwrap().expect("the version is stored");
+        let taken = store.replace_version(&internal, &server_with("io.example/tool", "2.0.0", remote(url))).await.unwrap_err();
+        let missing = store.replace_version(&internal, &server("io.example/tool", "9.9.9")).await.unwrap();
+        set(store, Some("1.0.0"), Status::Deleted, None).await;
+        let deleted = store.replace_version(&internal, &server("io.example/tool", "1.0.0")).await.unwrap();
+
+        assert_eq!(replaced.server.detail().description, "edited");
+        assert_eq!((replaced.official.status, replaced.official.status_message.as_deref()), (Status::Deprecated, Some("use 3.x")));
+        assert_eq!(replaced.official.published_at, published.official.published_at);
+        assert!(replaced.official.updated_at > published.official.updated_at);
+        assert!(replaced.official.is_latest);
+        assert!(matches!(taken, StoreError::Conflict(Conflict::RemoteUrlInUse { .. })), "{taken}");
+        assert!(missing.is_none() && deleted.is_none(), "only stored, non-deleted versions can be edited");
+        let stored = store.get_version(&Scope::Registry(internal.clone()), "io.example/tool", &VersionSelector::Exact("2.0.0".into()), false).await.unwrap().unwrap();
+        assert_eq!(stored.server.detail().description, "edited", "a refused edit changed nothing");
+    }
+
     async fn a_managed_registry_with_published_versions_survives_leaving_the_configuration(test: &TestStore) {
         let store = &test.store;
         store.apply_registries(&[managed_registry("internal"), managed_registry("empty"), file_registry("files")]).await.unwrap();
