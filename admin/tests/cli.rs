@@ -355,3 +355,77 @@ fn drop_registry_deletes_only_a_registry_that_left_the_configuration() {
     assert!(stderr(&refused).contains("`registry-admin drop-registry internal`"), "{}", stderr(&refused));
     assert!(applied.status.success(), "{}", stderr(&applied));
 }
+
+#[test]
+fn every_write_of_the_cli_is_audited_with_the_operating_system_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let config = two_registries(dir.path());
+    let yaml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{yaml}audit: {{file: {}}}\n", audit.display())).unwrap();
+    let files_only = dir.path().join("files-only.yaml");
+    let without_internal =
+        std::fs::read_to_string(&config).unwrap().replace("  - {name: internal, managed: {}}\n", "");
+    std::fs::write(&files_only, without_internal).unwrap();
+    let (config, files_only) = (config.to_str().unwrap(), files_only.to_str().unwrap());
+
+    for (args, succeeds) in [
+        (&["migrate", "--config", config][..], true),
+        (&["migrate", "--config", config], true),
+        (&["enqueue-sync", "files", "--config", config], true),
+        (
+            &["publish", &example("publish/ticket-desk.json"), "--registry", "internal", "--config", config],
+            true,
+        ),
+        (
+            &[
+                "publish",
+                &example("publish/ticket-desk.json"),
+                "--registry",
+                "internal",
+                "--validate-only",
+                "--config",
+                config,
+            ],
+            false,
+        ),
+        (&["migrate", "--config", files_only], false),
+        (&["drop-registry", "internal", "--config", files_only], true),
+        (&["drop-registry", "internal", "--config", files_only], false),
+    ] {
+        assert_eq!(admin(args, &[]).status.success(), succeeds, "{args:?}");
+    }
+
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let events: Vec<serde_json::Value> =
+        text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let summary: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+                e["registry"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("apply-registries", "success", "-"),
+            ("enqueue-sync", "success", "files"),
+            ("publish", "success", "internal"),
+            ("apply-registries", "failed", "-"),
+            ("drop-registry", "success", "internal"),
+            ("drop-registry", "failed", "internal"),
+        ],
+        "a migrate that changes nothing and a validation store nothing, so they are not audited"
+    );
+    assert_eq!(events[0]["detail"], "added internal, files");
+    assert_eq!(events[2]["name"], "com.example.platform/ticket-desk");
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    assert!(
+        events.iter().all(|e| e["provider"] == "registry-admin" && e["subject"] == user.trim()),
+        "{text}"
+    );
+}

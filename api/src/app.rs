@@ -6,10 +6,12 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
+use registry_shared::audit::AuditLog;
 use registry_shared::bootstrap;
 use registry_shared::config::{AuthMode, Config, CorsConfig, ShutdownConfig, StorageConfig, format_duration};
 use registry_shared::shutdown::{Shutdown, Signal};
@@ -21,12 +23,16 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::audit::audit_requests;
 use crate::auth::{Authenticator, require_token};
 use crate::middleware::{REQUEST_ID, RequestSpan, ResponseLog, limit_duration, normalize_url};
 use crate::registry_set;
 use crate::routes;
 use crate::server::{self, Limits, default_max_connections};
 use crate::state::AppState;
+
+/// How long shutdown waits for the audit file to take the last events.
+const AUDIT_FLUSH: Duration = Duration::from_secs(5);
 
 pub struct Application {
     listener: TcpListener,
@@ -35,6 +41,7 @@ pub struct Application {
     refresh: Pin<Box<dyn Future<Output = ()> + Send>>,
     config: Arc<Config>,
     draining: Arc<AtomicBool>,
+    audit: Arc<AuditLog>,
 }
 
 impl Application {
@@ -64,12 +71,22 @@ impl Application {
             }
             _ => None,
         };
+        let audit = Arc::new(AuditLog::open(&config.audit).map_err(anyhow::Error::msg)?);
         // Key sets load in the background: an identity provider that is down never blocks start-up.
         let keys = authenticator.as_ref().map(|a| a.keep_keys_fresh());
+        let hangups = audit.clone().reopen_on_hangup();
+        // Each runs for as long as the server does; one that ends is a failure.
         let background = async move {
-            match keys {
-                Some(keys) => tokio::join!(refresh, keys).0,
-                None => refresh.await,
+            let keys = async move {
+                match keys {
+                    Some(keys) => keys.await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = refresh => {}
+                () = keys => {}
+                () = hangups => {}
             }
         };
         let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
@@ -82,8 +99,9 @@ impl Application {
             registries,
             draining: draining.clone(),
             authenticator,
+            audit: audit.clone(),
         };
-        Ok(Self { listener, router: router(state), refresh: Box::pin(background), config, draining })
+        Ok(Self { listener, router: router(state), refresh: Box::pin(background), config, draining, audit })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -130,13 +148,17 @@ impl Application {
                     tracing::warn!(grace = %format_duration(grace), "in-flight requests outlived the grace period");
                 }
             }
-            () = self.refresh => anyhow::bail!("the registry set or key set refresher stopped"),
+            () = self.refresh => anyhow::bail!("the registry set or key set refresher, or the audit file's SIGHUP listener, stopped"),
+        }
+        if tokio::time::timeout(AUDIT_FLUSH, self.audit.flush()).await.is_err() {
+            tracing::warn!("the audit file did not take the last events within {AUDIT_FLUSH:?}");
         }
         Ok(())
     }
 }
 
-/// The routes with their layers, innermost first: URL rules, request logs, compression, CORS, request ids.
+/// The routes with their layers, innermost first: authentication, URL rules, the request timeout, the audit
+/// trail, request logs, compression, CORS, request ids.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors);
     let request_timeout = state.config.server.request_timeout;
@@ -144,6 +166,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token))
         .layer(axum::middleware::from_fn(normalize_url))
         .layer(axum::middleware::from_fn_with_state(request_timeout, limit_duration))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audit_requests))
         .layer(TraceLayer::new_for_http().make_span_with(RequestSpan).on_response(ResponseLog))
         .layer(CompressionLayer::new())
         .layer(cors)

@@ -11,6 +11,7 @@ use registry_shared::store::{Cursor, ListQuery, Scope, VersionSelector};
 use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
 
+use crate::audit::AuditSlot;
 use crate::error::{ApiError, FieldError};
 use crate::state::AppState;
 
@@ -192,6 +193,7 @@ impl FromRequestParts<AppState> for WriteTarget {
                     .map_err(ApiError::NotFound)?
             }
         };
+        AuditSlot::of(&parts.extensions).note(|facts| facts.registry = Some(registry.name.to_string()));
         ensure_managed(&registry)?;
         Ok(Self(registry))
     }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod error;

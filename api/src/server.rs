@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, HttpBody};
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -58,7 +58,7 @@ pub async fn serve(
     let builder = Arc::new(builder);
     tokio::pin!(stop);
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -75,7 +75,8 @@ pub async fn serve(
         let conn = table.register();
         let service = hyper::service::service_fn({
             let (router, conn) = (router.clone(), conn.clone());
-            move |request: Request<hyper::body::Incoming>| {
+            move |mut request: Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
                 let (router, guard) = (router.clone(), InFlight::start(conn.clone()));
                 async move {
                     let response =

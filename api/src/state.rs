@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use registry_shared::audit::AuditLog;
 use registry_shared::config::Config;
 use registry_shared::publish::Publisher;
 use registry_shared::store::Store;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub draining: Arc<AtomicBool>,
     /// The token verifier of `auth.mode: oauth`; `None` in anonymous mode.
     pub authenticator: Option<Arc<Authenticator>>,
+    /// Where the audit events of writes and refusals go.
+    pub audit: Arc<AuditLog>,
 }
 
 impl AppState {

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod audit;
 pub mod bootstrap;
 pub mod build_info;
 pub mod config;

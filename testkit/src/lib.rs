@@ -11,8 +11,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use registry_shared::config::{
-    AuthConfig, AuthMode, Config, CorsConfig, FileSource, Filter, PostgresConfig, PostgresTarget,
-    RegistryConfig, ServerConfig, ShutdownConfig, Source, StorageConfig, ValidationConfig, WorkerConfig,
+    AuditConfig, AuthConfig, AuthMode, Config, CorsConfig, FileSource, Filter, PostgresConfig,
+    PostgresTarget, RegistryConfig, ServerConfig, ShutdownConfig, Source, StorageConfig, ValidationConfig,
+    WorkerConfig,
 };
 use registry_shared::formats::{Entry, Format, Origin};
 use registry_shared::model::{RegistryName, ServerJson, Status};
@@ -216,6 +217,7 @@ pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> 
         server: ServerConfig::default(),
         shutdown: ShutdownConfig { drain: Duration::ZERO, ..ShutdownConfig::default() },
         cors: CorsConfig::default(),
+        audit: AuditConfig::default(),
         publish_registry: None,
         validation: ValidationConfig::default(),
     }

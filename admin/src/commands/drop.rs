@@ -4,9 +4,10 @@
 use std::io::Write;
 
 use anyhow::{Context, anyhow};
+use registry_shared::audit::{AuditEvent, Outcome};
 use registry_shared::store::Store;
 
-use super::{Failure, load, registry_name};
+use super::{Failure, audit_log, load, registry_name};
 use crate::cli::DropRegistryArgs;
 
 pub async fn run(args: &DropRegistryArgs) -> Result<(), Failure> {
@@ -19,8 +20,22 @@ pub async fn run(args: &DropRegistryArgs) -> Result<(), Failure> {
         )
         .into());
     }
+    let audit = audit_log(&config)?;
     let store = Store::connect(&config.database).await.context("opening the database")?;
-    match store.drop_registry(&name).await.with_context(|| format!("deleting {name}"))? {
+    let dropped = store.drop_registry(&name).await.with_context(|| format!("deleting {name}"));
+    let (outcome, detail) = match &dropped {
+        Ok(Some(versions)) => (Outcome::Success, format!("deleted, with its {versions} versions")),
+        Ok(None) => (Outcome::Failed, "not a stored registry".to_owned()),
+        Err(error) => (Outcome::Failed, format!("{error:#}")),
+    };
+    let event = AuditEvent {
+        registry: Some(name.to_string()),
+        detail: Some(detail),
+        ..AuditEvent::by_operator("drop-registry", outcome)
+    };
+    audit.record(&event);
+    audit.flush().await;
+    match dropped? {
         Some(versions) => writeln!(std::io::stdout(), "{name}: deleted, with its {versions} versions")?,
         None => return Err(anyhow!("{name} is not a stored registry").into()),
     }

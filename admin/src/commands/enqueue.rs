@@ -4,13 +4,14 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
+use registry_shared::audit::{AuditEvent, Outcome};
 use registry_shared::bootstrap;
 use registry_shared::config::Source;
 use registry_shared::jobs::{Enqueued, SyncRegistry, Trigger, queue_report};
 use registry_shared::model::RegistryName;
 use registry_shared::store::Store;
 
-use super::{Failure, load, stored_registry};
+use super::{Failure, audit_log, load, stored_registry};
 use crate::cli::{EnqueueSyncArgs, Output};
 
 pub async fn run(args: &EnqueueSyncArgs) -> Result<(), Failure> {
@@ -30,19 +31,35 @@ pub async fn run(args: &EnqueueSyncArgs) -> Result<(), Failure> {
         }
         names
     };
-    let requested_by = std::env::var("USER").ok().map(|user| format!("registry-admin ({user})"));
+    let audit = audit_log(&config)?;
+    let operator = AuditEvent::by_operator("enqueue-sync", Outcome::Success);
+    let requested_by = operator.subject.as_ref().map(|user| format!("registry-admin ({user})"));
     let mut out = std::io::stdout().lock();
     for registry in names {
         let job = SyncRegistry::new(registry.clone(), Trigger::Manual, requested_by.clone());
         let enqueued =
-            job.enqueue(&store, None).await.with_context(|| format!("queueing a sync of {registry}"))?;
-        match enqueued {
-            Enqueued::Queued { job_id } => writeln!(out, "{registry}: queued job {job_id}")?,
-            Enqueued::AlreadyQueued { job_id } => {
-                writeln!(out, "{registry}: a sync is already queued or running (job {job_id})")?;
+            job.enqueue(&store, None).await.with_context(|| format!("queueing a sync of {registry}"));
+        let (outcome, line) = match &enqueued {
+            Ok(Enqueued::Queued { job_id }) => (Outcome::Success, format!("queued job {job_id}")),
+            Ok(Enqueued::AlreadyQueued { job_id }) => {
+                (Outcome::Success, format!("a sync is already queued or running (job {job_id})"))
             }
+            Err(error) => (Outcome::Failed, format!("{error:#}")),
+        };
+        let registry_name = Some(registry.to_string());
+        audit.record(&AuditEvent {
+            registry: registry_name,
+            detail: Some(line.clone()),
+            outcome,
+            ..operator.clone()
+        });
+        if let Err(error) = enqueued {
+            audit.flush().await;
+            return Err(error.into());
         }
+        writeln!(out, "{registry}: {line}")?;
     }
+    audit.flush().await;
     Ok(())
 }
 

@@ -4,11 +4,12 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
+use registry_shared::audit::{AuditEvent, Outcome};
 use registry_shared::bootstrap;
 use registry_shared::config::StorageConfig;
 use registry_shared::store::Store;
 
-use super::{Failure, load};
+use super::{Failure, audit_log, load};
 
 pub async fn run(path: &Path) -> Result<(), Failure> {
     let config = load(path)?;
@@ -27,8 +28,21 @@ pub async fn run(path: &Path) -> Result<(), Failure> {
         writeln!(out, "{target}: applied {} migrations, the schema is up to date", applied.len())?;
     }
     // The release step also owns the registry set: replicas only read it.
+    let audit = audit_log(&config)?;
     let store = Store::connect(&config.database).await.context("opening the database")?;
-    let changes = store.apply_registries(&config.registries).await.context("storing the registries")?;
-    writeln!(out, "registries: {} ({} configured)", bootstrap::describe(&changes), config.registries.len())?;
+    let changes = store.apply_registries(&config.registries).await.context("storing the registries");
+    let event = match &changes {
+        Ok(changes) if changes.is_empty() => None,
+        Ok(changes) => Some((Outcome::Success, bootstrap::describe(changes))),
+        Err(error) => Some((Outcome::Failed, format!("{error:#}"))),
+    };
+    if let Some((outcome, detail)) = event {
+        audit.record(&AuditEvent {
+            detail: Some(detail),
+            ..AuditEvent::by_operator("apply-registries", outcome)
+        });
+        audit.flush().await;
+    }
+    writeln!(out, "registries: {} ({} configured)", bootstrap::describe(&changes?), config.registries.len())?;
     Ok(())
 }

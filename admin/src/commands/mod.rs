@@ -11,6 +11,7 @@ mod status;
 use std::io::Write;
 use std::process::ExitCode;
 
+use registry_shared::audit::AuditLog;
 use registry_shared::bootstrap;
 use registry_shared::config::{Config, ConfigErrors};
 use registry_shared::model::RegistryName;
@@ -64,6 +65,12 @@ impl From<std::io::Error> for Failure {
 
 fn load(path: &std::path::Path) -> Result<Config, Failure> {
     Config::load(path).map_err(Failure::Config)
+}
+
+/// The audit log of `config`, for the commands that write. Its events are in the file once
+/// [`AuditLog::flush`] returns.
+fn audit_log(config: &Config) -> Result<AuditLog, Failure> {
+    AuditLog::open(&config.audit).map_err(|e| Failure::Other(anyhow::anyhow!(e)))
 }
 
 fn registry_name(raw: &str) -> anyhow::Result<RegistryName> {

@@ -5,12 +5,13 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
+use registry_shared::audit::{AuditEvent, Outcome};
 use registry_shared::publish::{PublishError, Publisher, ensure_managed};
 use registry_shared::store::Store;
 use registry_shared::validation::{self, Issue, NoPackageChecks};
 use serde_json::Value;
 
-use super::{Failure, load, stored_registry};
+use super::{Failure, audit_log, load, stored_registry};
 use crate::cli::PublishArgs;
 
 pub async fn run(args: &PublishArgs) -> Result<(), Failure> {
@@ -22,12 +23,24 @@ pub async fn run(args: &PublishArgs) -> Result<(), Failure> {
     let registry = &stored.definition().context("reading the registry's definition")?;
     ensure_managed(registry).map_err(|e| anyhow!(e))?;
     let publisher = Publisher { store: &store, validation: &config.validation, packages: &NoPackageChecks };
+    let audit = audit_log(&config)?;
     let mut out = std::io::stdout().lock();
     let mut failed = 0;
     for file in &args.files {
         let outcome = match read(file) {
             Ok(document) if args.validate_only => validate(&publisher, registry, &document).await,
-            Ok(document) => publish(&publisher, registry, document).await,
+            Ok(document) => {
+                let mut event = AuditEvent::by_operator("publish", Outcome::Success);
+                let field = |key: &str| document.get(key).and_then(Value::as_str).map(str::to_owned);
+                (event.registry, event.name, event.version) =
+                    (Some(registry.name.to_string()), field("name"), field("version"));
+                let published = publish(&publisher, registry, document).await;
+                let (Ok(line) | Err(line)) = &published;
+                event.outcome = if published.is_ok() { Outcome::Success } else { Outcome::Failed };
+                event.detail = Some(format!("{}: {line}", file.display()));
+                audit.record(&event);
+                published
+            }
             Err(e) => Err(format!("{e:#}")),
         };
         match outcome {
@@ -38,6 +51,7 @@ pub async fn run(args: &PublishArgs) -> Result<(), Failure> {
             }
         }
     }
+    audit.flush().await;
     if failed > 0 {
         return Err(anyhow!("{failed} of {} files failed", args.files.len()).into());
     }

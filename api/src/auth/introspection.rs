@@ -5,35 +5,28 @@
 //! of the token: a valid one until `exp` but at most [`POSITIVE_TTL`], a refusal for [`NEGATIVE_TTL`], so
 //! random opaque tokens cannot flood the identity provider.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::Principal;
 use super::jwt::{self, Rejection};
 use super::providers::Provider;
+use super::token_cache::{self, TokenCache};
 
 pub const POSITIVE_TTL: Duration = Duration::from_secs(60);
 pub const NEGATIVE_TTL: Duration = Duration::from_secs(5);
-/// Past this many entries, expired ones are swept; past twice as many, the cache starts over.
-const MAX_ENTRIES: usize = 10_000;
-
-/// An answer, good until the instant.
-type Cached = (Instant, Result<Principal, Rejection>);
 
 #[derive(Default)]
 pub struct Introspector {
-    /// By SHA-256 of the token.
-    cache: Mutex<HashMap<[u8; 32], Cached>>,
+    cache: TokenCache<Result<Principal, Rejection>>,
 }
 
 impl Introspector {
     pub async fn introspect(&self, providers: &[Arc<Provider>], token: &str) -> Result<Principal, Rejection> {
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(cached) = self.cached(&key) {
+        let key = token_cache::key(token);
+        if let Some(cached) = self.cache.get(&key) {
             return cached;
         }
         let mut outcome = Err(Rejection::NotJws);
@@ -44,36 +37,12 @@ impl Introspector {
             }
         }
         let ttl = match &outcome {
-            Ok(principal) => positive_ttl(&principal.claims),
+            Ok(principal) => token_cache::until_exp(&principal.claims, POSITIVE_TTL).unwrap_or(NEGATIVE_TTL),
             Err(_) => NEGATIVE_TTL,
         };
-        self.remember(key, ttl, outcome.clone());
+        self.cache.put(key, ttl, outcome.clone());
         outcome
     }
-
-    fn cached(&self, key: &[u8; 32]) -> Option<Result<Principal, Rejection>> {
-        let cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache.get(key).filter(|(until, _)| *until > Instant::now()).map(|(_, outcome)| outcome.clone())
-    }
-
-    fn remember(&self, key: [u8; 32], ttl: Duration, outcome: Result<Principal, Rejection>) {
-        let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if cache.len() >= MAX_ENTRIES {
-            let now = Instant::now();
-            cache.retain(|_, (until, _)| *until > now);
-            if cache.len() >= 2 * MAX_ENTRIES {
-                cache.clear();
-            }
-        }
-        cache.insert(key, (Instant::now() + ttl, outcome));
-    }
-}
-
-/// Until `exp`, at most [`POSITIVE_TTL`].
-fn positive_ttl(claims: &Map<String, Value>) -> Duration {
-    let left = claims.get("exp").and_then(Value::as_i64).map(|exp| exp - chrono::Utc::now().timestamp());
-    left.and_then(|secs| u64::try_from(secs).ok())
-        .map_or(NEGATIVE_TTL, |secs| Duration::from_secs(secs).min(POSITIVE_TTL))
 }
 
 async fn ask(provider: &Provider, token: &str) -> Result<Principal, Rejection> {

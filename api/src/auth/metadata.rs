@@ -52,10 +52,7 @@ pub struct ResourceMetadataOut {
 pub async fn get_resource_metadata(
     State(state): State<AppState>,
 ) -> Result<Json<ResourceMetadataOut>, ApiError> {
-    let authenticator = state
-        .authenticator
-        .as_deref()
-        .ok_or_else(|| ApiError::NotFound("authentication is off (auth.mode: anonymous)".into()))?;
+    let authenticator = state.authenticator.as_deref().ok_or_else(super::auth_is_off)?;
     let oauth = authenticator.oauth();
     Ok(Json(ResourceMetadataOut {
         resource: oauth.resource.clone(),

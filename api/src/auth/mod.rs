@@ -11,6 +11,7 @@ pub mod jwt;
 pub mod metadata;
 mod providers;
 mod public_paths;
+mod token_cache;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,14 +22,17 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use registry_shared::config::{AuthConfig, AuthMode, OAuthConfig};
+use registry_shared::model::RegistryName;
 use serde_json::{Map, Value};
 
+use crate::audit::AuditSlot;
 use crate::error::{ApiError, problem};
 use crate::state::AppState;
 use authz::{Action, Grants};
 use jwt::Rejection;
 use providers::Provider;
 pub use public_paths::is_public;
+use token_cache::TokenCache;
 
 /// The caller a token proved.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +60,15 @@ impl Principal {
     }
 }
 
+/// How long a verified JWT is remembered (never past its `exp`). A key the provider drops from its set
+/// stops working at the next key set fetch anyway ([`providers::REFRESH`]); this is far shorter.
+pub const VERIFIED_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The answer of the routes that only make sense in oauth mode, when it is off.
+pub fn auth_is_off() -> ApiError {
+    ApiError::NotFound("authentication is off (auth.mode: anonymous)".into())
+}
+
 pub const READ_SCOPE: &str = "mcp-registry:read";
 pub const WRITE_SCOPE: &str = "mcp-registry:write";
 
@@ -65,16 +78,20 @@ pub struct Authenticator {
     /// The same providers in config order, for introspection.
     ordered: Vec<Arc<Provider>>,
     introspector: introspection::Introspector,
+    /// JWTs that verified, for at most [`VERIFIED_TTL`], so a client's next requests skip the signature check.
+    verified: TokenCache<Principal>,
     oauth: OAuthConfig,
     metadata_url: String,
 }
 
 /// Why a request has no principal.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// No `Authorization: Bearer <token>` (RFC 6750 `invalid_request`).
+    #[error("no bearer token")]
     Missing,
     /// A token that did not verify (`invalid_token`).
+    #[error("the token was refused: {0}")]
     Invalid(Rejection),
 }
 
@@ -92,6 +109,7 @@ impl Authenticator {
             providers,
             ordered,
             introspector: introspection::Introspector::default(),
+            verified: TokenCache::default(),
             oauth: oauth.clone(),
             metadata_url: metadata::document_url(&oauth.resource),
         })
@@ -123,6 +141,10 @@ impl Authenticator {
     }
 
     async fn verify(&self, token: &str) -> Result<Principal, Rejection> {
+        let cache_key = token_cache::key(token);
+        if let Some(principal) = self.verified.get(&cache_key) {
+            return Ok(principal);
+        }
         let jws = match jwt::parse(token) {
             Ok(jws) => jws,
             Err(Rejection::NotJws) => return self.introspector.introspect(&self.ordered, token).await,
@@ -140,14 +162,17 @@ impl Authenticator {
         let key = provider.key(kid).await?;
         jws.verify_signature(&key, alg)?;
         jwt::check_claims(&jws.claims, &config.audience, config.leeway, chrono::Utc::now())?;
-        Ok(Principal {
+        let principal = Principal {
             provider: config.name.clone(),
             subject: jws.claims.get("sub").and_then(Value::as_str).map(str::to_owned),
             claims: jws.claims,
-        })
+        };
+        if let Some(ttl) = token_cache::until_exp(&principal.claims, VERIFIED_TTL) {
+            self.verified.put(cache_key, ttl, principal.clone());
+        }
+        Ok(principal)
     }
 
-    /// A 401 with the RFC 6750 challenge for `refusal`; the body's description is fixed and leaks nothing.
     /// The providers listed in the RFC 9728 document, in config order.
     pub fn advertised_issuers(&self) -> Vec<&str> {
         self.oauth.providers.iter().filter(|p| p.advertise).map(|p| p.issuer.as_str()).collect()
@@ -182,6 +207,7 @@ impl Authenticator {
         Some(response)
     }
 
+    /// A 401 with the RFC 6750 challenge for `refusal`; the body's description is fixed and leaks nothing.
     pub fn unauthorized(&self, refusal: &Refusal) -> Response {
         let (error, description) = match refusal {
             Refusal::Missing => ("invalid_request", "missing or malformed authorization header"),
@@ -220,21 +246,27 @@ pub async fn require_token(State(state): State<AppState>, mut request: Request, 
     if !needs_token(&state.config.auth, request.method(), request.uri().path()) {
         return next.run(request).await;
     }
+    let audit = AuditSlot::of(request.extensions());
     match authenticator.authenticate(request.headers()).await {
         Ok(principal) => {
+            audit.note(|facts| facts.principal(&principal));
             let write = is_write(request.method(), request.uri().path());
             if let Some(refused) = authenticator.scope_refusal(&principal, write) {
+                audit.note(|facts| facts.detail = Some("the token lacks the scope".into()));
                 return refused;
             }
             request.extensions_mut().insert(principal);
             next.run(request).await
         }
-        Err(refusal) => authenticator.unauthorized(&refusal),
+        Err(refusal) => {
+            audit.note(|facts| facts.detail = Some(refusal.to_string()));
+            authenticator.unauthorized(&refusal)
+        }
     }
 }
 
 /// Whether a request changes something; `POST …/validate` stores nothing and is a read.
-fn is_write(method: &Method, path: &str) -> bool {
+pub fn is_write(method: &Method, path: &str) -> bool {
     !(matches!(*method, Method::GET | Method::HEAD)
         || (*method == Method::POST && path.ends_with("/validate")))
 }
@@ -253,25 +285,39 @@ fn needs_token(auth: &AuthConfig, method: &Method, path: &str) -> bool {
 
 /// Proof that the caller may make this write: in anonymous mode anyone; in oauth mode an authenticated
 /// principal with the scope (when enforced) and the role the route's [`Action`] needs. Names are checked
-/// against the principal's namespaces with [`WriteAccess::check_name`] once the handler knows them.
+/// against the principal's namespaces with [`WriteAccess::check_target`] once the handler knows them.
+/// Taking it marks the request as a write for the audit trail.
 pub struct WriteAccess {
     pub principal: Option<Principal>,
     pub action: Action,
     grants: Grants,
+    audit: AuditSlot,
 }
 
 impl WriteAccess {
-    /// 403 when `name` is outside the caller's namespaces, naming the patterns it holds.
-    pub fn check_name(&self, name: &str) -> Result<(), ApiError> {
+    /// Records the server (and version) written, then refuses with 403 when `name` is outside the caller's
+    /// namespaces, naming the patterns it holds.
+    pub fn check_target(&self, name: &str, version: Option<&str>) -> Result<(), ApiError> {
+        self.audit.note(|facts| {
+            facts.name = Some(name.to_owned());
+            facts.version = version.map(str::to_owned);
+        });
         if self.grants.may_name(name) {
             return Ok(());
         }
         let held = self.grants.namespaces.as_deref().unwrap_or_default();
         let held = if held.is_empty() { "none".to_owned() } else { held.join(", ") };
-        Err(ApiError::Forbidden(format!(
+        let detail = format!(
             "forbidden: {name} is outside your namespaces (you may {} names matching: {held})",
             self.action.as_str()
-        )))
+        );
+        self.audit.note(|facts| facts.detail = Some(detail.clone()));
+        Err(ApiError::Forbidden(detail))
+    }
+
+    /// Records the registry written, where no [`crate::extract::WriteTarget`] does.
+    pub fn note_registry(&self, registry: &RegistryName) {
+        self.audit.note(|facts| facts.registry = Some(registry.to_string()));
     }
 }
 
@@ -280,18 +326,22 @@ impl FromRequestParts<AppState> for WriteAccess {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let action = Action::of(&parts.method, parts.uri.path());
+        let audit = AuditSlot::of(&parts.extensions);
+        audit.note(|facts| facts.action = Some(action));
         let Some(authenticator) = state.authenticator.as_deref() else {
-            return Ok(Self { principal: None, action, grants: Grants::all() });
+            return Ok(Self { principal: None, action, grants: Grants::all(), audit });
         };
         let principal = match parts.extensions.get::<Principal>() {
             Some(principal) => principal.clone(),
             // A write on a path made public still needs a token.
             None => {
-                let principal = authenticator
-                    .authenticate(&parts.headers)
-                    .await
-                    .map_err(|r| authenticator.unauthorized(&r))?;
+                let principal = authenticator.authenticate(&parts.headers).await.map_err(|refusal| {
+                    audit.note(|facts| facts.detail = Some(refusal.to_string()));
+                    authenticator.unauthorized(&refusal)
+                })?;
+                audit.note(|facts| facts.principal(&principal));
                 if let Some(refused) = authenticator.scope_refusal(&principal, true) {
+                    audit.note(|facts| facts.detail = Some("the token lacks the scope".into()));
                     return Err(refused);
                 }
                 principal
@@ -307,9 +357,10 @@ impl FromRequestParts<AppState> for WriteAccess {
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default()
             );
+            audit.note(|facts| facts.detail = Some(detail.clone()));
             return Err(ApiError::Forbidden(detail).into_response());
         }
-        Ok(Self { principal: Some(principal), action, grants })
+        Ok(Self { principal: Some(principal), action, grants, audit })
     }
 }
 

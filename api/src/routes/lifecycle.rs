@@ -88,7 +88,7 @@ pub async fn edit_server_version(
     body: JsonBody,
 ) -> Result<Json<ServerResponse>, ApiError> {
     let (name, version) = (server_name(&path.server_name)?, version(&path.version)?);
-    access.check_name(name.as_str())?;
+    access.check_target(name.as_str(), Some(version.as_str()))?;
     let scope = Scope::Registry(registry.name.clone());
     let exact = VersionSelector::Exact(version.to_string());
     if state.store.get_version(&scope, name.as_str(), &exact, false).await?.is_none() {
@@ -140,7 +140,7 @@ pub async fn delete_server_version(
     ApiPath(path): ApiPath<VersionPath>,
 ) -> Result<Json<ServerResponse>, ApiError> {
     let (name, version) = (server_name(&path.server_name)?, version(&path.version)?);
-    access.check_name(name.as_str())?;
+    access.check_target(name.as_str(), Some(version.as_str()))?;
     let deleted = state.store.delete_version(&registry.name, name.as_str(), version.as_str()).await?;
     let deleted = deleted.ok_or_else(version_not_found)?;
     tracing::info!(registry.name = %registry.name, server.name = %name, server.version = %version, "server version deleted");
@@ -175,7 +175,7 @@ pub async fn update_version_status(
     body: JsonBody,
 ) -> Result<Json<ServerResponse>, ApiError> {
     let (name, version) = (server_name(&path.server_name)?, version(&path.version)?);
-    access.check_name(name.as_str())?;
+    access.check_target(name.as_str(), Some(version.as_str()))?;
     let change = status_in(body.value()?)?;
     let update = apply(&state, &registry, &name, Some(&version), &change).await?;
     if update.updated == 0 {
@@ -214,7 +214,7 @@ pub async fn update_server_status(
     body: JsonBody,
 ) -> Result<Json<StatusUpdateOut>, ApiError> {
     let name = server_name(&path.server_name)?;
-    access.check_name(name.as_str())?;
+    access.check_target(name.as_str(), None)?;
     let change = status_in(body.value()?)?;
     let update = apply(&state, &registry, &name, None, &change).await?;
     if update.updated == 0 {

@@ -6,8 +6,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::Principal;
 use crate::auth::authz::{Grants, Role};
+use crate::auth::{Principal, auth_is_off};
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -41,7 +41,7 @@ pub async fn get_me(
     principal: Option<Extension<Principal>>,
 ) -> Result<Json<MeOut>, ApiError> {
     let Some(Extension(principal)) = principal else {
-        return Err(ApiError::NotFound("authentication is off (auth.mode: anonymous)".into()));
+        return Err(auth_is_off());
     };
     let grants = Grants::of(state.config.auth.authz.as_ref(), &principal.claims);
     Ok(Json(MeOut {

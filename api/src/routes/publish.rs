@@ -59,7 +59,7 @@ pub async fn publish_server(
 ) -> Result<Response, ApiError> {
     let document = body.value()?;
     if let Some(name) = document.get("name").and_then(serde_json::Value::as_str) {
-        access.check_name(name)?;
+        access.check_target(name, document.get("version").and_then(serde_json::Value::as_str))?;
     }
     let (Inserted { record, created }, warnings) = state.publisher().publish(&registry, document).await?;
     let (name, version) = (record.server.name().as_str(), record.server.version().as_str());

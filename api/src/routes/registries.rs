@@ -184,10 +184,11 @@ pub struct SyncJobOut {
 )]
 pub async fn sync_registry(
     State(state): State<AppState>,
-    _access: WriteAccess,
+    access: WriteAccess,
     ApiPath(name): ApiPath<String>,
 ) -> Result<(StatusCode, Json<SyncJobOut>), ApiError> {
     let config = stored_registry(&state, &name)?;
+    access.note_registry(&config.name);
     if config.source == Source::Managed {
         return Err(ApiError::Conflict(format!(
             "registry {name} is managed: it is written through the API and never synced"

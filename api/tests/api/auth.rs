@@ -108,6 +108,7 @@ on_both_backends! {
             ("14 RS256 naming an EC key", mock.sign("rsa-1", "RS256", json!({"kid": "ec-1"}), &claims(json!({})))),
             ("an RSA key of 1,024 bits", mock.sign("rsa-short", "RS256", json!({}), &claims(json!({})))),
             ("no kid", mock.sign("rsa-1", "RS256", json!({"kid": null}), &claims(json!({})))),
+            ("18 an opaque token, and no provider introspects", "opaque-token".to_owned()),
         ];
 
         for (row, token) in [("1 RS256", &rs256), ("1 ES256", &es256), ("1 Kubernetes-shaped", &kubernetes)] {
@@ -178,6 +179,33 @@ async fn with_public_reads_the_registry_reads_are_open_and_writes_and_the_extens
     assert_challenge(&extension, "invalid_request");
     assert_challenge(&anonymous_publish, "invalid_request");
     assert_eq!(publish.status, 201, "{}", publish.body);
+    test.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_verified_token_is_remembered_but_never_past_its_exp() {
+    let test = TestStore::sqlite().await;
+    let mock = MockProvider::start().await;
+    let mut exact = provider(&mock, "idp");
+    exact.leeway = Duration::ZERO;
+    let app = app_with(&test, oauth(vec![exact], false)).await;
+    let exp = chrono::Utc::now().timestamp() + 2;
+    let token = mock.sign("rsa-1", "RS256", json!({}), &mock.claims(AUDIENCE, json!({"exp": exp})));
+
+    let first = app.get_as("/v0.1/servers", Some(&bearer(&token))).await;
+    let again = app.get_as("/v0.1/servers", Some(&bearer(&token))).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let reply = app.get_as("/v0.1/servers", Some(&bearer(&token))).await;
+        if reply.status != 200 || tokio::time::Instant::now() > deadline {
+            break reply;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    assert_eq!((first.status.as_u16(), again.status.as_u16()), (200, 200));
+    assert_challenge(&refused, "invalid_token");
+    assert!(chrono::Utc::now().timestamp() >= exp, "refused only once exp had passed");
     test.cleanup().await;
 }
 

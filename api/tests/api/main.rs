@@ -1,11 +1,13 @@
 //! The API as clients meet it: the real application over HTTP, on PostgreSQL and on SQLite.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
+mod audit;
 mod auth;
 mod authz;
 mod docs;
 mod helpers;
 mod lifecycle;
+mod oidc_e2e;
 mod ops;
 mod publish;
 mod registries;

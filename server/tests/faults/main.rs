@@ -5,6 +5,7 @@
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
 mod api;
+mod audit;
 mod http;
 mod publish;
 mod skew;

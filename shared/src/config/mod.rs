@@ -39,6 +39,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub shutdown: ShutdownConfig,
     pub cors: CorsConfig,
+    pub audit: AuditConfig,
     /// The managed registry that the root publish routes (`/v0.1/publish`, `/v0/publish`) write to. When
     /// unset, the only managed registry, if there is exactly one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,6 +62,14 @@ impl Default for ValidationConfig {
     fn default() -> Self {
         Self { strict_repository: false, max_publisher_meta_bytes: 4096 }
     }
+}
+
+/// The audit trail: one event per write and per refused request, always to the log under target `audit`,
+/// and with `file` also appended to that file as JSON lines (reopened on SIGHUP, for logrotate).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AuditConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
 }
 
 /// Which browser origins may call the API. The reads are public metadata, so any origin by default, as the
@@ -386,6 +395,10 @@ pub struct ServerConfig {
     /// The longest a request may take; past it the answer is 503 with `Retry-After`.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// The proxies (networks) whose `X-Forwarded-For` names the client recorded in the audit trail; from
+    /// anyone else the header is ignored.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServerConfig {
@@ -395,6 +408,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(60),
             max_connections: None,
             request_timeout: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -19,6 +19,7 @@ pub struct RawConfig {
     pub server: Option<Value>,
     pub shutdown: Option<Value>,
     pub cors: Option<Value>,
+    pub audit: Option<Value>,
     pub publish_registry: Option<String>,
     pub validation: Option<Value>,
 }
@@ -227,6 +228,13 @@ pub struct RawServer {
     pub idle_timeout: Option<String>,
     pub max_connections: Option<u32>,
     pub request_timeout: Option<String>,
+    pub trusted_proxies: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawAudit {
+    pub file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -97,6 +97,8 @@ registries:
 auth: {mode: sometimes}
 database: {host: db, port: 'x', password: hunter2}
 worker: {concurrency: 0, backoff: {min: 10s, max: 1s}}
+server: {trustedProxies: ['10.0.0.0/8', 'proxy.internal', '10.0.0.0/33']}
+audit: {file: ''}
 ";
 
     let found = problems(yaml);
@@ -117,6 +119,9 @@ worker: {concurrency: 0, backoff: {min: 10s, max: 1s}}
         "database.database: is required",
         "worker.backoff: min must not exceed max",
         "worker.concurrency: must be at least 1",
+        "server.trustedProxies[1]: \"proxy.internal\" is not a network",
+        "server.trustedProxies[2]: \"10.0.0.0/33\" is not a network",
+        "audit.file: must not be empty",
     ];
     for line in expected {
         assert!(found.iter().any(|p| p.starts_with(line)), "missing {line:?} in:\n{}", found.join("\n"));

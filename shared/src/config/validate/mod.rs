@@ -148,12 +148,23 @@ pub(super) fn validate(tree: Value, insecure_issuers: bool) -> Result<Config, Co
     let server = server(&mut check, raw.server);
     let shutdown = shutdown(&mut check, raw.shutdown);
     let cors = cors(&mut check, raw.cors);
+    let audit = audit(&mut check, raw.audit);
     let validation = publish::validation(&mut check, raw.validation);
     let publish_registry = registries
         .as_deref()
         .and_then(|registries| publish::publish_registry(&mut check, raw.publish_registry, registries));
-    match (check.problems.is_empty(), registries, auth, database, worker, server, shutdown, cors, validation)
-    {
+    match (
+        check.problems.is_empty(),
+        registries,
+        auth,
+        database,
+        worker,
+        server,
+        shutdown,
+        cors,
+        audit,
+        validation,
+    ) {
         (
             true,
             Some(registries),
@@ -163,6 +174,7 @@ pub(super) fn validate(tree: Value, insecure_issuers: bool) -> Result<Config, Co
             Some(server),
             Some(shutdown),
             Some(cors),
+            Some(audit),
             Some(validation),
         ) => Ok(Config {
             registry_name,
@@ -174,6 +186,7 @@ pub(super) fn validate(tree: Value, insecure_issuers: bool) -> Result<Config, Co
             server,
             shutdown,
             cors,
+            audit,
             publish_registry,
             validation,
         }),
@@ -228,12 +241,38 @@ fn server(check: &mut Check, value: Option<Value>) -> Option<ServerConfig> {
     if raw.max_connections == Some(0) {
         check.fail("server.maxConnections", "must be at least 1");
     }
+    let mut trusted_proxies = Vec::new();
+    for (i, raw) in raw.trusted_proxies.unwrap_or_default().iter().enumerate() {
+        let network = raw.trim();
+        match network.parse::<ipnet::IpNet>().or_else(|_| network.parse::<std::net::IpAddr>().map(Into::into))
+        {
+            Ok(network) => trusted_proxies.push(network),
+            Err(_) => check.fail(
+                format!("server.trustedProxies[{i}]"),
+                format!("{raw:?} is not a network (write e.g. 10.0.0.0/8, fd00::/8 or 192.0.2.7)"),
+            ),
+        }
+    }
     Some(ServerConfig {
         header_read_timeout: header_read_timeout?,
         idle_timeout: idle_timeout?,
         max_connections: raw.max_connections,
         request_timeout: request_timeout?,
+        trusted_proxies,
     })
+}
+
+fn audit(check: &mut Check, value: Option<Value>) -> Option<AuditConfig> {
+    let Some(value) = value else { return Some(AuditConfig::default()) };
+    let raw: RawAudit = check.section("audit", value)?;
+    let file = match raw.file.as_deref().map(str::trim) {
+        Some("") => {
+            check.fail("audit.file", "must not be empty (leave it out to log the audit events only)");
+            None
+        }
+        other => other.map(PathBuf::from),
+    };
+    Some(AuditConfig { file })
 }
 
 fn shutdown(check: &mut Check, value: Option<Value>) -> Option<ShutdownConfig> {
