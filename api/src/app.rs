@@ -63,8 +63,8 @@ impl Application {
             (AuthMode::Oauth, Some(oauth)) => {
                 if config.auth.authz.is_none() {
                     tracing::warn!(
-                        "auth.authz is not set: any caller with a valid token may publish, change and delete \
-                         versions and sync registries"
+                        "auth.authz is not set: any caller with a valid token may publish, edit, change and \
+                         delete versions and sync registries"
                     );
                 }
                 Some(Arc::new(Authenticator::new(oauth).map_err(|e| anyhow::anyhow!("auth.oauth: {e}"))?))

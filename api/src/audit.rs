@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{Extensions, HeaderMap};
+use axum::http::{Extensions, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
@@ -76,8 +76,11 @@ pub async fn audit_requests(State(state): State<AppState>, mut request: Request,
     }
     let action = match facts.action {
         Some(action) => action.as_str(),
-        None if is_write(&method, &path) => Action::of(&method, &path).as_str(),
-        None => "read",
+        None if !is_write(&method, &path) => "read",
+        None if matches!(method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE) => {
+            Action::of(&method, &path).as_str()
+        }
+        None => "other",
     };
     state.audit.record(&AuditEvent {
         request_id,

@@ -207,13 +207,6 @@ pub fn stored_registry(state: &AppState, raw: &str) -> Result<RegistryConfig, Ap
         .ok_or_else(|| ApiError::NotFound(format!("Registry {raw} not found")))
 }
 
-/// The `registryName` of a path under `/registry/{registryName}`.
-#[derive(serde::Deserialize)]
-pub struct RegistryPath {
-    #[serde(rename = "registryName")]
-    pub registry_name: String,
-}
-
 /// Path parameters, percent-decoded; a malformed one is a 400 problem.
 pub struct ApiPath<T>(pub T);
 

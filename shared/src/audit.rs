@@ -190,12 +190,10 @@ impl AuditLog {
         }
     }
 
-    /// Calls [`AuditLog::reopen`] at every SIGHUP, for as long as it runs; without a file, it never returns.
+    /// Calls [`AuditLog::reopen`] at every SIGHUP, for as long as it runs. Without a file SIGHUP is still
+    /// taken (and ignored), so that a logrotate rule sent to the wrong process never ends it.
     pub async fn reopen_on_hangup(self: Arc<Self>) {
         use tokio::signal::unix::{SignalKind, signal};
-        if self.writer.is_none() {
-            return std::future::pending().await;
-        }
         let mut hangups = match signal(SignalKind::hangup()) {
             Ok(hangups) => hangups,
             Err(error) => {
@@ -204,8 +202,12 @@ impl AuditLog {
             }
         };
         while hangups.recv().await.is_some() {
-            tracing::info!("SIGHUP: reopening the audit file");
-            self.reopen();
+            if self.writer.is_some() {
+                tracing::info!("SIGHUP: reopening the audit file");
+                self.reopen();
+            } else {
+                tracing::info!("SIGHUP ignored: no audit file to reopen");
+            }
         }
     }
 

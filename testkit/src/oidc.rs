@@ -54,6 +54,7 @@ impl Default for Behaviour {
 #[derive(Default)]
 struct Counters {
     key_set_requests: usize,
+    discoveries: usize,
     introspections: usize,
 }
 
@@ -89,6 +90,11 @@ impl MockProvider {
 
     pub fn set(&self, change: impl FnOnce(&mut Behaviour)) {
         change(&mut self.shared.behaviour.lock().expect("not poisoned"));
+    }
+
+    /// How many discovery requests it got.
+    pub fn discoveries(&self) -> usize {
+        self.shared.counters.lock().expect("not poisoned").discoveries
     }
 
     pub fn key_set_requests(&self) -> usize {
@@ -190,6 +196,7 @@ async fn wait_or_fail(shared: &Shared) -> Option<Response> {
 }
 
 async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
+    shared.counters.lock().expect("not poisoned").discoveries += 1;
     if let Some(failure) = wait_or_fail(&shared).await {
         return failure;
     }

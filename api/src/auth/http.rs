@@ -45,7 +45,9 @@ impl ProviderClient {
             .user_agent(concat!("mcp-registry-server/", env!("CARGO_PKG_VERSION")))
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none());
+            .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the provider's name itself, past the private-address guard.
+            .no_proxy();
         if let Some(path) = &provider.ca_cert_path {
             let pem =
                 std::fs::read(path).map_err(|e| format!("cannot read caCertPath {}: {e}", path.display()))?;
@@ -75,8 +77,10 @@ impl ProviderClient {
         {
             return Err(CallError::Private(ip.to_string()));
         }
+        let authorized = parts.headers.contains_key(http::header::AUTHORIZATION);
         let mut builder = self.client.request(parts.method, url).headers(parts.headers).body(body);
-        if let Some(path) = &self.auth_token_file {
+        // Introspection carries client credentials: the token is for discovery and key sets.
+        if let Some(path) = self.auth_token_file.as_ref().filter(|_| !authorized) {
             let token = std::fs::read_to_string(path)
                 .map_err(|source| CallError::File { path: path.clone(), source })?;
             builder = builder.bearer_auth(token.trim());
@@ -111,7 +115,14 @@ impl ProviderClient {
             .header(http::header::ACCEPT, "application/json");
         if let Some((user, password)) = basic {
             use base64::Engine as _;
-            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            // RFC 6749 §2.3.1: each part form-encoded first.
+            let encode =
+                |part: &str| url::form_urlencoded::byte_serialize(part.as_bytes()).collect::<String>();
+            let encoded = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                encode(user),
+                encode(password)
+            ));
             request = request.header(http::header::AUTHORIZATION, format!("Basic {encoded}"));
         }
         let request = request.body(body.into_bytes()).map_err(|e| CallError::Request(e.to_string()))?;
@@ -129,7 +140,7 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for ProviderClient {
     }
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -30,13 +30,20 @@ pub struct Header {
     pub alg: String,
     pub kid: Option<String>,
     pub typ: Option<String>,
+    /// Extensions the token says a recipient must understand (RFC 7515 §4.1.11); we understand none.
+    pub crit: Option<Value>,
 }
 
-/// Why a token was refused. Logged at debug level for operators; a client only hears "invalid token".
+/// Why a token was refused: logged at debug level and kept in the audit trail for operators, with the
+/// token's own strings cut to [`clip`]'s length; a client only hears "invalid token".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     #[error("not a compact JWS")]
     NotJws,
+    #[error("not a compact JWS, and no provider introspects opaque tokens")]
+    NotIntrospected,
+    #[error("the header lists critical extensions (`crit`)")]
+    CriticalExtension,
     #[error("no `iss` claim")]
     NoIssuer,
     #[error("issuer {0:?} is not a configured provider")]
@@ -67,6 +74,14 @@ pub enum Rejection {
     Introspection(String),
 }
 
+/// A string from a token, cut to 64 characters for logs and the audit trail.
+pub fn clip(text: &str) -> String {
+    match text.char_indices().nth(64) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// Splits and decodes a compact JWS. Anything that is not three base64url parts with JSON-object header and
 /// payload is [`Rejection::NotJws`] (an opaque token, perhaps).
 pub fn parse(token: &str) -> Result<Jws<'_>, Rejection> {
@@ -81,6 +96,9 @@ pub fn parse(token: &str) -> Result<Jws<'_>, Rejection> {
     let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&decode(payload)?) else {
         return Err(Rejection::NotJws);
     };
+    if header.crit.is_some() {
+        return Err(Rejection::CriticalExtension);
+    }
     let signing_input = &token[..token.len() - signature.len() - 1];
     Ok(Jws { header, signing_input, signature: decode(signature)?, claims })
 }
@@ -97,7 +115,7 @@ impl Jws<'_> {
             .iter()
             .copied()
             .find(|alg| alg.as_str() == self.header.alg)
-            .ok_or_else(|| Rejection::AlgorithmNotAllowed(self.header.alg.clone()))
+            .ok_or_else(|| Rejection::AlgorithmNotAllowed(clip(&self.header.alg)))
     }
 
     /// RFC 9068 explicit typing: `at+jwt` or `application/at+jwt`, in any case.
@@ -105,7 +123,7 @@ impl Jws<'_> {
         let typ = self.header.typ.as_deref().map(str::to_ascii_lowercase);
         match typ.as_deref() {
             Some("at+jwt" | "application/at+jwt") => Ok(()),
-            _ => Err(Rejection::WrongType(self.header.typ.clone())),
+            _ => Err(Rejection::WrongType(self.header.typ.as_deref().map(clip))),
         }
     }
 
@@ -261,5 +279,25 @@ mod tests {
         ] {
             assert!(matches!(parse(opaque), Err(Rejection::NotJws)), "{opaque}");
         }
+    }
+
+    #[test]
+    fn a_critical_extension_is_refused() {
+        let part = |json: &str| URL_SAFE_NO_PAD.encode(json);
+        let token = format!(
+            "{}.{}.{}",
+            part(r#"{"alg":"RS256","kid":"k1","crit":["exp"],"exp":1}"#),
+            part(r#"{"iss":"https://idp"}"#),
+            part("sig")
+        );
+
+        assert!(matches!(parse(&token), Err(Rejection::CriticalExtension)));
+    }
+
+    #[test]
+    fn strings_from_a_token_are_clipped_to_64_characters() {
+        assert_eq!(clip("RS256"), "RS256");
+        assert_eq!(clip(&"é".repeat(64)), "é".repeat(64));
+        assert_eq!(clip(&"é".repeat(1000)), format!("{}…", "é".repeat(64)));
     }
 }

@@ -152,7 +152,7 @@ impl Authenticator {
         };
         let issuer = jws.unverified_issuer()?;
         let provider =
-            self.providers.get(issuer).ok_or_else(|| Rejection::UnknownIssuer(issuer.to_owned()))?;
+            self.providers.get(issuer).ok_or_else(|| Rejection::UnknownIssuer(jwt::clip(issuer)))?;
         let config = &provider.config;
         let alg = jws.algorithm(&config.algorithms)?;
         if config.require_at_jwt {
@@ -207,6 +207,26 @@ impl Authenticator {
         Some(response)
     }
 
+    /// The principal of a request's token, whose scopes allow the request; else the 401 or 403 to answer.
+    /// The principal, or why there is none, goes into the audit facts.
+    async fn admit(
+        &self,
+        headers: &HeaderMap,
+        write: bool,
+        audit: &AuditSlot,
+    ) -> Result<Principal, Response> {
+        let principal = self.authenticate(headers).await.map_err(|refusal| {
+            audit.note(|facts| facts.detail = Some(refusal.to_string()));
+            self.unauthorized(&refusal)
+        })?;
+        audit.note(|facts| facts.principal(&principal));
+        if let Some(refused) = self.scope_refusal(&principal, write) {
+            audit.note(|facts| facts.detail = Some("the token lacks the scope".into()));
+            return Err(refused);
+        }
+        Ok(principal)
+    }
+
     /// A 401 with the RFC 6750 challenge for `refusal`; the body's description is fixed and leaks nothing.
     pub fn unauthorized(&self, refusal: &Refusal) -> Response {
         let (error, description) = match refusal {
@@ -247,21 +267,13 @@ pub async fn require_token(State(state): State<AppState>, mut request: Request, 
         return next.run(request).await;
     }
     let audit = AuditSlot::of(request.extensions());
-    match authenticator.authenticate(request.headers()).await {
+    let write = is_write(request.method(), request.uri().path());
+    match authenticator.admit(request.headers(), write, &audit).await {
         Ok(principal) => {
-            audit.note(|facts| facts.principal(&principal));
-            let write = is_write(request.method(), request.uri().path());
-            if let Some(refused) = authenticator.scope_refusal(&principal, write) {
-                audit.note(|facts| facts.detail = Some("the token lacks the scope".into()));
-                return refused;
-            }
             request.extensions_mut().insert(principal);
             next.run(request).await
         }
-        Err(refusal) => {
-            audit.note(|facts| facts.detail = Some(refusal.to_string()));
-            authenticator.unauthorized(&refusal)
-        }
+        Err(refused) => refused,
     }
 }
 
@@ -278,9 +290,7 @@ fn needs_token(auth: &AuthConfig, method: &Method, path: &str) -> bool {
     if auth.mode == AuthMode::Anonymous || is_public(path, &auth.public_paths) {
         return false;
     }
-    let read = matches!(*method, Method::GET | Method::HEAD)
-        || (*method == Method::POST && path.ends_with("/validate"));
-    !(auth.public_reads && read && !path.starts_with("/extension/"))
+    !(auth.public_reads && !is_write(method, path) && !path.starts_with("/extension/"))
 }
 
 /// Proof that the caller may make this write: in anonymous mode anyone; in oauth mode an authenticated
@@ -334,18 +344,7 @@ impl FromRequestParts<AppState> for WriteAccess {
         let principal = match parts.extensions.get::<Principal>() {
             Some(principal) => principal.clone(),
             // A write on a path made public still needs a token.
-            None => {
-                let principal = authenticator.authenticate(&parts.headers).await.map_err(|refusal| {
-                    audit.note(|facts| facts.detail = Some(refusal.to_string()));
-                    authenticator.unauthorized(&refusal)
-                })?;
-                audit.note(|facts| facts.principal(&principal));
-                if let Some(refused) = authenticator.scope_refusal(&principal, true) {
-                    audit.note(|facts| facts.detail = Some("the token lacks the scope".into()));
-                    return Err(refused);
-                }
-                principal
-            }
+            None => authenticator.admit(&parts.headers, true, &audit).await?,
         };
         let grants = Grants::of(state.config.auth.authz.as_ref(), &principal.claims);
         if !grants.holds(action.role()) {

@@ -11,7 +11,7 @@ use openidconnect::core::{CoreJsonWebKey, CoreJsonWebKeySet, CoreProviderMetadat
 use openidconnect::{IssuerUrl, JsonWebKey, JsonWebKeyId, JsonWebKeySetUrl};
 use registry_shared::config::OAuthProvider;
 
-use super::http::{CallError, ProviderClient};
+use super::http::{ProviderClient, error_chain};
 use super::jwt::Rejection;
 
 /// How often a loaded key set is fetched again.
@@ -69,7 +69,7 @@ impl Provider {
             let waited = tokio::time::timeout(FIRST_LOAD_WAIT, loaded.wait_for(|loaded| *loaded)).await;
             return match (waited, self.lookup(kid)) {
                 (_, Some(key)) => Ok(key),
-                (Ok(Ok(_)), None) => Err(Rejection::UnknownKey(kid.to_owned())),
+                (Ok(Ok(_)), None) => Err(Rejection::UnknownKey(super::jwt::clip(kid))),
                 _ => Err(Rejection::KeysNotLoaded),
             };
         }
@@ -86,7 +86,7 @@ impl Provider {
                 return Ok(key);
             }
         }
-        Err(Rejection::UnknownKey(kid.to_owned()))
+        Err(Rejection::UnknownKey(super::jwt::clip(kid)))
     }
 
     /// Fetches the key set (discovering its URL first if need be) and keeps it; on failure the last set
@@ -95,16 +95,22 @@ impl Provider {
         let http = &self.client;
         let mut jwks_url = self.jwks_url.lock().await;
         let keys = match jwks_url.as_ref() {
-            Some(url) => CoreJsonWebKeySet::fetch_async(url, http).await.map_err(|e| describe(&e))?,
+            Some(url) => CoreJsonWebKeySet::fetch_async(url, http).await.map_err(|e| error_chain(&e))?,
             None => {
                 let issuer = IssuerUrl::new(self.config.issuer.clone()).map_err(|e| e.to_string())?;
                 let metadata =
-                    CoreProviderMetadata::discover_async(issuer, http).await.map_err(|e| describe(&e))?;
+                    CoreProviderMetadata::discover_async(issuer, http).await.map_err(|e| error_chain(&e))?;
                 *jwks_url = Some(metadata.jwks_uri().clone());
                 metadata.jwks().clone()
             }
         };
-        let keys = keys.keys().clone();
+        // An encryption key may share a `kid` with a signing key; only signing keys can verify a token.
+        let keys: Vec<CoreJsonWebKey> = keys
+            .keys()
+            .iter()
+            .filter(|key| key.key_use().is_none_or(openidconnect::JsonWebKeyUse::allows_signature))
+            .cloned()
+            .collect();
         let count = keys.len();
         *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(keys));
         self.loaded.send_replace(true);
@@ -143,15 +149,4 @@ impl Provider {
             tokio::time::sleep(wait).await;
         }
     }
-}
-
-fn describe(error: &openidconnect::DiscoveryError<CallError>) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }

@@ -58,6 +58,7 @@ pub async fn publish_server(
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let document = body.value()?;
+    // A document without a string name fails the publish validation (422) and stores nothing.
     if let Some(name) = document.get("name").and_then(serde_json::Value::as_str) {
         access.check_target(name, document.get("version").and_then(serde_json::Value::as_str))?;
     }

@@ -189,11 +189,17 @@ async fn a_verified_token_is_remembered_but_never_past_its_exp() {
     let mut exact = provider(&mock, "idp");
     exact.leeway = Duration::ZERO;
     let app = app_with(&test, oauth(vec![exact], false)).await;
-    let exp = chrono::Utc::now().timestamp() + 2;
+    let rotated = mock.sign("rsa-2", "RS256", json!({}), &mock.claims(AUDIENCE, json!({})));
+    let unseen = mock.sign("rsa-1", "RS256", json!({}), &mock.claims(AUDIENCE, json!({"jti": "unseen"})));
+    let exp = chrono::Utc::now().timestamp() + 3;
     let token = mock.sign("rsa-1", "RS256", json!({}), &mock.claims(AUDIENCE, json!({"exp": exp})));
 
     let first = app.get_as("/v0.1/servers", Some(&bearer(&token))).await;
+    // The provider drops rsa-1; a token naming the new key makes the registry fetch the set again.
+    mock.set(|behaviour| behaviour.published = vec!["rsa-2".into()]);
+    let with_new_key = app.get_as("/v0.1/servers", Some(&bearer(&rotated))).await;
     let again = app.get_as("/v0.1/servers", Some(&bearer(&token))).await;
+    let unseen_with_old_key = app.get_as("/v0.1/servers", Some(&bearer(&unseen))).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let refused = loop {
         let reply = app.get_as("/v0.1/servers", Some(&bearer(&token))).await;
@@ -203,7 +209,9 @@ async fn a_verified_token_is_remembered_but_never_past_its_exp() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
 
-    assert_eq!((first.status.as_u16(), again.status.as_u16()), (200, 200));
+    assert_eq!((first.status.as_u16(), with_new_key.status.as_u16()), (200, 200));
+    assert_eq!(again.status, 200, "remembered: its key is gone, but it verified before");
+    assert_challenge(&unseen_with_old_key, "invalid_token");
     assert_challenge(&refused, "invalid_token");
     assert!(chrono::Utc::now().timestamp() >= exp, "refused only once exp had passed");
     test.cleanup().await;
@@ -325,17 +333,59 @@ async fn a_provider_whose_keys_are_down_at_start_refuses_its_tokens_until_they_l
 }
 
 #[tokio::test]
-async fn without_allow_private_ip_a_provider_on_loopback_is_never_called() {
+async fn a_provider_that_hangs_never_holds_start_up_or_requests_and_its_calls_time_out() {
+    let test = TestStore::sqlite().await;
+    let hung = MockProvider::start().await;
+    let up = MockProvider::start().await;
+    hung.set(|behaviour| behaviour.delay = Some(Duration::from_secs(120)));
+    let app = app_with(&test, oauth(vec![provider(&hung, "hung"), provider(&up, "up")], false)).await;
+
+    let from_hung = hung.token(AUDIENCE, json!({}));
+    let while_hung =
+        tokio::time::timeout(Duration::from_secs(8), app.get_as("/v0.1/servers", Some(&bearer(&from_hung))))
+            .await
+            .expect("a token of a hung provider is answered after the first-load wait, not held");
+    let other = app.get_as("/v0.1/servers", Some(&bearer(&up.token(AUDIENCE, json!({}))))).await;
+    hung.set(|behaviour| behaviour.delay = None);
+    // The hung discovery call is cut off by the 10 s call timeout; the retry that follows loads the keys.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while app.get_as("/v0.1/servers", Some(&bearer(&from_hung))).await.status != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hung call times out and a retry loads the key set"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    assert_challenge(&while_hung, "invalid_token");
+    assert_eq!(other.status, 200, "another provider is unaffected");
+    test.cleanup().await;
+}
+
+#[tokio::test]
+async fn without_allow_private_ip_a_provider_on_loopback_by_address_or_name_is_never_called() {
     let test = TestStore::sqlite().await;
     let mock = MockProvider::start().await;
     let mut guarded = provider(&mock, "idp");
     guarded.allow_private_ip = false;
-    let app = app_with(&test, oauth(vec![guarded], false)).await;
+    // The same provider by name: the guard checks the addresses the name resolves to.
+    let by_name = mock.issuer.replace("127.0.0.1", "localhost");
+    let mut named = provider(&mock, "named");
+    (named.issuer, named.issuer_url, named.allow_private_ip) =
+        (by_name.clone(), by_name.parse().unwrap(), false);
+    let app = app_with(&test, oauth(vec![guarded, named], false)).await;
 
     let reply = app.get_as("/v0.1/servers", Some(&bearer(&mock.token(AUDIENCE, json!({}))))).await;
+    let named_token = mock.sign("rsa-1", "RS256", json!({}), &mock.claims(AUDIENCE, json!({"iss": by_name})));
+    let named_reply = app.get_as("/v0.1/servers", Some(&bearer(&named_token))).await;
 
     assert_challenge(&reply, "invalid_token");
-    assert_eq!(mock.key_set_requests(), 0, "the private-address guard refused the call");
+    assert_challenge(&named_reply, "invalid_token");
+    assert_eq!(
+        (mock.discoveries(), mock.key_set_requests()),
+        (0, 0),
+        "the private-address guard refused every call"
+    );
     test.cleanup().await;
 }
 

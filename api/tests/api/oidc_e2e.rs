@@ -1,6 +1,6 @@
 //! oauth mode end to end with a real OpenID provider (npm oidc-provider, run by scripts/oidc-provider.sh on
 //! loopback) and the repository's own example configuration, examples/oauth-local.yaml: client_credentials
-//! tokens with an RFC 8707 resource, a JWT and an opaque token, published through the root alias.
+//! tokens with an RFC 8707 resource, a JWT and an opaque token, published through the root aliases.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -119,6 +119,8 @@ async fn tokens_from_a_real_openid_provider_publish_through_the_root_alias_with_
                 .json(&json!({"status": "deprecated", "statusMessage": "use the new desk"})),
         )
         .await;
+    let published_opaque =
+        post("/v0/publish", Some(&opaque), &server_json("com.example.platform/opaque-tool", "1.0.0")).await;
     let read_reader = app.get_as("/v0.1/servers", Some(&bearer(&reader))).await;
     let publish_reader =
         post("/v0.1/publish", Some(&reader), &server_json("com.example.platform/other", "1.0.0")).await;
@@ -146,16 +148,23 @@ async fn tokens_from_a_real_openid_provider_publish_through_the_root_alias_with_
         "the introspected groups claim grants manageEntries: {}",
         status_opaque.body
     );
+    assert_eq!(published_opaque.status, 201, "an opaque token publishes too: {}", published_opaque.body);
     assert_eq!(read_reader.status, 200);
     assert!(publish_reader.problem(403)["detail"].as_str().unwrap().contains("manageEntries"));
     wrong_audience.problem(401);
     assert_eq!(metadata.body["resource"], RESOURCE);
     assert_eq!(metadata.body["authorization_servers"], json!([provider.issuer]));
-    let audit = crate::audit::events(&dir.path().join("audit.jsonl"), 2);
+    let audit = crate::audit::events(&dir.path().join("audit.jsonl"), 6);
     let published_by = audit.iter().find(|e| e["status"] == 201).expect("the publish is audited");
     assert_eq!(
         (published_by["provider"].as_str(), published_by["subject"].as_str()),
         (Some("local"), Some("publisher"))
+    );
+    let opaque_publish =
+        audit.iter().find(|e| e["path"] == "/v0/publish").expect("the opaque publish is audited");
+    assert_eq!(
+        (opaque_publish["provider"].as_str(), opaque_publish["outcome"].as_str()),
+        (Some("local"), Some("success"))
     );
     test.cleanup().await;
 }
