@@ -67,6 +67,17 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Waits until a read with `token` is accepted, failing with `why` after `within`.
+    async fn until_accepted(&self, token: &str, within: Duration, why: &str) {
+        let deadline = std::time::Instant::now() + within;
+        while self.get_as("/v0.1/servers", Some(&bearer(token))).await.status != 200 {
+            assert!(std::time::Instant::now() < deadline, "{why}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
 pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
@@ -321,11 +332,8 @@ async fn a_provider_whose_keys_are_down_at_start_refuses_its_tokens_until_they_l
     let while_down = app.get_as("/v0.1/servers", Some(&bearer(&from_down))).await;
     let other = app.get_as("/v0.1/servers", Some(&bearer(&up.token(AUDIENCE, json!({}))))).await;
     down.set(|behaviour| behaviour.failing = false);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while app.get_as("/v0.1/servers", Some(&bearer(&from_down))).await.status != 200 {
-        assert!(std::time::Instant::now() < deadline, "the key set loads once the provider answers");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    app.until_accepted(&from_down, Duration::from_secs(20), "the key set loads once the provider answers")
+        .await;
 
     assert_challenge(&while_down, "invalid_token");
     assert_eq!(other.status, 200, "another provider is unaffected");
@@ -348,14 +356,12 @@ async fn a_provider_that_hangs_never_holds_start_up_or_requests_and_its_calls_ti
     let other = app.get_as("/v0.1/servers", Some(&bearer(&up.token(AUDIENCE, json!({}))))).await;
     hung.set(|behaviour| behaviour.delay = None);
     // The hung discovery call is cut off by the 10 s call timeout; the retry that follows loads the keys.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while app.get_as("/v0.1/servers", Some(&bearer(&from_hung))).await.status != 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the hung call times out and a retry loads the key set"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    app.until_accepted(
+        &from_hung,
+        Duration::from_secs(30),
+        "the hung call times out and a retry loads the key set",
+    )
+    .await;
 
     assert_challenge(&while_hung, "invalid_token");
     assert_eq!(other.status, 200, "another provider is unaffected");
