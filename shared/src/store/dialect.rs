@@ -48,6 +48,9 @@ impl From<DateTime<Utc>> for Bind {
 
 pub type Row<DB> = <DB as Database>::Row;
 
+/// The PostgreSQL notification channel of new content generations; the payload is empty.
+pub const GENERATION_CHANNEL: &str = "registry_generation";
+
 /// A change applied to many versions at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mark {
@@ -122,6 +125,13 @@ pub trait Dialect: Database + Sized {
         registry: &'a RegistryName,
         rows: &'a [RowWrite],
         overwrite: bool,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'a;
+
+    /// Gives each of `registries` a new content generation, never given before; on PostgreSQL it also
+    /// notifies [`GENERATION_CHANNEL`] listeners, at commit.
+    fn bump_generations<'a>(
+        conn: &'a mut Self::Connection,
+        registries: Vec<String>,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'a;
 
     /// Applies `mark` to the given versions of one registry.

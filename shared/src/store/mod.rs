@@ -5,6 +5,7 @@
 //! Rules that do not depend on SQL (snapshot diffing, where `isLatest` goes) live in [`snapshot`], so both
 //! backends apply them identically.
 
+mod content;
 mod dialect;
 mod migrate;
 mod postgres;

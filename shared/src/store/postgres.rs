@@ -8,7 +8,7 @@ use sqlx::types::Json;
 use sqlx::{Pool, Postgres, QueryBuilder, Row as _, Transaction};
 
 use super::StoreError;
-use super::dialect::{Bind, Dialect, Mark, Row};
+use super::dialect::{Bind, Dialect, GENERATION_CHANNEL, Mark, Row};
 use super::query::ListQuery;
 use super::snapshot::{Key, RowWrite};
 use super::sql_store::SqlStore;
@@ -155,6 +155,18 @@ impl Dialect for Postgres {
 
     async fn lock(conn: &mut Self::Connection, key: &str) -> Result<(), sqlx::Error> {
         sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))").bind(key).execute(conn).await?;
+        Ok(())
+    }
+
+    async fn bump_generations(
+        conn: &mut Self::Connection,
+        registries: Vec<String>,
+    ) -> Result<(), sqlx::Error> {
+        let mut update =
+            QueryBuilder::new("update registry set generation = nextval('registry_generation') where ");
+        Self::push_one_of(&mut update, "name", registries);
+        update.build().execute(&mut *conn).await?;
+        sqlx::query("select pg_notify($1, '')").bind(GENERATION_CHANNEL).execute(conn).await?;
         Ok(())
     }
 

@@ -53,6 +53,9 @@ pub struct Registry {
     pub sync_interval: Option<Duration>,
     /// Config order, the precedence of the aggregated view.
     pub position: i32,
+    /// The content generation: new whenever what a read of this registry returns changes, and never given
+    /// twice (so cached answers keyed by it cannot be stale).
+    pub generation: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -1,13 +1,14 @@
 //! The store, written once over a [`Dialect`]: registries and reads. Writes of server versions are in
-//! `writes.rs`, the sync state in `sync_state.rs`.
+//! `writes.rs` and `status.rs`, over the content primitives of `content.rs`; the sync state is in
+//! `sync_state.rs`.
 
 use std::time::Duration;
 
-use sqlx::{Pool, QueryBuilder, Transaction};
+use sqlx::{Pool, QueryBuilder};
 
+use super::content::ContentWrite;
 use super::dialect::{Bind, Dialect, Row, statement};
 use super::query::{ListQuery, Scope, VersionSelector};
-use super::snapshot::ExistingRow;
 use super::{
     Registry, RegistryChange, RegistryChanges, ServerPage, ServerRecord, StoreError, StoredRow,
     initial_sync_status, now, official, page, parse_format, parse_registry_name, plan_registries,
@@ -40,12 +41,12 @@ impl<DB: Dialect> SqlStore<DB> {
         &self,
         registries: &[RegistryConfig],
     ) -> Result<RegistryChanges, StoreError> {
-        let mut tx = DB::begin_write(&self.write, None).await?;
+        let mut tx = ContentWrite::<DB>::begin(&self.write, None).await?;
         let mut select = statement::<DB>(
             "select name, kind, format, source, filter, sync_interval_ms, position from registry",
             [],
         );
-        let stored = DB::fetch_all(&mut tx, &mut select)
+        let stored = DB::fetch_all(tx.conn(), &mut select)
             .await?
             .iter()
             .map(|row| {
@@ -64,7 +65,11 @@ impl<DB: Dialect> SqlStore<DB> {
         let mut changes = RegistryChanges::default();
         for (row, change) in plan_registries(&stored, registries) {
             match change {
-                RegistryChange::New => changes.added.push(row.name.clone()),
+                RegistryChange::New => {
+                    // Its first generation is new, like every later one.
+                    tx.touch(&row.name);
+                    changes.added.push(row.name.clone());
+                }
                 RegistryChange::SourceChanged | RegistryChange::ScheduleChanged => {
                     changes.changed.push(row.name.clone());
                 }
@@ -88,7 +93,7 @@ impl<DB: Dialect> SqlStore<DB> {
                     now.into(),
                 ],
             );
-            DB::execute(&mut tx, &mut upsert).await?;
+            DB::execute(tx.conn(), &mut upsert).await?;
             let (phase, message, due) = initial_sync_status(&row, now);
             let (phase, message, name) =
                 (Bind::from(phase.as_str()), Bind::from(message), Bind::Text(row.name.clone()));
@@ -122,18 +127,18 @@ impl<DB: Dialect> SqlStore<DB> {
                 },
                 RegistryChange::Same => continue,
             };
-            DB::execute(&mut tx, &mut state).await?;
+            DB::execute(tx.conn(), &mut state).await?;
         }
         for old in stored.iter().filter(|old| !registries.iter().any(|r| r.name.as_str() == old.name)) {
             // Published versions exist nowhere else: they go only when an operator says so.
             if old.kind == "managed" {
-                let versions = count_versions::<DB>(&mut tx, &old.name).await?;
+                let versions = count_versions::<DB>(tx.conn(), &old.name).await?;
                 if versions > 0 {
                     return Err(StoreError::ManagedRegistryRemoved { registry: old.name.clone(), versions });
                 }
             }
             DB::execute(
-                &mut tx,
+                tx.conn(),
                 &mut statement("delete from registry where name = ?", [old.name.as_str().into()]),
             )
             .await?;
@@ -141,7 +146,7 @@ impl<DB: Dialect> SqlStore<DB> {
         }
         if !changes.is_empty() {
             // Order or membership may have changed, and with it which registry owns each name.
-            super::writes::reshadow(&mut tx, None).await?;
+            tx.reshadow(None).await?;
         }
         tx.commit().await?;
         Ok(changes)
@@ -150,21 +155,22 @@ impl<DB: Dialect> SqlStore<DB> {
     /// Deletes a registry and all its versions. Returns how many versions went, or `None` when no such
     /// registry is stored.
     pub(super) async fn drop_registry(&self, registry: &RegistryName) -> Result<Option<i64>, StoreError> {
-        let mut tx = DB::begin_write(&self.write, None).await?;
-        let versions = count_versions::<DB>(&mut tx, registry.as_str()).await?;
+        // The registry leaves the set, which readers key the aggregated view by: no generation to bump.
+        let mut tx = ContentWrite::<DB>::begin(&self.write, None).await?;
+        let versions = count_versions::<DB>(tx.conn(), registry.as_str()).await?;
         let mut delete = statement::<DB>("delete from registry where name = ?", [registry.as_str().into()]);
-        if DB::execute(&mut tx, &mut delete).await? == 0 {
+        if DB::execute(tx.conn(), &mut delete).await? == 0 {
             return Ok(None);
         }
-        super::writes::reshadow(&mut tx, None).await?;
+        tx.reshadow(None).await?;
         tx.commit().await?;
         Ok(Some(versions))
     }
 
     pub(super) async fn list_registries(&self) -> Result<Vec<Registry>, StoreError> {
         let select = statement(
-            "select name, kind, format, source, filter, sync_interval_ms, position, created_at, updated_at \
-             from registry order by position",
+            "select name, kind, format, source, filter, sync_interval_ms, position, generation, created_at, \
+             updated_at from registry order by position",
             [],
         );
         self.fetch_all(select)
@@ -180,6 +186,7 @@ impl<DB: Dialect> SqlStore<DB> {
                     sync_interval: DB::int(row, "sync_interval_ms")?
                         .map(|ms| Duration::from_millis(ms.unsigned_abs())),
                     position: int32(DB::int(row, "position")?),
+                    generation: DB::int(row, "generation")?.unwrap_or_default(),
                     created_at: DB::time(row, "created_at")?,
                     updated_at: DB::time(row, "updated_at")?,
                 })
@@ -224,10 +231,7 @@ impl<DB: Dialect> SqlStore<DB> {
     }
 }
 
-async fn count_versions<DB: Dialect>(
-    tx: &mut Transaction<'static, DB>,
-    registry: &str,
-) -> Result<i64, StoreError> {
+async fn count_versions<DB: Dialect>(tx: &mut DB::Connection, registry: &str) -> Result<i64, StoreError> {
     let mut count = statement::<DB>(
         "select count(*) as versions from server_version where registry = ?",
         [registry.into()],
@@ -253,20 +257,5 @@ pub(super) fn record<DB: Dialect>(row: &Row<DB>) -> Result<ServerRecord, StoreEr
             DB::time(row, "updated_at")?,
             DB::flag(row, "is_latest")?,
         )?,
-    })
-}
-
-pub(super) fn existing<DB: Dialect>(row: &Row<DB>) -> Result<ExistingRow, StoreError> {
-    Ok(ExistingRow {
-        name: DB::text(row, "name")?,
-        version: DB::text(row, "version")?,
-        body_hash: DB::text(row, "body_hash")?,
-        status: DB::text(row, "status")?
-            .parse()
-            .map_err(|e: crate::model::envelope::UnknownStatus| StoreError::Corrupt(e.to_string()))?,
-        status_message: DB::opt_text(row, "status_message")?,
-        status_changed_at: DB::time(row, "status_changed_at")?,
-        published_at: DB::time(row, "published_at")?,
-        is_latest: DB::flag(row, "is_latest")?,
     })
 }

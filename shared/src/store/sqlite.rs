@@ -168,6 +168,19 @@ impl Dialect for Sqlite {
         Ok(())
     }
 
+    async fn bump_generations(
+        conn: &mut Self::Connection,
+        registries: Vec<String>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("update generation_counter set value = value + 1").execute(&mut *conn).await?;
+        let mut update = QueryBuilder::new(
+            "update registry set generation = (select value from generation_counter) where ",
+        );
+        Self::push_one_of(&mut update, "name", registries);
+        update.build().execute(conn).await?;
+        Ok(())
+    }
+
     async fn mark(
         conn: &mut Self::Connection,
         registry: &RegistryName,

@@ -2,11 +2,11 @@
 //! one version or on all versions of a server in one transaction. A deleted version can be restored, unless
 //! another server has taken one of its remote URLs meanwhile.
 
+use super::content::ContentWrite;
 use super::dialect::{Bind, Dialect, Row, statement};
 use super::publishing::{remote_conflicts, remote_url_lock};
 use super::query::{Scope, VersionSelector};
 use super::sql_store::SqlStore;
-use super::writes::settle_server;
 use super::{ServerRecord, StoreError, now, server_from_body};
 use crate::model::{RegistryName, ServerJson, Status};
 
@@ -28,7 +28,7 @@ impl<DB: Dialect> SqlStore<DB> {
         status: Status,
         message: Option<&str>,
     ) -> Result<Option<StatusUpdate>, StoreError> {
-        let mut tx = DB::begin_write(&self.write, Some((registry, name))).await?;
+        let mut tx = ContentWrite::<DB>::begin(&self.write, Some((registry, name))).await?;
         let mut sql = "select version, status, status_message, body from server_version \
                        where registry = ? and name = ?"
             .to_owned();
@@ -37,17 +37,17 @@ impl<DB: Dialect> SqlStore<DB> {
             sql.push_str(" and version = ?");
             binds.push(version.into());
         }
-        let rows = DB::fetch_all(&mut tx, &mut statement::<DB>(&sql, binds)).await?;
+        let rows = DB::fetch_all(tx.conn(), &mut statement::<DB>(&sql, binds)).await?;
         if rows.is_empty() {
             return Ok(None);
         }
         let (changed, restored) = changes::<DB>(&rows, status, message)?;
         if !restored.is_empty() {
-            DB::lock(&mut tx, &remote_url_lock(registry)).await?;
+            DB::lock(tx.conn(), &remote_url_lock(registry)).await?;
         }
         for server in &restored {
             if let Some(conflict) =
-                remote_conflicts::<DB>(&mut tx, registry, server).await?.into_iter().next()
+                remote_conflicts::<DB>(tx.conn(), registry, server).await?.into_iter().next()
             {
                 return Err(conflict.into());
             }
@@ -69,8 +69,8 @@ impl<DB: Dialect> SqlStore<DB> {
                 ],
             );
             DB::push_one_of(&mut update, "version", changed.clone());
-            DB::execute(&mut tx, &mut update).await?;
-            settle_server(&mut tx, registry, name, now).await?;
+            tx.change(registry, &mut update).await?;
+            tx.settle_server(registry, name, now).await?;
         }
         tx.commit().await?;
         let scope = Scope::Registry(registry.clone());

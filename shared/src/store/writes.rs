@@ -2,20 +2,16 @@
 //! versions (managed registries). Every write ends by moving `isLatest` where [`snapshot`] says it belongs.
 
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Transaction};
 
+use super::content::{ContentWrite, EXISTING, existing};
 use super::dialect::{Dialect, Mark, statement};
 use super::publishing::{Conflict, publish_conflicts, remote_conflicts, remote_url_lock, remote_urls};
 use super::query::{Scope, VersionSelector};
-use super::snapshot::{self, Key, RowWrite};
-use super::sql::OWNER_RANKING;
-use super::sql_store::{SqlStore, existing};
+use super::snapshot::{self, RowWrite};
+use super::sql_store::SqlStore;
 use super::{Inserted, ServerRecord, SnapshotSummary, StoreError, now, server_from_body};
 use crate::formats::Entry;
 use crate::model::{RegistryName, ServerJson, Status};
-
-const EXISTING: &str = "select name, version, body_hash, status, status_message, status_changed_at, \
-     published_at, is_latest from server_version where registry = ?";
 
 impl<DB: Dialect> SqlStore<DB> {
     pub(super) async fn write_snapshot(
@@ -23,29 +19,29 @@ impl<DB: Dialect> SqlStore<DB> {
         registry: &RegistryName,
         entries: Vec<Entry>,
     ) -> Result<SnapshotSummary, StoreError> {
-        let mut tx = DB::begin_write(&self.write, None).await?;
+        let mut tx = ContentWrite::<DB>::begin(&self.write, None).await?;
         let mut known =
             statement::<DB>("select name from registry where name = ?", [registry.as_str().into()]);
-        if DB::fetch_all(&mut tx, &mut known).await?.is_empty() {
+        if DB::fetch_all(tx.conn(), &mut known).await?.is_empty() {
             return Err(StoreError::UnknownRegistry(registry.clone()));
         }
         let mut select = statement::<DB>(EXISTING, [registry.as_str().into()]);
-        let current = DB::fetch_all(&mut tx, &mut select)
+        let current = DB::fetch_all(tx.conn(), &mut select)
             .await?
             .iter()
             .map(existing::<DB>)
             .collect::<Result<_, _>>()?;
         let now = now();
         let plan = snapshot::plan(current, entries, now)?;
-        DB::write_rows(&mut tx, registry, &plan.upserts, true).await?;
-        DB::mark(&mut tx, registry, &plan.tombstones, Mark::Tombstone, now).await?;
-        move_latest(&mut tx, registry, &plan.latest_off, &plan.latest_on, now).await?;
+        tx.write_rows(registry, &plan.upserts, true).await?;
+        tx.mark(registry, &plan.tombstones, Mark::Tombstone, now).await?;
+        tx.move_latest(registry, &plan.latest_off, &plan.latest_on, now).await?;
         let mut touched: Vec<String> = plan.upserts.iter().map(|row| row.name().to_owned()).collect();
         touched.extend(plan.tombstones.iter().map(|(name, _)| name.clone()));
         touched.sort_unstable();
         touched.dedup();
         if !touched.is_empty() {
-            reshadow(&mut tx, Some(touched)).await?;
+            tx.reshadow(Some(touched)).await?;
         }
         tx.commit().await?;
         Ok(plan.summary)
@@ -57,9 +53,9 @@ impl<DB: Dialect> SqlStore<DB> {
         server: &ServerJson,
     ) -> Result<Inserted, StoreError> {
         let (name, version) = (server.name().as_str(), server.version().as_str());
-        let mut tx = DB::begin_write(&self.write, Some((registry, name))).await?;
+        let mut tx = ContentWrite::<DB>::begin(&self.write, Some((registry, name))).await?;
         // A retry of a publish whose answer was lost finds its own document: nothing to write.
-        if same_version_stored::<DB>(&mut tx, registry, server).await? {
+        if same_version_stored::<DB>(tx.conn(), registry, server).await? {
             tx.commit().await?;
             let exact = VersionSelector::Exact(version.to_owned());
             let stored = self.get_version(&Scope::Registry(registry.clone()), name, &exact, true).await?;
@@ -67,9 +63,10 @@ impl<DB: Dialect> SqlStore<DB> {
             return Ok(Inserted { record, created: false });
         }
         if remote_urls(server).next().is_some() {
-            DB::lock(&mut tx, &remote_url_lock(registry)).await?;
+            DB::lock(tx.conn(), &remote_url_lock(registry)).await?;
         }
-        if let Some(conflict) = publish_conflicts::<DB>(&mut tx, registry, server).await?.into_iter().next() {
+        if let Some(conflict) = publish_conflicts::<DB>(tx.conn(), registry, server).await?.into_iter().next()
+        {
             return Err(conflict.into());
         }
         let now = now();
@@ -82,7 +79,7 @@ impl<DB: Dialect> SqlStore<DB> {
             published_at: now,
             updated_at: now,
         };
-        DB::write_rows(&mut tx, registry, std::slice::from_ref(&row), false).await.map_err(|e| match e {
+        tx.write_rows(registry, std::slice::from_ref(&row), false).await.map_err(|e| match e {
             sqlx::Error::Database(db) if is_version_key(db.as_ref()) => {
                 Conflict::VersionExists { name: name.to_owned(), version: version.to_owned() }.into()
             }
@@ -103,7 +100,7 @@ impl<DB: Dialect> SqlStore<DB> {
         name: &str,
         version: &str,
     ) -> Result<Option<ServerRecord>, StoreError> {
-        let mut tx = DB::begin_write(&self.write, Some((registry, name))).await?;
+        let mut tx = ContentWrite::<DB>::begin(&self.write, Some((registry, name))).await?;
         // The server's lock is held: the version read here is the one the delete removes.
         let exact = VersionSelector::Exact(version.to_owned());
         let Some(record) = self.get_version(&Scope::Registry(registry.clone()), name, &exact, true).await?
@@ -114,8 +111,8 @@ impl<DB: Dialect> SqlStore<DB> {
             "delete from server_version where registry = ? and name = ? and version = ?",
             [registry.as_str().into(), name.into(), version.into()],
         );
-        DB::execute(&mut tx, &mut delete).await?;
-        settle_server(&mut tx, registry, name, now()).await?;
+        tx.change(registry, &mut delete).await?;
+        tx.settle_server(registry, name, now()).await?;
         tx.commit().await?;
         Ok(Some(record))
     }
@@ -126,20 +123,21 @@ impl<DB: Dialect> SqlStore<DB> {
         server: &ServerJson,
     ) -> Result<Option<ServerRecord>, StoreError> {
         let (name, version) = (server.name().as_str(), server.version().as_str());
-        let mut tx = DB::begin_write(&self.write, Some((registry, name))).await?;
+        let mut tx = ContentWrite::<DB>::begin(&self.write, Some((registry, name))).await?;
         let mut select = statement::<DB>(
             &format!("{EXISTING} and name = ? and version = ? and status <> 'deleted'"),
             [registry.as_str().into(), name.into(), version.into()],
         );
         let Some(current) =
-            DB::fetch_all(&mut tx, &mut select).await?.first().map(existing::<DB>).transpose()?
+            DB::fetch_all(tx.conn(), &mut select).await?.first().map(existing::<DB>).transpose()?
         else {
             return Ok(None);
         };
         if remote_urls(server).next().is_some() {
-            DB::lock(&mut tx, &remote_url_lock(registry)).await?;
+            DB::lock(tx.conn(), &remote_url_lock(registry)).await?;
         }
-        if let Some(conflict) = remote_conflicts::<DB>(&mut tx, registry, server).await?.into_iter().next() {
+        if let Some(conflict) = remote_conflicts::<DB>(tx.conn(), registry, server).await?.into_iter().next()
+        {
             return Err(conflict.into());
         }
         let now = now();
@@ -152,20 +150,20 @@ impl<DB: Dialect> SqlStore<DB> {
             published_at: current.published_at,
             updated_at: now,
         };
-        DB::write_rows(&mut tx, registry, std::slice::from_ref(&row), true).await?;
+        tx.write_rows(registry, std::slice::from_ref(&row), true).await?;
         self.finish_write(tx, registry, name, version, now).await
     }
 
     /// Moves `isLatest` after a write to one server, commits, and reads the written version back.
     async fn finish_write(
         &self,
-        mut tx: Transaction<'static, DB>,
+        mut tx: ContentWrite<DB>,
         registry: &RegistryName,
         name: &str,
         version: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<ServerRecord>, StoreError> {
-        settle_server(&mut tx, registry, name, now).await?;
+        tx.settle_server(registry, name, now).await?;
         tx.commit().await?;
         let scope = Scope::Registry(registry.clone());
         self.get_version(&scope, name, &VersionSelector::Exact(version.to_owned()), true).await
@@ -174,7 +172,7 @@ impl<DB: Dialect> SqlStore<DB> {
 
 /// Whether `server`'s version is stored, not deleted, with a document equal to it as JSON.
 async fn same_version_stored<DB: Dialect>(
-    tx: &mut Transaction<'static, DB>,
+    tx: &mut DB::Connection,
     registry: &RegistryName,
     server: &ServerJson,
 ) -> Result<bool, StoreError> {
@@ -187,67 +185,6 @@ async fn same_version_stored<DB: Dialect>(
         Some(row) => Ok(server_from_body(DB::json(row, "body")?)?.as_object() == server.as_object()),
         None => Ok(false),
     }
-}
-
-/// After a write to one server: moves its `isLatest` and recomputes which of its rows the aggregated view
-/// hides.
-pub(super) async fn settle_server<DB: Dialect>(
-    tx: &mut Transaction<'static, DB>,
-    registry: &RegistryName,
-    name: &str,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    recompute_latest(tx, registry, name, now).await?;
-    reshadow(tx, Some(vec![name.to_owned()])).await
-}
-
-async fn recompute_latest<DB: Dialect>(
-    tx: &mut Transaction<'static, DB>,
-    registry: &RegistryName,
-    name: &str,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let mut select =
-        statement::<DB>(&format!("{EXISTING} and name = ?"), [registry.as_str().into(), name.into()]);
-    let rows =
-        DB::fetch_all(tx, &mut select).await?.iter().map(existing::<DB>).collect::<Result<Vec<_>, _>>()?;
-    let (off, on) = snapshot::latest_moves(&rows);
-    move_latest(tx, registry, &off, &on, now).await
-}
-
-/// Clears, then sets, `isLatest` flags: the unique index allows one per server at every moment.
-async fn move_latest<DB: Dialect>(
-    tx: &mut Transaction<'static, DB>,
-    registry: &RegistryName,
-    off: &[Key],
-    on: &[Key],
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    DB::mark(tx, registry, off, Mark::LatestOff, now).await?;
-    DB::mark(tx, registry, on, Mark::LatestOn, now).await?;
-    Ok(())
-}
-
-/// Recomputes which rows the aggregated view hides, for some names or (with `None`) all of them. Only rows
-/// whose answer changes are written.
-pub(super) async fn reshadow<DB: Dialect>(
-    tx: &mut Transaction<'static, DB>,
-    names: Option<Vec<String>>,
-) -> Result<(), StoreError> {
-    let mut update = QueryBuilder::<DB>::new(format!(
-        "update server_version set shadowed = (server_version.registry <> owner.registry) \
-         from (select name, registry from ({OWNER_RANKING}"
-    ));
-    if let Some(names) = names {
-        update.push(" where ");
-        DB::push_one_of(&mut update, "sv.name", names);
-    }
-    update.push(
-        ") as ranked where rank = 1) as owner where owner.name = server_version.name \
-         and server_version.shadowed <> (server_version.registry <> owner.registry)",
-    );
-    DB::execute(tx, &mut update).await?;
-    Ok(())
 }
 
 /// Whether a database error is the version key refusing a second row for one registry, name and version

@@ -11,6 +11,7 @@ use registry_shared::store::{ListQuery, Scope, ServerRecord, Store, StoreError, 
 use registry_testkit::*;
 use serde_json::json;
 
+mod generations;
 mod managed;
 
 fn versions_of(items: &[ServerRecord]) -> Vec<(String, String)> {
