@@ -25,6 +25,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::audit::audit_requests;
 use crate::auth::{Authenticator, require_token};
+use crate::http_cache::reread_after_writes;
 use crate::middleware::{REQUEST_ID, RequestSpan, ResponseLog, limit_duration, normalize_url};
 use crate::registry_set;
 use crate::routes;
@@ -163,6 +164,7 @@ pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors);
     let request_timeout = state.config.server.request_timeout;
     routes::router()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), reread_after_writes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token))
         .layer(axum::middleware::from_fn(normalize_url))
         .layer(axum::middleware::from_fn_with_state(request_timeout, limit_duration))

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod extract;
+pub mod http_cache;
 pub mod middleware;
 pub mod registry_set;
 pub mod routes;

@@ -1,6 +1,9 @@
-//! The registries this replica serves: the stored set, read from the database and refreshed every
-//! [`REFRESH`], so a change applied by the release step (`registry-admin migrate`) is seen within seconds,
-//! without a restart, whatever this replica's own configuration file says.
+//! The registries this replica serves: the stored set with each registry's content generation, read from
+//! the database every [`REFRESH`], at once when PostgreSQL notifies a new generation, and right after this
+//! replica's own writes ([`RegistrySet::reread`]). So a change applied by the release step (`registry-admin
+//! migrate`) is seen within seconds, without a restart, whatever this replica's own configuration file says;
+//! and the generations that read validators are computed from are this replica's own writes at once, other
+//! replicas' within the notification delay, and within [`REFRESH`] at worst.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,12 +15,17 @@ use registry_shared::store::Store;
 use tokio::sync::watch;
 
 /// How often the stored set is read again.
-pub const REFRESH: Duration = Duration::from_secs(2);
+pub const REFRESH: Duration = Duration::from_secs(1);
+
+/// The registries served, in config order, with their content generations.
+pub type Generations = Arc<[(RegistryName, i64)]>;
 
 /// The current stored set; `None` until it has been read once.
 #[derive(Clone)]
 pub struct RegistrySet {
     current: watch::Receiver<Option<Arc<[RegistryConfig]>>>,
+    generations: watch::Receiver<Generations>,
+    reader: Arc<tokio::sync::Mutex<Reader>>,
 }
 
 impl RegistrySet {
@@ -30,6 +38,16 @@ impl RegistrySet {
     pub fn get(&self, name: &RegistryName) -> Option<RegistryConfig> {
         self.current.borrow().as_deref()?.iter().find(|r| &r.name == name).cloned()
     }
+
+    /// The content generations as last read (empty before the first read).
+    pub fn generations(&self) -> Generations {
+        self.generations.borrow().clone()
+    }
+
+    /// Reads the stored set and generations now, after a write of this replica's.
+    pub async fn reread(&self) {
+        self.reader.lock().await.read().await;
+    }
 }
 
 /// Reads the stored set. The first read happens before this returns, so a replica whose database answers
@@ -41,22 +59,81 @@ pub async fn load(
     configured: Vec<RegistryConfig>,
 ) -> (RegistrySet, impl Future<Output = ()> + Send + 'static) {
     let (publish, current) = watch::channel(None);
-    let mut reader =
-        Reader { store, configured, publish, failing: false, warned: false, unreadable: Vec::new() };
-    reader.read().await;
-    let refresh = async move {
-        loop {
-            tokio::time::sleep(REFRESH).await;
-            reader.read().await;
-        }
+    let (publish_generations, generations) = watch::channel(Generations::from([]));
+    let mut reader = Reader {
+        store: store.clone(),
+        configured,
+        publish,
+        publish_generations,
+        failing: false,
+        warned: false,
+        unreadable: Vec::new(),
     };
-    (RegistrySet { current }, refresh)
+    reader.read().await;
+    let reader = Arc::new(tokio::sync::Mutex::new(reader));
+    let set = RegistrySet { current, generations, reader: reader.clone() };
+    let poll = set.clone();
+    let refresh = async move {
+        let poll = async move {
+            loop {
+                tokio::time::sleep(REFRESH).await;
+                poll.reread().await;
+            }
+        };
+        tokio::join!(poll, listen(store, reader));
+    };
+    (set, refresh)
+}
+
+/// Reads the set again at each PostgreSQL notification of a new generation. A listener that cannot connect
+/// is tried again every [`REFRESH`] (the poll serves meanwhile), and logged when it starts and stops failing.
+async fn listen(store: Store, reader: Arc<tokio::sync::Mutex<Reader>>) {
+    let mut failing = false;
+    let mut listener = None;
+    loop {
+        if listener.is_none() {
+            match store.generation_listener().await {
+                Ok(None) => return std::future::pending().await,
+                Ok(Some(connected)) => listener = Some(connected),
+                Err(error) => {
+                    if !failing {
+                        tracing::warn!(error = %error, "cannot listen for new generations; polling every second");
+                        failing = true;
+                    }
+                }
+            }
+        }
+        let Some(connected) = listener.as_mut() else {
+            tokio::time::sleep(REFRESH).await;
+            continue;
+        };
+        // A lost connection is made again by the next `recv`; what was notified meanwhile the poll reads.
+        match connected.recv().await {
+            Ok(_) => {
+                if failing {
+                    tracing::info!("listening for new generations again");
+                    failing = false;
+                }
+                // One read for every notification already here: a burst of writes is one read.
+                while let Ok(Some(_)) = connected.try_recv().await {}
+                reader.lock().await.read().await;
+            }
+            Err(error) => {
+                if !failing {
+                    tracing::warn!(error = %error, "the generation listener lost its connection; polling every second");
+                    failing = true;
+                }
+                tokio::time::sleep(REFRESH).await;
+            }
+        }
+    }
 }
 
 struct Reader {
     store: Store,
     configured: Vec<RegistryConfig>,
     publish: watch::Sender<Option<Arc<[RegistryConfig]>>>,
+    publish_generations: watch::Sender<Generations>,
     /// Each of these is logged when it starts, not at every read.
     failing: bool,
     warned: bool,
@@ -84,16 +161,26 @@ impl Reader {
             self.warned = true;
         }
         let mut unreadable = Vec::new();
-        let definitions: Vec<RegistryConfig> = stored
+        let (definitions, generations): (Vec<RegistryConfig>, Vec<(RegistryName, i64)>) = stored
             .iter()
-            .filter_map(|registry| registry.definition().map_err(|e| unreadable.push(e.to_string())).ok())
-            .collect();
+            .filter_map(|registry| {
+                let definition = registry.definition().map_err(|e| unreadable.push(e.to_string())).ok()?;
+                Some((definition, (registry.name.clone(), registry.generation)))
+            })
+            .unzip();
         if unreadable != self.unreadable {
             for error in &unreadable {
                 tracing::warn!(error = %error, "not serving a registry this build cannot read; upgrade the replica");
             }
             self.unreadable = unreadable;
         }
+        self.publish_generations.send_if_modified(|shown| {
+            let changed = **shown != *generations;
+            if changed {
+                *shown = generations.into();
+            }
+            changed
+        });
         self.publish.send_if_modified(|shown| {
             let changed = shown.as_deref() != Some(definitions.as_slice());
             if changed {

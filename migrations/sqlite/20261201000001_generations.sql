@@ -5,5 +5,9 @@ create table generation_counter (
     id integer primary key check (id = 1),
     value integer not null
 );
-insert into generation_counter (id, value) values (1, 0);
-alter table registry add column generation integer not null default 0;
+insert into generation_counter (id, value) values (1, 1);
+create table content_generation (
+    registry text primary key references registry (name) on delete cascade,
+    generation integer not null
+);
+insert into content_generation (registry, generation) select name, 1 from registry;

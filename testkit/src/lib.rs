@@ -218,6 +218,7 @@ pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> 
         shutdown: ShutdownConfig { drain: Duration::ZERO, ..ShutdownConfig::default() },
         cors: CorsConfig::default(),
         audit: AuditConfig::default(),
+        cache: registry_shared::config::CacheConfig::default(),
         publish_registry: None,
         validation: ValidationConfig::default(),
     }

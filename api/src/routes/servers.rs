@@ -2,6 +2,7 @@
 //! [`RegistryScope`] tells the handlers which one they serve.
 
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use registry_shared::model::{ListMetadata, ServerList, ServerResponse};
@@ -10,6 +11,7 @@ use serde::Deserialize;
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiPath, IncludeDeleted, ListParams, RegistryScope};
+use crate::http_cache::Validator;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -51,6 +53,7 @@ fn server_list(records: Vec<ServerRecord>, next_cursor: Option<String>) -> Serve
     params(ListParams),
     responses(
         (status = 200, description = "A page of server versions", body = ServerList),
+        (status = 304, description = "Not modified: `If-None-Match` holds the current `ETag`"),
         (status = 400, description = "Malformed cursor or updated_since", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown registry", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid limit or include_deleted", body = Problem, content_type = "application/problem+json"),
@@ -60,10 +63,11 @@ pub async fn list_servers(
     State(state): State<AppState>,
     RegistryScope(scope): RegistryScope,
     params: ListParams,
-) -> Result<Json<ServerList>, ApiError> {
+    validator: Validator,
+) -> Result<Response, ApiError> {
     let query = params.into_query(scope)?;
     let page = state.store.list_servers(&query).await?;
-    Ok(Json(server_list(page.items, page.next_cursor.map(|c| c.encode()))))
+    Ok(validator.apply(Json(server_list(page.items, page.next_cursor.map(|c| c.encode())))))
 }
 
 /// Every version of one server, newest publish first.
@@ -74,6 +78,7 @@ pub async fn list_servers(
     params(("serverName" = String, Path, description = "URL-encoded server name, e.g. io.github.user%2Fweather"), IncludeDeleted),
     responses(
         (status = 200, description = "All versions of the server", body = ServerList),
+        (status = 304, description = "Not modified: `If-None-Match` holds the current `ETag`"),
         (status = 404, description = "Server not found", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid include_deleted", body = Problem, content_type = "application/problem+json"),
     )
@@ -83,13 +88,14 @@ pub async fn list_server_versions(
     RegistryScope(scope): RegistryScope,
     ApiPath(path): ApiPath<ServerPath>,
     params: IncludeDeleted,
-) -> Result<Json<ServerList>, ApiError> {
+    validator: Validator,
+) -> Result<Response, ApiError> {
     let include_deleted = params.include_deleted.unwrap_or(false);
     let versions = state.store.list_versions(&scope, &path.server_name, include_deleted).await?;
     if versions.is_empty() {
         return Err(server_not_found());
     }
-    Ok(Json(server_list(versions, None)))
+    Ok(validator.apply(Json(server_list(versions, None))))
 }
 
 /// One version of a server; `latest` names the latest one.
@@ -104,6 +110,7 @@ pub async fn list_server_versions(
     ),
     responses(
         (status = 200, description = "The version", body = ServerResponse),
+        (status = 304, description = "Not modified: `If-None-Match` holds the current `ETag`"),
         (status = 404, description = "Server not found", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid include_deleted", body = Problem, content_type = "application/problem+json"),
     )
@@ -113,9 +120,10 @@ pub async fn get_server_version(
     RegistryScope(scope): RegistryScope,
     ApiPath(path): ApiPath<VersionPath>,
     params: IncludeDeleted,
-) -> Result<Json<ServerResponse>, ApiError> {
+    validator: Validator,
+) -> Result<Response, ApiError> {
     let selector = VersionSelector::parse(&path.version);
     let include_deleted = params.include_deleted.unwrap_or(false);
     let record = state.store.get_version(&scope, &path.server_name, &selector, include_deleted).await?;
-    record.map(|r| Json(r.into_response())).ok_or_else(server_not_found)
+    record.map(|r| validator.apply(Json(r.into_response()))).ok_or_else(server_not_found)
 }

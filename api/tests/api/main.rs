@@ -6,6 +6,7 @@ mod auth;
 mod authz;
 mod docs;
 mod helpers;
+mod http_cache;
 mod lifecycle;
 mod oidc_e2e;
 mod ops;

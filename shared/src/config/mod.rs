@@ -40,6 +40,7 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     pub cors: CorsConfig,
     pub audit: AuditConfig,
+    pub cache: CacheConfig,
     /// The managed registry that the root publish routes (`/v0.1/publish`, `/v0/publish`) write to. When
     /// unset, the only managed registry, if there is exactly one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -70,6 +71,16 @@ impl Default for ValidationConfig {
 pub struct AuditConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
+}
+
+/// Caching of the registry reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheConfig {
+    /// `Cache-Control: max-age` of the reads: how long clients and shared caches may reuse an answer without
+    /// asking again. 0 (the default) has them revalidate every time, which the `ETag` makes cheap.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
 }
 
 /// Which browser origins may call the API. The reads are public metadata, so any origin by default, as the

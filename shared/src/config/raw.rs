@@ -20,6 +20,7 @@ pub struct RawConfig {
     pub shutdown: Option<Value>,
     pub cors: Option<Value>,
     pub audit: Option<Value>,
+    pub cache: Option<Value>,
     pub publish_registry: Option<String>,
     pub validation: Option<Value>,
 }
@@ -235,6 +236,12 @@ pub struct RawServer {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RawAudit {
     pub file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawCache {
+    pub max_age: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

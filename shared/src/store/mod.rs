@@ -141,6 +141,19 @@ impl Store {
         Ok(())
     }
 
+    /// On PostgreSQL, a listener subscribed to new content generations (notified at each commit that
+    /// bumps one), on a connection of its own outside the pool; `None` on SQLite, whose readers poll. It
+    /// reconnects by itself on its next `recv`.
+    pub async fn generation_listener(&self) -> Result<Option<sqlx::postgres::PgListener>, StoreError> {
+        let Self::Postgres(store) = self else { return Ok(None) };
+        let own = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with((*store.pool().connect_options()).clone());
+        let mut listener = sqlx::postgres::PgListener::connect_with(&own).await?;
+        listener.listen(dialect::GENERATION_CHANNEL).await?;
+        Ok(Some(listener))
+    }
+
     /// Whether the schema is reachable and up to date.
     pub async fn schema_state(&self) -> Result<SchemaState, StoreError> {
         match self {

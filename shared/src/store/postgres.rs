@@ -162,10 +162,13 @@ impl Dialect for Postgres {
         conn: &mut Self::Connection,
         registries: Vec<String>,
     ) -> Result<(), sqlx::Error> {
-        let mut update =
-            QueryBuilder::new("update registry set generation = nextval('registry_generation') where ");
-        Self::push_one_of(&mut update, "name", registries);
-        update.build().execute(&mut *conn).await?;
+        let mut upsert = QueryBuilder::new(
+            "insert into content_generation (registry, generation) \
+             select name, nextval('registry_generation') from registry where ",
+        );
+        Self::push_one_of(&mut upsert, "name", registries);
+        upsert.push(" on conflict (registry) do update set generation = excluded.generation");
+        upsert.build().execute(&mut *conn).await?;
         sqlx::query("select pg_notify($1, '')").bind(GENERATION_CHANNEL).execute(conn).await?;
         Ok(())
     }

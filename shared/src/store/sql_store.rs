@@ -169,8 +169,9 @@ impl<DB: Dialect> SqlStore<DB> {
 
     pub(super) async fn list_registries(&self) -> Result<Vec<Registry>, StoreError> {
         let select = statement(
-            "select name, kind, format, source, filter, sync_interval_ms, position, generation, created_at, \
-             updated_at from registry order by position",
+            "select r.name, r.kind, r.format, r.source, r.filter, r.sync_interval_ms, r.position, \
+             coalesce(g.generation, 0) as generation, r.created_at, r.updated_at \
+             from registry r left join content_generation g on g.registry = r.name order by r.position",
             [],
         );
         self.fetch_all(select)

@@ -173,11 +173,14 @@ impl Dialect for Sqlite {
         registries: Vec<String>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query("update generation_counter set value = value + 1").execute(&mut *conn).await?;
-        let mut update = QueryBuilder::new(
-            "update registry set generation = (select value from generation_counter) where ",
+        let mut upsert = QueryBuilder::new(
+            "insert into content_generation (registry, generation) \
+             select name, (select value from generation_counter) from registry where ",
         );
-        Self::push_one_of(&mut update, "name", registries);
-        update.build().execute(conn).await?;
+        Self::push_one_of(&mut upsert, "name", registries);
+        // SQLite needs a `where` before an upsert clause that follows a select; the one above serves.
+        upsert.push(" on conflict (registry) do update set generation = excluded.generation");
+        upsert.build().execute(conn).await?;
         Ok(())
     }
 

@@ -70,14 +70,7 @@ on_both_backends! {
 #[tokio::test]
 async fn on_postgres_a_new_generation_is_notified_at_commit() {
     let test = TestStore::postgres().await;
-    let StorageConfig::Postgres(pg) = &test.config else { unreachable!() };
-    let options = pg.connect_options(registry_shared::config::Role::App).unwrap();
-    let mut listener = sqlx::postgres::PgListener::connect_with(
-        &sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(options).await.unwrap(),
-    )
-    .await
-    .unwrap();
-    listener.listen("registry_generation").await.unwrap();
+    let mut listener = test.store.generation_listener().await.unwrap().expect("PostgreSQL listens");
     test.store.apply_registries(&[managed_registry("internal")]).await.unwrap();
     let created = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv()).await;
 

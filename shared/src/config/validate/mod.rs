@@ -149,6 +149,7 @@ pub(super) fn validate(tree: Value, insecure_issuers: bool) -> Result<Config, Co
     let shutdown = shutdown(&mut check, raw.shutdown);
     let cors = cors(&mut check, raw.cors);
     let audit = audit(&mut check, raw.audit);
+    let cache = cache(&mut check, raw.cache);
     let validation = publish::validation(&mut check, raw.validation);
     let publish_registry = registries
         .as_deref()
@@ -163,6 +164,7 @@ pub(super) fn validate(tree: Value, insecure_issuers: bool) -> Result<Config, Co
         shutdown,
         cors,
         audit,
+        cache,
         validation,
     ) {
         (
@@ -175,6 +177,7 @@ pub(super) fn validate(tree: Value, insecure_issuers: bool) -> Result<Config, Co
             Some(shutdown),
             Some(cors),
             Some(audit),
+            Some(cache),
             Some(validation),
         ) => Ok(Config {
             registry_name,
@@ -187,6 +190,7 @@ pub(super) fn validate(tree: Value, insecure_issuers: bool) -> Result<Config, Co
             shutdown,
             cors,
             audit,
+            cache,
             publish_registry,
             validation,
         }),
@@ -273,6 +277,13 @@ fn audit(check: &mut Check, value: Option<Value>) -> Option<AuditConfig> {
         other => other.map(PathBuf::from),
     };
     Some(AuditConfig { file })
+}
+
+fn cache(check: &mut Check, value: Option<Value>) -> Option<CacheConfig> {
+    let Some(value) = value else { return Some(CacheConfig::default()) };
+    let raw: RawCache = check.section("cache", value)?;
+    let max_age = check.duration_or_zero("cache.maxAge", raw.max_age.as_deref(), Duration::ZERO)?;
+    Some(CacheConfig { max_age })
 }
 
 fn shutdown(check: &mut Check, value: Option<Value>) -> Option<ShutdownConfig> {
