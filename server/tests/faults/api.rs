@@ -36,8 +36,12 @@ async fn while_the_database_is_down_the_api_answers_503_fast_and_recovers_when_i
     store.write_snapshot(&name("files"), vec![entry("io.example/tool", "1.0.0")]).await.unwrap();
     let (api, base) = spawn_api(&config, dir.path(), &[]);
     until_ready(&base).await;
+    let served = client().get(format!("{base}/v0.1/servers")).send().await.unwrap();
+    let etag = served.headers()["etag"].clone();
 
     pg.stop();
+    let revalidated =
+        client().get(format!("{base}/v0.1/servers")).header("if-none-match", etag).send().await.unwrap();
     let read = timed_get(&base, "/v0.1/servers").await;
     let ready = timed_get(&base, "/readiness").await;
     let one = timed_get(&base, "/v0.1/servers/io.example%2Ftool/versions/latest").await;
@@ -63,6 +67,7 @@ async fn while_the_database_is_down_the_api_answers_503_fast_and_recovers_when_i
         );
         assert!(*took < Duration::from_millis(2900), "within database.acquireTimeout (2s): {took:?}");
     }
+    assert_eq!(revalidated.status(), 304, "a current ETag is answered without the database");
     assert_eq!(ready.0, 503, "{}", ready.3);
     assert!(ready.4 < Duration::from_millis(1500), "readiness answers within 1 s: {:?}", ready.4);
     assert!(!ready.3.contains("refused") && !ready.3.contains("os error"), "no raw error: {}", ready.3);
