@@ -39,8 +39,13 @@ impl Default for Introspector {
 }
 
 impl Introspector {
-    pub async fn introspect(&self, providers: &[Arc<Provider>], token: &str) -> Result<Principal, Rejection> {
-        let key = token_cache::key(token);
+    /// `key` is the token's [`token_cache::key`].
+    pub async fn introspect(
+        &self,
+        providers: &[Arc<Provider>],
+        token: &str,
+        key: token_cache::Key,
+    ) -> Result<Principal, Rejection> {
         if let Some(known) = self.known(&key) {
             return known;
         }

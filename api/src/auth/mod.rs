@@ -12,27 +12,26 @@ pub mod metadata;
 mod providers;
 mod public_paths;
 mod token_cache;
+mod write_access;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use registry_shared::config::{AuthConfig, AuthMode, OAuthConfig};
-use registry_shared::model::RegistryName;
 use serde_json::{Map, Value};
 
 use crate::audit::AuditSlot;
 use crate::error::{ApiError, problem};
 use crate::state::AppState;
-use authz::{Action, Grants};
 use jwt::Rejection;
 use providers::Provider;
 pub use public_paths::is_public;
 use token_cache::TokenCache;
+pub use write_access::WriteAccess;
 
 /// The caller a token proved.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,7 +146,9 @@ impl Authenticator {
         }
         let jws = match jwt::parse(token) {
             Ok(jws) => jws,
-            Err(Rejection::NotJws) => return self.introspector.introspect(&self.ordered, token).await,
+            Err(Rejection::NotJws) => {
+                return self.introspector.introspect(&self.ordered, token, cache_key).await;
+            }
             Err(other) => return Err(other),
         };
         let issuer = jws.unverified_issuer()?;
@@ -209,7 +210,7 @@ impl Authenticator {
 
     /// The principal of a request's token, whose scopes allow the request; else the 401 or 403 to answer.
     /// The principal, or why there is none, goes into the audit facts.
-    async fn admit(
+    pub(super) async fn admit(
         &self,
         headers: &HeaderMap,
         write: bool,
@@ -291,76 +292,6 @@ fn needs_token(auth: &AuthConfig, method: &Method, path: &str) -> bool {
         return false;
     }
     !(auth.public_reads && !is_write(method, path) && !path.starts_with("/extension/"))
-}
-
-/// Proof that the caller may make this write: in anonymous mode anyone; in oauth mode an authenticated
-/// principal with the scope (when enforced) and the role the route's [`Action`] needs. Names are checked
-/// against the principal's namespaces with [`WriteAccess::check_target`] once the handler knows them.
-/// Taking it marks the request as a write for the audit trail.
-pub struct WriteAccess {
-    pub principal: Option<Principal>,
-    pub action: Action,
-    grants: Grants,
-    audit: AuditSlot,
-}
-
-impl WriteAccess {
-    /// Records the server (and version) written, then refuses with 403 when `name` is outside the caller's
-    /// namespaces, naming the patterns it holds.
-    pub fn check_target(&self, name: &str, version: Option<&str>) -> Result<(), ApiError> {
-        self.audit.note(|facts| {
-            facts.name = Some(name.to_owned());
-            facts.version = version.map(str::to_owned);
-        });
-        if self.grants.may_name(name) {
-            return Ok(());
-        }
-        let held = self.grants.namespaces.as_deref().unwrap_or_default();
-        let held = if held.is_empty() { "none".to_owned() } else { held.join(", ") };
-        let detail = format!(
-            "forbidden: {name} is outside your namespaces (you may {} names matching: {held})",
-            self.action.as_str()
-        );
-        self.audit.note(|facts| facts.detail = Some(detail.clone()));
-        Err(ApiError::Forbidden(detail))
-    }
-
-    /// Records the registry written, where no [`crate::extract::WriteTarget`] does.
-    pub fn note_registry(&self, registry: &RegistryName) {
-        self.audit.note(|facts| facts.registry = Some(registry.to_string()));
-    }
-}
-
-impl FromRequestParts<AppState> for WriteAccess {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let action = Action::of(&parts.method, parts.uri.path());
-        let audit = AuditSlot::of(&parts.extensions);
-        audit.note(|facts| facts.action = Some(action));
-        let Some(authenticator) = state.authenticator.as_deref() else {
-            return Ok(Self { principal: None, action, grants: Grants::all(), audit });
-        };
-        let principal = match parts.extensions.get::<Principal>() {
-            Some(principal) => principal.clone(),
-            // A write on a path made public still needs a token.
-            None => authenticator.admit(&parts.headers, true, &audit).await?,
-        };
-        let grants = Grants::of(state.config.auth.authz.as_ref(), &principal.claims);
-        if !grants.holds(action.role()) {
-            let detail = format!(
-                "forbidden: insufficient permissions ({} needs the {} role)",
-                action.as_str(),
-                serde_json::to_value(action.role())
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            );
-            audit.note(|facts| facts.detail = Some(detail.clone()));
-            return Err(ApiError::Forbidden(detail).into_response());
-        }
-        Ok(Self { principal: Some(principal), action, grants, audit })
-    }
 }
 
 #[cfg(test)]
