@@ -15,7 +15,8 @@ if [ ! -x "$venv/bin/st" ]; then
 fi
 
 work=$(mktemp -d)
-trap 'kill "$api" 2>/dev/null || true; rm -rf "$work"' EXIT
+# The API is waited for before its directory goes: it writes there while it shuts down.
+trap 'kill "$api" 2>/dev/null || true; wait "$api" 2>/dev/null || true; rm -rf "$work"' EXIT
 cat > "$work/config.yaml" <<YAML
 registries:
   - name: internal
