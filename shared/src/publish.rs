@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::config::{RegistryConfig, Source, ValidationConfig};
 use crate::model::{RegistryName, ServerJson};
-use crate::store::{Conflict, Inserted, ServerRecord, Store, StoreError};
+use crate::store::{Conflict, Inserted, Store, StoreError, StoredVersion};
 use crate::validation::{self, Issue, IssueKind, PackageCheck};
 
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +90,7 @@ impl Publisher<'_> {
         &self,
         registry: &RegistryConfig,
         document: Value,
-    ) -> Result<(Option<ServerRecord>, Vec<Issue>), PublishError> {
+    ) -> Result<(Option<StoredVersion>, Vec<Issue>), PublishError> {
         ensure_managed(registry)?;
         let (server, warnings) = self.valid(document).await?;
         let replaced = self.store.replace_version(&registry.name, &server).await?;

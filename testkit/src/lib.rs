@@ -65,6 +65,7 @@ pub fn postgres_storage(url: &Url) -> StorageConfig {
         conn_max_lifetime: Duration::from_secs(300),
         acquire_timeout: Duration::from_secs(2),
         statement_timeout: Duration::from_secs(30),
+        listen_url: None,
         password_file: None,
         migration_password_file: None,
     })

@@ -72,8 +72,8 @@ async fn publish(
         Ok((inserted, warnings)) => Ok(format!(
             "{} {} {}{}",
             if inserted.created { "published" } else { "already published, unchanged:" },
-            inserted.record.server.name(),
-            inserted.record.server.version(),
+            inserted.record.name,
+            inserted.record.version,
             listed("; warnings: ", &warnings)
         )),
         Err(PublishError::Invalid(issues)) => Err(format!("invalid{}", listed(": ", &issues))),

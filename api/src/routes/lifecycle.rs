@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use registry_shared::config::RegistryConfig;
 use registry_shared::model::envelope::STATUS_MESSAGE_MAX;
 use registry_shared::model::{ServerDetail, ServerName, ServerResponse, Status, Version};
-use registry_shared::store::{Scope, StatusUpdate, VersionSelector};
+use registry_shared::store::{Scope, StatusUpdate, StoredVersion, VersionSelector};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -47,7 +47,8 @@ pub struct StatusUpdateOut {
     /// How many versions changed.
     pub updated_count: usize,
     /// Every version of the server as stored now, newest publish first.
-    pub servers: Vec<ServerResponse>,
+    #[schema(value_type = Vec<ServerResponse>)]
+    pub servers: Vec<StoredVersion>,
 }
 
 /// A server name from the path; one that cannot exist is not found.
@@ -86,7 +87,7 @@ pub async fn edit_server_version(
     WriteTarget(registry): WriteTarget,
     ApiPath(path): ApiPath<VersionPath>,
     body: JsonBody,
-) -> Result<Json<ServerResponse>, ApiError> {
+) -> Result<Json<StoredVersion>, ApiError> {
     let (name, version) = (server_name(&path.server_name)?, version(&path.version)?);
     access.check_target(name.as_str(), Some(version.as_str()))?;
     let scope = Scope::Registry(registry.name.clone());
@@ -113,7 +114,7 @@ pub async fn edit_server_version(
         warnings = warnings.len(),
         "server version edited"
     );
-    Ok(Json(record.into_response()))
+    Ok(Json(record))
 }
 
 /// Delete a version for good. It can then be published again. Prefer a status of `deleted` to retire a
@@ -138,13 +139,13 @@ pub async fn delete_server_version(
     access: WriteAccess,
     WriteTarget(registry): WriteTarget,
     ApiPath(path): ApiPath<VersionPath>,
-) -> Result<Json<ServerResponse>, ApiError> {
+) -> Result<Json<StoredVersion>, ApiError> {
     let (name, version) = (server_name(&path.server_name)?, version(&path.version)?);
     access.check_target(name.as_str(), Some(version.as_str()))?;
     let deleted = state.store.delete_version(&registry.name, name.as_str(), version.as_str()).await?;
     let deleted = deleted.ok_or_else(version_not_found)?;
     tracing::info!(registry.name = %registry.name, server.name = %name, server.version = %version, "server version deleted");
-    Ok(Json(deleted.into_response()))
+    Ok(Json(deleted))
 }
 
 /// Set the status of one version. A deleted version can be restored.
@@ -173,7 +174,7 @@ pub async fn update_version_status(
     WriteTarget(registry): WriteTarget,
     ApiPath(path): ApiPath<VersionPath>,
     body: JsonBody,
-) -> Result<Json<ServerResponse>, ApiError> {
+) -> Result<Json<StoredVersion>, ApiError> {
     let (name, version) = (server_name(&path.server_name)?, version(&path.version)?);
     access.check_target(name.as_str(), Some(version.as_str()))?;
     let change = status_in(body.value()?)?;
@@ -184,7 +185,7 @@ pub async fn update_version_status(
         ));
     }
     let version = update.versions.into_iter().next();
-    version.map(|record| Json(record.into_response())).ok_or_else(version_not_found)
+    version.map(Json).ok_or_else(version_not_found)
 }
 
 /// Set the status of every version of a server, in one transaction.
@@ -222,8 +223,7 @@ pub async fn update_server_status(
             "No changes to apply: all versions already have the requested status and message".into(),
         ));
     }
-    let servers = update.versions.into_iter().map(|record| record.into_response()).collect();
-    Ok(Json(StatusUpdateOut { updated_count: update.updated, servers }))
+    Ok(Json(StatusUpdateOut { updated_count: update.updated, servers: update.versions }))
 }
 
 async fn apply(

@@ -63,7 +63,7 @@ pub async fn publish_server(
         access.check_target(name, document.get("version").and_then(serde_json::Value::as_str))?;
     }
     let (Inserted { record, created }, warnings) = state.publisher().publish(&registry, document).await?;
-    let (name, version) = (record.server.name().as_str(), record.server.version().as_str());
+    let (name, version) = (record.name.as_str(), record.version.as_str());
     tracing::info!(
         registry.name = %registry.name,
         server.name = name,
@@ -75,7 +75,7 @@ pub async fn publish_server(
     let location = version_url(&registry.name, name, version);
     // A retry that finds its own document stored gets the same answer, as 200: nothing new was made.
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, [(header::LOCATION, location)], Json(record.into_response())).into_response())
+    Ok((status, [(header::LOCATION, location)], Json(record)).into_response())
 }
 
 /// Run every publish check on a server.json without storing it. Always 200 for a managed registry.

@@ -6,8 +6,8 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use registry_shared::model::{ListMetadata, ServerList, ServerResponse};
-use registry_shared::store::{ServerRecord, VersionSelector};
-use serde::Deserialize;
+use registry_shared::store::{StoredVersion, VersionSelector};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiPath, IncludeDeleted, ListParams, RegistryScope};
@@ -40,9 +40,17 @@ pub fn server_not_found() -> ApiError {
     ApiError::NotFound("Server not found".into())
 }
 
-fn server_list(records: Vec<ServerRecord>, next_cursor: Option<String>) -> ServerList {
-    let servers: Vec<ServerResponse> = records.into_iter().map(ServerRecord::into_response).collect();
-    ServerList { metadata: ListMetadata { next_cursor, count: servers.len() }, servers }
+/// A `ServerList` of versions as stored: their bodies are written out unparsed.
+#[derive(Serialize)]
+pub struct StoredList {
+    servers: Vec<StoredVersion>,
+    metadata: ListMetadata,
+}
+
+impl StoredList {
+    pub fn new(servers: Vec<StoredVersion>, next_cursor: Option<String>) -> Self {
+        Self { metadata: ListMetadata { next_cursor, count: servers.len() }, servers }
+    }
 }
 
 /// List servers: one page, ordered by name then version.
@@ -67,7 +75,7 @@ pub async fn list_servers(
 ) -> Result<Response, ApiError> {
     let query = params.into_query(scope)?;
     let page = state.store.list_servers(&query).await?;
-    Ok(validator.apply(Json(server_list(page.items, page.next_cursor.map(|c| c.encode())))))
+    Ok(validator.apply(Json(StoredList::new(page.items, page.next_cursor.map(|c| c.encode())))))
 }
 
 /// Every version of one server, newest publish first.
@@ -95,7 +103,7 @@ pub async fn list_server_versions(
     if versions.is_empty() {
         return Err(server_not_found());
     }
-    Ok(validator.apply(Json(server_list(versions, None))))
+    Ok(validator.apply(Json(StoredList::new(versions, None))))
 }
 
 /// One version of a server; `latest` names the latest one.
@@ -125,5 +133,5 @@ pub async fn get_server_version(
     let selector = VersionSelector::parse(&path.version);
     let include_deleted = params.include_deleted.unwrap_or(false);
     let record = state.store.get_version(&scope, &path.server_name, &selector, include_deleted).await?;
-    record.map(|r| validator.apply(Json(r.into_response()))).ok_or_else(server_not_found)
+    record.map(|r| validator.apply(Json(r))).ok_or_else(server_not_found)
 }

@@ -4,7 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use registry_shared::config::Config;
+use registry_shared::config::{Config, PostgresTarget, StorageConfig};
+use registry_shared::store::Store;
 use registry_testkit::*;
 
 use crate::helpers::*;
@@ -55,13 +56,30 @@ on_both_backends! {
     }
 }
 
+/// The reader listens through `database.listenUrl` (as behind PgBouncer), a session of its own that
+/// PostgreSQL shows under the URL's application name.
 #[tokio::test]
 async fn another_replica_sees_a_write_within_the_poll_interval() {
     let test = TestStore::postgres().await;
     let registries = vec![managed_registry("internal")];
     let writer = spawn_app(&test, registries.clone()).await;
-    let reader = spawn_app(&test, registries).await;
+    let mut storage = test.config.clone();
+    let StorageConfig::Postgres(pg) = &mut storage else { unreachable!() };
+    let PostgresTarget::Url { url } = &pg.target else { unreachable!() };
+    let application = format!("listen-{}", free_port());
+    pg.listen_url = Some(format!("{url}?application_name={application}").parse().unwrap());
+    let reader = spawn_config(&test, test_config(storage, registries)).await;
     let before = etag(&reader.get("/v0.1/servers").await);
+    let Store::Postgres(store) = &test.store else { unreachable!() };
+    let listening =
+        "select count(*) from pg_stat_activity where application_name = $1 and query ilike 'listen%'";
+    let started = Instant::now();
+    while sqlx::query_scalar::<_, i64>(listening).bind(&application).fetch_one(store.pool()).await.unwrap()
+        == 0
+    {
+        assert!(started.elapsed() < Duration::from_secs(10), "no session listens through listenUrl");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let published = writer.post_json("/v0.1/publish", &server_json("io.example/tool", "1.0.0")).await;
     let started = Instant::now();

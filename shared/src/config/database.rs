@@ -21,6 +21,7 @@ pub const DEFAULT_SQLITE_PATH: &str = "./data/registry.db";
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "backend", rename_all = "lowercase")]
+#[expect(clippy::large_enum_variant, reason = "one value per process, read at start-up")]
 pub enum StorageConfig {
     Sqlite { path: PathBuf },
     Postgres(PostgresConfig),
@@ -47,6 +48,10 @@ pub struct PostgresConfig {
     /// snapshot writes).
     #[serde(with = "super::humantime_serde")]
     pub statement_timeout: Duration,
+    /// A direct (session) connection for the listener of new content generations, when `target` goes
+    /// through a pooler in transaction mode (PgBouncer), where `LISTEN` does not work.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "serialize_redacted_opt_url")]
+    pub listen_url: Option<Url>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password_file: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,6 +146,24 @@ impl PostgresConfig {
     /// Connection options for one role, with the password resolved. Reading the environment here (not at
     /// load time) keeps the secret out of the configuration value.
     pub fn connect_options(&self, role: Role) -> Result<PgConnectOptions, CredentialError> {
+        self.with_password(self.base_options(role)?, role)
+    }
+
+    /// The options of the generation listener's connection: `listenUrl` when set (with the application
+    /// role's password unless the URL carries one), else the application role's.
+    pub fn listen_options(&self) -> Result<PgConnectOptions, CredentialError> {
+        match &self.listen_url {
+            None => self.connect_options(Role::App),
+            Some(url) if url.password().is_some() => Ok(PgConnectOptions::from_str(url.as_str())?),
+            Some(url) => self.with_password(PgConnectOptions::from_str(url.as_str())?, Role::App),
+        }
+    }
+
+    fn with_password(
+        &self,
+        options: PgConnectOptions,
+        role: Role,
+    ) -> Result<PgConnectOptions, CredentialError> {
         let (password_env, password_file, key) = match role {
             Role::App => ("REGISTRY_DATABASE__PASSWORD", &self.password_file, "passwordFile"),
             Role::Migration => (
@@ -149,7 +172,6 @@ impl PostgresConfig {
                 "migrationPasswordFile",
             ),
         };
-        let options = self.base_options(role)?;
         let password = match password_file {
             Some(path) => Some(read_secret(key, path)?),
             None => std::env::var(password_env).ok().map(SecretString::from),
@@ -200,6 +222,7 @@ impl fmt::Debug for PostgresConfig {
             .field("conn_max_lifetime", &self.conn_max_lifetime)
             .field("acquire_timeout", &self.acquire_timeout)
             .field("statement_timeout", &self.statement_timeout)
+            .field("listen_url", &self.listen_url.as_ref().map(redacted_url))
             .field("password_file", &self.password_file)
             .field("migration_password_file", &self.migration_password_file)
             .finish()
@@ -234,4 +257,8 @@ pub fn redacted_url(url: &Url) -> String {
 
 pub fn serialize_redacted_url<S: Serializer>(url: &Url, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&redacted_url(url))
+}
+
+fn serialize_redacted_opt_url<S: Serializer>(url: &Option<Url>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_some(&url.as_ref().map(redacted_url))
 }

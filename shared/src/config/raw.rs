@@ -202,6 +202,7 @@ pub struct RawDatabase {
     pub conn_max_lifetime: Option<String>,
     pub acquire_timeout: Option<String>,
     pub statement_timeout: Option<String>,
+    pub listen_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -261,7 +261,7 @@ fn an_unknown_environment_key_is_a_problem_named_after_the_variable() {
     let err = Config::from_yaml(MINIMAL, env(&[("REGISTRY_DATABASE__URLL", "postgres://x/y")])).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "database.urll: unknown field `urll`, expected one of `url`, `path`, `host`, `port`, `user`, `migrationUser`, `database`, `sslMode`, `passwordFile`, `migrationPasswordFile`, `maxOpenConns`, `maxIdleConns`, `connMaxLifetime`, `acquireTimeout`, `statementTimeout`"
+        "database.urll: unknown field `urll`, expected one of `url`, `path`, `host`, `port`, `user`, `migrationUser`, `database`, `sslMode`, `passwordFile`, `migrationPasswordFile`, `maxOpenConns`, `maxIdleConns`, `connMaxLifetime`, `acquireTimeout`, `statementTimeout`, `listenUrl`"
     );
 }
 
@@ -281,7 +281,7 @@ fn kubernetes_service_variables_for_a_service_named_registry_are_not_overrides()
 #[test]
 fn secrets_never_show_in_debug_or_the_printed_config() {
     let config = Config::from_yaml(
-        &format!("{MINIMAL}database: {{url: 'postgres://app:s3cret@db/registry'}}\nredis: {{url: 'redis://:t0ken@cache:6379'}}\n"),
+        &format!("{MINIMAL}database: {{url: 'postgres://app:s3cret@db/registry', listenUrl: 'postgres://app:s3cret@db:5432/registry'}}\nredis: {{url: 'redis://:t0ken@cache:6379'}}\n"),
         no_env(),
     )
     .unwrap();
@@ -358,6 +358,48 @@ fn postgres_passwords_come_from_the_password_file() {
     assert_eq!(migrator.get_username(), "owner");
     assert_eq!(app.get_host(), "db");
     assert!(format!("{app:?}").contains("from-file"), "the resolved options carry the password");
+}
+
+#[test]
+fn the_listener_connects_through_listen_url_with_the_application_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "from-file\n").unwrap();
+    let yaml = |listen: &str| {
+        format!(
+            "{MINIMAL}database: {{url: 'postgres://app@pgbouncer:6432/reg', passwordFile: {}{listen}}}\n",
+            file.display()
+        )
+    };
+    let options = |yaml: &str| {
+        let StorageConfig::Postgres(pg) = Config::from_yaml(yaml, no_env()).unwrap().database else {
+            panic!()
+        };
+        pg.listen_options().unwrap()
+    };
+
+    let direct = options(&yaml(", listenUrl: 'postgres://app@db:5432/reg'"));
+    let own_password = options(&yaml(", listenUrl: 'postgres://app:direct@db:5432/reg'"));
+    let pooled = options(&yaml(""));
+
+    assert_eq!((direct.get_host(), direct.get_port()), ("db", 5432));
+    assert!(format!("{direct:?}").contains("from-file"), "the application password applies");
+    assert!(
+        format!("{own_password:?}").contains("direct") && !format!("{own_password:?}").contains("from-file")
+    );
+    assert_eq!(
+        (pooled.get_host(), pooled.get_port()),
+        ("pgbouncer", 6432),
+        "without listenUrl, the database URL"
+    );
+    assert_eq!(
+        problems(&format!("{MINIMAL}database: {{url: 'postgres://db/reg', listenUrl: 'http://db'}}\n")),
+        ["database.listenUrl: \"http://db\" is not an absolute postgres or postgresql URL"]
+    );
+    assert_eq!(
+        problems(&format!("{MINIMAL}database: {{listenUrl: 'postgres://db/reg'}}\n")),
+        ["database.listenUrl: is a PostgreSQL setting: also set database.host or database.url"]
+    );
 }
 
 #[test]

@@ -14,6 +14,7 @@ use sqlx::{Database, Pool, QueryBuilder, Transaction};
 use super::StoreError;
 use super::query::ListQuery;
 use super::snapshot::{Key, RowWrite};
+use super::sql_store::VersionRow;
 use crate::model::RegistryName;
 
 /// A value bound to a statement.
@@ -94,6 +95,7 @@ pub trait Dialect: Database + Sized {
     fn time(row: &Row<Self>, column: &str) -> Result<DateTime<Utc>, StoreError>;
     fn opt_time(row: &Row<Self>, column: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
     fn json(row: &Row<Self>, column: &str) -> Result<Value, StoreError>;
+    fn version_row(row: &Row<Self>) -> Result<VersionRow, sqlx::Error>;
 
     fn execute<'a>(
         conn: &'a mut Self::Connection,

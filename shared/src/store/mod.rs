@@ -1,5 +1,5 @@
 //! Storage: one contract, two backends. [`Store`] is what the API, the worker and the CLI use; it dispatches to
-//! PostgreSQL (production: JSONB bodies, trigram search, advisory locks) or SQLite (the embedded single-node
+//! PostgreSQL (production: trigram search, advisory locks, notifications) or SQLite (the embedded single-node
 //! default: WAL, one writer). The same contract test suite runs against both.
 //!
 //! Rules that do not depend on SQL (snapshot diffing, where `isLatest` goes) live in [`snapshot`], so both
@@ -19,6 +19,7 @@ mod sql_store;
 mod sqlite;
 mod status;
 mod sync_state;
+mod timestamp;
 mod writes;
 
 use chrono::{DateTime, Utc};
@@ -32,7 +33,7 @@ pub use postgres::PgStore;
 pub use publishing::{Conflict, MAX_VERSIONS_PER_SERVER};
 pub use query::{Cursor, InvalidCursor, ListQuery, Scope, VersionSelector};
 pub use records::{
-    DueSync, Inserted, QueueSlot, Registry, RegistryChanges, ServerPage, ServerRecord, SyncPhase, SyncStatus,
+    DueSync, Inserted, QueueSlot, Registry, RegistryChanges, ServerPage, StoredVersion, SyncPhase, SyncStatus,
 };
 pub use rows::MANAGED_NOTE;
 pub(crate) use rows::*;
@@ -141,15 +142,13 @@ impl Store {
         Ok(())
     }
 
-    /// On PostgreSQL, a listener subscribed to new content generations (notified at each commit that
-    /// bumps one), on a connection of its own outside the pool; `None` on SQLite, whose readers poll. It
-    /// reconnects by itself on its next `recv`.
+    /// For an API replica on PostgreSQL, a listener subscribed to new content generations (notified at
+    /// each commit that bumps one), on a connection of its own (`database.listenUrl` when set); `None` on
+    /// SQLite, whose readers poll, and for a store not opened for serving. It reconnects by itself on its
+    /// next `recv`.
     pub async fn generation_listener(&self) -> Result<Option<sqlx::postgres::PgListener>, StoreError> {
-        let Self::Postgres(store) = self else { return Ok(None) };
-        let own = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect_lazy_with((*store.pool().connect_options()).clone());
-        let mut listener = sqlx::postgres::PgListener::connect_with(&own).await?;
+        let Self::Postgres(SqlStore { listen: Some(pool), .. }) = self else { return Ok(None) };
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
         listener.listen(dialect::GENERATION_CHANNEL).await?;
         Ok(Some(listener))
     }
@@ -207,6 +206,7 @@ impl Store {
         dispatch!(self.write_snapshot(registry, entries))
     }
 
+    /// The reads return versions as stored ([`StoredVersion`]): bodies are served as they are, never parsed.
     pub async fn list_servers(&self, query: &ListQuery) -> Result<ServerPage, StoreError> {
         dispatch!(self.list_servers(query))
     }
@@ -217,7 +217,7 @@ impl Store {
         scope: &Scope,
         name: &str,
         include_deleted: bool,
-    ) -> Result<Vec<ServerRecord>, StoreError> {
+    ) -> Result<Vec<StoredVersion>, StoreError> {
         dispatch!(self.list_versions(scope, name, include_deleted))
     }
 
@@ -227,7 +227,7 @@ impl Store {
         name: &str,
         version: &VersionSelector,
         include_deleted: bool,
-    ) -> Result<Option<ServerRecord>, StoreError> {
+    ) -> Result<Option<StoredVersion>, StoreError> {
         dispatch!(self.get_version(scope, name, version, include_deleted))
     }
 
@@ -320,7 +320,7 @@ impl Store {
         &self,
         registry: &RegistryName,
         server: &ServerJson,
-    ) -> Result<Option<ServerRecord>, StoreError> {
+    ) -> Result<Option<StoredVersion>, StoreError> {
         dispatch!(self.replace_version(registry, server))
     }
 
@@ -330,7 +330,7 @@ impl Store {
         registry: &RegistryName,
         name: &str,
         version: &str,
-    ) -> Result<Option<ServerRecord>, StoreError> {
+    ) -> Result<Option<StoredVersion>, StoreError> {
         dispatch!(self.delete_version(registry, name, version))
     }
 }

@@ -1,17 +1,17 @@
-//! PostgreSQL: JSONB bodies, trigram-indexed `ILIKE` search, bulk writes through `unnest`, and an advisory
+//! PostgreSQL: bodies as text (the remote-URL index reads them as JSONB), trigram-indexed `ILIKE` search, bulk writes through `unnest`, and an advisory
 //! lock per server for managed writes, so replicas publishing the same server queue up.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
-use sqlx::{Pool, Postgres, QueryBuilder, Row as _, Transaction};
+use sqlx::{FromRow, Pool, Postgres, QueryBuilder, Row as _, Transaction};
 
 use super::StoreError;
 use super::dialect::{Bind, Dialect, GENERATION_CHANNEL, Mark, Row};
 use super::query::ListQuery;
 use super::snapshot::{Key, RowWrite};
-use super::sql_store::SqlStore;
+use super::sql_store::{SqlStore, VersionRow};
 use crate::config::{PostgresConfig, Role};
 use crate::model::RegistryName;
 
@@ -28,6 +28,7 @@ impl SqlStore<Postgres> {
 
     /// The API's store: reads go through a pool whose connections carry `statement_timeout`, so a slow
     /// query is cancelled; writes through a pool without it. Each opens up to `maxOpenConns` connections.
+    /// The generation listener has a connection of its own, through `listenUrl` when set.
     pub async fn connect_serving(config: &PostgresConfig) -> Result<Self, StoreError> {
         let options = config.connect_options(Role::App)?;
         // 0 would mean no timeout at all.
@@ -36,6 +37,9 @@ impl SqlStore<Postgres> {
         Ok(Self {
             read: pool_options(config, config.max_open_conns).connect_lazy_with(read_options),
             write: pool_options(config, config.max_open_conns).connect_lazy_with(options),
+            listen: Some(
+                pool_options(config, 1).min_connections(0).connect_lazy_with(config.listen_options()?),
+            ),
         })
     }
 
@@ -50,7 +54,7 @@ impl SqlStore<Postgres> {
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { read: pool.clone(), write: pool }
+        Self { read: pool.clone(), write: pool, listen: None }
     }
 
     /// The pool for writes (and the job queue).
@@ -95,7 +99,7 @@ impl Dialect for Postgres {
 
     /// Containment, so the GIN index on `body->'remotes'` answers it.
     fn push_remote_url(qb: &mut QueryBuilder<Self>, url: &str) {
-        qb.push("body->'remotes' @> ").push_bind(Json(serde_json::json!([{ "url": url }])));
+        qb.push("(body::jsonb)->'remotes' @> ").push_bind(Json(serde_json::json!([{ "url": url }])));
     }
 
     fn push_one_of(qb: &mut QueryBuilder<Self>, column: &str, values: Vec<String>) {
@@ -129,6 +133,10 @@ impl Dialect for Postgres {
 
     fn json(row: &Row<Self>, column: &str) -> Result<Value, StoreError> {
         Ok(get::<Json<Value>>(row, column)?.0)
+    }
+
+    fn version_row(row: &Row<Self>) -> Result<VersionRow, sqlx::Error> {
+        VersionRow::from_row(row)
     }
 
     async fn execute(conn: &mut Self::Connection, qb: &mut QueryBuilder<Self>) -> Result<u64, sqlx::Error> {
@@ -220,7 +228,7 @@ impl Dialect for Postgres {
 const INSERT_ROWS: &str = "insert into server_version (registry, name, version, body, body_hash, title, \
      description, search_text, status, status_message, status_changed_at, published_at, updated_at, is_latest, \
      created_at) \
-     select $1, u.name, u.version, u.body::jsonb, u.body_hash, u.title, u.description, u.search_text, u.status, \
+     select $1, u.name, u.version, u.body, u.body_hash, u.title, u.description, u.search_text, u.status, \
      u.status_message, u.status_changed_at, u.published_at, u.updated_at, false, u.updated_at \
      from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
      $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[]) \

@@ -1,28 +1,46 @@
 //! What the store returns: server versions with their registry-owned metadata, pages, registries and their
 //! sync state.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::{Cursor, StoreError};
 use crate::config::RegistryConfig;
 use crate::formats::Format;
-use crate::model::{OfficialMeta, RegistryName, ServerJson, ServerResponse};
+use crate::model::envelope::OFFICIAL_META;
+use crate::model::{OfficialMeta, RegistryName};
 
-/// One stored server version with its registry-owned metadata.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServerRecord {
+/// One stored version as a read serves it: the body exactly as stored (checked to be JSON, never parsed
+/// into a document), with the key columns and the registry-owned metadata. It serialises as a
+/// `ServerResponse`.
+#[derive(Debug, Clone)]
+pub struct StoredVersion {
     pub registry: RegistryName,
-    pub server: ServerJson,
+    pub name: String,
+    pub version: String,
+    pub body: Box<RawValue>,
     pub official: OfficialMeta,
 }
 
-impl ServerRecord {
-    pub fn into_response(self) -> ServerResponse {
-        ServerResponse::new(self.server, self.official)
+impl PartialEq for StoredVersion {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.registry, &self.name, &self.version, self.body.get(), &self.official)
+            == (&other.registry, &other.name, &other.version, other.body.get(), &other.official)
+    }
+}
+
+impl Serialize for StoredVersion {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut response = serializer.serialize_struct("ServerResponse", 2)?;
+        response.serialize_field("server", &self.body)?;
+        response.serialize_field("_meta", &BTreeMap::from([(OFFICIAL_META, &self.official)]))?;
+        response.end()
     }
 }
 
@@ -30,14 +48,14 @@ impl ServerRecord {
 /// already, from an earlier try of the same publish).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inserted {
-    pub record: ServerRecord,
+    pub record: StoredVersion,
     pub created: bool,
 }
 
 /// One page of a list; `next_cursor` is set only when another row exists.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerPage {
-    pub items: Vec<ServerRecord>,
+    pub items: Vec<StoredVersion>,
     pub next_cursor: Option<Cursor>,
 }
 

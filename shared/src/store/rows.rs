@@ -3,21 +3,10 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
 
-use super::{Cursor, ServerPage, ServerRecord, StoreError, SyncPhase};
+use super::{StoreError, SyncPhase};
 use crate::config::RegistryConfig;
 use crate::formats::Format;
 use crate::model::{OfficialMeta, RegistryName, ServerJson};
-
-/// Cuts the look-ahead row off a page and derives the next cursor from the last row kept.
-pub(crate) fn page(mut items: Vec<ServerRecord>, limit: u32) -> ServerPage {
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_cursor = more.then(|| items.last()).flatten().map(|last| Cursor {
-        name: last.server.name().to_string(),
-        version: last.server.version().to_string(),
-    });
-    ServerPage { items, next_cursor }
-}
 
 /// The current time at the storage precision (microseconds), so both backends return what they were given.
 pub(crate) fn now() -> DateTime<Utc> {
@@ -45,8 +34,10 @@ pub(crate) fn official(
     })
 }
 
-pub(crate) fn server_from_body(body: Value) -> Result<ServerJson, StoreError> {
-    ServerJson::from_value(body).map_err(|e| StoreError::Corrupt(e.to_string()))
+/// Parses a stored body, for the writes that need the document.
+pub(crate) fn server_from_body(body: &str) -> Result<ServerJson, StoreError> {
+    let value = serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("body: {e}")))?;
+    ServerJson::from_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// The stored form of a registry's configuration.

@@ -6,7 +6,7 @@ use super::dialect::{Bind, Dialect};
 use super::query::{ListQuery, Scope, VersionSelector};
 
 /// The columns every record read selects.
-const RECORD_COLUMNS: &str = "select sv.registry, sv.body, sv.status, sv.status_message, \
+const RECORD_COLUMNS: &str = "select sv.registry, sv.name, sv.version, sv.body, sv.status, sv.status_message, \
      sv.status_changed_at, sv.published_at, sv.updated_at, sv.is_latest from server_version sv where ";
 
 /// The aggregated view shows the rows of the registry that owns each name (see [`OWNER`]).

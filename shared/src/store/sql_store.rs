@@ -4,30 +4,34 @@
 
 use std::time::Duration;
 
+use serde_json::value::RawValue;
 use sqlx::{Pool, QueryBuilder};
 
 use super::content::ContentWrite;
 use super::dialect::{Bind, Dialect, Row, statement};
 use super::query::{ListQuery, Scope, VersionSelector};
+use super::timestamp::Timestamp;
 use super::{
-    Registry, RegistryChange, RegistryChanges, ServerPage, ServerRecord, StoreError, StoredRow,
-    initial_sync_status, now, official, page, parse_format, parse_registry_name, plan_registries,
-    server_from_body,
+    Cursor, Registry, RegistryChange, RegistryChanges, ServerPage, StoreError, StoredRow, StoredVersion,
+    initial_sync_status, now, official, parse_format, parse_registry_name, plan_registries,
 };
 use crate::config::RegistryConfig;
 use crate::model::RegistryName;
 
-/// A store on one backend. PostgreSQL uses one pool for both; SQLite has reader connections and a single
+/// A store on one backend. PostgreSQL uses one pool for both, or for the API a read pool and a write pool,
+/// and a connection of its own for the generation listener; SQLite has reader connections and a single
 /// writer.
 #[derive(Debug)]
 pub struct SqlStore<DB: Dialect> {
     pub(super) read: Pool<DB>,
     pub(super) write: Pool<DB>,
+    /// The session connection that `LISTEN`s, for an API replica.
+    pub(super) listen: Option<Pool<DB>>,
 }
 
 impl<DB: Dialect> Clone for SqlStore<DB> {
     fn clone(&self) -> Self {
-        Self { read: self.read.clone(), write: self.write.clone() }
+        Self { read: self.read.clone(), write: self.write.clone(), listen: self.listen.clone() }
     }
 }
 
@@ -195,10 +199,18 @@ impl<DB: Dialect> SqlStore<DB> {
             .collect()
     }
 
+    /// One page. The look-ahead row only tells that another page exists: it is dropped undecoded, and the
+    /// cursor comes from the last row's key columns.
     pub(super) async fn list_servers(&self, query: &ListQuery) -> Result<ServerPage, StoreError> {
-        let rows = self.fetch_all(super::sql::list::<DB>(query)).await?;
-        let items = rows.iter().map(record::<DB>).collect::<Result<Vec<_>, _>>()?;
-        Ok(page(items, query.limit))
+        let mut rows = self.fetch_all(super::sql::list::<DB>(query)).await?;
+        let more = rows.len() > query.limit as usize;
+        rows.truncate(query.limit as usize);
+        let items = rows.iter().map(stored::<DB>).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = more
+            .then(|| items.last())
+            .flatten()
+            .map(|last| Cursor { name: last.name.clone(), version: last.version.clone() });
+        Ok(ServerPage { items, next_cursor })
     }
 
     pub(super) async fn list_versions(
@@ -206,9 +218,9 @@ impl<DB: Dialect> SqlStore<DB> {
         scope: &Scope,
         name: &str,
         include_deleted: bool,
-    ) -> Result<Vec<ServerRecord>, StoreError> {
+    ) -> Result<Vec<StoredVersion>, StoreError> {
         let rows = self.fetch_all(super::sql::versions::<DB>(scope, name, include_deleted)).await?;
-        rows.iter().map(record::<DB>).collect()
+        rows.iter().map(stored::<DB>).collect()
     }
 
     pub(super) async fn publish_conflicts(
@@ -226,9 +238,9 @@ impl<DB: Dialect> SqlStore<DB> {
         name: &str,
         selector: &VersionSelector,
         include_deleted: bool,
-    ) -> Result<Option<ServerRecord>, StoreError> {
+    ) -> Result<Option<StoredVersion>, StoreError> {
         let rows = self.fetch_all(super::sql::version::<DB>(scope, name, selector, include_deleted)).await?;
-        rows.first().map(record::<DB>).transpose()
+        rows.first().map(stored::<DB>).transpose()
     }
 }
 
@@ -246,17 +258,37 @@ pub(super) fn int32(value: Option<i64>) -> i32 {
     value.and_then(|v| i32::try_from(v).ok()).unwrap_or_default()
 }
 
-pub(super) fn record<DB: Dialect>(row: &Row<DB>) -> Result<ServerRecord, StoreError> {
-    Ok(ServerRecord {
-        registry: parse_registry_name(&DB::text(row, "registry")?)?,
-        server: server_from_body(DB::json(row, "body")?)?,
+/// The columns of a served version, as [`super::sql`] selects them.
+#[derive(sqlx::FromRow)]
+pub struct VersionRow {
+    registry: String,
+    name: String,
+    version: String,
+    body: String,
+    status: String,
+    status_message: Option<String>,
+    status_changed_at: Timestamp,
+    published_at: Timestamp,
+    updated_at: Timestamp,
+    is_latest: bool,
+}
+
+/// A served version: the body is checked to be JSON, never parsed into a document.
+fn stored<DB: Dialect>(row: &Row<DB>) -> Result<StoredVersion, StoreError> {
+    let row = DB::version_row(row)?;
+    Ok(StoredVersion {
+        registry: parse_registry_name(&row.registry)?,
+        body: RawValue::from_string(row.body)
+            .map_err(|e| StoreError::Corrupt(format!("the body of {} {}: {e}", row.name, row.version)))?,
+        name: row.name,
+        version: row.version,
         official: official(
-            &DB::text(row, "status")?,
-            DB::opt_text(row, "status_message")?,
-            DB::time(row, "status_changed_at")?,
-            DB::time(row, "published_at")?,
-            DB::time(row, "updated_at")?,
-            DB::flag(row, "is_latest")?,
+            &row.status,
+            row.status_message,
+            row.status_changed_at.0,
+            row.published_at.0,
+            row.updated_at.0,
+            row.is_latest,
         )?,
     })
 }

@@ -11,13 +11,14 @@ use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Pool, QueryBuilder, Row as _, Sqlite, Transaction};
+use sqlx::{FromRow, Pool, QueryBuilder, Row as _, Sqlite, Transaction};
 
 use super::StoreError;
 use super::dialect::{Bind, Dialect, Mark, Row};
 use super::query::ListQuery;
 use super::snapshot::{Key, RowWrite};
-use super::sql_store::SqlStore;
+use super::sql_store::{SqlStore, VersionRow};
+use super::timestamp::{Timestamp, to_text};
 use crate::model::RegistryName;
 
 pub type SqliteStore = SqlStore<Sqlite>;
@@ -37,24 +38,13 @@ impl SqlStore<Sqlite> {
             .busy_timeout(Duration::from_secs(10));
         let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         let read = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-        Ok(Self { read, write })
+        Ok(Self { read, write, listen: None })
     }
 
     /// The writer connection's pool (migrations run through it).
     pub fn pool(&self) -> &SqlitePool {
         &self.write
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`: fixed width, so string order is time order.
-fn ts(time: DateTime<Utc>) -> String {
-    time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-fn parse_ts(raw: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("time {raw:?}: {e}")))
 }
 
 impl Dialect for Sqlite {
@@ -66,8 +56,8 @@ impl Dialect for Sqlite {
             Bind::OptText(v) => qb.push_bind(v),
             Bind::Int(v) => qb.push_bind(v),
             Bind::OptInt(v) => qb.push_bind(v),
-            Bind::Time(v) => qb.push_bind(ts(v)),
-            Bind::OptTime(v) => qb.push_bind(v.map(ts)),
+            Bind::Time(v) => qb.push_bind(to_text(v)),
+            Bind::OptTime(v) => qb.push_bind(v.map(to_text)),
             Bind::Json(v) => qb.push_bind(v.to_string()),
         };
     }
@@ -104,11 +94,15 @@ impl Dialect for Sqlite {
     }
 
     fn time(row: &Row<Self>, column: &str) -> Result<DateTime<Utc>, StoreError> {
-        parse_ts(row.try_get(column)?)
+        Ok(row.try_get::<Timestamp, _>(column)?.0)
     }
 
     fn opt_time(row: &Row<Self>, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        row.try_get::<Option<&str>, _>(column)?.map(parse_ts).transpose()
+        Ok(row.try_get::<Option<Timestamp>, _>(column)?.map(|t| t.0))
+    }
+
+    fn version_row(row: &Row<Self>) -> Result<VersionRow, sqlx::Error> {
+        VersionRow::from_row(row)
     }
 
     fn json(row: &Row<Self>, column: &str) -> Result<Value, StoreError> {
@@ -159,9 +153,9 @@ impl Dialect for Sqlite {
                 .bind(row.search_text())
                 .bind(row.status.as_str())
                 .bind(&row.status_message)
-                .bind(ts(row.status_changed_at))
-                .bind(ts(row.published_at))
-                .bind(ts(row.updated_at))
+                .bind(to_text(row.status_changed_at))
+                .bind(to_text(row.published_at))
+                .bind(to_text(row.updated_at))
                 .execute(&mut *conn)
                 .await?;
         }
@@ -195,7 +189,7 @@ impl Dialect for Sqlite {
             "update server_version set {} where registry = ?1 and name = ?2 and version = ?3",
             mark.assignments("?4")
         );
-        let now = ts(now);
+        let now = to_text(now);
         for (name, version) in keys {
             sqlx::query(sqlx::AssertSqlSafe(statement.as_str()))
                 .bind(registry.as_str())

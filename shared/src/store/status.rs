@@ -7,7 +7,7 @@ use super::dialect::{Bind, Dialect, Row, statement};
 use super::publishing::{remote_conflicts, remote_url_lock};
 use super::query::{Scope, VersionSelector};
 use super::sql_store::SqlStore;
-use super::{ServerRecord, StoreError, now, server_from_body};
+use super::{StoreError, StoredVersion, now, server_from_body};
 use crate::model::{RegistryName, ServerJson, Status};
 
 /// What a status change did.
@@ -16,7 +16,7 @@ pub struct StatusUpdate {
     /// How many versions changed; 0 when each already had the requested status and message.
     pub updated: usize,
     /// The version addressed, or every version of the server (newest publish first), as stored afterwards.
-    pub versions: Vec<ServerRecord>,
+    pub versions: Vec<StoredVersion>,
 }
 
 impl<DB: Dialect> SqlStore<DB> {
@@ -101,7 +101,7 @@ fn changes<DB: Dialect>(
         }
         changed.push(DB::text(row, "version")?);
         if current == Status::Deleted.as_str() && status != Status::Deleted {
-            restored.push(server_from_body(DB::json(row, "body")?)?);
+            restored.push(server_from_body(&DB::text(row, "body")?)?);
         }
     }
     Ok((changed, restored))

@@ -9,7 +9,7 @@ use super::publishing::{Conflict, publish_conflicts, remote_conflicts, remote_ur
 use super::query::{Scope, VersionSelector};
 use super::snapshot::{self, RowWrite};
 use super::sql_store::SqlStore;
-use super::{Inserted, ServerRecord, SnapshotSummary, StoreError, now, server_from_body};
+use super::{Inserted, SnapshotSummary, StoreError, StoredVersion, now, server_from_body};
 use crate::formats::Entry;
 use crate::model::{RegistryName, ServerJson, Status};
 
@@ -99,7 +99,7 @@ impl<DB: Dialect> SqlStore<DB> {
         registry: &RegistryName,
         name: &str,
         version: &str,
-    ) -> Result<Option<ServerRecord>, StoreError> {
+    ) -> Result<Option<StoredVersion>, StoreError> {
         let mut tx = ContentWrite::<DB>::begin(&self.write, Some((registry, name))).await?;
         // The server's lock is held: the version read here is the one the delete removes.
         let exact = VersionSelector::Exact(version.to_owned());
@@ -121,7 +121,7 @@ impl<DB: Dialect> SqlStore<DB> {
         &self,
         registry: &RegistryName,
         server: &ServerJson,
-    ) -> Result<Option<ServerRecord>, StoreError> {
+    ) -> Result<Option<StoredVersion>, StoreError> {
         let (name, version) = (server.name().as_str(), server.version().as_str());
         let mut tx = ContentWrite::<DB>::begin(&self.write, Some((registry, name))).await?;
         let mut select = statement::<DB>(
@@ -162,7 +162,7 @@ impl<DB: Dialect> SqlStore<DB> {
         name: &str,
         version: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<ServerRecord>, StoreError> {
+    ) -> Result<Option<StoredVersion>, StoreError> {
         tx.settle_server(registry, name, now).await?;
         tx.commit().await?;
         let scope = Scope::Registry(registry.clone());
@@ -182,7 +182,7 @@ async fn same_version_stored<DB: Dialect>(
     );
     let rows = DB::fetch_all(tx, &mut select).await?;
     match rows.first() {
-        Some(row) => Ok(server_from_body(DB::json(row, "body")?)?.as_object() == server.as_object()),
+        Some(row) => Ok(server_from_body(&DB::text(row, "body")?)?.as_object() == server.as_object()),
         None => Ok(false),
     }
 }

@@ -70,7 +70,9 @@ on_both_backends! {
 #[tokio::test]
 async fn on_postgres_a_new_generation_is_notified_at_commit() {
     let test = TestStore::postgres().await;
-    let mut listener = test.store.generation_listener().await.unwrap().expect("PostgreSQL listens");
+    let serving = Store::connect_serving(&test.config).await.unwrap();
+    let mut listener = serving.generation_listener().await.unwrap().expect("an API replica's store listens");
+    assert!(test.store.generation_listener().await.unwrap().is_none(), "a worker's store does not");
     test.store.apply_registries(&[managed_registry("internal")]).await.unwrap();
     let created = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv()).await;
 

@@ -18,7 +18,14 @@ async fn set(store: &Store, version: Option<&str>, status: Status, message: Opti
     store.set_status(&name("internal"), "io.example/tool", version, status, message).await.unwrap().unwrap()
 }
 
-fn only(update: StatusUpdate) -> ServerRecord {
+fn description(version: &StoredVersion) -> String {
+    serde_json::from_str::<serde_json::Value>(version.body.get()).unwrap()["description"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn only(update: StatusUpdate) -> StoredVersion {
     assert_eq!(update.versions.len(), 1);
     update.versions.into_iter().next().unwrap()
 }
@@ -132,7 +139,7 @@ on_both_backends! {
         let update = set(store, None, Status::Deprecated, Some("retired")).await;
 
         assert_eq!(update.updated, 2);
-        let versions: Vec<_> = update.versions.iter().map(|r| r.server.version().to_string()).collect();
+        let versions: Vec<_> = update.versions.iter().map(|r| r.version.clone()).collect();
         assert_eq!(versions, ["3.0.0", "2.0.0", "1.0.0"], "every version, newest publish first");
         assert!(update.versions.iter().all(|r| r.official.status == Status::Deprecated));
         assert_eq!(set(store, None, Status::Deprecated, Some("retired")).await.updated, 0);
@@ -148,7 +155,7 @@ on_both_backends! {
         let deleted = store.delete_version(&internal, "io.example/tool", "2.0.0").await.unwrap().expect("it was stored");
         let again = store.delete_version(&internal, "io.example/tool", "2.0.0").await.unwrap();
 
-        assert_eq!(deleted.server.version().as_str(), "2.0.0");
+        assert_eq!(deleted.version.as_str(), "2.0.0");
         assert!(deleted.official.is_latest, "the version as it was stored before the delete");
         assert!(again.is_none());
 
@@ -175,7 +182,7 @@ on_both_backends! {
         set(store, Some("1.0.0"), Status::Deleted, None).await;
         let deleted = store.replace_version(&internal, &server("io.example/tool", "1.0.0")).await.unwrap();
 
-        assert_eq!(replaced.server.detail().description, "edited");
+        assert_eq!(description(&replaced), "edited");
         assert_eq!((replaced.official.status, replaced.official.status_message.as_deref()), (Status::Deprecated, Some("use 3.x")));
         assert_eq!(replaced.official.published_at, published.official.published_at);
         assert!(replaced.official.updated_at > published.official.updated_at);
@@ -183,7 +190,7 @@ on_both_backends! {
         assert!(matches!(taken, StoreError::Conflict(Conflict::RemoteUrlInUse { .. })), "{taken}");
         assert!(missing.is_none() && deleted.is_none(), "only stored, non-deleted versions can be edited");
         let stored = store.get_version(&Scope::Registry(internal.clone()), "io.example/tool", &VersionSelector::Exact("2.0.0".into()), false).await.unwrap().unwrap();
-        assert_eq!(stored.server.detail().description, "edited", "a refused edit changed nothing");
+        assert_eq!(description(&stored), "edited", "a refused edit changed nothing");
     }
 
     async fn a_managed_registry_with_published_versions_survives_leaving_the_configuration(test: &TestStore) {

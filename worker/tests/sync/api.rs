@@ -112,7 +112,7 @@ on_both_backends! {
         for registry in ["mirror", "team-only"] {
             let stored = rows(&test.store, registry).await;
             assert_eq!(stored.len(), 2, "{registry}");
-            assert!(stored.iter().any(|r| r.server.version().as_str() == "2.0.0" && r.official.is_latest));
+            assert!(stored.iter().any(|r| r.version.as_str() == "2.0.0" && r.official.is_latest));
         }
         origin.cleanup().await;
     }

@@ -50,7 +50,7 @@ on_both_backends! {
         assert!(matches!(outcome, SyncOutcome::Written { servers: 1, .. }), "{outcome:?}");
         let live: Vec<_> = rows(&test.store, "files").await.into_iter().filter(|r| r.official.status == Status::Active).collect();
         assert_eq!(live.len(), 1);
-        assert_eq!(live[0].server.name().as_str(), "io.example/keep-me");
+        assert_eq!(live[0].name.as_str(), "io.example/keep-me");
     }
 
     async fn an_entry_removed_from_the_file_is_a_tombstone_for_incremental_readers(test: &TestStore) {
@@ -67,7 +67,7 @@ on_both_backends! {
         incremental.updated_since = Some(since);
         let changed = test.store.list_servers(&incremental).await.unwrap().items;
         assert_eq!(changed.len(), 1);
-        assert_eq!(changed[0].server.name().as_str(), "io.example/two");
+        assert_eq!(changed[0].name.as_str(), "io.example/two");
         assert_eq!(changed[0].official.status, Status::Deleted);
     }
 
@@ -99,7 +99,7 @@ on_both_backends! {
 
         sync_registry(&test.store, &registry, &context()).await.unwrap();
 
-        let mut names: Vec<String> = rows(&test.store, "toolhive").await.iter().map(|r| r.server.name().to_string()).collect();
+        let mut names: Vec<String> = rows(&test.store, "toolhive").await.iter().map(|r| r.name.clone()).collect();
         names.sort();
         let expected = [
             "clickhouse-query", "elastic-search", "mongo-lens", "mysql-inspect", "pg-inspector", "redis-peek",

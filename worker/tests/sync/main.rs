@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use registry_shared::config::{ApiSource, FileSource, RegistryConfig, Source};
 use registry_shared::formats::Format;
-use registry_shared::store::{ListQuery, Scope, ServerRecord, Store};
+use registry_shared::store::{ListQuery, Scope, Store, StoredVersion};
 use registry_testkit::{file_registry, name};
 use registry_worker::sources::{Context, HttpClient};
 
@@ -47,7 +47,7 @@ pub fn api_at(registry: &str, endpoint: &str) -> RegistryConfig {
 }
 
 /// Every row of a registry, deleted ones included.
-pub async fn rows(store: &Store, registry: &str) -> Vec<ServerRecord> {
+pub async fn rows(store: &Store, registry: &str) -> Vec<StoredVersion> {
     let mut query = ListQuery::new(Scope::Registry(name(registry)));
     query.limit = 100;
     query.include_deleted = true;

@@ -32,6 +32,7 @@ pub(super) fn database(check: &mut Check, value: Option<Value>) -> Option<Storag
             ("sslMode", raw.ssl_mode.is_some()),
             ("acquireTimeout", raw.acquire_timeout.is_some()),
             ("statementTimeout", raw.statement_timeout.is_some()),
+            ("listenUrl", raw.listen_url.is_some()),
         ];
         for (key, _) in postgres_only.iter().filter(|(_, set)| *set) {
             check.fail(
@@ -62,6 +63,8 @@ pub(super) fn database(check: &mut Check, value: Option<Value>) -> Option<Storag
     let statement = raw.statement_timeout.as_deref();
     let statement_timeout =
         check.duration("database.statementTimeout", statement, Some(Duration::from_secs(30)));
+    // `Some(None)`: set, and not a PostgreSQL URL (reported).
+    let listen_url = raw.listen_url.as_deref().map(|url| check.url("database.listenUrl", url, POSTGRES));
     Some(StorageConfig::Postgres(PostgresConfig {
         target,
         max_open_conns,
@@ -69,19 +72,23 @@ pub(super) fn database(check: &mut Check, value: Option<Value>) -> Option<Storag
         conn_max_lifetime: conn_max_lifetime?,
         acquire_timeout: acquire_timeout?,
         statement_timeout: statement_timeout?,
+        listen_url: match listen_url {
+            Some(None) => return None,
+            checked => checked.flatten(),
+        },
         password_file: raw.password_file.map(PathBuf::from),
         migration_password_file: raw.migration_password_file.map(PathBuf::from),
     }))
 }
+
+const POSTGRES: &[&str] = &["postgres", "postgresql"];
 
 fn postgres_target(check: &mut Check, raw: &RawDatabase) -> Option<PostgresTarget> {
     if let Some(url) = &raw.url {
         if raw.host.is_some() {
             check.fail("database", "set either url or host, not both");
         }
-        return check
-            .url("database.url", url, &["postgres", "postgresql"])
-            .map(|url| PostgresTarget::Url { url });
+        return check.url("database.url", url, POSTGRES).map(|url| PostgresTarget::Url { url });
     }
     let host = check.required("database.host", raw.host.as_deref()).map(str::to_owned);
     let user = check.required("database.user", raw.user.as_deref()).map(str::to_owned);
