@@ -27,6 +27,7 @@ use crate::audit::audit_requests;
 use crate::auth::{Authenticator, require_token};
 use crate::http_cache::reread_after_writes;
 use crate::middleware::{REQUEST_ID, RequestSpan, ResponseLog, limit_duration, normalize_url};
+use crate::page_cache::PageCache;
 use crate::registry_set;
 use crate::routes;
 use crate::server::{self, Limits, default_max_connections};
@@ -101,6 +102,9 @@ impl Application {
             draining: draining.clone(),
             authenticator,
             audit: audit.clone(),
+            pages: PageCache::new(&config.cache, config.redis.as_ref())
+                .map_err(anyhow::Error::msg)?
+                .map(Arc::new),
         };
         Ok(Self { listener, router: router(state), refresh: Box::pin(background), config, draining, audit })
     }

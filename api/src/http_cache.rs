@@ -1,35 +1,71 @@
 //! HTTP caching of the registry reads. A read's `ETag` is computed from the content generations of the
 //! registries its view depends on (the one registry, or for the aggregated view every registry in config
-//! order) and from the request's path and query, so it changes whenever the answer may. A request whose
-//! `If-None-Match` holds the current `ETag` is answered 304 by [`Validator`] before the handler runs, with
-//! no database query. The generations are this replica's writes at once ([`reread_after_writes`]), other
-//! replicas' within the notification delay, and within the poll interval at worst (see `registry_set`).
+//! order), from the build, and from the request's path and query, so it changes whenever the answer may. A
+//! request whose `If-None-Match` holds the current `ETag` is answered 304 by [`Validator`] before the
+//! handler runs, with no database query; any other is answered through the page cache, under the same key.
+//! The generations are this replica's writes at once ([`reread_after_writes`]), other replicas' within the
+//! notification delay, and within the poll interval at worst (see `registry_set`). They are read before the
+//! data: the other order could keep an old answer under a new key.
 
 use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use registry_shared::build_info::build_info;
 use registry_shared::store::snapshot::hex;
 use sha2::{Digest, Sha256};
 
 use crate::auth::is_write;
+use crate::error::ApiError;
+use crate::page_cache::{Encoding, Key};
 use crate::state::AppState;
 
-/// The caching headers of one read, taken by every read handler.
+/// The caching of one read, taken by every read handler: its headers, and its key in the page cache.
 pub struct Validator {
     headers: HeaderMap,
+    key: Option<Key>,
+    encoding: Encoding,
 }
 
 impl Validator {
-    /// `response` with the caching headers, when it is a 200.
-    pub fn apply(self, response: impl IntoResponse) -> Response {
-        let mut response = response.into_response();
-        if response.status() == StatusCode::OK {
-            response.headers_mut().extend(self.headers);
-        }
-        response
+    /// The 200 answer of a read whose JSON body `render` produces: from the page cache when the read has a
+    /// key and the cache is on, else rendered now. An error of `render` is the answer, and nothing is kept.
+    pub async fn respond(
+        self,
+        state: &AppState,
+        render: impl Future<Output = Result<Bytes, ApiError>>,
+    ) -> Result<Response, ApiError> {
+        let mut headers = self.headers;
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let body = match (&state.pages, self.key) {
+            (Some(pages), Some(key)) => {
+                let (body, source) = pages.get_or_render(key, self.encoding, render).await?;
+                headers.insert(X_CACHE, source.header());
+                if let Some(encoding) = self.encoding.header() {
+                    headers.insert(header::CONTENT_ENCODING, encoding);
+                }
+                body
+            }
+            (Some(_), None) => {
+                headers.insert(X_CACHE, HeaderValue::from_static("bypass"));
+                render.await?
+            }
+            (None, _) => render.await?,
+        };
+        Ok((StatusCode::OK, headers, body).into_response())
     }
+}
+
+/// Where a read's answer came from: `hit-memory`, `hit-redis`, `miss` (this request read the database),
+/// `coalesced` (it waited for a concurrent request's read) or `bypass` (not cached: before the generations
+/// are first read). Absent when `cache.enabled` is false.
+pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+
+/// A JSON body, rendered once for the page cache.
+pub fn json_body(value: &impl serde::Serialize) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(value).map(Bytes::from).map_err(|e| ApiError::Internal(e.into()))
 }
 
 impl FromRequestParts<AppState> for Validator {
@@ -44,21 +80,23 @@ impl FromRequestParts<AppState> for Validator {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_str(&cache_control).unwrap_or(NO_CACHE));
         let vary = if protected { "Accept-Encoding, Authorization" } else { "Accept-Encoding" };
         headers.insert(header::VARY, HeaderValue::from_static(vary));
-        let Some(etag) = etag(parts, state).await else { return Ok(Self { headers }) };
+        let encoding = Encoding::preferred(&parts.headers);
+        let Some(key) = key(parts, state).await else { return Ok(Self { headers, key: None, encoding }) };
+        let etag = HeaderValue::from_str(&format!("W/\"{}\"", hex(&key.0))).unwrap_or(NO_CACHE);
         let current = parts.headers.get_all(header::IF_NONE_MATCH).iter().any(|value| matches(value, &etag));
         headers.insert(header::ETAG, etag);
         if current {
             return Err((StatusCode::NOT_MODIFIED, headers).into_response());
         }
-        Ok(Self { headers })
+        Ok(Self { headers, key: Some(key), encoding })
     }
 }
 
 const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
 
-/// The weak `ETag` of a read; `None` for a registry not served (the handler answers 404) and before the
-/// generations are first read.
-async fn etag(parts: &mut Parts, state: &AppState) -> Option<HeaderValue> {
+/// The key of a read, which its weak `ETag` shows; `None` for a registry not served (the handler answers
+/// 404) and before the generations are first read.
+async fn key(parts: &mut Parts, state: &AppState) -> Option<Key> {
     let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
     let registry = params.iter().find(|(key, _)| *key == "registryName").map(|(_, raw)| raw.to_owned());
     let generations = state.registries.generations();
@@ -73,10 +111,15 @@ async fn etag(parts: &mut Parts, state: &AppState) -> Option<HeaderValue> {
     for (name, generation) in depends_on {
         hasher.update(format!("{name}={generation};"));
     }
+    // Another build may render the same data differently.
+    let build = build_info();
+    hasher.update(format!("{}+{};", build.version, build.git_commit));
     hasher.update(parts.uri.path());
     hasher.update("?");
     hasher.update(parts.uri.query().unwrap_or_default());
-    HeaderValue::from_str(&format!("W/\"{}\"", hex(&hasher.finalize()[..16]))).ok()
+    let mut key = [0; 16];
+    key.copy_from_slice(&hasher.finalize()[..16]);
+    Some(Key(key))
 }
 
 /// Whether an `If-None-Match` value names `etag`, by the weak comparison (RFC 9110 §13.1.2). `*` is not

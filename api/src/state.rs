@@ -10,6 +10,7 @@ use registry_shared::store::Store;
 use registry_shared::validation::PackageCheck;
 
 use crate::auth::Authenticator;
+use crate::page_cache::PageCache;
 use crate::registry_set::RegistrySet;
 
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct AppState {
     pub authenticator: Option<Arc<Authenticator>>,
     /// Where the audit events of writes and refusals go.
     pub audit: Arc<AuditLog>,
+    /// The rendered reads kept; `None` when `cache.enabled` is false.
+    pub pages: Option<Arc<PageCache>>,
 }
 
 impl AppState {

@@ -5,6 +5,7 @@
 pub mod catalogue;
 pub mod oidc;
 mod private_postgres;
+mod private_redis;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -12,8 +13,8 @@ use std::time::Duration;
 
 use registry_shared::config::{
     AuditConfig, AuthConfig, AuthMode, Config, CorsConfig, FileSource, Filter, PostgresConfig,
-    PostgresTarget, RegistryConfig, ServerConfig, ShutdownConfig, Source, StorageConfig, ValidationConfig,
-    WorkerConfig,
+    PostgresTarget, RedisConfig, RegistryConfig, ServerConfig, ShutdownConfig, Source, StorageConfig,
+    ValidationConfig, WorkerConfig,
 };
 use registry_shared::formats::{Entry, Format, Origin};
 use registry_shared::model::{RegistryName, ServerJson, Status};
@@ -24,6 +25,7 @@ use sqlx::{ConnectOptions, Connection};
 use url::Url;
 
 pub use private_postgres::{PrivatePostgres, free_port};
+pub use private_redis::PrivateRedis;
 
 /// The server the tests create their databases on (`TEST_DATABASE_URL`).
 pub fn admin_url() -> String {
@@ -198,6 +200,22 @@ pub fn entry_with_status(server_name: &str, version: &str, status: Status) -> En
         server: server(server_name, version),
         origin: Some(Origin { status, status_message: None, published_at: None }),
     }
+}
+
+/// The page cache's Redis settings for the server at `url`, under a key prefix no other test uses.
+pub fn redis_at(url: &Url) -> RedisConfig {
+    RedisConfig {
+        url: url.clone(),
+        key_prefix: format!("test-{}-{}:", std::process::id(), random_suffix()),
+        ttl: Duration::from_secs(60),
+        timeout: Duration::from_millis(50),
+    }
+}
+
+/// The shared Redis of the tests (`TEST_REDIS_URL`, default 127.0.0.1:6379).
+pub fn shared_redis() -> RedisConfig {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    redis_at(&Url::parse(&url).unwrap())
 }
 
 /// A configuration for tests: anonymous auth, defaults elsewhere.

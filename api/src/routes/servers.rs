@@ -1,17 +1,17 @@
 //! The MCP Registry API v0.1 reads. The same router is mounted for the aggregated view and per registry;
 //! [`RegistryScope`] tells the handlers which one they serve.
 
+use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
 use registry_shared::model::{ListMetadata, ServerList, ServerResponse};
 use registry_shared::store::{StoredVersion, VersionSelector};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiPath, IncludeDeleted, ListParams, RegistryScope};
-use crate::http_cache::Validator;
+use crate::http_cache::{Validator, json_body};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -74,8 +74,11 @@ pub async fn list_servers(
     validator: Validator,
 ) -> Result<Response, ApiError> {
     let query = params.into_query(scope)?;
-    let page = state.store.list_servers(&query).await?;
-    Ok(validator.apply(Json(StoredList::new(page.items, page.next_cursor.map(|c| c.encode())))))
+    let render = async {
+        let page = state.store.list_servers(&query).await?;
+        json_body(&StoredList::new(page.items, page.next_cursor.map(|c| c.encode())))
+    };
+    validator.respond(&state, render).await
 }
 
 /// Every version of one server, newest publish first.
@@ -99,11 +102,14 @@ pub async fn list_server_versions(
     validator: Validator,
 ) -> Result<Response, ApiError> {
     let include_deleted = params.include_deleted.unwrap_or(false);
-    let versions = state.store.list_versions(&scope, &path.server_name, include_deleted).await?;
-    if versions.is_empty() {
-        return Err(server_not_found());
-    }
-    Ok(validator.apply(Json(StoredList::new(versions, None))))
+    let render = async {
+        let versions = state.store.list_versions(&scope, &path.server_name, include_deleted).await?;
+        if versions.is_empty() {
+            return Err(server_not_found());
+        }
+        json_body(&StoredList::new(versions, None))
+    };
+    validator.respond(&state, render).await
 }
 
 /// One version of a server; `latest` names the latest one.
@@ -132,6 +138,9 @@ pub async fn get_server_version(
 ) -> Result<Response, ApiError> {
     let selector = VersionSelector::parse(&path.version);
     let include_deleted = params.include_deleted.unwrap_or(false);
-    let record = state.store.get_version(&scope, &path.server_name, &selector, include_deleted).await?;
-    record.map(|r| validator.apply(Json(r))).ok_or_else(server_not_found)
+    let render = async {
+        let record = state.store.get_version(&scope, &path.server_name, &selector, include_deleted).await?;
+        json_body(&record.ok_or_else(server_not_found)?)
+    };
+    validator.respond(&state, render).await
 }

@@ -95,6 +95,10 @@ impl TestApp {
         self.send(self.client.get(format!("{}{path}", self.base))).await
     }
 
+    pub async fn get_if_none_match(&self, path: &str, etag: &str) -> Reply {
+        self.send(self.client.get(format!("{}{path}", self.base)).header("if-none-match", etag)).await
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> Reply {
         self.send(self.client.post(format!("{}{path}", self.base)).json(body)).await
     }

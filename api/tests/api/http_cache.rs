@@ -10,12 +10,6 @@ use registry_testkit::*;
 
 use crate::helpers::*;
 
-impl TestApp {
-    async fn get_if_none_match(&self, path: &str, etag: &str) -> Reply {
-        self.send(self.client.get(format!("{}{path}", self.base)).header("if-none-match", etag)).await
-    }
-}
-
 fn etag(reply: &Reply) -> String {
     reply.headers["etag"].to_str().unwrap().to_owned()
 }
@@ -103,7 +97,10 @@ async fn protected_reads_are_private_and_vary_by_authorization_and_max_age_is_co
     let mock = oidc::MockProvider::start().await;
     let config = Config {
         auth: crate::auth::oauth(vec![crate::auth::provider(&mock, "idp")], false),
-        cache: registry_shared::config::CacheConfig { max_age: Duration::from_secs(30) },
+        cache: registry_shared::config::CacheConfig {
+            max_age: Duration::from_secs(30),
+            ..Default::default()
+        },
         ..test_config(test.config.clone(), vec![managed_registry("internal")])
     };
     let app = spawn_config(&test, config).await;

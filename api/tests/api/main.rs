@@ -10,6 +10,7 @@ mod http_cache;
 mod lifecycle;
 mod oidc_e2e;
 mod ops;
+mod page_cache;
 mod publish;
 mod registries;
 mod servers;

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use registry_shared::store::Store;
 use registry_testkit::{PrivatePostgres, entry, name};
+use reqwest::StatusCode;
 
 use crate::support::*;
 
@@ -42,7 +43,8 @@ async fn while_the_database_is_down_the_api_answers_503_fast_and_recovers_when_i
     pg.stop();
     let revalidated =
         client().get(format!("{base}/v0.1/servers")).header("if-none-match", etag).send().await.unwrap();
-    let read = timed_get(&base, "/v0.1/servers").await;
+    let cached = client().get(format!("{base}/v0.1/servers")).send().await.unwrap();
+    let read = timed_get(&base, "/v0.1/servers?limit=7").await;
     let ready = timed_get(&base, "/readiness").await;
     let one = timed_get(&base, "/v0.1/servers/io.example%2Ftool/versions/latest").await;
     pg.start_again();
@@ -68,6 +70,11 @@ async fn while_the_database_is_down_the_api_answers_503_fast_and_recovers_when_i
         assert!(*took < Duration::from_millis(2900), "within database.acquireTimeout (2s): {took:?}");
     }
     assert_eq!(revalidated.status(), 304, "a current ETag is answered without the database");
+    assert_eq!(
+        (cached.status(), cached.headers()["x-cache"].to_str().unwrap()),
+        (StatusCode::OK, "hit-memory"),
+        "a kept page too"
+    );
     assert_eq!(ready.0, 503, "{}", ready.3);
     assert!(ready.4 < Duration::from_millis(1500), "readiness answers within 1 s: {:?}", ready.4);
     assert!(!ready.3.contains("refused") && !ready.3.contains("os error"), "no raw error: {}", ready.3);

@@ -209,6 +209,9 @@ pub struct RawDatabase {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RawRedis {
     pub url: Option<String>,
+    pub key_prefix: Option<String>,
+    pub ttl: Option<String>,
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -242,7 +245,9 @@ pub struct RawAudit {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RawCache {
+    pub enabled: Option<bool>,
     pub max_age: Option<String>,
+    pub memory_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -140,10 +140,7 @@ pub(super) fn validate(tree: Value, insecure_issuers: bool) -> Result<Config, Co
     let registries = registries::registries(&mut check, raw.registries);
     let auth = auth::auth(&mut check, raw.auth, insecure_issuers);
     let database = database::database(&mut check, raw.database);
-    let redis = raw.redis.and_then(|value| check.section::<RawRedis>("redis", value)).and_then(|redis| {
-        let url = check.required("redis.url", redis.url.as_deref())?;
-        check.url("redis.url", url, &["redis", "rediss"]).map(|url| RedisConfig { url })
-    });
+    let redis = redis(&mut check, raw.redis, &registry_name);
     let worker = worker(&mut check, raw.worker);
     let server = server(&mut check, raw.server);
     let shutdown = shutdown(&mut check, raw.shutdown);
@@ -280,10 +277,29 @@ fn audit(check: &mut Check, value: Option<Value>) -> Option<AuditConfig> {
 }
 
 fn cache(check: &mut Check, value: Option<Value>) -> Option<CacheConfig> {
-    let Some(value) = value else { return Some(CacheConfig::default()) };
+    let defaults = CacheConfig::default();
+    let Some(value) = value else { return Some(defaults) };
     let raw: RawCache = check.section("cache", value)?;
-    let max_age = check.duration_or_zero("cache.maxAge", raw.max_age.as_deref(), Duration::ZERO)?;
-    Some(CacheConfig { max_age })
+    let max_age = check.duration_or_zero("cache.maxAge", raw.max_age.as_deref(), defaults.max_age)?;
+    Some(CacheConfig {
+        enabled: raw.enabled.unwrap_or(defaults.enabled),
+        max_age,
+        memory_bytes: raw.memory_bytes.unwrap_or(defaults.memory_bytes),
+    })
+}
+
+fn redis(check: &mut Check, value: Option<Value>, registry_name: &str) -> Option<RedisConfig> {
+    let raw: RawRedis = check.section("redis", value?)?;
+    let url = check.required("redis.url", raw.url.as_deref())?;
+    let url = check.url("redis.url", url, &["redis", "rediss"]);
+    let ttl = check.duration("redis.ttl", raw.ttl.as_deref(), Some(Duration::from_secs(600)));
+    let timeout = check.duration("redis.timeout", raw.timeout.as_deref(), Some(Duration::from_millis(50)));
+    Some(RedisConfig {
+        url: url?,
+        key_prefix: raw.key_prefix.unwrap_or_else(|| format!("{registry_name}:")),
+        ttl: ttl?,
+        timeout: timeout?,
+    })
 }
 
 fn shutdown(check: &mut Check, value: Option<Value>) -> Option<ShutdownConfig> {

@@ -1,0 +1,288 @@
+//! The page cache of the registry reads: rendered 200 bodies, kept under the key their `ETag` is computed
+//! from (the content generations of the view, the build, the path and the query). A write that changes what
+//! a read returns gives that read a new key, so an entry can never be served stale; old entries just age out.
+//!
+//! - **Tier 1**, in this process: each body once per content encoding asked for (identity, gzip, br), so a
+//!   hit is compressed already. Bounded by `cache.memoryBytes`.
+//! - **Tier 2**, Redis (`redis.url`), shared by the replicas, so a new or restarted replica starts warm. It
+//!   holds the identity body. Redis is never the truth: see [`shared`].
+//!
+//! Concurrent misses of one key make one database read ([`Flights`]); the others wait for it.
+//! What a read returns does not depend on who asks (authorisation ran before), so callers share entries.
+
+mod shared;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use bytes::Bytes;
+use registry_shared::config::{CacheConfig, RedisConfig};
+use tokio::sync::OnceCell;
+
+use self::shared::SharedTier;
+use crate::error::ApiError;
+
+/// The hash a read's `ETag` and its cache entries share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key(pub [u8; 16]);
+
+/// A content encoding the cache keeps bodies in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    Brotli,
+}
+
+impl Encoding {
+    /// The encoding to answer with: the client's most preferred of br and gzip by `q` (br on a tie), or
+    /// identity when it accepts neither.
+    pub fn preferred(headers: &HeaderMap) -> Self {
+        let mut best = (0.0_f32, Self::Identity);
+        let accepted = headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok());
+        let weights: Vec<(String, f32)> = accepted
+            .flat_map(|value| value.split(','))
+            .filter_map(|item| {
+                let mut parts = item.split(';');
+                let coding = parts.next()?.trim().to_ascii_lowercase();
+                let q = parts
+                    .filter_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()))
+                    .next()
+                    .unwrap_or(1.0);
+                Some((coding, q))
+            })
+            .collect();
+        let weight = |coding: &str| {
+            let named = weights.iter().find(|(c, _)| c == coding).map(|(_, q)| *q);
+            named.or_else(|| weights.iter().find(|(c, _)| c == "*").map(|(_, q)| *q)).unwrap_or(0.0)
+        };
+        for (coding, encoding) in [("br", Self::Brotli), ("gzip", Self::Gzip)] {
+            let q = weight(coding);
+            if q > best.0 {
+                best = (q, encoding);
+            }
+        }
+        best.1
+    }
+
+    /// The `Content-Encoding` value; `None` for identity.
+    pub fn header(self) -> Option<HeaderValue> {
+        match self {
+            Self::Identity => None,
+            Self::Gzip => Some(HeaderValue::from_static("gzip")),
+            Self::Brotli => Some(HeaderValue::from_static("br")),
+        }
+    }
+
+    fn compress(self, body: &[u8]) -> std::io::Result<Bytes> {
+        match self {
+            Self::Identity => Ok(Bytes::copy_from_slice(body)),
+            Self::Gzip => {
+                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                encoder.write_all(body)?;
+                Ok(encoder.finish()?.into())
+            }
+            Self::Brotli => {
+                let mut out = Vec::new();
+                let mut encoder = brotli::CompressorWriter::new(&mut out, 4096, BROTLI_QUALITY, 22);
+                encoder.write_all(body)?;
+                drop(encoder);
+                Ok(out.into())
+            }
+        }
+    }
+}
+
+/// Brotli's quality for bodies compressed once and served many times: most of the size gain of the higher
+/// levels at a fraction of their time.
+const BROTLI_QUALITY: u32 = 5;
+
+/// Where an answer came from, as `x-cache` tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Memory,
+    Redis,
+    /// Rendered from the database by this request.
+    Database,
+    /// Rendered from the database by a concurrent request for the same key, which this one waited for.
+    Coalesced,
+}
+
+impl Source {
+    pub fn header(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Self::Memory => "hit-memory",
+            Self::Redis => "hit-redis",
+            Self::Database => "miss",
+            Self::Coalesced => "coalesced",
+        })
+    }
+}
+
+/// Both tiers; built only when `cache.enabled`.
+pub struct PageCache {
+    memory: Option<moka::future::Cache<(Key, Encoding), Bytes>>,
+    shared: Option<Arc<SharedTier>>,
+    flights: Flights,
+}
+
+impl PageCache {
+    pub fn new(cache: &CacheConfig, redis: Option<&RedisConfig>) -> Result<Option<Self>, String> {
+        if !cache.enabled {
+            return Ok(None);
+        }
+        let memory = (cache.memory_bytes > 0).then(|| {
+            moka::future::Cache::builder()
+                .max_capacity(cache.memory_bytes)
+                // The key and the entry's bookkeeping, roughly.
+                .weigher(|_, body: &Bytes| u32::try_from(body.len() + 64).unwrap_or(u32::MAX))
+                .build()
+        });
+        let shared = redis.map(SharedTier::new).transpose()?.map(Arc::new);
+        Ok(Some(Self { memory, shared, flights: Flights::default() }))
+    }
+
+    /// The body of the read `key` in `encoding`: from memory, else from Redis, else rendered by `render`
+    /// (once for all concurrent misses of the key) and kept in both tiers. An error of `render` is returned
+    /// and nothing is kept.
+    pub async fn get_or_render(
+        &self,
+        key: Key,
+        encoding: Encoding,
+        render: impl Future<Output = Result<Bytes, ApiError>>,
+    ) -> Result<(Bytes, Source), ApiError> {
+        if let Some(body) = self.remembered(key, encoding).await {
+            return Ok((body, Source::Memory));
+        }
+        let (identity, source) = self.identity(key, render).await?;
+        if encoding == Encoding::Identity {
+            return Ok((identity, source));
+        }
+        let compressed = encoding.compress(&identity).map_err(|e| ApiError::Internal(e.into()))?;
+        if let Some(memory) = &self.memory {
+            memory.insert((key, encoding), compressed.clone()).await;
+        }
+        Ok((compressed, source))
+    }
+
+    async fn remembered(&self, key: Key, encoding: Encoding) -> Option<Bytes> {
+        self.memory.as_ref()?.get(&(key, encoding)).await
+    }
+
+    async fn identity(
+        &self,
+        key: Key,
+        render: impl Future<Output = Result<Bytes, ApiError>>,
+    ) -> Result<(Bytes, Source), ApiError> {
+        let mut led = false;
+        let (body, source) = self
+            .flights
+            .once(key, async {
+                led = true;
+                if let Some(body) = self.remembered(key, Encoding::Identity).await {
+                    return Ok((body, Source::Memory));
+                }
+                if let Some(body) = self.in_shared(key).await {
+                    self.remember(key, &body).await;
+                    return Ok((body, Source::Redis));
+                }
+                let body = render.await?;
+                self.remember(key, &body).await;
+                if let Some(shared) = &self.shared {
+                    shared.clone().put(key, body.clone());
+                }
+                Ok((body, Source::Database))
+            })
+            .await?;
+        let source = if !led && source == Source::Database { Source::Coalesced } else { source };
+        Ok((body, source))
+    }
+
+    async fn in_shared(&self, key: Key) -> Option<Bytes> {
+        self.shared.as_ref()?.get(key).await
+    }
+
+    async fn remember(&self, key: Key, body: &Bytes) {
+        if let Some(memory) = &self.memory {
+            memory.insert((key, Encoding::Identity), body.clone()).await;
+        }
+    }
+}
+
+/// Single flight: the first caller for a key runs its future, and callers that come while it runs wait for
+/// its result instead of running their own. A failure is not shared: each waiter then runs its own.
+#[derive(Default)]
+struct Flights {
+    running: Mutex<HashMap<Key, Arc<Flight>>>,
+}
+
+/// The result of one read, once it has run.
+type Flight = OnceCell<(Bytes, Source)>;
+
+impl Flights {
+    async fn once(
+        &self,
+        key: Key,
+        run: impl Future<Output = Result<(Bytes, Source), ApiError>>,
+    ) -> Result<(Bytes, Source), ApiError> {
+        let cell = self.lock().entry(key).or_default().clone();
+        let result = cell.get_or_try_init(|| run).await.cloned();
+        let mut running = self.lock();
+        if running.get(&key).is_some_and(|current| Arc::ptr_eq(current, &cell)) {
+            running.remove(&key);
+        }
+        result
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Arc<Flight>>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    fn accepting(value: &str) -> Encoding {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static("")),
+        );
+        Encoding::preferred(&headers)
+    }
+
+    #[test]
+    fn the_preferred_encoding_follows_q_values_and_prefers_br_on_a_tie() {
+        assert_eq!(Encoding::preferred(&HeaderMap::new()), Encoding::Identity);
+        for (value, expected) in [
+            ("gzip", Encoding::Gzip),
+            ("gzip, deflate, br", Encoding::Brotli),
+            ("br;q=0.5, gzip", Encoding::Gzip),
+            ("br;q=0, gzip;q=0", Encoding::Identity),
+            ("*", Encoding::Brotli),
+            ("*;q=0.1, gzip;q=0.2", Encoding::Gzip),
+            ("deflate, identity", Encoding::Identity),
+            ("GZIP", Encoding::Gzip),
+        ] {
+            assert_eq!(accepting(value), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn compressed_bodies_decompress_to_the_original() -> std::io::Result<()> {
+        let body = br#"{"servers":[],"metadata":{"count":0}}"#.repeat(50);
+        let mut gunzipped = Vec::new();
+        flate2::read::GzDecoder::new(&Encoding::Gzip.compress(&body)?[..]).read_to_end(&mut gunzipped)?;
+        let mut unbrotlied = Vec::new();
+        brotli::Decompressor::new(&Encoding::Brotli.compress(&body)?[..], 4096)
+            .read_to_end(&mut unbrotlied)?;
+        assert_eq!((gunzipped, unbrotlied), (body.clone(), body));
+        Ok(())
+    }
+}
