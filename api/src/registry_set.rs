@@ -115,7 +115,7 @@ async fn listen(store: Store, reader: Arc<tokio::sync::Mutex<Reader>>) {
                     failing = false;
                 }
                 // One read for every notification already here: a burst of writes is one read.
-                while let Ok(Some(_)) = connected.try_recv().await {}
+                while connected.next_buffered().is_some() {}
                 reader.lock().await.read().await;
             }
             Err(error) => {
