@@ -65,8 +65,9 @@ ensure_build_tools() {
 }
 
 # The page tests drive headless Chromium; the fault suite runs PostgreSQL's initdb and pg_ctl (installed with
-# the server), prlimit (util-linux) and python3; schemathesis needs python3's venv, and curl waits for the API;
-# the end-to-end auth test runs a real OpenID provider on Node, installed with npm.
+# the server), prlimit (util-linux), python3, redis-server and, for scripts/cluster.sh, nginx; schemathesis
+# needs python3's venv, and curl waits for the API; the end-to-end auth test runs a real OpenID provider on
+# Node, installed with npm.
 ensure_test_tools() {
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -75,6 +76,7 @@ ensure_test_tools() {
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3 python3-venv)
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; else say "test tools are present"; fi
   say "the OpenID provider of the end-to-end auth test: $(scripts/oidc-provider.sh install)"
 }

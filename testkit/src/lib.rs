@@ -242,3 +242,52 @@ pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> 
         validation: ValidationConfig::default(),
     }
 }
+
+/// Reads under load: clients that each send GETs to a base URL, alternating `/v0.1/servers` (one page, which
+/// the cache keeps) with pages of other sizes (keys not seen yet), and count the answers as they come.
+pub struct ReadLoad {
+    answered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    workers: Vec<tokio::task::JoinHandle<Vec<u16>>>,
+}
+
+impl ReadLoad {
+    pub fn start(client: &reqwest::Client, base: &str, workers: usize, each: usize) -> Self {
+        let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let workers = (0..workers)
+            .map(|worker| {
+                let (client, base, answered) = (client.clone(), base.to_owned(), answered.clone());
+                tokio::spawn(async move {
+                    let mut statuses = Vec::with_capacity(each);
+                    for i in 0..each {
+                        let path = if i % 2 == 0 {
+                            "/v0.1/servers".to_owned()
+                        } else {
+                            format!("/v0.1/servers?limit={}", 1 + (worker * each + i) % 99)
+                        };
+                        let sent = client.get(format!("{base}{path}")).send().await;
+                        statuses.push(sent.map_or(0, |r| r.status().as_u16()));
+                        answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    statuses
+                })
+            })
+            .collect();
+        Self { answered, workers }
+    }
+
+    /// Returns once `count` requests have been answered.
+    pub async fn until_answered(&self, count: usize) {
+        while self.answered.load(std::sync::atomic::Ordering::SeqCst) < count {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Every request's status, 0 for one that got no answer.
+    pub async fn statuses(self) -> Vec<u16> {
+        let mut statuses = Vec::new();
+        for worker in self.workers {
+            statuses.extend(worker.await.unwrap());
+        }
+        statuses
+    }
+}

@@ -3,8 +3,6 @@
 //! fails no request. `x-cache` says where each answer came from.
 
 use std::io::Read;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
@@ -215,41 +213,10 @@ async fn when_redis_dies_under_load_no_request_fails() {
     let unreachable =
         spawn_config(&test, with_redis(&test, vec![managed_registry("internal")], &nowhere)).await;
 
-    let answered = Arc::new(AtomicUsize::new(0));
-    let load: Vec<_> = (0..4)
-        .map(|worker| {
-            let (client, base, answered) = (app.client.clone(), app.base.clone(), answered.clone());
-            tokio::spawn(async move {
-                let mut statuses = Vec::new();
-                for i in 0..100 {
-                    // A page kept in memory, and pages never seen (Redis is asked first).
-                    let path = if i % 2 == 0 {
-                        "/v0.1/servers".to_owned()
-                    } else {
-                        format!("/v0.1/servers?limit={}", 1 + (worker * 100 + i) % 90)
-                    };
-                    statuses.push(
-                        client
-                            .get(format!("{base}{path}"))
-                            .send()
-                            .await
-                            .map(|r| r.status().as_u16())
-                            .unwrap_or(0),
-                    );
-                    answered.fetch_add(1, Ordering::SeqCst);
-                }
-                statuses
-            })
-        })
-        .collect();
-    while answered.load(Ordering::SeqCst) < 40 {
-        tokio::task::yield_now().await;
-    }
+    let load = ReadLoad::start(&app.client, &app.base, 4, 100);
+    load.until_answered(40).await;
     server.kill();
-    let mut statuses = Vec::new();
-    for worker in load {
-        statuses.extend(worker.await.unwrap());
-    }
+    let statuses = load.statuses().await;
     let without = unreachable.get("/v0.1/servers").await;
 
     assert_eq!(statuses.len(), 400);

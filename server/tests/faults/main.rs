@@ -6,6 +6,7 @@
 
 mod api;
 mod audit;
+mod cluster;
 mod http;
 mod publish;
 mod skew;
