@@ -1,48 +1,117 @@
 #!/usr/bin/env bash
-# Read-API benchmark: a synthetic catalogue of ~20,000 versions (5,000 servers) in PostgreSQL, a release build
-# of registry-api on 127.0.0.1, and wrk on loopback. Prints a Markdown report (see docs/benchmarks.md).
+# Read-API benchmark, side by side with nginx serving the exact bytes the API returned for the same requests.
+# A synthetic catalogue in PostgreSQL (20,000 versions, then 100,000), a release build of registry-api on
+# 127.0.0.1 in three modes (page cache in memory, no cache, Redis only), nginx (one worker, access_log off,
+# sendfile on) and wrk on loopback. Prints a Markdown report (see docs/benchmarks.md).
 #
 #   scripts/bench.sh [DURATION_SECONDS]
 #
-# Needs PostgreSQL (TEST_DATABASE_URL's server) and wrk (`apt-get install wrk`).
+# Needs PostgreSQL (TEST_DATABASE_URL's server), redis-server, nginx and wrk
+# (`apt-get install redis-server nginx-light wrk`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration=${1:-10}
 source scripts/bench-lib.sh
+source scripts/nginx-lib.sh
+for tool in redis-server nginx wrk; do
+  command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || { echo "$tool is missing: apt-get install redis-server nginx-light wrk" >&2; exit 1; }
+done
 
 cargo build --release --quiet -p registry-server -p registry-admin -p registry-testkit --bin registry-api \
   --bin registry-admin --bin seed-catalogue
-bench_setup registry_bench 18090
-seed=$(target/release/seed-catalogue --config "$work/bench.yaml" --registry bench --servers 5000)
-value() { printf '%s\n' "$seed" | sed -n "s/^$1=//p"; }
-psql -q "$url" -c "vacuum analyze"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-start_api
-
-declare -A paths=(
-  ["first page"]="/v0.1/servers"
-  ["deep page (row 15,000)"]="/v0.1/servers?cursor=$(value deep_cursor)"
-  ["search=weather"]="/v0.1/servers?search=weather"
-  ["version=latest"]="/v0.1/servers?version=latest"
-  ["one version GET"]="/v0.1/servers/$(value sample_name)/versions/$(value sample_version)"
-)
-order=("first page" "deep page (row 15,000)" "search=weather" "version=latest" "one version GET")
-
-measure() {
-  local connections=$1 path=$2
-  wrk -t1 -c"$connections" -d3s "$base$path" >/dev/null
-  wrk_row "$3" "$(wrk -t1 -c"$connections" -d"${duration}s" --latency "$base$path")"
+# nginx_up ROOT PORT: nginx serving the files in ROOT as application/json, once it answers.
+nginx_up() {
+  nginx_start "$work/nginx" "$2" "root $1; default_type application/json;" \
+    "sendfile on; tcp_nopush on; keepalive_requests 1000000;"
+  for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$2/first.json" >/dev/null && break; sleep 0.1; done
 }
 
-echo "$(value versions) versions in $(value servers) servers, loaded in $(value seconds) s; ${duration}s per run"
-for connections in 1 4 8; do
-  echo
-  echo "wrk -t1 -c$connections"
-  echo
-  echo "| request | p50 ms | p99 ms | requests/s |"
-  echo "|---|---|---|---|"
-  for name in "${order[@]}"; do
-    measure "$connections" "${paths[$name]}" "$name"
+# api_mode MODE: restarts the API on $port with the cache mode's config: memory (the default page cache),
+# none (cache.enabled: false) or redis (cache.memoryBytes: 0 and the private Redis).
+api_mode() {
+  [ -n "${server:-}" ] && { kill "$server"; wait "$server" 2>/dev/null || true; server=; }
+  cp "$work/bench.yaml" "$work/mode.yaml"
+  case "$1" in
+    memory) ;;
+    none) printf 'cache: {enabled: false}\n' >>"$work/mode.yaml" ;;
+    redis) printf 'cache: {memoryBytes: 0}\nredis: {url: "redis://127.0.0.1:%s"}\n' "$redis_port" >>"$work/mode.yaml" ;;
+  esac
+  RUST_LOG=warn target/release/registry-api serve --config "$work/mode.yaml" --address "127.0.0.1:$port" \
+    2>"$work/api.log" &
+  server=$!
+  for _ in $(seq 1 50); do curl -fs "$base/readiness" >/dev/null && break; sleep 0.2; done
+}
+
+# run URL CONNECTIONS: wrk's output after a 3 s warm-up.
+run() {
+  wrk -t1 -c"$2" -d3s "$1" >/dev/null
+  wrk -t1 -c"$2" -d"${duration}s" --latency "$1"
+}
+
+rps() { printf '%s\n' "$1" | awk '/Requests\/sec/ { printf "%.0f", $2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
+
+# bench SERVERS CONNECTIONS... REQUEST...: one catalogue size, every request and mode at each concurrency.
+bench() {
+  local servers=$1 connections=$2 modes=$3
+  shift 3
+  bench_setup registry_bench 18090
+  trap '[ -n "${server:-}" ] && kill "$server" 2>/dev/null; [ -n "${nginx_pid:-}" ] && kill "$nginx_pid" 2>/dev/null; [ -n "${redis_pid:-}" ] && kill "$redis_pid" 2>/dev/null; rm -rf "$work"' EXIT
+  seed=$(target/release/seed-catalogue --config "$work/bench.yaml" --registry bench --servers "$servers")
+  value() { printf '%s\n' "$seed" | sed -n "s/^$1=//p"; }
+  psql -q "$url" -c "vacuum analyze"
+  redis_port=$(free_port)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+  redis_pid=$!
+  declare -A paths=(
+    [first]="/v0.1/servers"
+    [deep]="/v0.1/servers?cursor=$(value deep_cursor)"
+    [search]="/v0.1/servers?search=weather"
+    [version]="/v0.1/servers/$(value sample_name)/versions/$(value sample_version)"
+  )
+  declare -A labels=([first]="first page" [deep]="deep page (row 15,000)" [search]="search=weather" [version]="one version GET")
+  api_mode none
+  mkdir -p "$work/root"
+  for request in "$@"; do
+    curl -fs -H 'accept-encoding: identity' "$base${paths[$request]}" -o "$work/root/$request.json"
   done
-done
+  local nginx_port
+  nginx_port=$(free_port)
+  nginx_up "$work/root" "$nginx_port"
+  echo
+  echo "### $(value versions) versions in $(value servers) servers (loaded in $(value seconds) s), ${duration} s per run"
+  echo
+  echo "| request | connections | served by | p50 ms | p99 ms | requests/s | ÷ nginx |"
+  echo "|---|---|---|---|---|---|---|"
+  declare -A nginx_rps
+  for c in $connections; do
+    for request in "$@"; do
+      local out
+      out=$(run "http://127.0.0.1:$nginx_port/$request.json" "$c")
+      nginx_rps[$request-$c]=$(rps "$out")
+      wrk_row "${labels[$request]} | $c | nginx ($(stat -c %s "$work/root/$request.json") bytes)" "$out" "1"
+    done
+  done
+  for mode in $modes; do
+    api_mode "$mode"
+    for c in $connections; do
+      for request in "$@"; do
+        local out
+        out=$(run "$base${paths[$request]}" "$c")
+        wrk_row "${labels[$request]} | $c | API, cache: $mode" "$out" "$(ratio "$(rps "$out")" "${nginx_rps[$request-$c]}")"
+      done
+    done
+    echo "| API RSS after the runs above, cache: $mode | | | $(awk '/VmRSS/ { printf "%.0f MiB", $2 / 1024 }' /proc/"$server"/status) now, $(awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' /proc/"$server"/status) peak | | | |"
+  done
+  kill "$server" "$nginx_pid" "$redis_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  server= nginx_pid= redis_pid=
+  rm -rf "$work"
+}
+
+echo "# Read benchmark, $(date -u +%F), $(nproc) cores"
+bench 5000 "1 8" "memory none redis" first deep search version
+bench 25000 "8" "none memory" first deep search

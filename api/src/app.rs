@@ -31,7 +31,7 @@ use crate::page_cache::PageCache;
 use crate::registry_set;
 use crate::routes;
 use crate::server::{self, Limits, default_max_connections};
-use crate::state::AppState;
+use crate::state::{AppContext, AppState};
 
 /// How long shutdown waits for the audit file to take the last events.
 const AUDIT_FLUSH: Duration = Duration::from_secs(5);
@@ -94,7 +94,7 @@ impl Application {
         let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
         let config = Arc::new(config);
         let draining = Arc::new(AtomicBool::new(false));
-        let state = AppState {
+        let state = AppState::new(AppContext {
             store,
             config: config.clone(),
             packages: Arc::new(NoPackageChecks),
@@ -105,7 +105,7 @@ impl Application {
             pages: PageCache::new(&config.cache, config.redis.as_ref())
                 .map_err(anyhow::Error::msg)?
                 .map(Arc::new),
-        };
+        });
         Ok(Self { listener, router: router(state), refresh: Box::pin(background), config, draining, audit })
     }
 

@@ -32,10 +32,11 @@ pub struct Validator {
 impl Validator {
     /// The 200 answer of a read whose JSON body `render` produces: from the page cache when the read has a
     /// key and the cache is on, else rendered now. An error of `render` is the answer, and nothing is kept.
-    pub async fn respond(
+    /// `render` is called only when the body is rendered, so a hit never builds its (large) future.
+    pub async fn respond<F: Future<Output = Result<Bytes, ApiError>>>(
         self,
         state: &AppState,
-        render: impl Future<Output = Result<Bytes, ApiError>>,
+        render: impl FnOnce() -> F,
     ) -> Result<Response, ApiError> {
         let mut headers = self.headers;
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -50,9 +51,9 @@ impl Validator {
             }
             (Some(_), None) => {
                 headers.insert(X_CACHE, HeaderValue::from_static("bypass"));
-                render.await?
+                Box::pin(render()).await?
             }
-            (None, _) => render.await?,
+            (None, _) => Box::pin(render()).await?,
         };
         Ok((StatusCode::OK, headers, body).into_response())
     }

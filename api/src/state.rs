@@ -13,8 +13,26 @@ use crate::auth::Authenticator;
 use crate::page_cache::PageCache;
 use crate::registry_set::RegistrySet;
 
+/// Cloned by every extractor and middleware that takes `State`: one reference count to bump, not one per
+/// part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppContext>);
+
+impl AppState {
+    pub fn new(context: AppContext) -> Self {
+        Self(Arc::new(context))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppContext;
+
+    fn deref(&self) -> &AppContext {
+        &self.0
+    }
+}
+
+pub struct AppContext {
     pub store: Store,
     pub config: Arc<Config>,
     /// Checks against package registries on publish; [`registry_shared::validation::NoPackageChecks`] by
@@ -32,7 +50,7 @@ pub struct AppState {
     pub pages: Option<Arc<PageCache>>,
 }
 
-impl AppState {
+impl AppContext {
     pub fn publisher(&self) -> Publisher<'_> {
         Publisher {
             store: &self.store,

@@ -148,16 +148,17 @@ impl PageCache {
     /// The body of the read `key` in `encoding`: from memory, else from Redis, else rendered by `render`
     /// (once for all concurrent misses of the key) and kept in both tiers. An error of `render` is returned
     /// and nothing is kept.
-    pub async fn get_or_render(
+    pub async fn get_or_render<F: Future<Output = Result<Bytes, ApiError>>>(
         &self,
         key: Key,
         encoding: Encoding,
-        render: impl Future<Output = Result<Bytes, ApiError>>,
+        render: impl FnOnce() -> F,
     ) -> Result<(Bytes, Source), ApiError> {
         if let Some(body) = self.remembered(key, encoding).await {
             return Ok((body, Source::Memory));
         }
-        let (identity, source) = self.identity(key, render).await?;
+        // Boxed, so that a hit's future stays small: moving a large future costs every request a copy.
+        let (identity, source) = Box::pin(self.identity(key, render)).await?;
         if encoding == Encoding::Identity {
             return Ok((identity, source));
         }
@@ -172,10 +173,10 @@ impl PageCache {
         self.memory.as_ref()?.get(&(key, encoding)).await
     }
 
-    async fn identity(
+    async fn identity<F: Future<Output = Result<Bytes, ApiError>>>(
         &self,
         key: Key,
-        render: impl Future<Output = Result<Bytes, ApiError>>,
+        render: impl FnOnce() -> F,
     ) -> Result<(Bytes, Source), ApiError> {
         let mut led = false;
         let (body, source) = self
@@ -189,7 +190,7 @@ impl PageCache {
                     self.remember(key, &body).await;
                     return Ok((body, Source::Redis));
                 }
-                let body = render.await?;
+                let body = render().await?;
                 self.remember(key, &body).await;
                 if let Some(shared) = &self.shared {
                     shared.clone().put(key, body.clone());

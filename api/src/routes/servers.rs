@@ -74,8 +74,9 @@ pub async fn list_servers(
     validator: Validator,
 ) -> Result<Response, ApiError> {
     let query = params.into_query(scope)?;
-    let render = async {
-        let page = state.store.list_servers(&query).await?;
+    let store = &state.store;
+    let render = move || async move {
+        let page = store.list_servers(&query).await?;
         json_body(&StoredList::new(page.items, page.next_cursor.map(|c| c.encode())))
     };
     validator.respond(&state, render).await
@@ -102,8 +103,9 @@ pub async fn list_server_versions(
     validator: Validator,
 ) -> Result<Response, ApiError> {
     let include_deleted = params.include_deleted.unwrap_or(false);
-    let render = async {
-        let versions = state.store.list_versions(&scope, &path.server_name, include_deleted).await?;
+    let store = &state.store;
+    let render = move || async move {
+        let versions = store.list_versions(&scope, &path.server_name, include_deleted).await?;
         if versions.is_empty() {
             return Err(server_not_found());
         }
@@ -138,8 +140,9 @@ pub async fn get_server_version(
 ) -> Result<Response, ApiError> {
     let selector = VersionSelector::parse(&path.version);
     let include_deleted = params.include_deleted.unwrap_or(false);
-    let render = async {
-        let record = state.store.get_version(&scope, &path.server_name, &selector, include_deleted).await?;
+    let store = &state.store;
+    let render = move || async move {
+        let record = store.get_version(&scope, &path.server_name, &selector, include_deleted).await?;
         json_body(&record.ok_or_else(server_not_found)?)
     };
     validator.respond(&state, render).await

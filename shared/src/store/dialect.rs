@@ -13,8 +13,8 @@ use sqlx::{Database, Pool, QueryBuilder, Transaction};
 
 use super::StoreError;
 use super::query::ListQuery;
+use super::rows::VersionRow;
 use super::snapshot::{Key, RowWrite};
-use super::sql_store::VersionRow;
 use crate::model::RegistryName;
 
 /// A value bound to a statement.

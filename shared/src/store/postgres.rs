@@ -10,8 +10,9 @@ use sqlx::{FromRow, Pool, Postgres, QueryBuilder, Row as _, Transaction};
 use super::StoreError;
 use super::dialect::{Bind, Dialect, GENERATION_CHANNEL, Mark, Row};
 use super::query::ListQuery;
+use super::rows::VersionRow;
 use super::snapshot::{Key, RowWrite};
-use super::sql_store::{SqlStore, VersionRow};
+use super::sql_store::SqlStore;
 use crate::config::{PostgresConfig, Role};
 use crate::model::RegistryName;
 

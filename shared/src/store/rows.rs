@@ -3,10 +3,26 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
 
+use super::timestamp::Timestamp;
 use super::{StoreError, SyncPhase};
 use crate::config::RegistryConfig;
 use crate::formats::Format;
 use crate::model::{OfficialMeta, RegistryName, ServerJson};
+
+/// The columns of a served version, as [`super::sql`] selects them.
+#[derive(sqlx::FromRow)]
+pub struct VersionRow {
+    pub(crate) registry: String,
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) body: String,
+    pub(crate) status: String,
+    pub(crate) status_message: Option<String>,
+    pub(crate) status_changed_at: Timestamp,
+    pub(crate) published_at: Timestamp,
+    pub(crate) updated_at: Timestamp,
+    pub(crate) is_latest: bool,
+}
 
 /// The current time at the storage precision (microseconds), so both backends return what they were given.
 pub(crate) fn now() -> DateTime<Utc> {

@@ -44,9 +44,20 @@ fn push_version<DB: Dialect>(qb: &mut QueryBuilder<DB>, selector: &VersionSelect
     }
 }
 
+/// A search's page: the inner query picks the keys, on PostgreSQL from a covering index alone (walking names
+/// in order until the page is full, instead of reading and sorting every match), and only the page's rows
+/// are read whole. A list without a search reads its rows directly: its first rows are its page, and the
+/// simpler statement plans in a third of the time.
+const PAGE_COLUMNS: &str = "select v.registry, v.name, v.version, v.body, v.status, v.status_message, \
+     v.status_changed_at, v.published_at, v.updated_at, v.is_latest from (select sv.registry, sv.name, sv.version \
+     from server_version sv where ";
+const PAGE_JOIN: &str = ") page join server_version v on v.registry = page.registry and v.name = page.name \
+     and v.version = page.version order by v.name, v.version";
+
 /// One page, plus one row to tell whether another page exists.
 pub(super) fn list<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
-    let mut qb = QueryBuilder::new(RECORD_COLUMNS);
+    let by_keys = query.search.is_some();
+    let mut qb = QueryBuilder::new(if by_keys { PAGE_COLUMNS } else { RECORD_COLUMNS });
     push_scope(&mut qb, &query.scope);
     if let Some(cursor) = &query.cursor {
         qb.push(" and (sv.name, sv.version) > (");
@@ -71,6 +82,9 @@ pub(super) fn list<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
     }
     qb.push(" order by sv.name, sv.version limit ");
     DB::push(&mut qb, Bind::Int(i64::from(query.limit) + 1));
+    if by_keys {
+        qb.push(PAGE_JOIN);
+    }
     qb
 }
 

@@ -10,7 +10,6 @@ use sqlx::{Pool, QueryBuilder};
 use super::content::ContentWrite;
 use super::dialect::{Bind, Dialect, Row, statement};
 use super::query::{ListQuery, Scope, VersionSelector};
-use super::timestamp::Timestamp;
 use super::{
     Cursor, Registry, RegistryChange, RegistryChanges, ServerPage, StoreError, StoredRow, StoredVersion,
     initial_sync_status, now, official, parse_format, parse_registry_name, plan_registries,
@@ -256,21 +255,6 @@ async fn count_versions<DB: Dialect>(tx: &mut DB::Connection, registry: &str) ->
 /// Counts are stored as 32-bit integers; a wider value cannot have been written by us.
 pub(super) fn int32(value: Option<i64>) -> i32 {
     value.and_then(|v| i32::try_from(v).ok()).unwrap_or_default()
-}
-
-/// The columns of a served version, as [`super::sql`] selects them.
-#[derive(sqlx::FromRow)]
-pub struct VersionRow {
-    registry: String,
-    name: String,
-    version: String,
-    body: String,
-    status: String,
-    status_message: Option<String>,
-    status_changed_at: Timestamp,
-    published_at: Timestamp,
-    updated_at: Timestamp,
-    is_latest: bool,
 }
 
 /// A served version: the body is checked to be JSON, never parsed into a document.

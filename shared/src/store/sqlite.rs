@@ -16,8 +16,9 @@ use sqlx::{FromRow, Pool, QueryBuilder, Row as _, Sqlite, Transaction};
 use super::StoreError;
 use super::dialect::{Bind, Dialect, Mark, Row};
 use super::query::ListQuery;
+use super::rows::VersionRow;
 use super::snapshot::{Key, RowWrite};
-use super::sql_store::{SqlStore, VersionRow};
+use super::sql_store::SqlStore;
 use super::timestamp::{Timestamp, to_text};
 use crate::model::RegistryName;
 
