@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 duration=${1:-10}
 source scripts/bench-lib.sh
 source scripts/nginx-lib.sh
-for tool in redis-server nginx wrk; do
+for tool in redis-server nginx wrk psql curl python3; do
   command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || { echo "$tool is missing: apt-get install redis-server nginx-light wrk" >&2; exit 1; }
 done
 
@@ -27,12 +27,18 @@ nginx_up() {
   nginx_start "$work/nginx" "$2" "root $1; default_type application/json;" \
     "sendfile on; tcp_nopush on; keepalive_requests 1000000;"
   for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$2/first.json" >/dev/null && break; sleep 0.1; done
+  # The same bytes, or the comparison means nothing.
+  curl -fs "http://127.0.0.1:$2/first.json" | cmp -s - "$1/first.json" || { echo "nginx does not serve $1" >&2; exit 1; }
 }
 
 # api_mode MODE: restarts the API on $port with the cache mode's config: memory (the default page cache),
 # none (cache.enabled: false) or redis (cache.memoryBytes: 0 and the private Redis).
 api_mode() {
-  [ -n "${server:-}" ] && { kill "$server"; wait "$server" 2>/dev/null || true; server=; }
+  if [ -n "${server:-}" ]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    server=
+  fi
   cp "$work/bench.yaml" "$work/mode.yaml"
   case "$1" in
     memory) ;;
@@ -43,12 +49,19 @@ api_mode() {
     2>"$work/api.log" &
   server=$!
   for _ in $(seq 1 50); do curl -fs "$base/readiness" >/dev/null && break; sleep 0.2; done
+  curl -fs "$base/readiness" >/dev/null || { cat "$work/api.log" >&2; exit 1; }
 }
 
-# run URL CONNECTIONS: wrk's output after a 3 s warm-up.
+# run URL CONNECTIONS: wrk's output after a 3 s warm-up; an answer other than 2xx ends the benchmark.
 run() {
+  local out
   wrk -t1 -c"$2" -d3s "$1" >/dev/null
-  wrk -t1 -c"$2" -d"${duration}s" --latency "$1"
+  out=$(wrk -t1 -c"$2" -d"${duration}s" --latency "$1")
+  if printf '%s\n' "$out" | grep -q "Non-2xx"; then
+    echo "error: $1 answered other than 2xx: $out" >&2
+    exit 1
+  fi
+  printf '%s\n' "$out"
 }
 
 rps() { printf '%s\n' "$1" | awk '/Requests\/sec/ { printf "%.0f", $2 }'; }

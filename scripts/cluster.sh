@@ -51,6 +51,8 @@ up() {
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   : >"$dir/cluster.env"
+  # Whatever started is stopped again if the rest does not come up.
+  trap 'echo "error: the cluster did not come up; stopping what started (logs in $dir)" >&2; down' EXIT
   local database="registry_cluster_$$"
   local database_url="${TEST_DATABASE_URL%/*}/$database"
   psql -q "$TEST_DATABASE_URL" -c "drop database if exists $database with (force)" -c "create database $database"
@@ -108,12 +110,13 @@ YAML
   wait_until "replica A" "http://127.0.0.1:$api_a/readiness"
   wait_until "replica B" "http://127.0.0.1:$api_b/readiness"
   wait_until "nginx" "http://127.0.0.1:$lb/readiness"
+  trap - EXIT
   say "up: load balancer http://127.0.0.1:$lb (replicas :$api_a and :$api_b), Redis :$redis_port, database $database"
   cat "$dir/cluster.env"
 }
 
 down() {
-  [ -f "$dir/cluster.env" ] || { echo "error: no cluster in $dir" >&2; exit 1; }
+  [ -f "$dir/cluster.env" ] || { echo "error: no cluster in $dir" >&2; return 1; }
   # shellcheck disable=SC1091
   source "$dir/cluster.env"
   local pids=()
@@ -126,7 +129,9 @@ down() {
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
-  psql -q "$TEST_DATABASE_URL" -c "drop database if exists $DATABASE with (force)"
+  if [ -n "${DATABASE:-}" ]; then
+    psql -q "$TEST_DATABASE_URL" -c "drop database if exists $DATABASE with (force)"
+  fi
   say "down: $dir"
 }
 
@@ -141,8 +146,8 @@ case "$command" in
     ;;
   run)
     dir=$(mktemp -d)
-    trap 'down; rm -rf "$dir"' EXIT
     up
+    trap 'down; rm -rf "$dir"' EXIT
     say "Ctrl-C stops the cluster"
     wait
     ;;

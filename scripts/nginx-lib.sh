@@ -3,9 +3,12 @@
 # nginx_start DIR PORT DIRECTIVES [HTTP_DIRECTIVES]: writes DIR/nginx.conf for one worker process and one
 # server on 127.0.0.1:PORT holding DIRECTIVES, starts nginx in the background and sets nginx_pid.
 nginx_start() {
-  local dir=$1 port=$2 directives=$3 http=${4:-}
+  local dir=$1 port=$2 directives=$3 http=${4:-} user=""
   mkdir -p "$dir"
+  # As root, nginx's workers would run as nobody, who cannot enter a private temporary directory.
+  [ "$(id -u)" -eq 0 ] && user="user root;"
   cat >"$dir/nginx.conf" <<NGINX
+$user
 worker_processes 1;
 daemon off;
 pid $dir/nginx.pid;
@@ -25,6 +28,7 @@ http {
   }
 }
 NGINX
-  "$(command -v nginx || echo /usr/sbin/nginx)" -p "$dir" -c "$dir/nginx.conf" >"$dir/nginx.log" 2>&1 &
+  "$(command -v nginx || echo /usr/sbin/nginx)" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
+    >"$dir/nginx.log" 2>&1 &
   nginx_pid=$!
 }

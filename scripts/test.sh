@@ -77,6 +77,7 @@ ensure_test_tools() {
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  command -v redis-server >/dev/null || missing+=(redis-server)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; else say "test tools are present"; fi
   say "the OpenID provider of the end-to-end auth test: $(scripts/oidc-provider.sh install)"
 }

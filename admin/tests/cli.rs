@@ -150,7 +150,14 @@ async fn migrate_builds_the_postgres_schema_once() {
     let tables: Vec<&str> = tables.iter().map(|(t,)| t.as_str()).collect();
     assert_eq!(
         tables,
-        ["content_generation", "registry", "registry_schema_migration", "server_version", "sync_status"]
+        [
+            "content_generation",
+            "registry",
+            "registry_instance",
+            "registry_schema_migration",
+            "server_version",
+            "sync_status"
+        ]
     );
     db.close().await.unwrap();
     database.drop_now().await;

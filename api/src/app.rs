@@ -123,9 +123,9 @@ impl Application {
     /// requests finish for up to `shutdown.grace`.
     pub async fn serve(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let server = &self.config.server;
-        // The API's two PostgreSQL pools take descriptors too.
+        // The API's two PostgreSQL pools take descriptors too, and its listener and Redis one each.
         let pools = match &self.config.database {
-            StorageConfig::Postgres(pg) => 2 * u64::from(pg.max_open_conns),
+            StorageConfig::Postgres(pg) => 2 * u64::from(pg.max_open_conns) + 2,
             StorageConfig::Sqlite { .. } => 5,
         };
         let limits = Limits {

@@ -1,13 +1,14 @@
 //! HTTP caching of the registry reads. A read's `ETag` is computed from the content generations of the
 //! registries its view depends on (the one registry, or for the aggregated view every registry in config
-//! order), from the build, and from the request's path and query, so it changes whenever the answer may. A
+//! order), from the database's identity, from the build, and from the request's path and query, so it
+//! changes whenever the answer may. A
 //! request whose `If-None-Match` holds the current `ETag` is answered 304 by [`Validator`] before the
 //! handler runs, with no database query; any other is answered through the page cache, under the same key.
 //! The generations are this replica's writes at once ([`reread_after_writes`]), other replicas' within the
 //! notification delay, and within the poll interval at worst (see `registry_set`). They are read before the
 //! data: the other order could keep an old answer under a new key.
 
-use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use axum::extract::{FromRequestParts, OriginalUri, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -105,6 +106,9 @@ async fn key(parts: &mut Parts, state: &AppState) -> Option<Key> {
         return None;
     }
     let mut hasher = Sha256::new();
+    // Generation numbers are unique within one database only.
+    hasher.update(state.registries.instance()?.as_bytes());
+    hasher.update(";");
     let depends_on: Vec<_> = match &registry {
         Some(raw) => vec![generations.iter().find(|(name, _)| name.as_str() == raw)?],
         None => generations.iter().collect(),
@@ -115,9 +119,11 @@ async fn key(parts: &mut Parts, state: &AppState) -> Option<Key> {
     // Another build may render the same data differently.
     let build = build_info();
     hasher.update(format!("{}+{};", build.version, build.git_commit));
-    hasher.update(parts.uri.path());
+    // The whole path: a nested router sees it without its prefix, which names the view.
+    let uri = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |original| &original.0);
+    hasher.update(uri.path());
     hasher.update("?");
-    hasher.update(parts.uri.query().unwrap_or_default());
+    hasher.update(uri.query().unwrap_or_default());
     let mut key = [0; 16];
     key.copy_from_slice(&hasher.finalize()[..16]);
     Some(Key(key))

@@ -25,6 +25,7 @@ pub type Generations = Arc<[(RegistryName, i64)]>;
 pub struct RegistrySet {
     current: watch::Receiver<Option<Arc<[RegistryConfig]>>>,
     generations: watch::Receiver<Generations>,
+    instance: watch::Receiver<Option<Arc<str>>>,
     reader: Arc<tokio::sync::Mutex<Reader>>,
 }
 
@@ -44,6 +45,11 @@ impl RegistrySet {
         self.generations.borrow().clone()
     }
 
+    /// The database's identity ([`Store::instance_id`]), once read.
+    pub fn instance(&self) -> Option<Arc<str>> {
+        self.instance.borrow().clone()
+    }
+
     /// Reads the stored set and generations now, after a write of this replica's.
     pub async fn reread(&self) {
         self.reader.lock().await.read().await;
@@ -60,18 +66,20 @@ pub async fn load(
 ) -> (RegistrySet, impl Future<Output = ()> + Send + 'static) {
     let (publish, current) = watch::channel(None);
     let (publish_generations, generations) = watch::channel(Generations::from([]));
+    let (publish_instance, instance) = watch::channel(None);
     let mut reader = Reader {
         store: store.clone(),
         configured,
         publish,
         publish_generations,
+        publish_instance,
         failing: false,
         warned: false,
         unreadable: Vec::new(),
     };
     reader.read().await;
     let reader = Arc::new(tokio::sync::Mutex::new(reader));
-    let set = RegistrySet { current, generations, reader: reader.clone() };
+    let set = RegistrySet { current, generations, instance, reader: reader.clone() };
     let poll = set.clone();
     let refresh = async move {
         let poll = async move {
@@ -134,6 +142,7 @@ struct Reader {
     configured: Vec<RegistryConfig>,
     publish: watch::Sender<Option<Arc<[RegistryConfig]>>>,
     publish_generations: watch::Sender<Generations>,
+    publish_instance: watch::Sender<Option<Arc<str>>>,
     /// Each of these is logged when it starts, not at every read.
     failing: bool,
     warned: bool,
@@ -155,6 +164,12 @@ impl Reader {
         if self.failing {
             tracing::info!("the stored registries are readable again");
             self.failing = false;
+        }
+        if self.publish_instance.borrow().is_none() {
+            // A schema without it is behind, which readiness reports; reads are not cached meanwhile.
+            if let Ok(id) = self.store.instance_id().await {
+                self.publish_instance.send_replace(Some(id.into()));
+            }
         }
         if !self.warned {
             bootstrap::warn_on_differences(&stored, &self.configured);

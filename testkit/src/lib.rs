@@ -278,7 +278,7 @@ impl ReadLoad {
     /// Returns once `count` requests have been answered.
     pub async fn until_answered(&self, count: usize) {
         while self.answered.load(std::sync::atomic::Ordering::SeqCst) < count {
-            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 

@@ -77,22 +77,22 @@ impl Encoding {
         }
     }
 
-    fn compress(self, body: &[u8]) -> std::io::Result<Bytes> {
-        match self {
-            Self::Identity => Ok(Bytes::copy_from_slice(body)),
+    /// `body` in this encoding; `None` for identity, which needs nothing done.
+    fn compress(self, body: &[u8]) -> std::io::Result<Option<Bytes>> {
+        Ok(Some(match self {
+            Self::Identity => return Ok(None),
             Self::Gzip => {
                 let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
                 encoder.write_all(body)?;
-                Ok(encoder.finish()?.into())
+                encoder.finish()?.into()
             }
             Self::Brotli => {
-                let mut out = Vec::new();
-                let mut encoder = brotli::CompressorWriter::new(&mut out, 4096, BROTLI_QUALITY, 22);
+                let mut encoder = brotli::CompressorWriter::new(Vec::new(), 4096, BROTLI_QUALITY, 22);
                 encoder.write_all(body)?;
-                drop(encoder);
-                Ok(out.into())
+                encoder.flush()?;
+                encoder.into_inner().into()
             }
-        }
+        }))
     }
 }
 
@@ -162,7 +162,13 @@ impl PageCache {
         if encoding == Encoding::Identity {
             return Ok((identity, source));
         }
-        let compressed = encoding.compress(&identity).map_err(|e| ApiError::Internal(e.into()))?;
+        // Off the async workers: a large page takes milliseconds to compress.
+        let body = identity.clone();
+        let compressed = tokio::task::spawn_blocking(move || encoding.compress(&body))
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?
+            .map_err(|e| ApiError::Internal(e.into()))?
+            .unwrap_or(identity);
         if let Some(memory) = &self.memory {
             memory.insert((key, encoding), compressed.clone()).await;
         }
@@ -179,10 +185,11 @@ impl PageCache {
         render: impl FnOnce() -> F,
     ) -> Result<(Bytes, Source), ApiError> {
         let mut led = false;
+        let ran = &mut led;
         let (body, source) = self
             .flights
-            .once(key, async {
-                led = true;
+            .once(key, move || async move {
+                *ran = true;
                 if let Some(body) = self.remembered(key, Encoding::Identity).await {
                     return Ok((body, Source::Memory));
                 }
@@ -213,33 +220,64 @@ impl PageCache {
     }
 }
 
-/// Single flight: the first caller for a key runs its future, and callers that come while it runs wait for
-/// its result instead of running their own. A failure is not shared: each waiter then runs its own.
+/// Single flight: the first caller for a key runs its read, and callers that come while it runs wait for
+/// its result instead of running their own. A failure is not shared and not waited on twice: the callers
+/// that waited for a read that failed each run their own, at once and side by side.
 #[derive(Default)]
 struct Flights {
     running: Mutex<HashMap<Key, Arc<Flight>>>,
 }
 
-/// The result of one read, once it has run.
-type Flight = OnceCell<(Bytes, Source)>;
+/// The result of one read once it has run; `None` when it failed.
+type Flight = OnceCell<Option<(Bytes, Source)>>;
 
 impl Flights {
-    async fn once(
+    async fn once<F: Future<Output = Result<(Bytes, Source), ApiError>>>(
         &self,
         key: Key,
-        run: impl Future<Output = Result<(Bytes, Source), ApiError>>,
+        run: impl FnOnce() -> F,
     ) -> Result<(Bytes, Source), ApiError> {
         let cell = self.lock().entry(key).or_default().clone();
-        let result = cell.get_or_try_init(|| run).await.cloned();
-        let mut running = self.lock();
-        if running.get(&key).is_some_and(|current| Arc::ptr_eq(current, &cell)) {
-            running.remove(&key);
+        let _landing = Landing { flights: self, key, cell: cell.clone() };
+        let (mut run, mut failed) = (Some(run), None);
+        let (run_slot, failed_slot) = (&mut run, &mut failed);
+        let shared = cell
+            .get_or_init(move || async move {
+                let run = run_slot.take()?;
+                run().await.map_err(|error| *failed_slot = Some(error)).ok()
+            })
+            .await
+            .clone();
+        match (shared, failed, run) {
+            (Some(value), _, _) => Ok(value),
+            (None, Some(error), _) => Err(error),
+            // The read this caller waited for failed: its own runs now, outside the flight.
+            (None, None, Some(run)) => run().await,
+            (None, None, None) => Err(ApiError::Internal(anyhow::anyhow!("a read ended without a result"))),
         }
-        result
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Arc<Flight>>> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Takes a flight off the map when its read is done, or when its last caller leaves (all of them gave up,
+/// e.g. their clients disconnected), however the caller's future ends.
+struct Landing<'a> {
+    flights: &'a Flights,
+    key: Key,
+    cell: Arc<Flight>,
+}
+
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        let mut running = self.flights.lock();
+        let ours = running.get(&self.key).is_some_and(|current| Arc::ptr_eq(current, &self.cell));
+        // Held by the map and by this landing only: no one else waits for it.
+        if ours && (self.cell.initialized() || Arc::strong_count(&self.cell) == 2) {
+            running.remove(&self.key);
+        }
     }
 }
 
@@ -278,12 +316,13 @@ mod tests {
     #[test]
     fn compressed_bodies_decompress_to_the_original() -> std::io::Result<()> {
         let body = br#"{"servers":[],"metadata":{"count":0}}"#.repeat(50);
+        let compressed = |encoding: Encoding| encoding.compress(&body).map(Option::unwrap_or_default);
         let mut gunzipped = Vec::new();
-        flate2::read::GzDecoder::new(&Encoding::Gzip.compress(&body)?[..]).read_to_end(&mut gunzipped)?;
+        flate2::read::GzDecoder::new(&compressed(Encoding::Gzip)?[..]).read_to_end(&mut gunzipped)?;
         let mut unbrotlied = Vec::new();
-        brotli::Decompressor::new(&Encoding::Brotli.compress(&body)?[..], 4096)
-            .read_to_end(&mut unbrotlied)?;
-        assert_eq!((gunzipped, unbrotlied), (body.clone(), body));
+        brotli::Decompressor::new(&compressed(Encoding::Brotli)?[..], 4096).read_to_end(&mut unbrotlied)?;
+        assert_eq!((gunzipped, unbrotlied), (body.clone(), body.clone()));
+        assert!(Encoding::Identity.compress(&body)?.is_none());
         Ok(())
     }
 }

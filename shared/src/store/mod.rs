@@ -183,6 +183,12 @@ impl Store {
         dispatch!(self.list_registries())
     }
 
+    /// This database's identity, made once by its migrations: content generations are unique only within
+    /// one database, so a cache that several databases may share keys its entries by this too.
+    pub async fn instance_id(&self) -> Result<String, StoreError> {
+        dispatch!(self.instance_id())
+    }
+
     /// One stored registry.
     pub async fn registry(&self, name: &RegistryName) -> Result<Option<Registry>, StoreError> {
         Ok(self.list_registries().await?.into_iter().find(|r| &r.name == name))
@@ -206,7 +212,8 @@ impl Store {
         dispatch!(self.write_snapshot(registry, entries))
     }
 
-    /// The reads return versions as stored ([`StoredVersion`]): bodies are served as they are, never parsed.
+    /// The reads return versions as stored ([`StoredVersion`]): bodies are served as
+    /// they are, checked to be JSON but never deserialised into a document.
     pub async fn list_servers(&self, query: &ListQuery) -> Result<ServerPage, StoreError> {
         dispatch!(self.list_servers(query))
     }

@@ -98,7 +98,7 @@ impl Dialect for Postgres {
         qb.push("sv.search_text like ").push_bind(query.like_pattern().unwrap_or_default());
     }
 
-    /// Containment, so the GIN index on `body->'remotes'` answers it.
+    /// Containment, so the GIN index on `(body::jsonb)->'remotes'` answers it.
     fn push_remote_url(qb: &mut QueryBuilder<Self>, url: &str) {
         qb.push("(body::jsonb)->'remotes' @> ").push_bind(Json(serde_json::json!([{ "url": url }])));
     }

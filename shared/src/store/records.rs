@@ -16,7 +16,7 @@ use crate::formats::Format;
 use crate::model::envelope::OFFICIAL_META;
 use crate::model::{OfficialMeta, RegistryName};
 
-/// One stored version as a read serves it: the body exactly as stored (checked to be JSON, never parsed
+/// One stored version as a read serves it: the body exactly as stored (checked to be JSON, never deserialised
 /// into a document), with the key columns and the registry-owned metadata. It serialises as a
 /// `ServerResponse`.
 #[derive(Debug, Clone)]

@@ -200,6 +200,12 @@ impl<DB: Dialect> SqlStore<DB> {
 
     /// One page. The look-ahead row only tells that another page exists: it is dropped undecoded, and the
     /// cursor comes from the last row's key columns.
+    pub(super) async fn instance_id(&self) -> Result<String, StoreError> {
+        let rows = self.fetch_all(statement("select id from registry_instance", [])).await?;
+        let row = rows.first().ok_or_else(|| StoreError::Corrupt("registry_instance is empty".into()))?;
+        DB::text(row, "id")
+    }
+
     pub(super) async fn list_servers(&self, query: &ListQuery) -> Result<ServerPage, StoreError> {
         let mut rows = self.fetch_all(super::sql::list::<DB>(query)).await?;
         let more = rows.len() > query.limit as usize;
@@ -257,7 +263,7 @@ pub(super) fn int32(value: Option<i64>) -> i32 {
     value.and_then(|v| i32::try_from(v).ok()).unwrap_or_default()
 }
 
-/// A served version: the body is checked to be JSON, never parsed into a document.
+/// A served version: the body is checked to be JSON, never deserialised into a document.
 fn stored<DB: Dialect>(row: &Row<DB>) -> Result<StoredVersion, StoreError> {
     let row = DB::version_row(row)?;
     Ok(StoredVersion {

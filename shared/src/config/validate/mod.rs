@@ -293,6 +293,9 @@ fn redis(check: &mut Check, value: Option<Value>, registry_name: &str) -> Option
     let url = check.required("redis.url", raw.url.as_deref())?;
     let url = check.url("redis.url", url, &["redis", "rediss"]);
     let ttl = check.duration("redis.ttl", raw.ttl.as_deref(), Some(Duration::from_secs(600)));
+    if ttl.is_some_and(|ttl| ttl < Duration::from_millis(1)) {
+        check.fail("redis.ttl", "must be at least 1ms (Redis keeps entries for whole milliseconds)");
+    }
     let timeout = check.duration("redis.timeout", raw.timeout.as_deref(), Some(Duration::from_millis(50)));
     Some(RedisConfig {
         url: url?,
