@@ -47,12 +47,13 @@ pub struct IncludeDeleted {
     pub include_deleted: Option<bool>,
 }
 
-fn query_pairs(parts: &Parts) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(parts: &Parts) -> Vec<(String, String)> {
     let query = parts.uri.query().unwrap_or_default();
     url::form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
-fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+/// The value a read takes for `key`: its first occurrence, an empty one counting as absent.
+pub(crate) fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
 }
 

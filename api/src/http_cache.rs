@@ -1,7 +1,7 @@
 //! HTTP caching of the registry reads. A read's `ETag` is computed from the content generations of the
 //! registries its view depends on (the one registry, or for the aggregated view every registry in config
-//! order), from the database's identity, from the build, and from the request's path and query, so it
-//! changes whenever the answer may. A
+//! order), from the database's identity, from the build, and from the request's path and the query
+//! parameters the read takes, so it changes whenever the answer may. A
 //! request whose `If-None-Match` holds the current `ETag` is answered 304 by [`Validator`] before the
 //! handler runs, with no database query; any other is answered through the page cache, under the same key.
 //! The generations are this replica's writes at once ([`reread_after_writes`]), other replicas' within the
@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::is_write;
 use crate::error::ApiError;
+use crate::extract::{first, query_pairs};
 use crate::page_cache::{Encoding, Key};
 use crate::state::AppState;
 
@@ -96,6 +97,9 @@ impl FromRequestParts<AppState> for Validator {
 
 const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
 
+/// The query parameters the reads take.
+const PARAMETERS: [&str; 6] = ["cursor", "limit", "search", "version", "updated_since", "include_deleted"];
+
 /// The key of a read, which its weak `ETag` shows; `None` for a registry not served (the handler answers
 /// 404) and before the generations are first read.
 async fn key(parts: &mut Parts, state: &AppState) -> Option<Key> {
@@ -121,9 +125,15 @@ async fn key(parts: &mut Parts, state: &AppState) -> Option<Key> {
     hasher.update(format!("{}+{};", build.version, build.git_commit));
     // The whole path: a nested router sees it without its prefix, which names the view.
     let uri = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |original| &original.0);
-    hasher.update(uri.path());
-    hasher.update("?");
-    hasher.update(uri.query().unwrap_or_default());
+    // Each part with its length, so no two requests hash the same bytes.
+    hasher.update(format!("{}:{};", uri.path().len(), uri.path()));
+    // The parameters as the reads take them, so unknown ones, repeats and spellings make no new entries.
+    let pairs = query_pairs(parts);
+    for name in PARAMETERS {
+        if let Some(value) = first(&pairs, name) {
+            hasher.update(format!("{name}={}:{value};", value.len()));
+        }
+    }
     let mut key = [0; 16];
     key.copy_from_slice(&hasher.finalize()[..16]);
     Some(Key(key))

@@ -65,6 +65,10 @@ on_both_backends! {
             first.push(raw(&app, path, "identity").await);
             again.push(raw(&app, path, "identity").await);
         }
+        let spelled = [
+            raw(&app, "/v0.1/servers?limit=30&utm_source=mail", "identity").await,
+            raw(&app, "/v0.1/servers?limit=30&limit=7", "identity").await,
+        ];
         let published = app.post_json("/v0.1/publish", &server_json("io.example/tool", "2.0.0")).await;
         let after_write = app.get("/v0.1/servers").await;
         let missing = app.get("/v0.1/servers/io.example%2Fnone/versions").await;
@@ -74,6 +78,9 @@ on_both_backends! {
             assert_eq!((first.1.as_str(), again.1.as_str()), ("miss", "hit-memory"), "{path}");
             assert_eq!(first.0, again.0, "the same bytes: {path}");
         }
+        assert_eq!((spelled[0].1.as_str(), spelled[1].1.as_str()), ("miss", "hit-memory"),
+            "an unknown parameter and a repeat make no new entry: the read takes the first limit");
+        assert_eq!(spelled[0].0, first[0].0);
         assert_eq!(published.status, 201);
         assert_eq!((after_write.body["metadata"]["count"].as_u64(), x_cache(&after_write)), (Some(2), "miss"));
         assert_eq!((missing.status.as_u16(), x_cache(&missing)), (404, ""), "a 404 is not kept");
