@@ -25,7 +25,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::audit::audit_requests;
 use crate::auth::{Authenticator, require_token};
-use crate::http_cache::reread_after_writes;
+use crate::http_cache::{read_headers, reread_after_writes};
 use crate::middleware::{REQUEST_ID, RequestSpan, ResponseLog, limit_duration, normalize_url};
 use crate::page_cache::PageCache;
 use crate::registry_set;
@@ -94,6 +94,7 @@ impl Application {
         let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
         let config = Arc::new(config);
         let draining = Arc::new(AtomicBool::new(false));
+        let protected_reads = authenticator.is_some() && !config.auth.public_reads;
         let state = AppState::new(AppContext {
             store,
             config: config.clone(),
@@ -102,9 +103,8 @@ impl Application {
             draining: draining.clone(),
             authenticator,
             audit: audit.clone(),
-            pages: PageCache::new(&config.cache, config.redis.as_ref())
-                .map_err(anyhow::Error::msg)?
-                .map(Arc::new),
+            pages: PageCache::new(&config.cache, config.redis.as_ref()).map_err(anyhow::Error::msg)?,
+            read_headers: read_headers(&config.cache, protected_reads),
         });
         Ok(Self { listener, router: router(state), refresh: Box::pin(background), config, draining, audit })
     }

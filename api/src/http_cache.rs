@@ -15,6 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use registry_shared::build_info::build_info;
+use registry_shared::config::CacheConfig;
 use registry_shared::store::snapshot::hex;
 use sha2::{Digest, Sha256};
 
@@ -76,13 +77,7 @@ impl FromRequestParts<AppState> for Validator {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let protected = state.authenticator.is_some() && !state.config.auth.public_reads;
-        let mut headers = HeaderMap::new();
-        let scope = if protected { "private" } else { "public" };
-        let cache_control = format!("{scope}, max-age={}", state.config.cache.max_age.as_secs());
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_str(&cache_control).unwrap_or(NO_CACHE));
-        let vary = if protected { "Accept-Encoding, Authorization" } else { "Accept-Encoding" };
-        headers.insert(header::VARY, HeaderValue::from_static(vary));
+        let mut headers = state.read_headers.clone();
         let encoding = Encoding::preferred(&parts.headers);
         let Some(key) = key(parts, state).await else { return Ok(Self { headers, key: None, encoding }) };
         let etag = HeaderValue::from_str(&format!("W/\"{}\"", hex(&key.0))).unwrap_or(NO_CACHE);
@@ -96,6 +91,18 @@ impl FromRequestParts<AppState> for Validator {
 }
 
 const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
+
+/// The `Cache-Control` and `Vary` of every read's 200 and 304. The configuration fixes them, so they are
+/// made once: `private` and `Vary: Authorization` when reads need a token (`protected`).
+pub fn read_headers(cache: &CacheConfig, protected: bool) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let scope = if protected { "private" } else { "public" };
+    let cache_control = format!("{scope}, max-age={}", cache.max_age.as_secs());
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_str(&cache_control).unwrap_or(NO_CACHE));
+    let vary = if protected { "Accept-Encoding, Authorization" } else { "Accept-Encoding" };
+    headers.insert(header::VARY, HeaderValue::from_static(vary));
+    headers
+}
 
 /// The query parameters the reads take.
 const PARAMETERS: [&str; 6] = ["cursor", "limit", "search", "version", "updated_since", "include_deleted"];

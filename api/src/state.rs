@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use axum::http::HeaderMap;
 use registry_shared::audit::AuditLog;
 use registry_shared::config::Config;
 use registry_shared::publish::Publisher;
@@ -47,7 +48,9 @@ pub struct AppContext {
     /// Where the audit events of writes and refusals go.
     pub audit: Arc<AuditLog>,
     /// The rendered reads kept; `None` when `cache.enabled` is false.
-    pub pages: Option<Arc<PageCache>>,
+    pub pages: Option<PageCache>,
+    /// The caching headers of every read ([`crate::http_cache::read_headers`]).
+    pub read_headers: HeaderMap,
 }
 
 impl AppContext {

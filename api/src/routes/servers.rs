@@ -42,13 +42,13 @@ pub fn server_not_found() -> ApiError {
 
 /// A `ServerList` of versions as stored: their bodies are written out unparsed.
 #[derive(Serialize)]
-pub struct StoredList {
+struct StoredList {
     servers: Vec<StoredVersion>,
     metadata: ListMetadata,
 }
 
 impl StoredList {
-    pub fn new(servers: Vec<StoredVersion>, next_cursor: Option<String>) -> Self {
+    fn new(servers: Vec<StoredVersion>, next_cursor: Option<String>) -> Self {
         Self { metadata: ListMetadata { next_cursor, count: servers.len() }, servers }
     }
 }

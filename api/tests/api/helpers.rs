@@ -173,3 +173,22 @@ pub fn server_json_with(server_name: &str, version: &str, extra: Value) -> Value
     }
     document
 }
+
+/// A configuration for `registries` on the test's PostgreSQL store whose API reads are cancelled after
+/// 300 ms (`database.statementTimeout`).
+pub fn with_short_statement_timeout(test: &TestStore, registries: Vec<RegistryConfig>) -> Config {
+    let mut config = test_config(test.config.clone(), registries);
+    let registry_shared::config::StorageConfig::Postgres(pg) = &mut config.database else {
+        panic!("the statement timeout is PostgreSQL's")
+    };
+    pg.statement_timeout = std::time::Duration::from_millis(300);
+    config
+}
+
+/// Holds `server_version` locked against every other session until the returned transaction ends.
+pub async fn lock_versions(test: &TestStore) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let Store::Postgres(store) = &test.store else { panic!("locking tables is PostgreSQL's") };
+    let mut lock = store.pool().begin().await.unwrap();
+    sqlx::query("lock table server_version in access exclusive mode").execute(&mut *lock).await.unwrap();
+    lock
+}

@@ -202,14 +202,9 @@ async fn shutdown_stops_accepting_and_returns_once_requests_are_done() {
 #[tokio::test]
 async fn a_read_past_the_statement_timeout_is_cancelled_with_503_while_a_write_waits_its_turn() {
     let test = TestStore::postgres().await;
-    let mut config = test_config(test.config.clone(), vec![managed_registry("internal")]);
-    let registry_shared::config::StorageConfig::Postgres(pg) = &mut config.database else { unreachable!() };
-    pg.statement_timeout = std::time::Duration::from_millis(300);
-    let registry_shared::config::PostgresTarget::Url { url } = pg.target.clone() else { unreachable!() };
-    let app = spawn_config(&test, config).await;
-    let mut locker = <sqlx::PgConnection as sqlx::Connection>::connect(url.as_str()).await.unwrap();
-    sqlx::query("begin").execute(&mut locker).await.unwrap();
-    sqlx::query("lock table server_version in access exclusive mode").execute(&mut locker).await.unwrap();
+    let app =
+        spawn_config(&test, with_short_statement_timeout(&test, vec![managed_registry("internal")])).await;
+    let lock = lock_versions(&test).await;
 
     let started = std::time::Instant::now();
     let read = app.get("/v0.1/servers").await;
@@ -228,7 +223,7 @@ async fn a_read_past_the_statement_timeout_is_cancelled_with_503_while_a_write_w
     });
     // The lock outlives the statement timeout several times over; the write must not be cancelled by it.
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    sqlx::query("rollback").execute(&mut locker).await.unwrap();
+    lock.rollback().await.unwrap();
     let published = publish.await.unwrap();
 
     read.problem(503);

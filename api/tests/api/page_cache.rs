@@ -134,9 +134,8 @@ async fn concurrent_misses_of_one_page_make_one_database_read() {
     let test = TestStore::postgres().await;
     let app = spawn_app(&test, vec![managed_registry("internal")]).await;
     app.post_json("/v0.1/publish", &server_json("io.example/tool", "1.0.0")).await;
+    let lock = lock_versions(&test).await;
     let Store::Postgres(store) = &test.store else { unreachable!() };
-    let mut lock = store.pool().begin().await.unwrap();
-    sqlx::query("lock table server_version in access exclusive mode").execute(&mut *lock).await.unwrap();
 
     let requests: Vec<_> = (0..16)
         .map(|_| {
@@ -242,13 +241,9 @@ async fn when_redis_dies_under_load_no_request_fails() {
 #[tokio::test]
 async fn concurrent_misses_whose_read_fails_all_answer_at_once() {
     let test = TestStore::postgres().await;
-    let mut config = test_config(test.config.clone(), vec![managed_registry("internal")]);
-    let registry_shared::config::StorageConfig::Postgres(pg) = &mut config.database else { unreachable!() };
-    pg.statement_timeout = Duration::from_millis(300);
-    let app = spawn_config(&test, config).await;
-    let Store::Postgres(store) = &test.store else { unreachable!() };
-    let mut lock = store.pool().begin().await.unwrap();
-    sqlx::query("lock table server_version in access exclusive mode").execute(&mut *lock).await.unwrap();
+    let app =
+        spawn_config(&test, with_short_statement_timeout(&test, vec![managed_registry("internal")])).await;
+    let lock = lock_versions(&test).await;
 
     let started = Instant::now();
     let requests: Vec<_> = (0..16)

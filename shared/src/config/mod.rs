@@ -4,13 +4,14 @@
 //! The shape is ToolHive Registry Server v0.4.9's (`registryName`, `registries[]`, `auth`, `database`), so its
 //! configs load unchanged, plus our additions: `database.url`, `database.path`, `redis.url` and `worker`.
 
+mod auth;
+mod cache;
 pub(crate) mod database;
 mod errors;
 mod load;
 mod raw;
 mod validate;
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -20,6 +21,11 @@ use url::Url;
 use crate::formats::Format;
 use crate::model::RegistryName;
 
+pub use auth::{
+    AuthConfig, AuthMode, AuthzConfig, ClaimMatch, NamespaceRule, OAuthConfig, OAuthProvider, Roles,
+    SigningAlgorithm,
+};
+pub use cache::{CacheConfig, RedisConfig};
 pub use database::{CredentialError, PostgresConfig, PostgresTarget, Role, SslMode, StorageConfig};
 pub use errors::{ConfigErrors, ConfigProblem};
 pub use load::ENV_PREFIX;
@@ -71,27 +77,6 @@ impl Default for ValidationConfig {
 pub struct AuditConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
-}
-
-/// Caching of the registry reads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CacheConfig {
-    /// Whether rendered reads are kept (in memory, and in Redis when `redis.url` is set). Off, every read
-    /// goes to the database; `ETag` and 304 work either way.
-    pub enabled: bool,
-    /// `Cache-Control: max-age` of the reads: how long clients and shared caches may reuse an answer without
-    /// asking again. 0 (the default) has them revalidate every time, which the `ETag` makes cheap.
-    #[serde(with = "humantime_serde")]
-    pub max_age: Duration,
-    /// The most bytes of rendered reads this process keeps; 0 keeps none in memory (Redis only).
-    pub memory_bytes: u64,
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        Self { enabled: true, max_age: Duration::ZERO, memory_bytes: 64 * 1024 * 1024 }
-    }
 }
 
 /// Which browser origins may call the API. The reads are public metadata, so any origin by default, as the
@@ -216,180 +201,6 @@ pub struct Filter {
 pub struct IncludeExclude {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuthConfig {
-    pub mode: AuthMode,
-    pub public_paths: Vec<String>,
-    /// In oauth mode, whether the registry reads need no token (writes and the extension API still do).
-    pub public_reads: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub oauth: Option<OAuthConfig>,
-    /// Who may write. Without it, any authenticated caller may (as in ToolHive).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub authz: Option<AuthzConfig>,
-}
-
-/// Roles from claims, in ToolHive v1.x's model, and the server names each caller may publish.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuthzConfig {
-    pub roles: Roles,
-    pub namespaces: Vec<NamespaceRule>,
-}
-
-/// Each role is granted by any of its claim maps (OR); a map matches when every key does (AND).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Roles {
-    /// Everything, and alone may edit a published version.
-    pub super_admin: Vec<ClaimMatch>,
-    /// Sync now.
-    pub manage_sources: Vec<ClaimMatch>,
-    /// Accepted so that ToolHive v1.x configs load; no route needs it yet.
-    pub manage_registries: Vec<ClaimMatch>,
-    /// Publish, status changes and delete.
-    pub manage_entries: Vec<ClaimMatch>,
-}
-
-/// Claim name → the values it may have; a claim matches when it (a string, or any item of an array) is
-/// one of them.
-pub type ClaimMatch = std::collections::BTreeMap<String, Vec<String>>;
-
-/// Callers whose claims match `matcher` may publish and change servers named by `publish` patterns (`*`
-/// is every name, a trailing `*` a prefix, anything else exact).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NamespaceRule {
-    #[serde(rename = "match")]
-    pub matcher: ClaimMatch,
-    pub publish: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AuthMode {
-    Anonymous,
-    Oauth,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OAuthConfig {
-    /// The registry's canonical URL (RFC 9728 `resource`); required in oauth mode.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resource_url: Option<Url>,
-    /// `resourceUrl` exactly as configured (no trailing slash added), as clients compare it.
-    #[serde(skip)]
-    pub resource: String,
-    pub realm: String,
-    pub scopes_supported: Vec<String>,
-    /// Whether writes need `mcp-registry:write` and protected reads `mcp-registry:read` (or write).
-    pub enforce_scopes: bool,
-    pub providers: Vec<OAuthProvider>,
-}
-
-/// A JWS algorithm a provider's tokens may be signed with. Asymmetric only: never `none`, never HMAC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum SigningAlgorithm {
-    RS256,
-    RS384,
-    RS512,
-    PS256,
-    PS384,
-    PS512,
-    ES256,
-    ES384,
-}
-
-impl SigningAlgorithm {
-    pub const ALL: [Self; 8] = [
-        Self::RS256,
-        Self::RS384,
-        Self::RS512,
-        Self::PS256,
-        Self::PS384,
-        Self::PS512,
-        Self::ES256,
-        Self::ES384,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RS256 => "RS256",
-            Self::RS384 => "RS384",
-            Self::RS512 => "RS512",
-            Self::PS256 => "PS256",
-            Self::PS384 => "PS384",
-            Self::PS512 => "PS512",
-            Self::ES256 => "ES256",
-            Self::ES384 => "ES384",
-        }
-    }
-}
-
-/// One trusted token issuer. Secrets are file paths, read when used.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OAuthProvider {
-    pub name: String,
-    /// The issuer exactly as configured: a token's `iss` must equal it, character for character.
-    #[serde(skip)]
-    pub issuer: String,
-    pub issuer_url: Url,
-    pub audience: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_secret_file: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ca_cert_path: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jwks_url: Option<Url>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth_token_file: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub introspection_url: Option<Url>,
-    #[serde(rename = "allowPrivateIP")]
-    pub allow_private_ip: bool,
-    /// The algorithms its tokens may use; the token's own `alg` only selects among these.
-    pub algorithms: Vec<SigningAlgorithm>,
-    /// Clock skew allowed on `exp` and `nbf`.
-    #[serde(with = "humantime_serde")]
-    pub leeway: Duration,
-    /// Whether tokens must carry `typ: at+jwt` (RFC 9068).
-    pub require_at_jwt: bool,
-    /// Whether the provider is listed in `authorization_servers` of the RFC 9728 document.
-    pub advertise: bool,
-}
-
-#[derive(Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RedisConfig {
-    /// Printed with any password masked.
-    #[serde(serialize_with = "database::serialize_redacted_url")]
-    pub url: Url,
-    /// Prepended to every key, so registries sharing one Redis never meet: `<registryName>:` by default.
-    pub key_prefix: String,
-    /// How long an entry lives. Entries are keyed by content generation, so this bounds memory, not
-    /// staleness.
-    #[serde(with = "humantime_serde")]
-    pub ttl: Duration,
-    /// How long one Redis call may take before the read goes to the database instead.
-    #[serde(with = "humantime_serde")]
-    pub timeout: Duration,
-}
-
-impl fmt::Debug for RedisConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisConfig")
-            .field("url", &database::redacted_url(&self.url))
-            .field("key_prefix", &self.key_prefix)
-            .field("ttl", &self.ttl)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -198,14 +198,14 @@ impl<DB: Dialect> SqlStore<DB> {
             .collect()
     }
 
-    /// One page. The look-ahead row only tells that another page exists: it is dropped undecoded, and the
-    /// cursor comes from the last row's key columns.
     pub(super) async fn instance_id(&self) -> Result<String, StoreError> {
         let rows = self.fetch_all(statement("select id from registry_instance", [])).await?;
         let row = rows.first().ok_or_else(|| StoreError::Corrupt("registry_instance is empty".into()))?;
         DB::text(row, "id")
     }
 
+    /// One page. The look-ahead row only tells that another page exists: it is dropped undecoded, and the
+    /// cursor comes from the last row's key columns.
     pub(super) async fn list_servers(&self, query: &ListQuery) -> Result<ServerPage, StoreError> {
         let mut rows = self.fetch_all(super::sql::list::<DB>(query)).await?;
         let more = rows.len() > query.limit as usize;

@@ -15,7 +15,7 @@ pub(crate) fn to_text(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-pub(crate) fn from_text(raw: &str) -> Result<DateTime<Utc>, StoreError> {
+fn from_text(raw: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::Corrupt(format!("time {raw:?}: {e}")))

@@ -1,22 +1,25 @@
+mod auth;
+mod database;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
 use crate::test_support::reference_dir;
 
-fn no_env() -> Vec<(String, String)> {
+pub(super) fn no_env() -> Vec<(String, String)> {
     Vec::new()
 }
 
-fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(super) fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
-fn problems(yaml: &str) -> Vec<String> {
+pub(super) fn problems(yaml: &str) -> Vec<String> {
     Config::from_yaml(yaml, no_env()).unwrap_err().0.iter().map(ToString::to_string).collect()
 }
 
-const MINIMAL: &str = "
+pub(super) const MINIMAL: &str = "
 auth: {mode: anonymous}
 registries:
   - name: internal
@@ -52,30 +55,6 @@ fn our_example_configs_validate() {
         }
     }
     assert!(checked >= 3, "found only {checked} example configs");
-}
-
-#[test]
-fn without_a_database_section_the_backend_is_sqlite_at_the_default_path() {
-    let config = Config::from_yaml(MINIMAL, no_env()).unwrap();
-
-    assert!(
-        matches!(&config.database, StorageConfig::Sqlite { path } if path == &PathBuf::from("./data/registry.db"))
-    );
-    assert_eq!(config.registries[0].source, Source::Managed);
-    assert_eq!(config.worker, WorkerConfig::default());
-    assert_eq!(config.registry_name, "default");
-}
-
-#[test]
-fn host_or_url_selects_postgres_and_path_alone_keeps_sqlite() {
-    let with =
-        |db: &str| Config::from_yaml(&format!("{MINIMAL}database: {db}\n"), no_env()).unwrap().database;
-
-    assert!(
-        matches!(with("{path: /tmp/r.db}"), StorageConfig::Sqlite { path } if path.as_path() == std::path::Path::new("/tmp/r.db"))
-    );
-    assert!(matches!(with("{host: db, user: app, database: registry}"), StorageConfig::Postgres(_)));
-    assert!(matches!(with("{url: 'postgres://app@db/registry'}"), StorageConfig::Postgres(_)));
 }
 
 #[test]
@@ -169,65 +148,6 @@ registries:
 fn unknown_keys_are_refused_with_their_path() {
     let found = problems(&format!("{MINIMAL}    syncPolicy: {{intervall: 5m}}\n"));
     assert_eq!(found, ["registries[0].syncPolicy.intervall: unknown field `intervall`, expected `interval`"]);
-}
-
-#[test]
-fn oauth_mode_needs_providers_with_https_issuers() {
-    let found = problems(
-        "registries: [{name: m, managed: {}}]\nauth:\n  mode: oauth\n  oauth:\n    providers:\n      - {name: idp, issuerUrl: 'http://idp.example.com', audience: api}\n",
-    );
-    assert!(found.iter().any(|p| {
-        p.starts_with("auth.oauth.providers[0].issuerUrl: \"http://idp.example.com\" must use https")
-    }));
-
-    let found = problems("registries: [{name: m, managed: {}}]\n");
-    assert!(
-        found.iter().any(|p| p.starts_with("auth.oauth.providers: oauth mode needs at least one provider"))
-    );
-
-    let local = "registries: [{name: m, managed: {}}]\nauth: {oauth: {resourceUrl: 'http://127.0.0.1:8080', providers: [{name: dev, issuerUrl: 'http://127.0.0.1:9000', audience: a}]}}\n";
-    let config = Config::from_yaml(local, no_env()).unwrap();
-    assert_eq!(config.auth.mode, AuthMode::Oauth);
-    let provider = &config.auth.oauth.as_ref().unwrap().providers[0];
-    assert_eq!(provider.algorithms, SigningAlgorithm::ALL, "asymmetric algorithms only, by default");
-    assert_eq!(
-        (provider.leeway, provider.require_at_jwt, provider.advertise),
-        (Duration::from_secs(30), false, true)
-    );
-    assert!(!config.auth.public_reads, "reads need a token in oauth mode unless publicReads");
-}
-
-#[test]
-fn oauth_mode_needs_a_resource_url_distinct_issuers_and_only_known_algorithms() {
-    let yaml = "registries: [{name: m, managed: {}}]\nauth:\n  oauth:\n    providers:\n      - {name: a, issuerUrl: 'https://idp.example.com', audience: x, algorithms: [HS256], leeway: 10m}\n      - {name: b, issuerUrl: 'https://idp.example.com', audience: y, introspectionUrl: 'https://idp.example.com/introspect', clientId: registry}\n";
-
-    let found = problems(yaml);
-
-    let expected = [
-        "auth.oauth.providers[0].algorithms[0]: unknown variant `HS256`",
-        "auth.oauth.providers[0].leeway: must be at most 5m",
-        "auth.oauth.providers[1]: clientId and clientSecretFile go together",
-        "auth.oauth.providers[1].issuerUrl: is the issuer of an earlier provider",
-        "auth.oauth.resourceUrl: is required in oauth mode",
-    ];
-    for line in expected {
-        assert!(found.iter().any(|p| p.starts_with(line)), "missing {line:?} in:\n{}", found.join("\n"));
-    }
-    assert_eq!(found.len(), expected.len(), "{}", found.join("\n"));
-}
-
-#[test]
-fn plain_http_issuers_off_loopback_need_the_environment_only_switch() {
-    let yaml = "registries: [{name: m, managed: {}}]\nauth: {oauth: {resourceUrl: 'https://registry.example.com', providers: [{name: idp, issuerUrl: 'http://idp.internal', audience: a}]}}\n";
-
-    let refused = Config::from_yaml(yaml, no_env()).unwrap_err();
-    let allowed = Config::from_yaml(yaml, env(&[(INSECURE_ISSUERS, "true")]));
-    let as_key =
-        Config::from_yaml(&format!("{yaml}insecureHttpIssuers: true\n"), env(&[(INSECURE_ISSUERS, "true")]));
-
-    assert!(refused.to_string().contains("REGISTRY_INSECURE_HTTP_ISSUERS=true"), "{refused}");
-    assert!(allowed.is_ok(), "{:?}", allowed.err());
-    assert!(as_key.is_err(), "the switch is never a YAML key");
 }
 
 #[test]
@@ -341,68 +261,6 @@ fn a_stored_definition_reads_back_as_the_configured_one() {
 }
 
 #[test]
-fn postgres_passwords_come_from_the_password_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("pw");
-    std::fs::write(&file, "from-file\n").unwrap();
-    let yaml = format!(
-        "{MINIMAL}database: {{host: db, user: app, migrationUser: owner, database: reg, passwordFile: {}}}\n",
-        file.display()
-    );
-    let StorageConfig::Postgres(pg) = Config::from_yaml(&yaml, no_env()).unwrap().database else { panic!() };
-
-    let app = pg.connect_options(Role::App).unwrap();
-    let migrator = pg.connect_options(Role::Migration).unwrap();
-
-    assert_eq!(app.get_username(), "app");
-    assert_eq!(migrator.get_username(), "owner");
-    assert_eq!(app.get_host(), "db");
-    assert!(format!("{app:?}").contains("from-file"), "the resolved options carry the password");
-}
-
-#[test]
-fn the_listener_connects_through_listen_url_with_the_application_password() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("pw");
-    std::fs::write(&file, "from-file\n").unwrap();
-    let yaml = |listen: &str| {
-        format!(
-            "{MINIMAL}database: {{url: 'postgres://app@pgbouncer:6432/reg', passwordFile: {}{listen}}}\n",
-            file.display()
-        )
-    };
-    let options = |yaml: &str| {
-        let StorageConfig::Postgres(pg) = Config::from_yaml(yaml, no_env()).unwrap().database else {
-            panic!()
-        };
-        pg.listen_options().unwrap()
-    };
-
-    let direct = options(&yaml(", listenUrl: 'postgres://app@db:5432/reg'"));
-    let own_password = options(&yaml(", listenUrl: 'postgres://app:direct@db:5432/reg'"));
-    let pooled = options(&yaml(""));
-
-    assert_eq!((direct.get_host(), direct.get_port()), ("db", 5432));
-    assert!(format!("{direct:?}").contains("from-file"), "the application password applies");
-    assert!(
-        format!("{own_password:?}").contains("direct") && !format!("{own_password:?}").contains("from-file")
-    );
-    assert_eq!(
-        (pooled.get_host(), pooled.get_port()),
-        ("pgbouncer", 6432),
-        "without listenUrl, the database URL"
-    );
-    assert_eq!(
-        problems(&format!("{MINIMAL}database: {{url: 'postgres://db/reg', listenUrl: 'http://db'}}\n")),
-        ["database.listenUrl: \"http://db\" is not an absolute postgres or postgresql URL"]
-    );
-    assert_eq!(
-        problems(&format!("{MINIMAL}database: {{listenUrl: 'postgres://db/reg'}}\n")),
-        ["database.listenUrl: is a PostgreSQL setting: also set database.host or database.url"]
-    );
-}
-
-#[test]
 fn durations_accept_the_toolhive_forms() {
     for (text, expected) in [("200ms", 200), ("30s", 30_000), ("5m", 300_000), ("1h", 3_600_000)] {
         let yaml = format!(
@@ -491,20 +349,4 @@ fn validation_settings_default_to_lenient_repositories_and_4_kib_of_metadata() {
         problems(&format!("{MINIMAL}validation: {{maxPublisherMetaBytes: 0}}\n")),
         ["validation.maxPublisherMetaBytes: must be from 1 to 1048576"]
     );
-}
-
-#[test]
-fn the_readmes_authentication_examples_load() {
-    let readme =
-        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
-    let section =
-        &readme[readme.find("## Authentication").unwrap()..readme.find("## Run the tests").unwrap()];
-    let examples: Vec<&str> =
-        section.split("```yaml\n").skip(1).map(|block| &block[..block.find("```").unwrap()]).collect();
-
-    assert_eq!(examples.len(), 3);
-    for example in examples {
-        let yaml = format!("registries: [{{name: internal, managed: {{}}}}]\n{example}");
-        Config::from_yaml(&yaml, no_env()).unwrap_or_else(|e| panic!("{example}\n{e}"));
-    }
 }
