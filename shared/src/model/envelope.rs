@@ -56,6 +56,14 @@ impl FromStr for Status {
     }
 }
 
+impl TryFrom<String> for Status {
+    type Error = UnknownStatus;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
 /// `_meta["io.modelcontextprotocol.registry/official"]`. Times are RFC 3339 UTC.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -13,14 +13,15 @@ use chrono::{DateTime, Utc};
 use sqlx::{Pool, QueryBuilder, Transaction};
 
 use super::StoreError;
-use super::dialect::{Dialect, Mark, Row, statement};
+use super::dialect::{Dialect, Mark, sql};
 use super::snapshot::{self, ExistingRow, Key, RowWrite};
 use super::sql::OWNER_RANKING;
 use crate::model::RegistryName;
 
-/// The stored state of a registry's versions that writes plan from.
+/// The stored state of a registry's versions that writes plan from, as [`ExistingRow`]s: the registry's
+/// name follows.
 pub(super) const EXISTING: &str = "select name, version, body_hash, status, status_message, status_changed_at, \
-     published_at, is_latest from server_version where registry = ?";
+     published_at, is_latest from server_version where registry = ";
 
 pub(super) struct ContentWrite<DB: Dialect> {
     tx: Transaction<'static, DB>,
@@ -90,13 +91,8 @@ impl<DB: Dialect> ContentWrite<DB> {
         name: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut select =
-            statement::<DB>(&format!("{EXISTING} and name = ?"), [registry.as_str().into(), name.into()]);
-        let rows = DB::fetch_all(&mut self.tx, &mut select)
-            .await?
-            .iter()
-            .map(existing::<DB>)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut select = sql!(DB; EXISTING {registry.as_str()} " and name = " {name});
+        let rows: Vec<ExistingRow> = DB::fetch_all(&mut self.tx, &mut select).await?;
         let (off, on) = snapshot::latest_moves(&rows);
         self.move_latest(registry, &off, &on, now).await?;
         self.reshadow(Some(vec![name.to_owned()])).await
@@ -141,19 +137,4 @@ impl<DB: Dialect> ContentWrite<DB> {
         }
         self.tx.commit().await
     }
-}
-
-pub(super) fn existing<DB: Dialect>(row: &Row<DB>) -> Result<ExistingRow, StoreError> {
-    Ok(ExistingRow {
-        name: DB::text(row, "name")?,
-        version: DB::text(row, "version")?,
-        body_hash: DB::text(row, "body_hash")?,
-        status: DB::text(row, "status")?
-            .parse()
-            .map_err(|e: crate::model::envelope::UnknownStatus| StoreError::Corrupt(e.to_string()))?,
-        status_message: DB::opt_text(row, "status_message")?,
-        status_changed_at: DB::time(row, "status_changed_at")?,
-        published_at: DB::time(row, "published_at")?,
-        is_latest: DB::flag(row, "is_latest")?,
-    })
 }

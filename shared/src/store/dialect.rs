@@ -1,6 +1,7 @@
-//! What PostgreSQL and SQLite do differently, behind one trait: binding values (times and JSON are native in
-//! PostgreSQL, text in SQLite), reading columns back, substring search, write transactions and bulk writes.
-//! Everything else in the store is written once, against this trait.
+//! What PostgreSQL and SQLite do differently, behind one trait: substring search, JSON containment, list
+//! membership, write transactions, locks and bulk writes. Statements are built with [`sql!`] from SQL text and
+//! typed values ([`Value`]), and rows come back as types that derive `FromRow` ([`Record`]); everything else
+//! in the store is written once, against this trait.
 //!
 //! The items are `pub` only so the public store types can name them; the module is private, so nothing
 //! outside the crate can implement the trait.
@@ -8,46 +9,65 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
-use sqlx::{Database, Pool, QueryBuilder, Transaction};
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Database, Encode, FromRow, Pool, Postgres, QueryBuilder, Sqlite, Transaction, Type};
 
-use super::StoreError;
 use super::query::ListQuery;
-use super::rows::VersionRow;
 use super::snapshot::{Key, RowWrite};
 use crate::model::RegistryName;
 
-/// A value bound to a statement.
-#[derive(Debug, Clone)]
-pub enum Bind {
-    Text(String),
-    OptText(Option<String>),
-    Int(i64),
-    OptInt(Option<i64>),
-    Time(DateTime<Utc>),
-    OptTime(Option<DateTime<Utc>>),
-    Json(Value),
+/// A value both backends bind the same way: text, integers, flags, [`super::timestamp::Timestamp`],
+/// `sqlx::types::Json`, and options of them.
+pub trait Value<'q>: Encode<'q, Postgres> + Type<Postgres> + Encode<'q, Sqlite> + Type<Sqlite> {}
+
+impl<'q, T> Value<'q> for T where T: Encode<'q, Postgres> + Type<Postgres> + Encode<'q, Sqlite> + Type<Sqlite> {}
+
+/// A row type both backends decode, owning its data: a struct that derives `FromRow` over such columns, or a
+/// tuple of them.
+pub trait Record:
+    for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin + 'static
+{
 }
 
-impl From<&str> for Bind {
-    fn from(value: &str) -> Self {
-        Self::Text(value.to_owned())
-    }
+impl<T> Record for T where
+    T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin + 'static
+{
 }
 
-impl From<Option<&str>> for Bind {
-    fn from(value: Option<&str>) -> Self {
-        Self::OptText(value.map(str::to_owned))
-    }
+/// A statement for backend `$db`: string literals and identifiers (constants) are SQL, `{value}` binds one
+/// [`Value`], `[a, b, …]` binds several separated by commas. Values never enter the SQL text, and nothing in
+/// the text is a placeholder, so a `?` there (a JSONB operator) is SQL.
+macro_rules! sql {
+    ($db:ty; $($part:tt)*) => {{
+        let mut qb = sqlx::QueryBuilder::<$db>::new("");
+        $crate::store::dialect::sql!(@push $db, qb; $($part)*);
+        qb
+    }};
+    (@push $db:ty, $qb:ident;) => {};
+    (@push $db:ty, $qb:ident; $text:literal $($rest:tt)*) => {
+        $qb.push($text);
+        $crate::store::dialect::sql!(@push $db, $qb; $($rest)*);
+    };
+    (@push $db:ty, $qb:ident; $text:ident $($rest:tt)*) => {
+        $qb.push($text);
+        $crate::store::dialect::sql!(@push $db, $qb; $($rest)*);
+    };
+    (@push $db:ty, $qb:ident; {$value:expr} $($rest:tt)*) => {
+        <$db as $crate::store::dialect::Dialect>::bind(&mut $qb, $value);
+        $crate::store::dialect::sql!(@push $db, $qb; $($rest)*);
+    };
+    (@push $db:ty, $qb:ident; [$first:expr $(, $value:expr)* $(,)?] $($rest:tt)*) => {
+        <$db as $crate::store::dialect::Dialect>::bind(&mut $qb, $first);
+        $(
+            $qb.push(", ");
+            <$db as $crate::store::dialect::Dialect>::bind(&mut $qb, $value);
+        )*
+        $crate::store::dialect::sql!(@push $db, $qb; $($rest)*);
+    };
 }
 
-impl From<DateTime<Utc>> for Bind {
-    fn from(value: DateTime<Utc>) -> Self {
-        Self::Time(value)
-    }
-}
-
-pub type Row<DB> = <DB as Database>::Row;
+pub(super) use sql;
 
 /// The PostgreSQL notification channel of new content generations; the payload is empty.
 pub const GENERATION_CHANNEL: &str = "registry_generation";
@@ -77,7 +97,8 @@ impl Mark {
 }
 
 pub trait Dialect: Database + Sized {
-    fn push(qb: &mut QueryBuilder<Self>, value: Bind);
+    /// Binds `value` where the statement stands.
+    fn bind<'q, T: Value<'q>>(qb: &mut QueryBuilder<Self>, value: T);
     /// A condition true when the query's search term occurs in name, title or description, ignoring case.
     fn push_search(qb: &mut QueryBuilder<Self>, query: &ListQuery);
     /// A condition true when the row's `remotes` include one with this `url`.
@@ -88,23 +109,14 @@ pub trait Dialect: Database + Sized {
     /// the write transaction already excludes other writers.
     const CLAIM_ROWS: &'static str;
 
-    fn text(row: &Row<Self>, column: &str) -> Result<String, StoreError>;
-    fn opt_text(row: &Row<Self>, column: &str) -> Result<Option<String>, StoreError>;
-    fn int(row: &Row<Self>, column: &str) -> Result<Option<i64>, StoreError>;
-    fn flag(row: &Row<Self>, column: &str) -> Result<bool, StoreError>;
-    fn time(row: &Row<Self>, column: &str) -> Result<DateTime<Utc>, StoreError>;
-    fn opt_time(row: &Row<Self>, column: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
-    fn json(row: &Row<Self>, column: &str) -> Result<Value, StoreError>;
-    fn version_row(row: &Row<Self>) -> Result<VersionRow, sqlx::Error>;
-
     fn execute<'a>(
         conn: &'a mut Self::Connection,
         qb: &'a mut QueryBuilder<Self>,
     ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'a;
-    fn fetch_all<'a>(
+    fn fetch_all<'a, R: Record>(
         conn: &'a mut Self::Connection,
         qb: &'a mut QueryBuilder<Self>,
-    ) -> impl Future<Output = Result<Vec<Row<Self>>, sqlx::Error>> + Send + 'a;
+    ) -> impl Future<Output = Result<Vec<R>, sqlx::Error>> + Send + 'a;
 
     /// A write transaction. With `server`, writes to that server of that registry are serialised across
     /// every process that shares the database.
@@ -146,15 +158,23 @@ pub trait Dialect: Database + Sized {
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'a;
 }
 
-/// Builds a statement from SQL with `?` where each value goes.
-pub(super) fn statement<DB: Dialect>(sql: &str, values: impl IntoIterator<Item = Bind>) -> QueryBuilder<DB> {
-    let values: Vec<Bind> = values.into_iter().collect();
-    debug_assert_eq!(sql.matches('?').count(), values.len(), "one value per ? in {sql}");
-    let mut parts = sql.split('?');
-    let mut qb = QueryBuilder::new(parts.next().unwrap_or_default());
-    for (value, part) in values.into_iter().zip(parts) {
-        DB::push(&mut qb, value);
-        qb.push(part);
+#[cfg(test)]
+mod tests {
+    use sqlx::{Postgres, Sqlite};
+
+    #[test]
+    fn values_become_placeholders_and_a_question_mark_in_the_text_stays_sql() {
+        let (name, versions) = ("io.example/weather", ["1.0.0", "1.1.0"]);
+        let postgres = sql!(Postgres;
+            "select body::jsonb ? 'remotes' from server_version where name = " {name}
+            " and version in (" [versions[0], versions[1]] ")"
+        );
+        assert_eq!(
+            postgres.into_string(),
+            "select body::jsonb ? 'remotes' from server_version where name = $1 and version in ($2, $3)"
+        );
+        const TABLE: &str = "select 1 from registry";
+        let sqlite = sql!(Sqlite; TABLE " where name = " {name});
+        assert_eq!(sqlite.into_string(), "select 1 from registry where name = ?");
     }
-    qb
 }

@@ -2,15 +2,13 @@
 //! lock per server for managed writes, so replicas publishing the same server queue up.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
-use sqlx::{FromRow, Pool, Postgres, QueryBuilder, Row as _, Transaction};
+use sqlx::{Pool, Postgres, QueryBuilder, Transaction};
 
 use super::StoreError;
-use super::dialect::{Bind, Dialect, GENERATION_CHANNEL, Mark, Row};
+use super::dialect::{Dialect, GENERATION_CHANNEL, Mark, Record, Value};
 use super::query::ListQuery;
-use super::rows::VersionRow;
 use super::snapshot::{Key, RowWrite};
 use super::sql_store::SqlStore;
 use crate::config::{PostgresConfig, Role};
@@ -72,26 +70,11 @@ fn pool_options(config: &PostgresConfig, max: u32) -> PgPoolOptions {
         .acquire_timeout(config.acquire_timeout)
 }
 
-fn get<'r, T>(row: &'r Row<Postgres>, column: &str) -> Result<T, StoreError>
-where
-    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
-{
-    Ok(row.try_get(column)?)
-}
-
 impl Dialect for Postgres {
     const CLAIM_ROWS: &'static str = " for update of s skip locked";
 
-    fn push(qb: &mut QueryBuilder<Self>, value: Bind) {
-        match value {
-            Bind::Text(v) => qb.push_bind(v),
-            Bind::OptText(v) => qb.push_bind(v),
-            Bind::Int(v) => qb.push_bind(v),
-            Bind::OptInt(v) => qb.push_bind(v),
-            Bind::Time(v) => qb.push_bind(v),
-            Bind::OptTime(v) => qb.push_bind(v),
-            Bind::Json(v) => qb.push_bind(Json(v)),
-        };
+    fn bind<'q, T: Value<'q>>(qb: &mut QueryBuilder<Self>, value: T) {
+        qb.push_bind(value);
     }
 
     fn push_search(qb: &mut QueryBuilder<Self>, query: &ListQuery) {
@@ -107,48 +90,15 @@ impl Dialect for Postgres {
         qb.push(column).push(" = any(").push_bind(values).push(")");
     }
 
-    fn text(row: &Row<Self>, column: &str) -> Result<String, StoreError> {
-        get(row, column)
-    }
-
-    fn opt_text(row: &Row<Self>, column: &str) -> Result<Option<String>, StoreError> {
-        get(row, column)
-    }
-
-    /// Counts are `integer`, durations `bigint`.
-    fn int(row: &Row<Self>, column: &str) -> Result<Option<i64>, StoreError> {
-        get::<Option<i64>>(row, column).or_else(|_| Ok(get::<Option<i32>>(row, column)?.map(i64::from)))
-    }
-
-    fn flag(row: &Row<Self>, column: &str) -> Result<bool, StoreError> {
-        get(row, column)
-    }
-
-    fn time(row: &Row<Self>, column: &str) -> Result<DateTime<Utc>, StoreError> {
-        get(row, column)
-    }
-
-    fn opt_time(row: &Row<Self>, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        get(row, column)
-    }
-
-    fn json(row: &Row<Self>, column: &str) -> Result<Value, StoreError> {
-        Ok(get::<Json<Value>>(row, column)?.0)
-    }
-
-    fn version_row(row: &Row<Self>) -> Result<VersionRow, sqlx::Error> {
-        VersionRow::from_row(row)
-    }
-
     async fn execute(conn: &mut Self::Connection, qb: &mut QueryBuilder<Self>) -> Result<u64, sqlx::Error> {
         Ok(qb.build().execute(conn).await?.rows_affected())
     }
 
-    async fn fetch_all(
+    async fn fetch_all<R: Record>(
         conn: &mut Self::Connection,
         qb: &mut QueryBuilder<Self>,
-    ) -> Result<Vec<Row<Self>>, sqlx::Error> {
-        qb.build().fetch_all(conn).await
+    ) -> Result<Vec<R>, sqlx::Error> {
+        qb.build_query_as().fetch_all(conn).await
     }
 
     async fn begin_write(

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::StoreError;
-use super::dialect::{Bind, Dialect, statement};
+use super::dialect::{Dialect, sql};
 use crate::model::{RegistryName, ServerJson};
 
 /// The most versions one server may have in a registry.
@@ -30,17 +30,16 @@ pub(super) async fn publish_conflicts<DB: Dialect>(
 ) -> Result<Vec<Conflict>, StoreError> {
     let (name, version) = (server.name().as_str(), server.version().as_str());
     let mut conflicts = Vec::new();
-    let mut existing = statement::<DB>(
-        "select count(*) as versions, sum(case when version = ? then 1 else 0 end) as same \
-         from server_version where registry = ? and name = ?",
-        [version.into(), registry.as_str().into(), name.into()],
+    let mut existing = sql!(DB;
+        "select count(*), count(case when version = " {version} " then 1 end) from server_version \
+         where registry = " {registry.as_str()} " and name = " {name}
     );
-    let rows = DB::fetch_all(conn, &mut existing).await?;
-    if let Some(row) = rows.first() {
-        if DB::int(row, "same")?.unwrap_or_default() > 0 {
+    let rows: Vec<(i64, i64)> = DB::fetch_all(conn, &mut existing).await?;
+    if let Some(&(versions, same)) = rows.first() {
+        if same > 0 {
             conflicts.push(Conflict::VersionExists { name: name.to_owned(), version: version.to_owned() });
         }
-        if DB::int(row, "versions")?.unwrap_or_default() >= MAX_VERSIONS_PER_SERVER {
+        if versions >= MAX_VERSIONS_PER_SERVER {
             conflicts.push(Conflict::TooManyVersions { name: name.to_owned() });
         }
     }
@@ -56,14 +55,15 @@ pub(super) async fn remote_conflicts<DB: Dialect>(
 ) -> Result<Vec<Conflict>, StoreError> {
     let mut conflicts = Vec::new();
     for url in remote_urls(server) {
-        let mut holder = statement::<DB>(
-            "select name from server_version where registry = ? and name <> ? and status <> 'deleted' and ",
-            [registry.as_str().into(), Bind::Text(server.name().to_string())],
+        let mut holder = sql!(DB;
+            "select name from server_version where registry = " {registry.as_str()} " and name <> "
+            {server.name().as_str()} " and status <> 'deleted' and "
         );
         DB::push_remote_url(&mut holder, url);
         holder.push(" limit 1");
-        if let Some(row) = DB::fetch_all(conn, &mut holder).await?.first() {
-            conflicts.push(Conflict::RemoteUrlInUse { url: url.to_owned(), server: DB::text(row, "name")? });
+        let holders: Vec<(String,)> = DB::fetch_all(conn, &mut holder).await?;
+        if let Some((holder,)) = holders.into_iter().next() {
+            conflicts.push(Conflict::RemoteUrlInUse { url: url.to_owned(), server: holder });
         }
     }
     Ok(conflicts)

@@ -1,53 +1,63 @@
-//! Helpers the backends share to turn rows into records and configuration into rows.
+//! The rows the store reads, as types that derive `FromRow` on both backends, how they become records, and
+//! how configuration becomes rows.
+
+use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::timestamp::Timestamp;
-use super::{StoreError, SyncPhase};
+use super::{Registry, StoreError, StoredVersion, SyncPhase, SyncStatus};
 use crate::config::RegistryConfig;
 use crate::formats::Format;
-use crate::model::{OfficialMeta, RegistryName, ServerJson};
+use crate::model::{OfficialMeta, RegistryName, ServerJson, Status};
 
 /// The columns of a served version, as [`super::sql`] selects them.
 #[derive(sqlx::FromRow)]
-pub struct VersionRow {
-    pub(crate) registry: String,
-    pub(crate) name: String,
-    pub(crate) version: String,
-    pub(crate) body: String,
-    pub(crate) status: String,
-    pub(crate) status_message: Option<String>,
-    pub(crate) status_changed_at: Timestamp,
-    pub(crate) published_at: Timestamp,
-    pub(crate) updated_at: Timestamp,
-    pub(crate) is_latest: bool,
+pub(crate) struct VersionRow {
+    registry: String,
+    name: String,
+    version: String,
+    body: String,
+    #[sqlx(try_from = "String")]
+    status: Status,
+    status_message: Option<String>,
+    #[sqlx(try_from = "Timestamp")]
+    status_changed_at: DateTime<Utc>,
+    #[sqlx(try_from = "Timestamp")]
+    published_at: DateTime<Utc>,
+    #[sqlx(try_from = "Timestamp")]
+    updated_at: DateTime<Utc>,
+    is_latest: bool,
+}
+
+impl TryFrom<VersionRow> for StoredVersion {
+    type Error = StoreError;
+
+    /// The body is checked to be JSON, never deserialised into a document.
+    fn try_from(row: VersionRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            registry: parse_registry_name(&row.registry)?,
+            body: RawValue::from_string(row.body)
+                .map_err(|e| StoreError::Corrupt(format!("the body of {} {}: {e}", row.name, row.version)))?,
+            name: row.name,
+            version: row.version,
+            official: OfficialMeta {
+                status: row.status,
+                status_changed_at: row.status_changed_at,
+                status_message: row.status_message,
+                published_at: row.published_at,
+                updated_at: row.updated_at,
+                is_latest: row.is_latest,
+            },
+        })
+    }
 }
 
 /// The current time at the storage precision (microseconds), so both backends return what they were given.
 pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
-}
-
-/// Builds the registry-owned metadata of a row.
-pub(crate) fn official(
-    status: &str,
-    status_message: Option<String>,
-    status_changed_at: DateTime<Utc>,
-    published_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    is_latest: bool,
-) -> Result<OfficialMeta, StoreError> {
-    Ok(OfficialMeta {
-        status: status
-            .parse()
-            .map_err(|e: crate::model::envelope::UnknownStatus| StoreError::Corrupt(e.to_string()))?,
-        status_changed_at,
-        status_message,
-        published_at,
-        updated_at,
-        is_latest,
-    })
 }
 
 /// Parses a stored body, for the writes that need the document.
@@ -101,15 +111,91 @@ pub(crate) enum RegistryChange {
     Same,
 }
 
-/// The stored fields that decide [`RegistryChange`].
+/// A registry as stored, with its content generation: what [`REGISTRY_COLUMNS`] selects.
+#[derive(sqlx::FromRow)]
 pub(crate) struct StoredRow {
     pub name: String,
     pub kind: String,
     pub format: String,
+    #[sqlx(json)]
     pub source: Value,
+    #[sqlx(json)]
     pub filter: Value,
     pub sync_interval_ms: Option<i64>,
     pub position: i32,
+    pub generation: i64,
+    #[sqlx(try_from = "Timestamp")]
+    pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "Timestamp")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Every stored registry, in config order.
+pub(crate) const REGISTRY_COLUMNS: &str = "select r.name, r.kind, r.format, r.source, r.filter, \
+     r.sync_interval_ms, r.position, coalesce(g.generation, 0) as generation, r.created_at, r.updated_at \
+     from registry r left join content_generation g on g.registry = r.name order by r.position";
+
+impl TryFrom<StoredRow> for Registry {
+    type Error = StoreError;
+
+    fn try_from(row: StoredRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            name: parse_registry_name(&row.name)?,
+            format: parse_format(&row.format)?,
+            kind: row.kind,
+            source: row.source,
+            filter: row.filter,
+            sync_interval: row.sync_interval_ms.map(|ms| Duration::from_millis(ms.unsigned_abs())),
+            position: row.position,
+            generation: row.generation,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// A `sync_status` row: what [`SYNC_STATUS_COLUMNS`] selects.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SyncStatusRow {
+    registry: String,
+    phase: String,
+    message: Option<String>,
+    last_attempt_at: Option<Timestamp>,
+    last_success_at: Option<Timestamp>,
+    next_due_at: Option<Timestamp>,
+    attempts: i32,
+    last_error: Option<String>,
+    content_hash: Option<String>,
+    filter_hash: Option<String>,
+    server_count: i32,
+    last_duration_ms: Option<i64>,
+    job_id: Option<String>,
+}
+
+pub(crate) const SYNC_STATUS_COLUMNS: &str = "select registry, phase, message, last_attempt_at, \
+     last_success_at, next_due_at, attempts, last_error, content_hash, filter_hash, server_count, \
+     last_duration_ms, job_id from sync_status";
+
+impl TryFrom<SyncStatusRow> for SyncStatus {
+    type Error = StoreError;
+
+    fn try_from(row: SyncStatusRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            registry: parse_registry_name(&row.registry)?,
+            phase: SyncPhase::parse(&row.phase)?,
+            message: row.message,
+            last_attempt_at: row.last_attempt_at.map(Into::into),
+            last_success_at: row.last_success_at.map(Into::into),
+            next_due_at: row.next_due_at.map(Into::into),
+            attempts: row.attempts,
+            last_error: row.last_error,
+            content_hash: row.content_hash,
+            filter_hash: row.filter_hash,
+            server_count: row.server_count,
+            last_duration_ms: row.last_duration_ms,
+            job_id: row.job_id,
+        })
+    }
 }
 
 pub(crate) fn plan_registries(

@@ -10,15 +10,19 @@ use crate::formats::Entry;
 use crate::model::{ServerJson, Status};
 use crate::versioning::{self, Candidate};
 
-/// What a stored row looks like to the planner (no body: its hash stands in for it).
-#[derive(Debug, Clone)]
+/// What a stored row looks like to the planner (no body: its hash stands in for it), as
+/// `content::EXISTING` selects it.
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ExistingRow {
     pub name: String,
     pub version: String,
     pub body_hash: String,
+    #[sqlx(try_from = "String")]
     pub status: Status,
     pub status_message: Option<String>,
+    #[sqlx(try_from = "super::timestamp::Timestamp")]
     pub status_changed_at: DateTime<Utc>,
+    #[sqlx(try_from = "super::timestamp::Timestamp")]
     pub published_at: DateTime<Utc>,
     pub is_latest: bool,
 }

@@ -2,8 +2,9 @@
 
 use sqlx::QueryBuilder;
 
-use super::dialect::{Bind, Dialect};
+use super::dialect::Dialect;
 use super::query::{ListQuery, Scope, VersionSelector};
+use super::timestamp::Timestamp;
 
 /// The columns every record read selects.
 const RECORD_COLUMNS: &str = "select sv.registry, sv.name, sv.version, sv.body, sv.status, sv.status_message, \
@@ -27,7 +28,7 @@ fn push_scope<DB: Dialect>(qb: &mut QueryBuilder<DB>, scope: &Scope) {
         }
         Scope::Registry(name) => {
             qb.push("sv.registry = ");
-            DB::push(qb, Bind::Text(name.to_string()));
+            DB::bind(qb, name.as_str());
         }
     }
 }
@@ -39,7 +40,7 @@ fn push_version<DB: Dialect>(qb: &mut QueryBuilder<DB>, selector: &VersionSelect
         }
         VersionSelector::Exact(version) => {
             qb.push(" and sv.version = ");
-            DB::push(qb, Bind::Text(version.clone()));
+            DB::bind(qb, version.as_str());
         }
     }
 }
@@ -61,9 +62,9 @@ pub(super) fn list<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
     push_scope(&mut qb, &query.scope);
     if let Some(cursor) = &query.cursor {
         qb.push(" and (sv.name, sv.version) > (");
-        DB::push(&mut qb, Bind::Text(cursor.name.clone()));
+        DB::bind(&mut qb, cursor.name.as_str());
         qb.push(", ");
-        DB::push(&mut qb, Bind::Text(cursor.version.clone()));
+        DB::bind(&mut qb, cursor.version.as_str());
         qb.push(")");
     }
     if query.search.is_some() {
@@ -75,13 +76,13 @@ pub(super) fn list<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
     }
     if let Some(since) = query.updated_since {
         qb.push(" and sv.updated_at > ");
-        DB::push(&mut qb, Bind::Time(since));
+        DB::bind(&mut qb, Timestamp(since));
     }
     if !query.shows_deleted() {
         qb.push(" and sv.status <> 'deleted'");
     }
     qb.push(" order by sv.name, sv.version limit ");
-    DB::push(&mut qb, Bind::Int(i64::from(query.limit) + 1));
+    DB::bind(&mut qb, i64::from(query.limit) + 1);
     if by_keys {
         qb.push(PAGE_JOIN);
     }
@@ -110,7 +111,7 @@ fn one_server<DB: Dialect>(scope: &Scope, name: &str, include_deleted: bool) -> 
     let mut qb = QueryBuilder::new(RECORD_COLUMNS);
     push_scope(&mut qb, scope);
     qb.push(" and sv.name = ");
-    DB::push(&mut qb, Bind::Text(name.to_owned()));
+    DB::bind(&mut qb, name);
     if !include_deleted {
         qb.push(" and sv.status <> 'deleted'");
     }

@@ -7,19 +7,17 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{FromRow, Pool, QueryBuilder, Row as _, Sqlite, Transaction};
+use sqlx::{Pool, QueryBuilder, Sqlite, Transaction};
 
 use super::StoreError;
-use super::dialect::{Bind, Dialect, Mark, Row};
+use super::dialect::{Dialect, Mark, Record, Value};
 use super::query::ListQuery;
-use super::rows::VersionRow;
 use super::snapshot::{Key, RowWrite};
 use super::sql_store::SqlStore;
-use super::timestamp::{Timestamp, to_text};
+use super::timestamp::Timestamp;
 use crate::model::RegistryName;
 
 pub type SqliteStore = SqlStore<Sqlite>;
@@ -51,16 +49,8 @@ impl SqlStore<Sqlite> {
 impl Dialect for Sqlite {
     const CLAIM_ROWS: &'static str = "";
 
-    fn push(qb: &mut QueryBuilder<Self>, value: Bind) {
-        match value {
-            Bind::Text(v) => qb.push_bind(v),
-            Bind::OptText(v) => qb.push_bind(v),
-            Bind::Int(v) => qb.push_bind(v),
-            Bind::OptInt(v) => qb.push_bind(v),
-            Bind::Time(v) => qb.push_bind(to_text(v)),
-            Bind::OptTime(v) => qb.push_bind(v.map(to_text)),
-            Bind::Json(v) => qb.push_bind(v.to_string()),
-        };
+    fn bind<'q, T: Value<'q>>(qb: &mut QueryBuilder<Self>, value: T) {
+        qb.push_bind(value);
     }
 
     fn push_search(qb: &mut QueryBuilder<Self>, query: &ListQuery) {
@@ -78,47 +68,15 @@ impl Dialect for Sqlite {
         qb.push(column).push(" in (select value from json_each(").push_bind(list).push("))");
     }
 
-    fn text(row: &Row<Self>, column: &str) -> Result<String, StoreError> {
-        Ok(row.try_get(column)?)
-    }
-
-    fn opt_text(row: &Row<Self>, column: &str) -> Result<Option<String>, StoreError> {
-        Ok(row.try_get(column)?)
-    }
-
-    fn int(row: &Row<Self>, column: &str) -> Result<Option<i64>, StoreError> {
-        Ok(row.try_get(column)?)
-    }
-
-    fn flag(row: &Row<Self>, column: &str) -> Result<bool, StoreError> {
-        Ok(row.try_get(column)?)
-    }
-
-    fn time(row: &Row<Self>, column: &str) -> Result<DateTime<Utc>, StoreError> {
-        Ok(row.try_get::<Timestamp, _>(column)?.0)
-    }
-
-    fn opt_time(row: &Row<Self>, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(row.try_get::<Option<Timestamp>, _>(column)?.map(|t| t.0))
-    }
-
-    fn version_row(row: &Row<Self>) -> Result<VersionRow, sqlx::Error> {
-        VersionRow::from_row(row)
-    }
-
-    fn json(row: &Row<Self>, column: &str) -> Result<Value, StoreError> {
-        serde_json::from_str(row.try_get(column)?).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-    }
-
     async fn execute(conn: &mut Self::Connection, qb: &mut QueryBuilder<Self>) -> Result<u64, sqlx::Error> {
         Ok(qb.build().execute(conn).await?.rows_affected())
     }
 
-    async fn fetch_all(
+    async fn fetch_all<R: Record>(
         conn: &mut Self::Connection,
         qb: &mut QueryBuilder<Self>,
-    ) -> Result<Vec<Row<Self>>, sqlx::Error> {
-        qb.build().fetch_all(conn).await
+    ) -> Result<Vec<R>, sqlx::Error> {
+        qb.build_query_as().fetch_all(conn).await
     }
 
     /// The single writer connection serialises writes in this process; `begin immediate` takes the
@@ -154,9 +112,9 @@ impl Dialect for Sqlite {
                 .bind(row.search_text())
                 .bind(row.status.as_str())
                 .bind(&row.status_message)
-                .bind(to_text(row.status_changed_at))
-                .bind(to_text(row.published_at))
-                .bind(to_text(row.updated_at))
+                .bind(Timestamp(row.status_changed_at))
+                .bind(Timestamp(row.published_at))
+                .bind(Timestamp(row.updated_at))
                 .execute(&mut *conn)
                 .await?;
         }
@@ -190,13 +148,13 @@ impl Dialect for Sqlite {
             "update server_version set {} where registry = ?1 and name = ?2 and version = ?3",
             mark.assignments("?4")
         );
-        let now = to_text(now);
+        let now = Timestamp(now);
         for (name, version) in keys {
             sqlx::query(sqlx::AssertSqlSafe(statement.as_str()))
                 .bind(registry.as_str())
                 .bind(name)
                 .bind(version)
-                .bind(&now)
+                .bind(now)
                 .execute(&mut *conn)
                 .await?;
         }

@@ -3,10 +3,11 @@
 //! another server has taken one of its remote URLs meanwhile.
 
 use super::content::ContentWrite;
-use super::dialect::{Bind, Dialect, Row, statement};
+use super::dialect::{Dialect, sql};
 use super::publishing::{remote_conflicts, remote_url_lock};
 use super::query::{Scope, VersionSelector};
 use super::sql_store::SqlStore;
+use super::timestamp::Timestamp;
 use super::{StoreError, StoredVersion, now, server_from_body};
 use crate::model::{RegistryName, ServerJson, Status};
 
@@ -29,19 +30,19 @@ impl<DB: Dialect> SqlStore<DB> {
         message: Option<&str>,
     ) -> Result<Option<StatusUpdate>, StoreError> {
         let mut tx = ContentWrite::<DB>::begin(&self.write, Some((registry, name))).await?;
-        let mut sql = "select version, status, status_message, body from server_version \
-                       where registry = ? and name = ?"
-            .to_owned();
-        let mut binds = vec![registry.as_str().into(), Bind::from(name)];
+        let mut select = sql!(DB;
+            "select version, status, status_message, body from server_version where registry = "
+            {registry.as_str()} " and name = " {name}
+        );
         if let Some(version) = version {
-            sql.push_str(" and version = ?");
-            binds.push(version.into());
+            select.push(" and version = ");
+            DB::bind(&mut select, version);
         }
-        let rows = DB::fetch_all(tx.conn(), &mut statement::<DB>(&sql, binds)).await?;
+        let rows: Vec<CurrentStatus> = DB::fetch_all(tx.conn(), &mut select).await?;
         if rows.is_empty() {
             return Ok(None);
         }
-        let (changed, restored) = changes::<DB>(&rows, status, message)?;
+        let (changed, restored) = changes(rows, status, message)?;
         if !restored.is_empty() {
             DB::lock(tx.conn(), &remote_url_lock(registry)).await?;
         }
@@ -54,19 +55,11 @@ impl<DB: Dialect> SqlStore<DB> {
         }
         if !changed.is_empty() {
             let now = now();
-            let mut update = statement::<DB>(
-                "update server_version set \
-                 status_changed_at = case when status = ? then status_changed_at else ? end, \
-                 status = ?, status_message = ?, updated_at = ? where registry = ? and name = ? and ",
-                [
-                    status.as_str().into(),
-                    now.into(),
-                    status.as_str().into(),
-                    message.into(),
-                    now.into(),
-                    registry.as_str().into(),
-                    name.into(),
-                ],
+            let mut update = sql!(DB;
+                "update server_version set status_changed_at = case when status = " {status.as_str()}
+                " then status_changed_at else " {Timestamp(now)} " end, status = " {status.as_str()}
+                ", status_message = " {message} ", updated_at = " {Timestamp(now)}
+                " where registry = " {registry.as_str()} " and name = " {name} " and "
             );
             DB::push_one_of(&mut update, "version", changed.clone());
             tx.change(registry, &mut update).await?;
@@ -85,24 +78,32 @@ impl<DB: Dialect> SqlStore<DB> {
     }
 }
 
+/// A version's status and document, as the status change reads them.
+#[derive(sqlx::FromRow)]
+struct CurrentStatus {
+    version: String,
+    status: String,
+    status_message: Option<String>,
+    body: String,
+}
+
 /// The versions whose status or message differ from the request, and the documents of the deleted ones
 /// among them that would come back.
-fn changes<DB: Dialect>(
-    rows: &[Row<DB>],
+fn changes(
+    rows: Vec<CurrentStatus>,
     status: Status,
     message: Option<&str>,
 ) -> Result<(Vec<String>, Vec<ServerJson>), StoreError> {
     let mut changed = Vec::new();
     let mut restored = Vec::new();
     for row in rows {
-        let current = DB::text(row, "status")?;
-        if current == status.as_str() && DB::opt_text(row, "status_message")?.as_deref() == message {
+        if row.status == status.as_str() && row.status_message.as_deref() == message {
             continue;
         }
-        changed.push(DB::text(row, "version")?);
-        if current == Status::Deleted.as_str() && status != Status::Deleted {
-            restored.push(server_from_body(&DB::text(row, "body")?)?);
+        if row.status == Status::Deleted.as_str() && status != Status::Deleted {
+            restored.push(server_from_body(&row.body)?);
         }
+        changed.push(row.version);
     }
     Ok((changed, restored))
 }

@@ -3,11 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
-use super::content::{ContentWrite, EXISTING, existing};
-use super::dialect::{Dialect, Mark, statement};
+use super::content::{ContentWrite, EXISTING};
+use super::dialect::{Dialect, Mark, sql};
 use super::publishing::{Conflict, publish_conflicts, remote_conflicts, remote_url_lock, remote_urls};
 use super::query::{Scope, VersionSelector};
-use super::snapshot::{self, RowWrite};
+use super::snapshot::{self, ExistingRow, RowWrite};
 use super::sql_store::SqlStore;
 use super::{Inserted, SnapshotSummary, StoreError, StoredVersion, now, server_from_body};
 use crate::formats::Entry;
@@ -20,17 +20,12 @@ impl<DB: Dialect> SqlStore<DB> {
         entries: Vec<Entry>,
     ) -> Result<SnapshotSummary, StoreError> {
         let mut tx = ContentWrite::<DB>::begin(&self.write, None).await?;
-        let mut known =
-            statement::<DB>("select name from registry where name = ?", [registry.as_str().into()]);
-        if DB::fetch_all(tx.conn(), &mut known).await?.is_empty() {
+        let mut known = sql!(DB; "select name from registry where name = " {registry.as_str()});
+        let known: Vec<(String,)> = DB::fetch_all(tx.conn(), &mut known).await?;
+        if known.is_empty() {
             return Err(StoreError::UnknownRegistry(registry.clone()));
         }
-        let mut select = statement::<DB>(EXISTING, [registry.as_str().into()]);
-        let current = DB::fetch_all(tx.conn(), &mut select)
-            .await?
-            .iter()
-            .map(existing::<DB>)
-            .collect::<Result<_, _>>()?;
+        let current = DB::fetch_all(tx.conn(), &mut sql!(DB; EXISTING {registry.as_str()})).await?;
         let now = now();
         let plan = snapshot::plan(current, entries, now)?;
         tx.write_rows(registry, &plan.upserts, true).await?;
@@ -107,9 +102,9 @@ impl<DB: Dialect> SqlStore<DB> {
         else {
             return Ok(None);
         };
-        let mut delete = statement::<DB>(
-            "delete from server_version where registry = ? and name = ? and version = ?",
-            [registry.as_str().into(), name.into(), version.into()],
+        let mut delete = sql!(DB;
+            "delete from server_version where registry = " {registry.as_str()} " and name = " {name}
+            " and version = " {version}
         );
         tx.change(registry, &mut delete).await?;
         tx.settle_server(registry, name, now()).await?;
@@ -124,13 +119,12 @@ impl<DB: Dialect> SqlStore<DB> {
     ) -> Result<Option<StoredVersion>, StoreError> {
         let (name, version) = (server.name().as_str(), server.version().as_str());
         let mut tx = ContentWrite::<DB>::begin(&self.write, Some((registry, name))).await?;
-        let mut select = statement::<DB>(
-            &format!("{EXISTING} and name = ? and version = ? and status <> 'deleted'"),
-            [registry.as_str().into(), name.into(), version.into()],
+        let mut select = sql!(DB;
+            EXISTING {registry.as_str()} " and name = " {name} " and version = " {version}
+            " and status <> 'deleted'"
         );
-        let Some(current) =
-            DB::fetch_all(tx.conn(), &mut select).await?.first().map(existing::<DB>).transpose()?
-        else {
+        let current: Option<ExistingRow> = DB::fetch_all(tx.conn(), &mut select).await?.into_iter().next();
+        let Some(current) = current else {
             return Ok(None);
         };
         if remote_urls(server).next().is_some() {
@@ -176,13 +170,13 @@ async fn same_version_stored<DB: Dialect>(
     registry: &RegistryName,
     server: &ServerJson,
 ) -> Result<bool, StoreError> {
-    let mut select = statement::<DB>(
-        "select body from server_version where registry = ? and name = ? and version = ? and status <> 'deleted'",
-        [registry.as_str().into(), server.name().as_str().into(), server.version().as_str().into()],
+    let mut select = sql!(DB;
+        "select body from server_version where registry = " {registry.as_str()} " and name = " {server.name().as_str()}
+        " and version = " {server.version().as_str()} " and status <> 'deleted'"
     );
-    let rows = DB::fetch_all(tx, &mut select).await?;
+    let rows: Vec<(String,)> = DB::fetch_all(tx, &mut select).await?;
     match rows.first() {
-        Some(row) => Ok(server_from_body(&DB::text(row, "body")?)?.as_object() == server.as_object()),
+        Some((body,)) => Ok(server_from_body(body)?.as_object() == server.as_object()),
         None => Ok(false),
     }
 }
