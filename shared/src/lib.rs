@@ -14,6 +14,3 @@ pub mod shutdown;
 pub mod store;
 pub mod validation;
 pub mod versioning;
-
-#[cfg(test)]
-mod test_support;

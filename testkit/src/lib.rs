@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod oidc;
 mod private_postgres;
 mod private_redis;
+pub mod reference;
 
 use std::path::PathBuf;
 use std::str::FromStr;

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod jobs;
+pub mod kubernetes;
 pub mod scheduler;
 pub mod sources;
 pub mod supervisor;

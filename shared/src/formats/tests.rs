@@ -196,7 +196,7 @@ fn the_wrong_format_gets_a_hint() {
 
 mod against_the_reference {
     use super::*;
-    use crate::test_support::{assert_valid, read_json, reference_dir, server_schema};
+    use registry_testkit::reference::{assert_valid, read_json, reference_dir, server_schema};
 
     fn entries_of(format: Format, path: &std::path::Path) -> Vec<Entry> {
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -113,6 +113,12 @@ pub fn validate(document: &Value, config: &ValidationConfig) -> Vec<Issue> {
     issues
 }
 
+/// The structural checks alone (the schema's shape, lengths and patterns), for documents the registry derives
+/// itself, such as Kubernetes discovery's, to which the publish rules do not apply.
+pub fn check_structure(document: &Value) -> Vec<Issue> {
+    structure::check(document)
+}
+
 /// Drops what the official publisher sends for an absent repository (`"repository": {}`, or empty `url` and
 /// `source`), so such a document is read, and stored, as one without a repository.
 pub fn normalize(document: &mut Value) {

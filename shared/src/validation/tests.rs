@@ -1,7 +1,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::test_support::{read_json, reference_dir, server_schema};
+use registry_testkit::reference::{read_json, reference_dir, server_schema};
 
 fn rich() -> Value {
     json!({

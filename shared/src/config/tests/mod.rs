@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
-use crate::test_support::reference_dir;
+use registry_testkit::reference::reference_dir;
 
 pub(super) fn no_env() -> Vec<(String, String)> {
     Vec::new()

@@ -1,4 +1,4 @@
-//! Helpers for unit tests that read the specifications and real data in `../shared/reference`.
+//! The specifications and real data in `../shared/reference`, for tests that read them.
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,340 @@
+//! How a ToolHive object in a cluster becomes a server.json. A pure function of what the object says, so every
+//! rule is tested without a cluster. It follows ToolHive's current annotations and `_meta` shape, and differs
+//! where ToolHive produces invalid entries: the export annotation is checked here, a remote has the object's
+//! transport, the OCI package carries no version and has a `url` on HTTP transports, and a derived document
+//! that does not pass the schema is refused with the reason.
+
+use std::collections::BTreeMap;
+
+use kube::api::DynamicObject;
+use registry_shared::formats::Entry;
+use registry_shared::model::ServerJson;
+use registry_shared::model::server_json::{CURRENT_SCHEMA, PUBLISHER_PROVIDED};
+use registry_shared::validation;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+pub const GROUP: &str = "toolhive.stacklok.dev";
+/// The versions read, preferred first: `v1alpha1` for clusters that serve only that.
+pub const VERSIONS: [&str; 2] = ["v1beta1", "v1alpha1"];
+const ANNOTATION_PREFIX: &str = "toolhive.stacklok.dev/";
+/// ToolHive's publisher key inside the publisher-provided `_meta`.
+const PUBLISHER: &str = "io.github.stacklok";
+
+/// The kinds discovered, in the order that settles a name clash: an `MCPServer` wins over a
+/// `VirtualMCPServer`, which wins over an `MCPRemoteProxy`, of the same namespace and name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    McpServer,
+    VirtualMcpServer,
+    McpRemoteProxy,
+}
+
+impl Kind {
+    pub const ALL: [Self; 3] = [Self::McpServer, Self::VirtualMcpServer, Self::McpRemoteProxy];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::McpServer => "MCPServer",
+            Self::VirtualMcpServer => "VirtualMCPServer",
+            Self::McpRemoteProxy => "MCPRemoteProxy",
+        }
+    }
+
+    pub fn plural(self) -> &'static str {
+        match self {
+            Self::McpServer => "mcpservers",
+            Self::VirtualMcpServer => "virtualmcpservers",
+            Self::McpRemoteProxy => "mcpremoteproxies",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The spec fields derivation reads; the rest of the spec, and the status, are never read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Spec {
+    pub image: Option<String>,
+    pub transport: Option<String>,
+    pub proxy_mode: Option<String>,
+}
+
+/// Everything derivation reads of an object, and nothing else: two versions of an object that compare equal
+/// derive the same entry, so an update that changes only other fields (status churn) changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    pub kind: Kind,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    /// The annotations under `toolhive.stacklok.dev/`.
+    pub annotations: BTreeMap<String, String>,
+    pub spec: Spec,
+}
+
+impl Object {
+    pub fn from_dynamic(kind: Kind, object: &DynamicObject) -> Self {
+        let metadata = &object.metadata;
+        let annotations = metadata
+            .annotations
+            .iter()
+            .flatten()
+            .filter(|(key, _)| key.starts_with(ANNOTATION_PREFIX))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        let spec = object.data.get("spec").and_then(|spec| Spec::deserialize(spec).ok()).unwrap_or_default();
+        Self {
+            kind,
+            namespace: metadata.namespace.clone().unwrap_or_default(),
+            name: metadata.name.clone().unwrap_or_default(),
+            uid: metadata.uid.clone().unwrap_or_default(),
+            annotations,
+            spec,
+        }
+    }
+
+    /// `kind namespace/name`, as reports name an object.
+    pub fn label(&self) -> String {
+        format!("{} {}/{}", self.kind, self.namespace, self.name)
+    }
+
+    fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations.get(&format!("{ANNOTATION_PREFIX}{key}")).map(String::as_str)
+    }
+
+    /// Whether the object opts in: the export annotation is exactly `"true"`.
+    pub fn is_exported(&self) -> bool {
+        self.annotation("registry-export") == Some("true")
+    }
+
+    /// The registry name of the server the object advertises.
+    pub fn server_name(&self) -> String {
+        format!("com.toolhive.k8s.{}/{}", self.namespace, self.name)
+    }
+}
+
+/// What derivation made of an exported object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Derived {
+    pub entry: Entry,
+    /// Annotations that were dropped because they could not be read; the entry is served without them.
+    pub warnings: Vec<String>,
+}
+
+/// The entry an exported object advertises, or why it cannot be served. `None` when the object does not opt
+/// in.
+pub fn derive(object: &Object) -> Option<Result<Derived, String>> {
+    object.is_exported().then(|| build(object))
+}
+
+fn build(object: &Object) -> Result<Derived, String> {
+    let mut warnings = Vec::new();
+    let url = object.annotation("registry-url").ok_or("the registry-url annotation is missing")?;
+    let description =
+        object.annotation("registry-description").ok_or("the registry-description annotation is missing")?;
+    check_url(url)?;
+    let mut document = Map::new();
+    document.insert("$schema".into(), CURRENT_SCHEMA.into());
+    document.insert("name".into(), object.server_name().into());
+    document.insert("description".into(), description.into());
+    if let Some(title) = object.annotation("registry-title") {
+        document.insert("title".into(), title.into());
+    }
+    document.insert("version".into(), version(object).into());
+    if let Some(icon) = object.annotation("registry-icon").filter(|icon| !icon.is_empty()) {
+        document.insert("icons".into(), json!([{ "src": icon }]));
+    }
+    let transport = Transport::of(object)?;
+    if object.kind == Kind::McpServer {
+        let image = object.spec.image.as_deref().filter(|image| !image.is_empty());
+        let image = image.ok_or("an MCPServer without spec.image")?;
+        let mut package_transport = json!({ "type": transport.package });
+        if transport.package != "stdio" {
+            package_transport["url"] = url.into();
+        }
+        document.insert(
+            "packages".into(),
+            json!([{ "registryType": "oci", "identifier": image, "transport": package_transport }]),
+        );
+    }
+    document.insert("remotes".into(), json!([{ "type": transport.remote, "url": url }]));
+    let extensions = extensions(object, transport.package, &mut warnings)?;
+    document.insert(
+        "_meta".into(),
+        json!({ PUBLISHER_PROVIDED: { PUBLISHER: { url: Value::Object(extensions) } } }),
+    );
+    let document = Value::Object(document);
+    let issues = validation::check_structure(&document);
+    if !issues.is_empty() {
+        return Err(format!("the derived server.json is not valid: {}", validation::summary(&issues)));
+    }
+    let server = ServerJson::from_value(document).map_err(|e| format!("the derived server.json: {e}"))?;
+    Ok(Derived { entry: Entry { server, origin: None }, warnings })
+}
+
+/// An absolute http(s) URL with a host: in-cluster `http://…svc.cluster.local` addresses are fine.
+fn check_url(raw: &str) -> Result<(), String> {
+    match url::Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
+        _ => Err(format!("registry-url {raw:?} is not an absolute http(s) URL")),
+    }
+}
+
+/// `registry-version` when it is a release version (optionally `v`-prefixed semver, no build metadata, at
+/// most 255 characters), else an MCPServer image's tag when that is one, else `1.0.0`.
+fn version(object: &Object) -> String {
+    let image_tag =
+        object.spec.image.as_deref().filter(|_| object.kind == Kind::McpServer).and_then(image_tag);
+    [object.annotation("registry-version"), image_tag]
+        .into_iter()
+        .flatten()
+        .find(|candidate| is_release_version(candidate))
+        .unwrap_or("1.0.0")
+        .to_owned()
+}
+
+fn is_release_version(raw: &str) -> bool {
+    raw.len() <= 255
+        && !raw.contains('+')
+        && semver::Version::parse(raw.strip_prefix('v').unwrap_or(raw)).is_ok()
+}
+
+/// The tag of an image reference: after the last `:` of the last path segment, so a registry's port is not a
+/// tag, and none when the reference pins a digest.
+fn image_tag(image: &str) -> Option<&str> {
+    if image.contains('@') {
+        return None;
+    }
+    let last_segment = image.rsplit('/').next().unwrap_or(image);
+    last_segment.rsplit_once(':').map(|(_, tag)| tag)
+}
+
+/// The transports an object serves: the remote's (what clients connect to) and, for an MCPServer, the
+/// package's (what its image speaks).
+struct Transport {
+    remote: &'static str,
+    package: &'static str,
+}
+
+impl Transport {
+    fn of(object: &Object) -> Result<Self, String> {
+        let http = |field: &str, value: Option<&str>| match value {
+            None | Some("streamable-http") => Ok("streamable-http"),
+            Some("sse") => Ok("sse"),
+            Some(other) => Err(format!("spec.{field} {other:?} is not sse or streamable-http")),
+        };
+        match object.kind {
+            Kind::McpServer => {
+                let transport = object.spec.transport.as_deref();
+                let package = match transport {
+                    None | Some("stdio") => "stdio",
+                    Some(other) => http("transport", Some(other))?,
+                };
+                // A stdio server is reached through ToolHive's proxy, in its proxy mode.
+                let remote = if package == "stdio" {
+                    http("proxyMode", object.spec.proxy_mode.as_deref())?
+                } else {
+                    package
+                };
+                Ok(Self { remote, package })
+            }
+            Kind::McpRemoteProxy => {
+                let remote = http("transport", object.spec.transport.as_deref())?;
+                Ok(Self { remote, package: remote })
+            }
+            Kind::VirtualMcpServer => Ok(Self { remote: "streamable-http", package: "streamable-http" }),
+        }
+    }
+}
+
+/// ToolHive's server extensions: status, the object's identity, and the tools, tool definitions, category and
+/// claims annotations. Unreadable tools, tool definitions or category are dropped with a warning; unreadable
+/// claims refuse the object, as ToolHive does, since serving it without them would widen who may see it.
+fn extensions(
+    object: &Object,
+    transport: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Map<String, Value>, String> {
+    let mut kubernetes = json!({
+        "kind": object.kind.as_str(),
+        "namespace": object.namespace,
+        "name": object.name,
+        "uid": object.uid,
+    });
+    if object.kind == Kind::McpServer {
+        kubernetes["image"] = object.spec.image.clone().unwrap_or_default().into();
+        kubernetes["transport"] = object.spec.transport.as_deref().unwrap_or(transport).into();
+    }
+    let mut extensions = Map::new();
+    extensions.insert("status".into(), "active".into());
+    extensions.insert("metadata".into(), json!({ "kubernetes": kubernetes }));
+    if let Some(raw) = object.annotation("tools") {
+        match serde_json::from_str::<Vec<String>>(raw) {
+            Ok(tools) if tools.iter().all(|tool| is_tool_name(tool)) => {
+                extensions.insert("tools".into(), json!(tools));
+            }
+            _ => warnings.push(format!("the tools annotation is not a JSON array of tool names: {raw:?}")),
+        }
+    }
+    if let Some(raw) = object.annotation("tool-definitions") {
+        match serde_json::from_str::<Vec<Value>>(raw) {
+            Ok(definitions) if definitions.iter().all(|d| d.get("name").is_some_and(Value::is_string)) => {
+                extensions.insert("tool_definitions".into(), Value::Array(definitions));
+            }
+            _ => {
+                warnings
+                    .push("the tool-definitions annotation is not a JSON array of named tools".to_owned());
+            }
+        }
+    }
+    if let Some(category) = object.annotation("registry-category").filter(|c| !c.is_empty()) {
+        if is_tag(category) {
+            extensions.insert("tags".into(), json!([category]));
+        } else {
+            warnings.push(format!(
+                "registry-category {category:?} is not a tag (lowercase letters, digits, - and _)"
+            ));
+        }
+    }
+    if let Some(raw) = object.annotation("authz-claims") {
+        let claims = claims(raw).ok_or_else(|| {
+            format!("the authz-claims annotation is not a JSON object of strings or string arrays: {raw:?}")
+        })?;
+        extensions.insert("custom_metadata".into(), json!({ "toolhive.stacklok.dev/authz-claims": claims }));
+    }
+    Ok(extensions)
+}
+
+fn claims(raw: &str) -> Option<Value> {
+    let claims: Map<String, Value> = serde_json::from_str(raw).ok()?;
+    let valid = claims.values().all(|value| match value {
+        Value::String(_) => true,
+        Value::Array(items) => items.iter().all(Value::is_string),
+        _ => false,
+    });
+    valid.then_some(Value::Object(claims))
+}
+
+/// `^[\w-]+$`.
+fn is_tool_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `^[a-z0-9][a-z0-9_-]*[a-z0-9]$`.
+fn is_tag(tag: &str) -> bool {
+    let edge = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = tag.as_bytes();
+    bytes.len() >= 2
+        && edge(bytes[0])
+        && edge(bytes[bytes.len() - 1])
+        && bytes.iter().all(|&b| edge(b) || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,234 @@
+use kube::api::DynamicObject;
+use registry_testkit::reference::{assert_valid, server_schema};
+use serde_json::{Value, json};
+
+use super::*;
+
+fn fixture(file: &str) -> DynamicObject {
+    let path = format!("{}/tests/fixtures/kubernetes/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn object(kind: Kind, file: &str) -> Object {
+    Object::from_dynamic(kind, &fixture(file))
+}
+
+fn weather() -> Object {
+    object(Kind::McpServer, "mcpserver.yaml")
+}
+
+fn document(object: &Object) -> Value {
+    let derived = derive(object).expect("exported").unwrap_or_else(|e| panic!("{}: {e}", object.label()));
+    derived.entry.server.into_value()
+}
+
+fn annotate(object: &mut Object, key: &str, value: &str) {
+    object.annotations.insert(format!("toolhive.stacklok.dev/{key}"), value.to_owned());
+}
+
+fn refusal(object: &Object) -> String {
+    derive(object).expect("exported").expect_err("refused")
+}
+
+#[test]
+fn an_mcp_server_becomes_a_server_json_with_its_image_and_toolhive_metadata() {
+    let expected = json!({
+        "$schema": "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json",
+        "name": "com.toolhive.k8s.tools/weather",
+        "description": "Forecasts and current conditions for any city",
+        "title": "Weather",
+        "version": "2.3.0",
+        "icons": [{ "src": "https://icons.example.com/weather.png" }],
+        "packages": [{
+            "registryType": "oci",
+            "identifier": "ghcr.io/example/weather-server:2.3.0",
+            "transport": { "type": "stdio" }
+        }],
+        "remotes": [{ "type": "streamable-http", "url": "http://weather.tools.svc.cluster.local:8080/mcp" }],
+        "_meta": { "io.modelcontextprotocol.registry/publisher-provided": { "io.github.stacklok": {
+            "http://weather.tools.svc.cluster.local:8080/mcp": {
+                "status": "active",
+                "metadata": { "kubernetes": {
+                    "kind": "MCPServer",
+                    "namespace": "tools",
+                    "name": "weather",
+                    "uid": "6f1c2a9e-3b4d-4e5f-8a7b-1c2d3e4f5a6b",
+                    "image": "ghcr.io/example/weather-server:2.3.0",
+                    "transport": "stdio"
+                }},
+                "tools": ["get_forecast", "get_conditions"],
+                "tool_definitions": [
+                    { "name": "get_forecast", "description": "Five days ahead", "inputSchema": { "type": "object" } }
+                ],
+                "tags": ["forecasting"],
+                "custom_metadata": { "toolhive.stacklok.dev/authz-claims": {
+                    "team": ["platform", "weather"], "env": "prod"
+                }}
+            }
+        }}}
+    });
+    let derived = derive(&weather()).expect("exported").expect("derived");
+    assert!(derived.warnings.is_empty(), "{:?}", derived.warnings);
+    assert_eq!(derived.entry.server.into_value(), expected);
+}
+
+#[test]
+fn every_fixture_derives_a_document_the_schema_accepts() {
+    let schema = server_schema();
+    for (kind, file) in [
+        (Kind::McpServer, "mcpserver.yaml"),
+        (Kind::VirtualMcpServer, "virtualmcpserver.yaml"),
+        (Kind::McpRemoteProxy, "mcpremoteproxy.yaml"),
+    ] {
+        assert_valid(&schema, &document(&object(kind, file)), file);
+    }
+}
+
+#[test]
+fn proxies_and_virtual_servers_have_a_remote_and_no_package() {
+    let virtual_server = document(&object(Kind::VirtualMcpServer, "virtualmcpserver.yaml"));
+    assert_eq!(virtual_server["name"], "com.toolhive.k8s.platform/toolbox");
+    assert_eq!(virtual_server["version"], "1.0.0");
+    assert_eq!(
+        virtual_server["remotes"],
+        json!([{ "type": "streamable-http", "url": "https://toolbox.platform.example.com/mcp" }])
+    );
+    assert!(virtual_server.get("packages").is_none());
+    let proxy = document(&object(Kind::McpRemoteProxy, "mcpremoteproxy.yaml"));
+    assert_eq!(proxy["version"], "v4.0.1");
+    // ToolHive gives every remote streamable-http; an SSE proxy's remote is SSE.
+    assert_eq!(
+        proxy["remotes"],
+        json!([{ "type": "sse", "url": "https://tickets.support.example.com/sse" }])
+    );
+    let kubernetes = &proxy["_meta"]["io.modelcontextprotocol.registry/publisher-provided"]["io.github.stacklok"]
+        ["https://tickets.support.example.com/sse"]["metadata"]["kubernetes"];
+    assert_eq!(
+        kubernetes,
+        &json!({
+            "kind": "MCPRemoteProxy", "namespace": "support", "name": "tickets",
+            "uid": "5e4d3c2b-1a09-4f8e-b7d6-c5b4a3928170"
+        })
+    );
+}
+
+#[test]
+fn only_an_export_annotation_of_exactly_true_opts_in() {
+    for value in ["True", "yes", "1", "", "false"] {
+        let mut object = weather();
+        annotate(&mut object, "registry-export", value);
+        assert!(derive(&object).is_none(), "{value:?} opted in");
+    }
+    let mut object = weather();
+    object.annotations.remove("toolhive.stacklok.dev/registry-export");
+    assert!(derive(&object).is_none(), "an object without the annotation opted in");
+}
+
+#[test]
+fn objects_without_the_required_annotations_or_with_invalid_values_are_refused_with_the_reason() {
+    let mut no_url = weather();
+    no_url.annotations.remove("toolhive.stacklok.dev/registry-url");
+    assert!(refusal(&no_url).contains("registry-url annotation is missing"));
+    let mut no_description = weather();
+    no_description.annotations.remove("toolhive.stacklok.dev/registry-description");
+    assert!(refusal(&no_description).contains("registry-description annotation is missing"));
+    let mut relative = weather();
+    annotate(&mut relative, "registry-url", "/mcp");
+    assert!(refusal(&relative).contains("\"/mcp\" is not an absolute http(s) URL"));
+    let mut long = weather();
+    annotate(&mut long, "registry-description", &"d".repeat(101));
+    assert!(refusal(&long).contains("description"), "{}", refusal(&long));
+    let mut empty = weather();
+    annotate(&mut empty, "registry-description", "");
+    assert!(refusal(&empty).contains("description"), "{}", refusal(&empty));
+    let mut claims = weather();
+    annotate(&mut claims, "authz-claims", r#"{"team": 7}"#);
+    assert!(refusal(&claims).contains("authz-claims"));
+    let mut transport = weather();
+    transport.spec.transport = Some("websocket".into());
+    assert!(refusal(&transport).contains("spec.transport \"websocket\""));
+    let mut no_image = weather();
+    no_image.spec.image = None;
+    assert!(refusal(&no_image).contains("spec.image"));
+    let mut long_name = weather();
+    long_name.name = "n".repeat(190);
+    assert!(refusal(&long_name).contains("name"), "{}", refusal(&long_name));
+}
+
+#[test]
+fn unreadable_optional_annotations_are_dropped_with_a_warning() {
+    let mut object = weather();
+    annotate(&mut object, "tools", "get_forecast, get_conditions");
+    annotate(&mut object, "tool-definitions", r#"[{"description": "no name"}]"#);
+    annotate(&mut object, "registry-category", "Weather Data");
+    let derived = derive(&object).expect("exported").expect("derived");
+    assert_eq!(derived.warnings.len(), 3, "{:?}", derived.warnings);
+    assert!(derived.warnings[2].contains("\"Weather Data\" is not a tag"));
+    let extensions = &derived.entry.server.into_value()["_meta"]["io.modelcontextprotocol.registry/publisher-provided"]
+        ["io.github.stacklok"]["http://weather.tools.svc.cluster.local:8080/mcp"];
+    for dropped in ["tools", "tool_definitions", "tags"] {
+        assert!(extensions.get(dropped).is_none(), "{dropped} kept");
+    }
+}
+
+#[test]
+fn the_version_is_the_annotation_or_the_image_tag_when_either_is_a_release_else_1_0_0() {
+    let cases = [
+        (Some("v2.1.0"), "ghcr.io/example/weather:2.3.0", "v2.1.0"),
+        (Some("2.1.0-rc.1"), "ghcr.io/example/weather:2.3.0", "2.1.0-rc.1"),
+        (Some("2.1.0+build.7"), "ghcr.io/example/weather:2.3.0", "2.3.0"),
+        (Some("2.1"), "ghcr.io/example/weather:2.3.0", "2.3.0"),
+        (None, "ghcr.io/example/weather:latest", "1.0.0"),
+        (None, "registry.example.com:5000/weather", "1.0.0"),
+        (None, "registry.example.com:5000/weather:0.9.1", "0.9.1"),
+        (None, "ghcr.io/example/weather@sha256:0123abcd", "1.0.0"),
+    ];
+    for (annotation, image, expected) in cases {
+        let mut object = weather();
+        object.annotations.remove("toolhive.stacklok.dev/registry-version");
+        if let Some(version) = annotation {
+            annotate(&mut object, "registry-version", version);
+        }
+        object.spec.image = Some(image.to_owned());
+        assert_eq!(document(&object)["version"], expected, "{annotation:?} with {image}");
+        assert_eq!(document(&object)["packages"][0]["identifier"], image);
+        assert!(document(&object)["packages"][0].get("version").is_none());
+    }
+}
+
+#[test]
+fn an_http_image_gets_a_package_transport_url_and_a_stdio_one_is_reached_in_its_proxy_mode() {
+    let url = "http://weather.tools.svc.cluster.local:8080/mcp";
+    let cases = [
+        (Some("sse"), None, json!({ "type": "sse", "url": url }), "sse"),
+        (Some("streamable-http"), None, json!({ "type": "streamable-http", "url": url }), "streamable-http"),
+        (Some("stdio"), Some("sse"), json!({ "type": "stdio" }), "sse"),
+        (None, None, json!({ "type": "stdio" }), "streamable-http"),
+    ];
+    for (transport, proxy_mode, package, remote) in cases {
+        let mut object = weather();
+        object.spec.transport = transport.map(str::to_owned);
+        object.spec.proxy_mode = proxy_mode.map(str::to_owned);
+        let document = document(&object);
+        assert_eq!(document["packages"][0]["transport"], package, "{transport:?}/{proxy_mode:?}");
+        assert_eq!(document["remotes"][0]["type"], remote, "{transport:?}/{proxy_mode:?}");
+    }
+}
+
+#[test]
+fn status_and_other_fields_do_not_change_what_is_read() {
+    let mut stored = fixture("mcpserver.yaml");
+    let before = Object::from_dynamic(Kind::McpServer, &stored);
+    stored.data["status"]["readyReplicas"] = json!(3);
+    stored.data["spec"]["resources"]["limits"]["cpu"] = json!("200m");
+    stored.metadata.resource_version = Some("4712".into());
+    stored.metadata.annotations.get_or_insert_default().insert("example.com/owner".into(), "ops".into());
+    assert_eq!(Object::from_dynamic(Kind::McpServer, &stored), before);
+    stored
+        .metadata
+        .annotations
+        .get_or_insert_default()
+        .insert("toolhive.stacklok.dev/registry-title".into(), "Weather Pro".into());
+    assert_ne!(Object::from_dynamic(Kind::McpServer, &stored), before);
+}
