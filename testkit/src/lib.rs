@@ -3,6 +3,7 @@
 #![expect(clippy::unwrap_used, reason = "test support fails loudly on any unexpected error")]
 
 pub mod catalogue;
+pub mod kube_fake;
 pub mod oidc;
 mod private_postgres;
 mod private_redis;

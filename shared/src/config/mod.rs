@@ -183,9 +183,47 @@ pub struct ApiSource {
     pub auth: Option<BasicAuth>,
 }
 
+/// ToolHive objects discovered in a cluster. The namespaces are resolved once, by the process that applies
+/// the configuration (`registry-admin migrate`), and stored with the definition: workers never read them from
+/// their own environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct KubernetesSource {
+    /// The namespaces watched; empty for every namespace.
     pub namespaces: Vec<String>,
+    /// The kubeconfig each worker reads; without it, `KUBECONFIG`, `~/.kube/config`, or the in-cluster
+    /// service account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<PathBuf>,
+    /// How long an entry whose object is gone stays, as deleted, before it is purged.
+    #[serde(with = "humantime_serde", default = "default_tombstone_retention")]
+    pub tombstone_retention: Duration,
+    /// The age after which a discovery that has not succeeded makes the status say it is stale; `None` for
+    /// three sync intervals.
+    #[serde(with = "humantime_serde_opt", default, skip_serializing_if = "Option::is_none")]
+    pub stale_after: Option<Duration>,
+}
+
+/// The environment variable ToolHive reads for the watched namespaces, comma-separated: used when the
+/// configuration names none.
+pub const WATCH_NAMESPACE_VARIABLE: &str = "THV_REGISTRY_WATCH_NAMESPACE";
+
+/// The sync interval of a kubernetes registry that sets none: the periodic resync behind the watchers.
+pub const KUBERNETES_SYNC_INTERVAL: Duration = Duration::from_secs(600);
+
+fn default_tombstone_retention() -> Duration {
+    Duration::from_secs(30 * 24 * 3600)
+}
+
+impl KubernetesSource {
+    pub fn new(namespaces: Vec<String>) -> Self {
+        Self {
+            namespaces,
+            kubeconfig: None,
+            tombstone_retention: default_tombstone_retention(),
+            stale_after: None,
+        }
+    }
 }
 
 /// Which entries of a source are kept (ToolHive semantics; applied by the sync job).
@@ -321,9 +359,13 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigErrors> {
         let env: Vec<(String, String)> = env.into_iter().collect();
-        let insecure_issuers = env.iter().any(|(key, value)| key == INSECURE_ISSUERS && value == "true");
+        let variable = |name: &str| env.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone());
+        let environment = validate::Environment {
+            insecure_issuers: variable(INSECURE_ISSUERS).as_deref() == Some("true"),
+            watch_namespaces: variable(WATCH_NAMESPACE_VARIABLE),
+        };
         let layered = load::layer(text, env)?;
-        validate::validate(layered, insecure_issuers)
+        validate::validate(layered, &environment)
     }
 
     pub fn registry(&self, name: &RegistryName) -> Option<&RegistryConfig> {

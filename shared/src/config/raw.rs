@@ -83,6 +83,9 @@ pub struct RawEmpty {}
 pub struct RawKubernetes {
     #[serde(default)]
     pub namespaces: Vec<String>,
+    pub kubeconfig: Option<String>,
+    pub tombstone_retention: Option<String>,
+    pub stale_after: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -42,6 +42,8 @@ fn first_attempt() -> u32 {
 pub enum Trigger {
     Schedule,
     Manual,
+    /// A Kubernetes watcher saw a change, a relist, or took over.
+    Watch,
 }
 
 /// What an enqueue did.

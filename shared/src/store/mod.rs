@@ -22,6 +22,8 @@ mod sync_state;
 mod timestamp;
 mod writes;
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 
 use crate::config::{RegistryConfig, StorageConfig};
@@ -209,7 +211,52 @@ impl Store {
         registry: &RegistryName,
         entries: Vec<Entry>,
     ) -> Result<SnapshotSummary, StoreError> {
-        dispatch!(self.write_snapshot(registry, entries))
+        self.write_snapshot_keeping(registry, entries, &BTreeSet::new()).await
+    }
+
+    /// As [`Store::write_snapshot`] for a source that could read only part of itself: the stored versions of
+    /// the `kept` names stay exactly as they are (never tombstoned), and entries with those names are not
+    /// written.
+    pub async fn write_snapshot_keeping(
+        &self,
+        registry: &RegistryName,
+        entries: Vec<Entry>,
+        kept: &BTreeSet<String>,
+    ) -> Result<SnapshotSummary, StoreError> {
+        dispatch!(self.write_snapshot(registry, entries, kept))
+    }
+
+    /// Deletes a registry's tombstones (versions deleted) whose status changed before `before`; returns how
+    /// many went.
+    pub async fn purge_tombstones(
+        &self,
+        registry: &RegistryName,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self.purge_tombstones(registry, before))
+    }
+
+    /// See [`SyncStatus::requested_at`]: a Kubernetes watcher's way to ask for a discovery.
+    pub async fn request_sync(&self, registry: &RegistryName) -> Result<bool, StoreError> {
+        dispatch!(self.request_sync(registry))
+    }
+
+    /// Records a kubernetes registry's last discovery report (see [`SyncStatus::discovery`]).
+    pub async fn put_discovery(
+        &self,
+        registry: &RegistryName,
+        report: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        dispatch!(self.put_report(registry, sync_state::Report::Discovery, report))
+    }
+
+    /// Records a kubernetes registry's watcher state (see [`SyncStatus::watcher`]).
+    pub async fn put_watcher(
+        &self,
+        registry: &RegistryName,
+        state: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        dispatch!(self.put_report(registry, sync_state::Report::Watcher, state))
     }
 
     /// The reads return versions as stored ([`StoredVersion`]): bodies are served as

@@ -175,4 +175,11 @@ pub struct SyncStatus {
     pub last_duration_ms: Option<i64>,
     /// The queued or running sync job, while there is one.
     pub job_id: Option<String>,
+    /// A sync asked for (by a Kubernetes watcher) and not yet queued. Set by [`super::Store::request_sync`],
+    /// cleared when a job is queued; [`super::Store::put_sync_status`] leaves it alone.
+    pub requested_at: Option<DateTime<Utc>>,
+    /// A kubernetes registry's last discovery report, as [`super::Store::put_discovery`] wrote it.
+    pub discovery: Option<Value>,
+    /// A kubernetes registry's watcher state, as [`super::Store::put_watcher`] wrote it.
+    pub watcher: Option<Value>,
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
 use serde_json::value::RawValue;
+use sqlx::types::Json;
 
 use super::timestamp::Timestamp;
 use super::{Registry, StoreError, StoredVersion, SyncPhase, SyncStatus};
@@ -170,11 +171,14 @@ pub(crate) struct SyncStatusRow {
     server_count: i32,
     last_duration_ms: Option<i64>,
     job_id: Option<String>,
+    requested_at: Option<Timestamp>,
+    discovery: Option<Json<Value>>,
+    watcher: Option<Json<Value>>,
 }
 
 pub(crate) const SYNC_STATUS_COLUMNS: &str = "select registry, phase, message, last_attempt_at, \
      last_success_at, next_due_at, attempts, last_error, content_hash, filter_hash, server_count, \
-     last_duration_ms, job_id from sync_status";
+     last_duration_ms, job_id, requested_at, discovery, watcher from sync_status";
 
 impl TryFrom<SyncStatusRow> for SyncStatus {
     type Error = StoreError;
@@ -194,6 +198,9 @@ impl TryFrom<SyncStatusRow> for SyncStatus {
             server_count: row.server_count,
             last_duration_ms: row.last_duration_ms,
             job_id: row.job_id,
+            requested_at: row.requested_at.map(Into::into),
+            discovery: row.discovery.map(|json| json.0),
+            watcher: row.watcher.map(|json| json.0),
         })
     }
 }

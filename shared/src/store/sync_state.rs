@@ -11,6 +11,22 @@ use super::timestamp::Timestamp;
 use super::{DueSync, SYNC_STATUS_COLUMNS, StoreError, SyncStatus, SyncStatusRow, now, parse_registry_name};
 use crate::model::RegistryName;
 
+/// The JSON reports kept beside a sync status.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Report {
+    Discovery,
+    Watcher,
+}
+
+impl Report {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Discovery => "discovery",
+            Self::Watcher => "watcher",
+        }
+    }
+}
+
 impl<DB: Dialect> SqlStore<DB> {
     pub(super) async fn sync_status(
         &self,
@@ -48,11 +64,13 @@ impl<DB: Dialect> SqlStore<DB> {
 
     pub(super) async fn claim_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<DueSync>, StoreError> {
         let mut tx = DB::begin_write(&self.write, None).await?;
+        // A requested sync is due at once; its slot is the time it was asked for.
         let mut due = sql!(DB;
-            "select s.registry, s.next_due_at, r.sync_interval_ms from sync_status s \
-             join registry r on r.name = s.registry \
-             where s.next_due_at <= " {Timestamp(now)} " and r.sync_interval_ms is not null \
-             and s.phase not in ('queued', 'syncing') order by s.next_due_at limit " {i64::from(limit)}
+            "select s.registry, coalesce(s.requested_at, s.next_due_at) as slot, r.sync_interval_ms \
+             from sync_status s join registry r on r.name = s.registry \
+             where (s.next_due_at <= " {Timestamp(now)} " or s.requested_at is not null) \
+             and r.sync_interval_ms is not null and s.phase not in ('queued', 'syncing') \
+             order by slot limit " {i64::from(limit)}
         );
         due.push(DB::CLAIM_ROWS);
         let rows: Vec<(String, Timestamp, i64)> = DB::fetch_all(&mut tx, &mut due).await?;
@@ -79,8 +97,10 @@ impl<DB: Dialect> SqlStore<DB> {
         job_id: &str,
     ) -> Result<Result<Transaction<'static, DB>, Option<String>>, StoreError> {
         let mut tx = DB::begin_write(&self.write, None).await?;
+        // The queued job lists after every request made so far: they are answered.
         let mut mark = sql!(DB;
-            "update sync_status set phase = 'queued', job_id = " {job_id} ", updated_at = " {Timestamp(now())}
+            "update sync_status set phase = 'queued', job_id = " {job_id} ", requested_at = null, updated_at = "
+            {Timestamp(now())}
             " where registry = " {registry.as_str()} " and phase not in ('queued', 'syncing')"
         );
         if DB::execute(&mut tx, &mut mark).await? == 1 {
@@ -90,6 +110,37 @@ impl<DB: Dialect> SqlStore<DB> {
         let rows: Vec<(Option<String>,)> = DB::fetch_all(&mut tx, &mut current).await?;
         let (job,) = rows.into_iter().next().ok_or_else(|| StoreError::UnknownRegistry(registry.clone()))?;
         Ok(Err(job))
+    }
+
+    /// Asks for a sync of `registry` as soon as none is queued or running: the scheduler's next tick claims it,
+    /// and any job queued from now on answers it. Returns whether the registry is stored.
+    pub(super) async fn request_sync(&self, registry: &RegistryName) -> Result<bool, StoreError> {
+        let now = Timestamp(now());
+        let mut request = sql!(DB;
+            "update sync_status set requested_at = coalesce(requested_at, " {now} "), updated_at = " {now}
+            " where registry = " {registry.as_str()}
+        );
+        let mut conn = self.write.acquire().await?;
+        Ok(DB::execute(&mut conn, &mut request).await? == 1)
+    }
+
+    /// Writes one of the JSON reports kept beside a registry's sync status (`discovery` or `watcher`).
+    pub(super) async fn put_report(
+        &self,
+        registry: &RegistryName,
+        column: Report,
+        report: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let mut update = sql!(DB; "update sync_status set ");
+        update.push(column.as_str()).push(" = ");
+        DB::bind(&mut update, sqlx::types::Json(report));
+        update.push(" where registry = ");
+        DB::bind(&mut update, registry.as_str());
+        let mut conn = self.write.acquire().await?;
+        if DB::execute(&mut conn, &mut update).await? == 0 {
+            return Err(StoreError::UnknownRegistry(registry.clone()));
+        }
+        Ok(())
     }
 
     /// The registries queued or syncing, with the job that holds each.

@@ -1,6 +1,8 @@
 //! Writes of server versions, written once over a [`Dialect`]: whole-registry snapshots (sync) and single
 //! versions (managed registries). Every write ends by moving `isLatest` where [`snapshot`] says it belongs.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 
 use super::content::{ContentWrite, EXISTING};
@@ -9,6 +11,7 @@ use super::publishing::{Conflict, publish_conflicts, remote_conflicts, remote_ur
 use super::query::{Scope, VersionSelector};
 use super::snapshot::{self, ExistingRow, RowWrite};
 use super::sql_store::SqlStore;
+use super::timestamp::Timestamp;
 use super::{Inserted, SnapshotSummary, StoreError, StoredVersion, now, server_from_body};
 use crate::formats::Entry;
 use crate::model::{RegistryName, ServerJson, Status};
@@ -18,6 +21,7 @@ impl<DB: Dialect> SqlStore<DB> {
         &self,
         registry: &RegistryName,
         entries: Vec<Entry>,
+        kept: &BTreeSet<String>,
     ) -> Result<SnapshotSummary, StoreError> {
         let mut tx = ContentWrite::<DB>::begin(&self.write, None).await?;
         let mut known = sql!(DB; "select name from registry where name = " {registry.as_str()});
@@ -25,7 +29,11 @@ impl<DB: Dialect> SqlStore<DB> {
         if known.is_empty() {
             return Err(StoreError::UnknownRegistry(registry.clone()));
         }
-        let current = DB::fetch_all(tx.conn(), &mut sql!(DB; EXISTING {registry.as_str()})).await?;
+        let current: Vec<ExistingRow> =
+            DB::fetch_all(tx.conn(), &mut sql!(DB; EXISTING {registry.as_str()})).await?;
+        let current = current.into_iter().filter(|row| !kept.contains(&row.name)).collect();
+        let entries =
+            entries.into_iter().filter(|entry| !kept.contains(entry.server.name().as_str())).collect();
         let now = now();
         let plan = snapshot::plan(current, entries, now)?;
         tx.write_rows(registry, &plan.upserts, true).await?;
@@ -40,6 +48,31 @@ impl<DB: Dialect> SqlStore<DB> {
         }
         tx.commit().await?;
         Ok(plan.summary)
+    }
+
+    pub(super) async fn purge_tombstones(
+        &self,
+        registry: &RegistryName,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = ContentWrite::<DB>::begin(&self.write, None).await?;
+        let mut names = sql!(DB;
+            "select distinct name from server_version where registry = " {registry.as_str()}
+            " and status = 'deleted' and status_changed_at < " {Timestamp(before)}
+        );
+        let names: Vec<(String,)> = DB::fetch_all(tx.conn(), &mut names).await?;
+        if names.is_empty() {
+            return Ok(0);
+        }
+        let mut purge = sql!(DB;
+            "delete from server_version where registry = " {registry.as_str()}
+            " and status = 'deleted' and status_changed_at < " {Timestamp(before)}
+        );
+        let purged = tx.change(registry, &mut purge).await?;
+        // A name deleted everywhere is owned by the first registry that has it at all: that may move.
+        tx.reshadow(Some(names.into_iter().map(|(name,)| name).collect())).await?;
+        tx.commit().await?;
+        Ok(purged)
     }
 
     pub(super) async fn insert_version(

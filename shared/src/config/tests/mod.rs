@@ -1,5 +1,6 @@
 mod auth;
 mod database;
+mod kubernetes;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -126,7 +126,15 @@ impl Check {
     }
 }
 
-pub(super) fn validate(tree: Value, insecure_issuers: bool) -> Result<Config, ConfigErrors> {
+/// What validation reads from the process environment besides the `REGISTRY_*` overrides.
+pub(super) struct Environment {
+    /// [`super::INSECURE_ISSUERS`] is `true`.
+    pub insecure_issuers: bool,
+    /// [`super::WATCH_NAMESPACE_VARIABLE`].
+    pub watch_namespaces: Option<String>,
+}
+
+pub(super) fn validate(tree: Value, environment: &Environment) -> Result<Config, ConfigErrors> {
     let mut check = Check::default();
     let raw: RawConfig = check.section("", tree).ok_or_else(|| ConfigErrors(check.problems.clone()))?;
     let registry_name = match raw.registry_name {
@@ -137,8 +145,8 @@ pub(super) fn validate(tree: Value, insecure_issuers: bool) -> Result<Config, Co
         Some(name) => name,
         None => "default".to_owned(),
     };
-    let registries = registries::registries(&mut check, raw.registries);
-    let auth = auth::auth(&mut check, raw.auth, insecure_issuers);
+    let registries = registries::registries(&mut check, raw.registries, environment);
+    let auth = auth::auth(&mut check, raw.auth, environment.insecure_issuers);
     let database = database::database(&mut check, raw.database);
     let redis = redis(&mut check, raw.redis, &registry_name);
     let worker = worker(&mut check, raw.worker);

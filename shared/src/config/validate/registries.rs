@@ -7,11 +7,15 @@ use std::time::Duration;
 use serde_json::Value;
 use url::Url;
 
-use super::Check;
+use super::{Check, Environment};
 use crate::config::raw::*;
 use crate::config::*;
 
-pub(super) fn registries(check: &mut Check, values: Vec<Value>) -> Option<Vec<RegistryConfig>> {
+pub(super) fn registries(
+    check: &mut Check,
+    values: Vec<Value>,
+    environment: &Environment,
+) -> Option<Vec<RegistryConfig>> {
     if values.is_empty() {
         check.fail("registries", "at least one registry is required");
     }
@@ -20,7 +24,7 @@ pub(super) fn registries(check: &mut Check, values: Vec<Value>) -> Option<Vec<Re
     for (i, value) in values.into_iter().enumerate() {
         let path = format!("registries[{i}]");
         let Some(raw) = check.section::<RawRegistry>(&path, value) else { continue };
-        if let Some(registry) = registry(check, &path, raw) {
+        if let Some(registry) = registry(check, &path, raw, environment) {
             if !seen.insert(registry.name.clone()) {
                 check.fail(
                     format!("{path}.name"),
@@ -33,7 +37,12 @@ pub(super) fn registries(check: &mut Check, values: Vec<Value>) -> Option<Vec<Re
     Some(out)
 }
 
-fn registry(check: &mut Check, path: &str, raw: RawRegistry) -> Option<RegistryConfig> {
+fn registry(
+    check: &mut Check,
+    path: &str,
+    raw: RawRegistry,
+    environment: &Environment,
+) -> Option<RegistryConfig> {
     let name = check
         .required(&format!("{path}.name"), raw.name.as_deref())
         .and_then(|name| RegistryName::parse(name).map_err(|e| check.fail(format!("{path}.name"), e.0)).ok());
@@ -58,7 +67,7 @@ fn registry(check: &mut Check, path: &str, raw: RawRegistry) -> Option<RegistryC
     } else if let Some(api) = raw.api {
         api_source(check, &format!("{path}.api"), api)
     } else if let Some(kubernetes) = raw.kubernetes {
-        kubernetes_source(check, &format!("{path}.kubernetes"), kubernetes)
+        kubernetes_source(check, &format!("{path}.kubernetes"), kubernetes, environment)
     } else {
         Some(Source::Managed)
     };
@@ -80,6 +89,7 @@ fn registry(check: &mut Check, path: &str, raw: RawRegistry) -> Option<RegistryC
             }
             None
         }
+        Some(Source::Kubernetes(_)) if interval.is_none() => Some(KUBERNETES_SYNC_INTERVAL),
         Some(_) if interval.is_none() => {
             check.fail(format!("{path}.syncPolicy.interval"), "is required (e.g. 30m)");
             None
@@ -200,13 +210,45 @@ fn basic_auth(check: &mut Check, path: &str, raw: RawBasicAuth) -> Option<BasicA
     }
 }
 
-fn kubernetes_source(check: &mut Check, path: &str, raw: RawKubernetes) -> Option<Source> {
-    for (i, namespace) in raw.namespaces.iter().enumerate() {
+/// The namespaces come from the file, else from [`WATCH_NAMESPACE_VARIABLE`] (comma-separated, each
+/// trimmed), else none: every namespace.
+fn kubernetes_source(
+    check: &mut Check,
+    path: &str,
+    raw: RawKubernetes,
+    environment: &Environment,
+) -> Option<Source> {
+    let (namespaces, namespaces_path) = match &environment.watch_namespaces {
+        Some(variable) if raw.namespaces.is_empty() => (
+            variable.split(',').map(str::trim).filter(|ns| !ns.is_empty()).map(str::to_owned).collect(),
+            WATCH_NAMESPACE_VARIABLE.to_owned(),
+        ),
+        _ => (raw.namespaces, format!("{path}.namespaces")),
+    };
+    let mut seen = HashSet::new();
+    for (i, namespace) in namespaces.iter().enumerate() {
         if RegistryName::parse(namespace).is_err() {
-            check.fail(format!("{path}.namespaces[{i}]"), format!("{namespace:?} is not a namespace name"));
+            check.fail(format!("{namespaces_path}[{i}]"), format!("{namespace:?} is not a namespace name"));
+        } else if !seen.insert(namespace) {
+            check.fail(format!("{namespaces_path}[{i}]"), format!("{namespace:?} is listed twice"));
         }
     }
-    Some(Source::Kubernetes(KubernetesSource { namespaces: raw.namespaces }))
+    let kubeconfig = raw.kubeconfig.map(PathBuf::from);
+    if kubeconfig.as_deref().is_some_and(|file| !file.is_absolute()) {
+        check.fail(format!("{path}.kubeconfig"), "must be an absolute path");
+    }
+    let retention = check.duration(
+        &format!("{path}.tombstoneRetention"),
+        raw.tombstone_retention.as_deref(),
+        Some(KubernetesSource::new(Vec::new()).tombstone_retention),
+    );
+    let stale_after = check.duration(&format!("{path}.staleAfter"), raw.stale_after.as_deref(), None);
+    Some(Source::Kubernetes(KubernetesSource {
+        namespaces,
+        kubeconfig,
+        tombstone_retention: retention?,
+        stale_after,
+    }))
 }
 
 fn filter(check: &mut Check, path: &str, raw: RawFilter) -> Filter {
