@@ -10,6 +10,7 @@ use registry_shared::store::{
     MANAGED_NOTE, Registry, SnapshotSummary, Store, StoreError, SyncPhase, SyncStatus,
 };
 
+use crate::kubernetes;
 use crate::sources::{self, Context, SourceError};
 
 /// What a successful sync did.
@@ -19,7 +20,7 @@ pub enum SyncOutcome {
     Written { summary: SnapshotSummary, servers: usize },
     /// Content and filter were unchanged: only the status was written.
     Unchanged,
-    /// The registry is not synced (managed), or its source is not available yet (kubernetes).
+    /// The registry is not synced (managed).
     NotSynced,
 }
 
@@ -55,14 +56,9 @@ pub async fn sync_registry(
         .sync_status(&registry.name)
         .await?
         .ok_or_else(|| StoreError::UnknownRegistry(registry.name.clone()))?;
-    let note = match &registry.source {
-        SourceConfig::Managed => Some(MANAGED_NOTE),
-        SourceConfig::Kubernetes(_) => Some("kubernetes discovery is not implemented yet"),
-        _ => None,
-    };
-    if let Some(note) = note {
+    if registry.source == SourceConfig::Managed {
         status.phase = SyncPhase::Complete;
-        status.message = Some(note.to_owned());
+        status.message = Some(MANAGED_NOTE.to_owned());
         status.next_due_at = None;
         store.put_sync_status(&status).await?;
         return Ok(SyncOutcome::NotSynced);
@@ -135,8 +131,18 @@ async fn fetch_and_write(
     context: &Context,
     status: &mut SyncStatus,
 ) -> Result<SyncOutcome, SyncError> {
-    let fetched = sources::fetch(registry, context).await?;
     let filter_hash = registry.filter.fingerprint();
+    if let SourceConfig::Kubernetes(source) = &registry.source {
+        let (outcome, content_hash) =
+            kubernetes::discover(store, registry, source, status.content_hash.as_deref()).await?;
+        if let SyncOutcome::Written { servers, .. } = &outcome {
+            status.server_count = i32::try_from(*servers).unwrap_or(i32::MAX);
+        }
+        status.content_hash = Some(content_hash);
+        status.filter_hash = Some(filter_hash);
+        return Ok(outcome);
+    }
+    let fetched = sources::fetch(registry, context).await?;
     if status.content_hash.as_deref() == Some(fetched.content_hash.as_str())
         && status.filter_hash.as_deref() == Some(filter_hash.as_str())
     {

@@ -11,7 +11,7 @@ use registry_shared::formats::Entry;
 use registry_shared::model::ServerJson;
 use registry_shared::model::server_json::{CURRENT_SCHEMA, PUBLISHER_PROVIDED};
 use registry_shared::validation;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 pub const GROUP: &str = "toolhive.stacklok.dev";
@@ -23,10 +23,13 @@ const PUBLISHER: &str = "io.github.stacklok";
 
 /// The kinds discovered, in the order that settles a name clash: an `MCPServer` wins over a
 /// `VirtualMCPServer`, which wins over an `MCPRemoteProxy`, of the same namespace and name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Kind {
+    #[serde(rename = "MCPServer")]
     McpServer,
+    #[serde(rename = "VirtualMCPServer")]
     VirtualMcpServer,
+    #[serde(rename = "MCPRemoteProxy")]
     McpRemoteProxy,
 }
 
@@ -176,6 +179,75 @@ fn build(object: &Object) -> Result<Derived, String> {
     }
     let server = ServerJson::from_value(document).map_err(|e| format!("the derived server.json: {e}"))?;
     Ok(Derived { entry: Entry { server, origin: None }, warnings })
+}
+
+/// One object's problem, for the discovery report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub object: String,
+    pub reason: String,
+}
+
+/// Two exported objects of different kinds with one namespace and name, so one server name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Clash {
+    pub name: String,
+    pub served: String,
+    pub ignored: String,
+}
+
+/// What the objects of a discovery derive to.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    pub entries: Vec<Entry>,
+    /// Objects that opted in.
+    pub exported: usize,
+    /// Exported objects that cannot be served, with why.
+    pub skipped: Vec<Problem>,
+    /// Served objects with annotations that were dropped.
+    pub warnings: Vec<Problem>,
+    pub clashes: Vec<Clash>,
+}
+
+/// Derives every object; where several kinds give one server name, the first in [`Kind`] order is served and
+/// the others are reported. The result does not depend on the order of `objects`.
+pub fn resolve(mut objects: Vec<Object>) -> Resolved {
+    objects.sort_by_key(|object| (object.server_name(), object.kind));
+    let mut resolved = Resolved::default();
+    let mut served: Option<(String, String)> = None;
+    for object in &objects {
+        let Some(derived) = derive(object) else { continue };
+        resolved.exported += 1;
+        let derived = match derived {
+            Ok(derived) => derived,
+            Err(reason) => {
+                resolved.skipped.push(Problem { object: object.label(), reason });
+                continue;
+            }
+        };
+        let name = object.server_name();
+        if let Some((served_name, served_by)) = &served
+            && *served_name == name
+        {
+            resolved.clashes.push(Clash { name, served: served_by.clone(), ignored: object.label() });
+            continue;
+        }
+        resolved
+            .warnings
+            .extend(derived.warnings.into_iter().map(|reason| Problem { object: object.label(), reason }));
+        resolved.entries.push(derived.entry);
+        served = Some((name, object.label()));
+    }
+    resolved
+}
+
+/// The kind and namespace of the object a stored entry was derived from, read from its `_meta`.
+pub fn origin_of(document: &Value) -> Option<(Kind, String)> {
+    let extensions = document.get("_meta")?.get(PUBLISHER_PROVIDED)?.get(PUBLISHER)?.as_object()?;
+    let kubernetes = extensions.values().next()?.get("metadata")?.get("kubernetes")?;
+    let kind = kubernetes.get("kind")?.as_str()?;
+    let kind = Kind::ALL.into_iter().find(|known| known.as_str() == kind)?;
+    Some((kind, kubernetes.get("namespace")?.as_str()?.to_owned()))
 }
 
 /// An absolute http(s) URL with a host: in-cluster `http://…svc.cluster.local` addresses are fine.

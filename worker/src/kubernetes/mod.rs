@@ -1,3 +1,7 @@
 //! Kubernetes discovery: ToolHive objects in clusters become the entries of a `kubernetes` registry.
 
+pub mod cluster;
 pub mod derive;
+mod discover;
+
+pub use discover::{Report, discover};

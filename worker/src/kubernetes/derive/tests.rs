@@ -232,3 +232,58 @@ fn status_and_other_fields_do_not_change_what_is_read() {
         .insert("toolhive.stacklok.dev/registry-title".into(), "Weather Pro".into());
     assert_ne!(Object::from_dynamic(Kind::McpServer, &stored), before);
 }
+
+#[test]
+fn a_name_clash_serves_the_mcp_server_whatever_the_order_and_reports_the_other() {
+    let server = weather();
+    let mut proxy = object(Kind::McpRemoteProxy, "mcpremoteproxy.yaml");
+    proxy.namespace = "tools".into();
+    proxy.name = "weather".into();
+    let unrelated = object(Kind::VirtualMcpServer, "virtualmcpserver.yaml");
+    for objects in [
+        vec![proxy.clone(), server.clone(), unrelated.clone()],
+        vec![unrelated, server, proxy],
+    ] {
+        let resolved = resolve(objects);
+        let names: Vec<String> = resolved.entries.iter().map(|e| e.server.name().to_string()).collect();
+        assert_eq!(names, ["com.toolhive.k8s.platform/toolbox", "com.toolhive.k8s.tools/weather"]);
+        assert_eq!(resolved.entries[1].server.detail().packages.as_ref().map(Vec::len), Some(1), "the MCPServer's entry is served");
+        assert_eq!(
+            resolved.clashes,
+            [Clash {
+                name: "com.toolhive.k8s.tools/weather".into(),
+                served: "MCPServer tools/weather".into(),
+                ignored: "MCPRemoteProxy tools/weather".into(),
+            }]
+        );
+        assert_eq!(resolved.exported, 3);
+    }
+}
+
+#[test]
+fn refused_and_unexported_objects_are_counted_apart_and_a_refused_one_yields_its_name() {
+    let mut refused = weather();
+    annotate(&mut refused, "registry-url", "not a url");
+    let mut proxy = object(Kind::McpRemoteProxy, "mcpremoteproxy.yaml");
+    proxy.namespace = "tools".into();
+    proxy.name = "weather".into();
+    let mut private = object(Kind::VirtualMcpServer, "virtualmcpserver.yaml");
+    private.annotations.remove("toolhive.stacklok.dev/registry-export");
+
+    let resolved = resolve(vec![refused, proxy, private]);
+
+    assert_eq!(resolved.exported, 2);
+    assert_eq!(resolved.skipped.len(), 1);
+    assert_eq!(resolved.skipped[0].object, "MCPServer tools/weather");
+    assert!(resolved.clashes.is_empty(), "a refused object claims no name");
+    assert_eq!(resolved.entries.len(), 1);
+    assert!(resolved.entries[0].server.detail().packages.is_none(), "the proxy is served");
+}
+
+#[test]
+fn a_stored_entry_names_the_kind_and_namespace_it_came_from() {
+    assert_eq!(origin_of(&document(&weather())), Some((Kind::McpServer, "tools".to_owned())));
+    let proxy = document(&object(Kind::McpRemoteProxy, "mcpremoteproxy.yaml"));
+    assert_eq!(origin_of(&proxy), Some((Kind::McpRemoteProxy, "support".to_owned())));
+    assert_eq!(origin_of(&json!({"name": "io.example/other"})), None);
+}

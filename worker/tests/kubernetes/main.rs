@@ -1,0 +1,99 @@
+//! Kubernetes discovery against a fake API server on loopback that speaks the wire protocol kube 5 speaks
+//! (`registry_testkit::kube_fake`): the real `kube::Client` lists and watches it. On PostgreSQL and SQLite.
+#![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
+
+mod discovery;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use registry_shared::config::{KubernetesSource, RegistryConfig, Source};
+use registry_shared::model::Status;
+use registry_shared::store::{ListQuery, Scope, Store};
+use registry_testkit::file_registry;
+use registry_testkit::kube_fake::FakeApiServer;
+use registry_worker::sources::{Context, HttpClient};
+use serde_json::{Value, json};
+
+pub fn context() -> Context {
+    Context {
+        http: HttpClient::new().unwrap(),
+        data_dir: std::env::temp_dir(),
+        job_timeout: Duration::from_secs(60),
+        git_timeout: Duration::from_secs(30),
+    }
+}
+
+/// A fake cluster and a kubeconfig for it, which live as long as the value.
+pub struct Cluster {
+    pub fake: FakeApiServer,
+    pub kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    pub async fn start() -> Self {
+        let fake = FakeApiServer::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        fake.write_kubeconfig(&kubeconfig);
+        Self { fake, kubeconfig, _dir: dir }
+    }
+
+    pub fn registry(&self, name: &str, namespaces: &[&str]) -> RegistryConfig {
+        registry_at(name, namespaces, &self.kubeconfig)
+    }
+}
+
+pub fn registry_at(name: &str, namespaces: &[&str], kubeconfig: &Path) -> RegistryConfig {
+    let mut source = KubernetesSource::new(namespaces.iter().map(|ns| (*ns).to_owned()).collect());
+    source.kubeconfig = Some(kubeconfig.to_owned());
+    RegistryConfig {
+        source: Source::Kubernetes(source),
+        sync_interval: Some(Duration::from_secs(600)),
+        ..file_registry(name)
+    }
+}
+
+/// An exported object of `kind`, advertised at a URL of its own.
+pub fn exported(kind: &str, namespace: &str, name: &str) -> Value {
+    let mut spec = json!({});
+    if kind == "MCPServer" {
+        spec = json!({"image": format!("ghcr.io/example/{name}:1.2.0"), "transport": "stdio"});
+    }
+    json!({
+        "apiVersion": "toolhive.stacklok.dev/v1beta1",
+        "kind": kind,
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "annotations": {
+                "toolhive.stacklok.dev/registry-export": "true",
+                "toolhive.stacklok.dev/registry-url": format!("https://{name}.{namespace}.example.com/mcp"),
+                "toolhive.stacklok.dev/registry-description": format!("The {name} server of {namespace}"),
+            }
+        },
+        "spec": spec,
+        "status": {"phase": "Ready"}
+    })
+}
+
+/// Each entry of a registry with its status, deleted ones included, in name order.
+pub async fn entries(store: &Store, registry: &str) -> Vec<(String, Status)> {
+    let mut query = ListQuery::new(Scope::Registry(registry_testkit::name(registry)));
+    query.include_deleted = true;
+    query.limit = 100;
+    let mut out = Vec::new();
+    loop {
+        let page = store.list_servers(&query).await.unwrap();
+        out.extend(page.items.iter().map(|v| (v.name.clone(), v.official.status)));
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return out,
+        }
+    }
+}
+
+pub fn row(name: &str, status: Status) -> (String, Status) {
+    (name.to_owned(), status)
+}
