@@ -56,6 +56,8 @@ struct Cluster {
     served_versions: BTreeSet<String>,
     requests: Vec<String>,
     bookmark_interval: Option<Duration>,
+    /// New watches get a stream that stays silent, as if the network dropped every event.
+    watches_paused: bool,
 }
 
 struct Shared {
@@ -193,6 +195,19 @@ impl FakeApiServer {
     /// Ends every open watch at once, as a dropped connection would.
     pub fn disconnect_watches(&self) {
         let _ = self.shared.disconnects.send(());
+    }
+
+    /// Drops every open watch, and gives the ones that reconnect a silent stream: changes made meanwhile
+    /// reach no watcher, as during a network partition.
+    pub fn pause_watches(&self) {
+        self.cluster().watches_paused = true;
+        self.disconnect_watches();
+    }
+
+    /// Ends the silent streams; watchers reconnect from the version they last saw.
+    pub fn resume_watches(&self) {
+        self.cluster().watches_paused = false;
+        self.disconnect_watches();
     }
 
     /// Answers 403 to every request in `namespace` (a missing RoleBinding).
@@ -388,7 +403,7 @@ fn watch_stream(shared: &Shared, target: &Target, query: &HashMap<String, String
     let bookmarks = query.get("allowWatchBookmarks").is_some_and(|b| b == "true");
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     // Replay and subscription happen under one lock, so no change falls between them.
-    let (replay, mut live, floor, current, bookmark_interval) = {
+    let (replay, mut live, floor, current, bookmark_interval, paused) = {
         let cluster = shared.cluster.lock().expect("the fake's state");
         let replay: Vec<Change> = cluster
             .history
@@ -396,12 +411,27 @@ fn watch_stream(shared: &Shared, target: &Target, query: &HashMap<String, String
             .filter(|change| change.version > from && matches(target, &change.plural, &change.namespace))
             .cloned()
             .collect();
-        (replay, shared.changes.subscribe(), cluster.floor, cluster.version, cluster.bookmark_interval)
+        (
+            replay,
+            shared.changes.subscribe(),
+            cluster.floor,
+            cluster.version,
+            cluster.bookmark_interval,
+            cluster.watches_paused,
+        )
     };
     let mut disconnect = shared.disconnects.subscribe();
     let target = target.clone();
     let version = target.version.clone();
     tokio::spawn(async move {
+        if paused {
+            tokio::select! {
+                () = tokio::time::sleep(timeout) => {}
+                _ = disconnect.recv() => {}
+            }
+            drop(tx);
+            return;
+        }
         if from != 0 && from < floor {
             let expired = json!({ "type": "ERROR", "object": {
                 "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",

@@ -52,11 +52,13 @@ pub async fn run_on(
         git_timeout: config.worker.git_timeout,
     };
     let state = Arc::new(WorkerState { store: store.clone(), config: Arc::new(config), context });
-    let mut scheduler = tokio::spawn(scheduler::run(store, shutdown.wait()));
     let name = format!("registry-worker-{}-{}", hostname(), std::process::id());
+    let watches = kubernetes::watch::run(store.clone(), name.clone(), Default::default(), shutdown.wait());
+    let watches = tokio::spawn(watches);
+    let mut scheduler = tokio::spawn(scheduler::run(store, shutdown.wait()));
     let handlers = supervisor::run_handlers(state, &name, &shutdown);
     tokio::pin!(handlers);
-    tokio::select! {
+    let result = tokio::select! {
         result = &mut handlers => {
             scheduler.abort();
             result
@@ -66,7 +68,13 @@ pub async fn run_on(
             // It stops at shutdown; the handlers get their grace to finish.
             _ => handlers.await,
         },
+    };
+    // At shutdown the watches end by themselves, giving their locks back; after a failure they are stopped.
+    if !shutdown.is_stopping() {
+        watches.abort();
     }
+    let _ = watches.await;
+    result
 }
 
 fn hostname() -> String {

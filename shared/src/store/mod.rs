@@ -13,6 +13,7 @@ mod publishing;
 pub mod query;
 mod records;
 mod rows;
+mod session_lock;
 pub mod snapshot;
 mod sql;
 mod sql_store;
@@ -39,6 +40,7 @@ pub use records::{
 };
 pub use rows::MANAGED_NOTE;
 pub(crate) use rows::*;
+pub use session_lock::SessionLock;
 pub use snapshot::{DuplicateVersion, SnapshotSummary};
 pub use sql_store::SqlStore;
 pub use sqlite::SqliteStore;

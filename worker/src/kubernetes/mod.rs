@@ -3,5 +3,6 @@
 pub mod cluster;
 pub mod derive;
 mod discover;
+pub mod watch;
 
 pub use discover::{Report, discover};

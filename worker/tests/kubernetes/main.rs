@@ -3,6 +3,7 @@
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
 mod discovery;
+mod watching;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

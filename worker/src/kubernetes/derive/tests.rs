@@ -240,14 +240,15 @@ fn a_name_clash_serves_the_mcp_server_whatever_the_order_and_reports_the_other()
     proxy.namespace = "tools".into();
     proxy.name = "weather".into();
     let unrelated = object(Kind::VirtualMcpServer, "virtualmcpserver.yaml");
-    for objects in [
-        vec![proxy.clone(), server.clone(), unrelated.clone()],
-        vec![unrelated, server, proxy],
-    ] {
+    for objects in [vec![proxy.clone(), server.clone(), unrelated.clone()], vec![unrelated, server, proxy]] {
         let resolved = resolve(objects);
         let names: Vec<String> = resolved.entries.iter().map(|e| e.server.name().to_string()).collect();
         assert_eq!(names, ["com.toolhive.k8s.platform/toolbox", "com.toolhive.k8s.tools/weather"]);
-        assert_eq!(resolved.entries[1].server.detail().packages.as_ref().map(Vec::len), Some(1), "the MCPServer's entry is served");
+        assert_eq!(
+            resolved.entries[1].server.detail().packages.as_ref().map(Vec::len),
+            Some(1),
+            "the MCPServer's entry is served"
+        );
         assert_eq!(
             resolved.clashes,
             [Clash {
