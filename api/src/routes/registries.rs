@@ -47,6 +47,31 @@ pub struct RegistryOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sync_policy: Option<SyncPolicyOut>,
     pub sync_status: SyncStatusOut,
+    /// A kubernetes registry's discovery and watcher.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesOut>,
+}
+
+/// What a kubernetes registry's discovery found and how it is watched.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesOut {
+    /// The last successful discovery is older than `staleAfter`, or none has succeeded and the last attempt
+    /// failed: the entries may not match the cluster.
+    pub stale: bool,
+    /// e.g. `30m`.
+    pub stale_after: String,
+    /// The last discovery: the parts listed (kind, namespace, the API version that answered), the parts
+    /// that failed with their errors (their entries are kept), the objects skipped with reasons, warnings,
+    /// name clashes, counts, and what was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub discovery: Option<Value>,
+    /// The worker watching the cluster, its state, its watches, events and changes seen, the last change
+    /// and the last error; written at most every 5 s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub watcher: Option<Value>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -106,6 +131,18 @@ impl From<Option<SyncStatus>> for SyncStatusOut {
 
 fn registry_out(registry: &RegistryConfig, status: Option<SyncStatus>) -> RegistryOut {
     let kind = registry.source.kind();
+    let kubernetes = match &registry.source {
+        Source::Kubernetes(source) => {
+            let after = source.stale_after_for(registry.sync_interval);
+            Some(KubernetesOut {
+                stale: status.as_ref().is_some_and(|status| status.is_stale(after, Utc::now())),
+                stale_after: format_duration(after),
+                discovery: status.as_ref().and_then(|status| status.discovery.clone()),
+                watcher: status.as_ref().and_then(|status| status.watcher.clone()),
+            })
+        }
+        _ => None,
+    };
     // Stored as `{"<type>": {settings}}` (or just `"managed"`); the type is a field of its own here.
     let source = match serde_json::to_value(&registry.source) {
         Ok(Value::Object(mut outer)) if outer.len() == 1 => outer.remove(kind).unwrap_or_default(),
@@ -121,6 +158,7 @@ fn registry_out(registry: &RegistryConfig, status: Option<SyncStatus>) -> Regist
             .map(|interval| SyncPolicyOut { interval: format_duration(interval) }),
         sync_status: status.into(),
         kind: kind.to_owned(),
+        kubernetes,
     }
 }
 

@@ -8,6 +8,7 @@ mod api;
 mod audit;
 mod cluster;
 mod http;
+mod kubernetes;
 mod publish;
 mod skew;
 mod sources;

@@ -224,6 +224,11 @@ impl KubernetesSource {
             stale_after: None,
         }
     }
+
+    /// [`KubernetesSource::stale_after`], or three of the registry's sync intervals.
+    pub fn stale_after_for(&self, sync_interval: Option<Duration>) -> Duration {
+        self.stale_after.unwrap_or_else(|| 3 * sync_interval.unwrap_or(KUBERNETES_SYNC_INTERVAL))
+    }
 }
 
 /// Which entries of a source are kept (ToolHive semantics; applied by the sync job).

@@ -140,6 +140,17 @@ impl SyncPhase {
     }
 }
 
+impl SyncStatus {
+    /// Whether the registry's data may be out of date: its last success is older than `after`, or none has
+    /// succeeded and the last attempt failed.
+    pub fn is_stale(&self, after: Duration, now: DateTime<Utc>) -> bool {
+        match self.last_success_at {
+            Some(success) => chrono::Duration::from_std(after).is_ok_and(|after| now - success > after),
+            None => self.phase == SyncPhase::Failed,
+        }
+    }
+}
+
 /// See [`Store::claim_queue_slot`].
 pub enum QueueSlot {
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
