@@ -1,6 +1,7 @@
 //! The scheduler tick: every few seconds, release registries whose job ended without a result, claim the
-//! registries whose sync is due and enqueue one job each. Every worker replica ticks; the claim in the
-//! database makes each (registry, slot) go to exactly one.
+//! registries whose sync is due (or was asked for by a Kubernetes watcher while another ran) and enqueue one
+//! job each. Every worker replica ticks; the claim in the database makes each (registry, slot) go to exactly
+//! one.
 
 use std::time::Duration;
 
