@@ -62,6 +62,7 @@ struct Cluster {
 
 struct Shared {
     cluster: Mutex<Cluster>,
+    bookmarks: std::sync::atomic::AtomicUsize,
     changes: broadcast::Sender<Change>,
     disconnects: broadcast::Sender<()>,
 }
@@ -83,7 +84,12 @@ impl FakeApiServer {
             served_versions: ["v1beta1", "v1alpha1"].into_iter().map(str::to_owned).collect(),
             ..Cluster::default()
         };
-        let shared = Arc::new(Shared { cluster: Mutex::new(cluster), changes, disconnects });
+        let shared = Arc::new(Shared {
+            cluster: Mutex::new(cluster),
+            bookmarks: Default::default(),
+            changes,
+            disconnects,
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("address"));
         let app = Router::new().fallback(serve).with_state(shared.clone());
@@ -237,6 +243,11 @@ impl FakeApiServer {
     /// Sends a bookmark this often on watches that allow them (the default is none).
     pub fn bookmark_every(&self, interval: Duration) {
         self.cluster().bookmark_interval = Some(interval);
+    }
+
+    /// How many bookmarks the watches have sent.
+    pub fn bookmarks_sent(&self) -> usize {
+        self.shared.bookmarks.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Every request so far, as `METHOD path?query`.
@@ -396,7 +407,7 @@ fn line(value: &Value) -> Bytes {
     Bytes::from(text)
 }
 
-fn watch_stream(shared: &Shared, target: &Target, query: &HashMap<String, String>) -> Response {
+fn watch_stream(shared: &Arc<Shared>, target: &Target, query: &HashMap<String, String>) -> Response {
     let from = query.get("resourceVersion").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     let timeout =
         Duration::from_secs(query.get("timeoutSeconds").and_then(|t| t.parse().ok()).unwrap_or(290));
@@ -421,6 +432,7 @@ fn watch_stream(shared: &Shared, target: &Target, query: &HashMap<String, String
         )
     };
     let mut disconnect = shared.disconnects.subscribe();
+    let shared = Arc::clone(shared);
     let target = target.clone();
     let version = target.version.clone();
     tokio::spawn(async move {
@@ -465,6 +477,7 @@ fn watch_stream(shared: &Shared, target: &Target, query: &HashMap<String, String
                         "metadata": { "resourceVersion": last.to_string(), "creationTimestamp": null }
                     }});
                     if tx.send(line(&bookmark)).await.is_err() { return; }
+                    shared.bookmarks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
                 received = live.recv() => match received {
                     Ok(change) if change.version > last && matches(&target, &change.plural, &change.namespace) => {

@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use registry_shared::config::{ApiSource, BasicAuth, Source};
+use chrono::Utc;
+use registry_shared::config::{ApiSource, BasicAuth, KubernetesSource, Source};
+use registry_shared::store::SyncPhase;
 use registry_testkit::*;
 use serde_json::json;
 
@@ -43,6 +45,34 @@ on_both_backends! {
 }
 
 on_both_backends! {
+    async fn a_kubernetes_registry_shows_its_discovery_its_watcher_and_when_it_is_stale(test: &TestStore) {
+        let mut cluster = file_registry("cluster");
+        cluster.source = Source::Kubernetes(KubernetesSource::new(vec!["tools".into()]));
+        cluster.sync_interval = Some(Duration::from_secs(600));
+        let app = spawn_app(test, vec![cluster, file_registry("files")]).await;
+        let report = json!({"served": 1, "failed": [{"kind": "MCPServer", "namespace": "tools", "error": "403 Forbidden: no"}]});
+        let watcher = json!({"holder": "registry-worker-a-1", "state": "watching"});
+        let registry = name("cluster");
+
+        let before = app.get("/extension/v0/registries/cluster").await;
+        test.store.put_discovery(&registry, &report).await.unwrap();
+        test.store.put_watcher(&registry, &watcher).await.unwrap();
+        let mut status = test.store.sync_status(&registry).await.unwrap().unwrap();
+        status.phase = SyncPhase::Complete;
+        status.last_success_at = Some(Utc::now() - chrono::Duration::minutes(29));
+        test.store.put_sync_status(&status).await.unwrap();
+        let fresh = app.get("/extension/v0/registries/cluster").await;
+        status.last_success_at = Some(Utc::now() - chrono::Duration::minutes(31));
+        test.store.put_sync_status(&status).await.unwrap();
+        let stale = app.get("/extension/v0/registries/cluster").await;
+        let files = app.get("/extension/v0/registries/files").await;
+
+        assert_eq!(before.body["kubernetes"], json!({"stale": false, "staleAfter": "30m"}), "never attempted: not stale");
+        assert_eq!(fresh.body["kubernetes"], json!({"stale": false, "staleAfter": "30m", "discovery": report, "watcher": watcher}));
+        assert_eq!(stale.body["kubernetes"]["stale"], true, "no success for more than three intervals");
+        assert!(files.body.get("kubernetes").is_none());
+    }
+
     async fn sync_now_queues_one_job_and_refuses_managed_and_unknown_registries(test: &TestStore) {
         let app = spawn_app(test, vec![managed_registry("internal"), file_registry("files")]).await;
         let post = |path: &str| app.client.post(format!("{}{path}", app.base));

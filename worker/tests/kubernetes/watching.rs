@@ -59,6 +59,8 @@ fn watcher_number(status: &SyncStatus, field: &str) -> u64 {
 async fn changes_are_served_within_seconds_status_churn_writes_nothing_and_a_relist_catches_missed_deletes() {
     let test = TestStore::postgres().await;
     let cluster = Cluster::start().await;
+    // Bookmarks only move a watch's resource version: they must not show up as errors.
+    cluster.fake.bookmark_every(Duration::from_millis(100));
     cluster.fake.apply(exported("MCPServer", "tools", "weather"));
     cluster.fake.apply(exported("MCPServer", "tools", "maps"));
     let registry = cluster.registry("cluster", &["tools"]);
@@ -148,6 +150,9 @@ async fn changes_are_served_within_seconds_status_churn_writes_nothing_and_a_rel
     )
     .await;
 
+    let status = test.store.sync_status(&name("cluster")).await.unwrap().unwrap();
+    assert!(status.watcher.as_ref().unwrap().get("lastError").is_none(), "{:?}", status.watcher);
+    assert!(cluster.fake.bookmarks_sent() > 10, "{} bookmarks", cluster.fake.bookmarks_sent());
     stop.send(()).unwrap();
     worker.await.unwrap().unwrap();
     let after_churn: i64 =
