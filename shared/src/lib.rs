@@ -7,6 +7,7 @@ pub mod config;
 pub mod filter;
 pub mod formats;
 pub mod jobs;
+pub mod kubernetes;
 pub mod logging;
 pub mod model;
 pub mod publish;

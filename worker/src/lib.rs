@@ -54,7 +54,7 @@ pub async fn run_on(
     let state = Arc::new(WorkerState { store: store.clone(), config: Arc::new(config), context });
     let name = format!("registry-worker-{}-{}", hostname(), std::process::id());
     let watches = kubernetes::watch::run(store.clone(), name.clone(), Default::default(), shutdown.wait());
-    let watches = tokio::spawn(watches);
+    let mut watches = tokio::spawn(watches);
     let mut scheduler = tokio::spawn(scheduler::run(store, shutdown.wait()));
     let handlers = supervisor::run_handlers(state, &name, &shutdown);
     tokio::pin!(handlers);
@@ -68,12 +68,22 @@ pub async fn run_on(
             // It stops at shutdown; the handlers get their grace to finish.
             _ => handlers.await,
         },
+        ended = &mut watches => {
+            scheduler.abort();
+            match ended {
+                Err(e) if e.is_panic() => Err(anyhow::anyhow!("the Kubernetes watches panicked: {e}")),
+                // They stop at shutdown; the handlers get their grace to finish.
+                _ => handlers.await,
+            }
+        }
     };
     // At shutdown the watches end by themselves, giving their locks back; after a failure they are stopped.
-    if !shutdown.is_stopping() {
-        watches.abort();
+    if !watches.is_finished() {
+        if !shutdown.is_stopping() {
+            watches.abort();
+        }
+        let _ = watches.await;
     }
-    let _ = watches.await;
     result
 }
 

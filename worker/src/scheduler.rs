@@ -21,7 +21,8 @@ pub async fn tick(store: &Store) -> Result<usize, registry_shared::jobs::JobErro
     let due = store.claim_due(Utc::now(), BATCH).await?;
     let mut queued = 0;
     for claimed in due {
-        let job = SyncRegistry::new(claimed.registry.clone(), Trigger::Schedule, None);
+        let trigger = if claimed.requested { Trigger::Watch } else { Trigger::Schedule };
+        let job = SyncRegistry::new(claimed.registry.clone(), trigger, None);
         match job.enqueue(store, Some(claimed.slot)).await? {
             Enqueued::Queued { job_id } => {
                 tracing::info!(registry.name = %claimed.registry, job.id = %job_id, "scheduled sync queued");

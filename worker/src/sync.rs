@@ -133,8 +133,7 @@ async fn fetch_and_write(
 ) -> Result<SyncOutcome, SyncError> {
     let filter_hash = registry.filter.fingerprint();
     if let SourceConfig::Kubernetes(source) = &registry.source {
-        let (outcome, content_hash) =
-            kubernetes::discover(store, registry, source, status.content_hash.as_deref()).await?;
+        let (outcome, content_hash) = kubernetes::discover(store, registry, source, status).await?;
         if let SyncOutcome::Written { servers, .. } = &outcome {
             status.server_count = i32::try_from(*servers).unwrap_or(i32::MAX);
         }

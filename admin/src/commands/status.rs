@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use registry_shared::config::Source;
+use registry_shared::kubernetes::{self, Report};
 use registry_shared::store::{Store, SyncStatus};
 use serde::Serialize;
 use serde_json::Value;
@@ -32,14 +33,16 @@ pub async fn run(path: &Path, output: Output) -> Result<(), Failure> {
     let mut rows = Vec::new();
     for registry in store.list_registries().await.context("reading the registries")? {
         let status = store.sync_status(&registry.name).await.context("reading the sync status")?;
-        let stale =
-            match registry.definition().map(|definition| (definition.source, definition.sync_interval)) {
-                Ok((Source::Kubernetes(source), interval)) => {
-                    let after = source.stale_after_for(interval);
-                    Some(status.as_ref().is_some_and(|status| status.is_stale(after, Utc::now())))
-                }
-                _ => None,
-            };
+        let stale = match registry
+            .definition()
+            .map(|definition| (definition.source, definition.sync_interval))
+        {
+            Ok((Source::Kubernetes(source), interval)) => {
+                let after = source.stale_after_for(interval);
+                Some(status.as_ref().is_some_and(|status| kubernetes::is_stale(status, after, Utc::now())))
+            }
+            _ => None,
+        };
         rows.push(RegistryStatus { name: registry.name.to_string(), kind: registry.kind, status, stale });
     }
     let mut out = std::io::stdout().lock();
@@ -59,6 +62,7 @@ pub async fn run(path: &Path, output: Output) -> Result<(), Failure> {
 fn write_kubernetes(out: &mut impl Write, row: &RegistryStatus) -> std::io::Result<()> {
     let (Some(stale), Some(status)) = (row.stale, &row.status) else { return Ok(()) };
     let text = |value: &Value| value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+    let field = |value: &Value, key: &str| value.get(key).map_or("-".into(), text);
     writeln!(
         out,
         "\n{} (kubernetes){}",
@@ -66,60 +70,65 @@ fn write_kubernetes(out: &mut impl Write, row: &RegistryStatus) -> std::io::Resu
         if stale { ": STALE, the entries may not match the cluster" } else { "" }
     )?;
     match &status.watcher {
-        Some(watcher) => writeln!(
+        Some(w) => writeln!(
             out,
-            "  watcher: {} by {} since {}; {} events, {} changes; last change: {}; last error: {}",
-            text(&watcher["state"]),
-            text(&watcher["holder"]),
-            text(&watcher["since"]),
-            watcher["events"],
-            watcher["changes"],
-            watcher.get("lastChange").map_or("-".into(), text),
-            watcher.get("lastError").map_or("-".into(), text),
+            "  watcher: {} by {} since {} (written {}); {} events, {} changes; last event: {}; last change: {}; last error: {}",
+            field(w, "state"),
+            field(w, "holder"),
+            field(w, "since"),
+            field(w, "writtenAt"),
+            field(w, "events"),
+            field(w, "changes"),
+            field(w, "lastEvent"),
+            field(w, "lastChange"),
+            field(w, "lastError"),
         )?,
         None => writeln!(out, "  watcher: none yet")?,
     }
-    let Some(discovery) = &status.discovery else { return writeln!(out, "  discovery: none yet") };
+    let Some(report) = Report::of(status) else { return writeln!(out, "  discovery: none yet") };
     writeln!(
         out,
-        "  discovery at {}: {} objects, {} exported, {} served, {} skipped, {} clashes, {} purged",
-        text(&discovery["finishedAt"]),
-        discovery["objects"],
-        discovery["exported"],
-        discovery["served"],
-        discovery["skipped"].as_array().map_or(0, Vec::len),
-        discovery["clashes"].as_array().map_or(0, Vec::len),
-        discovery["purged"],
+        "  discovery at {}: {} objects, {} exported, {} served ({} kept), {} skipped, {} clashes; {}; {} purged",
+        report.finished_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        report.objects,
+        report.exported,
+        report.served,
+        report.kept,
+        report.skipped.len(),
+        report.clashes.len(),
+        report.written.map_or("nothing written".to_owned(), |w| format!(
+            "{} inserted, {} updated, {} tombstoned, {} unchanged",
+            w.inserted, w.updated, w.tombstoned, w.unchanged
+        )),
+        report.purged,
     )?;
-    let part = |item: &Value| match item.get("namespace") {
-        Some(namespace) => format!("{} in {}", text(&item["kind"]), text(namespace)),
-        None => format!("{} in every namespace", text(&item["kind"])),
-    };
-    for failed in discovery["failed"].as_array().into_iter().flatten() {
-        writeln!(out, "  failed: {}: {} (its entries are kept)", part(failed), text(&failed["error"]))?;
+    for listed in &report.listed {
+        match &listed.version {
+            Some(version) => {
+                writeln!(out, "  listed: {} ({version}): {} objects", listed.part, listed.objects)?;
+            }
+            None => writeln!(out, "  not installed: {}", listed.part)?,
+        }
     }
-    for listed in discovery["listed"].as_array().into_iter().flatten().filter(|l| l.get("version").is_none())
-    {
-        writeln!(out, "  not installed: {}", part(listed))?;
+    for failed in &report.failed {
+        let since = failed.since.to_rfc3339_opts(SecondsFormat::Secs, true);
+        writeln!(out, "  failed since {since}: {}: {} (its entries are kept)", failed.part, failed.error)?;
     }
-    for skipped in discovery["skipped"].as_array().into_iter().flatten() {
-        writeln!(out, "  skipped: {}: {}", text(&skipped["object"]), text(&skipped["reason"]))?;
+    for skipped in &report.skipped {
+        writeln!(out, "  skipped: {}: {}", skipped.object, skipped.reason)?;
     }
-    for clash in discovery["clashes"].as_array().into_iter().flatten() {
+    for clash in &report.clashes {
         writeln!(
             out,
             "  clash: {} is served from {}; {} is ignored",
-            text(&clash["name"]),
-            text(&clash["served"]),
-            text(&clash["ignored"])
+            clash.name, clash.served, clash.ignored
         )?;
     }
-    for warning in discovery["warnings"].as_array().into_iter().flatten() {
-        writeln!(out, "  warning: {}: {}", text(&warning["object"]), text(&warning["reason"]))?;
+    for warning in &report.warnings {
+        writeln!(out, "  warning: {}: {}", warning.object, warning.reason)?;
     }
     Ok(())
 }
-
 fn write_table(out: &mut impl Write, rows: &[RegistryStatus]) -> std::io::Result<()> {
     let time =
         |t: Option<DateTime<Utc>>| t.map_or("-".to_owned(), |t| t.to_rfc3339_opts(SecondsFormat::Secs, true));

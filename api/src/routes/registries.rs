@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use registry_shared::config::{RegistryConfig, Source, format_duration};
 use registry_shared::jobs::{Enqueued, SyncRegistry, Trigger};
+use registry_shared::kubernetes;
 use registry_shared::store::{SyncPhase, SyncStatus};
 use serde::Serialize;
 use serde_json::Value;
@@ -56,8 +57,8 @@ pub struct RegistryOut {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KubernetesOut {
-    /// The last successful discovery is older than `staleAfter`, or none has succeeded and the last attempt
-    /// failed: the entries may not match the cluster.
+    /// The last successful discovery is older than `staleAfter` (or none has succeeded and the last attempt
+    /// failed), or a namespace × kind has failed to list for longer: the entries may not match the cluster.
     pub stale: bool,
     /// e.g. `30m`.
     pub stale_after: String,
@@ -67,8 +68,9 @@ pub struct KubernetesOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub discovery: Option<Value>,
-    /// The worker watching the cluster, its state, its watches, events and changes seen, the last change
-    /// and the last error; written at most every 5 s.
+    /// The worker watching the cluster, its state, its watches, the events and changes seen, the last event,
+    /// change and error, and when it was written: when it changes (at most every 5 s) and at least every
+    /// 30 s, so an older `writtenAt` means that no worker watches.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub watcher: Option<Value>,
@@ -135,7 +137,7 @@ fn registry_out(registry: &RegistryConfig, status: Option<SyncStatus>) -> Regist
         Source::Kubernetes(source) => {
             let after = source.stale_after_for(registry.sync_interval);
             Some(KubernetesOut {
-                stale: status.as_ref().is_some_and(|status| status.is_stale(after, Utc::now())),
+                stale: status.as_ref().is_some_and(|status| kubernetes::is_stale(status, after, Utc::now())),
                 stale_after: format_duration(after),
                 discovery: status.as_ref().and_then(|status| status.discovery.clone()),
                 watcher: status.as_ref().and_then(|status| status.watcher.clone()),

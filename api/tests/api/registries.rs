@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use registry_shared::config::{ApiSource, BasicAuth, KubernetesSource, Source};
+use registry_shared::kubernetes::{Failed, Kind, Part, Report};
 use registry_shared::store::SyncPhase;
 use registry_testkit::*;
 use serde_json::json;
@@ -50,26 +51,42 @@ on_both_backends! {
         cluster.source = Source::Kubernetes(KubernetesSource::new(vec!["tools".into()]));
         cluster.sync_interval = Some(Duration::from_secs(600));
         let app = spawn_app(test, vec![cluster, file_registry("files")]).await;
-        let report = json!({"served": 1, "failed": [{"kind": "MCPServer", "namespace": "tools", "error": "403 Forbidden: no"}]});
-        let watcher = json!({"holder": "registry-worker-a-1", "state": "watching"});
         let registry = name("cluster");
+        let now = Utc::now();
+        let minutes = |m: i64| now - chrono::Duration::minutes(m);
+        let failing_for = |m: i64| Report {
+            finished_at: now,
+            listed: vec![],
+            failed: vec![Failed { part: Part { kind: Kind::McpServer, namespace: Some("tools".into()) }, error: "403 Forbidden: no".into(), since: minutes(m) }],
+            objects: 0, exported: 0, served: 2, kept: 2, skipped: vec![], warnings: vec![], clashes: vec![], written: None, purged: 0,
+        };
+        let watcher = json!({"holder": "registry-worker-a-1", "state": "watching"});
+        let stale_after = |report: &Report, success: i64| {
+            let store = test.store.clone();
+            let (registry, report) = (registry.clone(), serde_json::to_value(report).unwrap());
+            let app = &app;
+            async move {
+                store.put_discovery(&registry, &report).await.unwrap();
+                let mut status = store.sync_status(&registry).await.unwrap().unwrap();
+                status.phase = SyncPhase::Complete;
+                status.last_success_at = Some(minutes(success));
+                store.put_sync_status(&status).await.unwrap();
+                app.get("/extension/v0/registries/cluster").await.body["kubernetes"].clone()
+            }
+        };
 
         let before = app.get("/extension/v0/registries/cluster").await;
-        test.store.put_discovery(&registry, &report).await.unwrap();
         test.store.put_watcher(&registry, &watcher).await.unwrap();
-        let mut status = test.store.sync_status(&registry).await.unwrap().unwrap();
-        status.phase = SyncPhase::Complete;
-        status.last_success_at = Some(Utc::now() - chrono::Duration::minutes(29));
-        test.store.put_sync_status(&status).await.unwrap();
-        let fresh = app.get("/extension/v0/registries/cluster").await;
-        status.last_success_at = Some(Utc::now() - chrono::Duration::minutes(31));
-        test.store.put_sync_status(&status).await.unwrap();
-        let stale = app.get("/extension/v0/registries/cluster").await;
+        let fresh = stale_after(&failing_for(29), 1).await;
+        let old_success = stale_after(&failing_for(0), 31).await;
+        let failing_part = stale_after(&failing_for(31), 1).await;
         let files = app.get("/extension/v0/registries/files").await;
 
         assert_eq!(before.body["kubernetes"], json!({"stale": false, "staleAfter": "30m"}), "never attempted: not stale");
-        assert_eq!(fresh.body["kubernetes"], json!({"stale": false, "staleAfter": "30m", "discovery": report, "watcher": watcher}));
-        assert_eq!(stale.body["kubernetes"]["stale"], true, "no success for more than three intervals");
+        assert_eq!(fresh["stale"], false);
+        assert_eq!((fresh["discovery"]["kept"].clone(), fresh["watcher"].clone()), (json!(2), watcher));
+        assert_eq!(old_success["stale"], true, "no success for more than three intervals");
+        assert_eq!(failing_part["stale"], true, "a namespace failing for more than three intervals");
         assert!(files.body.get("kubernetes").is_none());
     }
 

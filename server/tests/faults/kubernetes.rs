@@ -5,22 +5,10 @@
 
 use std::time::Duration;
 
-use registry_testkit::kube_fake::FakeApiServer;
-use serde_json::{Value, json};
+use registry_testkit::kube_fake::{FakeApiServer, exported};
+use serde_json::Value;
 
 use crate::support::*;
-
-fn exported(kind: &str, namespace: &str, name: &str, url: &str) -> Value {
-    json!({
-        "kind": kind,
-        "metadata": {"name": name, "namespace": namespace, "annotations": {
-            "toolhive.stacklok.dev/registry-export": "true",
-            "toolhive.stacklok.dev/registry-url": url,
-            "toolhive.stacklok.dev/registry-description": format!("The {name} server"),
-        }},
-        "spec": {"image": format!("ghcr.io/example/{name}:1.0.0")}
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_embedded_server_discovers_a_cluster_and_both_status_views_say_what_it_found() {
@@ -67,8 +55,8 @@ async fn an_embedded_server_discovers_a_cluster_and_both_status_views_say_what_i
     assert_eq!(discovery["skipped"][0]["object"], "MCPServer tools/broken");
     assert_eq!(
         discovery["failed"].as_array().unwrap().len(),
-        2,
-        "MCPServer and MCPRemoteProxy in team-b: {discovery}"
+        3,
+        "each kind in team-b, forbidden: {discovery}"
     );
     assert!(discovery["failed"][0]["error"].as_str().unwrap().starts_with("403 Forbidden"), "{discovery}");
     assert!(kubernetes["watcher"]["holder"].as_str().unwrap().starts_with("registry-worker-"));
@@ -77,11 +65,15 @@ async fn an_embedded_server_discovers_a_cluster_and_both_status_views_say_what_i
     let table = admin(&["status"], &config);
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[1].starts_with("cluster   kubernetes  complete"), "{table}");
+    assert!(
+        table.contains(": MCPServer in team-b: 403 Forbidden: mcpservers.toolhive.stacklok.dev is forbidden"),
+        "{table}"
+    );
     for expected in [
         "cluster (kubernetes)",
         "  watcher: watching by registry-worker-",
         "  discovery at ",
-        "  failed: MCPServer in team-b: 403 Forbidden: mcpservers.toolhive.stacklok.dev is forbidden",
+        "  failed since ",
         "  not installed: VirtualMCPServer in tools",
         "  skipped: MCPServer tools/broken: registry-url \"weather.example.com\" is not an absolute http(s) URL",
     ] {

@@ -140,17 +140,6 @@ impl SyncPhase {
     }
 }
 
-impl SyncStatus {
-    /// Whether the registry's data may be out of date: its last success is older than `after`, or none has
-    /// succeeded and the last attempt failed.
-    pub fn is_stale(&self, after: Duration, now: DateTime<Utc>) -> bool {
-        match self.last_success_at {
-            Some(success) => chrono::Duration::from_std(after).is_ok_and(|after| now - success > after),
-            None => self.phase == SyncPhase::Failed,
-        }
-    }
-}
-
 /// See [`Store::claim_queue_slot`].
 pub enum QueueSlot {
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
@@ -164,6 +153,8 @@ pub enum QueueSlot {
 pub struct DueSync {
     pub registry: RegistryName,
     pub slot: DateTime<Utc>,
+    /// Asked for (by a Kubernetes watcher, see [`SyncStatus::requested_at`]), not due by the schedule.
+    pub requested: bool,
 }
 
 /// The sync state of one registry (one row per registry).
@@ -186,8 +177,9 @@ pub struct SyncStatus {
     pub last_duration_ms: Option<i64>,
     /// The queued or running sync job, while there is one.
     pub job_id: Option<String>,
-    /// A sync asked for (by a Kubernetes watcher) and not yet queued. Set by [`super::Store::request_sync`],
-    /// cleared when a job is queued; [`super::Store::put_sync_status`] leaves it alone.
+    /// A sync asked for (by a Kubernetes watcher) and not yet answered. Set by [`super::Store::request_sync`],
+    /// cleared when a job is queued or a sync starts (it lists after that); otherwise
+    /// [`super::Store::put_sync_status`] leaves it alone.
     pub requested_at: Option<DateTime<Utc>>,
     /// A kubernetes registry's last discovery report, as [`super::Store::put_discovery`] wrote it.
     pub discovery: Option<Value>,

@@ -80,7 +80,7 @@ pub struct Plan {
 }
 
 /// What a snapshot write changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SnapshotSummary {
     pub inserted: usize,
     pub updated: usize,

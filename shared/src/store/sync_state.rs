@@ -52,6 +52,8 @@ impl<DB: Dialect> SqlStore<DB> {
             ", server_count = " {status.server_count}
             ", last_duration_ms = " {status.last_duration_ms}
             ", job_id = " {status.job_id.as_deref()}
+            // A sync that starts lists after every request made so far: they are answered.
+            ", requested_at = case when " {status.phase.as_str()} " = 'syncing' then null else requested_at end"
             ", updated_at = " {Timestamp(now())}
             " where registry = " {status.registry.as_str()}
         );
@@ -66,16 +68,17 @@ impl<DB: Dialect> SqlStore<DB> {
         let mut tx = DB::begin_write(&self.write, None).await?;
         // A requested sync is due at once; its slot is the time it was asked for.
         let mut due = sql!(DB;
-            "select s.registry, coalesce(s.requested_at, s.next_due_at) as slot, r.sync_interval_ms \
+            "select s.registry, coalesce(s.requested_at, s.next_due_at) as slot, r.sync_interval_ms, \
+             s.requested_at is not null as requested \
              from sync_status s join registry r on r.name = s.registry \
              where (s.next_due_at <= " {Timestamp(now)} " or s.requested_at is not null) \
              and r.sync_interval_ms is not null and s.phase not in ('queued', 'syncing') \
              order by slot limit " {i64::from(limit)}
         );
         due.push(DB::CLAIM_ROWS);
-        let rows: Vec<(String, Timestamp, i64)> = DB::fetch_all(&mut tx, &mut due).await?;
+        let rows: Vec<(String, Timestamp, i64, bool)> = DB::fetch_all(&mut tx, &mut due).await?;
         let mut claimed = Vec::with_capacity(rows.len());
-        for (registry, slot, interval_ms) in rows {
+        for (registry, slot, interval_ms, requested) in rows {
             let registry = parse_registry_name(&registry)?;
             let next = Timestamp(now + chrono::Duration::milliseconds(interval_ms));
             let mut claim = sql!(DB;
@@ -83,7 +86,7 @@ impl<DB: Dialect> SqlStore<DB> {
                 " where registry = " {registry.as_str()}
             );
             DB::execute(&mut tx, &mut claim).await?;
-            claimed.push(DueSync { registry, slot: slot.0 });
+            claimed.push(DueSync { registry, slot: slot.0, requested });
         }
         tx.commit().await?;
         Ok(claimed)

@@ -78,6 +78,7 @@ on_both_backends! {
         assert!(requested.is_some(), "the running sync's status write keeps the request");
         assert_eq!(after.len(), 1);
         assert_eq!(Some(after[0].slot), requested, "the slot is the time it was asked for");
+        assert!(after[0].requested);
         match store.claim_queue_slot(&name("cluster"), "job-1").await.unwrap() {
             QueueSlot::Postgres(tx) => tx.commit().await.unwrap(),
             QueueSlot::Sqlite(tx) => tx.commit().await.unwrap(),
@@ -86,6 +87,14 @@ on_both_backends! {
         let queued = store.sync_status(&name("cluster")).await.unwrap().unwrap();
         assert_eq!(queued.requested_at, None, "the queued job answers the request");
         assert_eq!(queued.job_id.as_deref(), Some("job-1"));
+
+        // Asked for while the job waits in the queue: the job answers it when it starts, since it lists after.
+        store.request_sync(&name("cluster")).await.unwrap();
+        let mut starting = store.sync_status(&name("cluster")).await.unwrap().unwrap();
+        assert!(starting.requested_at.is_some());
+        starting.phase = SyncPhase::Syncing;
+        store.put_sync_status(&starting).await.unwrap();
+        assert_eq!(store.sync_status(&name("cluster")).await.unwrap().unwrap().requested_at, None);
     }
 
     async fn discovery_and_watcher_reports_are_kept_beside_the_sync_status(test: &TestStore) {

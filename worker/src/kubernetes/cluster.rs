@@ -9,64 +9,40 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use registry_shared::config::KubernetesSource;
-use serde::Serialize;
+use registry_shared::kubernetes::{Kind, Part};
 
-use super::derive::{GROUP, Kind, Object, VERSIONS};
+use super::derive::{GROUP, Object, VERSIONS};
 
-/// How long one page of a list may take.
-pub const LIST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one request to the cluster may take (a page of a list, a probe).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Objects per page, as kube's own watcher asks for.
 const PAGE_SIZE: u32 = 500;
 /// Lists in flight at once across namespaces and kinds.
 const CONCURRENT_LISTS: usize = 4;
+
+/// Why the cluster cannot be reached at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cannot read the kubeconfig {path}: {message}")]
+    Kubeconfig { path: String, message: String },
+    #[error("no cluster credentials: {0}")]
+    NoCredentials(String),
+    #[error("cannot build the Kubernetes client: {0}")]
+    Client(String),
+}
 
 #[derive(Clone)]
 pub struct Cluster {
     client: Client,
 }
 
-/// One kind in one namespace, or in every namespace (`namespace: None`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Part {
-    pub kind: Kind,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-}
-
-impl Part {
-    /// The parts a registry reads: each kind in each namespace, or each kind cluster-wide.
-    pub fn all(namespaces: &[String]) -> Vec<Self> {
-        let namespaces: Vec<Option<String>> =
-            if namespaces.is_empty() { vec![None] } else { namespaces.iter().cloned().map(Some).collect() };
-        namespaces
-            .iter()
-            .flat_map(|namespace| {
-                Kind::ALL.into_iter().map(|kind| Self { kind, namespace: namespace.clone() })
-            })
-            .collect()
-    }
-
-    /// Whether an object of `kind` in `namespace` belongs to this part.
-    pub fn holds(&self, kind: Kind, namespace: &str) -> bool {
-        self.kind == kind && self.namespace.as_deref().is_none_or(|ns| ns == namespace)
-    }
-
-    pub fn api(&self, client: Client, version: &str) -> Api<DynamicObject> {
-        let gvk = GroupVersionKind::gvk(GROUP, version, self.kind.as_str());
-        let resource = ApiResource::from_gvk_with_plural(&gvk, self.kind.plural());
-        match &self.namespace {
-            Some(namespace) => Api::namespaced_with(client, namespace, &resource),
-            None => Api::all_with(client, &resource),
-        }
-    }
-}
-
-impl std::fmt::Display for Part {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.namespace {
-            Some(namespace) => write!(f, "{} in {namespace}", self.kind),
-            None => write!(f, "{} in every namespace", self.kind),
-        }
+/// The API of a part, at one version.
+pub fn api(part: &Part, client: Client, version: &str) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk(GROUP, version, part.kind.as_str());
+    let resource = ApiResource::from_gvk_with_plural(&gvk, part.kind.plural());
+    match &part.namespace {
+        Some(namespace) => Api::namespaced_with(client, namespace, &resource),
+        None => Api::all_with(client, &resource),
     }
 }
 
@@ -84,22 +60,24 @@ pub enum Listing {
 impl Cluster {
     /// A client with the worker's own credentials: the source's kubeconfig, else `KUBECONFIG` or
     /// `~/.kube/config`, else the in-cluster service account.
-    pub async fn connect(source: &KubernetesSource) -> Result<Self, String> {
+    pub async fn connect(source: &KubernetesSource) -> Result<Self, ClusterError> {
         // kube's TLS is rustls with ring; the process-wide provider may not be installed yet.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut config = match &source.kubeconfig {
             Some(path) => {
-                let kubeconfig = Kubeconfig::read_from(path)
-                    .map_err(|e| format!("cannot read the kubeconfig {}: {e}", path.display()))?;
+                let failed = |e: &dyn std::fmt::Display| ClusterError::Kubeconfig {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                };
+                let kubeconfig = Kubeconfig::read_from(path).map_err(|e| failed(&e))?;
                 Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                     .await
-                    .map_err(|e| format!("the kubeconfig {}: {e}", path.display()))?
+                    .map_err(|e| failed(&e))?
             }
-            None => Config::infer().await.map_err(|e| format!("no cluster credentials: {e}"))?,
+            None => Config::infer().await.map_err(|e| ClusterError::NoCredentials(e.to_string()))?,
         };
-        config.connect_timeout = Some(LIST_TIMEOUT);
-        let client =
-            Client::try_from(config).map_err(|e| format!("cannot build the Kubernetes client: {e}"))?;
+        config.connect_timeout = Some(REQUEST_TIMEOUT);
+        let client = Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))?;
         Ok(Self { client })
     }
 
@@ -122,7 +100,7 @@ impl Cluster {
     /// Lists one part, every page, preferring `v1beta1`.
     pub async fn list(&self, part: &Part) -> Listing {
         for version in VERSIONS {
-            match list_pages(&part.api(self.client.clone(), version), part.kind).await {
+            match list_pages(&api(part, self.client(), version), part.kind).await {
                 Ok(objects) => return Listing::Listed { version, objects },
                 Err(kube::Error::Api(status)) if status.code == 404 => continue,
                 Err(error) => return Listing::Failed(describe(&error)),
@@ -130,14 +108,27 @@ impl Cluster {
         }
         Listing::NotInstalled
     }
+
+    /// The first of [`VERSIONS`] the cluster serves for the part's kind, or none; a part that cannot be
+    /// listed at all (forbidden, unreachable) gets the preferred version, for a watch that reports why.
+    pub async fn served_version(&self, part: &Part) -> Option<&'static str> {
+        for version in VERSIONS {
+            let probe = api(part, self.client(), version);
+            match tokio::time::timeout(REQUEST_TIMEOUT, probe.list(&ListParams::default().limit(1))).await {
+                Ok(Err(kube::Error::Api(status))) if status.code == 404 => continue,
+                _ => return Some(version),
+            }
+        }
+        None
+    }
 }
 
 async fn list_pages(api: &Api<DynamicObject>, kind: Kind) -> Result<Vec<Object>, kube::Error> {
     let mut params = ListParams::default().limit(PAGE_SIZE);
     let mut objects = Vec::new();
     loop {
-        let page = tokio::time::timeout(LIST_TIMEOUT, api.list(&params)).await.map_err(|_| {
-            kube::Error::Service(format!("no answer within {}s", LIST_TIMEOUT.as_secs()).into())
+        let page = tokio::time::timeout(REQUEST_TIMEOUT, api.list(&params)).await.map_err(|_| {
+            kube::Error::Service(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs()).into())
         })??;
         objects.extend(page.items.iter().map(|object| Object::from_dynamic(kind, object)));
         match page.metadata.continue_.filter(|token| !token.is_empty()) {

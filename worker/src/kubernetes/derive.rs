@@ -8,56 +8,32 @@ use std::collections::BTreeMap;
 
 use kube::api::DynamicObject;
 use registry_shared::formats::Entry;
+use registry_shared::kubernetes::{Clash, Kind, Problem};
 use registry_shared::model::ServerJson;
 use registry_shared::model::server_json::{CURRENT_SCHEMA, PUBLISHER_PROVIDED};
 use registry_shared::validation;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 pub const GROUP: &str = "toolhive.stacklok.dev";
 /// The versions read, preferred first: `v1alpha1` for clusters that serve only that.
 pub const VERSIONS: [&str; 2] = ["v1beta1", "v1alpha1"];
 const ANNOTATION_PREFIX: &str = "toolhive.stacklok.dev/";
+/// The annotations read, under [`ANNOTATION_PREFIX`].
+const ANNOTATIONS: [&str; 10] = [
+    "registry-export",
+    "registry-url",
+    "registry-description",
+    "registry-title",
+    "registry-icon",
+    "registry-version",
+    "registry-category",
+    "tools",
+    "tool-definitions",
+    "authz-claims",
+];
 /// ToolHive's publisher key inside the publisher-provided `_meta`.
 const PUBLISHER: &str = "io.github.stacklok";
-
-/// The kinds discovered, in the order that settles a name clash: an `MCPServer` wins over a
-/// `VirtualMCPServer`, which wins over an `MCPRemoteProxy`, of the same namespace and name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Kind {
-    #[serde(rename = "MCPServer")]
-    McpServer,
-    #[serde(rename = "VirtualMCPServer")]
-    VirtualMcpServer,
-    #[serde(rename = "MCPRemoteProxy")]
-    McpRemoteProxy,
-}
-
-impl Kind {
-    pub const ALL: [Self; 3] = [Self::McpServer, Self::VirtualMcpServer, Self::McpRemoteProxy];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::McpServer => "MCPServer",
-            Self::VirtualMcpServer => "VirtualMCPServer",
-            Self::McpRemoteProxy => "MCPRemoteProxy",
-        }
-    }
-
-    pub fn plural(self) -> &'static str {
-        match self {
-            Self::McpServer => "mcpservers",
-            Self::VirtualMcpServer => "virtualmcpservers",
-            Self::McpRemoteProxy => "mcpremoteproxies",
-        }
-    }
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The spec fields derivation reads; the rest of the spec, and the status, are never read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -69,14 +45,15 @@ pub struct Spec {
 }
 
 /// Everything derivation reads of an object, and nothing else: two versions of an object that compare equal
-/// derive the same entry, so an update that changes only other fields (status churn) changes nothing.
+/// derive the same entry, so an update that changes only other fields (status churn, other annotations)
+/// changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {
     pub kind: Kind,
     pub namespace: String,
     pub name: String,
     pub uid: String,
-    /// The annotations under `toolhive.stacklok.dev/`.
+    /// The [`ANNOTATIONS`] the object carries.
     pub annotations: BTreeMap<String, String>,
     pub spec: Spec,
 }
@@ -88,7 +65,9 @@ impl Object {
             .annotations
             .iter()
             .flatten()
-            .filter(|(key, _)| key.starts_with(ANNOTATION_PREFIX))
+            .filter(|(key, _)| {
+                key.strip_prefix(ANNOTATION_PREFIX).is_some_and(|key| ANNOTATIONS.contains(&key))
+            })
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
         let spec = object.data.get("spec").and_then(|spec| Spec::deserialize(spec).ok()).unwrap_or_default();
@@ -146,7 +125,7 @@ fn build(object: &Object) -> Result<Derived, String> {
     document.insert("$schema".into(), CURRENT_SCHEMA.into());
     document.insert("name".into(), object.server_name().into());
     document.insert("description".into(), description.into());
-    if let Some(title) = object.annotation("registry-title") {
+    if let Some(title) = object.annotation("registry-title").filter(|title| !title.is_empty()) {
         document.insert("title".into(), title.into());
     }
     document.insert("version".into(), version(object).into());
@@ -179,21 +158,6 @@ fn build(object: &Object) -> Result<Derived, String> {
     }
     let server = ServerJson::from_value(document).map_err(|e| format!("the derived server.json: {e}"))?;
     Ok(Derived { entry: Entry { server, origin: None }, warnings })
-}
-
-/// One object's problem, for the discovery report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    pub object: String,
-    pub reason: String,
-}
-
-/// Two exported objects of different kinds with one namespace and name, so one server name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Clash {
-    pub name: String,
-    pub served: String,
-    pub ignored: String,
 }
 
 /// What the objects of a discovery derive to.
@@ -241,13 +205,15 @@ pub fn resolve(mut objects: Vec<Object>) -> Resolved {
     resolved
 }
 
-/// The kind and namespace of the object a stored entry was derived from, read from its `_meta`.
-pub fn origin_of(document: &Value) -> Option<(Kind, String)> {
-    let extensions = document.get("_meta")?.get(PUBLISHER_PROVIDED)?.get(PUBLISHER)?.as_object()?;
-    let kubernetes = extensions.values().next()?.get("metadata")?.get("kubernetes")?;
-    let kind = kubernetes.get("kind")?.as_str()?;
-    let kind = Kind::ALL.into_iter().find(|known| known.as_str() == kind)?;
-    Some((kind, kubernetes.get("namespace")?.as_str()?.to_owned()))
+/// The namespace of the object a stored entry was derived from (its name says it), and its kind when the
+/// entry's `_meta` says.
+pub fn origin_of(name: &str, document: &Value) -> Option<(Option<Kind>, String)> {
+    let namespace = name.strip_prefix("com.toolhive.k8s.")?.split_once('/')?.0.to_owned();
+    let kind = (|| {
+        let extensions = document.get("_meta")?.get(PUBLISHER_PROVIDED)?.get(PUBLISHER)?.as_object()?;
+        Kind::parse(extensions.values().next()?.get("metadata")?.get("kubernetes")?.get("kind")?.as_str()?)
+    })();
+    Some((kind, namespace))
 }
 
 /// An absolute http(s) URL with a host: in-cluster `http://…svc.cluster.local` addresses are fine.
@@ -348,10 +314,11 @@ fn extensions(
     extensions.insert("metadata".into(), json!({ "kubernetes": kubernetes }));
     if let Some(raw) = object.annotation("tools") {
         match serde_json::from_str::<Vec<String>>(raw) {
-            Ok(tools) if tools.iter().all(|tool| is_tool_name(tool)) => {
+            Ok(tools) if tools.iter().all(|tool| is_tool_name(tool)) && all_different(&tools) => {
                 extensions.insert("tools".into(), json!(tools));
             }
-            _ => warnings.push(format!("the tools annotation is not a JSON array of tool names: {raw:?}")),
+            _ => warnings
+                .push(format!("the tools annotation is not a JSON array of distinct tool names: {raw:?}")),
         }
     }
     if let Some(raw) = object.annotation("tool-definitions") {
@@ -393,9 +360,14 @@ fn claims(raw: &str) -> Option<Value> {
     valid.then_some(Value::Object(claims))
 }
 
-/// `^[\w-]+$`.
+/// `^[\w-]+$`, where `\w` is ASCII letters, digits and `_`.
 fn is_tool_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn all_different(items: &[String]) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    items.iter().all(|item| seen.insert(item))
 }
 
 /// `^[a-z0-9][a-z0-9_-]*[a-z0-9]$`.

@@ -6,67 +6,31 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use registry_shared::config::{KubernetesSource, RegistryConfig};
 use registry_shared::formats::Entry;
+use registry_shared::kubernetes::{Failed, Listed, Part, Report};
 use registry_shared::model::RegistryName;
-use registry_shared::store::{ListQuery, Scope, SnapshotSummary, Store, StoreError};
-use serde::Serialize;
+use registry_shared::store::{ListQuery, Scope, Store, StoreError, SyncStatus};
 use sha2::{Digest, Sha256};
 
-use super::cluster::{Cluster, Listing, Part};
-use super::derive::{Clash, Problem, origin_of, resolve};
+use super::cluster::{Cluster, Listing};
+use super::derive::{origin_of, resolve};
 use crate::sources::SourceError;
 use crate::sync::{SyncError, SyncOutcome};
 
-/// What a discovery found, kept beside the sync status and shown by the status endpoints.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Report {
-    pub finished_at: DateTime<Utc>,
-    /// The parts listed, with the API version that answered (none when the CRD is not installed).
-    pub listed: Vec<Listed>,
-    /// The parts whose list failed: their entries were kept as they were.
-    pub failed: Vec<Failed>,
-    pub objects: usize,
-    pub exported: usize,
-    pub served: usize,
-    pub skipped: Vec<Problem>,
-    pub warnings: Vec<Problem>,
-    pub clashes: Vec<Clash>,
-    /// What the write did; none when nothing changed since the last discovery.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub written: Option<SnapshotSummary>,
-    pub purged: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Listed {
-    #[serde(flatten)]
-    pub part: Part,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<&'static str>,
-    pub objects: usize,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Failed {
-    #[serde(flatten)]
-    pub part: Part,
-    pub error: String,
-}
-
-/// Discovers a kubernetes registry; `content_hash` is the last successful discovery's, and the new one is
-/// returned with the outcome.
+/// Discovers a kubernetes registry. `previous` is its sync status before this run: the last successful
+/// discovery's content hash, and the report that says since when a part has failed. Returns the outcome and
+/// the new content hash.
 pub async fn discover(
     store: &Store,
     registry: &RegistryConfig,
     source: &KubernetesSource,
-    content_hash: Option<&str>,
+    previous: &SyncStatus,
 ) -> Result<(SyncOutcome, String), SyncError> {
-    let cluster = Cluster::connect(source).await.map_err(SourceError::transient)?;
+    let cluster = Cluster::connect(source).await.map_err(|e| SourceError::transient(e.to_string()))?;
     let listings = cluster.list_all(&Part::all(&source.namespaces)).await;
+    let failing_since = Report::of(previous).map(|report| report.failed).unwrap_or_default();
     let mut report = Report {
         finished_at: Utc::now(),
         listed: Vec::new(),
@@ -74,6 +38,7 @@ pub async fn discover(
         objects: 0,
         exported: 0,
         served: 0,
+        kept: 0,
         skipped: Vec::new(),
         warnings: Vec::new(),
         clashes: Vec::new(),
@@ -84,11 +49,15 @@ pub async fn discover(
     for (part, listing) in listings {
         match listing {
             Listing::Listed { version, objects: listed } => {
-                report.listed.push(Listed { part, version: Some(version), objects: listed.len() });
+                report.listed.push(Listed { part, version: Some(version.to_owned()), objects: listed.len() });
                 objects.extend(listed);
             }
             Listing::NotInstalled => report.listed.push(Listed { part, version: None, objects: 0 }),
-            Listing::Failed(error) => report.failed.push(Failed { part, error }),
+            Listing::Failed(error) => {
+                let since =
+                    failing_since.iter().find(|f| f.part == part).map_or(report.finished_at, |f| f.since);
+                report.failed.push(Failed { part, error, since });
+            }
         }
     }
     if report.listed.is_empty() {
@@ -103,20 +72,27 @@ pub async fn discover(
     report.warnings = resolved.warnings;
     report.clashes = resolved.clashes;
     let entries = registry.filter.apply(resolved.entries);
-    report.served = entries.len();
     let failed: Vec<&Part> = report.failed.iter().map(|failed| &failed.part).collect();
     let kept = names_in(store, &registry.name, &failed).await?;
+    let entries: Vec<Entry> =
+        entries.into_iter().filter(|e| !kept.contains(e.server.name().as_str())).collect();
+    report.kept = kept.len();
+    report.served = entries.len() + kept.len();
     let hash = content_hash_of(&entries, &kept, &registry.filter.fingerprint());
-    let outcome = if content_hash == Some(hash.as_str()) {
+    let outcome = if previous.content_hash.as_deref() == Some(hash.as_str()) {
         SyncOutcome::Unchanged
     } else {
-        let servers = entries.len();
         let summary = store.write_snapshot_keeping(&registry.name, entries, &kept).await?;
         report.written = Some(summary);
-        SyncOutcome::Written { summary, servers }
+        SyncOutcome::Written { summary, servers: report.served }
     };
-    let retention = chrono::Duration::from_std(source.tombstone_retention).unwrap_or(chrono::Duration::MAX);
-    report.purged = store.purge_tombstones(&registry.name, Utc::now() - retention).await?;
+    // A failed part's tombstones are part of what it keeps; and a retention too long to subtract purges none.
+    let cutoff = chrono::Duration::from_std(source.tombstone_retention)
+        .ok()
+        .and_then(|retention| Utc::now().checked_sub_signed(retention));
+    if let (true, Some(cutoff)) = (report.failed.is_empty(), cutoff) {
+        report.purged = store.purge_tombstones(&registry.name, cutoff).await?;
+    }
     report.finished_at = Utc::now();
     put_report(store, &registry.name, &report).await?;
     Ok((outcome, hash))
@@ -126,7 +102,8 @@ async fn put_report(store: &Store, registry: &RegistryName, report: &Report) -> 
     store.put_discovery(registry, &serde_json::to_value(report).unwrap_or_default()).await
 }
 
-/// The names of the registry's live entries that were derived from an object in one of `parts`.
+/// The names of the registry's live entries that were derived from an object in one of `parts`: they stay as
+/// they are.
 async fn names_in(
     store: &Store,
     registry: &RegistryName,
@@ -141,8 +118,9 @@ async fn names_in(
     loop {
         let page = store.list_servers(&query).await?;
         for version in &page.items {
+            // An unreadable body still names its namespace: it is kept for any failed kind there.
             let document: serde_json::Value = serde_json::from_str(version.body.get()).unwrap_or_default();
-            if let Some((kind, namespace)) = origin_of(&document)
+            if let Some((kind, namespace)) = origin_of(&version.name, &document)
                 && parts.iter().any(|part| part.holds(kind, &namespace))
             {
                 names.insert(version.name.clone());

@@ -5,4 +5,4 @@ pub mod derive;
 mod discover;
 pub mod watch;
 
-pub use discover::{Report, discover};
+pub use discover::discover;

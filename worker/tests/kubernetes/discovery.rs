@@ -134,13 +134,41 @@ on_both_backends! {
         assert_eq!(failed[0]["namespace"], "team-b");
         assert!(failed[0]["error"].as_str().unwrap().starts_with("403 Forbidden: mcpservers.toolhive.stacklok.dev is forbidden"), "{failed:?}");
 
+        assert_eq!((report["served"].clone(), report["kept"].clone()), (json!(3), json!(2)), "team-a's search, and team-b's two kept");
+        let status = test.store.sync_status(&name("cluster")).await.unwrap().unwrap();
+        assert_eq!(status.server_count, 3);
+        let failing_since = report["failed"][0]["since"].clone();
+        discover(&test.store, &registry).await;
+        assert_eq!(super::report(&test.store, "cluster").await["failed"][0]["since"], failing_since, "failing since the first failure");
+
+        // Allowed again: team-b's delete is seen.
+        cluster.fake.allow("team-b");
+        discover(&test.store, &registry).await;
+        assert!(entries(&test.store, "cluster").await.contains(&row("com.toolhive.k8s.team-b/docs", DELETED)));
+        assert_eq!(super::report(&test.store, "cluster").await["failed"], json!([]));
+
         cluster.fake.forbid("team-a");
+        cluster.fake.forbid("team-b");
         let error = sync_registry(&test.store, &registry, &context()).await.unwrap_err();
         assert!(error.is_transient());
         assert!(error.to_string().starts_with("no list succeeded: MCPServer in team-a: 403 Forbidden"), "{error}");
         let status = test.store.sync_status(&name("cluster")).await.unwrap().unwrap();
         assert_eq!((status.phase, status.attempts), (SyncPhase::Failed, 1));
         assert_eq!(entries(&test.store, "cluster").await.len(), 4, "a failed discovery keeps the previous data");
+    }
+
+    async fn with_namespaced_rbac_only_a_cluster_wide_registry_fails_and_says_why(test: &TestStore) {
+        let cluster = Cluster::start().await;
+        cluster.fake.apply(exported("MCPServer", "tools", "weather"));
+        cluster.fake.forbid_cluster_wide();
+        let registry = cluster.registry("cluster", &[]);
+        test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
+
+        let error = sync_registry(&test.store, &registry, &context()).await.unwrap_err();
+
+        assert!(error.to_string().starts_with("no list succeeded: MCPServer in every namespace: 403 Forbidden"), "{error}");
+        assert!(error.to_string().contains("at the cluster scope"), "{error}");
+        assert!(entries(&test.store, "cluster").await.is_empty());
     }
 
     async fn a_kind_without_its_crd_counts_as_listed_and_empty_and_v1alpha1_is_read_when_only_it_is_served(test: &TestStore) {

@@ -12,9 +12,9 @@ use registry_shared::config::{KubernetesSource, RegistryConfig, Source};
 use registry_shared::model::Status;
 use registry_shared::store::{ListQuery, Scope, Store};
 use registry_testkit::file_registry;
-use registry_testkit::kube_fake::FakeApiServer;
+use registry_testkit::kube_fake::{self, FakeApiServer};
 use registry_worker::sources::{Context, HttpClient};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub fn context() -> Context {
     Context {
@@ -58,25 +58,31 @@ pub fn registry_at(name: &str, namespaces: &[&str], kubeconfig: &Path) -> Regist
 
 /// An exported object of `kind`, advertised at a URL of its own.
 pub fn exported(kind: &str, namespace: &str, name: &str) -> Value {
-    let mut spec = json!({});
-    if kind == "MCPServer" {
-        spec = json!({"image": format!("ghcr.io/example/{name}:1.2.0"), "transport": "stdio"});
+    kube_fake::exported(kind, namespace, name, &format!("https://{name}.{namespace}.example.com/mcp"))
+}
+
+/// Waits until every sync job of the queue has ended as done (the queue records it just after the job's
+/// writes commit); fails when one failed or some are left after 60 s (a job a killed worker had taken goes
+/// back to the queue once its heartbeat lapses).
+pub async fn until_jobs_done(store: &Store) {
+    let Store::Postgres(pg) = store else { return };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let jobs: Vec<(String,)> =
+            sqlx::query_as("select status from apalis.jobs where job_type = 'registry-sync'")
+                .fetch_all(pg.pool())
+                .await
+                .unwrap();
+        assert!(
+            jobs.iter().all(|(status,)| matches!(status.as_str(), "Done" | "Pending" | "Queued" | "Running")),
+            "{jobs:?}"
+        );
+        if !jobs.is_empty() && jobs.iter().all(|(status,)| status == "Done") {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "jobs not done within 60 s: {jobs:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    json!({
-        "apiVersion": "toolhive.stacklok.dev/v1beta1",
-        "kind": kind,
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "annotations": {
-                "toolhive.stacklok.dev/registry-export": "true",
-                "toolhive.stacklok.dev/registry-url": format!("https://{name}.{namespace}.example.com/mcp"),
-                "toolhive.stacklok.dev/registry-description": format!("The {name} server of {namespace}"),
-            }
-        },
-        "spec": spec,
-        "status": {"phase": "Ready"}
-    })
 }
 
 /// Each entry of a registry with its status, deleted ones included, in name order.

@@ -5,6 +5,8 @@ use std::time::Instant;
 use registry_shared::config::Config;
 use registry_shared::store::{SyncPhase, SyncStatus};
 use registry_testkit::*;
+use registry_worker::kubernetes::watch::{self, Settings};
+use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::*;
@@ -97,7 +99,7 @@ async fn changes_are_served_within_seconds_status_churn_writes_nothing_and_a_rel
     let quiet = until(&test.store, "cluster", "settled", Duration::from_secs(30), |s| {
         s.phase == SyncPhase::Complete
             && s.requested_at.is_none()
-            && s.watcher.as_ref().is_some_and(|w| w["lastChange"] == "changed MCPServer tools/weather")
+            && s.watcher.as_ref().is_some_and(|w| w["lastChange"] == "applied MCPServer tools/weather")
     })
     .await;
     let generation = test.store.registry(&name("cluster")).await.unwrap().unwrap().generation;
@@ -140,6 +142,7 @@ async fn changes_are_served_within_seconds_status_churn_writes_nothing_and_a_rel
     cluster.fake.pause_watches();
     cluster.fake.delete("MCPServer", "tools", "maps");
     cluster.fake.compact();
+    let resumed = chrono::Utc::now();
     cluster.fake.resume_watches();
     until_served(
         &test.store,
@@ -150,9 +153,23 @@ async fn changes_are_served_within_seconds_status_churn_writes_nothing_and_a_rel
     )
     .await;
 
-    let status = test.store.sync_status(&name("cluster")).await.unwrap().unwrap();
-    assert!(status.watcher.as_ref().unwrap().get("lastError").is_none(), "{:?}", status.watcher);
+    // The relist after the 410 is no failure: still watching, no error; and bookmarks were none either.
+    let status =
+        until(&test.store, "cluster", "the relist in the watcher state", Duration::from_secs(30), |s| {
+            s.watcher.as_ref().is_some_and(|w| {
+                let relist = w["lastChange"].as_str().is_some_and(|change| change.starts_with("relisted "));
+                let at = w["lastChangeAt"]
+                    .as_str()
+                    .and_then(|at| at.parse::<chrono::DateTime<chrono::Utc>>().ok());
+                relist && at.is_some_and(|at| at > resumed)
+            })
+        })
+        .await;
+    let watcher = status.watcher.unwrap();
+    assert_eq!(watcher["state"], "watching", "{watcher}");
+    assert!(watcher.get("lastError").is_none_or(Value::is_null), "{watcher}");
     assert!(cluster.fake.bookmarks_sent() > 10, "{} bookmarks", cluster.fake.bookmarks_sent());
+    until_jobs_done(&test.store).await;
     stop.send(()).unwrap();
     worker.await.unwrap().unwrap();
     let after_churn: i64 =
@@ -173,6 +190,8 @@ impl Process {
             std::process::Command::new(env!("CARGO_BIN_EXE_registry-worker"))
                 .args(["run", "--config", config.to_str().unwrap()])
                 .env("RUST_LOG", "warn")
+                // The holder's name carries the host name: fixed, so the test can tell the two apart.
+                .env("HOSTNAME", "local")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()
@@ -289,6 +308,55 @@ async fn of_two_worker_processes_one_watches_a_burst_is_one_job_and_the_other_ta
         |(status, _)| *status == Status::Active,
     )
     .await;
+    until_jobs_done(&store).await;
     drop(workers);
     database.drop_now().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_whose_crd_is_installed_later_is_watched_and_discovered() {
+    let test = TestStore::postgres().await;
+    let cluster = Cluster::start().await;
+    cluster.fake.uninstall("VirtualMCPServer");
+    let registry = cluster.registry("cluster", &["tools"]);
+    test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
+    let settings = Settings {
+        lock_interval: Duration::from_millis(100),
+        state_interval: Duration::from_millis(100),
+        reprobe: Duration::from_millis(300),
+        ..Settings::default()
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let watches = tokio::spawn(watch::run(test.store.clone(), "tester".into(), settings, async move {
+        stopped.await.ok();
+    }));
+    let watched = |kind: &'static str| {
+        move |s: &SyncStatus| {
+            s.watcher.as_ref().is_some_and(|w| {
+                w["watches"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|watch| watch["kind"] == kind && watch["version"] == "v1beta1")
+            })
+        }
+    };
+    let before =
+        until(&test.store, "cluster", "the watch", Duration::from_secs(30), watched("MCPServer")).await;
+    assert!(!watched("VirtualMCPServer")(&before), "{:?}", before.watcher);
+    assert!(before.job_id.is_some(), "the new holder queued a discovery");
+
+    cluster.fake.install("VirtualMCPServer");
+    // With no job handlers here the first job stays queued, so the next discovery shows as asked for.
+    let vmcp = watched("VirtualMCPServer");
+    until(&test.store, "cluster", "the new kind watched and discovered", Duration::from_secs(30), |s| {
+        vmcp(s) && s.requested_at.is_some()
+    })
+    .await;
+    assert!(
+        cluster.fake.requests().iter().any(|r| r.contains("/virtualmcpservers?") && r.contains("watch=true"))
+    );
+    stop.send(()).unwrap();
+    watches.await.unwrap();
+    test.cleanup().await;
 }

@@ -1,5 +1,6 @@
 use kube::api::DynamicObject;
 use registry_testkit::reference::{assert_valid, server_schema};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::*;
@@ -224,6 +225,11 @@ fn status_and_other_fields_do_not_change_what_is_read() {
     stored.data["spec"]["resources"]["limits"]["cpu"] = json!("200m");
     stored.metadata.resource_version = Some("4712".into());
     stored.metadata.annotations.get_or_insert_default().insert("example.com/owner".into(), "ops".into());
+    stored
+        .metadata
+        .annotations
+        .get_or_insert_default()
+        .insert("toolhive.stacklok.dev/restarted-at".into(), "now".into());
     assert_eq!(Object::from_dynamic(Kind::McpServer, &stored), before);
     stored
         .metadata
@@ -282,9 +288,74 @@ fn refused_and_unexported_objects_are_counted_apart_and_a_refused_one_yields_its
 }
 
 #[test]
-fn a_stored_entry_names_the_kind_and_namespace_it_came_from() {
-    assert_eq!(origin_of(&document(&weather())), Some((Kind::McpServer, "tools".to_owned())));
+fn a_stored_entry_names_the_namespace_and_kind_it_came_from_and_an_unreadable_one_its_namespace() {
+    let weather_name = "com.toolhive.k8s.tools/weather";
+    assert_eq!(
+        origin_of(weather_name, &document(&weather())),
+        Some((Some(Kind::McpServer), "tools".to_owned()))
+    );
     let proxy = document(&object(Kind::McpRemoteProxy, "mcpremoteproxy.yaml"));
-    assert_eq!(origin_of(&proxy), Some((Kind::McpRemoteProxy, "support".to_owned())));
-    assert_eq!(origin_of(&json!({"name": "io.example/other"})), None);
+    assert_eq!(
+        origin_of("com.toolhive.k8s.support/tickets", &proxy),
+        Some((Some(Kind::McpRemoteProxy), "support".to_owned()))
+    );
+    assert_eq!(origin_of(weather_name, &Value::Null), Some((None, "tools".to_owned())));
+    assert_eq!(origin_of("io.example/other", &json!({})), None);
+}
+
+/// ToolHive's own example objects (which carry no registry annotations), annotated as an operator would.
+fn toolhive_examples() -> Vec<(Kind, String, Value)> {
+    let dir = registry_testkit::reference::reference_dir().join("toolhive/crds/examples");
+    let mut found = Vec::new();
+    for file in [
+        "mcpserver_yardstick_stdio.yaml",
+        "mcpremoteproxy_with_oidcconfig_ref.yaml",
+        "vmcp_simple_discovered.yaml",
+    ] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        for manifest in serde_yaml_ng::Deserializer::from_str(&text) {
+            let value = Value::deserialize(manifest).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let Some(kind) = value["kind"].as_str().and_then(Kind::parse) else { continue };
+            let mut stored: DynamicObject =
+                serde_json::from_value(value).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let name = stored.metadata.name.clone().unwrap_or_default();
+            let annotations = stored.metadata.annotations.get_or_insert_default();
+            annotations.insert("toolhive.stacklok.dev/registry-export".into(), "true".into());
+            annotations.insert(
+                "toolhive.stacklok.dev/registry-url".into(),
+                format!("https://{name}.example.com/mcp"),
+            );
+            annotations.insert(
+                "toolhive.stacklok.dev/registry-description".into(),
+                format!("ToolHive's {name} example"),
+            );
+            found.push((kind, name, document(&Object::from_dynamic(kind, &stored))));
+        }
+    }
+    found
+}
+
+#[test]
+fn toolhives_example_objects_derive_entries_the_schema_accepts() {
+    let schema = server_schema();
+    let examples = toolhive_examples();
+    let names: Vec<&str> = examples.iter().map(|(_, name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["yardstick", "github-proxy", "yardstick-simple", "simple-vmcp"],
+        "the MCPOIDCConfig and MCPGroup are not discovered"
+    );
+    for (kind, name, document) in &examples {
+        assert_valid(&schema, document, name);
+        assert_eq!(document["remotes"][0]["type"], "streamable-http", "{kind} {name}");
+    }
+    let yardstick = &examples[0].2;
+    assert_eq!(yardstick["version"], "1.1.1", "the image tag");
+    assert_eq!(
+        yardstick["packages"],
+        json!([{"registryType": "oci", "identifier": "ghcr.io/stackloklabs/yardstick/yardstick-server:1.1.1", "transport": {"type": "stdio"}}]),
+        "a stdio image without proxyMode: a stdio package, reached over streamable-http"
+    );
+    assert_eq!(examples[1].2["name"], "com.toolhive.k8s.toolhive-system/github-proxy");
+    assert!(examples[1].2.get("packages").is_none() && examples[3].2.get("packages").is_none());
 }

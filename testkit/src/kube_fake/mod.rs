@@ -10,18 +10,16 @@
 //!   or a version not served;
 //! - a request log, and a way to drop every open watch (a disconnect).
 
+mod http;
+mod watch;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
-use axum::http::{StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 pub const GROUP: &str = "toolhive.stacklok.dev";
 /// The plurals served, with their kinds.
@@ -92,7 +90,7 @@ impl FakeApiServer {
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("address"));
-        let app = Router::new().fallback(serve).with_state(shared.clone());
+        let app = Router::new().fallback(http::serve).with_state(shared.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("serve");
         });
@@ -235,6 +233,11 @@ impl FakeApiServer {
         self.cluster().missing.insert(plural_of(kind).expect("one of the three kinds").to_owned());
     }
 
+    /// Serves a kind again, as installing its CRD does.
+    pub fn install(&self, kind: &str) {
+        self.cluster().missing.remove(plural_of(kind).expect("one of the three kinds"));
+    }
+
     /// Serves only these API versions of the group.
     pub fn serve_versions(&self, versions: &[&str]) {
         self.cluster().served_versions = versions.iter().map(|v| (*v).to_owned()).collect();
@@ -269,234 +272,27 @@ fn kind_of(plural: &str) -> &'static str {
     KINDS.iter().find(|(p, _)| *p == plural).map_or("Unknown", |(_, kind)| *kind)
 }
 
-/// A Kubernetes `Status` answer.
-fn status(code: StatusCode, reason: &str, message: &str) -> Response {
-    let body = json!({
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": message, "reason": reason, "code": code.as_u16()
-    });
-    (code, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
-}
-
-/// What a request addresses: `/apis/{group}/{version}[/namespaces/{ns}]/{plural}`.
-#[derive(Clone)]
-struct Target {
-    version: String,
-    namespace: Option<String>,
-    plural: String,
-}
-
-fn target(path: &str) -> Option<Target> {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["apis", group, version, "namespaces", namespace, plural] if *group == GROUP => Some(Target {
-            version: (*version).to_owned(),
-            namespace: Some((*namespace).to_owned()),
-            plural: (*plural).to_owned(),
-        }),
-        ["apis", group, version, plural] if *group == GROUP => {
-            Some(Target { version: (*version).to_owned(), namespace: None, plural: (*plural).to_owned() })
-        }
-        _ => None,
-    }
-}
-
-async fn serve(
-    State(shared): State<Arc<Shared>>,
-    uri: Uri,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let mut cluster = shared.cluster.lock().expect("the fake's state");
-    cluster.requests.push(format!("GET {}", uri.path_and_query().map_or("", |p| p.as_str())));
-    let Some(target) = target(uri.path()) else {
-        return status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource");
+/// An object of `kind` that opts in to the registry, advertised at `url`: the three annotations discovery
+/// needs, an image for an `MCPServer`, and a status.
+pub fn exported(kind: &str, namespace: &str, name: &str, url: &str) -> Value {
+    let spec = if kind == "MCPServer" {
+        json!({"image": format!("ghcr.io/example/{name}:1.2.0"), "transport": "stdio"})
+    } else {
+        json!({})
     };
-    if !cluster.served_versions.contains(&target.version)
-        || cluster.missing.contains(&target.plural)
-        || !KINDS.iter().any(|(plural, _)| *plural == target.plural)
-    {
-        return status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource");
-    }
-    let forbidden = match &target.namespace {
-        Some(namespace) => cluster.forbidden.contains(namespace),
-        None => cluster.forbid_cluster_wide,
-    };
-    if forbidden {
-        let scope = target
-            .namespace
-            .as_deref()
-            .map_or("at the cluster scope".to_owned(), |ns| format!("in the namespace \"{ns}\""));
-        let message = format!(
-            "{}.{GROUP} is forbidden: User \"system:serviceaccount:registry:registry\" cannot list resource \
-             \"{}\" in API group \"{GROUP}\" {scope}",
-            target.plural, target.plural
-        );
-        return status(StatusCode::FORBIDDEN, "Forbidden", &message);
-    }
-    let watch = matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
-    if watch {
-        drop(cluster);
-        return watch_stream(&shared, &target, &query);
-    }
-    list(&mut cluster, &target, &query)
-}
-
-fn matches(target: &Target, plural: &str, namespace: &str) -> bool {
-    plural == target.plural && target.namespace.as_deref().is_none_or(|ns| ns == namespace)
-}
-
-/// The object as served under the requested version (the versions share one schema).
-fn served(object: &Value, version: &str) -> Value {
-    let mut object = object.clone();
-    object["apiVersion"] = json!(format!("{GROUP}/{version}"));
-    object
-}
-
-fn list(cluster: &mut Cluster, target: &Target, query: &HashMap<String, String>) -> Response {
-    let limit =
-        query.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
-    let (id, offset) = match query.get("continue").filter(|token| !token.is_empty()) {
-        Some(token) => {
-            let parsed =
-                token.split_once(':').and_then(|(id, offset)| Some((id.parse().ok()?, offset.parse().ok()?)));
-            match parsed.filter(|(id, _)| cluster.snapshots.contains_key(id)) {
-                Some(position) => position,
-                None => {
-                    return status(
-                        StatusCode::GONE,
-                        "Expired",
-                        "The provided continue parameter is too old to display a consistent list result.",
-                    );
-                }
+    json!({
+        "apiVersion": format!("{GROUP}/v1beta1"),
+        "kind": kind,
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "annotations": {
+                "toolhive.stacklok.dev/registry-export": "true",
+                "toolhive.stacklok.dev/registry-url": url,
+                "toolhive.stacklok.dev/registry-description": format!("The {name} server of {namespace}"),
             }
-        }
-        None => {
-            let items: Vec<Value> = cluster
-                .objects
-                .iter()
-                .filter(|((plural, namespace, _), _)| matches(target, plural, namespace))
-                .map(|(_, object)| served(object, &target.version))
-                .collect();
-            cluster.next_snapshot += 1;
-            let id = cluster.next_snapshot;
-            let version = cluster.version;
-            cluster.snapshots.insert(id, (version, items));
-            (id, 0)
-        }
-    };
-    let (version, items) = &cluster.snapshots[&id];
-    let page: Vec<Value> = items.iter().skip(offset).take(limit).cloned().collect();
-    let next = offset + page.len();
-    let mut metadata = json!({ "resourceVersion": version.to_string() });
-    if next < items.len() {
-        metadata["continue"] = json!(format!("{id}:{next}"));
-        metadata["remainingItemCount"] = json!(items.len() - next);
-    }
-    let body = json!({
-        "apiVersion": format!("{GROUP}/{}", target.version),
-        "kind": format!("{}List", kind_of(&target.plural)),
-        "metadata": metadata,
-        "items": page,
-    });
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
-}
-
-fn line(value: &Value) -> Bytes {
-    let mut text = value.to_string();
-    text.push('\n');
-    Bytes::from(text)
-}
-
-fn watch_stream(shared: &Arc<Shared>, target: &Target, query: &HashMap<String, String>) -> Response {
-    let from = query.get("resourceVersion").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    let timeout =
-        Duration::from_secs(query.get("timeoutSeconds").and_then(|t| t.parse().ok()).unwrap_or(290));
-    let bookmarks = query.get("allowWatchBookmarks").is_some_and(|b| b == "true");
-    let (tx, rx) = mpsc::channel::<Bytes>(64);
-    // Replay and subscription happen under one lock, so no change falls between them.
-    let (replay, mut live, floor, current, bookmark_interval, paused) = {
-        let cluster = shared.cluster.lock().expect("the fake's state");
-        let replay: Vec<Change> = cluster
-            .history
-            .iter()
-            .filter(|change| change.version > from && matches(target, &change.plural, &change.namespace))
-            .cloned()
-            .collect();
-        (
-            replay,
-            shared.changes.subscribe(),
-            cluster.floor,
-            cluster.version,
-            cluster.bookmark_interval,
-            cluster.watches_paused,
-        )
-    };
-    let mut disconnect = shared.disconnects.subscribe();
-    let shared = Arc::clone(shared);
-    let target = target.clone();
-    let version = target.version.clone();
-    tokio::spawn(async move {
-        if paused {
-            tokio::select! {
-                () = tokio::time::sleep(timeout) => {}
-                _ = disconnect.recv() => {}
-            }
-            drop(tx);
-            return;
-        }
-        if from != 0 && from < floor {
-            let expired = json!({ "type": "ERROR", "object": {
-                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": format!("too old resource version: {from} ({floor})"), "reason": "Expired", "code": 410
-            }});
-            let _ = tx.send(line(&expired)).await;
-            return;
-        }
-        let event = |change: &Change| {
-            let mut event = change.object.clone();
-            event["object"] = served(&event["object"], &version);
-            line(&event)
-        };
-        for change in &replay {
-            if tx.send(event(change)).await.is_err() {
-                return;
-            }
-        }
-        let mut last = replay.last().map_or(current.max(from), |c| c.version);
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(deadline);
-        let mut ticker = tokio::time::interval(bookmark_interval.unwrap_or(Duration::from_secs(3600)));
-        ticker.tick().await;
-        loop {
-            tokio::select! {
-                () = &mut deadline => return,
-                _ = disconnect.recv() => return,
-                _ = ticker.tick(), if bookmarks && bookmark_interval.is_some() => {
-                    let bookmark = json!({ "type": "BOOKMARK", "object": {
-                        "kind": kind_of(&target.plural), "apiVersion": format!("{GROUP}/{version}"),
-                        "metadata": { "resourceVersion": last.to_string(), "creationTimestamp": null }
-                    }});
-                    if tx.send(line(&bookmark)).await.is_err() { return; }
-                    shared.bookmarks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                }
-                received = live.recv() => match received {
-                    Ok(change) if change.version > last && matches(&target, &change.plural, &change.namespace) => {
-                        last = change.version;
-                        if tx.send(event(&change)).await.is_err() { return; }
-                    }
-                    Ok(_) => {}
-                    // Lagged or closed: end the watch; the client re-watches from its last version.
-                    Err(_) => return,
-                }
-            }
-        }
-    });
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|bytes| (Ok::<_, Infallible>(bytes), rx))
-    });
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from_stream(stream))
-        .expect("a response")
+        },
+        "spec": spec,
+        "status": {"phase": "Ready"}
+    })
 }
