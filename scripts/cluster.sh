@@ -61,6 +61,9 @@ up() {
   api_a=$(free_port)
   api_b=$(free_port)
   lb=$(free_port)
+  internal_a=$(free_port)
+  internal_b=$(free_port)
+  internal_worker=$(free_port)
   cat >>"$dir/cluster.env" <<ENV
 DATABASE=$database
 DATABASE_URL=$database_url
@@ -68,6 +71,9 @@ REDIS_URL=redis://127.0.0.1:$redis_port
 API_A_URL=http://127.0.0.1:$api_a
 API_B_URL=http://127.0.0.1:$api_b
 LB_URL=http://127.0.0.1:$lb
+API_A_INTERNAL_URL=http://127.0.0.1:$internal_a
+API_B_INTERNAL_URL=http://127.0.0.1:$internal_b
+WORKER_INTERNAL_URL=http://127.0.0.1:$internal_worker
 CONFIG=$dir/registry.yaml
 FILE_SOURCE=$dir/files.json
 ENV
@@ -92,9 +98,13 @@ YAML
   spawn redis redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no
   say "migrating $database"
   "$BIN_DIR/registry-admin" migrate --config "$dir/registry.yaml" >"$dir/migrate.log"
-  spawn api_a "$BIN_DIR/registry-api" serve --config "$dir/registry.yaml" --address "127.0.0.1:$api_a"
-  spawn api_b "$BIN_DIR/registry-api" serve --config "$dir/registry.yaml" --address "127.0.0.1:$api_b"
-  spawn worker "$BIN_DIR/registry-worker" run --config "$dir/registry.yaml"
+  # Each process has an internal listener (metrics, probes) on a port of its own.
+  REGISTRY_SERVER__INTERNAL_ADDRESS="127.0.0.1:$internal_a" \
+    spawn api_a "$BIN_DIR/registry-api" serve --config "$dir/registry.yaml" --address "127.0.0.1:$api_a"
+  REGISTRY_SERVER__INTERNAL_ADDRESS="127.0.0.1:$internal_b" \
+    spawn api_b "$BIN_DIR/registry-api" serve --config "$dir/registry.yaml" --address "127.0.0.1:$api_b"
+  REGISTRY_SERVER__INTERNAL_ADDRESS="127.0.0.1:$internal_worker" \
+    spawn worker "$BIN_DIR/registry-worker" run --config "$dir/registry.yaml"
   nginx_start "$dir/nginx" "$lb" 'location / {
       proxy_pass http://registry;
       proxy_http_version 1.1;

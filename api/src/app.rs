@@ -26,7 +26,9 @@ use tower_http::trace::TraceLayer;
 use crate::audit::audit_requests;
 use crate::auth::{Authenticator, require_token};
 use crate::http_cache::{read_headers, reread_after_writes};
-use crate::middleware::{REQUEST_ID, RequestSpan, ResponseLog, limit_duration, normalize_url};
+use crate::middleware::{
+    REQUEST_ID, RequestSpan, ResponseLog, limit_duration, normalize_url, track_requests,
+};
 use crate::page_cache::PageCache;
 use crate::registry_set;
 use crate::routes;
@@ -39,6 +41,8 @@ const AUDIT_FLUSH: Duration = Duration::from_secs(5);
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// The internal listener's routes: metrics and probes.
+    internal: Router,
     /// Keeps the registry set fresh while the server runs.
     refresh: Pin<Box<dyn Future<Output = ()> + Send>>,
     config: Arc<Config>,
@@ -106,11 +110,30 @@ impl Application {
             pages: PageCache::new(&config.cache, config.redis.as_ref()).map_err(anyhow::Error::msg)?,
             read_headers: read_headers(&config.cache, protected_reads),
         });
-        Ok(Self { listener, router: router(state), refresh: Box::pin(background), config, draining, audit })
+        let store = state.store.clone();
+        let internal = registry_shared::internal::router(
+            Arc::new(routes::ops::ApiReadiness(state.clone())),
+            Some(registry_shared::internal::scrape_store(store)),
+        );
+        Ok(Self {
+            listener,
+            router: router(state),
+            internal,
+            refresh: Box::pin(background),
+            config,
+            draining,
+            audit,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The internal listener's routes (`/metrics`, `/health`, `/readiness`, `/version`), for the process to
+    /// serve on `server.internalAddress`.
+    pub fn internal_router(&self) -> Router {
+        self.internal.clone()
     }
 
     /// Serves until `shutdown` resolves, then stops as on SIGTERM (see [`Application::serve`]).
@@ -174,6 +197,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(request_timeout, limit_duration))
         .layer(axum::middleware::from_fn_with_state(state.clone(), audit_requests))
         .layer(TraceLayer::new_for_http().make_span_with(RequestSpan).on_response(ResponseLog))
+        .layer(axum::middleware::from_fn(track_requests))
         .layer(CompressionLayer::new())
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

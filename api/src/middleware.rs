@@ -88,3 +88,36 @@ impl<B> OnResponse<B> for ResponseLog {
         }
     }
 }
+
+/// The HTTP metrics of a request, labelled by the route it matched (never the raw path, which would make a
+/// series per server name) or `unmatched`, with its method and status; and the requests in flight.
+pub async fn track_requests(request: Request, next: Next) -> Response {
+    use registry_shared::metrics::{HTTP_DURATION, HTTP_REQUESTS};
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let method = request.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let in_flight = InFlight::start();
+    let response = next.run(request).await;
+    drop(in_flight);
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!(HTTP_DURATION, "route" => route.clone(), "method" => method.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!(HTTP_REQUESTS, "route" => route, "method" => method, "status" => status).increment(1);
+    response
+}
+
+/// One request in flight, until dropped: also when the client goes away and the request's future with it.
+struct InFlight;
+
+impl InFlight {
+    fn start() -> Self {
+        metrics::gauge!(registry_shared::metrics::HTTP_IN_FLIGHT).increment(1.0);
+        Self
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!(registry_shared::metrics::HTTP_IN_FLIGHT).decrement(1.0);
+    }
+}

@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use registry_shared::bootstrap;
 use registry_shared::config::{Config, StorageConfig};
 use registry_shared::shutdown::{Shutdown, Signal};
+use registry_shared::{bootstrap, internal};
 
 /// Serves the API until `shutdown` resolves; on SQLite, or with `with_worker`, the sync worker runs in the
 /// same process on the same store. When either fails (the worker exits when it cannot reach the database
@@ -26,10 +26,22 @@ pub async fn serve(
         }
     });
     let embedded = with_worker || matches!(config.database, StorageConfig::Sqlite { .. });
+    registry_shared::metrics::install(config.metrics.enabled);
+    // One internal listener per process, the worker's included when it runs here.
+    let internal = internal::bind(config.server.internal_address).await?;
     // One store for both: on SQLite, two would be two writers contending for one file.
     let store = bootstrap::open_serving(&config).await.context("opening the database")?;
     let application = registry_api::Application::on_store(config.clone(), store.clone(), address).await?;
-    tracing::info!(address = %application.local_addr()?, worker = embedded, "registry-api listening");
+    tracing::info!(
+        address = %application.local_addr()?,
+        internal = %internal.local_addr()?,
+        worker = embedded,
+        "registry-api listening"
+    );
+    // It answers until the process ends: probes see the drain, and metrics the last requests.
+    let internal =
+        tokio::spawn(internal::serve(internal, application.internal_router(), std::future::pending()));
+    let _stop_internal = AbortOnDrop(internal);
     let api = application.serve(shutdown.clone());
     if !embedded {
         return api.await.context("registry-api failed");
@@ -48,5 +60,14 @@ pub async fn serve(
             let api_result = api.await.context("registry-api failed");
             worker_result.context("the in-process worker failed").and(api_result)
         }
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<Result<(), std::io::Error>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

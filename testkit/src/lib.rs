@@ -235,11 +235,13 @@ pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> 
         database,
         redis: None,
         worker: WorkerConfig::default(),
-        server: ServerConfig::default(),
+        // Tests run many processes and servers at once: each internal listener takes a free port.
+        server: ServerConfig { internal_address: ([127, 0, 0, 1], 0).into(), ..ServerConfig::default() },
         shutdown: ShutdownConfig { drain: Duration::ZERO, ..ShutdownConfig::default() },
         cors: CorsConfig::default(),
         audit: AuditConfig::default(),
         cache: registry_shared::config::CacheConfig::default(),
+        metrics: registry_shared::config::MetricsConfig::default(),
         publish_registry: None,
         validation: ValidationConfig::default(),
     }

@@ -79,6 +79,8 @@ async fn retry_or_fail(
     }
     let delay = backoff_delay(&worker.backoff, job.attempt);
     let next = job.retry(&state.store, id, delay).await?;
+    metrics::counter!(registry_shared::metrics::SYNC_RETRIES, "registry" => job.registry.to_string())
+        .increment(1);
     tracing::warn!(
         registry.name = %job.registry,
         attempt = job.attempt,

@@ -10,10 +10,10 @@ pub mod sync;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use registry_shared::bootstrap;
 use registry_shared::config::{Config, format_duration};
 use registry_shared::shutdown::Shutdown;
 use registry_shared::store::Store;
+use registry_shared::{bootstrap, internal};
 
 use crate::jobs::WorkerState;
 use crate::sources::{Context, HttpClient};
@@ -24,9 +24,23 @@ use crate::sources::{Context, HttpClient};
 /// PostgreSQL the worker waits until `registry-admin migrate` has brought the schema up to date, and syncs
 /// the registries as stored, whatever its own file says. It returns an error (and `registry-worker run`
 /// exits non-zero) when it cannot reach the database for `worker.maxOutage`.
+///
+/// It also serves the internal listener (`server.internalAddress`): `/metrics`, `/health`, `/readiness` (the
+/// database answers with the schema this build needs) and `/version`.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    registry_shared::metrics::install(config.metrics.enabled);
+    let listener = internal::bind(config.server.internal_address).await?;
+    tracing::info!(address = %listener.local_addr()?, "internal listener (metrics, probes) listening");
     let store = bootstrap::open(&config).await.context("opening the database")?;
-    run_on(config, store, shutdown).await
+    let shutdown = Shutdown::when(shutdown);
+    let router = internal::router(
+        Arc::new(internal::StoreReadiness(store.clone())),
+        Some(internal::scrape_store(store.clone())),
+    );
+    let internal = tokio::spawn(internal::serve(listener, router, shutdown.wait()));
+    let result = run_on(config, store, shutdown.wait()).await;
+    internal.abort();
+    result
 }
 
 /// As [`run`], on a store the caller opened (the embedded setup shares one SQLite store with the API).

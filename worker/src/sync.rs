@@ -95,7 +95,40 @@ pub async fn sync_registry(
         }
     }
     store.put_sync_status(&status).await?;
+    record(&registry.name, &result, started.elapsed());
     result
+}
+
+/// The sync's metrics: its outcome and duration, the last success, and what it wrote.
+fn record(
+    registry: &registry_shared::model::RegistryName,
+    result: &Result<SyncOutcome, SyncError>,
+    took: Duration,
+) {
+    use registry_shared::metrics::{SYNC_DURATION, SYNC_LAST_SUCCESS, SYNC_RUNS, SYNC_SERVERS};
+    let name = registry.to_string();
+    let outcome = match result {
+        Ok(SyncOutcome::Written { summary, .. }) => {
+            for (change, count) in [
+                ("inserted", summary.inserted),
+                ("updated", summary.updated),
+                ("tombstoned", summary.tombstoned),
+                ("unchanged", summary.unchanged),
+            ] {
+                metrics::counter!(SYNC_SERVERS, "registry" => name.clone(), "change" => change)
+                    .increment(count as u64);
+            }
+            "written"
+        }
+        Ok(SyncOutcome::Unchanged) => "unchanged",
+        Ok(SyncOutcome::NotSynced) => return,
+        Err(_) => "failed",
+    };
+    if result.is_ok() {
+        metrics::gauge!(SYNC_LAST_SUCCESS, "registry" => name.clone()).set(Utc::now().timestamp() as f64);
+    }
+    metrics::counter!(SYNC_RUNS, "registry" => name.clone(), "outcome" => outcome).increment(1);
+    metrics::histogram!(SYNC_DURATION, "registry" => name).record(took.as_secs_f64());
 }
 
 /// Whether the stored definition is no longer the one this sync used.

@@ -165,6 +165,7 @@ async fn a_job_of_a_killed_worker_is_finished_by_another() {
     let spawn = || {
         Process(
             std::process::Command::new(env!("CARGO_BIN_EXE_registry-worker"))
+                .env("REGISTRY_SERVER__INTERNAL_ADDRESS", "127.0.0.1:0")
                 .args(["run", "--config", config.to_str().unwrap()])
                 .env("RUST_LOG", "warn")
                 .stdout(std::process::Stdio::null())

@@ -139,7 +139,20 @@ impl Authenticator {
         })
     }
 
+    /// Verifies a token, and counts the verification by provider (`none` when no provider could be told)
+    /// and outcome.
     async fn verify(&self, token: &str) -> Result<Principal, Rejection> {
+        let verified = self.verify_uncounted(token).await;
+        let (provider, outcome) = match &verified {
+            Ok(principal) => (principal.provider.clone(), "accepted"),
+            Err(_) => ("none".to_owned(), "rejected"),
+        };
+        metrics::counter!(registry_shared::metrics::AUTH_VERIFICATIONS, "provider" => provider, "outcome" => outcome)
+            .increment(1);
+        verified
+    }
+
+    async fn verify_uncounted(&self, token: &str) -> Result<Principal, Rejection> {
         let cache_key = token_cache::key(token);
         if let Some(principal) = self.verified.get(&cache_key) {
             return Ok(principal);

@@ -92,6 +92,14 @@ impl Provider {
     /// Fetches the key set (discovering its URL first if need be) and keeps it; on failure the last set
     /// stays.
     async fn fetch(&self) -> Result<usize, String> {
+        let fetched = self.fetch_keys().await;
+        let outcome = if fetched.is_ok() { "ok" } else { "failed" };
+        metrics::counter!(registry_shared::metrics::AUTH_JWKS_REFRESHES, "provider" => self.config.name.clone(), "outcome" => outcome)
+            .increment(1);
+        fetched
+    }
+
+    async fn fetch_keys(&self) -> Result<usize, String> {
         let http = &self.client;
         let mut jwks_url = self.jwks_url.lock().await;
         let keys = match jwks_url.as_ref() {

@@ -155,6 +155,11 @@ impl PageCache {
                 .max_capacity(cache.memory_bytes)
                 // The key and the entry's bookkeeping, roughly.
                 .weigher(|_, body: &Bytes| u32::try_from(body.len() + 64).unwrap_or(u32::MAX))
+                .eviction_listener(|_, _, cause| {
+                    if cause == moka::notification::RemovalCause::Size {
+                        metrics::counter!(registry_shared::metrics::CACHE_EVICTIONS).increment(1);
+                    }
+                })
                 .build()
         });
         let shared = redis.map(SharedTier::new).transpose()?.map(Arc::new);
@@ -170,7 +175,18 @@ impl PageCache {
         encoding: Encoding,
         render: impl FnOnce() -> F,
     ) -> Result<(Bytes, Source), ApiError> {
-        if let Some(body) = self.remembered(key, encoding).await {
+        let remembered = self.remembered(key, encoding).await;
+        count_lookup(
+            "memory",
+            if self.memory.is_none() {
+                "bypass"
+            } else if remembered.is_some() {
+                "hit"
+            } else {
+                "miss"
+            },
+        );
+        if let Some(body) = remembered {
             return Ok((body, Source::Memory));
         }
         // Boxed, so that a hit's future stays small: moving a large future costs every request a copy.
@@ -183,6 +199,7 @@ impl PageCache {
             .map_err(|e| ApiError::Internal(e.into()))?;
         if let Some(memory) = &self.memory {
             memory.insert((key, encoding), compressed.clone()).await;
+            metrics::gauge!(registry_shared::metrics::CACHE_MEMORY_BYTES).set(memory.weighted_size() as f64);
         }
         Ok((compressed, source))
     }
@@ -228,8 +245,15 @@ impl PageCache {
     async fn remember(&self, key: Key, body: &Bytes) {
         if let Some(memory) = &self.memory {
             memory.insert((key, Encoding::Identity), body.clone()).await;
+            metrics::gauge!(registry_shared::metrics::CACHE_MEMORY_BYTES).set(memory.weighted_size() as f64);
         }
     }
+}
+
+/// A page cache lookup of `tier`: `hit`, `miss`, or `bypass` (the tier is off, or skipped while failing).
+pub(super) fn count_lookup(tier: &'static str, result: &'static str) {
+    metrics::counter!(registry_shared::metrics::CACHE_LOOKUPS, "tier" => tier, "result" => result)
+        .increment(1);
 }
 
 /// Single flight: the first caller for a key runs its read, and callers that come while it runs wait for

@@ -33,6 +33,7 @@ pub struct SharedTier {
 impl SharedTier {
     /// Connects lazily: a Redis that is down at start-up delays nothing.
     pub fn new(config: &RedisConfig) -> Result<Self, String> {
+        metrics::gauge!(registry_shared::metrics::CACHE_REDIS_CIRCUIT_OPEN).set(0.0);
         let client = redis::Client::open(config.url.as_str()).map_err(|e| format!("redis.url: {e}"))?;
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.timeout))
@@ -57,12 +58,15 @@ impl SharedTier {
     /// The body kept under `key`, or `None` when Redis has none, fails, is slow or is not called.
     pub async fn get(&self, key: Key) -> Option<Bytes> {
         if !self.breaker.allows(Instant::now()) {
+            super::count_lookup("redis", "bypass");
             return None;
         }
         let mut connection = self.connection.clone();
         let call = connection.get::<_, Option<Vec<u8>>>(self.key(key));
         let outcome = tokio::time::timeout(self.timeout, call).await;
-        self.settle(outcome).flatten().map(Bytes::from)
+        let body = self.settle(outcome).flatten().map(Bytes::from);
+        super::count_lookup("redis", if body.is_some() { "hit" } else { "miss" });
+        body
     }
 
     /// Keeps `body` under `key` for `redis.ttl`, in the background.
@@ -131,6 +135,7 @@ impl Breaker {
         let mut state = self.lock();
         if matches!(*state, State::Open { .. }) {
             tracing::info!("the Redis page cache answers again; using it");
+            metrics::gauge!(registry_shared::metrics::CACHE_REDIS_CIRCUIT_OPEN).set(0.0);
         }
         *state = State::Closed { failures: 0 };
     }
@@ -143,6 +148,7 @@ impl Breaker {
                     error = %error,
                     "the Redis page cache is failing; reads skip it for {OPEN_FOR:?} at a time and go to the database"
                 );
+                metrics::gauge!(registry_shared::metrics::CACHE_REDIS_CIRCUIT_OPEN).set(1.0);
                 State::Open { until: now + OPEN_FOR }
             }
             State::Closed { failures } => State::Closed { failures: failures + 1 },

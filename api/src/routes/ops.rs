@@ -43,26 +43,42 @@ pub async fn health() -> Json<StatusOut> {
     )
 )]
 pub async fn readiness(State(state): State<AppState>) -> Result<Json<StatusOut>, ApiError> {
+    check_ready(&state).await.map_err(ApiError::Unavailable)?;
+    Ok(Json(StatusOut { status: "ready" }))
+}
+
+/// Why the API is not ready, or nothing; the public and the internal `/readiness` both answer from it.
+pub async fn check_ready(state: &AppState) -> Result<(), String> {
     if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
-        return Err(ApiError::Unavailable("shutting down: draining before it stops accepting".into()));
+        return Err("shutting down: draining before it stops accepting".into());
     }
     let schema = tokio::time::timeout(READINESS_BUDGET, state.store.schema_state())
         .await
-        .map_err(|_| ApiError::Unavailable("the database did not answer in time".into()))?
+        .map_err(|_| "the database did not answer in time".to_owned())?
         .map_err(|e| {
             tracing::warn!(error = %e, "readiness: the database does not answer");
-            ApiError::Unavailable("the database does not answer".into())
+            "the database does not answer".to_owned()
         })?;
     if !schema.is_current() {
-        return Err(ApiError::Unavailable(format!(
+        return Err(format!(
             "the database schema is behind ({} migrations pending): run `{APPLY_COMMAND}`",
             schema.pending.len()
-        )));
+        ));
     }
     if state.registries.current().is_none() {
-        return Err(ApiError::Unavailable("the stored registries have not been read yet".into()));
+        return Err("the stored registries have not been read yet".into());
     }
-    Ok(Json(StatusOut { status: "ready" }))
+    Ok(())
+}
+
+/// The internal listener's readiness: the API's.
+pub struct ApiReadiness(pub AppState);
+
+impl registry_shared::internal::Readiness for ApiReadiness {
+    fn check(&self) -> registry_shared::internal::Ready {
+        let state = self.0.clone();
+        Box::pin(async move { check_ready(&state).await })
+    }
 }
 
 /// How long readiness waits for the database.

@@ -152,6 +152,13 @@ async fn the_scaled_out_shape_shares_writes_and_cache_and_loses_no_request_when_
     load.until_answered(100).await;
     let killed = Command::new("kill").args(["-KILL", cluster.get("REDIS_PID")]).status().unwrap();
     let statuses = load.statuses().await;
+    // The replicas say so on their internal listeners: at least one stopped calling Redis.
+    let scrape = |variable: &str| {
+        let url = format!("{}/metrics", cluster.get(variable));
+        async move { client().get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let (metrics_a, metrics_b) = (scrape("API_A_INTERNAL_URL").await, scrape("API_B_INTERNAL_URL").await);
+    let worker_metrics = scrape("WORKER_INTERNAL_URL").await;
 
     eprintln!(
         "B listed A's publish on its next request {seen_at_once} times of 10, at worst after {slowest:?}; \
@@ -176,4 +183,18 @@ async fn the_scaled_out_shape_shares_writes_and_cache_and_loses_no_request_when_
     assert_eq!(statuses.len(), 600);
     let failed: Vec<_> = statuses.iter().filter(|s| **s != 200).collect();
     assert!(failed.is_empty(), "{} of 600 failed: {failed:?}", failed.len());
+    assert!(
+        [&metrics_a, &metrics_b].iter().any(|text| text.contains("page_cache_redis_circuit_open 1")),
+        "no open circuit in:\n{metrics_a}\n{metrics_b}"
+    );
+    assert!(
+        [&metrics_a, &metrics_b]
+            .iter()
+            .any(|text| text.contains("page_cache_lookups_total{tier=\"redis\",result=\"bypass\"}")),
+        "no Redis bypass counted"
+    );
+    assert!(
+        worker_metrics.contains("sync_runs_total{registry=\"files\",outcome=\"written\"} "),
+        "{worker_metrics}"
+    );
 }

@@ -32,7 +32,7 @@ async fn an_embedded_server_discovers_a_cluster_and_both_status_views_say_what_i
             dir.path().display()
         ),
     );
-    let (_api, base) = spawn_api(&config, dir.path(), &[]);
+    let (_api, base, internal) = spawn_with_internal("registry-api", &config, dir.path());
     until_ready(&base).await;
     let server = format!("{base}/v0.1/servers/com.toolhive.k8s.tools%2Fweather/versions/latest");
     until("the discovered server is served", Duration::from_secs(30), || async {
@@ -81,6 +81,14 @@ async fn an_embedded_server_discovers_a_cluster_and_both_status_views_say_what_i
             lines.iter().any(|line| line.starts_with(expected)),
             "no line starting {expected:?} in:\n{table}"
         );
+    }
+    let metrics = client().get(format!("{internal}/metrics")).send().await.unwrap().text().await.unwrap();
+    for series in [
+        "kubernetes_watcher_up{registry=\"cluster\"} 1",
+        "kubernetes_watch_events_total{registry=\"cluster\",changed=\"true\"} ",
+        "sync_runs_total{registry=\"cluster\",outcome=\"written\"} 1",
+    ] {
+        assert!(metrics.contains(series), "no {series:?} in:\n{metrics}");
     }
     let json: Value = serde_json::from_str(&admin(&["status", "--output", "json"], &config)).unwrap();
     assert_eq!(json[0]["stale"], false);

@@ -9,6 +9,7 @@ mod audit;
 mod cluster;
 mod http;
 mod kubernetes;
+mod metrics;
 mod publish;
 mod skew;
 mod sources;

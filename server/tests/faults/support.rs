@@ -33,6 +33,11 @@ impl Process {
 
     pub fn spawn_with(command: &mut Command, dir: &Path, label: &str) -> Self {
         let log = dir.join(format!("{label}-{}.log", registry_testkit::free_port()));
+        // Many processes run at once: each internal listener takes a free port, unless the test names one.
+        const INTERNAL: &str = "REGISTRY_SERVER__INTERNAL_ADDRESS";
+        if !command.get_envs().any(|(key, _)| key == INTERNAL) {
+            command.env(INTERNAL, "127.0.0.1:0");
+        }
         let child = command
             .env("RUST_LOG", "info")
             .env("LOG_FORMAT", "text")
@@ -101,6 +106,29 @@ pub fn spawn_api_on(config: &Path, dir: &Path, port: u16, extra: &[&str], wrappe
 pub fn spawn_api(config: &Path, dir: &Path, extra: &[&str]) -> (Process, String) {
     let port = registry_testkit::free_port();
     (spawn_api_on(config, dir, port, extra, &[]), format!("http://127.0.0.1:{port}"))
+}
+
+/// `program` (`registry-api serve` or `registry-worker run`) on `config`, with its internal listener on a
+/// free port (and, for the API, its public one on another): the process, the public base URL (empty for the
+/// worker) and the internal listener's base URL.
+pub fn spawn_with_internal(program: &str, config: &Path, dir: &Path) -> (Process, String, String) {
+    let (port, internal) = (registry_testkit::free_port(), registry_testkit::free_port());
+    let mut command = Command::new(binary(program));
+    let base = if program == "registry-api" {
+        command.args([
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--address",
+            &format!("127.0.0.1:{port}"),
+        ]);
+        format!("http://127.0.0.1:{port}")
+    } else {
+        command.args(["run", "--config", config.to_str().unwrap()]);
+        String::new()
+    };
+    command.env("REGISTRY_SERVER__INTERNAL_ADDRESS", format!("127.0.0.1:{internal}"));
+    (Process::spawn_with(&mut command, dir, program), base, format!("http://127.0.0.1:{internal}"))
 }
 
 /// Waits until the API at `base` answers `/readiness` with 200.

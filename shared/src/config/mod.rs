@@ -47,6 +47,7 @@ pub struct Config {
     pub cors: CorsConfig,
     pub audit: AuditConfig,
     pub cache: CacheConfig,
+    pub metrics: MetricsConfig,
     /// The managed registry that the root publish routes (`/v0.1/publish`, `/v0/publish`) write to. When
     /// unset, the only managed registry, if there is exactly one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -272,6 +273,9 @@ pub struct WorkerConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerConfig {
+    /// The internal listener of every process: `/metrics`, `/health`, `/readiness` and `/version`, with no
+    /// authentication and no audit. Not for the public.
+    pub internal_address: std::net::SocketAddr,
     /// How long a client may take to send a request head, from accepting the connection or from the
     /// head's first byte; past it the connection is closed.
     #[serde(with = "humantime_serde")]
@@ -295,6 +299,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
+            internal_address: std::net::SocketAddr::from(([0, 0, 0, 0], 8081)),
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: None,
@@ -302,6 +307,26 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
         }
     }
+}
+
+/// Prometheus metrics, served on the internal listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsConfig {
+    /// `false` records nothing (`/metrics` answers 404): the cost of metrics, measured.
+    pub enabled: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// `HOST:PORT`, or `:PORT` for every interface.
+pub fn parse_address(raw: &str) -> Result<std::net::SocketAddr, String> {
+    let full = if raw.starts_with(':') { format!("0.0.0.0{raw}") } else { raw.to_owned() };
+    full.parse().map_err(|e| format!("{raw:?} is not HOST:PORT or :PORT ({e})"))
 }
 
 /// What a process does on SIGTERM.

@@ -21,6 +21,7 @@ pub struct RawConfig {
     pub cors: Option<Value>,
     pub audit: Option<Value>,
     pub cache: Option<Value>,
+    pub metrics: Option<Value>,
     pub publish_registry: Option<String>,
     pub validation: Option<Value>,
 }
@@ -232,11 +233,18 @@ pub struct RawWorker {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RawServer {
+    pub internal_address: Option<String>,
     pub header_read_timeout: Option<String>,
     pub idle_timeout: Option<String>,
     pub max_connections: Option<u32>,
     pub request_timeout: Option<String>,
     pub trusted_proxies: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawMetrics {
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -14,7 +14,8 @@ use crate::model::RegistryName;
 use crate::store::{QueueSlot, Store, StoreError};
 
 pub use queue::{
-    FailedJob, JobState, QueueReport, job_state, queue_report, release_stuck, release_worker_jobs,
+    FailedJob, JobState, QueueReport, job_state, oldest_pending_age, queue_report, release_stuck,
+    release_worker_jobs,
 };
 
 /// The queue of [`SyncRegistry`] jobs. Fixed: a renamed module must not orphan queued jobs.

@@ -151,6 +151,31 @@ pub struct FailedJob {
     pub error: Option<String>,
 }
 
+/// How long the oldest sync job due to run has waited, in seconds; none when no job waits.
+pub async fn oldest_pending_age(store: &Store) -> Result<Option<f64>, JobError> {
+    let age: Option<f64> = match store {
+        Store::Postgres(pg) => {
+            sqlx::query_scalar(
+                "select extract(epoch from now() - min(run_at))::float8 from apalis.jobs \
+                 where job_type = $1 and status = 'Pending' and run_at <= now()",
+            )
+            .bind(SYNC_QUEUE)
+            .fetch_one(pg.pool())
+            .await?
+        }
+        Store::Sqlite(sqlite) => {
+            sqlx::query_scalar(
+                "select cast(strftime('%s', 'now') as integer) - min(run_at) * 1.0 from Jobs \
+                 where job_type = ?1 and status = 'Pending' and run_at <= cast(strftime('%s', 'now') as integer)",
+            )
+            .bind(SYNC_QUEUE)
+            .fetch_one(sqlite.pool())
+            .await?
+        }
+    };
+    Ok(age)
+}
+
 /// How many failed jobs [`queue_report`] lists.
 const FAILED_SHOWN: i64 = 20;
 

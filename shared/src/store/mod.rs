@@ -193,6 +193,19 @@ impl Store {
         dispatch!(self.instance_id())
     }
 
+    /// Stored server versions per (registry, status).
+    pub async fn version_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        dispatch!(self.version_counts())
+    }
+
+    /// The pool reads go through: connections open, idle, and the most it opens.
+    pub fn read_pool(&self) -> (u32, usize, u32) {
+        match self {
+            Self::Postgres(store) => store.read_pool(),
+            Self::Sqlite(store) => store.read_pool(),
+        }
+    }
+
     /// One stored registry.
     pub async fn registry(&self, name: &RegistryName) -> Result<Option<Registry>, StoreError> {
         Ok(self.list_registries().await?.into_iter().find(|r| &r.name == name))

@@ -35,7 +35,10 @@ impl<DB: Dialect> Clone for SqlStore<DB> {
 
 impl<DB: Dialect> SqlStore<DB> {
     pub(super) async fn fetch_all<R: Record>(&self, mut qb: QueryBuilder<DB>) -> Result<Vec<R>, StoreError> {
+        let started = std::time::Instant::now();
         let mut conn = self.read.acquire().await?;
+        metrics::histogram!(crate::metrics::DB_POOL_ACQUIRE, "pool" => "read")
+            .record(started.elapsed().as_secs_f64());
         Ok(DB::fetch_all(&mut conn, &mut qb).await?)
     }
 
@@ -138,6 +141,18 @@ impl<DB: Dialect> SqlStore<DB> {
     pub(super) async fn list_registries(&self) -> Result<Vec<Registry>, StoreError> {
         let rows: Vec<StoredRow> = self.fetch_all(sql!(DB; REGISTRY_COLUMNS)).await?;
         rows.into_iter().map(Registry::try_from).collect()
+    }
+
+    pub(super) async fn version_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        self.fetch_all(
+            sql!(DB; "select registry, status, count(*) from server_version group by registry, status"),
+        )
+        .await
+    }
+
+    /// The read pool's connections: open, idle, and the most it opens.
+    pub(super) fn read_pool(&self) -> (u32, usize, u32) {
+        (self.read.size(), self.read.num_idle(), self.read.options().get_max_connections())
     }
 
     pub(super) async fn instance_id(&self) -> Result<String, StoreError> {

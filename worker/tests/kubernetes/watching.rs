@@ -192,6 +192,7 @@ impl Process {
                 .env("RUST_LOG", "warn")
                 // The holder's name carries the host name: fixed, so the test can tell the two apart.
                 .env("HOSTNAME", "local")
+                .env("REGISTRY_SERVER__INTERNAL_ADDRESS", "127.0.0.1:0")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()

@@ -155,6 +155,10 @@ pub(super) fn validate(tree: Value, environment: &Environment) -> Result<Config,
     let cors = cors(&mut check, raw.cors);
     let audit = audit(&mut check, raw.audit);
     let cache = cache(&mut check, raw.cache);
+    let metrics = match raw.metrics.and_then(|value| check.section::<RawMetrics>("metrics", value)) {
+        Some(raw) => MetricsConfig { enabled: raw.enabled.unwrap_or(true) },
+        None => MetricsConfig::default(),
+    };
     let validation = publish::validation(&mut check, raw.validation);
     let publish_registry = registries
         .as_deref()
@@ -196,6 +200,7 @@ pub(super) fn validate(tree: Value, environment: &Environment) -> Result<Config,
             cors,
             audit,
             cache,
+            metrics,
             publish_registry,
             validation,
         }),
@@ -240,6 +245,14 @@ fn server(check: &mut Check, value: Option<Value>) -> Option<ServerConfig> {
     let defaults = ServerConfig::default();
     let Some(value) = value else { return Some(defaults) };
     let raw: RawServer = check.section("server", value)?;
+    let internal_address = match raw.internal_address.as_deref().map(parse_address) {
+        None => Some(defaults.internal_address),
+        Some(Ok(address)) => Some(address),
+        Some(Err(message)) => {
+            check.fail("server.internalAddress", message);
+            None
+        }
+    };
     let header = raw.header_read_timeout.as_deref();
     let header_read_timeout =
         check.duration("server.headerReadTimeout", header, Some(defaults.header_read_timeout));
@@ -263,6 +276,7 @@ fn server(check: &mut Check, value: Option<Value>) -> Option<ServerConfig> {
         }
     }
     Some(ServerConfig {
+        internal_address: internal_address?,
         header_read_timeout: header_read_timeout?,
         idle_timeout: idle_timeout?,
         max_connections: raw.max_connections,

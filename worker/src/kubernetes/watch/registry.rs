@@ -10,6 +10,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use registry_shared::config::{KubernetesSource, RegistryConfig, Source};
 use registry_shared::jobs::{SyncRegistry, Trigger};
 use registry_shared::kubernetes::Part;
+use registry_shared::metrics::{KUBERNETES_EVENTS, KUBERNETES_WATCHING};
 use registry_shared::model::RegistryName;
 use registry_shared::store::Store;
 use serde::Serialize;
@@ -98,6 +99,7 @@ pub async fn watch(store: Store, registry: RegistryConfig, holder: String, setti
     let debounce = Debounce::new(settings.debounce, settings.debounce_cap);
     let mut watch =
         Watch { store, registry: registry.name.clone(), settings, state, debounce, written: None };
+    let _up = Up::new(&registry.name);
     // A new holder may have missed changes while nobody watched.
     watch.ask().await;
     loop {
@@ -182,6 +184,7 @@ impl Watch {
     ) {
         let now = Utc::now();
         self.state.events += 1;
+        let changes = self.state.changes;
         let description = match event {
             Ok(event) => {
                 let seen = tracker.apply(index, part, event);
@@ -205,6 +208,9 @@ impl Watch {
         };
         self.state.last_event = Some(description);
         self.state.last_event_at = Some(now);
+        let changed = if self.state.changes > changes { "true" } else { "false" };
+        metrics::counter!(KUBERNETES_EVENTS, "registry" => self.registry.to_string(), "changed" => changed)
+            .increment(1);
     }
 
     fn fail(&mut self, error: String) {
@@ -248,6 +254,22 @@ impl Watch {
             tracing::warn!(registry.name = %self.registry, error = %error, "cannot record the watcher state");
         }
         self.written = Some((self.state.clone(), Instant::now()));
+    }
+}
+
+/// `kubernetes_watcher_up` is 1 for the registry while this process watches it.
+struct Up(String);
+
+impl Up {
+    fn new(registry: &RegistryName) -> Self {
+        metrics::gauge!(KUBERNETES_WATCHING, "registry" => registry.to_string()).set(1.0);
+        Self(registry.to_string())
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        metrics::gauge!(KUBERNETES_WATCHING, "registry" => self.0.clone()).set(0.0);
     }
 }
 
