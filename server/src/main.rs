@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use registry_shared::config::Config;
+use registry_shared::config::{Config, parse_address};
 use registry_shared::shutdown;
 
 #[derive(Parser)]
@@ -33,11 +33,6 @@ enum Command {
         #[arg(long)]
         with_worker: bool,
     },
-}
-
-fn parse_address(raw: &str) -> Result<SocketAddr, String> {
-    let full = if raw.starts_with(':') { format!("0.0.0.0{raw}") } else { raw.to_owned() };
-    full.parse().map_err(|e| format!("{raw:?} is not HOST:PORT or :PORT ({e})"))
 }
 
 fn main() -> anyhow::Result<()> {

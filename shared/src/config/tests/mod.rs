@@ -351,3 +351,28 @@ fn validation_settings_default_to_lenient_repositories_and_4_kib_of_metadata() {
         ["validation.maxPublisherMetaBytes: must be from 1 to 1048576"]
     );
 }
+
+#[test]
+fn cache_metrics_and_the_internal_address_take_overrides_and_a_bad_address_is_named() {
+    let config = Config::from_yaml(
+        MINIMAL,
+        env(&[
+            ("REGISTRY_CACHE__MEMORY_BYTES", "0"),
+            ("REGISTRY_METRICS__ENABLED", "false"),
+            ("REGISTRY_SERVER__INTERNAL_ADDRESS", "127.0.0.1:9101"),
+            ("REGISTRY_AUDIT__FILE", "/var/log/registry/audit.jsonl"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.cache.memory_bytes, 0);
+    assert!(!config.metrics.enabled);
+    assert_eq!(config.server.internal_address, "127.0.0.1:9101".parse().unwrap());
+    assert_eq!(config.audit.file.as_deref(), Some(std::path::Path::new("/var/log/registry/audit.jsonl")));
+    let defaults = Config::from_yaml(MINIMAL, no_env()).unwrap();
+    assert!(defaults.metrics.enabled);
+    assert_eq!(defaults.server.internal_address, "0.0.0.0:8081".parse().unwrap());
+    assert_eq!(
+        problems(&format!("{MINIMAL}server: {{internalAddress: 'localhost'}}\n")),
+        ["server.internalAddress: \"localhost\" is not HOST:PORT or :PORT (invalid socket address syntax)"]
+    );
+}
