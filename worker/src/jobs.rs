@@ -29,11 +29,23 @@ pub struct WorkerState {
 #[error("{0}")]
 struct Failed(String);
 
+/// Runs a sync job inside a span that names the registry, the job and the API request that asked for it, so
+/// every log line of the sync carries them.
 async fn handle_sync(
     job: SyncRegistry,
     id: TaskId,
     state: Data<Arc<WorkerState>>,
 ) -> Result<(), BoxDynError> {
+    let span = tracing::info_span!(
+        "sync",
+        registry.name = %job.registry,
+        job.id = %id,
+        request.id = job.request_id.as_deref().unwrap_or("-"),
+    );
+    tracing::Instrument::instrument(sync_job(job, id, state), span).await
+}
+
+async fn sync_job(job: SyncRegistry, id: TaskId, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
     let id = id.to_string();
     // The stored definition, not this worker's file: during a rolling deploy they may differ.
     let stored = match state.store.registry(&job.registry).await {

@@ -226,6 +226,7 @@ pub async fn sync_registry(
     State(state): State<AppState>,
     access: WriteAccess,
     ApiPath(name): ApiPath<String>,
+    headers: axum::http::HeaderMap,
 ) -> Result<(StatusCode, Json<SyncJobOut>), ApiError> {
     let config = stored_registry(&state, &name)?;
     access.note_registry(&config.name);
@@ -234,7 +235,9 @@ pub async fn sync_registry(
             "registry {name} is managed: it is written through the API and never synced"
         )));
     }
-    let job = SyncRegistry::new(config.name.clone(), Trigger::Manual, None);
+    let mut job = SyncRegistry::new(config.name.clone(), Trigger::Manual, None);
+    job.request_id =
+        headers.get(&crate::middleware::REQUEST_ID).and_then(|id| id.to_str().ok()).map(str::to_owned);
     let enqueued = job.enqueue(&state.store, None).await?;
     let already_queued = matches!(enqueued, Enqueued::AlreadyQueued { .. });
     Ok((StatusCode::ACCEPTED, Json(SyncJobOut { job_id: enqueued.job_id().to_owned(), already_queued })))

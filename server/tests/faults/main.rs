@@ -9,7 +9,7 @@ mod audit;
 mod cluster;
 mod http;
 mod kubernetes;
-mod metrics;
+mod observability;
 mod publish;
 mod skew;
 mod sources;

@@ -29,6 +29,9 @@ pub struct SyncRegistry {
     pub trigger: Trigger,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<String>,
+    /// The `x-request-id` of the API request that asked for the sync, so the job's logs can be found by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
     /// 1 for the first try; a retry after a transient failure is a new job with the next number.
     #[serde(default = "first_attempt")]
     pub attempt: u32,
@@ -82,7 +85,7 @@ pub enum JobError {
 impl SyncRegistry {
     /// The first try of a sync.
     pub fn new(registry: RegistryName, trigger: Trigger, requested_by: Option<String>) -> Self {
-        Self { registry, trigger, requested_by, attempt: first_attempt() }
+        Self { registry, trigger, requested_by, request_id: None, attempt: first_attempt() }
     }
 
     /// Enqueues the sync unless a live job is queued or running for the registry. The registry is marked

@@ -1,6 +1,7 @@
-//! The internal listener of both processes, as Prometheus scrapes it: `/metrics` passes `promtool check
-//! metrics` (Debian's `prometheus` package, which `scripts/test.sh` installs), carries the HTTP, sync,
-//! catalogue, queue, pool and build series, and the probes answer there without authentication.
+//! What operators watch: the internal listener of both processes, as Prometheus scrapes it (`/metrics` passes
+//! `promtool check metrics`, from Debian's `prometheus` package, which `scripts/test.sh` installs, and carries
+//! the HTTP, cache, auth, sync, catalogue, queue, pool and build series; the probes answer there without
+//! authentication), and the request id that follows a sync asked for through the API into the job's logs.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -185,5 +186,32 @@ async fn token_verifications_and_key_set_fetches_are_counted_by_provider_and_out
         "http_requests_total{route=\"/v0.1/servers\",method=\"GET\",status=\"401\"} ",
     ] {
         assert!(text.contains(series), "no {series:?} in:\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_asked_for_through_the_api_logs_under_the_request_id_that_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), true);
+    let (api, base, _) = spawn_with_internal("registry-api", &config, dir.path());
+    until_ready(&base).await;
+    until("the first sync", Duration::from_secs(30), || async { api.logs().contains("sync done") }).await;
+
+    let asked = client()
+        .post(format!("{base}/extension/v0/registries/files/sync"))
+        .header("x-request-id", "trace-me-7")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(asked.status(), 202);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let logs = api.logs();
+        if logs.lines().any(|line| line.contains("request.id=\"trace-me-7\"") && line.contains("sync done")) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no sync logged under the request id in:\n{logs}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
