@@ -123,22 +123,6 @@ mod upstream;
 
 use upstream::{Upstream, item};
 
-/// A child process, killed (SIGKILL) when dropped, so a failing test leaves no worker behind.
-struct Process(std::process::Child);
-
-impl Process {
-    fn kill(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 fn api_config_file(dir: &Path, database: &url::Url, endpoint: &str) -> std::path::PathBuf {
     let path = dir.join("worker.yaml");
     let yaml = format!(
@@ -163,7 +147,7 @@ async fn a_job_of_a_killed_worker_is_finished_by_another() {
     let config = api_config_file(dir.path(), &database.url, &upstream.base);
     store.apply_registries(&Config::load(&config).unwrap().registries).await.unwrap();
     let spawn = || {
-        Process(
+        KillOnDrop(
             std::process::Command::new(env!("CARGO_BIN_EXE_registry-worker"))
                 .env("REGISTRY_SERVER__INTERNAL_ADDRESS", "127.0.0.1:0")
                 .args(["run", "--config", config.to_str().unwrap()])

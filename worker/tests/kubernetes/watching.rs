@@ -181,39 +181,25 @@ async fn changes_are_served_within_seconds_status_churn_writes_nothing_and_a_rel
     test.cleanup().await;
 }
 
-/// A child process, killed (SIGKILL) when dropped.
-struct Process(std::process::Child);
-
-impl Process {
-    fn spawn(config: &Path) -> Self {
-        Self(
-            std::process::Command::new(env!("CARGO_BIN_EXE_registry-worker"))
-                .args(["run", "--config", config.to_str().unwrap()])
-                .env("RUST_LOG", "warn")
-                // The holder's name carries the host name: fixed, so the test can tell the two apart.
-                .env("HOSTNAME", "local")
-                .env("REGISTRY_SERVER__INTERNAL_ADDRESS", "127.0.0.1:0")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap(),
-        )
-    }
-
-    fn holder(&self) -> String {
-        format!("registry-worker-local-{}", self.0.id())
-    }
-
-    fn kill(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
+/// A `registry-worker run` on `config`.
+fn spawn_worker(config: &Path) -> KillOnDrop {
+    KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_registry-worker"))
+            .args(["run", "--config", config.to_str().unwrap()])
+            .env("RUST_LOG", "warn")
+            // The holder's name carries the host name: fixed, so the test can tell the two apart.
+            .env("HOSTNAME", "local")
+            .env("REGISTRY_SERVER__INTERNAL_ADDRESS", "127.0.0.1:0")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// The watcher name a worker process gives itself.
+fn holder(worker: &KillOnDrop) -> String {
+    format!("registry-worker-local-{}", worker.id())
 }
 
 fn holder_of(status: &SyncStatus) -> Option<String> {
@@ -257,8 +243,8 @@ async fn of_two_worker_processes_one_watches_a_burst_is_one_job_and_the_other_ta
     .unwrap();
     store.apply_registries(&Config::load(&config).unwrap().registries).await.unwrap();
 
-    let mut workers = [Process::spawn(&config), Process::spawn(&config)];
-    let holders: Vec<String> = workers.iter().map(Process::holder).collect();
+    let mut workers = [spawn_worker(&config), spawn_worker(&config)];
+    let holders: Vec<String> = workers.iter().map(holder).collect();
     let watching = until(&store, "cluster", "one watcher", Duration::from_secs(30), |s| {
         holder_of(s).is_some() && s.last_success_at.is_some()
     })
