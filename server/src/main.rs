@@ -33,15 +33,46 @@ enum Command {
         #[arg(long)]
         with_worker: bool,
     },
+    /// Exit 0 when the process behind the internal listener at ADDRESS answers /readiness with 200, else 1:
+    /// the container image's HEALTHCHECK, which has no shell or curl to run.
+    Healthcheck {
+        /// The internal listener (server.internalAddress) to ask: HOST:PORT, or :PORT for 127.0.0.1.
+        #[arg(long, default_value = ":8081", value_parser = parse_address)]
+        address: SocketAddr,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     registry_shared::logging::init("info");
-    let Command::Serve { config, address, with_worker } = Cli::parse().command;
+    let (config, address, with_worker) = match Cli::parse().command {
+        Command::Serve { config, address, with_worker } => (config, address, with_worker),
+        Command::Healthcheck { address } => healthcheck(address),
+    };
     let config = Config::load(&config).map_err(|errors| {
         eprintln!("{errors}");
         std::process::exit(2)
     })?;
     registry_worker::sources::set_git_timeouts(config.worker.git_timeout);
     shutdown::block_on(registry_server::serve(config, address, with_worker, shutdown::signal()))
+}
+
+/// Asks the internal listener at `address` (the loopback address when it names every interface) for
+/// `/readiness` within 3 s, and exits with the answer.
+fn healthcheck(mut address: SocketAddr) -> ! {
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{address}/readiness");
+    let checked = tokio::runtime::Builder::new_current_thread().enable_all().build().map(|runtime| {
+        runtime.block_on(async {
+            let client = registry_worker::sources::HttpClient::new().map_err(|e| e.to_string())?;
+            client.get_bytes(&url, std::time::Duration::from_secs(3), None).await.map_err(|e| e.to_string())
+        })
+    });
+    match checked {
+        Ok(Ok(_)) => std::process::exit(0),
+        Ok(Err(reason)) => eprintln!("not ready: {reason}"),
+        Err(error) => eprintln!("cannot start the check: {error}"),
+    }
+    std::process::exit(1)
 }

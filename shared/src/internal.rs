@@ -7,6 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -32,6 +33,27 @@ pub type Scrape = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Sen
 struct Internal {
     readiness: Arc<dyn Readiness>,
     scrape: Option<Scrape>,
+    /// The last check's answer (`UNCHECKED` before the first), to count changes.
+    last: Arc<AtomicU8>,
+}
+
+const UNCHECKED: u8 = 0;
+const READY: u8 = 1;
+const NOT_READY: u8 = 2;
+
+impl Internal {
+    /// Checks readiness and records it (`registry_ready`, and `registry_readiness_changes_total` when the
+    /// answer differs from the last check's), so that probes and scrapes both see flapping.
+    async fn check(&self) -> Result<(), String> {
+        let answer = self.readiness.check().await;
+        let now = if answer.is_ok() { READY } else { NOT_READY };
+        let before = self.last.swap(now, Ordering::Relaxed);
+        if before != UNCHECKED && before != now {
+            metrics::counter!(crate::metrics::READINESS_CHANGES).increment(1);
+        }
+        metrics::gauge!(crate::metrics::READY).set(if answer.is_ok() { 1.0 } else { 0.0 });
+        answer
+    }
 }
 
 pub fn router(readiness: Arc<dyn Readiness>, scrape: Option<Scrape>) -> Router {
@@ -40,13 +62,15 @@ pub fn router(readiness: Arc<dyn Readiness>, scrape: Option<Scrape>) -> Router {
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readiness", get(readiness_probe))
         .route("/version", get(|| async { Json(build_info()) }))
-        .with_state(Internal { readiness, scrape })
+        .with_state(Internal { readiness, scrape, last: Arc::new(AtomicU8::new(UNCHECKED)) })
 }
 
 async fn metrics(State(internal): State<Internal>) -> Response {
     if let Some(scrape) = &internal.scrape {
         scrape().await;
     }
+    // The answer itself is the probe's business; here it is only recorded.
+    let _ = internal.check().await;
     match crate::metrics::render() {
         Some(text) => {
             ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
@@ -56,7 +80,7 @@ async fn metrics(State(internal): State<Internal>) -> Response {
 }
 
 async fn readiness_probe(State(internal): State<Internal>) -> Response {
-    match internal.readiness.check().await {
+    match internal.check().await {
         Ok(()) => Json(json!({"status": "ready"})).into_response(),
         Err(reason) => {
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "not ready", "reason": reason})))

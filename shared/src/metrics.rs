@@ -21,6 +21,7 @@ pub const AUDIT_WRITE_FAILURES: &str = "audit_write_failures_total";
 pub const SYNC_RUNS: &str = "sync_runs_total";
 pub const SYNC_DURATION: &str = "sync_duration_seconds";
 pub const SYNC_LAST_SUCCESS: &str = "sync_last_success_timestamp_seconds";
+pub const SYNC_INTERVAL: &str = "registry_sync_interval_seconds";
 pub const SYNC_SERVERS: &str = "sync_servers_total";
 pub const SYNC_RETRIES: &str = "sync_retries_total";
 pub const KUBERNETES_WATCHING: &str = "kubernetes_watcher_up";
@@ -32,6 +33,8 @@ pub const DB_POOL_CONNECTIONS: &str = "db_pool_connections";
 pub const DB_POOL_MAX: &str = "db_pool_max_connections";
 pub const DB_POOL_ACQUIRE: &str = "db_pool_acquire_duration_seconds";
 pub const BUILD_INFO: &str = "build_info";
+pub const READY: &str = "registry_ready";
+pub const READINESS_CHANGES: &str = "registry_readiness_changes_total";
 
 /// Histogram buckets for durations, from a cached read (well under a millisecond) to a long sync.
 const SECONDS_BUCKETS: &[f64] = &[
@@ -88,7 +91,16 @@ fn describe() {
     describe_counter!(AUDIT_WRITE_FAILURES, "Audit events that could not be written to the audit file");
     describe_counter!(SYNC_RUNS, "Syncs finished, by registry and outcome (written, unchanged, failed)");
     describe_histogram!(SYNC_DURATION, Unit::Seconds, "Sync duration, by registry");
-    describe_gauge!(SYNC_LAST_SUCCESS, Unit::Seconds, "Unix time of the last successful sync, by registry");
+    describe_gauge!(
+        SYNC_LAST_SUCCESS,
+        Unit::Seconds,
+        "Unix time of the last successful sync, by scheduled registry (read at scrape time; absent before the first)"
+    );
+    describe_gauge!(
+        SYNC_INTERVAL,
+        Unit::Seconds,
+        "The sync interval of each scheduled registry, as stored by the release step (read at scrape time)"
+    );
     describe_counter!(SYNC_SERVERS, "Server versions a sync inserted, updated, tombstoned or left unchanged");
     describe_counter!(
         SYNC_RETRIES,
@@ -116,13 +128,19 @@ fn describe() {
     describe_gauge!(DB_POOL_MAX, "Database pool size limit, by pool");
     describe_histogram!(DB_POOL_ACQUIRE, Unit::Seconds, "Time to get a connection from a database pool");
     describe_gauge!(BUILD_INFO, "Always 1; the labels name the build");
+    describe_gauge!(READY, "1 when this process's last readiness check said ready, else 0");
+    describe_counter!(READINESS_CHANGES, "Times this process's readiness changed, counted at each check");
+    // Counters without labels are exported from the start, so that a rate over them is 0, not nothing.
+    metrics::counter!(CACHE_EVICTIONS).absolute(0);
+    metrics::counter!(READINESS_CHANGES).absolute(0);
 }
 
 /// How often the values read from the database are read again at most; scrapes in between export the last.
 const REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Refreshes the gauges read from the database: stored versions per registry and status, the sync queue by
-/// state with the oldest waiting job's age, and the read pool. Every replica exports the same catalogue and
+/// Refreshes the gauges read from the database: stored versions per registry and status, each scheduled
+/// registry's interval and last success, the sync queue by state with the oldest waiting job's age, and the
+/// read pool. Every replica exports the same catalogue and
 /// queue values, so dashboards and alerts aggregate them with `max`, never `sum`.
 pub async fn refresh_from(store: &crate::store::Store) {
     static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
@@ -147,6 +165,24 @@ pub async fn refresh_from(store: &crate::store::Store) {
             }
         }
         Err(error) => tracing::warn!(error = %error, "metrics: cannot count the stored versions"),
+    }
+    match store.list_registries().await {
+        Ok(registries) => {
+            for registry in registries {
+                let Some(interval) = registry.sync_interval else { continue };
+                let name = registry.name.to_string();
+                metrics::gauge!(SYNC_INTERVAL, "registry" => name.clone()).set(interval.as_secs_f64());
+                match store.sync_status(&registry.name).await {
+                    Ok(status) => {
+                        if let Some(at) = status.and_then(|status| status.last_success_at) {
+                            metrics::gauge!(SYNC_LAST_SUCCESS, "registry" => name).set(at.timestamp() as f64);
+                        }
+                    }
+                    Err(error) => tracing::warn!(error = %error, "metrics: cannot read a sync status"),
+                }
+            }
+        }
+        Err(error) => tracing::warn!(error = %error, "metrics: cannot list the registries"),
     }
     match crate::jobs::queue_report(store).await {
         Ok(report) => {

@@ -99,13 +99,14 @@ pub async fn sync_registry(
     result
 }
 
-/// The sync's metrics: its outcome and duration, the last success, and what it wrote.
+/// The sync's metrics: its outcome and duration, and what it wrote (the last success is read from the
+/// database at scrape time, so every process exports it, across restarts).
 fn record(
     registry: &registry_shared::model::RegistryName,
     result: &Result<SyncOutcome, SyncError>,
     took: Duration,
 ) {
-    use registry_shared::metrics::{SYNC_DURATION, SYNC_LAST_SUCCESS, SYNC_RUNS, SYNC_SERVERS};
+    use registry_shared::metrics::{SYNC_DURATION, SYNC_RUNS, SYNC_SERVERS};
     let name = registry.to_string();
     let outcome = match result {
         Ok(SyncOutcome::Written { summary, .. }) => {
@@ -124,9 +125,6 @@ fn record(
         Ok(SyncOutcome::NotSynced) => return,
         Err(_) => "failed",
     };
-    if result.is_ok() {
-        metrics::gauge!(SYNC_LAST_SUCCESS, "registry" => name.clone()).set(Utc::now().timestamp() as f64);
-    }
     metrics::counter!(SYNC_RUNS, "registry" => name.clone(), "outcome" => outcome).increment(1);
     metrics::histogram!(SYNC_DURATION, "registry" => name).record(took.as_secs_f64());
 }

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-struct Cluster {
-    dir: tempfile::TempDir,
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
     env: HashMap<String, String>,
 }
 
 impl Cluster {
-    fn up() -> Self {
+    pub fn up() -> Self {
         let dir = tempfile::Builder::new().prefix("registry-cluster-").tempdir().unwrap();
         let output = script(&["up", &dir.path().display().to_string()]).output().unwrap();
         let logs = || {
@@ -43,11 +43,11 @@ impl Cluster {
         Self { dir, env }
     }
 
-    fn get(&self, key: &str) -> &str {
+    pub fn get(&self, key: &str) -> &str {
         &self.env[key]
     }
 
-    fn config(&self) -> PathBuf {
+    pub fn config(&self) -> PathBuf {
         PathBuf::from(self.get("CONFIG"))
     }
 

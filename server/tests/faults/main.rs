@@ -10,6 +10,7 @@ mod cluster;
 mod http;
 mod kubernetes;
 mod observability;
+mod prometheus;
 mod publish;
 mod skew;
 mod sources;
