@@ -67,7 +67,8 @@ ensure_build_tools() {
 # The page tests drive headless Chromium; the fault suite runs PostgreSQL's initdb and pg_ctl (installed with
 # the server), prlimit (util-linux), python3, redis-server and, for scripts/cluster.sh, nginx; schemathesis
 # needs python3's venv, and curl waits for the API; the end-to-end auth test runs a real OpenID provider on
-# Node, installed with npm; the metrics tests check the exposition with promtool (Debian's prometheus).
+# Node, installed with npm; the metrics tests check the exposition with promtool and run Debian's prometheus;
+# the deployment tests run docker-compose (Debian's) and the tools scripts/deploy-tools.sh installs.
 ensure_test_tools() {
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -78,9 +79,12 @@ ensure_test_tools() {
   command -v npm >/dev/null || missing+=(npm)
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
   command -v redis-server >/dev/null || missing+=(redis-server)
-  command -v promtool >/dev/null || missing+=(prometheus)
+  command -v promtool >/dev/null && command -v prometheus >/dev/null || missing+=(prometheus)
+  command -v docker-compose >/dev/null || missing+=(docker-compose)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; else say "test tools are present"; fi
   say "the OpenID provider of the end-to-end auth test: $(scripts/oidc-provider.sh install)"
+  eval "$(scripts/deploy-tools.sh)"
+  say "the deployment tools: $HELM, $HADOLINT, $KUBERNETES_VALIDATE"
 }
 
 ensure_build_tools

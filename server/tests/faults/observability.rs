@@ -215,3 +215,31 @@ async fn a_sync_asked_for_through_the_api_logs_under_the_request_id_that_asked()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `registry-api healthcheck --address ADDRESS`: its exit code and stderr.
+fn healthcheck(internal: &str) -> (Option<i32>, String) {
+    let address = internal.trim_start_matches("http://");
+    let output =
+        Command::new(binary("registry-api")).args(["healthcheck", "--address", address]).output().unwrap();
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_images_healthcheck_says_whether_an_api_or_a_worker_is_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), true);
+    let (mut api, base, api_internal) = spawn_with_internal("registry-api", &config, dir.path());
+    until_ready(&base).await;
+    assert_eq!(healthcheck(&api_internal).0, Some(0));
+    let (_worker, _, worker_internal) = spawn_with_internal("registry-worker", &config, dir.path());
+    until("the worker answers", Duration::from_secs(30), || async {
+        client().get(format!("{worker_internal}/readiness")).send().await.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert_eq!(healthcheck(&worker_internal).0, Some(0));
+
+    api.kill();
+    let (code, stderr) = healthcheck(&api_internal);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("not ready") && stderr.contains("/readiness"), "{stderr}");
+}
