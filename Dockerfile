@@ -21,9 +21,12 @@ COPY . .
 # The image has no .git: the commit the binaries report (build_info, /version) comes from here.
 ARG GIT_COMMIT=unknown
 ENV GIT_COMMIT=${GIT_COMMIT}
+# Cargo features, e.g. --build-arg CARGO_FEATURES=registry-shared/otlp for OTLP trace export.
+ARG CARGO_FEATURES=""
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin registry-api --bin registry-worker --bin registry-admin \
+    cargo build --release --locked --features "${CARGO_FEATURES}" \
+      --bin registry-api --bin registry-worker --bin registry-admin \
  && mkdir -p /out \
  && cp target/release/registry-api target/release/registry-worker target/release/registry-admin /out/
 

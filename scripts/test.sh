@@ -94,8 +94,12 @@ ensure_test_tools
 
 say "cargo fmt --check"
 cargo fmt --all --check
-say "cargo clippy"
+# OTLP export is a cargo feature: lints run on both builds, and the tests on the one with it (a superset: the
+# export is off unless configured), plus the configuration tests of the one without.
+otlp=(--features registry-server/otlp)
+say "cargo clippy, without and with the otlp feature"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked "${otlp[@]}" -- -D warnings
 say "the api library does not depend on the worker (so its tests never build libgit2)"
 if cargo tree --locked -p registry-api -e normal,dev --prefix none | grep -Eq '^(registry-worker|git2) '; then
   echo "error: registry-api depends on registry-worker or git2; wire the binary in server/ instead" >&2
@@ -103,9 +107,12 @@ if cargo tree --locked -p registry-api -e normal,dev --prefix none | grep -Eq '^
 fi
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast
+  cargo nextest run --workspace --locked --no-fail-fast "${otlp[@]}"
+  say "the configuration tests of the build without the otlp feature"
+  cargo nextest run -p registry-shared --lib --locked --no-fail-fast config::
 else
-  cargo test --workspace --locked --no-fail-fast
+  cargo test --workspace --locked --no-fail-fast "${otlp[@]}"
+  cargo test -p registry-shared --lib --locked --no-fail-fast config::
 fi
 say "schemathesis against our own OpenAPI document"
 scripts/schemathesis.sh

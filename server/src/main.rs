@@ -43,7 +43,6 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    registry_shared::logging::init("info");
     let (config, address, with_worker) = match Cli::parse().command {
         Command::Serve { config, address, with_worker } => (config, address, with_worker),
         Command::Healthcheck { address } => healthcheck(address),
@@ -52,6 +51,7 @@ fn main() -> anyhow::Result<()> {
         eprintln!("{errors}");
         std::process::exit(2)
     })?;
+    let _telemetry = registry_shared::logging::init_with("info", "registry-api", &config.tracing);
     registry_worker::sources::set_git_timeouts(config.worker.git_timeout);
     shutdown::block_on(registry_server::serve(config, address, with_worker, shutdown::signal()))
 }

@@ -242,6 +242,7 @@ pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> 
         audit: AuditConfig::default(),
         cache: registry_shared::config::CacheConfig::default(),
         metrics: registry_shared::config::MetricsConfig::default(),
+        tracing: registry_shared::config::TracingConfig::default(),
         publish_registry: None,
         validation: ValidationConfig::default(),
     }

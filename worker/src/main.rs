@@ -29,12 +29,12 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    registry_shared::logging::init("info");
     let Command::Run { config } = Cli::parse().command;
     let config = Config::load(&config).map_err(|errors| {
         eprintln!("{errors}");
         std::process::exit(2)
     })?;
+    let _telemetry = registry_shared::logging::init_with("info", "registry-worker", &config.tracing);
     registry_worker::sources::set_git_timeouts(config.worker.git_timeout);
     let worker = registry_worker::run(config, async {
         shutdown::signal().await;

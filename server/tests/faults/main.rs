@@ -10,6 +10,8 @@ mod cluster;
 mod http;
 mod kubernetes;
 mod observability;
+#[cfg(feature = "otlp")]
+mod otlp;
 mod prometheus;
 mod publish;
 mod skew;

@@ -15,7 +15,7 @@ const SECRET_VARIABLES: [&str; 2] = ["REGISTRY_DATABASE__PASSWORD", "REGISTRY_DA
 /// The top-level keys. A `REGISTRY_*` variable is an override only when it starts with one of them, so
 /// Kubernetes' service variables for a Service named `registry` (`REGISTRY_SERVICE_HOST`, `REGISTRY_PORT`)
 /// are left alone. One that nests (`__`) under an unknown key is a typo and reported.
-const TOP_LEVEL_KEYS: [&str; 14] = [
+const TOP_LEVEL_KEYS: [&str; 15] = [
     "registryName",
     "registries",
     "auth",
@@ -30,6 +30,7 @@ const TOP_LEVEL_KEYS: [&str; 14] = [
     "audit",
     "cache",
     "metrics",
+    "tracing",
 ];
 
 pub(super) fn layer(

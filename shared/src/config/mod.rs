@@ -10,6 +10,7 @@ pub(crate) mod database;
 mod errors;
 mod load;
 mod raw;
+mod telemetry;
 mod validate;
 
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ pub use cache::{CacheConfig, RedisConfig};
 pub use database::{CredentialError, PostgresConfig, PostgresTarget, Role, SslMode, StorageConfig};
 pub use errors::{ConfigErrors, ConfigProblem};
 pub use load::ENV_PREFIX;
+pub use telemetry::{OtlpConfig, TracingConfig};
 
 /// The checked configuration.
 #[derive(Debug, Clone, Serialize)]
@@ -48,6 +50,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub cache: CacheConfig,
     pub metrics: MetricsConfig,
+    pub tracing: TracingConfig,
     /// The managed registry that the root publish routes (`/v0.1/publish`, `/v0/publish`) write to. When
     /// unset, the only managed registry, if there is exactly one.
     #[serde(skip_serializing_if = "Option::is_none")]

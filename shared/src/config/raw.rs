@@ -22,6 +22,7 @@ pub struct RawConfig {
     pub audit: Option<Value>,
     pub cache: Option<Value>,
     pub metrics: Option<Value>,
+    pub tracing: Option<Value>,
     pub publish_registry: Option<String>,
     pub validation: Option<Value>,
 }

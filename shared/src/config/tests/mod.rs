@@ -1,6 +1,7 @@
 mod auth;
 mod database;
 mod kubernetes;
+mod telemetry;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -5,6 +5,7 @@ mod auth;
 mod database;
 mod publish;
 mod registries;
+mod telemetry;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -159,6 +160,7 @@ pub(super) fn validate(tree: Value, environment: &Environment) -> Result<Config,
         Some(raw) => MetricsConfig { enabled: raw.enabled.unwrap_or(true) },
         None => MetricsConfig::default(),
     };
+    let tracing = telemetry::tracing(&mut check, raw.tracing);
     let validation = publish::validation(&mut check, raw.validation);
     let publish_registry = registries
         .as_deref()
@@ -174,6 +176,7 @@ pub(super) fn validate(tree: Value, environment: &Environment) -> Result<Config,
         cors,
         audit,
         cache,
+        tracing,
         validation,
     ) {
         (
@@ -187,6 +190,7 @@ pub(super) fn validate(tree: Value, environment: &Environment) -> Result<Config,
             Some(cors),
             Some(audit),
             Some(cache),
+            Some(tracing),
             Some(validation),
         ) => Ok(Config {
             registry_name,
@@ -201,6 +205,7 @@ pub(super) fn validate(tree: Value, environment: &Environment) -> Result<Config,
             audit,
             cache,
             metrics,
+            tracing,
             publish_registry,
             validation,
         }),

@@ -1,0 +1,142 @@
+//! OTLP trace export (built with the `otlp` feature): a collector on loopback, speaking OTLP/HTTP with
+//! protobuf bodies as the OpenTelemetry Collector does, receives the spans of a request and of the sync it
+//! asked for, under the process's service name.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use prost::Message as _;
+
+use crate::support::*;
+
+/// A span as received: its service's name, its own name, and its attributes as text.
+struct Received {
+    service: String,
+    name: String,
+    attributes: Vec<(String, String)>,
+}
+
+/// A collector's traces endpoint on 127.0.0.1: every export it took, decoded.
+struct Collector {
+    endpoint: String,
+    exports: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+}
+
+impl Collector {
+    async fn start() -> Self {
+        let exports = Arc::new(Mutex::new(Vec::new()));
+        let kept = exports.clone();
+        let app = axum::Router::new().route(
+            "/v1/traces",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let kept = kept.clone();
+                async move {
+                    assert_eq!(headers["content-type"], "application/x-protobuf");
+                    kept.lock().unwrap().push(ExportTraceServiceRequest::decode(body).unwrap());
+                    // An empty ExportTraceServiceResponse: everything was accepted.
+                    ([("content-type", "application/x-protobuf")], Vec::<u8>::new())
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { endpoint, exports }
+    }
+
+    /// Every span received.
+    fn spans(&self) -> Vec<Received> {
+        let exports = self.exports.lock().unwrap();
+        let resources = exports.iter().flat_map(|export| export.resource_spans.iter());
+        resources
+            .flat_map(|resource| {
+                let attributes = resource.resource.as_ref().map(|r| text(&r.attributes)).unwrap_or_default();
+                let service = attributes.iter().find(|(k, _)| k == "service.name").map(|(_, v)| v.clone());
+                let spans = resource.scope_spans.iter().flat_map(|scope| scope.spans.iter());
+                let service = service.unwrap_or_default();
+                spans
+                    .map(move |span| Received {
+                        service: service.clone(),
+                        name: span.name.clone(),
+                        attributes: text(&span.attributes),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}
+
+fn text(attributes: &[KeyValue]) -> Vec<(String, String)> {
+    let value = |value: &Option<AnyValue>| match value.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(text)) => text.clone(),
+        Some(other) => format!("{other:?}"),
+        None => String::new(),
+    };
+    attributes.iter().map(|kv| (kv.key.clone(), value(&kv.value))).collect()
+}
+
+fn has(attributes: &[(String, String)], key: &str, value: &str) -> bool {
+    attributes.iter().any(|(k, v)| k == key && v == value)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spans_of_a_request_and_of_the_sync_it_asked_for_reach_an_otlp_collector() {
+    let collector = Collector::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = catalogue(dir.path(), 3);
+    let config = write_config(
+        dir.path(),
+        "registry.yaml",
+        &format!(
+            "registries:\n  - {{name: files, file: {{path: '{}'}}, syncPolicy: {{interval: 1h}}}}\n\
+             auth: {{mode: anonymous}}\ndatabase: {{path: '{}'}}\nworker: {{dataDir: '{}'}}\n\
+             tracing: {{otlp: {{endpoint: '{}', timeout: 5s}}}}\n",
+            catalogue.display(),
+            dir.path().join("registry.db").display(),
+            dir.path().display(),
+            collector.endpoint
+        ),
+    );
+    let port = registry_testkit::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let api = binary("registry-api");
+    let mut command = std::process::Command::new(api);
+    command
+        .args(["serve", "--config", config.to_str().unwrap(), "--address", &format!("127.0.0.1:{port}")])
+        // The SDK's batch delay (5 s by default), shortened so the test need not wait for it.
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100");
+    let _process = Process::spawn_with(&mut command, dir.path(), "registry-api");
+    until_ready(&base).await;
+
+    let listed =
+        client().get(format!("{base}/v0.1/servers")).header("x-request-id", "otlp-list").send().await;
+    assert_eq!(listed.unwrap().status(), 200);
+    let asked = client()
+        .post(format!("{base}/extension/v0/registries/files/sync"))
+        .header("x-request-id", "otlp-sync")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 202);
+
+    until("the collector has both spans", Duration::from_secs(30), || async {
+        let spans = collector.spans();
+        let request = spans.iter().any(|span| {
+            span.service == "registry-api"
+                && span.name == "request"
+                && has(&span.attributes, "http.route", "/v0.1/servers")
+                && has(&span.attributes, "request.id", "otlp-list")
+        });
+        let sync = spans.iter().any(|span| {
+            span.name == "sync"
+                && has(&span.attributes, "registry.name", "files")
+                && has(&span.attributes, "request.id", "otlp-sync")
+        });
+        request && sync
+    })
+    .await;
+}
