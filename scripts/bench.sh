@@ -4,7 +4,10 @@
 # 127.0.0.1 in three modes (page cache in memory, no cache, Redis only), nginx (one worker, access_log off,
 # sendfile on) and wrk on loopback. Prints a Markdown report (see docs/benchmarks.md).
 #
-#   scripts/bench.sh [DURATION_SECONDS]
+#   scripts/bench.sh [DURATION_SECONDS] [metrics]
+#
+# With `metrics`, only the cost of metrics: the first page, cached and uncached, with metrics.enabled on and
+# off, in five rounds that alternate the four modes (one process per run), reported as the median of each.
 #
 # Needs PostgreSQL (TEST_DATABASE_URL's server), redis-server, nginx and wrk
 # (`apt-get install redis-server nginx-light wrk`).
@@ -32,7 +35,8 @@ nginx_up() {
 }
 
 # api_mode MODE: restarts the API on $port with the cache mode's config: memory (the default page cache),
-# none (cache.enabled: false) or redis (cache.memoryBytes: 0 and the private Redis).
+# none (cache.enabled: false) or redis (cache.memoryBytes: 0 and the private Redis); MODE-nometrics also
+# sets metrics.enabled: false.
 api_mode() {
   if [ -n "${server:-}" ]; then
     kill "$server" 2>/dev/null || true
@@ -41,6 +45,9 @@ api_mode() {
   fi
   cp "$work/bench.yaml" "$work/mode.yaml"
   case "$1" in
+    *-nometrics) printf 'metrics: {enabled: false}\n' >>"$work/mode.yaml" ;;
+  esac
+  case "${1%-nometrics}" in
     memory) ;;
     none) printf 'cache: {enabled: false}\n' >>"$work/mode.yaml" ;;
     redis) printf 'cache: {memoryBytes: 0}\nredis: {url: "redis://127.0.0.1:%s"}\n' "$redis_port" >>"$work/mode.yaml" ;;
@@ -126,5 +133,38 @@ bench() {
 }
 
 echo "# Read benchmark, $(date -u +%F), $(nproc) cores"
+# metrics_cost: the first page of 20,000 versions, 8 connections, per mode the median of five rounds.
+metrics_cost() {
+  bench_setup registry_bench 18090
+  trap '[ -n "${server:-}" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
+  target/release/seed-catalogue --config "$work/bench.yaml" --registry bench --servers 5000 >/dev/null
+  psql -q "$url" -c "vacuum analyze"
+  local modes="memory memory-nometrics none none-nometrics"
+  declare -A runs
+  for _ in 1 2 3 4 5; do
+    for mode in $modes; do
+      api_mode "$mode"
+      runs[$mode]+="$(rps "$(run "$base/v0.1/servers" 8)") "
+    done
+  done
+  median() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+  echo
+  echo "### Metrics on and off: first page, 20,000 versions, 8 connections, ${duration} s per run, 5 rounds"
+  echo
+  echo "| cache | metrics | requests/s per round | median | off ÷ on |"
+  echo "|---|---|---|---|---|"
+  for cache in memory none; do
+    local on off
+    on=$(median "${runs[$cache]}")
+    off=$(median "${runs[$cache-nometrics]}")
+    echo "| $cache | on | ${runs[$cache]% } | $on | |"
+    echo "| $cache | off | ${runs[$cache-nometrics]% } | $off | $(ratio "$off" "$on") |"
+  done
+}
+
+if [ "${2:-}" = metrics ]; then
+  metrics_cost
+  exit 0
+fi
 bench 5000 "1 8" "memory none redis" first deep search version
 bench 25000 "8" "none memory" first deep search
