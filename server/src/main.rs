@@ -65,12 +65,26 @@ fn healthcheck(mut address: SocketAddr) -> ! {
     let url = format!("http://{address}/readiness");
     let checked = tokio::runtime::Builder::new_current_thread().enable_all().build().map(|runtime| {
         runtime.block_on(async {
-            let client = registry_worker::sources::HttpClient::new().map_err(|e| e.to_string())?;
-            client.get_bytes(&url, std::time::Duration::from_secs(3), None).await.map_err(|e| e.to_string())
+            if rustls::crypto::ring::default_provider().install_default().is_err() {
+                // Installed already.
+            }
+            // Never through a proxy of the environment: the listener is this container's own.
+            let client = reqwest::Client::builder()
+                .no_proxy()
+                .timeout(std::time::Duration::from_secs(3))
+                .build()
+                .map_err(|e| e.to_string())?;
+            let response = client.get(&url).send().await.map_err(|e| format!("GET {url} failed: {e}"))?;
+            match response.status() {
+                reqwest::StatusCode::OK => Ok(()),
+                status => {
+                    Err(format!("GET {url} answered {status}: {}", response.text().await.unwrap_or_default()))
+                }
+            }
         })
     });
     match checked {
-        Ok(Ok(_)) => std::process::exit(0),
+        Ok(Ok(())) => std::process::exit(0),
         Ok(Err(reason)) => eprintln!("not ready: {reason}"),
         Err(error) => eprintln!("cannot start the check: {error}"),
     }

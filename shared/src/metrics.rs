@@ -157,43 +157,92 @@ pub async fn refresh_from(store: &crate::store::Store) {
     metrics::gauge!(DB_POOL_CONNECTIONS, "pool" => "read", "state" => "in_use")
         .set(f64::from(size.saturating_sub(idle)));
     metrics::gauge!(DB_POOL_MAX, "pool" => "read").set(f64::from(max));
+    let label = |key: &'static str, value: String| metrics::Label::new(key, value);
     match store.version_counts().await {
         Ok(counts) => {
-            for (registry, status, count) in counts {
-                metrics::gauge!(CATALOGUE_VERSIONS, "registry" => registry, "status" => status)
-                    .set(count as f64);
-            }
+            let rows = counts.into_iter().map(|(registry, status, count)| {
+                (vec![label("registry", registry), label("status", status)], count as f64)
+            });
+            publish(CATALOGUE_VERSIONS, rows.collect(), 0.0);
         }
         Err(error) => tracing::warn!(error = %error, "metrics: cannot count the stored versions"),
     }
     match store.list_registries().await {
         Ok(registries) => {
+            let (mut intervals, mut successes) = (Vec::new(), Vec::new());
             for registry in registries {
                 let Some(interval) = registry.sync_interval else { continue };
-                let name = registry.name.to_string();
-                metrics::gauge!(SYNC_INTERVAL, "registry" => name.clone()).set(interval.as_secs_f64());
+                let name = || vec![label("registry", registry.name.to_string())];
+                intervals.push((name(), interval.as_secs_f64()));
                 match store.sync_status(&registry.name).await {
                     Ok(status) => {
                         if let Some(at) = status.and_then(|status| status.last_success_at) {
-                            metrics::gauge!(SYNC_LAST_SUCCESS, "registry" => name).set(at.timestamp() as f64);
+                            successes.push((name(), at.timestamp() as f64));
                         }
                     }
                     Err(error) => tracing::warn!(error = %error, "metrics: cannot read a sync status"),
                 }
             }
+            // A registry the release step removed matches no alert from then on.
+            publish(SYNC_INTERVAL, intervals, f64::NAN);
+            publish(SYNC_LAST_SUCCESS, successes, f64::NAN);
         }
         Err(error) => tracing::warn!(error = %error, "metrics: cannot list the registries"),
     }
     match crate::jobs::queue_report(store).await {
         Ok(report) => {
-            for (state, count) in report.by_status {
-                metrics::gauge!(QUEUE_JOBS, "state" => state).set(count as f64);
-            }
+            let rows = report
+                .by_status
+                .into_iter()
+                .map(|(state, count)| (vec![label("state", state)], count as f64));
+            publish(QUEUE_JOBS, rows.collect(), 0.0);
         }
         Err(error) => tracing::warn!(error = %error, "metrics: cannot read the sync queue"),
     }
     match crate::jobs::oldest_pending_age(store).await {
         Ok(age) => metrics::gauge!(QUEUE_OLDEST_AGE).set(age.unwrap_or(0.0).max(0.0)),
         Err(error) => tracing::warn!(error = %error, "metrics: cannot read the sync queue's oldest job"),
+    }
+}
+
+/// One row of a gauge read from the database: its labels and its value.
+type Row = (Vec<metrics::Label>, f64);
+
+/// Sets the gauge `name` for every row; the label sets the last refresh set and this one does not (a registry
+/// removed, a queue state emptied) get `gone`, so that no value outlives what it measured.
+fn publish(name: &'static str, rows: Vec<Row>, gone: f64) {
+    static LAST: std::sync::Mutex<std::collections::BTreeMap<&str, Vec<Vec<metrics::Label>>>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let Ok(mut last) = LAST.lock() else { return };
+    let now: Vec<_> = rows.iter().map(|(labels, _)| labels.clone()).collect();
+    for labels in last.get(name).into_iter().flatten().filter(|labels| !now.contains(labels)) {
+        metrics::gauge!(name, labels.clone()).set(gone);
+    }
+    for (labels, value) in rows {
+        metrics::gauge!(name, labels).set(value);
+    }
+    last.insert(name, now);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_label_set_the_database_no_longer_has_is_set_to_gone() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let registry = |name: &str| vec![metrics::Label::new("registry", name.to_owned())];
+        metrics::with_local_recorder(&recorder, || {
+            publish(
+                "test_gauge_interval",
+                vec![(registry("kept"), 60.0), (registry("removed"), 3600.0)],
+                f64::NAN,
+            );
+            publish("test_gauge_interval", vec![(registry("kept"), 120.0)], f64::NAN);
+        });
+        let text = handle.render();
+        assert!(text.contains("test_gauge_interval{registry=\"kept\"} 120"), "{text}");
+        assert!(text.contains("test_gauge_interval{registry=\"removed\"} NaN"), "{text}");
     }
 }

@@ -41,24 +41,36 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
-{{/* Seconds in a duration of the configuration ("20s", "2m", "1h", "500ms"), rounded up. */}}
+{{/* Seconds in a duration of the configuration ("20s", "2m", "1m30s", "500ms"), rounded up. */}}
 {{- define "mcp-registry.seconds" -}}
 {{- $d := toString . -}}
-{{- if hasSuffix "ms" $d -}}{{- div (add (trimSuffix "ms" $d | int) 999) 1000 -}}
-{{- else if hasSuffix "s" $d -}}{{- trimSuffix "s" $d | int -}}
-{{- else if hasSuffix "m" $d -}}{{- mul (trimSuffix "m" $d | int) 60 -}}
-{{- else if hasSuffix "h" $d -}}{{- mul (trimSuffix "h" $d | int) 3600 -}}
-{{- else -}}{{- fail (printf "config.shutdown: %q is not a duration the chart reads (e.g. 20s, 2m)" $d) -}}
+{{- $parts := regexFindAll "[0-9]+(ms|h|m|s)" $d -1 -}}
+{{- if or (not $parts) (ne (join "" $parts) $d) -}}
+{{- fail (printf "config.shutdown: %q is not a duration the chart reads (such as 20s, 2m or 1m30s)" $d) -}}
 {{- end -}}
+{{- $total := 0 -}}
+{{- range $parts -}}
+{{- if hasSuffix "ms" . -}}{{- $total = add $total (div (add (trimSuffix "ms" . | int) 999) 1000) -}}
+{{- else if hasSuffix "s" . -}}{{- $total = add $total (trimSuffix "s" . | int) -}}
+{{- else if hasSuffix "m" . -}}{{- $total = add $total (mul (trimSuffix "m" . | int) 60) -}}
+{{- else -}}{{- $total = add $total (mul (trimSuffix "h" . | int) 3600) -}}
+{{- end -}}
+{{- end -}}
+{{- $total -}}
 {{- end -}}
 
-{{/* Bytes in a memory quantity ("512Mi", "1Gi", or bytes). */}}
+{{/* Bytes in a memory quantity: plain bytes, or Ki, Mi, Gi, Ti, k, M, G, T. */}}
 {{- define "mcp-registry.bytes" -}}
 {{- $q := toString . -}}
-{{- if hasSuffix "Ki" $q -}}{{- mul (trimSuffix "Ki" $q | int64) 1024 -}}
-{{- else if hasSuffix "Mi" $q -}}{{- mul (trimSuffix "Mi" $q | int64) 1048576 -}}
-{{- else if hasSuffix "Gi" $q -}}{{- mul (trimSuffix "Gi" $q | int64) 1073741824 -}}
-{{- else -}}{{- $q | int64 -}}
+{{- $units := dict "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 -}}
+{{- $number := regexFind "^[0-9]+" $q -}}
+{{- $unit := trimPrefix $number $q -}}
+{{- if not $number -}}
+{{- fail (printf "%q is not a memory quantity the chart reads (such as 512Mi or 1G)" $q) -}}
+{{- else if not $unit -}}{{- $number | int64 -}}
+{{- else if hasKey $units $unit -}}{{- mul ($number | int64) (get $units $unit) -}}
+{{- else -}}
+{{- fail (printf "%q is not a memory quantity the chart reads (such as 512Mi or 1G)" $q) -}}
 {{- end -}}
 {{- end -}}
 
@@ -77,7 +89,8 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 {{- end -}}
 {{- $cache := default dict .Values.config.cache -}}
-{{- $needed := add (default 67108864 $cache.memoryBytes | int64) (include "mcp-registry.bytes" .Values.api.baseMemory | int64) -}}
+{{- $cacheBytes := ternary $cache.memoryBytes 67108864 (hasKey $cache "memoryBytes") | int64 -}}
+{{- $needed := add $cacheBytes (include "mcp-registry.bytes" .Values.api.baseMemory | int64) -}}
 {{- $limit := include "mcp-registry.bytes" .Values.api.resources.limits.memory | int64 -}}
 {{- if le $limit $needed -}}
 {{- fail (printf "api.resources.limits.memory (%s) must be above config.cache.memoryBytes plus api.baseMemory (%d bytes)" .Values.api.resources.limits.memory $needed) -}}

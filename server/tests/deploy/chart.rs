@@ -378,7 +378,7 @@ fn a_disruption_budget_never_blocks_a_drain_and_autoscalers_replace_fixed_replic
 }
 
 #[test]
-fn the_chart_refuses_values_that_would_cut_a_shutdown_short_starve_the_cache_or_lack_a_database() {
+fn the_chart_refuses_values_that_would_cut_a_shutdown_short_starve_the_cache_or_lack_a_database_or_a_host() {
     for (set, expected) in [
         (
             "api.terminationGracePeriodSeconds=20",
@@ -386,6 +386,10 @@ fn the_chart_refuses_values_that_would_cut_a_shutdown_short_starve_the_cache_or_
         ),
         ("api.resources.limits.memory=128Mi", "api.resources.limits.memory (128Mi) must be above"),
         ("config.database=null", "config.database is required"),
+        ("config.shutdown.grace=1m30s", "must be longer than config.shutdown.drain plus grace (95 s)"),
+        ("config.shutdown.grace=soon", "\"soon\" is not a duration the chart reads"),
+        ("api.resources.limits.memory=lots", "\"lots\" is not a memory quantity the chart reads"),
+        ("ingress.enabled=true", "ingress.hosts: name at least one host"),
     ] {
         let mut command = helm(&["template", "registry", chart().to_str().unwrap(), "--set", set], &None);
         let output = output(&mut command);

@@ -242,4 +242,16 @@ async fn the_images_healthcheck_says_whether_an_api_or_a_worker_is_ready() {
     let (code, stderr) = healthcheck(&api_internal);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("not ready") && stderr.contains("/readiness"), "{stderr}");
+
+    // A process that answers, but not ready (draining, or the schema behind), is unhealthy too.
+    let app = axum::Router::new().route(
+        "/readiness",
+        axum::routing::get(|| async { (axum::http::StatusCode::SERVICE_UNAVAILABLE, "draining") }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let draining = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (code, stderr) = healthcheck(&draining);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("answered 503 Service Unavailable: draining"), "{stderr}");
 }

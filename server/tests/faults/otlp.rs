@@ -83,21 +83,20 @@ fn has(attributes: &[(String, String)], key: &str, value: &str) -> bool {
     attributes.iter().any(|(k, v)| k == key && v == value)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_spans_of_a_request_and_of_the_sync_it_asked_for_reach_an_otlp_collector() {
-    let collector = Collector::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let catalogue = catalogue(dir.path(), 3);
+/// `registry-api serve` exporting to `collector`, with the SDK's batch delay (5 s by default) set to
+/// `delay_ms`: the process, once ready, and its base URL.
+async fn spawn_exporting(collector: &Collector, dir: &std::path::Path, delay_ms: &str) -> (Process, String) {
+    let catalogue = catalogue(dir, 3);
     let config = write_config(
-        dir.path(),
+        dir,
         "registry.yaml",
         &format!(
             "registries:\n  - {{name: files, file: {{path: '{}'}}, syncPolicy: {{interval: 1h}}}}\n\
              auth: {{mode: anonymous}}\ndatabase: {{path: '{}'}}\nworker: {{dataDir: '{}'}}\n\
-             tracing: {{otlp: {{endpoint: '{}', timeout: 5s}}}}\n",
+             tracing: {{otlp: {{endpoint: '{}', timeout: 5s}}}}\nshutdown: {{drain: 0s, grace: 5s}}\n",
             catalogue.display(),
-            dir.path().join("registry.db").display(),
-            dir.path().display(),
+            dir.join("registry.db").display(),
+            dir.display(),
             collector.endpoint
         ),
     );
@@ -107,10 +106,27 @@ async fn the_spans_of_a_request_and_of_the_sync_it_asked_for_reach_an_otlp_colle
     let mut command = std::process::Command::new(api);
     command
         .args(["serve", "--config", config.to_str().unwrap(), "--address", &format!("127.0.0.1:{port}")])
-        // The SDK's batch delay (5 s by default), shortened so the test need not wait for it.
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100");
-    let _process = Process::spawn_with(&mut command, dir.path(), "registry-api");
+        .env("OTEL_BSP_SCHEDULE_DELAY", delay_ms);
+    let process = Process::spawn_with(&mut command, dir, "registry-api");
     until_ready(&base).await;
+    (process, base)
+}
+
+fn has_request_span(collector: &Collector, request_id: &str) -> bool {
+    collector.spans().iter().any(|span| {
+        span.service == "registry-api"
+            && span.name == "request"
+            && has(&span.attributes, "http.route", "/v0.1/servers")
+            && has(&span.attributes, "request.id", request_id)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spans_of_a_request_and_of_the_sync_it_asked_for_reach_an_otlp_collector() {
+    let collector = Collector::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A short batch delay, so that the test need not wait 5 s for the export.
+    let (_process, base) = spawn_exporting(&collector, dir.path(), "100").await;
 
     let listed =
         client().get(format!("{base}/v0.1/servers")).header("x-request-id", "otlp-list").send().await;
@@ -124,14 +140,8 @@ async fn the_spans_of_a_request_and_of_the_sync_it_asked_for_reach_an_otlp_colle
     assert_eq!(asked.status(), 202);
 
     until("the collector has both spans", Duration::from_secs(30), || async {
-        let spans = collector.spans();
-        let request = spans.iter().any(|span| {
-            span.service == "registry-api"
-                && span.name == "request"
-                && has(&span.attributes, "http.route", "/v0.1/servers")
-                && has(&span.attributes, "request.id", "otlp-list")
-        });
-        let sync = spans.iter().any(|span| {
+        let request = has_request_span(&collector, "otlp-list");
+        let sync = collector.spans().iter().any(|span| {
             span.name == "sync"
                 && has(&span.attributes, "registry.name", "files")
                 && has(&span.attributes, "request.id", "otlp-sync")
@@ -139,4 +149,20 @@ async fn the_spans_of_a_request_and_of_the_sync_it_asked_for_reach_an_otlp_colle
         request && sync
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_spans_are_exported_when_the_process_stops() {
+    let collector = Collector::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A batch delay longer than the test: only the flush at shutdown can export the span.
+    let (mut process, base) = spawn_exporting(&collector, dir.path(), "600000").await;
+    let listed =
+        client().get(format!("{base}/v0.1/servers")).header("x-request-id", "otlp-last").send().await;
+    assert_eq!(listed.unwrap().status(), 200);
+    assert!(!has_request_span(&collector, "otlp-last"), "exported before the stop");
+
+    process.terminate();
+    assert_eq!(process.exit_within(Duration::from_secs(30)), Some(Some(0)), "{}", process.logs());
+    assert!(has_request_span(&collector, "otlp-last"), "the request's span was flushed at the stop");
 }

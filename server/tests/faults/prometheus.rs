@@ -148,6 +148,16 @@ async fn evaluate(prometheus: &str, expr: &str) -> Vec<Value> {
     data["result"].as_array().unwrap().clone()
 }
 
+/// The series an expression reads: its identifiers with an underscore, PromQL's functions and Grafana's
+/// variables aside.
+fn series_names(expr: &str) -> Vec<String> {
+    let words = expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+    let series = words.filter(|w| {
+        w.contains('_') && !w.starts_with('_') && w.starts_with(|c: char| c.is_ascii_lowercase())
+    });
+    series.filter(|w| !["histogram_quantile", "max_over_time"].contains(w)).map(str::to_owned).collect()
+}
+
 fn has_a_value(result: &[Value]) -> bool {
     let value = |sample: &Value| sample["value"][1].as_str().and_then(|v| v.parse::<f64>().ok());
     result.iter().any(|sample| value(sample).is_some_and(f64::is_finite))
@@ -199,6 +209,16 @@ async fn a_real_prometheus_gets_data_for_every_panel_and_no_alert_from_a_healthy
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert!(empty.is_empty(), "panels without data after 90 s:\n{}", empty.join("\n"));
+    // A fallback (`or vector(0)`) would hide a misspelt series: every series a panel or an alert reads is one
+    // the processes export, but the retries, which a retry creates.
+    let exported = api(&prometheus, "/api/v1/label/__name__/values", &[]).await;
+    let exported: Vec<&str> = exported.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let read = queries.iter().map(|(_, e)| e.clone()).chain(alert_rules().into_iter().map(|(_, e)| e));
+    let mut unknown: Vec<String> =
+        read.flat_map(|expr| series_names(&expr)).filter(|s| !exported.contains(&s.as_str())).collect();
+    unknown.sort();
+    unknown.dedup();
+    assert_eq!(unknown, [registry_shared::metrics::SYNC_RETRIES], "series no process exports");
 
     // Every alert expression evaluates; every rule is loaded, evaluated without error and inactive.
     let alerts = alert_rules();
