@@ -126,7 +126,9 @@ async fn the_spans_of_a_request_and_of_the_sync_it_asked_for_reach_an_otlp_colle
     let collector = Collector::start().await;
     let dir = tempfile::tempdir().unwrap();
     // A short batch delay, so that the test need not wait 5 s for the export.
-    let (_process, base) = spawn_exporting(&collector, dir.path(), "100").await;
+    let (process, base) = spawn_exporting(&collector, dir.path(), "100").await;
+    // The start-up sync first: a sync asked for while it runs joins it, under its own request id.
+    until("the first sync", Duration::from_secs(30), || async { process.logs().contains("sync done") }).await;
 
     let listed =
         client().get(format!("{base}/v0.1/servers")).header("x-request-id", "otlp-list").send().await;
