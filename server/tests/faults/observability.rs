@@ -197,14 +197,7 @@ async fn a_sync_asked_for_through_the_api_logs_under_the_request_id_that_asked()
     until_ready(&base).await;
     until("the first sync", Duration::from_secs(30), || async { api.logs().contains("sync done") }).await;
 
-    let asked = client()
-        .post(format!("{base}/extension/v0/registries/files/sync"))
-        .header("x-request-id", "trace-me-7")
-        .send()
-        .await
-        .unwrap();
-
-    assert_eq!(asked.status(), 202);
+    assert_eq!(ask_sync(&base, "files", "trace-me-7").await, 202);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let logs = api.logs();
@@ -232,10 +225,7 @@ async fn the_images_healthcheck_says_whether_an_api_or_a_worker_is_ready() {
     until_ready(&base).await;
     assert_eq!(healthcheck(&api_internal).0, Some(0));
     let (_worker, _, worker_internal) = spawn_with_internal("registry-worker", &config, dir.path());
-    until("the worker answers", Duration::from_secs(30), || async {
-        client().get(format!("{worker_internal}/readiness")).send().await.is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    until_ready(&worker_internal).await;
     assert_eq!(healthcheck(&worker_internal).0, Some(0));
 
     api.kill();

@@ -133,13 +133,7 @@ async fn the_spans_of_a_request_and_of_the_sync_it_asked_for_reach_an_otlp_colle
     let listed =
         client().get(format!("{base}/v0.1/servers")).header("x-request-id", "otlp-list").send().await;
     assert_eq!(listed.unwrap().status(), 200);
-    let asked = client()
-        .post(format!("{base}/extension/v0/registries/files/sync"))
-        .header("x-request-id", "otlp-sync")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(asked.status(), 202);
+    assert_eq!(ask_sync(&base, "files", "otlp-sync").await, 202);
 
     until("the collector has both spans", Duration::from_secs(30), || async {
         let request = has_request_span(&collector, "otlp-list");

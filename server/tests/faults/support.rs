@@ -131,12 +131,18 @@ pub fn spawn_with_internal(program: &str, config: &Path, dir: &Path) -> (Process
     (Process::spawn_with(&mut command, dir, program), base, format!("http://127.0.0.1:{internal}"))
 }
 
-/// Waits until the API at `base` answers `/readiness` with 200.
+/// Waits until the API, or an internal listener, at `base` answers `/readiness` with 200.
 pub async fn until_ready(base: &str) {
     until("the API is ready", Duration::from_secs(30), || async {
         client().get(format!("{base}/readiness")).send().await.is_ok_and(|r| r.status() == 200)
     })
     .await;
+}
+
+/// Asks the API at `base` for a sync of `registry` under the request id `request_id`; the answer's status.
+pub async fn ask_sync(base: &str, registry: &str, request_id: &str) -> u16 {
+    let url = format!("{base}/extension/v0/registries/{registry}/sync");
+    client().post(url).header("x-request-id", request_id).send().await.unwrap().status().as_u16()
 }
 
 /// `registry-worker run --config config`.
