@@ -156,6 +156,7 @@ async fn migrate_builds_the_postgres_schema_once() {
             "registry_instance",
             "registry_schema_migration",
             "server_version",
+            "sync_staging",
             "sync_status"
         ]
     );

@@ -8,6 +8,7 @@ pub mod oidc;
 mod private_postgres;
 mod private_redis;
 pub mod reference;
+pub mod snapshot_reference;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use registry_shared::config::{
     AuditConfig, AuthConfig, AuthMode, Config, CorsConfig, FileSource, Filter, PostgresConfig,
     PostgresTarget, RedisConfig, RegistryConfig, ServerConfig, ShutdownConfig, Source, StorageConfig,
-    ValidationConfig, WorkerConfig,
+    SyncPolicy, ValidationConfig, WorkerConfig,
 };
 use registry_shared::formats::{Entry, Format, Origin};
 use registry_shared::model::{RegistryName, ServerJson, Status};
@@ -168,6 +169,7 @@ pub fn file_registry(raw: &str) -> RegistryConfig {
         source: Source::File(FileSource::Path(PathBuf::from(format!("{raw}.json")))),
         sync_interval: Some(Duration::from_secs(60)),
         filter: Filter::default(),
+        sync_policy: SyncPolicy::default(),
     }
 }
 
@@ -200,7 +202,7 @@ pub fn entry(server_name: &str, version: &str) -> Entry {
 pub fn entry_with_status(server_name: &str, version: &str, status: Status) -> Entry {
     Entry {
         server: server(server_name, version),
-        origin: Some(Origin { status, status_message: None, published_at: None }),
+        origin: Some(Origin { status, status_message: None, published_at: None, updated_at: None }),
     }
 }
 

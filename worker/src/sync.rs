@@ -6,12 +6,14 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use registry_shared::config::{RegistryConfig, Source as SourceConfig, format_duration};
+use std::collections::BTreeSet;
+
 use registry_shared::store::{
-    MANAGED_NOTE, Registry, SnapshotSummary, Store, StoreError, SyncPhase, SyncStatus,
+    Apply, MANAGED_NOTE, Registry, SnapshotSummary, Staging, Store, StoreError, SyncPhase, SyncStatus,
 };
 
 use crate::kubernetes;
-use crate::sources::{self, Context, SourceError};
+use crate::sources::{self, Context, Pulled, Sink, SourceError};
 
 /// What a successful sync did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,17 +174,45 @@ async fn fetch_and_write(
         status.filter_hash = Some(filter_hash);
         return Ok(outcome);
     }
-    let fetched = sources::fetch(registry, context).await?;
-    if status.content_hash.as_deref() == Some(fetched.content_hash.as_str())
-        && status.filter_hash.as_deref() == Some(filter_hash.as_str())
-    {
-        return Ok(SyncOutcome::Unchanged);
-    }
-    let entries = registry.filter.apply(fetched.entries);
-    let servers = entries.len();
-    let summary = store.write_snapshot(&registry.name, entries).await?;
-    status.content_hash = Some(fetched.content_hash);
+    // Content read under another filter says nothing about what is stored.
+    let previous = status
+        .content_hash
+        .as_deref()
+        .filter(|_| status.filter_hash.as_deref() == Some(filter_hash.as_str()));
+    let mut staging = store.begin_staging(&registry.name).await?;
+    let read = read_source(&mut staging, registry, context, previous).await;
+    let content_hash = match read {
+        Ok(Pulled::Read { content_hash }) => content_hash,
+        Ok(Pulled::Unchanged) => {
+            staging.discard().await?;
+            return Ok(SyncOutcome::Unchanged);
+        }
+        Err(error) => {
+            if let Err(cleared) = staging.discard().await {
+                tracing::warn!(error = %cleared, "cannot clear the failed sync's staged rows; the next sync will");
+            }
+            return Err(error);
+        }
+    };
+    let servers = staging.staged();
+    let summary = staging.apply(Apply::Whole { kept: &BTreeSet::new() }).await?;
+    status.content_hash = Some(content_hash);
     status.filter_hash = Some(filter_hash);
     status.server_count = i32::try_from(servers).unwrap_or(i32::MAX);
     Ok(SyncOutcome::Written { summary, servers })
+}
+
+/// Reads the source into `staging`, batch by batch.
+async fn read_source(
+    staging: &mut Staging<'_>,
+    registry: &RegistryConfig,
+    context: &Context,
+    previous: Option<&str>,
+) -> Result<Pulled, SyncError> {
+    let mut sink = Sink::new(staging, &registry.filter, registry.sync_policy.max_entries);
+    let pulled = sources::pull(registry, context, previous, &mut sink).await?;
+    if let Pulled::Read { .. } = pulled {
+        sink.finish().await?;
+    }
+    Ok(pulled)
 }

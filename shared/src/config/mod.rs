@@ -110,6 +110,32 @@ pub struct RegistryConfig {
     #[serde(with = "humantime_serde_opt", default, skip_serializing_if = "Option::is_none")]
     pub sync_interval: Option<Duration>,
     pub filter: Filter,
+    /// `syncPolicy`'s bounds and, for an api source, its full scrapes.
+    #[serde(default)]
+    pub sync_policy: SyncPolicy,
+}
+
+/// How a synced registry reads its source, beside its interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncPolicy {
+    /// The most entries the source may list (before the filter); more fails the sync, keeping what is
+    /// stored.
+    pub max_entries: u64,
+    /// For an api source: how often a full scrape runs in place of an incremental pull.
+    #[serde(with = "humantime_serde")]
+    pub full_sync_interval: Duration,
+}
+
+/// The default of `syncPolicy.maxEntries`.
+pub const DEFAULT_MAX_ENTRIES: u64 = 2_000_000;
+/// The default of `syncPolicy.fullSyncInterval`.
+pub const DEFAULT_FULL_SYNC_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
+impl Default for SyncPolicy {
+    fn default() -> Self {
+        Self { max_entries: DEFAULT_MAX_ENTRIES, full_sync_interval: DEFAULT_FULL_SYNC_INTERVAL }
+    }
 }
 
 /// Where a registry's data comes from: exactly one per registry.

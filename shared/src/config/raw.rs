@@ -90,10 +90,12 @@ pub struct RawKubernetes {
     pub stale_after: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RawSyncPolicy {
     pub interval: Option<String>,
+    pub full_sync_interval: Option<String>,
+    pub max_entries: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -4,6 +4,7 @@
 //!   (b) a bare array of server.json, (c) an official API list response `{"servers": [{"server", "_meta"}]}`;
 //! - `toolhive`: the ToolHive legacy catalogue, converted entry by entry ([`toolhive`]).
 
+pub mod stream;
 pub mod toolhive;
 
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,9 @@ pub struct Origin {
     pub status: Status,
     pub status_message: Option<String>,
     pub published_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the source last changed the entry, by its own clock: an upstream registry's `updatedAt`, the
+    /// high-water mark of incremental pulls.
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl From<OfficialMeta> for Origin {
@@ -53,6 +57,7 @@ impl From<OfficialMeta> for Origin {
             status: meta.status,
             status_message: meta.status_message,
             published_at: Some(meta.published_at),
+            updated_at: Some(meta.updated_at),
         }
     }
 }
@@ -72,63 +77,18 @@ pub enum FormatError {
     },
 }
 
-/// Parses a registry file in the given format.
+/// Parses a registry file in the given format, all at once (see [`stream::parse_stream`] for entry by entry).
 pub fn parse(format: Format, bytes: &[u8]) -> Result<Vec<Entry>, FormatError> {
-    let document: Value = serde_json::from_slice(bytes)?;
-    match format {
-        Format::Upstream => parse_upstream(document),
-        Format::Toolhive => toolhive::parse(document),
-    }
-}
-
-fn parse_upstream(document: Value) -> Result<Vec<Entry>, FormatError> {
-    match document {
-        Value::Array(servers) => plain_entries("", servers),
-        Value::Object(mut top) => {
-            if let Some(Value::Object(mut data)) = top.remove("data") {
-                return match data.remove("servers") {
-                    Some(Value::Array(servers)) => plain_entries("data.servers", servers),
-                    _ => Err(FormatError::Shape("data.servers: expected an array of server.json".into())),
-                };
-            }
-            match top.remove("servers") {
-                Some(Value::Array(items)) => api_entries(items),
-                Some(Value::Object(_)) => Err(FormatError::Shape(
-                    "servers is an object keyed by name: this looks like the ToolHive legacy format; \
-                     set the registry's format to toolhive"
-                        .into(),
-                )),
-                _ => Err(FormatError::Shape(
-                    "expected the upstream wrapper {data: {servers: [...]}}, an array of server.json, \
-                     or an API list response {servers: [{server, _meta}]}"
-                        .into(),
-                )),
-            }
-        }
-        _ => Err(FormatError::Shape("expected a JSON object or array".into())),
-    }
-}
-
-fn plain_entries(prefix: &str, servers: Vec<Value>) -> Result<Vec<Entry>, FormatError> {
-    servers
-        .into_iter()
-        .enumerate()
-        .map(|(i, value)| {
-            let server = ServerJson::from_value(value)
-                .map_err(|source| FormatError::Entry { location: format!("{prefix}[{i}]"), source })?;
-            Ok(Entry { server, origin: None })
-        })
-        .collect()
-}
-
-fn api_entries(items: Vec<Value>) -> Result<Vec<Entry>, FormatError> {
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| {
-            api_entry(item).map_err(|reason| FormatError::Shape(format!("servers[{i}]: {reason}")))
-        })
-        .collect()
+    let mut entries = Vec::new();
+    stream::parse_stream(format, bytes, |entry| {
+        entries.push(entry);
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .map_err(|stopped| match stopped {
+        stream::Stopped::Format(error) => error,
+        stream::Stopped::Caller(never) => match never {},
+    })?;
+    Ok(entries)
 }
 
 /// One `{server, _meta}` item of an API list response.

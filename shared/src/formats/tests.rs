@@ -194,6 +194,28 @@ fn the_wrong_format_gets_a_hint() {
     assert!(matches!(parse(Format::Upstream, b"{not json"), Err(FormatError::Json(_))));
 }
 
+#[test]
+fn a_stream_hands_over_entries_in_order_and_stops_at_the_callers_error() {
+    let servers: Vec<Value> = (0..5)
+        .map(|i| json!({"name": format!("io.example/s{i}"), "description": "d", "version": "1.0.0"}))
+        .collect();
+    let document = json!({"data": {"servers": servers}, "meta": {}}).to_string();
+    let mut seen = Vec::new();
+
+    let stopped = stream::parse_stream(Format::Upstream, document.as_bytes(), |entry| {
+        seen.push(entry.server.name().to_string());
+        if seen.len() == 3 { Err("enough") } else { Ok(()) }
+    });
+
+    assert!(matches!(stopped, Err(stream::Stopped::Caller("enough"))), "{stopped:?}");
+    assert_eq!(seen, ["io.example/s0", "io.example/s1", "io.example/s2"]);
+    let wrong = parse(Format::Upstream, br#"{"data": {"servers": {"a": 1}}}"#).unwrap_err();
+    assert!(
+        matches!(&wrong, FormatError::Shape(m) if m.contains("expected an array of server.json")),
+        "{wrong}"
+    );
+}
+
 mod against_the_reference {
     use super::*;
     use registry_testkit::reference::{assert_valid, read_json, reference_dir, server_schema};

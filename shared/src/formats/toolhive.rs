@@ -15,7 +15,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Entry, FormatError, Origin};
+use super::{Entry, Origin};
 use crate::model::Status;
 use crate::model::server_json::{
     CURRENT_SCHEMA, Input, KeyValueInput, PUBLISHER_PROVIDED, Package, Repository, ServerDetail, ServerJson,
@@ -31,44 +31,15 @@ const TEXT_MAX: usize = 100;
 /// The port of an image's HTTP transport when the entry names none.
 const DEFAULT_TARGET_PORT: u64 = 8080;
 
-pub(super) fn parse(document: Value) -> Result<Vec<Entry>, FormatError> {
-    let Value::Object(mut top) = document else {
-        return Err(FormatError::Shape("expected a ToolHive registry object".into()));
-    };
-    let images = take_map(&mut top, "servers")?;
-    let remotes = take_map(&mut top, "remote_servers")?;
-    if images.is_empty() && remotes.is_empty() && top.contains_key("data") {
-        return Err(FormatError::Shape(
-            "no servers or remote_servers: this looks like the upstream format; set the registry's format to upstream"
-                .into(),
-        ));
-    }
-    let convert = |section: &str, kind: Kind, (name, value): (String, Value)| {
-        convert_entry(&name, kind, value)
-            .map_err(|reason| FormatError::Shape(format!("{section}[{name:?}]: {reason}")))
-    };
-    images
-        .into_iter()
-        .map(|item| convert("servers", Kind::Image, item))
-        .chain(remotes.into_iter().map(|item| convert("remote_servers", Kind::Remote, item)))
-        .collect()
-}
-
-fn take_map(top: &mut Map<String, Value>, key: &str) -> Result<Map<String, Value>, FormatError> {
-    match top.remove(key) {
-        None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(map)) => Ok(map),
-        Some(_) => Err(FormatError::Shape(format!("{key}: expected an object keyed by server name"))),
-    }
-}
-
+/// Which section of the catalogue an entry comes from.
 #[derive(Clone, Copy)]
-enum Kind {
+pub(super) enum Kind {
     Image,
     Remote,
 }
 
-fn convert_entry(name: &str, kind: Kind, value: Value) -> Result<Entry, String> {
+/// One catalogue entry as server.json, by ToolHive's rules.
+pub(super) fn convert_entry(name: &str, kind: Kind, value: Value) -> Result<Entry, String> {
     let Value::Object(mut block) = value else {
         return Err("expected an object".into());
     };
@@ -120,6 +91,7 @@ fn convert_entry(name: &str, kind: Kind, value: Value) -> Result<Entry, String> 
         status: Status::Deprecated,
         status_message: None,
         published_at: None,
+        updated_at: None,
     });
     Ok(Entry { server, origin })
 }

@@ -15,6 +15,7 @@ use sqlx::{Database, Encode, FromRow, Pool, Postgres, QueryBuilder, Sqlite, Tran
 
 use super::query::ListQuery;
 use super::snapshot::{Key, RowWrite};
+use super::staging::StagedRow;
 use crate::model::RegistryName;
 
 /// A value both backends bind the same way: text, integers, flags, [`super::timestamp::Timestamp`],
@@ -75,8 +76,6 @@ pub const GENERATION_CHANNEL: &str = "registry_generation";
 /// A change applied to many versions at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mark {
-    /// Gone from its source: status `deleted`, status changed now.
-    Tombstone,
     LatestOff,
     LatestOn,
 }
@@ -85,11 +84,6 @@ impl Mark {
     /// The `set` assignments, with `now` standing for the placeholder of the current time.
     pub fn assignments(self, now: &str) -> String {
         match self {
-            Self::Tombstone => {
-                format!(
-                    "status = 'deleted', status_message = null, status_changed_at = {now}, updated_at = {now}"
-                )
-            }
             Self::LatestOff => format!("is_latest = false, updated_at = {now}"),
             Self::LatestOn => format!("is_latest = true, updated_at = {now}"),
         }
@@ -140,6 +134,14 @@ pub trait Dialect: Database + Sized {
         rows: &'a [RowWrite],
         overwrite: bool,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + 'a;
+
+    /// Stages rows of one registry's sync (see `staging.rs`); returns the first row whose version is staged
+    /// already, which is not written again.
+    fn stage_rows<'a>(
+        conn: &'a mut Self::Connection,
+        registry: &'a RegistryName,
+        rows: &'a [StagedRow],
+    ) -> impl Future<Output = Result<Option<Key>, sqlx::Error>> + Send + 'a;
 
     /// Gives each of `registries` a new content generation, never given before; on PostgreSQL it also
     /// notifies [`GENERATION_CHANNEL`] listeners, at commit.

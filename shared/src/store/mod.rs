@@ -18,6 +18,7 @@ pub mod snapshot;
 mod sql;
 mod sql_store;
 mod sqlite;
+mod staging;
 mod status;
 mod sync_state;
 mod timestamp;
@@ -44,6 +45,7 @@ pub use session_lock::SessionLock;
 pub use snapshot::{DuplicateVersion, SnapshotSummary};
 pub use sql_store::SqlStore;
 pub use sqlite::SqliteStore;
+pub use staging::{Apply, StagedRow};
 pub use status::StatusUpdate;
 
 #[derive(Debug, thiserror::Error)]
@@ -220,7 +222,8 @@ impl Store {
     }
 
     /// Replaces a registry's contents in one transaction: new and changed versions are written, versions that
-    /// disappeared become tombstones (status `deleted`), and `isLatest` is recomputed.
+    /// disappeared become tombstones (status `deleted`), and `isLatest` is recomputed. The entries are staged
+    /// in batches first (see [`Store::begin_staging`]).
     pub async fn write_snapshot(
         &self,
         registry: &RegistryName,
@@ -238,7 +241,23 @@ impl Store {
         entries: Vec<Entry>,
         kept: &BTreeSet<String>,
     ) -> Result<SnapshotSummary, StoreError> {
-        dispatch!(self.write_snapshot(registry, entries, kept))
+        let mut staging = self.begin_staging(registry).await?;
+        let mut entries = entries.into_iter().filter(|entry| !kept.contains(entry.server.name().as_str()));
+        loop {
+            let batch: Vec<Entry> = entries.by_ref().take(STAGING_BATCH).collect();
+            if batch.is_empty() {
+                break;
+            }
+            staging.push(batch).await?;
+        }
+        staging.apply(Apply::Whole { kept }).await
+    }
+
+    /// Starts staging a snapshot of `registry`, clearing what an earlier sync of it left staged: entries go
+    /// in by batches ([`Staging::push`]), and [`Staging::apply`] diffs and writes them in one transaction.
+    pub async fn begin_staging(&self, registry: &RegistryName) -> Result<Staging<'_>, StoreError> {
+        dispatch!(self.clear_staging(registry))?;
+        Ok(Staging { store: self, registry: registry.clone(), staged: 0 })
     }
 
     /// Deletes a registry's tombstones (versions deleted) whose status changed before `before`; returns how
@@ -401,5 +420,45 @@ impl Store {
         version: &str,
     ) -> Result<Option<StoredVersion>, StoreError> {
         dispatch!(self.delete_version(registry, name, version))
+    }
+}
+
+/// How many entries a sync stages per batch.
+pub const STAGING_BATCH: usize = 1000;
+
+/// A snapshot of one registry being staged; see [`Store::begin_staging`]. Dropped without
+/// [`Staging::apply`] or [`Staging::discard`], its rows stay until the registry's next sync begins.
+pub struct Staging<'s> {
+    store: &'s Store,
+    registry: RegistryName,
+    staged: usize,
+}
+
+impl Staging<'_> {
+    /// Stages a batch. A version staged already is a [`StoreError::Duplicate`].
+    pub async fn push(&mut self, entries: Vec<Entry>) -> Result<(), StoreError> {
+        let rows: Vec<StagedRow> = entries.into_iter().map(StagedRow::new).collect();
+        let store = self.store;
+        dispatch!(store.stage(&self.registry, &rows))?;
+        self.staged += rows.len();
+        Ok(())
+    }
+
+    /// How many entries are staged.
+    pub fn staged(&self) -> usize {
+        self.staged
+    }
+
+    /// Diffs the staged entries against what is stored and writes the difference in one transaction (see
+    /// [`Apply`]), then clears them.
+    pub async fn apply(self, apply: Apply<'_>) -> Result<SnapshotSummary, StoreError> {
+        let store = self.store;
+        dispatch!(store.apply_staged(&self.registry, apply))
+    }
+
+    /// Clears the staged entries, writing nothing.
+    pub async fn discard(self) -> Result<(), StoreError> {
+        let store = self.store;
+        dispatch!(store.clear_staging(&self.registry))
     }
 }

@@ -11,6 +11,7 @@ use super::dialect::{Dialect, GENERATION_CHANNEL, Mark, Record, Value};
 use super::query::ListQuery;
 use super::snapshot::{Key, RowWrite};
 use super::sql_store::SqlStore;
+use super::staging::StagedRow;
 use crate::config::{PostgresConfig, Role};
 use crate::model::RegistryName;
 
@@ -148,6 +149,37 @@ impl Dialect for Postgres {
         Ok(())
     }
 
+    async fn stage_rows(
+        conn: &mut Self::Connection,
+        registry: &RegistryName,
+        rows: &[StagedRow],
+    ) -> Result<Option<Key>, sqlx::Error> {
+        let text = |f: &dyn Fn(&StagedRow) -> Option<&str>| rows.iter().map(f).collect::<Vec<_>>();
+        let staged: Vec<(String, String)> = sqlx::query_as(STAGE_ROWS)
+            .bind(registry.as_str())
+            .bind(text(&|r| Some(&r.name)))
+            .bind(text(&|r| Some(&r.version)))
+            .bind(text(&|r| Some(&r.body)))
+            .bind(text(&|r| Some(&r.body_hash)))
+            .bind(text(&|r| r.title.as_deref()))
+            .bind(text(&|r| Some(&r.description)))
+            .bind(text(&|r| Some(&r.search_text)))
+            .bind(text(&|r| Some(r.status.as_str())))
+            .bind(text(&|r| r.status_message.as_deref()))
+            .bind(rows.iter().map(|r| r.published_at).collect::<Vec<_>>())
+            .fetch_all(conn)
+            .await?;
+        if staged.len() == rows.len() {
+            return Ok(None);
+        }
+        let staged: std::collections::HashSet<(&str, &str)> =
+            staged.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        Ok(rows
+            .iter()
+            .find(|r| !staged.contains(&(r.name.as_str(), r.version.as_str())))
+            .map(|r| (r.name.clone(), r.version.clone())))
+    }
+
     async fn mark(
         conn: &mut Self::Connection,
         registry: &RegistryName,
@@ -185,6 +217,14 @@ const INSERT_ROWS: &str = "insert into server_version (registry, name, version, 
      $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[]) \
      as u(name, version, body, body_hash, title, description, search_text, status, status_message, \
      status_changed_at, published_at, updated_at)";
+
+/// Rows already staged are left as they are, and not returned.
+const STAGE_ROWS: &str = "insert into sync_staging (registry, name, version, body, body_hash, title, description, \
+     search_text, status, status_message, published_at) \
+     select $1, u.* from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+     $8::text[], $9::text[], $10::text[], $11::timestamptz[]) \
+     as u(name, version, body, body_hash, title, description, search_text, status, status_message, published_at) \
+     on conflict (registry, name, version) do nothing returning name, version";
 
 const UPSERT_CONFLICT: &str = " on conflict (registry, name, version) do update set body = excluded.body, \
      body_hash = excluded.body_hash, title = excluded.title, description = excluded.description, \

@@ -11,7 +11,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::{Cursor, StoreError};
-use crate::config::RegistryConfig;
+use crate::config::{RegistryConfig, SyncPolicy};
 use crate::formats::Format;
 use crate::model::envelope::OFFICIAL_META;
 use crate::model::{OfficialMeta, RegistryName};
@@ -69,6 +69,7 @@ pub struct Registry {
     pub source: Value,
     pub filter: Value,
     pub sync_interval: Option<Duration>,
+    pub sync_policy: SyncPolicy,
     /// Config order, the precedence of the aggregated view.
     pub position: i32,
     /// The content generation: new whenever what a read of this registry returns changes, and never given
@@ -93,6 +94,7 @@ impl Registry {
             format: self.format,
             source: serde_json::from_value(self.source.clone()).map_err(unreadable)?,
             sync_interval: self.sync_interval,
+            sync_policy: self.sync_policy,
             filter: serde_json::from_value(self.filter.clone()).map_err(unreadable)?,
         })
     }

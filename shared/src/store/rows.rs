@@ -10,7 +10,7 @@ use sqlx::types::Json;
 
 use super::timestamp::Timestamp;
 use super::{Registry, StoreError, StoredVersion, SyncPhase, SyncStatus};
-use crate::config::RegistryConfig;
+use crate::config::{DEFAULT_FULL_SYNC_INTERVAL, DEFAULT_MAX_ENTRIES, RegistryConfig, SyncPolicy};
 use crate::formats::Format;
 use crate::model::{OfficialMeta, RegistryName, ServerJson, Status};
 
@@ -75,7 +75,13 @@ pub(crate) struct RegistryRow {
     pub source: Value,
     pub filter: Value,
     pub sync_interval_ms: Option<i64>,
+    pub max_entries: i64,
+    pub full_sync_interval_ms: i64,
     pub position: i32,
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl RegistryRow {
@@ -86,7 +92,9 @@ impl RegistryRow {
             format: config.format.as_str(),
             source: serde_json::to_value(&config.source).unwrap_or(Value::Null),
             filter: serde_json::to_value(&config.filter).unwrap_or(Value::Null),
-            sync_interval_ms: config.sync_interval.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            sync_interval_ms: config.sync_interval.map(millis),
+            max_entries: i64::try_from(config.sync_policy.max_entries).unwrap_or(i64::MAX),
+            full_sync_interval_ms: millis(config.sync_policy.full_sync_interval),
             position: i32::try_from(position).unwrap_or(i32::MAX),
         }
     }
@@ -107,7 +115,7 @@ pub(crate) enum RegistryChange {
     New,
     /// Kind, format, source or filter changed: the next sync must run and rewrite.
     SourceChanged,
-    /// Only the schedule or the position changed.
+    /// Only the schedule, the sync bounds or the position changed.
     ScheduleChanged,
     Same,
 }
@@ -123,6 +131,9 @@ pub(crate) struct StoredRow {
     #[sqlx(json)]
     pub filter: Value,
     pub sync_interval_ms: Option<i64>,
+    /// Null in a row an older release stored: the default.
+    pub max_entries: Option<i64>,
+    pub full_sync_interval_ms: Option<i64>,
     pub position: i32,
     pub generation: i64,
     #[sqlx(try_from = "Timestamp")]
@@ -133,7 +144,7 @@ pub(crate) struct StoredRow {
 
 /// Every stored registry, in config order.
 pub(crate) const REGISTRY_COLUMNS: &str = "select r.name, r.kind, r.format, r.source, r.filter, \
-     r.sync_interval_ms, r.position, coalesce(g.generation, 0) as generation, r.created_at, r.updated_at \
+     r.sync_interval_ms, r.max_entries, r.full_sync_interval_ms, r.position, coalesce(g.generation, 0) as generation, r.created_at, r.updated_at \
      from registry r left join content_generation g on g.registry = r.name order by r.position";
 
 impl TryFrom<StoredRow> for Registry {
@@ -147,6 +158,12 @@ impl TryFrom<StoredRow> for Registry {
             source: row.source,
             filter: row.filter,
             sync_interval: row.sync_interval_ms.map(|ms| Duration::from_millis(ms.unsigned_abs())),
+            sync_policy: SyncPolicy {
+                max_entries: row.max_entries.map_or(DEFAULT_MAX_ENTRIES, i64::unsigned_abs),
+                full_sync_interval: row
+                    .full_sync_interval_ms
+                    .map_or(DEFAULT_FULL_SYNC_INTERVAL, |ms| Duration::from_millis(ms.unsigned_abs())),
+            },
             position: row.position,
             generation: row.generation,
             created_at: row.created_at,
@@ -224,7 +241,12 @@ pub(crate) fn plan_registries(
                 {
                     RegistryChange::SourceChanged
                 }
-                Some(old) if old.sync_interval_ms != row.sync_interval_ms || old.position != row.position => {
+                Some(old)
+                    if old.sync_interval_ms != row.sync_interval_ms
+                        || old.max_entries != Some(row.max_entries)
+                        || old.full_sync_interval_ms != Some(row.full_sync_interval_ms)
+                        || old.position != row.position =>
+                {
                     RegistryChange::ScheduleChanged
                 }
                 Some(_) => RegistryChange::Same,

@@ -1,18 +1,17 @@
-//! Planning a registry snapshot: which rows to insert, update and tombstone, and where `isLatest` moves.
-//! Both backends execute the same plan inside one transaction, so the rules live here once.
+//! The rules every write of versions shares: what a stored row looks like to a write, a row to write, body
+//! hashes and search text, and where `isLatest` moves. Snapshots diff in SQL (`staging.rs`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::formats::Entry;
 use crate::model::{ServerJson, Status};
 use crate::versioning::{self, Candidate};
 
-/// What a stored row looks like to the planner (no body: its hash stands in for it), as
+/// What a stored row looks like to a write (no body: its hash stands in for it), as
 /// `content::EXISTING` selects it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ExistingRow {
     pub name: String,
     pub version: String,
@@ -57,27 +56,21 @@ impl RowWrite {
         &self.server.detail().description
     }
 
-    /// Lowercased name, title and description joined by [`SEARCH_SEPARATOR`], the column searches match.
     pub fn search_text(&self) -> String {
-        let sep = SEARCH_SEPARATOR;
-        format!("{}{sep}{}{sep}{}", self.name(), self.title().unwrap_or_default(), self.description())
-            .to_lowercase()
+        search_text(self.name(), self.title(), self.description())
     }
+}
+
+/// Lowercased name, title and description joined by [`SEARCH_SEPARATOR`], the column searches match.
+pub fn search_text(name: &str, title: Option<&str>, description: &str) -> String {
+    let sep = SEARCH_SEPARATOR;
+    format!("{name}{sep}{}{sep}{description}", title.unwrap_or_default()).to_lowercase()
 }
 
 /// Separates the fields of `search_text`; search terms drop it, so a match never spans two fields.
 pub const SEARCH_SEPARATOR: char = '\u{1f}';
 
 pub type Key = (String, String);
-
-#[derive(Debug, Default)]
-pub struct Plan {
-    pub upserts: Vec<RowWrite>,
-    pub tombstones: Vec<Key>,
-    pub latest_off: Vec<Key>,
-    pub latest_on: Vec<Key>,
-    pub summary: SnapshotSummary,
-}
 
 /// What a snapshot write changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -97,94 +90,16 @@ pub struct DuplicateVersion {
 
 /// The SHA-256 of a document's serialised form: a changed body means a changed hash.
 pub fn body_hash(server: &ServerJson) -> String {
-    let bytes = serde_json::to_vec(server).unwrap_or_default();
-    hex(&Sha256::digest(bytes))
+    text_hash(&serde_json::to_string(server).unwrap_or_default())
+}
+
+/// The SHA-256 of a serialised body, as [`body_hash`] gives it.
+pub fn text_hash(body: &str) -> String {
+    hex(&Sha256::digest(body.as_bytes()))
 }
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Plans replacing a registry's contents with `entries` at time `now`.
-pub fn plan(
-    existing: Vec<ExistingRow>,
-    entries: Vec<Entry>,
-    now: DateTime<Utc>,
-) -> Result<Plan, DuplicateVersion> {
-    let mut plan = Plan::default();
-    let mut current: HashMap<Key, ExistingRow> =
-        existing.into_iter().map(|row| ((row.name.clone(), row.version.clone()), row)).collect();
-    let mut seen = HashSet::new();
-    for entry in entries {
-        let key = (entry.server.name().to_string(), entry.server.version().to_string());
-        if !seen.insert(key.clone()) {
-            return Err(DuplicateVersion { name: key.0, version: key.1 });
-        }
-        let (status, status_message, origin_published) = match entry.origin {
-            Some(origin) => (origin.status, origin.status_message, origin.published_at),
-            None => (Status::Active, None, None),
-        };
-        let hash = body_hash(&entry.server);
-        let (published_at, status_changed_at) = match current.get(&key) {
-            None => {
-                let published_at = origin_published.unwrap_or(now);
-                plan.summary.inserted += 1;
-                (published_at, if status == Status::Active { published_at } else { now.max(published_at) })
-            }
-            Some(row) => {
-                let published_at = origin_published.unwrap_or(row.published_at);
-                if row.body_hash == hash
-                    && row.status == status
-                    && row.status_message == status_message
-                    && row.published_at == published_at
-                {
-                    plan.summary.unchanged += 1;
-                    continue;
-                }
-                plan.summary.updated += 1;
-                (published_at, if row.status == status { row.status_changed_at } else { now })
-            }
-        };
-        let write = RowWrite {
-            server: entry.server,
-            body_hash: hash,
-            status,
-            status_message,
-            status_changed_at,
-            published_at,
-            updated_at: now,
-        };
-        plan.upserts.push(write);
-    }
-    for (key, row) in &mut current {
-        if !seen.contains(key) && row.status != Status::Deleted {
-            plan.tombstones.push(key.clone());
-            plan.summary.tombstoned += 1;
-            row.status = Status::Deleted;
-        }
-    }
-    // The state after the writes, for moving isLatest.
-    for write in &plan.upserts {
-        let key = (write.name().to_owned(), write.version().to_owned());
-        let is_latest = current.get(&key).is_some_and(|row| row.is_latest);
-        current.insert(
-            key,
-            ExistingRow {
-                name: write.name().to_owned(),
-                version: write.version().to_owned(),
-                body_hash: String::new(),
-                status: write.status,
-                status_message: None,
-                status_changed_at: write.status_changed_at,
-                published_at: write.published_at,
-                is_latest,
-            },
-        );
-    }
-    let (off, on) = latest_moves(current.values());
-    plan.latest_off = off;
-    plan.latest_on = on;
-    Ok(plan)
 }
 
 /// Where `isLatest` must move so that each server's flag sits on its newest version: the flags to clear, and

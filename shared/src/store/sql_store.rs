@@ -63,12 +63,13 @@ impl<DB: Dialect> SqlStore<DB> {
                 RegistryChange::Same => continue,
             }
             let mut upsert = sql!(DB;
-                "insert into registry (name, kind, format, source, filter, sync_interval_ms, position, \
-                 created_at, updated_at) values ("
+                "insert into registry (name, kind, format, source, filter, sync_interval_ms, max_entries, \
+                 full_sync_interval_ms, position, created_at, updated_at) values ("
                 [&row.name, row.kind, row.format, Json(&row.source), Json(&row.filter), row.sync_interval_ms,
-                 row.position, Timestamp(now), Timestamp(now)]
+                 row.max_entries, row.full_sync_interval_ms, row.position, Timestamp(now), Timestamp(now)]
                 ") on conflict (name) do update set kind = excluded.kind, format = excluded.format, \
                  source = excluded.source, filter = excluded.filter, sync_interval_ms = excluded.sync_interval_ms, \
+                 max_entries = excluded.max_entries, full_sync_interval_ms = excluded.full_sync_interval_ms, \
                  position = excluded.position, updated_at = excluded.updated_at"
             );
             DB::execute(tx.conn(), &mut upsert).await?;
@@ -86,7 +87,7 @@ impl<DB: Dialect> SqlStore<DB> {
                      phase = case when phase in ('queued', 'syncing') then phase else " {phase} " end, \
                      job_id = case when phase in ('queued', 'syncing') then job_id else null end, \
                      message = " {message} ", next_due_at = " {due} ", updated_at = " {now} ", \
-                     content_hash = null, filter_hash = null, attempts = 0, last_error = null \
+                     content_hash = null, filter_hash = null, mirror = null, attempts = 0, last_error = null \
                      where registry = " {&row.name}
                 ),
                 // A shorter interval takes effect now, not after the old one has run out.

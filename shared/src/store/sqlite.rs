@@ -17,6 +17,7 @@ use super::dialect::{Dialect, Mark, Record, Value};
 use super::query::ListQuery;
 use super::snapshot::{Key, RowWrite};
 use super::sql_store::SqlStore;
+use super::staging::StagedRow;
 use super::timestamp::Timestamp;
 use crate::model::RegistryName;
 
@@ -121,6 +122,33 @@ impl Dialect for Sqlite {
         Ok(())
     }
 
+    async fn stage_rows(
+        conn: &mut Self::Connection,
+        registry: &RegistryName,
+        rows: &[StagedRow],
+    ) -> Result<Option<Key>, sqlx::Error> {
+        for row in rows {
+            let staged = sqlx::query(STAGE_ROW)
+                .bind(registry.as_str())
+                .bind(&row.name)
+                .bind(&row.version)
+                .bind(&row.body)
+                .bind(&row.body_hash)
+                .bind(&row.title)
+                .bind(&row.description)
+                .bind(&row.search_text)
+                .bind(row.status.as_str())
+                .bind(&row.status_message)
+                .bind(row.published_at.map(Timestamp))
+                .execute(&mut *conn)
+                .await?;
+            if staged.rows_affected() == 0 {
+                return Ok(Some((row.name.clone(), row.version.clone())));
+            }
+        }
+        Ok(None)
+    }
+
     async fn bump_generations(
         conn: &mut Self::Connection,
         registries: Vec<String>,
@@ -165,6 +193,11 @@ impl Dialect for Sqlite {
 const INSERT_ROW: &str = "insert into server_version (registry, name, version, body, body_hash, title, \
      description, search_text, status, status_message, status_changed_at, published_at, updated_at, is_latest, \
      created_at) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, false, ?13)";
+
+/// A row already staged is left as it is.
+const STAGE_ROW: &str = "insert into sync_staging (registry, name, version, body, body_hash, title, description, \
+     search_text, status, status_message, published_at) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+     on conflict (registry, name, version) do nothing";
 
 const UPSERT_CONFLICT: &str = " on conflict (registry, name, version) do update set body = excluded.body, \
      body_hash = excluded.body_hash, title = excluded.title, description = excluded.description, \

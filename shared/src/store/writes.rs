@@ -1,55 +1,20 @@
-//! Writes of server versions, written once over a [`Dialect`]: whole-registry snapshots (sync) and single
-//! versions (managed registries). Every write ends by moving `isLatest` where [`snapshot`] says it belongs.
-
-use std::collections::BTreeSet;
+//! Writes of single server versions (managed registries), written once over a [`Dialect`], and the purge of
+//! old tombstones; snapshots are in `staging.rs`. Every write ends by moving `isLatest` where [`snapshot`]
+//! says it belongs.
 
 use chrono::{DateTime, Utc};
 
 use super::content::{ContentWrite, EXISTING};
-use super::dialect::{Dialect, Mark, sql};
+use super::dialect::{Dialect, sql};
 use super::publishing::{Conflict, publish_conflicts, remote_conflicts, remote_url_lock, remote_urls};
 use super::query::{Scope, VersionSelector};
 use super::snapshot::{self, ExistingRow, RowWrite};
 use super::sql_store::SqlStore;
 use super::timestamp::Timestamp;
-use super::{Inserted, SnapshotSummary, StoreError, StoredVersion, now, server_from_body};
-use crate::formats::Entry;
+use super::{Inserted, StoreError, StoredVersion, now, server_from_body};
 use crate::model::{RegistryName, ServerJson, Status};
 
 impl<DB: Dialect> SqlStore<DB> {
-    pub(super) async fn write_snapshot(
-        &self,
-        registry: &RegistryName,
-        entries: Vec<Entry>,
-        kept: &BTreeSet<String>,
-    ) -> Result<SnapshotSummary, StoreError> {
-        let mut tx = ContentWrite::<DB>::begin(&self.write, None).await?;
-        let mut known = sql!(DB; "select name from registry where name = " {registry.as_str()});
-        let known: Vec<(String,)> = DB::fetch_all(tx.conn(), &mut known).await?;
-        if known.is_empty() {
-            return Err(StoreError::UnknownRegistry(registry.clone()));
-        }
-        let current: Vec<ExistingRow> =
-            DB::fetch_all(tx.conn(), &mut sql!(DB; EXISTING {registry.as_str()})).await?;
-        let current = current.into_iter().filter(|row| !kept.contains(&row.name)).collect();
-        let entries =
-            entries.into_iter().filter(|entry| !kept.contains(entry.server.name().as_str())).collect();
-        let now = now();
-        let plan = snapshot::plan(current, entries, now)?;
-        tx.write_rows(registry, &plan.upserts, true).await?;
-        tx.mark(registry, &plan.tombstones, Mark::Tombstone, now).await?;
-        tx.move_latest(registry, &plan.latest_off, &plan.latest_on, now).await?;
-        let mut touched: Vec<String> = plan.upserts.iter().map(|row| row.name().to_owned()).collect();
-        touched.extend(plan.tombstones.iter().map(|(name, _)| name.clone()));
-        touched.sort_unstable();
-        touched.dedup();
-        if !touched.is_empty() {
-            tx.reshadow(Some(touched)).await?;
-        }
-        tx.commit().await?;
-        Ok(plan.summary)
-    }
-
     pub(super) async fn purge_tombstones(
         &self,
         registry: &RegistryName,

@@ -16,6 +16,7 @@ use serde_json::json;
 mod generations;
 mod managed;
 mod partial;
+mod staged;
 
 fn versions_of(items: &[StoredVersion]) -> Vec<(String, String)> {
     items.iter().map(|r| (r.name.clone(), r.version.clone())).collect()

@@ -1,50 +1,62 @@
 //! `api`: any MCP Registry API v0.1 server (the official registry, ToolHive, or another instance of ours,
 //! including a `…/registry/<name>` base). Pages through `GET {endpoint}/v0.1/servers` until `nextCursor` is
 //! absent, and keeps the upstream's `_meta.official` lifecycle, so a deletion upstream becomes a tombstone
-//! here. A failed page fails the fetch: the job retries it, with backoff, as a whole (one retry budget,
-//! `worker.maxAttempts`, not one per page on top of it).
+//! here. Each page goes to the sink while the next one is fetched. A failed page fails the fetch: the job
+//! retries it, with backoff, as a whole (one retry budget, `worker.maxAttempts`, not one per page on top of
+//! it).
 
 use std::collections::HashSet;
 
 use registry_shared::config::ApiSource;
 use registry_shared::formats::{self, Entry, Format};
+use registry_shared::store::snapshot::hex;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Context, Fetched, Source, SourceError};
+use super::{Context, Pulled, Sink, Source, SourceError};
+use crate::sync::SyncError;
 
-/// The most servers one upstream may list.
-pub const MAX_SERVERS: usize = 100_000;
 const PAGE_SIZE: u32 = 100;
 
 impl Source for ApiSource {
-    async fn fetch(&self, format: Format, context: &Context) -> Result<Fetched, SourceError> {
+    async fn pull(
+        &self,
+        format: Format,
+        context: &Context,
+        previous: Option<&str>,
+        sink: &mut Sink<'_, '_>,
+    ) -> Result<Pulled, SyncError> {
         if format != Format::Upstream {
-            return Err(SourceError::permanent("an api source serves the upstream format"));
+            return Err(SourceError::permanent("an api source serves the upstream format").into());
         }
         let base = self.endpoint.as_str().trim_end_matches('/');
-        let mut entries: Vec<Entry> = Vec::new();
+        let get = |url: String| async move {
+            let body = context.http.get_bytes(&url, self.timeout, self.auth.as_ref()).await?;
+            Ok::<_, SourceError>((url, body))
+        };
         let mut digest = Sha256::new();
         let mut seen_cursors = HashSet::new();
-        let mut cursor: Option<String> = None;
+        let (mut url, mut body) = get(page_url(base, None)).await?;
         loop {
-            let url = page_url(base, cursor.as_deref());
-            let body = context.http.get_bytes(&url, self.timeout, self.auth.as_ref()).await?;
             digest.update(&body);
             let (page, next) = parse_page(&url, &body)?;
-            entries.extend(page);
-            if entries.len() > MAX_SERVERS {
-                return Err(SourceError::permanent(format!("{base} lists more than {MAX_SERVERS} servers")));
+            let Some(next) = next else {
+                sink.push(page).await?;
+                break;
+            };
+            if !seen_cursors.insert(next.clone()) {
+                return Err(SourceError::permanent(format!("{base} returned cursor {next:?} twice")).into());
             }
-            match next {
-                Some(next) if !seen_cursors.insert(next.clone()) => {
-                    return Err(SourceError::permanent(format!("{base} returned cursor {next:?} twice")));
-                }
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
+            let (pushed, fetched) = tokio::join!(sink.push(page), get(page_url(base, Some(&next))));
+            pushed?;
+            (url, body) = fetched?;
         }
-        Ok(Fetched { entries, content_hash: registry_shared::store::snapshot::hex(&digest.finalize()) })
+        let content_hash = hex(&digest.finalize());
+        Ok(if previous == Some(content_hash.as_str()) {
+            Pulled::Unchanged
+        } else {
+            Pulled::Read { content_hash }
+        })
     }
 }
 

@@ -18,7 +18,12 @@ use git2::{AutotagOption, Cred, ErrorClass, ErrorCode, FetchOptions, Oid, Remote
 use registry_shared::config::{BasicAuth, GitRef, GitSource, format_duration};
 use registry_shared::formats::Format;
 
-use super::{Context, Fetched, MAX_BODY_BYTES, Source, SourceError, parse_bytes};
+use registry_shared::store::snapshot::hex;
+use sha2::{Digest, Sha256};
+
+use super::sink::from_blocking;
+use super::{Context, MAX_BODY_BYTES, Pulled, Sink, Source, SourceError};
+use crate::sync::SyncError;
 
 /// The most a fetch may transfer; a larger repository is refused with a message saying so.
 pub const MAX_FETCH_BYTES: usize = 512 * 1024 * 1024;
@@ -48,21 +53,34 @@ pub fn set_git_timeouts(timeout: Duration) {
 }
 
 impl Source for GitSource {
-    async fn fetch(&self, format: Format, context: &Context) -> Result<Fetched, SourceError> {
+    async fn pull(
+        &self,
+        format: Format,
+        context: &Context,
+        previous: Option<&str>,
+        sink: &mut Sink<'_, '_>,
+    ) -> Result<Pulled, SyncError> {
         let source = self.clone();
         let clone_dir = context.data_dir.join("git").join(clone_name(&self.repository));
         let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
         let stop = Limits { cancelled: cancel.0.clone(), window: context.git_timeout };
-        let bytes = tokio::task::spawn_blocking(move || {
+        let previous = previous.map(str::to_owned);
+        let pulled = from_blocking(sink, move |emitter| {
             // A fetch cancelled a moment ago may still be finishing in the same clone.
             let lock = clone_lock(&clone_dir);
             let _held = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            read_file(&source, &clone_dir, &stop)
+            let repo = open_or_init(&clone_dir)?;
+            let blob = read_file(&repo, &source, &stop)?;
+            let content_hash = hex(&Sha256::digest(blob.content()));
+            if previous.as_deref() == Some(content_hash.as_str()) {
+                return Ok(Pulled::Unchanged);
+            }
+            emitter.parse(format, blob.content(), || ())?;
+            Ok(Pulled::Read { content_hash })
         })
-        .await
-        .map_err(|e| SourceError::transient(format!("git task failed: {e}")))??;
+        .await?;
         drop(cancel);
-        parse_bytes(format, &bytes)
+        Ok(pulled)
     }
 }
 
@@ -95,13 +113,18 @@ fn clone_name(repository: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
         .take(60)
         .collect();
-    let digest = registry_shared::store::snapshot::hex(&<sha2::Sha256 as sha2::Digest>::digest(repository));
+    let digest = hex(&Sha256::digest(repository));
     format!("{readable}-{}", &digest[..12])
 }
 
-fn read_file(source: &GitSource, clone_dir: &Path, limits: &Limits) -> Result<Vec<u8>, SourceError> {
-    let repo = open_or_init(clone_dir)?;
-    let commit = fetch_ref(&repo, source, limits)?;
+/// Fetches the configured ref and finds the registry file in it. libgit2 inflates the blob whole, so it is
+/// capped at [`MAX_BODY_BYTES`]; it is parsed entry by entry from there.
+fn read_file<'r>(
+    repo: &'r Repository,
+    source: &GitSource,
+    limits: &Limits,
+) -> Result<git2::Blob<'r>, SourceError> {
+    let commit = fetch_ref(repo, source, limits)?;
     let tree =
         repo.find_commit(commit).and_then(|c| c.tree()).map_err(|e| git_error("reading the commit", &e))?;
     let entry = tree.get_path(Path::new(&source.path)).map_err(|_| {
@@ -116,7 +139,7 @@ fn read_file(source: &GitSource, clone_dir: &Path, limits: &Limits) -> Result<Ve
     if blob.size() > MAX_BODY_BYTES {
         return Err(SourceError::permanent(format!("{} exceeds {} MiB", source.path, MAX_BODY_BYTES >> 20)));
     }
-    Ok(blob.content().to_vec())
+    Ok(blob)
 }
 
 fn open_or_init(dir: &Path) -> Result<Repository, SourceError> {

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use registry_shared::config::BasicAuth;
+use registry_shared::store::snapshot::hex;
 use reqwest::{Response, StatusCode};
+use sha2::{Digest, Sha256};
 
 use super::SourceError;
 
@@ -37,6 +39,49 @@ impl HttpClient {
         timeout: Duration,
         auth: Option<&BasicAuth>,
     ) -> Result<Vec<u8>, SourceError> {
+        let mut response = self.get(url, timeout, auth).await?;
+        let mut body = Vec::new();
+        read_capped(url, &mut response, MAX_BODY_BYTES as u64, |chunk| {
+            body.extend_from_slice(chunk);
+            Ok(())
+        })
+        .await?;
+        Ok(body)
+    }
+
+    /// GETs `url` within `timeout` into a new file in `dir` (removed when the returned handle drops), at
+    /// most `max` bytes, and returns it with the SHA-256 of its content.
+    pub async fn download(
+        &self,
+        url: &str,
+        timeout: Duration,
+        auth: Option<&BasicAuth>,
+        dir: &std::path::Path,
+        max: u64,
+    ) -> Result<(tempfile::NamedTempFile, String), SourceError> {
+        let local = |e: std::io::Error| {
+            SourceError::transient(format!("cannot keep {url} in {}: {e}", dir.display()))
+        };
+        std::fs::create_dir_all(dir).map_err(local)?;
+        let spool = tempfile::NamedTempFile::new_in(dir).map_err(local)?;
+        let mut file = std::io::BufWriter::new(spool.reopen().map_err(local)?);
+        let mut response = self.get(url, timeout, auth).await?;
+        let mut digest = Sha256::new();
+        read_capped(url, &mut response, max, |chunk| {
+            digest.update(chunk);
+            std::io::Write::write_all(&mut file, chunk).map_err(local)
+        })
+        .await?;
+        std::io::Write::flush(&mut file).map_err(local)?;
+        Ok((spool, hex(&digest.finalize())))
+    }
+
+    async fn get(
+        &self,
+        url: &str,
+        timeout: Duration,
+        auth: Option<&BasicAuth>,
+    ) -> Result<Response, SourceError> {
         let mut request =
             self.client.get(url).header(reqwest::header::ACCEPT, "application/json").timeout(timeout);
         if let Some(auth) = auth {
@@ -44,7 +89,7 @@ impl HttpClient {
         }
         let response = request.send().await.map_err(|e| request_error(url, &e))?;
         check_status(url, response.status())?;
-        read_capped(url, response).await
+        Ok(response)
     }
 }
 
@@ -73,18 +118,24 @@ fn check_status(url: &str, status: StatusCode) -> Result<(), SourceError> {
     }
 }
 
-async fn read_capped(url: &str, mut response: Response) -> Result<Vec<u8>, SourceError> {
-    let too_large =
-        || SourceError::permanent(format!("GET {url}: the response exceeds {} MiB", MAX_BODY_BYTES >> 20));
-    if response.content_length().is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+/// Reads the body chunk by chunk into `take`, refusing more than `max` bytes.
+async fn read_capped(
+    url: &str,
+    response: &mut Response,
+    max: u64,
+    mut take: impl FnMut(&[u8]) -> Result<(), SourceError>,
+) -> Result<(), SourceError> {
+    let too_large = || SourceError::permanent(format!("GET {url}: the response exceeds {} MiB", max >> 20));
+    if response.content_length().is_some_and(|length| length > max) {
         return Err(too_large());
     }
-    let mut body = Vec::new();
+    let mut read = 0;
     while let Some(chunk) = response.chunk().await.map_err(|e| request_error(url, &e))? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
+        read += chunk.len() as u64;
+        if read > max {
             return Err(too_large());
         }
-        body.extend_from_slice(&chunk);
+        take(&chunk)?;
     }
-    Ok(body)
+    Ok(())
 }

@@ -1,25 +1,31 @@
-//! Where registry data comes from. Each source kind is one file behind the small [`Source`] trait; [`fetch`]
-//! picks the one a registry is configured with.
+//! Where registry data comes from. Each source kind is one file behind the small [`Source`] trait; [`pull`]
+//! picks the one a registry is configured with. A source never holds what it lists: it reads entry by entry
+//! (page by page for an api) into a [`Sink`], which stages them in the database.
 
 mod api;
 mod file;
 mod git;
 mod http;
+mod sink;
 
 use std::future::Future;
 
 use registry_shared::config::{RegistryConfig, Source as SourceConfig};
-use registry_shared::formats::{self, Entry, Format};
-use sha2::{Digest, Sha256};
+use registry_shared::formats::Format;
 
 pub use git::{MAX_FETCH_BYTES, set_git_timeouts};
 pub use http::{HttpClient, MAX_BODY_BYTES};
+pub use sink::{Listed, Sink};
 
-/// What a source returned: its entries, and a digest of the content they came from.
-#[derive(Debug)]
-pub struct Fetched {
-    pub entries: Vec<Entry>,
-    pub content_hash: String,
+use crate::sync::SyncError;
+
+/// What a pull found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pulled {
+    /// The content is the one the last success read (the same digest): nothing was staged.
+    Unchanged,
+    /// Everything the source lists went into the sink; the digest covers the content it came from.
+    Read { content_hash: String },
 }
 
 /// A failed fetch. A transient one (network, timeout, 5xx, 429) is worth retrying soon; a permanent one
@@ -44,7 +50,7 @@ impl SourceError {
 /// Shared by the sources while a job runs.
 pub struct Context {
     pub http: HttpClient,
-    /// Where clones are kept between syncs (`worker.dataDir`).
+    /// Where clones and downloads are kept (`worker.dataDir`).
     pub data_dir: std::path::PathBuf,
     /// The longest one sync may run (`worker.jobTimeout`).
     pub job_timeout: std::time::Duration,
@@ -53,27 +59,30 @@ pub struct Context {
 }
 
 pub trait Source {
-    fn fetch(
+    /// Reads the source into `sink`, unless its content digest is `previous`.
+    fn pull(
         &self,
         format: Format,
         context: &Context,
-    ) -> impl Future<Output = Result<Fetched, SourceError>> + Send;
+        previous: Option<&str>,
+        sink: &mut Sink<'_, '_>,
+    ) -> impl Future<Output = Result<Pulled, SyncError>> + Send;
 }
 
-/// Fetches a registry's data. Managed and Kubernetes registries are not fetched here.
-pub async fn fetch(registry: &RegistryConfig, context: &Context) -> Result<Fetched, SourceError> {
+/// Reads a registry's source into `sink`. Managed and Kubernetes registries are not read here.
+pub async fn pull(
+    registry: &RegistryConfig,
+    context: &Context,
+    previous: Option<&str>,
+    sink: &mut Sink<'_, '_>,
+) -> Result<Pulled, SyncError> {
     match &registry.source {
-        SourceConfig::File(file) => file.fetch(registry.format, context).await,
-        SourceConfig::Api(api) => api.fetch(registry.format, context).await,
-        SourceConfig::Git(git) => git.fetch(registry.format, context).await,
+        SourceConfig::File(file) => file.pull(registry.format, context, previous, sink).await,
+        SourceConfig::Api(api) => api.pull(registry.format, context, previous, sink).await,
+        SourceConfig::Git(git) => git.pull(registry.format, context, previous, sink).await,
         SourceConfig::Managed | SourceConfig::Kubernetes(_) => {
-            Err(SourceError::permanent(format!("a {} registry is not fetched", registry.source.kind())))
+            Err(SourceError::permanent(format!("a {} registry is not fetched", registry.source.kind()))
+                .into())
         }
     }
-}
-
-/// Parses a file's bytes in the registry's format; the digest covers the bytes.
-fn parse_bytes(format: Format, bytes: &[u8]) -> Result<Fetched, SourceError> {
-    let entries = formats::parse(format, bytes).map_err(|e| SourceError::permanent(e.to_string()))?;
-    Ok(Fetched { entries, content_hash: registry_shared::store::snapshot::hex(&Sha256::digest(bytes)) })
 }

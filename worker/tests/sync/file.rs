@@ -108,6 +108,39 @@ on_both_backends! {
         assert_eq!(names, expected.map(|n| format!("io.github.stacklok/{n}")));
     }
 
+    async fn more_entries_than_max_entries_fail_the_sync_by_name_and_keep_the_data(test: &TestStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = upstream_file(dir.path(), &["io.example/one", "io.example/two"]);
+        let mut registry = file_at("files", &path, Format::Upstream);
+        registry.sync_policy.max_entries = 2;
+        test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
+        sync_registry(&test.store, &registry, &context()).await.unwrap();
+        let stored = rows(&test.store, "files").await;
+        upstream_file(dir.path(), &["io.example/one", "io.example/two", "io.example/three"]);
+
+        let err = sync_registry(&test.store, &registry, &context()).await.unwrap_err();
+
+        assert!(!err.is_transient(), "{err}");
+        assert!(err.to_string().contains("more than 2 entries (syncPolicy.maxEntries)"), "{err}");
+        assert_eq!(rows(&test.store, "files").await, stored, "the previous data stays");
+        let status = test.store.sync_status(&name("files")).await.unwrap().unwrap();
+        assert_eq!((status.phase, status.server_count), (SyncPhase::Failed, 2));
+    }
+
+    async fn an_entry_over_the_entry_cap_is_refused_without_holding_it(test: &TestStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("giant.json");
+        let giant = "x".repeat(17 << 20);
+        std::fs::write(&path, format!(r#"[{{"name": "io.example/giant", "version": "1.0.0", "description": "{giant}"}}]"#)).unwrap();
+        let registry = file_at("files", &path, Format::Upstream);
+        test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
+
+        let err = sync_registry(&test.store, &registry, &context()).await.unwrap_err();
+
+        assert!(!err.is_transient(), "{err}");
+        assert!(err.to_string().contains("an entry exceeds 16 MiB"), "{err}");
+    }
+
     async fn a_managed_registry_is_never_synced(test: &TestStore) {
         let registry = managed_registry("internal");
         test.store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();

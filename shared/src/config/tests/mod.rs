@@ -149,7 +149,12 @@ registries:
 #[test]
 fn unknown_keys_are_refused_with_their_path() {
     let found = problems(&format!("{MINIMAL}    syncPolicy: {{intervall: 5m}}\n"));
-    assert_eq!(found, ["registries[0].syncPolicy.intervall: unknown field `intervall`, expected `interval`"]);
+    assert_eq!(
+        found,
+        [
+            "registries[0].syncPolicy.intervall: unknown field `intervall`, expected one of `interval`, `fullSyncInterval`, `maxEntries`"
+        ]
+    );
 }
 
 #[test]
@@ -375,5 +380,50 @@ fn cache_metrics_and_the_internal_address_take_overrides_and_a_bad_address_is_na
     assert_eq!(
         problems(&format!("{MINIMAL}server: {{internalAddress: 'localhost'}}\n")),
         ["server.internalAddress: \"localhost\" is not HOST:PORT or :PORT (invalid socket address syntax)"]
+    );
+}
+
+#[test]
+fn sync_bounds_default_and_are_checked_by_name() {
+    let yaml = "
+auth: {mode: anonymous}
+registries:
+  - name: mirror
+    api: {endpoint: https://registry.example.com}
+    syncPolicy: {interval: 30m, fullSyncInterval: 6h, maxEntries: 50000}
+  - name: files
+    file: {path: registry.json}
+    syncPolicy: {interval: 30m}
+";
+    let config = Config::from_yaml(yaml, no_env()).unwrap();
+    let policies: Vec<SyncPolicy> = config.registries.iter().map(|r| r.sync_policy).collect();
+    assert_eq!(
+        policies,
+        [
+            SyncPolicy { max_entries: 50_000, full_sync_interval: Duration::from_secs(6 * 3600) },
+            SyncPolicy { max_entries: 2_000_000, full_sync_interval: Duration::from_secs(24 * 3600) },
+        ]
+    );
+
+    let found = problems(
+        "
+auth: {mode: anonymous}
+registries:
+  - name: files
+    file: {path: registry.json}
+    syncPolicy: {interval: 30m, fullSyncInterval: 1h, maxEntries: 0}
+  - name: mirror
+    api: {endpoint: https://registry.example.com}
+    syncPolicy: {interval: 30m, fullSyncInterval: daily}
+",
+    );
+    assert_eq!(
+        found,
+        [
+            "registries[0].syncPolicy.maxEntries: must be at least 1",
+            "registries[0].syncPolicy.fullSyncInterval: only an api source pulls incrementally; every other \
+             sync reads the whole source",
+            "registries[1].syncPolicy.fullSyncInterval: \"daily\" is not a duration (write e.g. 200ms, 30s, 5m, 1h)",
+        ]
     );
 }

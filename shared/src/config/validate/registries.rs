@@ -75,10 +75,14 @@ fn registry(
     if format == Format::Toolhive && matches!(source, Some(Source::Api(_) | Source::Managed)) {
         check.fail(format!("{path}.format"), "api and managed registries use the upstream format");
     }
-    let interval = raw.sync_policy.and_then(|policy| policy.interval);
+    let policy = raw.sync_policy.unwrap_or_default();
+    let policy_given =
+        policy.interval.is_some() || policy.full_sync_interval.is_some() || policy.max_entries.is_some();
+    let sync_policy = sync_policy(check, path, &policy, source.as_ref());
+    let interval = policy.interval;
     let sync_interval = match &source {
         Some(Source::Managed) => {
-            if interval.is_some() {
+            if policy_given {
                 check.fail(
                     format!("{path}.syncPolicy"),
                     "a managed registry is not synced; remove syncPolicy",
@@ -97,7 +101,41 @@ fn registry(
         _ => check.duration(&format!("{path}.syncPolicy.interval"), interval.as_deref(), None),
     };
     let filter = filter(check, &format!("{path}.filter"), raw.filter.unwrap_or_default());
-    Some(RegistryConfig { name: name?, format, source: source?, sync_interval, filter })
+    Some(RegistryConfig {
+        name: name?,
+        format,
+        source: source?,
+        sync_interval,
+        filter,
+        sync_policy: sync_policy?,
+    })
+}
+
+/// `syncPolicy.maxEntries` for any synced source, `syncPolicy.fullSyncInterval` for an api source.
+fn sync_policy(
+    check: &mut Check,
+    path: &str,
+    raw: &RawSyncPolicy,
+    source: Option<&Source>,
+) -> Option<SyncPolicy> {
+    let defaults = SyncPolicy::default();
+    let max_entries = match raw.max_entries {
+        Some(0) => {
+            check.fail(format!("{path}.syncPolicy.maxEntries"), "must be at least 1");
+            None
+        }
+        other => Some(other.unwrap_or(defaults.max_entries)),
+    };
+    let full_path = format!("{path}.syncPolicy.fullSyncInterval");
+    if raw.full_sync_interval.is_some() && !matches!(source, Some(Source::Api(_)) | None) {
+        check.fail(
+            &full_path,
+            "only an api source pulls incrementally; every other sync reads the whole source",
+        );
+    }
+    let full_sync_interval =
+        check.duration(&full_path, raw.full_sync_interval.as_deref(), Some(defaults.full_sync_interval));
+    Some(SyncPolicy { max_entries: max_entries?, full_sync_interval: full_sync_interval? })
 }
 
 fn file_source(check: &mut Check, path: &str, raw: RawFile) -> Option<Source> {

@@ -1,0 +1,233 @@
+//! Streamed snapshots. A sync stages what its source lists into `sync_staging` in batches, each in a short
+//! transaction of its own, while the source is still being read; nothing served changes. The snapshot
+//! transaction then diffs the staged rows against `server_version` in SQL (insert, update, unchanged,
+//! tombstone), writes the changes, and moves `isLatest` and the aggregated view's shadowing for the names it
+//! touched, a chunk of names at a time. Memory stays that of one batch and one chunk, whatever the size of
+//! the registry; readers see the previous snapshot until the commit.
+//!
+//! Rows left by a sync that failed or was cut off are cleared when the registry's next sync begins.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use super::content::{ContentWrite, EXISTING};
+use super::dialect::{Dialect, sql};
+use super::snapshot::{self, ExistingRow, Key, SnapshotSummary};
+use super::sql_store::SqlStore;
+use super::timestamp::Timestamp;
+use super::{DuplicateVersion, StoreError, now};
+use crate::formats::Entry;
+use crate::model::{RegistryName, Status};
+
+/// How many names have their `isLatest` and shadowing settled per statement.
+const NAMES_PER_CHUNK: i64 = 1000;
+
+/// One entry as it is staged: its document serialised once, with what the diff compares and what reads
+/// search.
+#[derive(Debug, Clone)]
+pub struct StagedRow {
+    pub name: String,
+    pub version: String,
+    pub body: String,
+    pub body_hash: String,
+    pub title: Option<String>,
+    pub description: String,
+    pub search_text: String,
+    pub status: Status,
+    pub status_message: Option<String>,
+    /// As the source gave it: `None` keeps a stored version's, or makes a new one's the snapshot's time.
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+impl StagedRow {
+    pub fn new(entry: Entry) -> Self {
+        let body = serde_json::to_string(&entry.server).unwrap_or_default();
+        let detail = entry.server.detail();
+        let (name, version) = (entry.server.name().to_string(), entry.server.version().to_string());
+        let (status, status_message, published_at) = match entry.origin {
+            Some(origin) => (origin.status, origin.status_message, origin.published_at),
+            None => (Status::Active, None, None),
+        };
+        Self {
+            search_text: snapshot::search_text(&name, detail.title.as_deref(), &detail.description),
+            body_hash: snapshot::text_hash(&body),
+            title: detail.title.clone(),
+            description: detail.description.clone(),
+            name,
+            version,
+            body,
+            status,
+            status_message,
+            published_at,
+        }
+    }
+}
+
+/// How staged rows replace what is stored.
+#[derive(Debug, Clone, Copy)]
+pub enum Apply<'a> {
+    /// The staged rows are the whole registry: a stored version they lack becomes a tombstone, except the
+    /// versions of the `kept` names, which stay exactly as they are (a source that could read only part of
+    /// itself keeps the rest).
+    Whole { kept: &'a BTreeSet<String> },
+    /// The staged rows are changes only (an incremental pull): nothing else is touched.
+    Changes,
+}
+
+impl<DB: Dialect> SqlStore<DB> {
+    /// Clears what an earlier sync of `registry` left staged.
+    pub(super) async fn clear_staging(&self, registry: &RegistryName) -> Result<(), StoreError> {
+        let mut clear = sql!(DB; "delete from sync_staging where registry = " {registry.as_str()});
+        let mut conn = self.write.acquire().await?;
+        DB::execute(&mut conn, &mut clear).await?;
+        Ok(())
+    }
+
+    /// Stages one batch in a transaction of its own. A version staged already, in this batch or an earlier
+    /// one, is a [`DuplicateVersion`].
+    pub(super) async fn stage(&self, registry: &RegistryName, rows: &[StagedRow]) -> Result<(), StoreError> {
+        let mut keys = std::collections::HashSet::with_capacity(rows.len());
+        if let Some(row) = rows.iter().find(|row| !keys.insert((row.name.as_str(), row.version.as_str()))) {
+            return Err(DuplicateVersion { name: row.name.clone(), version: row.version.clone() }.into());
+        }
+        let mut tx = DB::begin_write(&self.write, None).await?;
+        if let Some((name, version)) = DB::stage_rows(&mut tx, registry, rows).await? {
+            return Err(DuplicateVersion { name, version }.into());
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Diffs the staged rows against what is stored and writes the difference, in one transaction; then
+    /// clears them.
+    pub(super) async fn apply_staged(
+        &self,
+        registry: &RegistryName,
+        apply: Apply<'_>,
+    ) -> Result<SnapshotSummary, StoreError> {
+        let summary = self.diff_and_write(registry, apply).await;
+        // Staged rows are never worth keeping, and a failed apply left them as they were.
+        self.clear_staging(registry).await?;
+        summary
+    }
+
+    async fn diff_and_write(
+        &self,
+        registry: &RegistryName,
+        apply: Apply<'_>,
+    ) -> Result<SnapshotSummary, StoreError> {
+        let r = registry.as_str();
+        let now = Timestamp(now());
+        let mut tx = ContentWrite::<DB>::begin(&self.write, None).await?;
+        let mut known = sql!(DB; "select name from registry where name = " {r});
+        if DB::fetch_all::<(String,)>(tx.conn(), &mut known).await?.is_empty() {
+            return Err(StoreError::UnknownRegistry(registry.clone()));
+        }
+        let mut inserts = sql!(DB;
+            "update sync_staging set change = 'insert' where registry = " {r}
+            " and not exists (select 1 from server_version v where v.registry = sync_staging.registry \
+             and v.name = sync_staging.name and v.version = sync_staging.version)"
+        );
+        DB::execute(tx.conn(), &mut inserts).await?;
+        let mut updates = sql!(DB;
+            "update sync_staging set change = 'update' where registry = " {r} " and change is null \
+             and exists (select 1 from server_version v where v.registry = sync_staging.registry \
+             and v.name = sync_staging.name and v.version = sync_staging.version \
+             and (v.body_hash <> sync_staging.body_hash or v.status <> sync_staging.status \
+             or v.status_message is distinct from sync_staging.status_message \
+             or v.published_at <> coalesce(sync_staging.published_at, v.published_at)))"
+        );
+        DB::execute(tx.conn(), &mut updates).await?;
+        if let Apply::Whole { kept } = apply {
+            let mut gone = sql!(DB;
+                "insert into sync_staging (registry, name, version, change) \
+                 select registry, name, version, 'tombstone' from server_version v where v.registry = " {r}
+                " and v.status <> 'deleted' and not exists (select 1 from sync_staging s \
+                 where s.registry = v.registry and s.name = v.name and s.version = v.version)"
+            );
+            if !kept.is_empty() {
+                gone.push(" and not ");
+                DB::push_one_of(&mut gone, "v.name", kept.iter().cloned().collect());
+            }
+            DB::execute(tx.conn(), &mut gone).await?;
+            let mut tombstone = sql!(DB;
+                "update server_version set status = 'deleted', status_message = null, status_changed_at = "
+                {now} ", updated_at = " {now} " where registry = " {r}
+                " and exists (select 1 from sync_staging s where s.registry = server_version.registry \
+                 and s.name = server_version.name and s.version = server_version.version \
+                 and s.change = 'tombstone')"
+            );
+            tx.change(registry, &mut tombstone).await?;
+        }
+        // A new version is published when the source says, or now; its status changed when it was published
+        // if it is active, or else no earlier than now. A stored version keeps its publish time unless the
+        // source gives one, and its status-change time unless the status changes.
+        let mut upsert = sql!(DB;
+            "insert into server_version (registry, name, version, body, body_hash, title, description, \
+             search_text, status, status_message, status_changed_at, published_at, updated_at, is_latest, \
+             created_at) \
+             select s.registry, s.name, s.version, s.body, s.body_hash, s.title, s.description, s.search_text, \
+             s.status, s.status_message, \
+             case when v.name is null then \
+               case when s.status = 'active' or coalesce(s.published_at, " {now} ") > " {now}
+               " then coalesce(s.published_at, " {now} ") else " {now} " end \
+             when v.status = s.status then v.status_changed_at else " {now} " end, \
+             coalesce(s.published_at, v.published_at, " {now} "), " {now} ", false, " {now}
+            " from sync_staging s left join server_version v on v.registry = s.registry and v.name = s.name \
+             and v.version = s.version where s.registry = " {r} " and s.change in ('insert', 'update') \
+             on conflict (registry, name, version) do update set body = excluded.body, \
+             body_hash = excluded.body_hash, title = excluded.title, description = excluded.description, \
+             search_text = excluded.search_text, status = excluded.status, \
+             status_message = excluded.status_message, status_changed_at = excluded.status_changed_at, \
+             published_at = excluded.published_at, updated_at = excluded.updated_at"
+        );
+        tx.change(registry, &mut upsert).await?;
+        settle_touched(&mut tx, registry, now.0).await?;
+        let mut counts =
+            sql!(DB; "select change, count(*) from sync_staging where registry = " {r} " group by change");
+        let counts: Vec<(Option<String>, i64)> = DB::fetch_all(tx.conn(), &mut counts).await?;
+        tx.commit().await?;
+        let count = |change: Option<&str>| {
+            counts
+                .iter()
+                .find(|(c, _)| c.as_deref() == change)
+                .map_or(0, |(_, n)| usize::try_from(*n).unwrap_or(0))
+        };
+        Ok(SnapshotSummary {
+            inserted: count(Some("insert")),
+            updated: count(Some("update")),
+            tombstoned: count(Some("tombstone")),
+            unchanged: count(None),
+        })
+    }
+}
+
+/// Moves `isLatest` and recomputes the shadowing of every name a staged change touched, a chunk of names at
+/// a time, in name order.
+async fn settle_touched<DB: Dialect>(
+    tx: &mut ContentWrite<DB>,
+    registry: &RegistryName,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut after = String::new();
+    loop {
+        let mut chunk = sql!(DB;
+            "select distinct name from sync_staging where registry = " {registry.as_str()}
+            " and change is not null and name > " {after.as_str()} " order by name limit " {NAMES_PER_CHUNK}
+        );
+        let names: Vec<String> = DB::fetch_all::<(String,)>(tx.conn(), &mut chunk)
+            .await?
+            .into_iter()
+            .map(|(name,)| name)
+            .collect();
+        let Some(last) = names.last() else { return Ok(()) };
+        after.clone_from(last);
+        let mut select = sql!(DB; EXISTING {registry.as_str()} " and ");
+        DB::push_one_of(&mut select, "name", names.clone());
+        let rows: Vec<ExistingRow> = DB::fetch_all(tx.conn(), &mut select).await?;
+        let (off, on): (Vec<Key>, Vec<Key>) = snapshot::latest_moves(&rows);
+        tx.move_latest(registry, &off, &on, now).await?;
+        tx.reshadow(Some(names)).await?;
+    }
+}

@@ -1,0 +1,153 @@
+//! Where a source's entries go as it reads them: counted against `syncPolicy.maxEntries`, filtered, and staged
+//! in the database in batches, so no sync ever holds its whole source. Blocking parsers (files, git blobs)
+//! run on a thread of their own and hand their entries over a small bounded channel.
+
+use chrono::{DateTime, Utc};
+use registry_shared::config::Filter;
+use registry_shared::formats::stream::{Stopped, parse_stream};
+use registry_shared::formats::{Entry, Format};
+use registry_shared::store::{STAGING_BATCH, Staging};
+use tokio::sync::mpsc;
+
+use super::SourceError;
+use crate::sync::SyncError;
+
+pub struct Sink<'a, 's> {
+    staging: &'a mut Staging<'s>,
+    filter: &'a Filter,
+    max_entries: u64,
+    listed: u64,
+    batch: Vec<Entry>,
+    newest: Option<DateTime<Utc>>,
+}
+
+impl<'a, 's> Sink<'a, 's> {
+    pub fn new(staging: &'a mut Staging<'s>, filter: &'a Filter, max_entries: u64) -> Self {
+        Self {
+            staging,
+            filter,
+            max_entries,
+            listed: 0,
+            batch: Vec::with_capacity(STAGING_BATCH),
+            newest: None,
+        }
+    }
+
+    /// Takes entries the source listed: more than `maxEntries` in all fails the sync; the filter's rejects
+    /// go no further; a full batch is staged.
+    pub async fn push(&mut self, entries: Vec<Entry>) -> Result<(), SyncError> {
+        self.listed += entries.len() as u64;
+        if self.listed > self.max_entries {
+            return Err(SourceError::permanent(format!(
+                "the source lists more than {} entries (syncPolicy.maxEntries); raise it if that is expected",
+                self.max_entries
+            ))
+            .into());
+        }
+        for entry in entries {
+            let updated = entry.origin.as_ref().and_then(|origin| origin.updated_at);
+            self.newest = self.newest.max(updated);
+            if self.filter.keeps(&entry) {
+                self.batch.push(entry);
+            }
+        }
+        if self.batch.len() >= STAGING_BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Stages what is left; returns how many entries the source listed.
+    pub async fn finish(mut self) -> Result<Listed, SyncError> {
+        self.flush().await?;
+        Ok(Listed { entries: self.listed, newest: self.newest })
+    }
+
+    async fn flush(&mut self) -> Result<(), SyncError> {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(STAGING_BATCH));
+        if !batch.is_empty() {
+            self.staging.push(batch).await?;
+        }
+        Ok(())
+    }
+}
+
+/// What a source listed in one sync.
+#[derive(Debug, Clone, Copy)]
+pub struct Listed {
+    /// Entries, before the filter.
+    pub entries: u64,
+    /// The latest `updatedAt` among them, as the source gave it.
+    pub newest: Option<DateTime<Utc>>,
+}
+
+/// How many entries a blocking parser hands over at a time, and how many such handfuls may wait.
+const HANDFUL: usize = 100;
+const WAITING: usize = 4;
+
+/// The sending end a blocking parser writes to.
+pub struct Emitter {
+    sender: mpsc::Sender<Vec<Entry>>,
+    handful: Vec<Entry>,
+}
+
+/// The sync stopped taking entries (it failed, or was dropped).
+pub struct Closed;
+
+impl Emitter {
+    fn emit(&mut self, entry: Entry) -> Result<(), Closed> {
+        self.handful.push(entry);
+        if self.handful.len() >= HANDFUL { self.send() } else { Ok(()) }
+    }
+
+    fn send(&mut self) -> Result<(), Closed> {
+        let handful = std::mem::replace(&mut self.handful, Vec::with_capacity(HANDFUL));
+        if handful.is_empty() { Ok(()) } else { self.sender.blocking_send(handful).map_err(|_| Closed) }
+    }
+
+    /// Parses `reader` as a registry file and emits its entries; `each` sees every entry first (to
+    /// reset a per-entry byte count, say).
+    pub fn parse<R: std::io::Read>(
+        mut self,
+        format: Format,
+        reader: R,
+        mut each: impl FnMut(),
+    ) -> Result<(), SourceError> {
+        let parsed = parse_stream(format, reader, |entry| {
+            each();
+            self.emit(entry)
+        });
+        match parsed {
+            Ok(()) => self.send().map_err(|Closed| stopped()),
+            Err(Stopped::Format(error)) => Err(SourceError::permanent(error.to_string())),
+            Err(Stopped::Caller(Closed)) => Err(stopped()),
+        }
+    }
+}
+
+fn stopped() -> SourceError {
+    SourceError::transient("the sync stopped taking entries")
+}
+
+/// Runs `produce` on a blocking thread and stages what it emits as it comes. A failure of the sink wins over
+/// the producer's (which then only saw the channel close).
+pub async fn from_blocking<T: Send + 'static>(
+    sink: &mut Sink<'_, '_>,
+    produce: impl FnOnce(Emitter) -> Result<T, SourceError> + Send + 'static,
+) -> Result<T, SyncError> {
+    let (sender, mut receiver) = mpsc::channel(WAITING);
+    let task = tokio::task::spawn_blocking(move || produce(Emitter { sender, handful: Vec::new() }));
+    let mut failed = None;
+    while let Some(handful) = receiver.recv().await {
+        if let Err(error) = sink.push(handful).await {
+            failed = Some(error);
+            break;
+        }
+    }
+    drop(receiver);
+    let produced = task.await.map_err(|e| SourceError::transient(format!("the parser failed: {e}")))?;
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(produced?),
+    }
+}
