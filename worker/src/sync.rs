@@ -4,16 +4,18 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use registry_shared::config::{RegistryConfig, Source as SourceConfig, format_duration};
 use std::collections::BTreeSet;
 
+use registry_shared::model::envelope::OFFICIAL_META;
 use registry_shared::store::{
-    Apply, MANAGED_NOTE, Registry, SnapshotSummary, Staging, Store, StoreError, SyncPhase, SyncStatus,
+    Apply, IncrementalOff, MANAGED_NOTE, PullKind, Registry, SnapshotSummary, Staging, Store, StoreError,
+    SyncPhase, SyncStatus,
 };
 
 use crate::kubernetes;
-use crate::sources::{self, Context, Pulled, Sink, SourceError};
+use crate::sources::{self, Ask, Context, Listed, Pulled, Sink, SourceError};
 
 /// What a successful sync did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +90,7 @@ pub async fn sync_registry(
                 status.next_due_at = Some(Utc::now());
                 status.content_hash = None;
                 status.filter_hash = None;
+                status.mirror = None;
             }
         }
         Err(error) => {
@@ -154,7 +157,7 @@ pub async fn record_unsyncable(store: &Store, registry: &Registry, reason: &str)
     store.put_sync_status(&status).await
 }
 
-fn next_due(interval: Option<Duration>) -> Option<chrono::DateTime<Utc>> {
+fn next_due(interval: Option<Duration>) -> Option<DateTime<Utc>> {
     interval.and_then(|interval| chrono::Duration::from_std(interval).ok()).map(|d| Utc::now() + d)
 }
 
@@ -175,31 +178,133 @@ async fn fetch_and_write(
         return Ok(outcome);
     }
     // Content read under another filter says nothing about what is stored.
-    let previous = status
-        .content_hash
-        .as_deref()
-        .filter(|_| status.filter_hash.as_deref() == Some(filter_hash.as_str()));
-    let mut staging = store.begin_staging(&registry.name).await?;
-    let read = read_source(&mut staging, registry, context, previous).await;
-    let content_hash = match read {
-        Ok(Pulled::Read { content_hash }) => content_hash,
-        Ok(Pulled::Unchanged) => {
-            staging.discard().await?;
-            return Ok(SyncOutcome::Unchanged);
-        }
-        Err(error) => {
-            if let Err(cleared) = staging.discard().await {
-                tracing::warn!(error = %cleared, "cannot clear the failed sync's staged rows; the next sync will");
+    let previous =
+        status.content_hash.clone().filter(|_| status.filter_hash.as_deref() == Some(filter_hash.as_str()));
+    let now = Utc::now();
+    let mut pull = plan_pull(registry, status, &filter_hash, now);
+    loop {
+        let since = match &pull {
+            Pull::Since(mark) => Some(*mark),
+            Pull::Full(_) => None,
+        };
+        // A pull of changes is never "the same content" as a whole listing.
+        let ask = Ask { previous: previous.as_deref().filter(|_| since.is_none()), since };
+        let mut staging = store.begin_staging(&registry.name).await?;
+        let read = read_source(&mut staging, registry, context, ask).await;
+        let (pulled, listed) = match read {
+            Ok(read) => read,
+            Err(error) => {
+                if let Err(cleared) = staging.discard().await {
+                    tracing::warn!(error = %cleared, "cannot clear the failed sync's staged rows; the next sync will");
+                }
+                return Err(error);
             }
-            return Err(error);
-        }
+        };
+        let content_hash = match pulled {
+            Pulled::Read { content_hash } => content_hash,
+            Pulled::Unchanged => {
+                staging.discard().await?;
+                note_pull(registry, status, &pull, listed, now);
+                return Ok(SyncOutcome::Unchanged);
+            }
+            Pulled::CannotPullChanges { reason } => {
+                staging.discard().await?;
+                tracing::warn!(registry = %registry.name, %reason, "falling back to full scrapes");
+                status.mirror.get_or_insert_default().incremental_off =
+                    Some(IncrementalOff { reason: reason.clone(), since: now });
+                pull = Pull::Full(format!("incremental pulls are off: {reason}"));
+                continue;
+            }
+        };
+        let servers = staging.staged();
+        let apply = if since.is_some() { Apply::Changes } else { Apply::Whole { kept: &BTreeSet::new() } };
+        let summary = staging.apply(apply).await?;
+        note_pull(registry, status, &pull, listed, now);
+        status.filter_hash = Some(filter_hash);
+        let stored = if since.is_some() {
+            // The next whole listing is diffed whatever its digest: changes were applied since the last.
+            status.content_hash = None;
+            usize::try_from(status.server_count).unwrap_or(0) + summary.inserted
+        } else {
+            status.content_hash = Some(content_hash);
+            servers
+        };
+        status.server_count = i32::try_from(stored).unwrap_or(i32::MAX);
+        return Ok(SyncOutcome::Written { summary, servers: stored });
+    }
+}
+
+/// How an api registry pulls this time (any other source is always read whole).
+enum Pull {
+    /// Every version the upstream lists, and why.
+    Full(String),
+    /// What changed after the high-water mark.
+    Since(DateTime<Utc>),
+}
+
+fn plan_pull(registry: &RegistryConfig, status: &SyncStatus, filter_hash: &str, now: DateTime<Utc>) -> Pull {
+    let full = |reason: &str| Pull::Full(reason.to_owned());
+    if !matches!(registry.source, SourceConfig::Api(_)) {
+        return full("the source is read whole");
+    }
+    let Some(mirror) = &status.mirror else {
+        return full("the first sync, or the registry's definition changed");
     };
-    let servers = staging.staged();
-    let summary = staging.apply(Apply::Whole { kept: &BTreeSet::new() }).await?;
-    status.content_hash = Some(content_hash);
-    status.filter_hash = Some(filter_hash);
-    status.server_count = i32::try_from(servers).unwrap_or(i32::MAX);
-    Ok(SyncOutcome::Written { summary, servers })
+    let Some(mark) = mirror.upstream_mark else { return full("no high-water mark yet") };
+    if status.filter_hash.as_deref() != Some(filter_hash) {
+        return full("the filter changed");
+    }
+    let interval = registry.sync_policy.full_sync_interval;
+    let within = |at: DateTime<Utc>| chrono::Duration::from_std(interval).is_ok_and(|d| now - at < d);
+    if !mirror.last_full_scrape_at.is_some_and(within) {
+        return Pull::Full(format!(
+            "syncPolicy.fullSyncInterval ({}) since the last full scrape",
+            format_duration(interval)
+        ));
+    }
+    if let Some(off) = mirror.incremental_off.as_ref().filter(|off| within(off.since)) {
+        return Pull::Full(format!("incremental pulls are off: {}", off.reason));
+    }
+    Pull::Since(mark)
+}
+
+/// Records a successful pull in an api registry's mirroring state: its kind, and the high-water mark the
+/// upstream's own `updatedAt`s set (a full scrape sets it; a pull of changes only moves it forward).
+fn note_pull(
+    registry: &RegistryConfig,
+    status: &mut SyncStatus,
+    pull: &Pull,
+    listed: Listed,
+    now: DateTime<Utc>,
+) {
+    if !matches!(registry.source, SourceConfig::Api(_)) {
+        return;
+    }
+    let mirror = status.mirror.get_or_insert_default();
+    match pull {
+        Pull::Full(reason) => {
+            mirror.last_pull = Some(PullKind::Full);
+            mirror.full_scrape_reason = Some(reason.clone());
+            mirror.last_full_scrape_at = Some(now);
+            mirror.upstream_mark = listed.newest;
+            if listed.undated > 0 {
+                let reason = format!(
+                    "the upstream lists {} versions without _meta.\"{OFFICIAL_META}\".updatedAt, so it cannot \
+                     be asked for changes",
+                    listed.undated
+                );
+                mirror.incremental_off = Some(IncrementalOff { reason, since: now });
+            }
+        }
+        Pull::Since(_) => {
+            mirror.last_pull = Some(PullKind::Incremental);
+            mirror.full_scrape_reason = None;
+            mirror.incremental_off = None;
+            mirror.upstream_mark = mirror.upstream_mark.max(listed.newest);
+        }
+    }
+    status.message =
+        mirror.incremental_off.as_ref().map(|off| format!("syncing by full scrapes: {}", off.reason));
 }
 
 /// Reads the source into `staging`, batch by batch.
@@ -207,12 +312,14 @@ async fn read_source(
     staging: &mut Staging<'_>,
     registry: &RegistryConfig,
     context: &Context,
-    previous: Option<&str>,
-) -> Result<Pulled, SyncError> {
-    let mut sink = Sink::new(staging, &registry.filter, registry.sync_policy.max_entries);
-    let pulled = sources::pull(registry, context, previous, &mut sink).await?;
+    ask: Ask<'_>,
+) -> Result<(Pulled, Listed), SyncError> {
+    let changes = ask.since.is_some();
+    let mut sink = Sink::new(staging, &registry.filter, registry.sync_policy.max_entries, changes);
+    let pulled = sources::pull(registry, context, ask, &mut sink).await?;
+    let listed = sink.listed();
     if let Pulled::Read { .. } = pulled {
         sink.finish().await?;
     }
-    Ok(pulled)
+    Ok((pulled, listed))
 }

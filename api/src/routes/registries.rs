@@ -77,9 +77,15 @@ pub struct KubernetesOut {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct SyncPolicyOut {
     /// How often the registry syncs, e.g. `5m`.
     pub interval: String,
+    /// The most entries its source may list.
+    pub max_entries: u64,
+    /// For an api source: how often a full scrape runs in place of an incremental pull, e.g. `24h`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_sync_interval: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -155,9 +161,12 @@ fn registry_out(registry: &RegistryConfig, status: Option<SyncStatus>) -> Regist
         format: registry.format.as_str().to_owned(),
         source,
         filter: serde_json::to_value(&registry.filter).unwrap_or_default(),
-        sync_policy: registry
-            .sync_interval
-            .map(|interval| SyncPolicyOut { interval: format_duration(interval) }),
+        sync_policy: registry.sync_interval.map(|interval| SyncPolicyOut {
+            interval: format_duration(interval),
+            max_entries: registry.sync_policy.max_entries,
+            full_sync_interval: matches!(registry.source, Source::Api(_))
+                .then(|| format_duration(registry.sync_policy.full_sync_interval)),
+        }),
         sync_status: status.into(),
         kind: kind.to_owned(),
         kubernetes,

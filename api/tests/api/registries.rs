@@ -30,7 +30,7 @@ on_both_backends! {
         assert_eq!(files.body["type"], "file");
         assert_eq!(files.body["format"], "upstream");
         assert_eq!(files.body["source"], json!({"path": "files.json"}));
-        assert_eq!(files.body["syncPolicy"], json!({"interval": "1m"}));
+        assert_eq!(files.body["syncPolicy"], json!({"interval": "1m", "maxEntries": 2_000_000}));
         assert_eq!(files.body["syncStatus"]["phase"], "idle");
         assert!(files.body["syncStatus"]["nextSyncTime"].is_string(), "never synced: due at once");
         let internal = &list.body["registries"][0];
@@ -40,6 +40,10 @@ on_both_backends! {
             list.body["registries"][2]["source"],
             json!({"endpoint": "https://upstream.example/", "timeout": "10s", "auth": {"username": "bot", "passwordFile": "/run/secrets/mirror"}}),
             "credentials are shown only as the file that holds them"
+        );
+        assert_eq!(
+            list.body["registries"][2]["syncPolicy"],
+            json!({"interval": "1m", "maxEntries": 2_000_000, "fullSyncInterval": "1day"})
         );
         unknown.problem(404);
     }

@@ -37,7 +37,8 @@ pub use postgres::PgStore;
 pub use publishing::{Conflict, MAX_VERSIONS_PER_SERVER};
 pub use query::{Cursor, InvalidCursor, ListQuery, Scope, VersionSelector};
 pub use records::{
-    DueSync, Inserted, QueueSlot, Registry, RegistryChanges, ServerPage, StoredVersion, SyncPhase, SyncStatus,
+    DueSync, IncrementalOff, Inserted, MirrorState, PullKind, QueueSlot, Registry, RegistryChanges,
+    ServerPage, StoredVersion, SyncPhase, SyncStatus,
 };
 pub use rows::MANAGED_NOTE;
 pub(crate) use rows::*;
@@ -248,7 +249,7 @@ impl Store {
             if batch.is_empty() {
                 break;
             }
-            staging.push(batch).await?;
+            staging.push(batch, Vec::new()).await?;
         }
         staging.apply(Apply::Whole { kept }).await
     }
@@ -435,12 +436,17 @@ pub struct Staging<'s> {
 }
 
 impl Staging<'_> {
-    /// Stages a batch. A version staged already is a [`StoreError::Duplicate`].
-    pub async fn push(&mut self, entries: Vec<Entry>) -> Result<(), StoreError> {
-        let rows: Vec<StagedRow> = entries.into_iter().map(StagedRow::new).collect();
+    /// Stages a batch of entries, and of removals (see [`StagedRow::removal`]). A version staged already is a
+    /// [`StoreError::Duplicate`].
+    pub async fn push(&mut self, entries: Vec<Entry>, removals: Vec<Entry>) -> Result<(), StoreError> {
+        let rows: Vec<StagedRow> = entries
+            .into_iter()
+            .map(|entry| StagedRow::new(entry, false))
+            .chain(removals.into_iter().map(|entry| StagedRow::new(entry, true)))
+            .collect();
         let store = self.store;
         dispatch!(store.stage(&self.registry, &rows))?;
-        self.staged += rows.len();
+        self.staged += rows.iter().filter(|row| !row.removal).count();
         Ok(())
     }
 

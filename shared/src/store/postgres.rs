@@ -167,6 +167,7 @@ impl Dialect for Postgres {
             .bind(text(&|r| Some(r.status.as_str())))
             .bind(text(&|r| r.status_message.as_deref()))
             .bind(rows.iter().map(|r| r.published_at).collect::<Vec<_>>())
+            .bind(text(&|r| r.removal.then_some("tombstone")))
             .fetch_all(conn)
             .await?;
         if staged.len() == rows.len() {
@@ -220,10 +221,11 @@ const INSERT_ROWS: &str = "insert into server_version (registry, name, version, 
 
 /// Rows already staged are left as they are, and not returned.
 const STAGE_ROWS: &str = "insert into sync_staging (registry, name, version, body, body_hash, title, description, \
-     search_text, status, status_message, published_at) \
+     search_text, status, status_message, published_at, change) \
      select $1, u.* from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-     $8::text[], $9::text[], $10::text[], $11::timestamptz[]) \
-     as u(name, version, body, body_hash, title, description, search_text, status, status_message, published_at) \
+     $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[]) \
+     as u(name, version, body, body_hash, title, description, search_text, status, status_message, published_at, \
+     change) \
      on conflict (registry, name, version) do nothing returning name, version";
 
 const UPSERT_CONFLICT: &str = " on conflict (registry, name, version) do update set body = excluded.body, \

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::ser::SerializeStruct;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -187,4 +187,45 @@ pub struct SyncStatus {
     pub discovery: Option<Value>,
     /// A kubernetes registry's watcher state, as [`super::Store::put_watcher`] wrote it.
     pub watcher: Option<Value>,
+    /// An api registry's mirroring state; written with the rest by [`super::Store::put_sync_status`].
+    pub mirror: Option<MirrorState>,
+}
+
+/// How an api registry mirrors its upstream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MirrorState {
+    /// The latest `updatedAt` the upstream itself supplied (never this server's clock): the next incremental
+    /// pull asks for what changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_mark: Option<DateTime<Utc>>,
+    /// When the last full scrape succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_full_scrape_at: Option<DateTime<Utc>>,
+    /// How the last successful sync pulled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_pull: Option<PullKind>,
+    /// Why the last successful pull was a full scrape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_scrape_reason: Option<String>,
+    /// Set when the upstream was seen unable to pull incrementally (it ignores `updated_since`, or gives no
+    /// `updatedAt`): until a `fullSyncInterval` has passed since, every pull is a full scrape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental_off: Option<IncrementalOff>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PullKind {
+    /// Every version the upstream lists.
+    Full,
+    /// What changed since the high-water mark.
+    Incremental,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IncrementalOff {
+    pub reason: String,
+    pub since: DateTime<Utc>,
 }

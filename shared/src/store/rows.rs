@@ -191,11 +191,12 @@ pub(crate) struct SyncStatusRow {
     requested_at: Option<Timestamp>,
     discovery: Option<Json<Value>>,
     watcher: Option<Json<Value>>,
+    mirror: Option<Json<Value>>,
 }
 
 pub(crate) const SYNC_STATUS_COLUMNS: &str = "select registry, phase, message, last_attempt_at, \
      last_success_at, next_due_at, attempts, last_error, content_hash, filter_hash, server_count, \
-     last_duration_ms, job_id, requested_at, discovery, watcher from sync_status";
+     last_duration_ms, job_id, requested_at, discovery, watcher, mirror from sync_status";
 
 impl TryFrom<SyncStatusRow> for SyncStatus {
     type Error = StoreError;
@@ -218,6 +219,8 @@ impl TryFrom<SyncStatusRow> for SyncStatus {
             requested_at: row.requested_at.map(Into::into),
             discovery: row.discovery.map(|json| json.0),
             watcher: row.watcher.map(|json| json.0),
+            // A state this build cannot read starts over with a full scrape.
+            mirror: row.mirror.and_then(|json| serde_json::from_value(json.0).ok()),
         })
     }
 }

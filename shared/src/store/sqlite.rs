@@ -140,6 +140,7 @@ impl Dialect for Sqlite {
                 .bind(row.status.as_str())
                 .bind(&row.status_message)
                 .bind(row.published_at.map(Timestamp))
+                .bind(row.removal.then_some("tombstone"))
                 .execute(&mut *conn)
                 .await?;
             if staged.rows_affected() == 0 {
@@ -196,7 +197,8 @@ const INSERT_ROW: &str = "insert into server_version (registry, name, version, b
 
 /// A row already staged is left as it is.
 const STAGE_ROW: &str = "insert into sync_staging (registry, name, version, body, body_hash, title, description, \
-     search_text, status, status_message, published_at) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+     search_text, status, status_message, published_at, change) \
+     values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
      on conflict (registry, name, version) do nothing";
 
 const UPSERT_CONFLICT: &str = " on conflict (registry, name, version) do update set body = excluded.body, \

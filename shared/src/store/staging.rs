@@ -38,10 +38,13 @@ pub struct StagedRow {
     pub status_message: Option<String>,
     /// As the source gave it: `None` keeps a stored version's, or makes a new one's the snapshot's time.
     pub published_at: Option<DateTime<Utc>>,
+    /// Not an entry to store but one to remove: a changed version the filter now rejects, in an
+    /// incremental pull. It tombstones the stored version, if there is a live one, and is never inserted.
+    pub removal: bool,
 }
 
 impl StagedRow {
-    pub fn new(entry: Entry) -> Self {
+    pub fn new(entry: Entry, removal: bool) -> Self {
         let body = serde_json::to_string(&entry.server).unwrap_or_default();
         let detail = entry.server.detail();
         let (name, version) = (entry.server.name().to_string(), entry.server.version().to_string());
@@ -60,6 +63,7 @@ impl StagedRow {
             status,
             status_message,
             published_at,
+            removal,
         }
     }
 }
@@ -71,7 +75,8 @@ pub enum Apply<'a> {
     /// versions of the `kept` names, which stay exactly as they are (a source that could read only part of
     /// itself keeps the rest).
     Whole { kept: &'a BTreeSet<String> },
-    /// The staged rows are changes only (an incremental pull): nothing else is touched.
+    /// The staged rows are changes only (an incremental pull): nothing else is touched, except the removals
+    /// staged with them (see [`StagedRow::removal`]).
     Changes,
 }
 
@@ -124,9 +129,16 @@ impl<DB: Dialect> SqlStore<DB> {
         if DB::fetch_all::<(String,)>(tx.conn(), &mut known).await?.is_empty() {
             return Err(StoreError::UnknownRegistry(registry.clone()));
         }
+        // A removal of what is not stored, or is deleted already, changes nothing.
+        let mut idle = sql!(DB;
+            "delete from sync_staging where registry = " {r} " and change = 'tombstone' \
+             and not exists (select 1 from server_version v where v.registry = sync_staging.registry \
+             and v.name = sync_staging.name and v.version = sync_staging.version and v.status <> 'deleted')"
+        );
+        DB::execute(tx.conn(), &mut idle).await?;
         let mut inserts = sql!(DB;
             "update sync_staging set change = 'insert' where registry = " {r}
-            " and not exists (select 1 from server_version v where v.registry = sync_staging.registry \
+            " and change is null and not exists (select 1 from server_version v where v.registry = sync_staging.registry \
              and v.name = sync_staging.name and v.version = sync_staging.version)"
         );
         DB::execute(tx.conn(), &mut inserts).await?;
@@ -151,15 +163,15 @@ impl<DB: Dialect> SqlStore<DB> {
                 DB::push_one_of(&mut gone, "v.name", kept.iter().cloned().collect());
             }
             DB::execute(tx.conn(), &mut gone).await?;
-            let mut tombstone = sql!(DB;
+        }
+        let mut tombstone = sql!(DB;
                 "update server_version set status = 'deleted', status_message = null, status_changed_at = "
                 {now} ", updated_at = " {now} " where registry = " {r}
                 " and exists (select 1 from sync_staging s where s.registry = server_version.registry \
                  and s.name = server_version.name and s.version = server_version.version \
                  and s.change = 'tombstone')"
-            );
-            tx.change(registry, &mut tombstone).await?;
-        }
+        );
+        tx.change(registry, &mut tombstone).await?;
         // A new version is published when the source says, or now; its status changed when it was published
         // if it is active, or else no earlier than now. A stored version keeps its publish time unless the
         // source gives one, and its status-change time unless the status changes.

@@ -52,6 +52,7 @@ impl<DB: Dialect> SqlStore<DB> {
             ", server_count = " {status.server_count}
             ", last_duration_ms = " {status.last_duration_ms}
             ", job_id = " {status.job_id.as_deref()}
+            ", mirror = " {status.mirror.as_ref().map(sqlx::types::Json)}
             // A sync that starts lists after every request made so far: they are answered.
             ", requested_at = case when " {status.phase.as_str()} " = 'syncing' then null else requested_at end"
             ", updated_at = " {Timestamp(now())}

@@ -152,22 +152,27 @@ on_both_backends! {
 
     async fn staged_changes_touch_only_what_they_list(test: &TestStore) {
         let store = &test.store;
-        one_registry(store, "delta", vec![entry("io.example/alpha", "1.0.0"), entry("io.example/beta", "1.0.0")]).await;
+        let stored = ["io.example/alpha", "io.example/beta", "io.example/kappa"].map(|n| entry(n, "1.0.0"));
+        one_registry(store, "delta", stored.to_vec()).await;
         let before = stored_rows(store, "delta").await;
         let gone = Origin { status: Status::Deleted, status_message: None, published_at: None, updated_at: None };
 
         let mut staging = store.begin_staging(&name("delta")).await.unwrap();
-        let deleted_a = Entry { origin: Some(gone), ..entry("io.example/alpha", "1.0.0") };
-        staging.push(vec![entry("io.example/alpha", "2.0.0"), deleted_a]).await.unwrap();
+        let deleted_alpha = Entry { origin: Some(gone), ..entry("io.example/alpha", "1.0.0") };
+        let removals = vec![entry("io.example/beta", "1.0.0"), entry("io.example/gamma", "1.0.0")];
+        staging.push(vec![entry("io.example/alpha", "2.0.0"), deleted_alpha], removals).await.unwrap();
         let summary = staging.apply(Apply::Changes).await.unwrap();
 
-        assert_eq!(summary, SnapshotSummary { inserted: 1, updated: 1, tombstoned: 0, unchanged: 0 });
+        assert_eq!(summary, SnapshotSummary { inserted: 1, updated: 1, tombstoned: 1, unchanged: 0 });
         let after = stored_rows(store, "delta").await;
-        assert_eq!(after[&pair("io.example/beta", "1.0.0")], before[&pair("io.example/beta", "1.0.0")], "not listed, not touched");
+        let kappa = pair("io.example/kappa", "1.0.0");
+        assert_eq!(after[&kappa], before[&kappa], "not listed, not touched");
         assert_eq!(after[&pair("io.example/alpha", "1.0.0")].0.status, Status::Deleted);
+        assert_eq!(after[&pair("io.example/beta", "1.0.0")].0.status, Status::Deleted, "removed");
+        assert!(!after.contains_key(&pair("io.example/gamma", "1.0.0")), "a removal is never inserted");
         assert_eq!(latest_of(store, "delta", "io.example/alpha").await.as_deref(), Some("2.0.0"));
-        let kept = BTreeSet::from(["io.example/beta".to_owned()]);
+        let kept = BTreeSet::from(["io.example/kappa".to_owned()]);
         let whole = store.write_snapshot_keeping(&name("delta"), vec![], &kept).await.unwrap();
-        assert_eq!(whole.tombstoned, 1, "only alpha 2.0.0: beta is kept and alpha 1.0.0 is deleted already");
+        assert_eq!(whole.tombstoned, 1, "only alpha 2.0.0: kappa is kept, the rest is deleted already");
     }
 }

@@ -13,7 +13,7 @@ use registry_shared::store::snapshot::hex;
 use sha2::{Digest, Sha256};
 
 use super::sink::from_blocking;
-use super::{Context, Pulled, Sink, Source, SourceError};
+use super::{Ask, Context, Pulled, Sink, Source, SourceError};
 use crate::sync::SyncError;
 
 /// The largest file a file source reads.
@@ -26,7 +26,7 @@ impl Source for FileSource {
         &self,
         format: Format,
         context: &Context,
-        previous: Option<&str>,
+        ask: Ask<'_>,
         sink: &mut Sink<'_, '_>,
     ) -> Result<Pulled, SyncError> {
         let (path, content_hash, _spool) = match self {
@@ -46,7 +46,7 @@ impl Source for FileSource {
                 (spool.path().to_owned(), hash, Some(spool))
             }
         };
-        if previous == Some(content_hash.as_str()) {
+        if ask.previous == Some(content_hash.as_str()) {
             return Ok(Pulled::Unchanged);
         }
         from_blocking(sink, move |emitter| {

@@ -22,7 +22,7 @@ use registry_shared::store::snapshot::hex;
 use sha2::{Digest, Sha256};
 
 use super::sink::from_blocking;
-use super::{Context, MAX_BODY_BYTES, Pulled, Sink, Source, SourceError};
+use super::{Ask, Context, MAX_BODY_BYTES, Pulled, Sink, Source, SourceError};
 use crate::sync::SyncError;
 
 /// The most a fetch may transfer; a larger repository is refused with a message saying so.
@@ -57,14 +57,14 @@ impl Source for GitSource {
         &self,
         format: Format,
         context: &Context,
-        previous: Option<&str>,
+        ask: Ask<'_>,
         sink: &mut Sink<'_, '_>,
     ) -> Result<Pulled, SyncError> {
         let source = self.clone();
         let clone_dir = context.data_dir.join("git").join(clone_name(&self.repository));
         let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
         let stop = Limits { cancelled: cancel.0.clone(), window: context.git_timeout };
-        let previous = previous.map(str::to_owned);
+        let previous = ask.previous.map(str::to_owned);
         let pulled = from_blocking(sink, move |emitter| {
             // A fetch cancelled a moment ago may still be finishing in the same clone.
             let lock = clone_lock(&clone_dir);

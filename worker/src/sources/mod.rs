@@ -26,6 +26,18 @@ pub enum Pulled {
     Unchanged,
     /// Everything the source lists went into the sink; the digest covers the content it came from.
     Read { content_hash: String },
+    /// An incremental pull found the upstream cannot answer one (it ignores `updated_since`, or gives no
+    /// `updatedAt`), saying why; what it staged is worthless.
+    CannotPullChanges { reason: String },
+}
+
+/// What a sync asks of its source.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ask<'a> {
+    /// The content digest of the last success under the same filter: the same content is not read again.
+    pub previous: Option<&'a str>,
+    /// For an api source, pull only what changed after this high-water mark.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A failed fetch. A transient one (network, timeout, 5xx, 429) is worth retrying soon; a permanent one
@@ -59,12 +71,12 @@ pub struct Context {
 }
 
 pub trait Source {
-    /// Reads the source into `sink`, unless its content digest is `previous`.
+    /// Reads the source into `sink`, unless its content digest is `ask.previous`.
     fn pull(
         &self,
         format: Format,
         context: &Context,
-        previous: Option<&str>,
+        ask: Ask<'_>,
         sink: &mut Sink<'_, '_>,
     ) -> impl Future<Output = Result<Pulled, SyncError>> + Send;
 }
@@ -73,13 +85,13 @@ pub trait Source {
 pub async fn pull(
     registry: &RegistryConfig,
     context: &Context,
-    previous: Option<&str>,
+    ask: Ask<'_>,
     sink: &mut Sink<'_, '_>,
 ) -> Result<Pulled, SyncError> {
     match &registry.source {
-        SourceConfig::File(file) => file.pull(registry.format, context, previous, sink).await,
-        SourceConfig::Api(api) => api.pull(registry.format, context, previous, sink).await,
-        SourceConfig::Git(git) => git.pull(registry.format, context, previous, sink).await,
+        SourceConfig::File(file) => file.pull(registry.format, context, ask, sink).await,
+        SourceConfig::Api(api) => api.pull(registry.format, context, ask, sink).await,
+        SourceConfig::Git(git) => git.pull(registry.format, context, ask, sink).await,
         SourceConfig::Managed | SourceConfig::Kubernetes(_) => {
             Err(SourceError::permanent(format!("a {} registry is not fetched", registry.source.kind()))
                 .into())

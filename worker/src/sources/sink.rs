@@ -16,28 +16,30 @@ pub struct Sink<'a, 's> {
     staging: &'a mut Staging<'s>,
     filter: &'a Filter,
     max_entries: u64,
-    listed: u64,
+    listed: Listed,
     batch: Vec<Entry>,
-    newest: Option<DateTime<Utc>>,
+    /// For a pull of changes only, the changed entries the filter rejects: their stored versions go.
+    removals: Option<Vec<Entry>>,
 }
 
 impl<'a, 's> Sink<'a, 's> {
-    pub fn new(staging: &'a mut Staging<'s>, filter: &'a Filter, max_entries: u64) -> Self {
+    /// A sink for a whole source, or (`changes`) for an incremental pull.
+    pub fn new(staging: &'a mut Staging<'s>, filter: &'a Filter, max_entries: u64, changes: bool) -> Self {
         Self {
             staging,
             filter,
             max_entries,
-            listed: 0,
+            listed: Listed::default(),
             batch: Vec::with_capacity(STAGING_BATCH),
-            newest: None,
+            removals: changes.then(Vec::new),
         }
     }
 
     /// Takes entries the source listed: more than `maxEntries` in all fails the sync; the filter's rejects
-    /// go no further; a full batch is staged.
+    /// go no further (or, in a pull of changes, remove what is stored of them); a full batch is staged.
     pub async fn push(&mut self, entries: Vec<Entry>) -> Result<(), SyncError> {
-        self.listed += entries.len() as u64;
-        if self.listed > self.max_entries {
+        self.listed.entries += entries.len() as u64;
+        if self.listed.entries > self.max_entries {
             return Err(SourceError::permanent(format!(
                 "the source lists more than {} entries (syncPolicy.maxEntries); raise it if that is expected",
                 self.max_entries
@@ -45,40 +47,51 @@ impl<'a, 's> Sink<'a, 's> {
             .into());
         }
         for entry in entries {
-            let updated = entry.origin.as_ref().and_then(|origin| origin.updated_at);
-            self.newest = self.newest.max(updated);
+            match entry.origin.as_ref().and_then(|origin| origin.updated_at) {
+                Some(updated) => self.listed.newest = self.listed.newest.max(Some(updated)),
+                None => self.listed.undated += 1,
+            }
             if self.filter.keeps(&entry) {
                 self.batch.push(entry);
+            } else if let Some(removals) = &mut self.removals {
+                removals.push(entry);
             }
         }
-        if self.batch.len() >= STAGING_BATCH {
+        if self.batch.len() + self.removals.as_ref().map_or(0, Vec::len) >= STAGING_BATCH {
             self.flush().await?;
         }
         Ok(())
     }
 
-    /// Stages what is left; returns how many entries the source listed.
-    pub async fn finish(mut self) -> Result<Listed, SyncError> {
-        self.flush().await?;
-        Ok(Listed { entries: self.listed, newest: self.newest })
+    /// What the source listed so far.
+    pub fn listed(&self) -> Listed {
+        self.listed
+    }
+
+    /// Stages what is left.
+    pub async fn finish(mut self) -> Result<(), SyncError> {
+        self.flush().await
     }
 
     async fn flush(&mut self) -> Result<(), SyncError> {
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(STAGING_BATCH));
-        if !batch.is_empty() {
-            self.staging.push(batch).await?;
+        let removals = self.removals.as_mut().map(std::mem::take).unwrap_or_default();
+        if !batch.is_empty() || !removals.is_empty() {
+            self.staging.push(batch, removals).await?;
         }
         Ok(())
     }
 }
 
 /// What a source listed in one sync.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Listed {
     /// Entries, before the filter.
     pub entries: u64,
     /// The latest `updatedAt` among them, as the source gave it.
     pub newest: Option<DateTime<Utc>>,
+    /// Entries without an `updatedAt`.
+    pub undated: u64,
 }
 
 /// How many entries a blocking parser hands over at a time, and how many such handfuls may wait.

@@ -1,9 +1,10 @@
-//! A fake upstream registry on 127.0.0.1: it pages a list of items like the official API, and can be told to
-//! fail a number of times first, or to answer with a broken body.
+//! A fake upstream registry on 127.0.0.1: it pages a list of items like the official API, `updated_since`
+//! included (strictly after), and can be told to fail a number of times first, to answer with a broken body,
+//! or to ignore `updated_since` as ToolHive v0.4.9 does.
 
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,7 +21,11 @@ pub struct Behaviour {
     pub truncate: bool,
     /// Hold the next request this long before answering (consumed by it).
     pub delay: Option<std::time::Duration>,
+    /// List everything whatever `updated_since` says.
+    pub ignore_since: bool,
     pub requests: usize,
+    /// The query string of every request, in order.
+    pub queries: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -33,6 +38,7 @@ pub struct Upstream {
 struct Params {
     cursor: Option<String>,
     limit: Option<usize>,
+    updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Upstream {
@@ -54,10 +60,19 @@ impl Upstream {
     }
 }
 
-async fn list(State(behaviour): State<Arc<Mutex<Behaviour>>>, Query(params): Query<Params>) -> Response {
+fn updated_at(item: &Value) -> chrono::DateTime<chrono::Utc> {
+    item["_meta"]["io.modelcontextprotocol.registry/official"]["updatedAt"].as_str().unwrap().parse().unwrap()
+}
+
+async fn list(
+    State(behaviour): State<Arc<Mutex<Behaviour>>>,
+    Query(params): Query<Params>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let delay = {
         let mut state = behaviour.lock().unwrap();
         state.requests += 1;
+        state.queries.push(query.unwrap_or_default());
         state.delay.take()
     };
     if let Some(delay) = delay {
@@ -67,14 +82,17 @@ async fn list(State(behaviour): State<Arc<Mutex<Behaviour>>>, Query(params): Que
     if !state.failures.is_empty() {
         return state.failures.remove(0).into_response();
     }
+    let since = params.updated_since.filter(|_| !state.ignore_since);
+    let items: Vec<&Value> =
+        state.items.iter().filter(|item| since.is_none_or(|since| updated_at(item) > since)).collect();
     let start = params.cursor.as_deref().map_or(0, |c| c.parse::<usize>().unwrap());
     let limit = params.limit.unwrap_or(30);
-    let end = (start + limit).min(state.items.len());
+    let end = (start + limit).min(items.len());
     let mut metadata = json!({"count": end - start});
-    if end < state.items.len() {
+    if end < items.len() {
         metadata["nextCursor"] = json!(end.to_string());
     }
-    let body = json!({"servers": state.items[start..end], "metadata": metadata});
+    let body = json!({"servers": items[start..end], "metadata": metadata});
     if state.truncate {
         let text = body.to_string();
         return ([("content-type", "application/json")], text[..text.len() / 2].to_owned()).into_response();
@@ -84,11 +102,16 @@ async fn list(State(behaviour): State<Arc<Mutex<Behaviour>>>, Query(params): Que
 
 /// An item as an upstream lists it.
 pub fn item(name: &str, version: &str, status: &str) -> Value {
+    item_at(name, version, status, "2025-06-01T00:00:00Z")
+}
+
+/// An item the upstream last updated at `updated_at`.
+pub fn item_at(name: &str, version: &str, status: &str, updated_at: &str) -> Value {
     json!({
-        "server": {"name": name, "description": format!("{name} {version}"), "version": version},
+        "server": {"name": name, "description": format!("{name} {version} as of {updated_at}"), "version": version},
         "_meta": {"io.modelcontextprotocol.registry/official": {
-            "status": status, "statusChangedAt": "2025-06-01T00:00:00Z", "publishedAt": "2025-05-01T00:00:00Z",
-            "updatedAt": "2025-06-01T00:00:00Z", "isLatest": true
+            "status": status, "statusChangedAt": updated_at, "publishedAt": "2025-05-01T00:00:00Z",
+            "updatedAt": updated_at, "isLatest": true
         }}
     })
 }

@@ -5,6 +5,7 @@
 mod api;
 mod file;
 mod git;
+mod mirror;
 #[path = "../support/upstream.rs"]
 mod upstream;
 
