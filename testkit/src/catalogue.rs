@@ -43,28 +43,30 @@ const OBJECTS: [&str; 8] =
 
 /// `servers` servers with 1 to 7 versions each (4 on average).
 pub fn generate(servers: usize, seed: u64) -> Vec<Entry> {
+    entries(servers, seed).collect()
+}
+
+/// As [`generate`], one entry at a time, so a catalogue of any size is never held whole.
+pub fn entries(servers: usize, seed: u64) -> impl Iterator<Item = Entry> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut entries = Vec::new();
-    for i in 0..servers {
+    (0..servers).flat_map(move |i| {
         let namespace = NAMESPACES[i % NAMESPACES.len()];
         let topic = TOPICS[rng.random_range(0..TOPICS.len())];
         let name = format!("{namespace}/{topic}-mcp-{i:05}");
         let versions = rng.random_range(1..=7);
+        let mut entries: Vec<Entry> = Vec::with_capacity(versions);
         for v in 0..versions {
             let version = format!("{}.{}.{}", v / 3 + 1, v % 3, rng.random_range(0..10));
             let document = server(&mut rng, &name, topic, &version);
+            // Random patch numbers can repeat a version; a source lists each version once.
+            if entries.iter().any(|e| e.server.version().as_str() == version) {
+                continue;
+            }
             let server = ServerJson::from_value(document).unwrap_or_else(|e| panic!("generated {name}: {e}"));
             entries.push(Entry { server, origin: None });
         }
-    }
-    dedup_versions(entries)
-}
-
-/// Random patch numbers can repeat a version; a source lists each version once.
-fn dedup_versions(mut entries: Vec<Entry>) -> Vec<Entry> {
-    let mut seen = std::collections::HashSet::new();
-    entries.retain(|e| seen.insert((e.server.name().to_string(), e.server.version().to_string())));
-    entries
+        entries
+    })
 }
 
 fn server(rng: &mut StdRng, name: &str, topic: &str, version: &str) -> Value {

@@ -183,12 +183,12 @@ async fn fetch_and_write(
     let now = Utc::now();
     let mut pull = plan_pull(registry, status, &filter_hash, now);
     loop {
-        let since = match &pull {
-            Pull::Since(mark) => Some(*mark),
+        let after = match &pull {
+            Pull::After(after) => Some(*after),
             Pull::Full(_) => None,
         };
         // A pull of changes is never "the same content" as a whole listing.
-        let ask = Ask { previous: previous.as_deref().filter(|_| since.is_none()), since };
+        let ask = Ask { previous: previous.as_deref().filter(|_| after.is_none()), after };
         let mut staging = store.begin_staging(&registry.name).await?;
         let read = read_source(&mut staging, registry, context, ask).await;
         let (pulled, listed) = match read {
@@ -217,11 +217,11 @@ async fn fetch_and_write(
             }
         };
         let servers = staging.staged();
-        let apply = if since.is_some() { Apply::Changes } else { Apply::Whole { kept: &BTreeSet::new() } };
+        let apply = if after.is_some() { Apply::Changes } else { Apply::Whole { kept: &BTreeSet::new() } };
         let summary = staging.apply(apply).await?;
         note_pull(registry, status, &pull, listed, now);
         status.filter_hash = Some(filter_hash);
-        let stored = if since.is_some() {
+        let stored = if after.is_some() {
             // The next whole listing is diffed whatever its digest: changes were applied since the last.
             status.content_hash = None;
             usize::try_from(status.server_count).unwrap_or(0) + summary.inserted
@@ -238,9 +238,12 @@ async fn fetch_and_write(
 enum Pull {
     /// Every version the upstream lists, and why.
     Full(String),
-    /// What changed after the high-water mark.
-    Since(DateTime<Utc>),
+    /// The versions updated strictly after this time (see [`plan_pull`]).
+    After(DateTime<Utc>),
 }
+
+/// At most this many versions at the mark are read again by the next pull of changes.
+const REREAD_AT_MARK: u64 = 100;
 
 fn plan_pull(registry: &RegistryConfig, status: &SyncStatus, filter_hash: &str, now: DateTime<Utc>) -> Pull {
     let full = |reason: &str| Pull::Full(reason.to_owned());
@@ -265,7 +268,16 @@ fn plan_pull(registry: &RegistryConfig, status: &SyncStatus, filter_hash: &str, 
     if let Some(off) = mirror.incremental_off.as_ref().filter(|off| within(off.since)) {
         return Pull::Full(format!("incremental pulls are off: {}", off.reason));
     }
-    Pull::Since(mark)
+    // `updated_since` is strictly after. A few versions at the mark are asked for again (from a microsecond
+    // before it), so one the upstream wrote in that same instant after the last pull is not lost; the stored
+    // ones diff as unchanged, and are not written twice. Many at one instant are one bulk write upstream,
+    // committed together and all seen already: strictly after the mark is exact then, and spares reading
+    // them all again at every pull.
+    if mirror.at_mark <= REREAD_AT_MARK {
+        Pull::After(mark - chrono::Duration::microseconds(1))
+    } else {
+        Pull::After(mark)
+    }
 }
 
 /// Records a successful pull in an api registry's mirroring state: its kind, and the high-water mark the
@@ -286,7 +298,7 @@ fn note_pull(
             mirror.last_pull = Some(PullKind::Full);
             mirror.full_scrape_reason = Some(reason.clone());
             mirror.last_full_scrape_at = Some(now);
-            mirror.upstream_mark = listed.newest;
+            (mirror.upstream_mark, mirror.at_mark) = (listed.newest, listed.at_newest);
             if listed.undated > 0 {
                 let reason = format!(
                     "the upstream lists {} versions without _meta.\"{OFFICIAL_META}\".updatedAt, so it cannot \
@@ -296,11 +308,14 @@ fn note_pull(
                 mirror.incremental_off = Some(IncrementalOff { reason, since: now });
             }
         }
-        Pull::Since(_) => {
+        Pull::After(_) => {
             mirror.last_pull = Some(PullKind::Incremental);
             mirror.full_scrape_reason = None;
             mirror.incremental_off = None;
-            mirror.upstream_mark = mirror.upstream_mark.max(listed.newest);
+            // Versions at the mark read again count at it anew.
+            if listed.newest.is_some() && listed.newest >= mirror.upstream_mark {
+                (mirror.upstream_mark, mirror.at_mark) = (listed.newest, listed.at_newest);
+            }
         }
     }
     status.message =
@@ -314,7 +329,7 @@ async fn read_source(
     context: &Context,
     ask: Ask<'_>,
 ) -> Result<(Pulled, Listed), SyncError> {
-    let changes = ask.since.is_some();
+    let changes = ask.after.is_some();
     let mut sink = Sink::new(staging, &registry.filter, registry.sync_policy.max_entries, changes);
     let pulled = sources::pull(registry, context, ask, &mut sink).await?;
     let listed = sink.listed();

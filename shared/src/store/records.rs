@@ -199,6 +199,9 @@ pub struct MirrorState {
     /// pull asks for what changed since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream_mark: Option<DateTime<Utc>>,
+    /// How many versions the pull that set the mark listed at exactly the mark.
+    #[serde(default)]
+    pub at_mark: u64,
     /// When the last full scrape succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_full_scrape_at: Option<DateTime<Utc>>,

@@ -1,8 +1,7 @@
 //! `api`: any MCP Registry API v0.1 server (the official registry, ToolHive, or another instance of ours,
 //! including a `…/registry/<name>` base). Pages through `GET {endpoint}/v0.1/servers` until `nextCursor` is
 //! absent, and keeps the upstream's `_meta.official` lifecycle, so a deletion upstream becomes a tombstone
-//! here. Asked for changes since a high-water mark, it adds `updated_since` and checks the upstream honours
-//! it. Each page goes to the sink while the next one is fetched. A failed page fails the fetch: the job
+//! here. Asked for the changes after a time, it adds `updated_since` and checks the upstream honours it. Each page goes to the sink while the next one is fetched. A failed page fails the fetch: the job
 //! retries it, with backoff, as a whole (one retry budget, `worker.maxAttempts`, not one per page on top of
 //! it).
 
@@ -33,10 +32,7 @@ impl Source for ApiSource {
             return Err(SourceError::permanent("an api source serves the upstream format").into());
         }
         let base = self.endpoint.as_str().trim_end_matches('/');
-        // `updated_since` is strictly after: asking from just before the mark gets the versions updated at
-        // the mark itself again, so one the upstream wrote in the same instant after the last pull is not
-        // lost; those already stored are unchanged, and not written twice.
-        let after = ask.since.map(|mark| mark - chrono::Duration::microseconds(1));
+        let after = ask.after;
         let get = |cursor: Option<String>| async move {
             let url = page_url(base, cursor.as_deref(), after);
             let body = context.http.get_bytes(&url, self.timeout, self.auth.as_ref()).await?;

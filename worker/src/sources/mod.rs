@@ -36,8 +36,8 @@ pub enum Pulled {
 pub struct Ask<'a> {
     /// The content digest of the last success under the same filter: the same content is not read again.
     pub previous: Option<&'a str>,
-    /// For an api source, pull only what changed after this high-water mark.
-    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// For an api source, pull only the versions updated strictly after this (`updated_since`).
+    pub after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A failed fetch. A transient one (network, timeout, 5xx, 429) is worth retrying soon; a permanent one

@@ -2,6 +2,8 @@
 //! in the database in batches, so no sync ever holds its whole source. Blocking parsers (files, git blobs)
 //! run on a thread of their own and hand their entries over a small bounded channel.
 
+use std::cmp::Ordering;
+
 use chrono::{DateTime, Utc};
 use registry_shared::config::Filter;
 use registry_shared::formats::stream::{Stopped, parse_stream};
@@ -48,7 +50,11 @@ impl<'a, 's> Sink<'a, 's> {
         }
         for entry in entries {
             match entry.origin.as_ref().and_then(|origin| origin.updated_at) {
-                Some(updated) => self.listed.newest = self.listed.newest.max(Some(updated)),
+                Some(updated) => match self.listed.newest.cmp(&Some(updated)) {
+                    Ordering::Less => (self.listed.newest, self.listed.at_newest) = (Some(updated), 1),
+                    Ordering::Equal => self.listed.at_newest += 1,
+                    Ordering::Greater => {}
+                },
                 None => self.listed.undated += 1,
             }
             if self.filter.keeps(&entry) {
@@ -88,8 +94,9 @@ impl<'a, 's> Sink<'a, 's> {
 pub struct Listed {
     /// Entries, before the filter.
     pub entries: u64,
-    /// The latest `updatedAt` among them, as the source gave it.
+    /// The latest `updatedAt` among them, as the source gave it, and how many have it.
     pub newest: Option<DateTime<Utc>>,
+    pub at_newest: u64,
     /// Entries without an `updatedAt`.
     pub undated: u64,
 }

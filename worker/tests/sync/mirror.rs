@@ -81,6 +81,27 @@ on_both_backends! {
         assert!(take_queries(&upstream)[0].contains("updated_since=2025-07-03T09%3A59%3A59.999999Z"));
     }
 
+    async fn versions_written_in_bulk_at_one_instant_are_not_read_again_by_every_pull(test: &TestStore) {
+        let store = &test.store;
+        let bulk: Vec<_> = (0..150).map(|i| item_at(&format!("io.example/bulk-{i:03}"), "1.0.0", "active", T1)).collect();
+        let upstream = Upstream::start(bulk).await;
+        let registry = api_at("mirror", &upstream.base);
+        store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
+        sync_registry(store, &registry, &context()).await.unwrap();
+        assert_eq!(status_of(store, "mirror").await.mirror.unwrap().at_mark, 150);
+        upstream.set(|b| b.items[3] = item_at("io.example/bulk-003", "1.0.0", "deprecated", T2));
+        take_queries(&upstream);
+
+        let pulled = sync_registry(store, &registry, &context()).await.unwrap();
+
+        let queries = take_queries(&upstream);
+        assert_eq!(queries.len(), 1);
+        assert!(queries[0].contains("updated_since=2025-07-01T10%3A00%3A00.250000Z"), "strictly after the bulk write: {queries:?}");
+        assert_eq!(summary_of(&pulled), (0, 1, 0, 0));
+        let mirror = status_of(store, "mirror").await.mirror.unwrap();
+        assert_eq!((mirror.upstream_mark, mirror.at_mark), (Some(T2.parse().unwrap()), 1));
+    }
+
     async fn an_upstream_that_ignores_updated_since_is_mirrored_by_full_scrapes_and_the_status_says_why(test: &TestStore) {
         let store = &test.store;
         let upstream = Upstream::start(vec![
