@@ -139,6 +139,7 @@ pub trait Dialect: Database + Sized {
     /// already, which is not written again.
     fn stage_rows<'a>(
         conn: &'a mut Self::Connection,
+        sync: &'a str,
         registry: &'a RegistryName,
         rows: &'a [StagedRow],
     ) -> impl Future<Output = Result<Option<Key>, sqlx::Error>> + Send + 'a;

@@ -258,7 +258,12 @@ impl Store {
     /// in by batches ([`Staging::push`]), and [`Staging::apply`] diffs and writes them in one transaction.
     pub async fn begin_staging(&self, registry: &RegistryName) -> Result<Staging<'_>, StoreError> {
         dispatch!(self.clear_staging(registry))?;
-        Ok(Staging { store: self, registry: registry.clone(), staged: 0 })
+        Ok(Staging {
+            store: self,
+            sync: ulid::Ulid::new().to_string(),
+            registry: registry.clone(),
+            staged: 0,
+        })
     }
 
     /// Deletes a registry's tombstones (versions deleted) whose status changed before `before`; returns how
@@ -431,6 +436,8 @@ pub const STAGING_BATCH: usize = 1000;
 /// [`Staging::apply`] or [`Staging::discard`], its rows stay until the registry's next sync begins.
 pub struct Staging<'s> {
     store: &'s Store,
+    /// This sync's key in `sync_staging`.
+    sync: String,
     registry: RegistryName,
     staged: usize,
 }
@@ -445,7 +452,7 @@ impl Staging<'_> {
             .chain(removals.into_iter().map(|entry| StagedRow::new(entry, true)))
             .collect();
         let store = self.store;
-        dispatch!(store.stage(&self.registry, &rows))?;
+        dispatch!(store.stage(&self.sync, &self.registry, &rows))?;
         self.staged += rows.iter().filter(|row| !row.removal).count();
         Ok(())
     }
@@ -459,12 +466,12 @@ impl Staging<'_> {
     /// [`Apply`]), then clears them.
     pub async fn apply(self, apply: Apply<'_>) -> Result<SnapshotSummary, StoreError> {
         let store = self.store;
-        dispatch!(store.apply_staged(&self.registry, apply))
+        dispatch!(store.apply_staged(&self.sync, &self.registry, apply))
     }
 
     /// Clears the staged entries, writing nothing.
     pub async fn discard(self) -> Result<(), StoreError> {
         let store = self.store;
-        dispatch!(store.clear_staging(&self.registry))
+        dispatch!(store.clear_sync(&self.sync))
     }
 }

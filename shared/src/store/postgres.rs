@@ -151,11 +151,13 @@ impl Dialect for Postgres {
 
     async fn stage_rows(
         conn: &mut Self::Connection,
+        sync: &str,
         registry: &RegistryName,
         rows: &[StagedRow],
     ) -> Result<Option<Key>, sqlx::Error> {
         let text = |f: &dyn Fn(&StagedRow) -> Option<&str>| rows.iter().map(f).collect::<Vec<_>>();
         let staged: Vec<(String, String)> = sqlx::query_as(STAGE_ROWS)
+            .bind(sync)
             .bind(registry.as_str())
             .bind(text(&|r| Some(&r.name)))
             .bind(text(&|r| Some(&r.version)))
@@ -220,13 +222,13 @@ const INSERT_ROWS: &str = "insert into server_version (registry, name, version, 
      status_changed_at, published_at, updated_at)";
 
 /// Rows already staged are left as they are, and not returned.
-const STAGE_ROWS: &str = "insert into sync_staging (registry, name, version, body, body_hash, title, description, \
-     search_text, status, status_message, published_at, change) \
-     select $1, u.* from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-     $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[]) \
+const STAGE_ROWS: &str = "insert into sync_staging (sync_id, registry, name, version, body, body_hash, title, \
+     description, search_text, status, status_message, published_at, change) \
+     select $1, $2, u.* from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+     $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::text[]) \
      as u(name, version, body, body_hash, title, description, search_text, status, status_message, published_at, \
      change) \
-     on conflict (registry, name, version) do nothing returning name, version";
+     on conflict (sync_id, name, version) do nothing returning name, version";
 
 const UPSERT_CONFLICT: &str = " on conflict (registry, name, version) do update set body = excluded.body, \
      body_hash = excluded.body_hash, title = excluded.title, description = excluded.description, \

@@ -124,11 +124,13 @@ impl Dialect for Sqlite {
 
     async fn stage_rows(
         conn: &mut Self::Connection,
+        sync: &str,
         registry: &RegistryName,
         rows: &[StagedRow],
     ) -> Result<Option<Key>, sqlx::Error> {
         for row in rows {
             let staged = sqlx::query(STAGE_ROW)
+                .bind(sync)
                 .bind(registry.as_str())
                 .bind(&row.name)
                 .bind(&row.version)
@@ -196,10 +198,10 @@ const INSERT_ROW: &str = "insert into server_version (registry, name, version, b
      created_at) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, false, ?13)";
 
 /// A row already staged is left as it is.
-const STAGE_ROW: &str = "insert into sync_staging (registry, name, version, body, body_hash, title, description, \
-     search_text, status, status_message, published_at, change) \
-     values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-     on conflict (registry, name, version) do nothing";
+const STAGE_ROW: &str = "insert into sync_staging (sync_id, registry, name, version, body, body_hash, title, \
+     description, search_text, status, status_message, published_at, change) \
+     values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+     on conflict (sync_id, name, version) do nothing";
 
 const UPSERT_CONFLICT: &str = " on conflict (registry, name, version) do update set body = excluded.body, \
      body_hash = excluded.body_hash, title = excluded.title, description = excluded.description, \

@@ -21,7 +21,10 @@ use crate::formats::Entry;
 use crate::model::{RegistryName, Status};
 
 /// How many names have their `isLatest` and shadowing settled per statement.
-const NAMES_PER_CHUNK: i64 = 1000;
+const NAMES_PER_CHUNK: i64 = 5000;
+
+/// A snapshot that wrote this many rows refreshes the table's statistics.
+const ANALYZE_AFTER: usize = 10_000;
 
 /// One entry as it is staged: its document serialised once, with what the diff compares and what reads
 /// search.
@@ -81,7 +84,7 @@ pub enum Apply<'a> {
 }
 
 impl<DB: Dialect> SqlStore<DB> {
-    /// Clears what an earlier sync of `registry` left staged.
+    /// Clears what earlier syncs of `registry` left staged.
     pub(super) async fn clear_staging(&self, registry: &RegistryName) -> Result<(), StoreError> {
         let mut clear = sql!(DB; "delete from sync_staging where registry = " {registry.as_str()});
         let mut conn = self.write.acquire().await?;
@@ -89,15 +92,28 @@ impl<DB: Dialect> SqlStore<DB> {
         Ok(())
     }
 
+    /// Clears one sync's staged rows.
+    pub(super) async fn clear_sync(&self, sync: &str) -> Result<(), StoreError> {
+        let mut clear = sql!(DB; "delete from sync_staging where sync_id = " {sync});
+        let mut conn = self.write.acquire().await?;
+        DB::execute(&mut conn, &mut clear).await?;
+        Ok(())
+    }
+
     /// Stages one batch in a transaction of its own. A version staged already, in this batch or an earlier
     /// one, is a [`DuplicateVersion`].
-    pub(super) async fn stage(&self, registry: &RegistryName, rows: &[StagedRow]) -> Result<(), StoreError> {
+    pub(super) async fn stage(
+        &self,
+        sync: &str,
+        registry: &RegistryName,
+        rows: &[StagedRow],
+    ) -> Result<(), StoreError> {
         let mut keys = std::collections::HashSet::with_capacity(rows.len());
         if let Some(row) = rows.iter().find(|row| !keys.insert((row.name.as_str(), row.version.as_str()))) {
             return Err(DuplicateVersion { name: row.name.clone(), version: row.version.clone() }.into());
         }
         let mut tx = DB::begin_write(&self.write, None).await?;
-        if let Some((name, version)) = DB::stage_rows(&mut tx, registry, rows).await? {
+        if let Some((name, version)) = DB::stage_rows(&mut tx, sync, registry, rows).await? {
             return Err(DuplicateVersion { name, version }.into());
         }
         tx.commit().await?;
@@ -108,17 +124,29 @@ impl<DB: Dialect> SqlStore<DB> {
     /// clears them.
     pub(super) async fn apply_staged(
         &self,
+        sync: &str,
         registry: &RegistryName,
         apply: Apply<'_>,
     ) -> Result<SnapshotSummary, StoreError> {
-        let summary = self.diff_and_write(registry, apply).await;
+        let summary = self.diff_and_write(sync, registry, apply).await;
         // Staged rows are never worth keeping, and a failed apply left them as they were.
-        self.clear_staging(registry).await?;
-        summary
+        self.clear_sync(sync).await?;
+        let summary = summary?;
+        if summary.inserted + summary.updated + summary.tombstoned >= ANALYZE_AFTER {
+            // Statistics that still describe the table before a bulk write plan reads badly (a filter on
+            // updated_at walking the whole key, say) until autovacuum catches up. A role that does not own
+            // the table is told so by a warning, and the statistics wait for autovacuum.
+            let mut conn = self.write.acquire().await?;
+            if let Err(error) = DB::execute(&mut conn, &mut sql!(DB; "analyze server_version")).await {
+                tracing::warn!(error = %error, "cannot refresh the statistics of server_version");
+            }
+        }
+        Ok(summary)
     }
 
     async fn diff_and_write(
         &self,
+        sync: &str,
         registry: &RegistryName,
         apply: Apply<'_>,
     ) -> Result<SnapshotSummary, StoreError> {
@@ -131,19 +159,19 @@ impl<DB: Dialect> SqlStore<DB> {
         }
         // A removal of what is not stored, or is deleted already, changes nothing.
         let mut idle = sql!(DB;
-            "delete from sync_staging where registry = " {r} " and change = 'tombstone' \
+            "delete from sync_staging where sync_id = " {sync} " and change = 'tombstone' \
              and not exists (select 1 from server_version v where v.registry = sync_staging.registry \
              and v.name = sync_staging.name and v.version = sync_staging.version and v.status <> 'deleted')"
         );
         DB::execute(tx.conn(), &mut idle).await?;
         let mut inserts = sql!(DB;
-            "update sync_staging set change = 'insert' where registry = " {r}
+            "update sync_staging set change = 'insert' where sync_id = " {sync}
             " and change is null and not exists (select 1 from server_version v where v.registry = sync_staging.registry \
              and v.name = sync_staging.name and v.version = sync_staging.version)"
         );
         DB::execute(tx.conn(), &mut inserts).await?;
         let mut updates = sql!(DB;
-            "update sync_staging set change = 'update' where registry = " {r} " and change is null \
+            "update sync_staging set change = 'update' where sync_id = " {sync} " and change is null \
              and exists (select 1 from server_version v where v.registry = sync_staging.registry \
              and v.name = sync_staging.name and v.version = sync_staging.version \
              and (v.body_hash <> sync_staging.body_hash or v.status <> sync_staging.status \
@@ -153,10 +181,10 @@ impl<DB: Dialect> SqlStore<DB> {
         DB::execute(tx.conn(), &mut updates).await?;
         if let Apply::Whole { kept } = apply {
             let mut gone = sql!(DB;
-                "insert into sync_staging (registry, name, version, change) \
-                 select registry, name, version, 'tombstone' from server_version v where v.registry = " {r}
+                "insert into sync_staging (sync_id, registry, name, version, change) \
+                 select " {sync} ", registry, name, version, 'tombstone' from server_version v where v.registry = " {r}
                 " and v.status <> 'deleted' and not exists (select 1 from sync_staging s \
-                 where s.registry = v.registry and s.name = v.name and s.version = v.version)"
+                 where s.sync_id = " {sync} " and s.name = v.name and s.version = v.version)"
             );
             if !kept.is_empty() {
                 gone.push(" and not ");
@@ -167,8 +195,8 @@ impl<DB: Dialect> SqlStore<DB> {
         let mut tombstone = sql!(DB;
                 "update server_version set status = 'deleted', status_message = null, status_changed_at = "
                 {now} ", updated_at = " {now} " where registry = " {r}
-                " and exists (select 1 from sync_staging s where s.registry = server_version.registry \
-                 and s.name = server_version.name and s.version = server_version.version \
+                " and exists (select 1 from sync_staging s where s.sync_id = " {sync}
+                " and s.name = server_version.name and s.version = server_version.version \
                  and s.change = 'tombstone')"
         );
         tx.change(registry, &mut tombstone).await?;
@@ -187,7 +215,7 @@ impl<DB: Dialect> SqlStore<DB> {
              when v.status = s.status then v.status_changed_at else " {now} " end, \
              coalesce(s.published_at, v.published_at, " {now} "), " {now} ", false, " {now}
             " from sync_staging s left join server_version v on v.registry = s.registry and v.name = s.name \
-             and v.version = s.version where s.registry = " {r} " and s.change in ('insert', 'update') \
+             and v.version = s.version where s.sync_id = " {sync} " and s.change in ('insert', 'update') \
              on conflict (registry, name, version) do update set body = excluded.body, \
              body_hash = excluded.body_hash, title = excluded.title, description = excluded.description, \
              search_text = excluded.search_text, status = excluded.status, \
@@ -195,9 +223,9 @@ impl<DB: Dialect> SqlStore<DB> {
              published_at = excluded.published_at, updated_at = excluded.updated_at"
         );
         tx.change(registry, &mut upsert).await?;
-        settle_touched(&mut tx, registry, now.0).await?;
+        settle_touched(&mut tx, sync, registry, now.0).await?;
         let mut counts =
-            sql!(DB; "select change, count(*) from sync_staging where registry = " {r} " group by change");
+            sql!(DB; "select change, count(*) from sync_staging where sync_id = " {sync} " group by change");
         let counts: Vec<(Option<String>, i64)> = DB::fetch_all(tx.conn(), &mut counts).await?;
         tx.commit().await?;
         let count = |change: Option<&str>| {
@@ -219,13 +247,14 @@ impl<DB: Dialect> SqlStore<DB> {
 /// a time, in name order.
 async fn settle_touched<DB: Dialect>(
     tx: &mut ContentWrite<DB>,
+    sync: &str,
     registry: &RegistryName,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let mut after = String::new();
     loop {
         let mut chunk = sql!(DB;
-            "select distinct name from sync_staging where registry = " {registry.as_str()}
+            "select distinct name from sync_staging where sync_id = " {sync}
             " and change is not null and name > " {after.as_str()} " order by name limit " {NAMES_PER_CHUNK}
         );
         let names: Vec<String> = DB::fetch_all::<(String,)>(tx.conn(), &mut chunk)
