@@ -224,7 +224,9 @@ async fn fetch_and_write(
         let stored = if after.is_some() {
             // The next whole listing is diffed whatever its digest: changes were applied since the last.
             status.content_hash = None;
-            usize::try_from(status.server_count).unwrap_or(0) + summary.inserted
+            // Removals are the only tombstones a pull of changes writes.
+            (usize::try_from(status.server_count).unwrap_or(0) + summary.inserted)
+                .saturating_sub(summary.tombstoned)
         } else {
             status.content_hash = Some(content_hash);
             servers

@@ -72,6 +72,10 @@ pub enum StoreError {
          back to the configuration, or delete it with its versions by `registry-admin drop-registry {registry}`"
     )]
     ManagedRegistryRemoved { registry: String, versions: i64 },
+    /// Another sync of the same registry began meanwhile and cleared this one's staged rows: nothing was
+    /// written, and the other sync carries on.
+    #[error("another sync of registry {0} began and cleared this one's staged rows; nothing was written")]
+    StagingCleared(RegistryName),
     #[error("stored data is not readable: {0}")]
     Corrupt(String),
 }
@@ -263,6 +267,7 @@ impl Store {
             sync: ulid::Ulid::new().to_string(),
             registry: registry.clone(),
             staged: 0,
+            rows: 0,
         })
     }
 
@@ -440,6 +445,8 @@ pub struct Staging<'s> {
     sync: String,
     registry: RegistryName,
     staged: usize,
+    /// Entries and removals staged.
+    rows: usize,
 }
 
 impl Staging<'_> {
@@ -454,6 +461,7 @@ impl Staging<'_> {
         let store = self.store;
         dispatch!(store.stage(&self.sync, &self.registry, &rows))?;
         self.staged += rows.iter().filter(|row| !row.removal).count();
+        self.rows += rows.len();
         Ok(())
     }
 
@@ -466,7 +474,7 @@ impl Staging<'_> {
     /// [`Apply`]), then clears them.
     pub async fn apply(self, apply: Apply<'_>) -> Result<SnapshotSummary, StoreError> {
         let store = self.store;
-        dispatch!(store.apply_staged(&self.sync, &self.registry, apply))
+        dispatch!(store.apply_staged(&self.sync, &self.registry, self.rows, apply))
     }
 
     /// Clears the staged entries, writing nothing.

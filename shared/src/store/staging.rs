@@ -126,9 +126,10 @@ impl<DB: Dialect> SqlStore<DB> {
         &self,
         sync: &str,
         registry: &RegistryName,
+        rows: usize,
         apply: Apply<'_>,
     ) -> Result<SnapshotSummary, StoreError> {
-        let summary = self.diff_and_write(sync, registry, apply).await;
+        let summary = self.diff_and_write(sync, registry, rows, apply).await;
         // Staged rows are never worth keeping, and a failed apply left them as they were.
         self.clear_sync(sync).await?;
         let summary = summary?;
@@ -148,6 +149,7 @@ impl<DB: Dialect> SqlStore<DB> {
         &self,
         sync: &str,
         registry: &RegistryName,
+        rows: usize,
         apply: Apply<'_>,
     ) -> Result<SnapshotSummary, StoreError> {
         let r = registry.as_str();
@@ -156,6 +158,13 @@ impl<DB: Dialect> SqlStore<DB> {
         let mut known = sql!(DB; "select name from registry where name = " {r});
         if DB::fetch_all::<(String,)>(tx.conn(), &mut known).await?.is_empty() {
             return Err(StoreError::UnknownRegistry(registry.clone()));
+        }
+        // A sync that began meanwhile clears what is staged for the registry: with rows missing, a whole
+        // snapshot would tombstone them.
+        let mut count = sql!(DB; "select count(*) from sync_staging where sync_id = " {sync});
+        let staged: Vec<(i64,)> = DB::fetch_all(tx.conn(), &mut count).await?;
+        if staged.first().map(|(n,)| *n) != i64::try_from(rows).ok() {
+            return Err(StoreError::StagingCleared(registry.clone()));
         }
         // A removal of what is not stored, or is deleted already, changes nothing.
         let mut idle = sql!(DB;

@@ -150,6 +150,24 @@ on_both_backends! {
         assert_eq!(stored_rows(store, "twice").await, before, "nothing changed");
     }
 
+    async fn a_sync_whose_staged_rows_another_sync_cleared_writes_nothing(test: &TestStore) {
+        let store = &test.store;
+        let entries = catalogue::generate(300, 5);
+        one_registry(store, "overlap", entries.clone()).await;
+        let before = stored_rows(store, "overlap").await;
+        let (head, tail) = entries.split_at(STAGING_BATCH);
+
+        let mut first = store.begin_staging(&name("overlap")).await.unwrap();
+        first.push(head.to_vec(), Vec::new()).await.unwrap();
+        let second = store.begin_staging(&name("overlap")).await.unwrap();
+        first.push(tail.to_vec(), Vec::new()).await.unwrap();
+        let err = first.apply(Apply::Whole { kept: &BTreeSet::new() }).await.unwrap_err();
+
+        assert!(matches!(err, StoreError::StagingCleared(_)), "{err:?}");
+        assert_eq!(stored_rows(store, "overlap").await, before, "nothing tombstoned, nothing written");
+        second.discard().await.unwrap();
+    }
+
     async fn staged_changes_touch_only_what_they_list(test: &TestStore) {
         let store = &test.store;
         let stored = ["io.example/alpha", "io.example/beta", "io.example/kappa"].map(|n| entry(n, "1.0.0"));

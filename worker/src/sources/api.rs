@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use registry_shared::config::ApiSource;
 use registry_shared::formats::{self, Entry, Format};
 use registry_shared::model::envelope::OFFICIAL_META;
@@ -32,7 +32,8 @@ impl Source for ApiSource {
             return Err(SourceError::permanent("an api source serves the upstream format").into());
         }
         let base = self.endpoint.as_str().trim_end_matches('/');
-        let after = ask.after;
+        // `updated_since` goes out in microseconds: compare what comes back with the bound actually sent.
+        let after = ask.after.map(|after| after.trunc_subsecs(6));
         let get = |cursor: Option<String>| async move {
             let url = page_url(base, cursor.as_deref(), after);
             let body = context.http.get_bytes(&url, self.timeout, self.auth.as_ref()).await?;
