@@ -86,15 +86,16 @@ pub enum Apply<'a> {
 impl<DB: Dialect> SqlStore<DB> {
     /// Clears what earlier syncs of `registry` left staged.
     pub(super) async fn clear_staging(&self, registry: &RegistryName) -> Result<(), StoreError> {
-        let mut clear = sql!(DB; "delete from sync_staging where registry = " {registry.as_str()});
-        let mut conn = self.write.acquire().await?;
-        DB::execute(&mut conn, &mut clear).await?;
-        Ok(())
+        self.clear_where("registry", registry.as_str()).await
     }
 
     /// Clears one sync's staged rows.
     pub(super) async fn clear_sync(&self, sync: &str) -> Result<(), StoreError> {
-        let mut clear = sql!(DB; "delete from sync_staging where sync_id = " {sync});
+        self.clear_where("sync_id", sync).await
+    }
+
+    async fn clear_where(&self, column: &str, value: &str) -> Result<(), StoreError> {
+        let mut clear = sql!(DB; "delete from sync_staging where " column " = " {value});
         let mut conn = self.write.acquire().await?;
         DB::execute(&mut conn, &mut clear).await?;
         Ok(())
