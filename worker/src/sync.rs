@@ -204,7 +204,7 @@ async fn fetch_and_write(
             Pulled::Read { content_hash } => content_hash,
             Pulled::Unchanged => {
                 staging.discard().await?;
-                note_pull(registry, status, &pull, listed, now);
+                note_pull(registry, status, &pull, &listed, now);
                 return Ok(SyncOutcome::Unchanged);
             }
             Pulled::CannotPullChanges { reason } => {
@@ -219,7 +219,7 @@ async fn fetch_and_write(
         let servers = staging.staged();
         let apply = if after.is_some() { Apply::Changes } else { Apply::Whole { kept: &BTreeSet::new() } };
         let summary = staging.apply(apply).await?;
-        note_pull(registry, status, &pull, listed, now);
+        note_pull(registry, status, &pull, &listed, now);
         status.filter_hash = Some(filter_hash);
         let stored = if after.is_some() {
             // The next whole listing is diffed whatever its digest: changes were applied since the last.
@@ -244,8 +244,14 @@ enum Pull {
     After(DateTime<Utc>),
 }
 
-/// At most this many versions at the mark are read again by the next pull of changes.
-const REREAD_AT_MARK: u64 = 100;
+/// A pull of changes reads again what the upstream stamped this long before its mark: a transaction upstream
+/// that stamped its versions before the mark and committed after the last pull is not lost, provided it took
+/// less than this. The stored ones diff as unchanged, and are not written twice.
+pub const REREAD_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
+
+/// At most this many versions are read again by a pull of changes: more in the window are one bulk write
+/// upstream, committed together and seen already, and would otherwise be read again by every pull.
+pub const REREAD_LIMIT: usize = 1_000;
 
 fn plan_pull(registry: &RegistryConfig, status: &SyncStatus, filter_hash: &str, now: DateTime<Utc>) -> Pull {
     let full = |reason: &str| Pull::Full(reason.to_owned());
@@ -255,7 +261,7 @@ fn plan_pull(registry: &RegistryConfig, status: &SyncStatus, filter_hash: &str, 
     let Some(mirror) = &status.mirror else {
         return full("the first sync, or the registry's definition changed");
     };
-    let Some(mark) = mirror.upstream_mark else { return full("no high-water mark yet") };
+    let Some(after) = mirror.reread_after else { return full("no high-water mark yet") };
     if status.filter_hash.as_deref() != Some(filter_hash) {
         return full("the filter changed");
     }
@@ -270,25 +276,18 @@ fn plan_pull(registry: &RegistryConfig, status: &SyncStatus, filter_hash: &str, 
     if let Some(off) = mirror.incremental_off.as_ref().filter(|off| within(off.since)) {
         return Pull::Full(format!("incremental pulls are off: {}", off.reason));
     }
-    // `updated_since` is strictly after. A few versions at the mark are asked for again (from a microsecond
-    // before it), so one the upstream wrote in that same instant after the last pull is not lost; the stored
-    // ones diff as unchanged, and are not written twice. Many at one instant are one bulk write upstream,
-    // committed together and all seen already: strictly after the mark is exact then, and spares reading
-    // them all again at every pull.
-    if mirror.at_mark <= REREAD_AT_MARK {
-        Pull::After(mark - chrono::Duration::microseconds(1))
-    } else {
-        Pull::After(mark)
-    }
+    Pull::After(after)
 }
 
 /// Records a successful pull in an api registry's mirroring state: its kind, and the high-water mark the
-/// upstream's own `updatedAt`s set (a full scrape sets it; a pull of changes only moves it forward).
+/// upstream's own `updatedAt`s set (a full scrape sets it; a pull of changes only moves it forward), and
+/// where the next pull of changes starts: [`REREAD_WINDOW`] before the mark, or later if more than
+/// [`REREAD_LIMIT`] versions would be read again.
 fn note_pull(
     registry: &RegistryConfig,
     status: &mut SyncStatus,
     pull: &Pull,
-    listed: Listed,
+    listed: &Listed,
     now: DateTime<Utc>,
 ) {
     if !matches!(registry.source, SourceConfig::Api(_)) {
@@ -300,7 +299,8 @@ fn note_pull(
             mirror.last_pull = Some(PullKind::Full);
             mirror.full_scrape_reason = Some(reason.clone());
             mirror.last_full_scrape_at = Some(now);
-            (mirror.upstream_mark, mirror.at_mark) = (listed.newest, listed.at_newest);
+            mirror.upstream_mark = listed.newest;
+            mirror.reread_after = reread_after(listed.newest, listed.nth_latest());
             if listed.undated > 0 {
                 let reason = format!(
                     "the upstream lists {} versions without _meta.\"{OFFICIAL_META}\".updatedAt, so it cannot \
@@ -310,18 +310,24 @@ fn note_pull(
                 mirror.incremental_off = Some(IncrementalOff { reason, since: now });
             }
         }
-        Pull::After(_) => {
+        Pull::After(after) => {
             mirror.last_pull = Some(PullKind::Incremental);
             mirror.full_scrape_reason = None;
             mirror.incremental_off = None;
-            // Versions at the mark read again count at it anew.
-            if listed.newest.is_some() && listed.newest >= mirror.upstream_mark {
-                (mirror.upstream_mark, mirror.at_mark) = (listed.newest, listed.at_newest);
-            }
+            mirror.upstream_mark = mirror.upstream_mark.max(listed.newest);
+            // Fewer than REREAD_LIMIT listed: they are all there is after `after`, so starting there again
+            // reads no more than that again.
+            mirror.reread_after = reread_after(mirror.upstream_mark, listed.nth_latest().or(Some(*after)));
         }
     }
     status.message =
         mirror.incremental_off.as_ref().map(|off| format!("syncing by full scrapes: {}", off.reason));
+}
+
+/// Where the next pull of changes starts: [`REREAD_WINDOW`] before the mark, or `floor` if later.
+fn reread_after(mark: Option<DateTime<Utc>>, floor: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    let window = mark? - REREAD_WINDOW;
+    Some(floor.map_or(window, |floor| floor.max(window)))
 }
 
 /// Reads the source into `staging`, batch by batch.
@@ -334,7 +340,7 @@ async fn read_source(
     let changes = ask.after.is_some();
     let mut sink = Sink::new(staging, &registry.filter, registry.sync_policy.max_entries, changes);
     let pulled = sources::pull(registry, context, ask, &mut sink).await?;
-    let listed = sink.listed();
+    let listed = sink.take_listed();
     if let Pulled::Read { .. } = pulled {
         sink.finish().await?;
     }

@@ -199,9 +199,12 @@ pub struct MirrorState {
     /// pull asks for what changed since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream_mark: Option<DateTime<Utc>>,
-    /// How many versions the pull that set the mark listed at exactly the mark.
-    #[serde(default)]
-    pub at_mark: u64,
+    /// Where the next pull of changes starts: it asks for the versions updated strictly after this. Some
+    /// time before the mark, so that a version the upstream stamped before the mark and committed after the
+    /// last pull is not lost; later when that would read many versions again at every pull (the worker's
+    /// `REREAD_WINDOW` and `REREAD_LIMIT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reread_after: Option<DateTime<Utc>>,
     /// When the last full scrape succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_full_scrape_at: Option<DateTime<Utc>>,

@@ -1,9 +1,9 @@
 //! `api`: any MCP Registry API v0.1 server (the official registry, ToolHive, or another instance of ours,
 //! including a `…/registry/<name>` base). Pages through `GET {endpoint}/v0.1/servers` until `nextCursor` is
 //! absent, and keeps the upstream's `_meta.official` lifecycle, so a deletion upstream becomes a tombstone
-//! here. Asked for the changes after a time, it adds `updated_since` and checks the upstream honours it. Each page goes to the sink while the next one is fetched. A failed page fails the fetch: the job
-//! retries it, with backoff, as a whole (one retry budget, `worker.maxAttempts`, not one per page on top of
-//! it).
+//! here. Asked for the changes after a time, it adds `updated_since` and checks the upstream honours it.
+//! Each page goes to the sink while the next one is fetched. A failed page fails the fetch: the job retries
+//! it, with backoff, as a whole (one retry budget, `worker.maxAttempts`, not one per page on top of it).
 
 use std::collections::HashSet;
 

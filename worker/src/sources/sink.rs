@@ -2,7 +2,8 @@
 //! in the database in batches, so no sync ever holds its whole source. Blocking parsers (files, git blobs)
 //! run on a thread of their own and hand their entries over a small bounded channel.
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use chrono::{DateTime, Utc};
 use registry_shared::config::Filter;
@@ -12,7 +13,7 @@ use registry_shared::store::{STAGING_BATCH, Staging};
 use tokio::sync::mpsc;
 
 use super::SourceError;
-use crate::sync::SyncError;
+use crate::sync::{REREAD_LIMIT, SyncError};
 
 pub struct Sink<'a, 's> {
     staging: &'a mut Staging<'s>,
@@ -49,14 +50,7 @@ impl<'a, 's> Sink<'a, 's> {
             .into());
         }
         for entry in entries {
-            match entry.origin.as_ref().and_then(|origin| origin.updated_at) {
-                Some(updated) => match self.listed.newest.cmp(&Some(updated)) {
-                    Ordering::Less => (self.listed.newest, self.listed.at_newest) = (Some(updated), 1),
-                    Ordering::Equal => self.listed.at_newest += 1,
-                    Ordering::Greater => {}
-                },
-                None => self.listed.undated += 1,
-            }
+            self.listed.saw(entry.origin.as_ref().and_then(|origin| origin.updated_at));
             if self.filter.keeps(&entry) {
                 self.batch.push(entry);
             } else if let Some(removals) = &mut self.removals {
@@ -70,8 +64,8 @@ impl<'a, 's> Sink<'a, 's> {
     }
 
     /// What the source listed so far.
-    pub fn listed(&self) -> Listed {
-        self.listed
+    pub fn take_listed(&mut self) -> Listed {
+        std::mem::take(&mut self.listed)
     }
 
     /// Stages what is left.
@@ -90,15 +84,38 @@ impl<'a, 's> Sink<'a, 's> {
 }
 
 /// What a source listed in one sync.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Default)]
 pub struct Listed {
     /// Entries, before the filter.
     pub entries: u64,
-    /// The latest `updatedAt` among them, as the source gave it, and how many have it.
+    /// The latest `updatedAt` among them, as the source gave it.
     pub newest: Option<DateTime<Utc>>,
-    pub at_newest: u64,
+    /// The latest [`REREAD_LIMIT`] `updatedAt`s among them (a min-heap: the earliest of them on top).
+    latest: BinaryHeap<Reverse<DateTime<Utc>>>,
     /// Entries without an `updatedAt`.
     pub undated: u64,
+}
+
+impl Listed {
+    fn saw(&mut self, updated: Option<DateTime<Utc>>) {
+        let Some(updated) = updated else {
+            self.undated += 1;
+            return;
+        };
+        self.newest = self.newest.max(Some(updated));
+        if self.latest.len() < REREAD_LIMIT {
+            self.latest.push(Reverse(updated));
+        } else if self.latest.peek().is_some_and(|Reverse(earliest)| *earliest < updated) {
+            self.latest.pop();
+            self.latest.push(Reverse(updated));
+        }
+    }
+
+    /// The [`REREAD_LIMIT`]th latest `updatedAt`, when the source listed that many dated entries: strictly
+    /// after it, fewer than that many of them are left.
+    pub fn nth_latest(&self) -> Option<DateTime<Utc>> {
+        (self.latest.len() >= REREAD_LIMIT).then(|| self.latest.peek().map(|Reverse(at)| *at)).flatten()
+    }
 }
 
 /// How many entries a blocking parser hands over at a time, and how many such handfuls may wait.

@@ -1,10 +1,10 @@
 //! Incremental mirroring of an api source: changes and tombstones pulled with `updated_since`, the
-//! equal-timestamp boundary, an upstream that ignores `updated_since`, and full scrapes.
+//! equal-timestamp boundary and the re-read window, an upstream that ignores `updated_since`, and full scrapes.
 
 use registry_shared::model::Status;
 use registry_shared::store::{PullKind, SyncStatus};
 use registry_testkit::*;
-use registry_worker::sync::{SyncOutcome, sync_registry};
+use registry_worker::sync::{REREAD_LIMIT, REREAD_WINDOW, SyncOutcome, sync_registry};
 
 use super::upstream::{Upstream, item_at};
 use super::*;
@@ -34,7 +34,7 @@ async fn our_updated_at(store: &Store, registry: &str, server: &str) -> chrono::
 }
 
 on_both_backends! {
-    async fn changes_and_tombstones_are_pulled_since_the_mark_and_an_equal_timestamp_is_neither_lost_nor_rewritten(test: &TestStore) {
+    async fn changes_and_tombstones_are_pulled_since_the_mark_and_an_equal_timestamp_or_a_late_commit_is_neither_lost_nor_rewritten(test: &TestStore) {
         let store = &test.store;
         let upstream = Upstream::start(vec![
             item_at("io.example/alpha", "1.0.0", "active", T1),
@@ -57,39 +57,43 @@ on_both_backends! {
             b.items.push(item_at("io.example/delta", "1.0.0", "active", T3));
             // Written upstream in the very instant of the mark, after the last pull.
             b.items.push(item_at("io.example/epsilon", "1.0.0", "active", T2));
+            // Stamped upstream a minute before the mark, by a transaction that committed after the last pull.
+            b.items.push(item_at("io.example/zeta", "1.0.0", "active", "2025-07-02T09:59:00.500Z"));
         });
         let second = sync_registry(store, &registry, &context()).await.unwrap();
 
         let queries = take_queries(&upstream);
         assert_eq!(queries.len(), 1, "{queries:?}");
-        assert!(queries[0].contains("updated_since=2025-07-02T10%3A00%3A00.499999Z"), "{queries:?}");
+        assert!(queries[0].contains("updated_since=2025-07-02T09%3A50%3A00.500000Z"), "the mark less the window: {queries:?}");
         assert!(queries[0].contains("include_deleted=true"));
-        assert_eq!(summary_of(&second), (2, 2, 0, 1), "delta and epsilon new; alpha and beta changed; gamma seen again");
+        assert_eq!(summary_of(&second), (3, 2, 0, 1), "delta, epsilon and zeta new; alpha and beta changed; gamma seen again");
         let status = status_of(store, "mirror").await;
         let mirror = status.mirror.clone().unwrap();
         assert_eq!((mirror.last_pull, mirror.upstream_mark), (Some(PullKind::Incremental), Some(T3.parse().unwrap())));
-        assert_eq!(status.server_count, 5);
+        assert_eq!(status.server_count, 6);
         assert_eq!(status.message, None);
         let stored = rows(store, "mirror").await;
         let status_of_version = |server: &str| stored.iter().find(|r| r.name == server).unwrap().official.status;
         assert_eq!(status_of_version("io.example/beta"), Status::Deleted, "the upstream's tombstone is ours");
         assert_eq!(status_of_version("io.example/epsilon"), Status::Active, "not lost at the boundary");
+        assert_eq!(status_of_version("io.example/zeta"), Status::Active, "not lost to a late commit");
         assert_eq!(our_updated_at(store, "mirror", "io.example/gamma").await, gamma_written, "not applied twice");
 
         let third = sync_registry(store, &registry, &context()).await.unwrap();
-        assert_eq!(summary_of(&third), (0, 0, 0, 3), "only the versions at the new mark come back, unchanged");
-        assert!(take_queries(&upstream)[0].contains("updated_since=2025-07-03T09%3A59%3A59.999999Z"));
+        assert_eq!(summary_of(&third), (0, 0, 0, 3), "only the versions in the window before the new mark come back, unchanged");
+        assert!(take_queries(&upstream)[0].contains("updated_since=2025-07-03T09%3A50%3A00.000000Z"));
     }
 
     async fn versions_written_in_bulk_at_one_instant_are_not_read_again_by_every_pull(test: &TestStore) {
         let store = &test.store;
-        let bulk: Vec<_> = (0..150).map(|i| item_at(&format!("io.example/bulk-{i:03}"), "1.0.0", "active", T1)).collect();
+        let bulk: Vec<_> =
+            (0..REREAD_LIMIT + 50).map(|i| item_at(&format!("io.example/bulk-{i:04}"), "1.0.0", "active", T1)).collect();
         let upstream = Upstream::start(bulk).await;
         let registry = api_at("mirror", &upstream.base);
         store.apply_registries(std::slice::from_ref(&registry)).await.unwrap();
         sync_registry(store, &registry, &context()).await.unwrap();
-        assert_eq!(status_of(store, "mirror").await.mirror.unwrap().at_mark, 150);
-        upstream.set(|b| b.items[3] = item_at("io.example/bulk-003", "1.0.0", "deprecated", T2));
+        assert_eq!(status_of(store, "mirror").await.mirror.unwrap().reread_after, Some(T1.parse().unwrap()));
+        upstream.set(|b| b.items[3] = item_at("io.example/bulk-0003", "1.0.0", "deprecated", T2));
         take_queries(&upstream);
 
         let pulled = sync_registry(store, &registry, &context()).await.unwrap();
@@ -99,7 +103,8 @@ on_both_backends! {
         assert!(queries[0].contains("updated_since=2025-07-01T10%3A00%3A00.250000Z"), "strictly after the bulk write: {queries:?}");
         assert_eq!(summary_of(&pulled), (0, 1, 0, 0));
         let mirror = status_of(store, "mirror").await.mirror.unwrap();
-        assert_eq!((mirror.upstream_mark, mirror.at_mark), (Some(T2.parse().unwrap()), 1));
+        let window_before_t2 = T2.parse::<chrono::DateTime<chrono::Utc>>().unwrap() - REREAD_WINDOW;
+        assert_eq!((mirror.upstream_mark, mirror.reread_after), (Some(T2.parse().unwrap()), Some(window_before_t2)));
     }
 
     async fn an_upstream_that_ignores_updated_since_is_mirrored_by_full_scrapes_and_the_status_says_why(test: &TestStore) {
@@ -125,7 +130,7 @@ on_both_backends! {
         let status = status_of(store, "mirror").await;
         let mirror = status.mirror.clone().unwrap();
         let off = mirror.incremental_off.clone().unwrap();
-        assert!(off.reason.contains("ignores updated_since: asked for versions updated after 2025-07-02T10:00:00.499999Z, it listed io.example/alpha 1.0.0 updated at 2025-07-01T10:00:00.250000Z"), "{}", off.reason);
+        assert!(off.reason.contains("ignores updated_since: asked for versions updated after 2025-07-02T09:50:00.500000Z, it listed io.example/alpha 1.0.0 updated at 2025-07-01T10:00:00.250000Z"), "{}", off.reason);
         assert_eq!(status.message.as_deref(), Some(format!("syncing by full scrapes: {}", off.reason).as_str()));
         assert_eq!((mirror.last_pull, mirror.upstream_mark), (Some(PullKind::Full), Some(T3.parse().unwrap())));
 
