@@ -7,6 +7,11 @@ use clap::{Parser, Subcommand};
 use registry_shared::config::Config;
 use registry_shared::shutdown;
 
+/// A sync parses documents on one thread and serialises and frees them on another; glibc's allocator
+/// serialises those cross-thread frees on a lock, mimalloc does not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "registry-worker",

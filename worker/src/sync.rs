@@ -2,20 +2,21 @@
 //! unless content and filter are both unchanged since the last success. The sync status records every
 //! attempt; a failure leaves the previous data served.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use registry_shared::config::{RegistryConfig, Source as SourceConfig, format_duration};
-use std::collections::BTreeSet;
-
 use registry_shared::model::envelope::OFFICIAL_META;
 use registry_shared::store::{
-    Apply, IncrementalOff, MANAGED_NOTE, PullKind, Registry, SnapshotSummary, Staging, Store, StoreError,
-    SyncPhase, SyncStatus,
+    Apply, IncrementalOff, MANAGED_NOTE, PullKind, Registry, SnapshotSummary, StagedRow, Staging, Store,
+    StoreError, SyncPhase, SyncStatus,
 };
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::kubernetes;
-use crate::sources::{self, Ask, Context, Listed, Pulled, Sink, SourceError};
+use crate::sources::{self, Ask, Batch, Context, Listed, Pulled, Sink, SourceError};
 
 /// What a successful sync did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,19 +331,44 @@ fn reread_after(mark: Option<DateTime<Utc>>, floor: Option<DateTime<Utc>>) -> Op
     Some(floor.map_or(window, |floor| floor.max(window)))
 }
 
-/// Reads the source into `staging`, batch by batch.
+/// Reads the source into `staging`, batch by batch: a batch is staged while the source reads the next.
 async fn read_source(
     staging: &mut Staging<'_>,
     registry: &RegistryConfig,
     context: &Context,
     ask: Ask<'_>,
 ) -> Result<(Pulled, Listed), SyncError> {
-    let changes = ask.after.is_some();
-    let mut sink = Sink::new(staging, &registry.filter, registry.sync_policy.max_entries, changes);
-    let pulled = sources::pull(registry, context, ask, &mut sink).await?;
-    let listed = sink.take_listed();
-    if let Pulled::Read { .. } = pulled {
-        sink.finish().await?;
-    }
-    Ok((pulled, listed))
+    let (batches, mut to_stage) = mpsc::channel::<Batch>(1);
+    let read = async move {
+        let mut sink =
+            Sink::new(batches, &registry.filter, registry.sync_policy.max_entries, ask.after.is_some());
+        let pulled = sources::pull(registry, context, ask, &mut sink).await?;
+        let listed = sink.take_listed();
+        if let Pulled::Read { .. } = pulled {
+            sink.finish().await?;
+        }
+        Ok::<_, SyncError>((pulled, listed))
+    };
+    // Each batch is made into rows (serialised, hashed: CPU work) on a blocking thread while the one before
+    // it is written.
+    let stage = async {
+        let mut converting: Option<JoinHandle<Vec<StagedRow>>> = None;
+        loop {
+            let next = to_stage.recv().await.map(|(entries, removals)| {
+                tokio::task::spawn_blocking(move || StagedRow::batch(entries, removals))
+            });
+            if let Some(rows) = converting.take() {
+                let rows = rows.await.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
+                staging.push_rows(rows).await?;
+            }
+            match next {
+                Some(next) => converting = Some(next),
+                None => return Ok::<_, SyncError>(()),
+            }
+        }
+    };
+    let (read, staged) = tokio::join!(read, stage);
+    // A failure to stage wins: the read then only saw its batches refused.
+    staged?;
+    read
 }

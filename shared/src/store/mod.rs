@@ -453,11 +453,11 @@ impl Staging<'_> {
     /// Stages a batch of entries, and of removals (see [`StagedRow::removal`]). A version staged already is a
     /// [`StoreError::Duplicate`].
     pub async fn push(&mut self, entries: Vec<Entry>, removals: Vec<Entry>) -> Result<(), StoreError> {
-        let rows: Vec<StagedRow> = entries
-            .into_iter()
-            .map(|entry| StagedRow::new(entry, false))
-            .chain(removals.into_iter().map(|entry| StagedRow::new(entry, true)))
-            .collect();
+        self.push_rows(StagedRow::batch(entries, removals)).await
+    }
+
+    /// Stages a batch made by [`StagedRow::batch`] (which a caller may run on a thread of its own).
+    pub async fn push_rows(&mut self, rows: Vec<StagedRow>) -> Result<(), StoreError> {
         let store = self.store;
         dispatch!(store.stage(&self.sync, &self.registry, &rows))?;
         self.staged += rows.iter().filter(|row| !row.removal).count();

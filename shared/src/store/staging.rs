@@ -8,6 +8,8 @@
 //! Rows left by a sync that failed or was cut off are cleared when the registry's next sync begins.
 
 use std::collections::BTreeSet;
+use std::fmt;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
@@ -47,6 +49,16 @@ pub struct StagedRow {
 }
 
 impl StagedRow {
+    /// The rows of a batch of entries and removals: each document serialised, hashed and made searchable,
+    /// the batch's CPU work.
+    pub fn batch(entries: Vec<Entry>, removals: Vec<Entry>) -> Vec<Self> {
+        entries
+            .into_iter()
+            .map(|entry| Self::new(entry, false))
+            .chain(removals.into_iter().map(|entry| Self::new(entry, true)))
+            .collect()
+    }
+
     pub fn new(entry: Entry, removal: bool) -> Self {
         let body = serde_json::to_string(&entry.server).unwrap_or_default();
         let detail = entry.server.detail();
@@ -155,6 +167,7 @@ impl<DB: Dialect> SqlStore<DB> {
     ) -> Result<SnapshotSummary, StoreError> {
         let r = registry.as_str();
         let now = Timestamp(now());
+        let mut steps = Steps::new();
         let mut tx = ContentWrite::<DB>::begin(&self.write, None).await?;
         let mut known = sql!(DB; "select name from registry where name = " {r});
         if DB::fetch_all::<(String,)>(tx.conn(), &mut known).await?.is_empty() {
@@ -189,6 +202,7 @@ impl<DB: Dialect> SqlStore<DB> {
              or v.published_at <> coalesce(sync_staging.published_at, v.published_at)))"
         );
         DB::execute(tx.conn(), &mut updates).await?;
+        steps.done("classify");
         if let Apply::Whole { kept } = apply {
             let mut gone = sql!(DB;
                 "insert into sync_staging (sync_id, registry, name, version, change) \
@@ -210,6 +224,7 @@ impl<DB: Dialect> SqlStore<DB> {
                  and s.change = 'tombstone')"
         );
         tx.change(registry, &mut tombstone).await?;
+        steps.done("tombstone");
         // A new version is published when the source says, or now; its status changed when it was published
         // if it is active, or else no earlier than now. A stored version keeps its publish time unless the
         // source gives one, and its status-change time unless the status changes.
@@ -233,11 +248,15 @@ impl<DB: Dialect> SqlStore<DB> {
              published_at = excluded.published_at, updated_at = excluded.updated_at"
         );
         tx.change(registry, &mut upsert).await?;
+        steps.done("upsert");
         settle_touched(&mut tx, sync, registry, now.0).await?;
+        steps.done("isLatest and shadowing");
         let mut counts =
             sql!(DB; "select change, count(*) from sync_staging where sync_id = " {sync} " group by change");
         let counts: Vec<(Option<String>, i64)> = DB::fetch_all(tx.conn(), &mut counts).await?;
         tx.commit().await?;
+        steps.done("commit");
+        tracing::info!(registry.name = %registry, rows, %steps, "snapshot applied");
         let count = |change: Option<&str>| {
             counts
                 .iter()
@@ -250,6 +269,33 @@ impl<DB: Dialect> SqlStore<DB> {
             tombstoned: count(Some("tombstone")),
             unchanged: count(None),
         })
+    }
+}
+
+/// How long each step of a snapshot's transaction took, for the log.
+struct Steps {
+    at: Instant,
+    took: Vec<(&'static str, Duration)>,
+}
+
+impl Steps {
+    fn new() -> Self {
+        Self { at: Instant::now(), took: Vec::new() }
+    }
+
+    fn done(&mut self, step: &'static str) {
+        let now = Instant::now();
+        self.took.push((step, now - self.at));
+        self.at = now;
+    }
+}
+
+impl fmt::Display for Steps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (step, took)) in self.took.iter().enumerate() {
+            write!(f, "{}{step} {took:.1?}", if i == 0 { "" } else { ", " })?;
+        }
+        Ok(())
     }
 }
 

@@ -12,9 +12,13 @@ use registry_shared::config::ApiSource;
 use registry_shared::formats::{self, Entry, Format};
 use registry_shared::model::envelope::OFFICIAL_META;
 use registry_shared::store::snapshot::hex;
+use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio_util::task::AbortOnDropHandle;
 
+use super::http::HttpClient;
 use super::{Ask, Context, Pulled, Sink, Source, SourceError};
 use crate::sync::SyncError;
 
@@ -26,7 +30,7 @@ impl Source for ApiSource {
         format: Format,
         context: &Context,
         ask: Ask<'_>,
-        sink: &mut Sink<'_, '_>,
+        sink: &mut Sink<'_>,
     ) -> Result<Pulled, SyncError> {
         if format != Format::Upstream {
             return Err(SourceError::permanent("an api source serves the upstream format").into());
@@ -34,32 +38,26 @@ impl Source for ApiSource {
         let base = self.endpoint.as_str().trim_end_matches('/');
         // `updated_since` goes out in microseconds: compare what comes back with the bound actually sent.
         let after = ask.after.map(|after| after.trunc_subsecs(6));
-        let get = |cursor: Option<String>| async move {
-            let url = page_url(base, cursor.as_deref(), after);
-            let body = context.http.get_bytes(&url, self.timeout, self.auth.as_ref()).await?;
-            Ok::<_, SourceError>((url, body))
-        };
+        // Pages are fetched on a task of their own, a page ahead: the cursor makes them sequential, and
+        // their reading (parse, digest, staging) would otherwise wait for each fetch, and each fetch for it.
+        let (sender, mut fetched) = mpsc::channel(1);
+        let _fetcher = AbortOnDropHandle::new(tokio::spawn(fetch_pages(
+            self.clone(),
+            context.http.clone(),
+            after,
+            sender,
+        )));
         let mut digest = Sha256::new();
-        let mut seen_cursors = HashSet::new();
-        let (mut url, mut body) = get(None).await?;
-        loop {
+        while let Some(page) = fetched.recv().await {
+            let (url, body) = page?;
             digest.update(&body);
-            let (page, next) = parse_page(&url, &body)?;
+            let page = parse_page(&url, &body)?;
             if let Some(after) = after
                 && let Some(reason) = not_changes(base, &page, after)
             {
                 return Ok(Pulled::CannotPullChanges { reason });
             }
-            let Some(next) = next else {
-                sink.push(page).await?;
-                break;
-            };
-            if !seen_cursors.insert(next.clone()) {
-                return Err(SourceError::permanent(format!("{base} returned cursor {next:?} twice")).into());
-            }
-            let (pushed, fetched) = tokio::join!(sink.push(page), get(Some(next)));
-            pushed?;
-            (url, body) = fetched?;
+            sink.push(page).await?;
         }
         let content_hash = hex(&digest.finalize());
         Ok(if ask.previous == Some(content_hash.as_str()) {
@@ -67,6 +65,48 @@ impl Source for ApiSource {
         } else {
             Pulled::Read { content_hash }
         })
+    }
+}
+
+/// Fetches the pages one after the other, following `nextCursor`, and sends each (its URL and body) on,
+/// or the first failure. Stops after the last page, a failure, or when the pages are no longer read.
+async fn fetch_pages(
+    source: ApiSource,
+    http: HttpClient,
+    after: Option<DateTime<Utc>>,
+    pages: mpsc::Sender<Result<(String, Vec<u8>), SourceError>>,
+) {
+    let base = source.endpoint.as_str().trim_end_matches('/');
+    let mut seen_cursors = HashSet::new();
+    let mut cursor = None;
+    loop {
+        let url = page_url(base, cursor.as_deref(), after);
+        let fetched = http.get_bytes(&url, source.timeout, source.auth.as_ref()).await.and_then(|body| {
+            let next = next_cursor(&url, &body)?;
+            Ok((url, body, next))
+        });
+        let (url, body, next) = match fetched {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                let _ = pages.send(Err(error)).await;
+                return;
+            }
+        };
+        let repeated = next
+            .as_ref()
+            .filter(|next| !seen_cursors.insert((*next).clone()))
+            .map(|next| SourceError::permanent(format!("{base} returned cursor {next:?} twice")));
+        if pages.send(Ok((url, body))).await.is_err() {
+            return;
+        }
+        match (repeated, next) {
+            (Some(error), _) => {
+                let _ = pages.send(Err(error)).await;
+                return;
+            }
+            (None, None) => return,
+            (None, Some(next)) => cursor = Some(next),
+        }
     }
 }
 
@@ -108,18 +148,38 @@ fn page_url(base: &str, cursor: Option<&str>, after: Option<DateTime<Utc>>) -> S
     url
 }
 
-/// One `ServerList` page: its entries and the next cursor, if any.
-fn parse_page(url: &str, body: &[u8]) -> Result<(Vec<Entry>, Option<String>), SourceError> {
-    let bad = |what: String| SourceError::permanent(format!("GET {url}: {what}"));
-    let mut page: Value = serde_json::from_slice(body).map_err(|e| bad(format!("not a server list: {e}")))?;
+/// One `ServerList` page's entries.
+fn parse_page(url: &str, body: &[u8]) -> Result<Vec<Entry>, SourceError> {
+    let mut page: Value = serde_json::from_slice(body).map_err(|e| not_a_list(url, &e.to_string()))?;
     let Some(Value::Array(items)) = page.get_mut("servers").map(Value::take) else {
-        return Err(bad("not a server list: no servers array".into()));
+        return Err(not_a_list(url, "no servers array"));
     };
-    let entries = items
+    items
         .into_iter()
         .enumerate()
-        .map(|(i, item)| formats::api_entry(item).map_err(|e| bad(format!("servers[{i}]: {e}"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let next = page["metadata"]["nextCursor"].as_str().filter(|c| !c.is_empty()).map(str::to_owned);
-    Ok((entries, next))
+        .map(|(i, item)| {
+            formats::api_entry(item)
+                .map_err(|e| SourceError::permanent(format!("GET {url}: servers[{i}]: {e}")))
+        })
+        .collect()
+}
+
+/// A `ServerList` page's next cursor, if any, read without the entries.
+fn next_cursor(url: &str, body: &[u8]) -> Result<Option<String>, SourceError> {
+    #[derive(Deserialize)]
+    struct Page {
+        #[serde(default)]
+        metadata: Option<Metadata>,
+    }
+    #[derive(Deserialize)]
+    struct Metadata {
+        #[serde(rename = "nextCursor", default)]
+        next_cursor: Option<String>,
+    }
+    let page: Page = serde_json::from_slice(body).map_err(|e| not_a_list(url, &e.to_string()))?;
+    Ok(page.metadata.and_then(|m| m.next_cursor).filter(|c| !c.is_empty()))
+}
+
+fn not_a_list(url: &str, why: &str) -> SourceError {
+    SourceError::permanent(format!("GET {url}: not a server list: {why}"))
 }

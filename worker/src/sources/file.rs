@@ -27,7 +27,7 @@ impl Source for FileSource {
         format: Format,
         context: &Context,
         ask: Ask<'_>,
-        sink: &mut Sink<'_, '_>,
+        sink: &mut Sink<'_>,
     ) -> Result<Pulled, SyncError> {
         let (path, content_hash, _spool) = match self {
             Self::Path(path) => {

@@ -58,7 +58,7 @@ impl Source for GitSource {
         format: Format,
         context: &Context,
         ask: Ask<'_>,
-        sink: &mut Sink<'_, '_>,
+        sink: &mut Sink<'_>,
     ) -> Result<Pulled, SyncError> {
         let source = self.clone();
         let clone_dir = context.data_dir.join("git").join(clone_name(&self.repository));

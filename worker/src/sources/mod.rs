@@ -15,7 +15,7 @@ use registry_shared::formats::Format;
 
 pub use git::{MAX_FETCH_BYTES, set_git_timeouts};
 pub use http::{HttpClient, MAX_BODY_BYTES};
-pub use sink::{Listed, Sink};
+pub use sink::{Batch, Listed, Sink};
 
 use crate::sync::SyncError;
 
@@ -77,7 +77,7 @@ pub trait Source {
         format: Format,
         context: &Context,
         ask: Ask<'_>,
-        sink: &mut Sink<'_, '_>,
+        sink: &mut Sink<'_>,
     ) -> impl Future<Output = Result<Pulled, SyncError>> + Send;
 }
 
@@ -86,7 +86,7 @@ pub async fn pull(
     registry: &RegistryConfig,
     context: &Context,
     ask: Ask<'_>,
-    sink: &mut Sink<'_, '_>,
+    sink: &mut Sink<'_>,
 ) -> Result<Pulled, SyncError> {
     match &registry.source {
         SourceConfig::File(file) => file.pull(registry.format, context, ask, sink).await,

@@ -9,14 +9,15 @@ use chrono::{DateTime, Utc};
 use registry_shared::config::Filter;
 use registry_shared::formats::stream::{Stopped, parse_stream};
 use registry_shared::formats::{Entry, Format};
-use registry_shared::store::{STAGING_BATCH, Staging};
+use registry_shared::store::STAGING_BATCH;
 use tokio::sync::mpsc;
 
 use super::SourceError;
 use crate::sync::{REREAD_LIMIT, SyncError};
 
-pub struct Sink<'a, 's> {
-    staging: &'a mut Staging<'s>,
+pub struct Sink<'a> {
+    /// Where full batches (entries, removals) go to be staged while the source reads on.
+    batches: mpsc::Sender<Batch>,
     filter: &'a Filter,
     max_entries: u64,
     listed: Listed,
@@ -25,11 +26,15 @@ pub struct Sink<'a, 's> {
     removals: Option<Vec<Entry>>,
 }
 
-impl<'a, 's> Sink<'a, 's> {
-    /// A sink for a whole source, or (`changes`) for an incremental pull.
-    pub fn new(staging: &'a mut Staging<'s>, filter: &'a Filter, max_entries: u64, changes: bool) -> Self {
+/// Entries to stage, and removals (see [`registry_shared::store::StagedRow::removal`]).
+pub type Batch = (Vec<Entry>, Vec<Entry>);
+
+impl<'a> Sink<'a> {
+    /// A sink for a whole source, or (`changes`) for an incremental pull, that hands its batches to
+    /// `batches`.
+    pub fn new(batches: mpsc::Sender<Batch>, filter: &'a Filter, max_entries: u64, changes: bool) -> Self {
         Self {
-            staging,
+            batches,
             filter,
             max_entries,
             listed: Listed::default(),
@@ -77,7 +82,7 @@ impl<'a, 's> Sink<'a, 's> {
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(STAGING_BATCH));
         let removals = self.removals.as_mut().map(std::mem::take).unwrap_or_default();
         if !batch.is_empty() || !removals.is_empty() {
-            self.staging.push(batch, removals).await?;
+            self.batches.send((batch, removals)).await.map_err(|_| stopped())?;
         }
         Ok(())
     }
@@ -169,7 +174,7 @@ fn stopped() -> SourceError {
 /// Runs `produce` on a blocking thread and stages what it emits as it comes. A failure of the sink wins over
 /// the producer's (which then only saw the channel close).
 pub async fn from_blocking<T: Send + 'static>(
-    sink: &mut Sink<'_, '_>,
+    sink: &mut Sink<'_>,
     produce: impl FnOnce(Emitter) -> Result<T, SourceError> + Send + 'static,
 ) -> Result<T, SyncError> {
     let (sender, mut receiver) = mpsc::channel(WAITING);
