@@ -70,43 +70,36 @@ impl Source for ApiSource {
 
 /// Fetches the pages one after the other, following `nextCursor`, and sends each (its URL and body) on,
 /// or the first failure. Stops after the last page, a failure, or when the pages are no longer read.
-async fn fetch_pages(
-    source: ApiSource,
-    http: HttpClient,
+async fn fetch_pages(source: ApiSource, http: HttpClient, after: Option<DateTime<Utc>>, pages: Pages) {
+    if let Err(error) = follow_cursors(&source, &http, after, &pages).await {
+        let _ = pages.send(Err(error)).await;
+    }
+}
+
+type Pages = mpsc::Sender<Result<(String, Vec<u8>), SourceError>>;
+
+async fn follow_cursors(
+    source: &ApiSource,
+    http: &HttpClient,
     after: Option<DateTime<Utc>>,
-    pages: mpsc::Sender<Result<(String, Vec<u8>), SourceError>>,
-) {
+    pages: &Pages,
+) -> Result<(), SourceError> {
     let base = source.endpoint.as_str().trim_end_matches('/');
     let mut seen_cursors = HashSet::new();
     let mut cursor = None;
     loop {
         let url = page_url(base, cursor.as_deref(), after);
-        let fetched = http.get_bytes(&url, source.timeout, source.auth.as_ref()).await.and_then(|body| {
-            let next = next_cursor(&url, &body)?;
-            Ok((url, body, next))
-        });
-        let (url, body, next) = match fetched {
-            Ok(fetched) => fetched,
-            Err(error) => {
-                let _ = pages.send(Err(error)).await;
-                return;
-            }
-        };
-        let repeated = next
-            .as_ref()
-            .filter(|next| !seen_cursors.insert((*next).clone()))
-            .map(|next| SourceError::permanent(format!("{base} returned cursor {next:?} twice")));
-        if pages.send(Ok((url, body))).await.is_err() {
-            return;
+        let body = http.get_bytes(&url, source.timeout, source.auth.as_ref()).await?;
+        let next = next_cursor(&url, &body)?;
+        if let Some(next) = &next
+            && !seen_cursors.insert(next.clone())
+        {
+            return Err(SourceError::permanent(format!("{base} returned cursor {next:?} twice")));
         }
-        match (repeated, next) {
-            (Some(error), _) => {
-                let _ = pages.send(Err(error)).await;
-                return;
-            }
-            (None, None) => return,
-            (None, Some(next)) => cursor = Some(next),
+        if pages.send(Ok((url, body))).await.is_err() || next.is_none() {
+            return Ok(());
         }
+        cursor = next;
     }
 }
 

@@ -119,7 +119,7 @@ impl Listed {
     /// The [`REREAD_LIMIT`]th latest `updatedAt`, when the source listed that many dated entries: strictly
     /// after it, fewer than that many of them are left.
     pub fn nth_latest(&self) -> Option<DateTime<Utc>> {
-        (self.latest.len() >= REREAD_LIMIT).then(|| self.latest.peek().map(|Reverse(at)| *at)).flatten()
+        self.latest.peek().filter(|_| self.latest.len() >= REREAD_LIMIT).map(|Reverse(at)| *at)
     }
 }
 
