@@ -81,9 +81,9 @@ pub fn expected_snapshot(
             *written = true;
         }
     }
-    let (off, on) = snapshot::latest_moves(rows.values().map(|(row, _)| row));
+    let moves = snapshot::latest_moves(rows.values().map(|(row, _)| row), &[]);
     // Moving the flag is a write too.
-    for (keys, latest) in [(off, false), (on, true)] {
+    for (keys, latest) in [(moves.off, false), (moves.on, true)] {
         for key in keys {
             rows.entry(key).and_modify(|(row, written)| (row.is_latest, *written) = (latest, true));
         }

@@ -93,8 +93,8 @@ impl<DB: Dialect> ContentWrite<DB> {
     ) -> Result<(), StoreError> {
         let mut select = sql!(DB; EXISTING {registry.as_str()} " and name = " {name});
         let rows: Vec<ExistingRow> = DB::fetch_all(&mut self.tx, &mut select).await?;
-        let (off, on) = snapshot::latest_moves(&rows);
-        self.move_latest(registry, &off, &on, now).await?;
+        let moves = snapshot::latest_moves(&rows, &[]);
+        self.move_latest(registry, &moves.off, &moves.on, now).await?;
         self.reshadow(Some(vec![name.to_owned()])).await
     }
 

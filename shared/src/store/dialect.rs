@@ -99,6 +99,8 @@ pub trait Dialect: Database + Sized {
     fn push_remote_url(qb: &mut QueryBuilder<Self>, url: &str);
     /// A condition true when `column` is one of `values`.
     fn push_one_of(qb: &mut QueryBuilder<Self>, column: &str, values: Vec<String>);
+    /// A condition true when the pair of columns `name` and `version` is one of `keys`.
+    fn push_key_in(qb: &mut QueryBuilder<Self>, name: &str, version: &str, keys: &[Key]);
     /// What makes a `select` claim its rows: concurrent claimers skip rows another one holds. Empty where
     /// the write transaction already excludes other writers.
     const CLAIM_ROWS: &'static str;

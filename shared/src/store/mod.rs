@@ -43,7 +43,7 @@ pub use session_lock::SessionLock;
 pub use snapshot::{DuplicateVersion, SnapshotSummary};
 pub use sql_store::SqlStore;
 pub use sqlite::SqliteStore;
-pub use staging::{Apply, StagedRow};
+pub use staging::{Apply, NAMES_PER_CHUNK, StagedRow};
 pub use status::StatusUpdate;
 
 #[derive(Debug, thiserror::Error)]

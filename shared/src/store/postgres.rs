@@ -91,6 +91,15 @@ impl Dialect for Postgres {
         qb.push(column).push(" = any(").push_bind(values).push(")");
     }
 
+    fn push_key_in(qb: &mut QueryBuilder<Self>, name: &str, version: &str, keys: &[Key]) {
+        let (names, versions): (Vec<String>, Vec<String>) = keys.iter().cloned().unzip();
+        qb.push(format!("({name}, {version}) in (select * from unnest("))
+            .push_bind(names)
+            .push("::text[], ")
+            .push_bind(versions)
+            .push("::text[]))");
+    }
+
     async fn execute(conn: &mut Self::Connection, qb: &mut QueryBuilder<Self>) -> Result<u64, sqlx::Error> {
         Ok(qb.build().execute(conn).await?.rows_affected())
     }

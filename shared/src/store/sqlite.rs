@@ -69,6 +69,16 @@ impl Dialect for Sqlite {
         qb.push(column).push(" in (select value from json_each(").push_bind(list).push("))");
     }
 
+    fn push_key_in(qb: &mut QueryBuilder<Self>, name: &str, version: &str, keys: &[Key]) {
+        let list = serde_json::to_string(keys).unwrap_or_default();
+        qb.push(format!(
+            "({name}, {version}) in (select json_extract(value, '$[0]'), json_extract(value, '$[1]') \
+             from json_each("
+        ))
+        .push_bind(list)
+        .push("))");
+    }
+
     async fn execute(conn: &mut Self::Connection, qb: &mut QueryBuilder<Self>) -> Result<u64, sqlx::Error> {
         Ok(qb.build().execute(conn).await?.rows_affected())
     }

@@ -1,9 +1,10 @@
 //! Streamed snapshots. A sync stages what its source lists into `sync_staging` in batches, each in a short
 //! transaction of its own, while the source is still being read; nothing served changes. The snapshot
 //! transaction then diffs the staged rows against `server_version` in SQL (insert, update, unchanged,
-//! tombstone), writes the changes, and moves `isLatest` and the aggregated view's shadowing for the names it
-//! touched, a chunk of names at a time. Memory stays that of one batch and one chunk, whatever the size of
-//! the registry; readers see the previous snapshot until the commit.
+//! tombstone), writes the tombstones, and then, a chunk of names at a time, writes the inserts and updates
+//! with their `isLatest` flags decided and moves the other flags and the aggregated view's shadowing of
+//! those names. Memory stays that of one batch and one chunk, whatever the size of the registry; readers
+//! see the previous snapshot until the commit.
 //!
 //! Rows left by a sync that failed or was cut off are cleared when the registry's next sync begins.
 
@@ -12,18 +13,19 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
 
 use super::content::{ContentWrite, EXISTING};
-use super::dialect::{Dialect, sql};
-use super::snapshot::{self, ExistingRow, Key, SnapshotSummary};
+use super::dialect::{Dialect, Mark, sql};
+use super::snapshot::{self, ExistingRow, Incoming, SnapshotSummary};
 use super::sql_store::SqlStore;
 use super::timestamp::Timestamp;
 use super::{DuplicateVersion, StoreError, now};
 use crate::formats::Entry;
 use crate::model::{RegistryName, Status};
 
-/// How many names have their `isLatest` and shadowing settled per statement.
-const NAMES_PER_CHUNK: i64 = 5000;
+/// How many names have their versions written and their `isLatest` and shadowing settled per chunk.
+pub const NAMES_PER_CHUNK: i64 = 5000;
 
 /// A snapshot that wrote this many rows refreshes the table's statistics.
 const ANALYZE_AFTER: usize = 10_000;
@@ -225,32 +227,7 @@ impl<DB: Dialect> SqlStore<DB> {
         );
         tx.change(registry, &mut tombstone).await?;
         steps.done("tombstone");
-        // A new version is published when the source says, or now; its status changed when it was published
-        // if it is active, or else no earlier than now. A stored version keeps its publish time unless the
-        // source gives one, and its status-change time unless the status changes.
-        let mut upsert = sql!(DB;
-            "insert into server_version (registry, name, version, body, body_hash, title, description, \
-             search_text, status, status_message, status_changed_at, published_at, updated_at, is_latest, \
-             created_at) \
-             select s.registry, s.name, s.version, s.body, s.body_hash, s.title, s.description, s.search_text, \
-             s.status, s.status_message, \
-             case when v.name is null then \
-               case when s.status = 'active' or coalesce(s.published_at, " {now} ") > " {now}
-               " then coalesce(s.published_at, " {now} ") else " {now} " end \
-             when v.status = s.status then v.status_changed_at else " {now} " end, \
-             coalesce(s.published_at, v.published_at, " {now} "), " {now} ", false, " {now}
-            " from sync_staging s left join server_version v on v.registry = s.registry and v.name = s.name \
-             and v.version = s.version where s.sync_id = " {sync} " and s.change in ('insert', 'update') \
-             on conflict (registry, name, version) do update set body = excluded.body, \
-             body_hash = excluded.body_hash, title = excluded.title, description = excluded.description, \
-             search_text = excluded.search_text, status = excluded.status, \
-             status_message = excluded.status_message, status_changed_at = excluded.status_changed_at, \
-             published_at = excluded.published_at, updated_at = excluded.updated_at"
-        );
-        tx.change(registry, &mut upsert).await?;
-        steps.done("upsert");
-        settle_touched(&mut tx, sync, registry, now.0).await?;
-        steps.done("isLatest and shadowing");
+        write_touched(&mut tx, sync, registry, now, &mut steps).await?;
         let mut counts =
             sql!(DB; "select change, count(*) from sync_staging where sync_id = " {sync} " group by change");
         let counts: Vec<(Option<String>, i64)> = DB::fetch_all(tx.conn(), &mut counts).await?;
@@ -283,9 +260,13 @@ impl Steps {
         Self { at: Instant::now(), took: Vec::new() }
     }
 
+    /// Ends a step: the time since the previous one ended is added to this step's.
     fn done(&mut self, step: &'static str) {
         let now = Instant::now();
-        self.took.push((step, now - self.at));
+        match self.took.iter_mut().find(|(s, _)| *s == step) {
+            Some((_, took)) => *took += now - self.at,
+            None => self.took.push((step, now - self.at)),
+        }
         self.at = now;
     }
 }
@@ -299,14 +280,18 @@ impl fmt::Display for Steps {
     }
 }
 
-/// Moves `isLatest` and recomputes the shadowing of every name a staged change touched, a chunk of names at
-/// a time, in name order.
-async fn settle_touched<DB: Dialect>(
+/// Writes the staged inserts and updates, moves `isLatest` and recomputes the shadowing of every name a
+/// staged change touched, a chunk of names at a time, in name order. A written version carries its flag as
+/// it is written, so a new version is written once; only a stored latest version that is rewritten and
+/// loses the flag is written twice (its flag cleared first, so that no moment has two latest versions).
+async fn write_touched<DB: Dialect>(
     tx: &mut ContentWrite<DB>,
     sync: &str,
     registry: &RegistryName,
-    now: DateTime<Utc>,
+    now: Timestamp,
+    steps: &mut Steps,
 ) -> Result<(), StoreError> {
+    let r = registry.as_str();
     let mut after = String::new();
     loop {
         let mut chunk = sql!(DB;
@@ -318,13 +303,66 @@ async fn settle_touched<DB: Dialect>(
             .into_iter()
             .map(|(name,)| name)
             .collect();
-        let Some(last) = names.last() else { return Ok(()) };
-        after.clone_from(last);
-        let mut select = sql!(DB; EXISTING {registry.as_str()} " and ");
+        let Some(last) = names.last().cloned() else {
+            steps.done("isLatest and shadowing");
+            return Ok(());
+        };
+        // The chunk's staged inserts and updates (the names after the previous chunk's last, up to this
+        // one's), each beside the version stored under its key, if any.
+        let from_staged = |qb: &mut QueryBuilder<DB>| {
+            qb.push(
+                " from sync_staging s left join server_version v on v.registry = s.registry \
+                 and v.name = s.name and v.version = s.version where s.sync_id = ",
+            );
+            DB::bind(qb, sync);
+            qb.push(" and s.change in ('insert', 'update') and s.name > ");
+            DB::bind(qb, after.clone());
+            qb.push(" and s.name <= ");
+            DB::bind(qb, last.clone());
+        };
+        let mut select = sql!(DB; EXISTING {r} " and ");
         DB::push_one_of(&mut select, "name", names.clone());
-        let rows: Vec<ExistingRow> = DB::fetch_all(tx.conn(), &mut select).await?;
-        let (off, on): (Vec<Key>, Vec<Key>) = snapshot::latest_moves(&rows);
-        tx.move_latest(registry, &off, &on, now).await?;
+        let stored: Vec<ExistingRow> = DB::fetch_all(tx.conn(), &mut select).await?;
+        let mut select = sql!(DB;
+            "select s.name, s.version, s.status, coalesce(s.published_at, v.published_at, " {now} ") as published_at"
+        );
+        from_staged(&mut select);
+        let incoming: Vec<Incoming> = DB::fetch_all(tx.conn(), &mut select).await?;
+        let moves = snapshot::latest_moves(&stored, &incoming);
+        tx.mark(registry, &moves.off, Mark::LatestOff, now.0).await?;
+        steps.done("isLatest and shadowing");
+        // A new version is published when the source says, or now; its status changed when it was published
+        // if it is active, or else no earlier than now. A stored version keeps its publish time unless the
+        // source gives one, and its status-change time unless the status changes.
+        let mut upsert = sql!(DB;
+            "insert into server_version (registry, name, version, body, body_hash, title, description, \
+             search_text, status, status_message, status_changed_at, published_at, updated_at, is_latest, \
+             created_at) \
+             select s.registry, s.name, s.version, s.body, s.body_hash, s.title, s.description, s.search_text, \
+             s.status, s.status_message, \
+             case when v.name is null then \
+               case when s.status = 'active' or coalesce(s.published_at, " {now} ") > " {now}
+               " then coalesce(s.published_at, " {now} ") else " {now} " end \
+             when v.status = s.status then v.status_changed_at else " {now} " end, \
+             coalesce(s.published_at, v.published_at, " {now} "), " {now} ", "
+        );
+        DB::push_key_in(&mut upsert, "s.name", "s.version", &moves.written);
+        upsert.push(", ");
+        DB::bind(&mut upsert, now);
+        from_staged(&mut upsert);
+        upsert.push(
+            " on conflict (registry, name, version) do update set body = excluded.body, \
+             body_hash = excluded.body_hash, title = excluded.title, description = excluded.description, \
+             search_text = excluded.search_text, status = excluded.status, \
+             status_message = excluded.status_message, status_changed_at = excluded.status_changed_at, \
+             published_at = excluded.published_at, updated_at = excluded.updated_at, \
+             is_latest = excluded.is_latest",
+        );
+        tx.change(registry, &mut upsert).await?;
+        steps.done("upsert");
+        tx.mark(registry, &moves.on, Mark::LatestOn, now.0).await?;
         tx.reshadow(Some(names)).await?;
+        steps.done("isLatest and shadowing");
+        after = last;
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use registry_shared::formats::{Entry, Origin};
 use registry_shared::model::{ServerJson, Status};
 use registry_shared::store::snapshot::{ExistingRow, text_hash};
-use registry_shared::store::{Apply, STAGING_BATCH, SnapshotSummary};
+use registry_shared::store::{Apply, NAMES_PER_CHUNK, STAGING_BATCH, SnapshotSummary};
 use registry_testkit::catalogue;
 use registry_testkit::snapshot_reference::{Expected, expected_snapshot};
 
@@ -129,6 +129,26 @@ on_both_backends! {
         let again = store.write_snapshot(&name("big"), next).await.unwrap();
         assert_eq!((again.inserted, again.updated, again.tombstoned), (0, 0, 0), "the same snapshot writes nothing");
         assert_eq!(stored_rows(store, "big").await, after);
+    }
+
+    async fn every_chunk_of_names_is_written_with_its_latest_flag(test: &TestStore) {
+        let store = &test.store;
+        let names: Vec<String> =
+            (0..NAMES_PER_CHUNK + 700).map(|i| format!("io.example/chunked-{i:05}")).collect();
+        let first: Vec<Entry> = names.iter().map(|n| entry(n, "1.0.0")).collect();
+        one_registry(store, "chunks", first.clone()).await;
+        let rows = stored_rows(store, "chunks").await;
+        assert_eq!(rows.len(), names.len());
+        assert!(rows.values().all(|(row, _)| row.is_latest), "each name's one version is its latest");
+
+        let second: Vec<Entry> = first.into_iter().chain(names.iter().map(|n| entry(n, "2.0.0"))).collect();
+        let summary = store.write_snapshot(&name("chunks"), second).await.unwrap();
+        assert_eq!((summary.inserted, summary.unchanged), (names.len(), names.len()));
+        let rows = stored_rows(store, "chunks").await;
+        assert_eq!(rows.len(), 2 * names.len());
+        for ((name, version), (row, _)) in &rows {
+            assert_eq!(row.is_latest, version == "2.0.0", "{name} {version}");
+        }
     }
 
     async fn a_version_listed_twice_in_different_batches_is_refused_and_nothing_changes(test: &TestStore) {
