@@ -137,6 +137,8 @@ YAML
   finished=$(date +%s.%N)
   first_ms=$(status mirror lastDurationMs)
   first_peak=$(peak_mib "$worker")
+  local first_steps
+  first_steps=$(grep 'snapshot applied' "$work/worker.log" | tail -n 1 | sed -n 's/.*steps=//p' | tr -d '"')
 
   # 100 upstream changes: versions deprecated through the upstream's store.
   target/release/seed-catalogue --config "$work/upstream.yaml" --registry catalogue --servers "$servers" \
@@ -184,6 +186,7 @@ YAML
   echo "| first sync, job duration | $((first_ms / 1000)).$(((first_ms % 1000) / 100)) s |"
   python3 -c "print('| first sync, worker start to data served | %.1f s |' % ($finished - $started))"
   echo "| worker peak RSS after the first sync | $first_peak MiB |"
+  echo "| first sync's snapshot transaction, by step | $first_steps |"
   echo "| incremental re-sync after 100 upstream changes | $incremental_ms ms, $requests requests, $changed versions changed |"
   echo "| unchanged full scrape, diffed | $diffed_ms ms, rows written: $([ "$before_rows" = "$after_diffed" ] && echo 0 || echo "some ($before_rows -> $after_diffed)") |"
   echo "| unchanged full scrape, skipped by its digest | $skipped_ms ms, rows written: $([ "$after_diffed" = "$after_skipped" ] && echo 0 || echo some) |"
