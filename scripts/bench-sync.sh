@@ -63,10 +63,8 @@ value = rows[0].get('$2') if rows else None
 print(json.dumps(value) if isinstance(value, (dict, list)) else value)"
 }
 
-# last_success REGISTRY: when the registry last synced, or None.
-last_success() {
-  psql -Atq "$mirror_db" -c "select coalesce(max(last_success_at)::text, 'None') from sync_status where registry = '$1'"
-}
+# last_success_sql REGISTRY: the query for when the registry last synced, or None.
+last_success_sql() { echo "select coalesce(max(last_success_at)::text, 'None') from sync_status where registry = '$1'"; }
 
 # watch SECONDS SQL: the one-value query SQL, every SECONDS, in one session, each value on a line (until
 # its reader stops reading, 30 min at most). Waiting this way takes next to nothing from the machine being
@@ -75,7 +73,7 @@ watch() { { printf '%s\n' "$2" "\\watch $1" | timeout 1800 psql -Atq "$mirror_db
 
 # wait_success REGISTRY BEFORE: until the registry's last success is not BEFORE.
 wait_success() {
-  if ! watch 0.1 "select coalesce(max(last_success_at)::text, 'None') from sync_status where registry = '$1'" \
+  if ! watch 0.1 "$(last_success_sql "$1")" \
     | awk -v before="$2" '$0 != "" && $0 != "None" && $0 != before { found = 1; exit } END { exit !found }'; then
     echo "$1 did not sync in 30 min" >&2
     exit 1
@@ -85,7 +83,7 @@ wait_success() {
 # resync REGISTRY: queues a sync and waits for it; prints its job duration in ms.
 resync() {
   local before
-  before=$(last_success "$1")
+  before=$(psql -Atq "$mirror_db" -c "$(last_success_sql "$1")")
   $admin enqueue-sync "$1" --config "$work/mirror.yaml" >/dev/null
   wait_success "$1" "$before"
   status "$1" lastDurationMs
