@@ -105,14 +105,22 @@ if cargo tree --locked -p registry-api -e normal,dev --prefix none | grep -Eq '^
   echo "error: registry-api depends on registry-worker or git2; wire the binary in server/ instead" >&2
   exit 1
 fi
+say "the official server.json schema, from PyPI's mcp-registry-sdk"
+TEST_SERVER_SCHEMA=$(scripts/official-schema.sh)
+export TEST_SERVER_SCHEMA
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "${otlp[@]}"
   say "the configuration tests of the build without the otlp feature"
   cargo nextest run -p registry-shared --lib --locked --no-fail-fast config::
+  # The ignored tests are the optional comparisons with the reference data: each says what it compared
+  # against, or that it skipped and why.
+  say "the optional comparisons with the reference data (TEST_REFERENCE_DIR)"
+  cargo nextest run --workspace --locked --no-fail-fast "${otlp[@]}" --run-ignored only --no-capture
 else
   cargo test --workspace --locked --no-fail-fast "${otlp[@]}"
   cargo test -p registry-shared --lib --locked --no-fail-fast config::
+  cargo test --workspace --locked --no-fail-fast "${otlp[@]}" -- --ignored --nocapture
 fi
 say "schemathesis against our own OpenAPI document"
 scripts/schemathesis.sh

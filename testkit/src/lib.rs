@@ -3,12 +3,14 @@
 #![expect(clippy::unwrap_used, reason = "test support fails loudly on any unexpected error")]
 
 pub mod catalogue;
+pub mod fixtures;
 pub mod kube_fake;
 pub mod oidc;
 mod private_postgres;
 mod private_redis;
 pub mod reference;
 pub mod snapshot_reference;
+pub mod spec;
 
 use std::path::PathBuf;
 use std::str::FromStr;

@@ -1,30 +1,29 @@
-//! The specifications and real data in `../shared/reference`, for tests that read them.
+//! The optional comparisons with the reference data a team checkout keeps beside the repository
+//! (`../shared/reference`: the official `openapi.yaml`, ToolHive's example configs, catalogue and operator
+//! objects). No test that guards the project's own behaviour reads it. A comparison is an ignored test, which
+//! `scripts/test.sh` runs on its own; it goes through [`dir`], which says why it skipped when the folder is
+//! absent, or which folder it compared against.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde_json::Value;
-
-/// `../shared/reference` beside the checkout, or `TEST_REFERENCE_DIR`.
-pub fn reference_dir() -> PathBuf {
-    std::env::var_os("TEST_REFERENCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference"))
-}
-
-pub fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// A validator for the current server.json schema (2025-12-11).
-pub fn server_schema() -> jsonschema::Validator {
-    let schema = read_json(&reference_dir().join("mcp-registry/schemas/server.schema.2025-12-11.json"));
-    jsonschema::options().should_validate_formats(true).build(&schema).expect("the schema compiles")
-}
-
-/// Panics with every schema error of `document`.
-pub fn assert_valid(validator: &jsonschema::Validator, document: &Value, what: &str) {
-    let errors: Vec<String> =
-        validator.iter_errors(document).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "{what} does not validate:\n{}", errors.join("\n"));
+/// The reference folder, `TEST_REFERENCE_DIR` or `../shared/reference` beside the checkout, when present.
+/// Prints which one is used, or that `comparison` is skipped and why.
+pub fn dir(comparison: &str) -> Option<PathBuf> {
+    let (dir, from) = match std::env::var_os("TEST_REFERENCE_DIR") {
+        Some(dir) => (PathBuf::from(dir), "TEST_REFERENCE_DIR"),
+        None => {
+            (PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference"), "beside the checkout")
+        }
+    };
+    if let Ok(dir) = dir.canonicalize() {
+        eprintln!("comparing {comparison} with the reference data in {} ({from})", dir.display());
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED {comparison}: no reference data at {} ({from}); it is optional, and a clone without it \
+             runs every other test",
+            dir.display()
+        );
+        None
+    }
 }

@@ -1,7 +1,5 @@
 //! `spawn_app`: the real application on 127.0.0.1, on a test store of its own, with typed helpers.
 
-use std::path::PathBuf;
-
 use registry_api::Application;
 use registry_shared::config::{Config, CorsConfig, RegistryConfig};
 use registry_shared::formats::Entry;
@@ -125,33 +123,14 @@ impl TestApp {
     }
 }
 
-/// The official MCP Registry openapi.yaml, from `../shared/reference` or `TEST_REFERENCE_DIR`.
-pub fn official_openapi() -> Value {
-    let reference = std::env::var("TEST_REFERENCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference"));
-    let text = std::fs::read_to_string(reference.join("mcp-registry/openapi.yaml")).unwrap();
-    serde_yaml_ng::from_str(&text).unwrap()
-}
-
-/// Validates a body against a schema of the official MCP Registry openapi.yaml.
-pub fn assert_official_shape(body: &Value, schema: &str) {
-    let document = official_openapi();
-    let root = serde_json::json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$ref": format!("#/components/schemas/{schema}"),
-        "components": document["components"],
-    });
-    let validator = jsonschema::options().should_validate_formats(true).build(&root).unwrap();
-    let errors: Vec<String> =
-        validator.iter_errors(body).map(|e| format!("{e} at {}", e.instance_path())).collect();
-    assert!(errors.is_empty(), "not a valid {schema}:\n{}\n{body}", errors.join("\n"));
-}
+/// Validates a body against the API's response schema of that name (the official server.json schema inside
+/// the specification's envelope).
+pub use registry_testkit::spec::assert_api_shape;
 
 #[test]
-fn the_official_shape_check_catches_a_broken_list() {
+fn the_shape_check_catches_a_broken_list() {
     let broken = serde_json::json!({"servers": [{"server": {"name": "io.example/x", "version": "1"}}]});
-    let caught = std::panic::catch_unwind(|| assert_official_shape(&broken, "ServerList"));
+    let caught = std::panic::catch_unwind(|| assert_api_shape(&broken, "ServerList"));
     assert!(caught.is_err(), "a server without a description must not pass");
 }
 

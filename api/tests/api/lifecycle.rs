@@ -39,7 +39,7 @@ on_both_backends! {
         let hidden = app.get(&format!("{TOOL}/versions/2.0.0")).await;
         let restored = app.patch_json(&format!("{TOOL}/versions/2.0.0/status"), &json!({ "status": "active" })).await;
 
-        assert_official_shape(&deprecated.body, "ServerResponse");
+        assert_api_shape(&deprecated.body, "ServerResponse");
         assert_eq!(official(&deprecated)["statusMessage"], "use 3.x");
         assert_ne!(official(&deprecated)["statusChangedAt"], official(&before)["statusChangedAt"]);
         assert_eq!(official(&reworded)["statusChangedAt"], official(&deprecated)["statusChangedAt"], "only a status change moves statusChangedAt");
@@ -90,7 +90,7 @@ on_both_backends! {
         assert_eq!(servers.len(), 3);
         assert!(servers.iter().all(|s| s["_meta"]["io.modelcontextprotocol.registry/official"]["status"] == "deprecated"));
         for server in servers {
-            assert_official_shape(server, "ServerResponse");
+            assert_api_shape(server, "ServerResponse");
         }
         assert!(again.problem(400)["detail"].as_str().unwrap().contains("all versions already have"));
         unknown.problem(404);
@@ -110,7 +110,7 @@ on_both_backends! {
         let republished = app.post_json("/registry/internal/v0.1/publish", &server_json("io.example/tool", "2.0.0")).await;
 
         assert_eq!(deleted.status, 200);
-        assert_official_shape(&deleted.body, "ServerResponse");
+        assert_api_shape(&deleted.body, "ServerResponse");
         assert_eq!((deleted.body["server"]["version"].as_str(), official(&deleted)["isLatest"].as_bool()), (Some("2.0.0"), Some(true)), "the version as it was");
         gone.problem(404);
         assert_eq!(latest, "1.0.0");
@@ -149,7 +149,7 @@ on_both_backends! {
         let not_json = app.send(app.client.put(format!("{}{TOOL}/versions/1.0.0", app.base)).header("content-type", "application/json").body("{")).await;
 
         assert_eq!(replaced.status, 200, "{}", replaced.body);
-        assert_official_shape(&replaced.body, "ServerResponse");
+        assert_api_shape(&replaced.body, "ServerResponse");
         assert_eq!((replaced.body["server"]["description"].as_str(), read.body["server"]["title"].as_str()), (Some("edited"), Some("Tool")));
         assert_eq!(official(&replaced)["publishedAt"], official(&before)["publishedAt"]);
         assert_ne!(official(&replaced)["updatedAt"], official(&before)["updatedAt"], "updatedAt moves");

@@ -48,7 +48,7 @@ on_both_backends! {
         let listed = app.get("/registry/internal/v0.1/servers?search=weather").await;
 
         assert_eq!(created.status, 201, "{}", created.body);
-        assert_official_shape(&created.body, "ServerResponse");
+        assert_api_shape(&created.body, "ServerResponse");
         assert_eq!(location, "/registry/internal/v0.1/servers/com.example.platform%2Fweather/versions/2.0.0");
         assert_eq!(created.body["server"], document);
         let official = &created.body["_meta"]["io.modelcontextprotocol.registry/official"];

@@ -18,7 +18,7 @@ on_both_backends! {
 
         assert_eq!(reply.status, 200);
         assert_eq!(reply.content_type(), "application/json");
-        assert_official_shape(&reply.body, "ServerList");
+        assert_api_shape(&reply.body, "ServerList");
         assert_eq!(reply.body["metadata"], json!({"count": 2}), "no nextCursor without a next page");
         let meta = &reply.body["servers"][1]["_meta"]["io.modelcontextprotocol.registry/official"];
         assert_eq!(meta["status"], "active");
@@ -71,7 +71,7 @@ on_both_backends! {
 
         assert_eq!(versions.versions(), [pair("io.example/tool", "2.0.0"), pair("io.example/tool", "1.0.0")]);
         assert_eq!(versions.body["metadata"], json!({"count": 2}));
-        assert_official_shape(&versions.body, "ServerList");
+        assert_api_shape(&versions.body, "ServerList");
         assert_eq!(unknown.problem(404)["detail"], "Server not found");
     }
 
@@ -85,7 +85,7 @@ on_both_backends! {
         let unencoded = app.get("/v0.1/servers/io.example/tool/versions/latest").await;
 
         assert_eq!(exact.status, 200);
-        assert_official_shape(&exact.body, "ServerResponse");
+        assert_api_shape(&exact.body, "ServerResponse");
         assert_eq!(exact.body["server"]["version"], "1.0.0+build.7");
         assert_eq!(latest.body["server"]["version"], "1.0.0+build.7");
         assert_eq!(missing.problem(404)["detail"], "Server not found");

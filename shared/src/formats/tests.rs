@@ -216,33 +216,36 @@ fn a_stream_hands_over_entries_in_order_and_stops_at_the_callers_error() {
     );
 }
 
-mod against_the_reference {
-    use super::*;
-    use registry_testkit::reference::{assert_valid, read_json, reference_dir, server_schema};
+/// Whole catalogues and documents: the project's fixtures, which use every field of the ToolHive format and of
+/// the server.json schema, checked against the official schema; and, optionally, the real ones.
+mod whole_documents {
+    use std::path::{Path, PathBuf};
 
-    fn entries_of(format: Format, path: &std::path::Path) -> Vec<Entry> {
+    use super::*;
+    use registry_testkit::fixtures::{self, read_json};
+    use registry_testkit::spec::{assert_valid, server_schema};
+
+    fn entries_of(format: Format, path: &Path) -> Vec<Entry> {
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         parse(format, &bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
-    #[test]
-    fn every_converted_toolhive_catalogue_entry_validates_against_the_current_schema() {
+    fn example(file: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/data").join(file)
+    }
+
+    /// Converts each catalogue: one entry per server and remote server, each valid against the schema.
+    fn assert_catalogues_convert_to_valid_entries(catalogues: &[PathBuf]) {
         let schema = server_schema();
-        let catalogues = [
-            reference_dir().join("toolhive/legacy-registry/registry.json"),
-            reference_dir().join("toolhive-registry-server/v0.4.9/examples/toolhive-registry.json"),
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../examples/data/toolhive-catalogue.json"),
-        ];
         for catalogue in catalogues {
-            let document = read_json(&catalogue);
+            let document = read_json(catalogue);
             let expected = ["servers", "remote_servers"]
                 .iter()
                 .filter_map(|key| document.get(key).and_then(Value::as_object))
                 .map(serde_json::Map::len)
                 .sum::<usize>();
 
-            let entries = entries_of(Format::Toolhive, &catalogue);
+            let entries = entries_of(Format::Toolhive, catalogue);
 
             assert_eq!(entries.len(), expected, "{}", catalogue.display());
             for entry in &entries {
@@ -251,14 +254,14 @@ mod against_the_reference {
         }
     }
 
-    #[test]
-    fn the_real_toolhive_catalogue_keeps_every_tag_for_filtering() {
-        let path = reference_dir().join("toolhive/legacy-registry/registry.json");
-        let document = read_json(&path);
-        let entries = entries_of(Format::Toolhive, &path);
-
+    /// Every converted entry carries its catalogue entry's tags, in order, for the tag filters.
+    fn assert_every_tag_is_kept(path: &Path) {
+        let document = read_json(path);
+        let entries = entries_of(Format::Toolhive, path);
+        assert!(!entries.is_empty(), "{}", path.display());
         for entry in &entries {
-            let short = entry.server.name().as_str().trim_start_matches("io.github.stacklok/");
+            let name = entry.server.name().as_str();
+            let short = name.strip_prefix("io.github.stacklok/").unwrap_or(name);
             let source =
                 document["servers"].get(short).or_else(|| document["remote_servers"].get(short)).unwrap();
             let tags: Vec<&str> =
@@ -267,24 +270,9 @@ mod against_the_reference {
         }
     }
 
-    #[test]
-    fn upstream_files_parse_and_every_document_survives_a_round_trip() {
-        let mut documents = Vec::new();
-        let examples = reference_dir().join("mcp-registry/examples");
-        for file in std::fs::read_dir(&examples).unwrap() {
-            documents.push(read_json(&file.unwrap().path()));
-        }
-        assert_eq!(documents.len(), 16);
-        for upstream in [
-            reference_dir().join("toolhive-registry-server/v0.4.9/examples/upstream-registry.json"),
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../examples/data/upstream-catalogue.json"),
-        ] {
-            let entries = entries_of(Format::Upstream, &upstream);
-            assert!(!entries.is_empty());
-            documents.extend(entries.into_iter().map(|e| e.server.into_value()));
-        }
-
+    /// Each document parses, and serialises back to the same value and the same bytes, key order included.
+    fn assert_round_trips(documents: Vec<Value>) {
+        assert!(!documents.is_empty());
         for document in documents {
             let parsed: ServerJson = serde_json::from_value(document.clone()).unwrap();
             let again = serde_json::to_value(&parsed).unwrap();
@@ -293,16 +281,79 @@ mod against_the_reference {
         }
     }
 
+    fn upstream_documents(path: &Path) -> Vec<Value> {
+        entries_of(Format::Upstream, path).into_iter().map(|e| e.server.into_value()).collect()
+    }
+
     #[test]
-    fn the_typed_view_covers_every_schema_field_of_the_examples() {
-        let examples = reference_dir().join("mcp-registry/examples");
-        for file in std::fs::read_dir(&examples).unwrap() {
-            let document = read_json(&file.unwrap().path());
+    fn every_converted_toolhive_catalogue_entry_validates_against_the_current_schema() {
+        assert_catalogues_convert_to_valid_entries(&[
+            fixtures::toolhive_catalogue(),
+            example("toolhive-catalogue.json"),
+        ]);
+    }
+
+    #[test]
+    fn every_tag_of_a_toolhive_catalogue_is_kept_for_filtering() {
+        assert_every_tag_is_kept(&fixtures::toolhive_catalogue());
+        assert_every_tag_is_kept(&example("toolhive-catalogue.json"));
+    }
+
+    #[test]
+    fn server_json_documents_and_upstream_files_survive_a_round_trip() {
+        let mut documents: Vec<Value> =
+            fixtures::server_json().into_iter().map(|(_, document)| document).collect();
+        documents.extend(upstream_documents(&example("upstream-catalogue.json")));
+
+        assert_round_trips(documents);
+    }
+
+    #[test]
+    fn the_typed_view_alone_reproduces_every_field_of_the_fixtures() {
+        for (file, document) in fixtures::server_json() {
             let parsed = ServerJson::from_value(document.clone()).unwrap();
 
             let typed = serde_json::to_value(parsed.detail()).unwrap();
 
-            assert_eq!(typed, document, "the typed view alone reproduces a schema-conformant document");
+            assert_eq!(
+                typed, document,
+                "{file}: the typed view alone reproduces a schema-conformant document"
+            );
         }
+    }
+
+    #[test]
+    #[ignore = "optional comparison with the reference data (TEST_REFERENCE_DIR); scripts/test.sh runs it"]
+    fn reference_real_toolhive_catalogues_convert_to_valid_entries_with_their_tags() {
+        let Some(reference) = registry_testkit::reference::dir("ToolHive's real catalogues") else { return };
+        let legacy = reference.join("toolhive/legacy-registry/registry.json");
+        assert_catalogues_convert_to_valid_entries(&[
+            legacy.clone(),
+            reference.join("toolhive-registry-server/v0.4.9/examples/toolhive-registry.json"),
+        ]);
+        assert_every_tag_is_kept(&legacy);
+    }
+
+    #[test]
+    #[ignore = "optional comparison with the reference data (TEST_REFERENCE_DIR); scripts/test.sh runs it"]
+    fn reference_official_examples_round_trip_and_keep_every_field_in_the_typed_view() {
+        let Some(reference) = registry_testkit::reference::dir("the official server.json examples") else {
+            return;
+        };
+        let examples: Vec<Value> = std::fs::read_dir(reference.join("mcp-registry/examples"))
+            .unwrap()
+            .map(|file| read_json(&file.unwrap().path()))
+            .collect();
+        assert_eq!(examples.len(), 16);
+        for document in &examples {
+            let typed =
+                serde_json::to_value(ServerJson::from_value(document.clone()).unwrap().detail()).unwrap();
+            assert_eq!(&typed, document);
+        }
+        let mut documents = examples;
+        documents.extend(upstream_documents(
+            &reference.join("toolhive-registry-server/v0.4.9/examples/upstream-registry.json"),
+        ));
+        assert_round_trips(documents);
     }
 }

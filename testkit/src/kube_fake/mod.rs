@@ -1,5 +1,5 @@
 //! A Kubernetes API server for ToolHive's three kinds, served on loopback and faithful to the wire protocol
-//! that kube 5 speaks (`../shared/notes/kubernetes-discovery.md` §3), so the real `kube::Client` talks to it:
+//! that kube 5 speaks, so the real `kube::Client` talks to it:
 //! - one resource version for every object, as etcd keeps it, as a decimal string;
 //! - paged LIST with `limit` and `continue`, every page from a snapshot taken at the first page's version;
 //!   a token from before a compaction is answered 410;
