@@ -46,8 +46,18 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate a configuration and print it as loaded (defaults applied, environment overrides included,
-    /// secrets redacted), or print every problem, one per line, and exit with status 2.
-    Check(ConfigArg),
+    /// secrets redacted), or print every problem, one per line, and exit with status 2. Warnings (what a
+    /// valid configuration may still get wrong) go to stderr as `warning: <key>: <what>`.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Exit with status 2 when there is any warning.
+    #[arg(long)]
+    pub deny_warnings: bool,
 }
 
 #[derive(Debug, Args)]

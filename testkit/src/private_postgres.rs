@@ -11,32 +11,53 @@ use url::Url;
 pub struct PrivatePostgres {
     dir: tempfile::TempDir,
     pub port: u16,
-    /// The `postgres` database of the cluster, reachable over TCP with trust authentication.
+    /// The `postgres` database of the cluster as the superuser `postgres`, over TCP (with its password, on a
+    /// cluster that asks for one).
     pub url: Url,
 }
 
 impl PrivatePostgres {
-    /// Creates and starts a cluster; takes a second or two.
+    /// Creates and starts a cluster that trusts every login; takes a second or two.
     pub fn start() -> Self {
+        Self::initialised(&["-A", "trust"], None)
+    }
+
+    /// Creates and starts a cluster whose TCP logins need a password (scram-sha-256), as a production
+    /// server's do. Its `url` carries `postgres`'s password, `superuser_password`.
+    pub fn start_with_passwords(superuser_password: &str) -> Self {
+        Self::initialised(&["--auth-local=trust", "--auth-host=scram-sha-256"], Some(superuser_password))
+    }
+
+    fn initialised(auth: &[&str], superuser_password: Option<&str>) -> Self {
         let dir = tempfile::Builder::new().prefix("registry-pg-").tempdir().unwrap();
         if running_as_root() {
             let status = Command::new("chown").args(["postgres:postgres"]).arg(dir.path()).status().unwrap();
             assert!(status.success(), "chown of the cluster directory failed");
         }
         let data = dir.path().join("data");
-        let init = run_as_owner(bin("initdb"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
-            .output()
-            .unwrap();
+        let mut init = run_as_owner(bin("initdb"));
+        init.arg("-D").arg(&data).args(auth).args([
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]);
+        if let Some(password) = superuser_password {
+            let file = dir.path().join("superuser-password");
+            std::fs::write(&file, password).unwrap();
+            if running_as_root() {
+                Command::new("chown").args(["postgres:postgres"]).arg(&file).status().unwrap();
+            }
+            init.arg(format!("--pwfile={}", file.display()));
+        }
+        let init = init.output().unwrap();
         assert!(init.status.success(), "initdb failed: {}", String::from_utf8_lossy(&init.stderr));
         let port = free_port();
-        let cluster = Self {
-            url: Url::parse(&format!("postgres://postgres@127.0.0.1:{port}/postgres")).unwrap(),
-            dir,
-            port,
-        };
+        let mut url = Url::parse(&format!("postgres://postgres@127.0.0.1:{port}/postgres")).unwrap();
+        url.set_password(superuser_password).unwrap();
+        let cluster = Self { url, dir, port };
         cluster.start_again();
         cluster
     }

@@ -4,11 +4,21 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
+use registry_shared::config::ConfigErrors;
 
 use super::{Failure, load};
 
-pub fn check(path: &Path) -> Result<(), Failure> {
+/// Prints the configuration as loaded, and its warnings to stderr; with `deny_warnings`, a warning fails the
+/// check as a problem does.
+pub fn check(path: &Path, deny_warnings: bool) -> Result<(), Failure> {
     let config = load(path)?;
+    let warnings = config.warnings();
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    if deny_warnings && !warnings.is_empty() {
+        return Err(Failure::Config(ConfigErrors(Vec::new())));
+    }
     // Through a JSON value: the YAML serialiser cannot write nested enums (sources) directly.
     let tree = serde_json::to_value(&config).context("printing the configuration")?;
     let yaml = serde_yaml_ng::to_string(&tree).context("printing the configuration")?;

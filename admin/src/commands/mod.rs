@@ -25,7 +25,7 @@ const INVALID_CONFIG: u8 = 2;
 pub async fn run(command: Command) -> ExitCode {
     let result = match command {
         Command::Migrate(args) => migrate::run(&args.config).await,
-        Command::Config(ConfigCommand::Check(args)) => config::check(&args.config),
+        Command::Config(ConfigCommand::Check(args)) => config::check(&args.config.config, args.deny_warnings),
         Command::Status(args) => status::run(&args.config.config, args.output).await,
         Command::EnqueueSync(args) => enqueue::run(&args).await,
         Command::Jobs(args) => enqueue::jobs(&args.config.config, args.output).await,

@@ -33,8 +33,10 @@ fn stages() -> Vec<Vec<String>> {
     stages
 }
 
+/// The runtime stage: the image less its binaries, which the two stages after it add.
 fn runtime() -> Vec<String> {
-    stages().pop().unwrap()
+    let found = stages().into_iter().find(|stage| stage[0].ends_with(" AS runtime"));
+    found.expect("a stage named runtime")
 }
 
 /// The packages the runtime stage installs with apt-get.
@@ -107,7 +109,18 @@ fn the_image_holds_the_three_binaries_runs_as_non_root_and_checks_itself_with_it
     let user = find("USER");
     let uid: u32 = user.trim_start_matches("USER ").split(':').next().unwrap().parse().unwrap();
     assert!(uid >= 1000, "a numeric non-root user, which runAsNonRoot can verify: {user}");
-    assert!(find("COPY").contains("--from=build /out/ /usr/local/bin/"));
+    // The default image takes the binaries of the build stage; `--target prebuilt` those of the context.
+    let all = stages();
+    let (last, before) = all.split_last().unwrap();
+    assert_eq!(last[..], ["FROM runtime".to_owned(), "COPY --from=build /out/ /usr/local/bin/".to_owned()]);
+    assert_eq!(
+        before.last().unwrap()[..],
+        [
+            "FROM runtime AS prebuilt".to_owned(),
+            "COPY prebuilt/registry-api prebuilt/registry-worker prebuilt/registry-admin /usr/local/bin/"
+                .to_owned()
+        ]
+    );
     assert_eq!(find("VOLUME"), r#"VOLUME ["/data"]"#);
     assert_eq!(find("WORKDIR"), "WORKDIR /data");
     // Exec form everywhere: there is no shell to run a string through.

@@ -37,10 +37,11 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// `registry-admin config check` on `config` with `env` set: the configuration must load.
+/// `registry-admin config check --deny-warnings` passes on `config`, with only `env` of the `REGISTRY_*`
+/// variables.
 pub fn config_check(config: &Path, env: &[(String, String)]) {
     let mut command = Command::new(binary("registry-admin"));
-    command.args(["config", "check", "--config"]).arg(config);
+    command.args(["config", "check", "--deny-warnings", "--config"]).arg(config);
     // Only what the deployment sets: none of this machine's REGISTRY_* variables.
     for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("REGISTRY_")) {
         command.env_remove(key);

@@ -1,10 +1,12 @@
 //! Storage settings. No `database:` section, or one with only `path`, selects the embedded SQLite file;
 //! `host` or `url` selects PostgreSQL.
 //!
-//! PostgreSQL passwords come from `passwordFile` / `migrationPasswordFile`, the environment
-//! (`REGISTRY_DATABASE__PASSWORD`, `REGISTRY_DATABASE__MIGRATION_PASSWORD`, or libpq's `PGPASSWORD`), or the
-//! pgpass file (`PGPASSFILE` or `~/.pgpass`), in that order. They are resolved when connecting and never held
-//! in the configuration, so `Debug` and `config check` cannot show them.
+//! PostgreSQL passwords are resolved when connecting and never held in the configuration, so `Debug` and
+//! `config check` cannot show them. The application login's comes from `passwordFile`, else
+//! `REGISTRY_DATABASE__PASSWORD`. The migration login's comes from `migrationPasswordFile`, else
+//! `REGISTRY_DATABASE__MIGRATION_PASSWORD`, else, when it is the application's login (the `url` form, or
+//! `migrationUser` unset or equal to `user`), from the application's. Without any of them, libpq's own apply:
+//! `PGPASSWORD`, then the pgpass file (`PGPASSFILE` or `~/.pgpass`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Serialize, Serializer};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use url::Url;
+
+use super::ConfigProblem;
 
 /// The default SQLite file of the embedded setup.
 pub const DEFAULT_SQLITE_PATH: &str = "./data/registry.db";
@@ -122,6 +126,24 @@ impl From<SslMode> for PgSslMode {
     }
 }
 
+/// Where a login's password is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    /// A file named by a key of `database` (`passwordFile`, `migrationPasswordFile`).
+    File { key: &'static str, path: PathBuf },
+    /// An environment variable of that name.
+    Environment(&'static str),
+}
+
+impl fmt::Display for PasswordSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::File { key, .. } => write!(f, "database.{key}"),
+            Self::Environment(variable) => f.write_str(variable),
+        }
+    }
+}
+
 /// Which database role a connection is for: the application's, or the migrator's (DDL rights).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -164,22 +186,73 @@ impl PostgresConfig {
         options: PgConnectOptions,
         role: Role,
     ) -> Result<PgConnectOptions, CredentialError> {
-        let (password_env, password_file, key) = match role {
-            Role::App => ("REGISTRY_DATABASE__PASSWORD", &self.password_file, "passwordFile"),
-            Role::Migration => (
-                "REGISTRY_DATABASE__MIGRATION_PASSWORD",
-                &self.migration_password_file,
-                "migrationPasswordFile",
-            ),
-        };
-        let password = match password_file {
-            Some(path) => Some(read_secret(key, path)?),
-            None => std::env::var(password_env).ok().map(SecretString::from),
+        let password = match self.password_source(role) {
+            None => None,
+            Some(PasswordSource::File { key, path }) => Some(read_secret(key, &path)?),
+            Some(PasswordSource::Environment(variable)) => {
+                std::env::var(variable).ok().map(SecretString::from)
+            }
         };
         Ok(match password {
             Some(password) => options.password(password.expose_secret()),
             None => options,
         })
+    }
+
+    /// Where a role's password comes from, read from the environment now; `None` leaves it to libpq's own
+    /// sources (`PGPASSWORD`, pgpass).
+    pub fn password_source(&self, role: Role) -> Option<PasswordSource> {
+        match role {
+            Role::App => self.own_password_source(Role::App),
+            Role::Migration => self.own_password_source(Role::Migration).or_else(|| {
+                if self.migration_is_app_login() { self.own_password_source(Role::App) } else { None }
+            }),
+        }
+    }
+
+    /// The sources set for this role itself: its file, else its environment variable.
+    fn own_password_source(&self, role: Role) -> Option<PasswordSource> {
+        let (file, key, variable) = match role {
+            Role::App => (&self.password_file, "passwordFile", "REGISTRY_DATABASE__PASSWORD"),
+            Role::Migration => (
+                &self.migration_password_file,
+                "migrationPasswordFile",
+                "REGISTRY_DATABASE__MIGRATION_PASSWORD",
+            ),
+        };
+        match file {
+            Some(path) => Some(PasswordSource::File { key, path: path.clone() }),
+            None => std::env::var_os(variable).is_some().then_some(PasswordSource::Environment(variable)),
+        }
+    }
+
+    /// Whether the migration login is the application's: the `url` form has one user; the fields form when
+    /// `migrationUser` is `user` (its default).
+    fn migration_is_app_login(&self) -> bool {
+        match &self.target {
+            PostgresTarget::Url { .. } => true,
+            PostgresTarget::Fields { user, migration_user, .. } => user == migration_user,
+        }
+    }
+
+    /// What a configuration that loads may still get wrong: a migration login of its own with no password
+    /// source while the application login has one (`registry-admin migrate` would log in without it).
+    pub fn warnings(&self) -> Vec<ConfigProblem> {
+        let mut warnings = Vec::new();
+        if let (None, Some(app), PostgresTarget::Fields { migration_user, .. }) =
+            (self.password_source(Role::Migration), self.password_source(Role::App), &self.target)
+        {
+            warnings.push(ConfigProblem {
+                path: "database.migrationPasswordFile".into(),
+                message: format!(
+                    "the migration login ({migration_user:?}, database.migrationUser) has no password source, \
+                     while the application login has {app}; set database.migrationPasswordFile or \
+                     REGISTRY_DATABASE__MIGRATION_PASSWORD, or the migration logs in with PGPASSWORD or pgpass \
+                     alone"
+                ),
+            });
+        }
+        warnings
     }
 
     /// The options from the URL or fields. Parsing a URL applies `PGPASSWORD` and the pgpass file for the

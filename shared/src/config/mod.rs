@@ -27,7 +27,9 @@ pub use auth::{
     SigningAlgorithm,
 };
 pub use cache::{CacheConfig, RedisConfig};
-pub use database::{CredentialError, PostgresConfig, PostgresTarget, Role, SslMode, StorageConfig};
+pub use database::{
+    CredentialError, PasswordSource, PostgresConfig, PostgresTarget, Role, SslMode, StorageConfig,
+};
 pub use errors::{ConfigErrors, ConfigProblem};
 pub use load::ENV_PREFIX;
 pub use telemetry::{OtlpConfig, TracingConfig};
@@ -429,6 +431,15 @@ impl Config {
 
     pub fn registry(&self, name: &RegistryName) -> Option<&RegistryConfig> {
         self.registries.iter().find(|r| &r.name == name)
+    }
+
+    /// What a valid configuration may still get wrong, each with its key path; `registry-admin config check`
+    /// prints them (and fails on them with `--deny-warnings`).
+    pub fn warnings(&self) -> Vec<ConfigProblem> {
+        match &self.database {
+            StorageConfig::Postgres(postgres) => postgres.warnings(),
+            StorageConfig::Sqlite { .. } => Vec::new(),
+        }
     }
 }
 
