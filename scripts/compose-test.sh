@@ -133,7 +133,7 @@ if ! podman image exists "$base"; then
   # On hosts whose HTTPS goes through a local CA, builds inside need it too.
   if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
     cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
-    chroot "$rootfs" update-ca-certificates >/dev/null 2>&1
+    TMPDIR=/tmp chroot "$rootfs" update-ca-certificates >"$run/ca.log" 2>&1 || { cat "$run/ca.log" >&2; exit 1; }
   fi
   rm -rf "$rootfs/var/cache/apt/archives/"*.deb "$rootfs/var/lib/apt/lists/"*
   tar -C "$rootfs" -c . | podman import --quiet --change 'CMD ["/bin/bash"]' - "$base" >/dev/null

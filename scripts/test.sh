@@ -124,7 +124,7 @@ else
 fi
 say "schemathesis against our own OpenAPI document"
 scripts/schemathesis.sh
-# The binaries the tests ran (a no-op build), in the image, and the compose stack started for real.
+# The binaries the tests ran (nextest built them for the integration tests), in the image, and the compose
+# stack started for real.
 say "the deployment kit on a real container engine: scripts/compose-test.sh"
-cargo build --workspace --bins --locked "${otlp[@]}"
 scripts/compose-test.sh "${CARGO_TARGET_DIR:-target}/debug"
