@@ -24,11 +24,11 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::audit::audit_requests;
-use crate::auth::{Authenticator, require_token};
+use crate::auth::Authenticator;
+use crate::auth::gate::require_token;
 use crate::http_cache::{read_headers, reread_after_writes};
-use crate::middleware::{
-    REQUEST_ID, RequestSpan, ResponseLog, limit_duration, normalize_url, track_requests,
-};
+use crate::middleware::{RequestSpan, ResponseLog, limit_duration, normalize_url, track_requests};
+use crate::names::REQUEST_ID;
 use crate::page_cache::PageCache;
 use crate::registry_set;
 use crate::routes;

@@ -14,7 +14,7 @@ use registry_shared::audit::{AuditEvent, Outcome};
 
 use crate::auth::authz::Action;
 use crate::auth::{Principal, is_write};
-use crate::middleware::REQUEST_ID;
+use crate::names::REQUEST_ID;
 use crate::state::AppState;
 
 /// What the layers and the handler learn about a request, for its audit event.

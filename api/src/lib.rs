@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod http_cache;
 pub mod middleware;
+pub mod names;
 pub mod page_cache;
 pub mod registry_set;
 pub mod routes;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use registry_shared::config::format_duration;
@@ -13,9 +13,7 @@ use tower_http::trace::{MakeSpan, OnResponse};
 use tracing::Span;
 
 use crate::error::ApiError;
-use crate::routes::DOCS_PATH;
-
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+use crate::names::{DOCS_PATH, REQUEST_ID};
 
 /// Refuses NUL bytes (raw or `%00`) anywhere in the path or query, and redirects a path with a trailing slash
 /// to the same path without it (308, so the method and body are kept), except Swagger UI's `/docs/`.

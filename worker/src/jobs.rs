@@ -14,8 +14,9 @@ use registry_shared::config::{Backoff, Config};
 use registry_shared::jobs::{SYNC_QUEUE, SyncRegistry};
 use registry_shared::store::Store;
 
+use crate::error::SyncError;
 use crate::sources::Context;
-use crate::sync::{SyncError, record_unsyncable, sync_registry};
+use crate::sync::{record_unsyncable, sync_registry};
 
 /// What every job handler can reach.
 pub struct WorkerState {

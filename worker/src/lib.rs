@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod error;
 pub mod jobs;
 pub mod kubernetes;
 pub mod scheduler;

@@ -15,8 +15,9 @@ use registry_shared::store::{
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::error::SyncError;
 use crate::kubernetes;
-use crate::sources::{self, Ask, Batch, Context, Listed, Pulled, Sink, SourceError};
+use crate::sources::{self, Ask, Batch, Context, Listed, Pulled, Sink};
 
 /// What a successful sync did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,29 +28,6 @@ pub enum SyncOutcome {
     Unchanged,
     /// The registry is not synced (managed).
     NotSynced,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    #[error(transparent)]
-    Source(#[from] SourceError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the sync did not finish within worker.jobTimeout ({})", format_duration(*.0))]
-    TimedOut(Duration),
-}
-
-impl SyncError {
-    /// Whether trying again soon may succeed.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            Self::Source(e) => e.transient,
-            Self::Store(
-                StoreError::Duplicate(_) | StoreError::UnknownRegistry(_) | StoreError::Corrupt(_),
-            ) => false,
-            Self::Store(_) | Self::TimedOut(_) => true,
-        }
-    }
 }
 
 pub async fn sync_registry(
@@ -250,10 +228,6 @@ enum Pull {
 /// less than this. The stored ones diff as unchanged, and are not written twice.
 pub const REREAD_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
 
-/// At most this many versions are read again by a pull of changes: more in the window are one bulk write
-/// upstream, committed together and seen already, and would otherwise be read again by every pull.
-pub const REREAD_LIMIT: usize = 1_000;
-
 fn plan_pull(registry: &RegistryConfig, status: &SyncStatus, filter_hash: &str, now: DateTime<Utc>) -> Pull {
     let full = |reason: &str| Pull::Full(reason.to_owned());
     if !matches!(registry.source, SourceConfig::Api(_)) {
@@ -283,7 +257,7 @@ fn plan_pull(registry: &RegistryConfig, status: &SyncStatus, filter_hash: &str, 
 /// Records a successful pull in an api registry's mirroring state: its kind, and the high-water mark the
 /// upstream's own `updatedAt`s set (a full scrape sets it; a pull of changes only moves it forward), and
 /// where the next pull of changes starts: [`REREAD_WINDOW`] before the mark, or later if more than
-/// [`REREAD_LIMIT`] versions would be read again.
+/// [`REREAD_LIMIT`](crate::sources::REREAD_LIMIT) versions would be read again.
 fn note_pull(
     registry: &RegistryConfig,
     status: &mut SyncStatus,

@@ -1,10 +1,11 @@
-//! Who is calling, and may they. In `oauth` mode one middleware ([`require_token`]) authenticates every
+//! Who is calling, and may they. In `oauth` mode one middleware ([`gate`]) authenticates every
 //! request that is not public: the bearer token is routed to the provider whose issuer equals its `iss`
 //! exactly, and verified with that provider's keys only ([`jwt`]). The [`Principal`] it finds goes into the
 //! request; [`WriteAccess`], which every write route takes, is the one decision on writes and builds on it.
 //! Refusals carry the RFC 6750 challenge with the RFC 9728 `resource_metadata` URL ([`metadata`]).
 
 pub mod authz;
+pub mod gate;
 mod http;
 mod introspection;
 pub mod jwt;
@@ -17,16 +18,12 @@ mod write_access;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::Response;
-use registry_shared::config::{AuthConfig, AuthMode, OAuthConfig};
+use registry_shared::config::OAuthConfig;
 use serde_json::{Map, Value};
 
-use crate::audit::AuditSlot;
 use crate::error::{ApiError, problem};
-use crate::state::AppState;
 use jwt::Rejection;
 use providers::Provider;
 pub use public_paths::is_public;
@@ -221,26 +218,6 @@ impl Authenticator {
         Some(response)
     }
 
-    /// The principal of a request's token, whose scopes allow the request; else the 401 or 403 to answer.
-    /// The principal, or why there is none, goes into the audit facts.
-    pub(super) async fn admit(
-        &self,
-        headers: &HeaderMap,
-        write: bool,
-        audit: &AuditSlot,
-    ) -> Result<Principal, Response> {
-        let principal = self.authenticate(headers).await.map_err(|refusal| {
-            audit.note(|facts| facts.detail = Some(refusal.to_string()));
-            self.unauthorized(&refusal)
-        })?;
-        audit.note(|facts| facts.principal(&principal));
-        if let Some(refused) = self.scope_refusal(&principal, write) {
-            audit.note(|facts| facts.detail = Some("the token lacks the scope".into()));
-            return Err(refused);
-        }
-        Ok(principal)
-    }
-
     /// A 401 with the RFC 6750 challenge for `refusal`; the body's description is fixed and leaks nothing.
     pub fn unauthorized(&self, refusal: &Refusal) -> Response {
         let (error, description) = match refusal {
@@ -274,37 +251,10 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' ')).then_some(token)
 }
 
-/// Authenticates every request that needs it (see the module docs), before routing to the handler.
-pub async fn require_token(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let Some(authenticator) = state.authenticator.as_deref() else { return next.run(request).await };
-    if !needs_token(&state.config.auth, request.method(), request.uri().path()) {
-        return next.run(request).await;
-    }
-    let audit = AuditSlot::of(request.extensions());
-    let write = is_write(request.method(), request.uri().path());
-    match authenticator.admit(request.headers(), write, &audit).await {
-        Ok(principal) => {
-            request.extensions_mut().insert(principal);
-            next.run(request).await
-        }
-        Err(refused) => refused,
-    }
-}
-
 /// Whether a request changes something; `POST …/validate` stores nothing and is a read.
 pub fn is_write(method: &Method, path: &str) -> bool {
     !(matches!(*method, Method::GET | Method::HEAD)
         || (*method == Method::POST && path.ends_with("/validate")))
-}
-
-/// Whether a request needs a token: not in anonymous mode, not on a public path, and not a registry read
-/// when `publicReads` opens them (the extension API stays protected: it shows source hosts and errors).
-/// `POST …/validate` stores nothing and counts as a read.
-fn needs_token(auth: &AuthConfig, method: &Method, path: &str) -> bool {
-    if auth.mode == AuthMode::Anonymous || is_public(path, &auth.public_paths) {
-        return false;
-    }
-    !(auth.public_reads && !is_write(method, path) && !path.starts_with("/extension/"))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! Concurrent misses of one key make one database read ([`Flights`]); the others wait for it.
 //! What a read returns does not depend on who asks (authorisation ran before), so callers share entries.
 
+mod key;
 mod shared;
 
 use std::collections::HashMap;
@@ -22,12 +23,10 @@ use bytes::Bytes;
 use registry_shared::config::{CacheConfig, RedisConfig};
 use tokio::sync::OnceCell;
 
+pub use self::key::Key;
+use self::key::count_lookup;
 use self::shared::SharedTier;
 use crate::error::ApiError;
-
-/// The hash a read's `ETag` and its cache entries share.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Key(pub [u8; 16]);
 
 /// A content encoding the cache keeps bodies in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -248,12 +247,6 @@ impl PageCache {
             metrics::gauge!(registry_shared::metrics::CACHE_MEMORY_BYTES).set(memory.weighted_size() as f64);
         }
     }
-}
-
-/// A page cache lookup of `tier`: `hit`, `miss`, or `bypass` (the tier is off, or skipped while failing).
-pub(super) fn count_lookup(tier: &'static str, result: &'static str) {
-    metrics::counter!(registry_shared::metrics::CACHE_LOOKUPS, "tier" => tier, "result" => result)
-        .increment(1);
 }
 
 /// Single flight: the first caller for a key runs its read, and callers that come while it runs wait for

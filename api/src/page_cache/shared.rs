@@ -15,7 +15,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use registry_shared::config::RedisConfig;
 use registry_shared::store::snapshot::hex;
 
-use super::Key;
+use super::key::{Key, count_lookup};
 
 /// Failures in a row that open the breaker.
 pub const FAILURES_TO_OPEN: u32 = 3;
@@ -58,14 +58,14 @@ impl SharedTier {
     /// The body kept under `key`, or `None` when Redis has none, fails, is slow or is not called.
     pub async fn get(&self, key: Key) -> Option<Bytes> {
         if !self.breaker.allows(Instant::now()) {
-            super::count_lookup("redis", "bypass");
+            count_lookup("redis", "bypass");
             return None;
         }
         let mut connection = self.connection.clone();
         let call = connection.get::<_, Option<Vec<u8>>>(self.key(key));
         let outcome = tokio::time::timeout(self.timeout, call).await;
         let body = self.settle(outcome).flatten().map(Bytes::from);
-        super::count_lookup("redis", if body.is_some() { "hit" } else { "miss" });
+        count_lookup("redis", if body.is_some() { "hit" } else { "miss" });
         body
     }
 

@@ -17,10 +17,8 @@ use super::{
     servers,
 };
 use crate::error::PROBLEM_JSON;
+use crate::names::DOCS_PATH;
 use crate::state::AppState;
-
-/// Where Swagger UI lives; `/docs` redirects to it.
-pub const DOCS_PATH: &str = "/docs/";
 
 pub fn router() -> Router<AppState> {
     let ui = SwaggerUi::new(DOCS_PATH.trim_end_matches('/')).config(Config::new(["/openapi.json"]));

@@ -15,7 +15,7 @@ use axum::response::Response;
 use crate::error::problem;
 use crate::state::AppState;
 
-pub use docs::{DOCS_PATH, openapi};
+pub use docs::openapi;
 
 /// The prefixes that serve the MCP Registry API v0.1 reads. `/v0.1` and `/v0` are aliases of the aggregated
 /// view, so clients built for the official registry can use this host as their base URL.

@@ -246,7 +246,7 @@ pub async fn sync_registry(
     }
     let mut job = SyncRegistry::new(config.name.clone(), Trigger::Manual, None);
     job.request_id =
-        headers.get(&crate::middleware::REQUEST_ID).and_then(|id| id.to_str().ok()).map(str::to_owned);
+        headers.get(&crate::names::REQUEST_ID).and_then(|id| id.to_str().ok()).map(str::to_owned);
     let enqueued = job.enqueue(&state.store, None).await?;
     let already_queued = matches!(enqueued, Enqueued::AlreadyQueued { .. });
     Ok((StatusCode::ACCEPTED, Json(SyncJobOut { job_id: enqueued.job_id().to_owned(), already_queued })))

@@ -15,7 +15,7 @@ use sqlx::{Database, Encode, FromRow, Pool, Postgres, QueryBuilder, Sqlite, Tran
 
 use super::query::ListQuery;
 use super::snapshot::{Key, RowWrite};
-use super::staging::StagedRow;
+use super::staged_row::StagedRow;
 use crate::model::RegistryName;
 
 /// A value both backends bind the same way: text, integers, flags, [`super::timestamp::Timestamp`],

@@ -18,6 +18,7 @@ pub mod snapshot;
 mod sql;
 mod sql_store;
 mod sqlite;
+mod staged_row;
 mod staging;
 mod status;
 mod sync_state;
@@ -43,7 +44,8 @@ pub use session_lock::SessionLock;
 pub use snapshot::{DuplicateVersion, SnapshotSummary};
 pub use sql_store::SqlStore;
 pub use sqlite::SqliteStore;
-pub use staging::{Apply, NAMES_PER_CHUNK, StagedRow};
+pub use staged_row::StagedRow;
+pub use staging::{Apply, NAMES_PER_CHUNK};
 pub use status::StatusUpdate;
 
 #[derive(Debug, thiserror::Error)]

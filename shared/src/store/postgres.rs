@@ -11,7 +11,7 @@ use super::dialect::{Dialect, GENERATION_CHANNEL, Mark, Record, Value};
 use super::query::ListQuery;
 use super::snapshot::{Key, RowWrite};
 use super::sql_store::SqlStore;
-use super::staging::StagedRow;
+use super::staged_row::StagedRow;
 use crate::config::{PostgresConfig, Role};
 use crate::model::RegistryName;
 

@@ -17,7 +17,7 @@ use super::dialect::{Dialect, Mark, Record, Value};
 use super::query::ListQuery;
 use super::snapshot::{Key, RowWrite};
 use super::sql_store::SqlStore;
-use super::staging::StagedRow;
+use super::staged_row::StagedRow;
 use super::timestamp::Timestamp;
 use crate::model::RegistryName;
 

@@ -8,6 +8,7 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::target::{Target, matches, served, target};
 use super::{Cluster, GROUP, KINDS, Shared, kind_of};
 
 /// A Kubernetes `Status` answer.
@@ -17,29 +18,6 @@ fn status(code: StatusCode, reason: &str, message: &str) -> Response {
         "message": message, "reason": reason, "code": code.as_u16()
     });
     (code, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
-}
-
-/// What a request addresses: `/apis/{group}/{version}[/namespaces/{ns}]/{plural}`.
-#[derive(Clone)]
-pub(super) struct Target {
-    pub version: String,
-    pub namespace: Option<String>,
-    pub plural: String,
-}
-
-fn target(path: &str) -> Option<Target> {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["apis", group, version, "namespaces", namespace, plural] if *group == GROUP => Some(Target {
-            version: (*version).to_owned(),
-            namespace: Some((*namespace).to_owned()),
-            plural: (*plural).to_owned(),
-        }),
-        ["apis", group, version, plural] if *group == GROUP => {
-            Some(Target { version: (*version).to_owned(), namespace: None, plural: (*plural).to_owned() })
-        }
-        _ => None,
-    }
 }
 
 pub(super) async fn serve(
@@ -81,17 +59,6 @@ pub(super) async fn serve(
         return super::watch::watch_stream(&shared, &target, &query);
     }
     list(&mut cluster, &target, &query)
-}
-
-pub(super) fn matches(target: &Target, plural: &str, namespace: &str) -> bool {
-    plural == target.plural && target.namespace.as_deref().is_none_or(|ns| ns == namespace)
-}
-
-/// The object as served under the requested version (the versions share one schema).
-pub(super) fn served(object: &Value, version: &str) -> Value {
-    let mut object = object.clone();
-    object["apiVersion"] = json!(format!("{GROUP}/{version}"));
-    object
 }
 
 fn list(cluster: &mut Cluster, target: &Target, query: &HashMap<String, String>) -> Response {

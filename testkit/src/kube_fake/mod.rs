@@ -11,6 +11,7 @@
 //! - a request log, and a way to drop every open watch (a disconnect).
 
 mod http;
+mod target;
 mod watch;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -13,7 +13,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
-use super::http::{Target, matches, served};
+use super::target::{Target, matches, served};
 use super::{Change, GROUP, Shared, kind_of};
 
 /// What a watch request asks for.

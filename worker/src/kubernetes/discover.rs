@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 
 use super::cluster::{Cluster, Listing};
 use super::derive::{origin_of, resolve};
-use crate::sources::SourceError;
-use crate::sync::{SyncError, SyncOutcome};
+use crate::error::{SourceError, SyncError};
+use crate::sync::SyncOutcome;
 
 /// Discovers a kubernetes registry. `previous` is its sync status before this run: the last successful
 /// discovery's content hash, and the report that says since when a part has failed. Returns the outcome and

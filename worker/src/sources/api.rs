@@ -19,8 +19,8 @@ use tokio::sync::mpsc;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::http::HttpClient;
-use super::{Ask, Context, Pulled, Sink, Source, SourceError};
-use crate::sync::SyncError;
+use super::{Ask, Context, Pulled, Sink, Source};
+use crate::error::{SourceError, SyncError};
 
 const PAGE_SIZE: u32 = 100;
 

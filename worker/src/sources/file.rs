@@ -13,8 +13,8 @@ use registry_shared::store::snapshot::hex;
 use sha2::{Digest, Sha256};
 
 use super::sink::from_blocking;
-use super::{Ask, Context, Pulled, Sink, Source, SourceError};
-use crate::sync::SyncError;
+use super::{Ask, Context, Pulled, Sink, Source};
+use crate::error::{SourceError, SyncError};
 
 /// The largest file a file source reads.
 pub const MAX_FILE_BYTES: u64 = 4 << 30;

@@ -22,8 +22,8 @@ use registry_shared::store::snapshot::hex;
 use sha2::{Digest, Sha256};
 
 use super::sink::from_blocking;
-use super::{Ask, Context, MAX_BODY_BYTES, Pulled, Sink, Source, SourceError};
-use crate::sync::SyncError;
+use super::{Ask, Context, MAX_BODY_BYTES, Pulled, Sink, Source};
+use crate::error::{SourceError, SyncError};
 
 /// The most a fetch may transfer; a larger repository is refused with a message saying so.
 pub const MAX_FETCH_BYTES: usize = 512 * 1024 * 1024;

@@ -8,7 +8,7 @@ use registry_shared::store::snapshot::hex;
 use reqwest::{Response, StatusCode};
 use sha2::{Digest, Sha256};
 
-use super::SourceError;
+use crate::error::SourceError;
 
 /// The largest response body a source accepts.
 pub const MAX_BODY_BYTES: usize = 100 * 1024 * 1024;

@@ -15,9 +15,9 @@ use registry_shared::formats::Format;
 
 pub use git::{MAX_FETCH_BYTES, set_git_timeouts};
 pub use http::{HttpClient, MAX_BODY_BYTES};
-pub use sink::{Batch, Listed, Sink};
+pub use sink::{Batch, Listed, REREAD_LIMIT, Sink};
 
-use crate::sync::SyncError;
+use crate::error::{SourceError, SyncError};
 
 /// What a pull found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,25 +38,6 @@ pub struct Ask<'a> {
     pub previous: Option<&'a str>,
     /// For an api source, pull only the versions updated strictly after this (`updated_since`).
     pub after: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// A failed fetch. A transient one (network, timeout, 5xx, 429) is worth retrying soon; a permanent one
-/// (unparseable data, a 404, a size limit) waits for the next interval.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct SourceError {
-    pub transient: bool,
-    pub message: String,
-}
-
-impl SourceError {
-    pub fn transient(message: impl Into<String>) -> Self {
-        Self { transient: true, message: message.into() }
-    }
-
-    pub fn permanent(message: impl Into<String>) -> Self {
-        Self { transient: false, message: message.into() }
-    }
 }
 
 /// Shared by the sources while a job runs.

@@ -12,8 +12,11 @@ use registry_shared::formats::{Entry, Format};
 use registry_shared::store::STAGING_BATCH;
 use tokio::sync::mpsc;
 
-use super::SourceError;
-use crate::sync::{REREAD_LIMIT, SyncError};
+use crate::error::{SourceError, SyncError};
+
+/// At most this many versions are read again by a pull of changes: more in the window are one bulk write
+/// upstream, committed together and seen already, and would otherwise be read again by every pull.
+pub const REREAD_LIMIT: usize = 1_000;
 
 pub struct Sink<'a> {
     /// Where full batches (entries, removals) go to be staged while the source reads on.

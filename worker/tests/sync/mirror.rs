@@ -4,7 +4,8 @@
 use registry_shared::model::Status;
 use registry_shared::store::{PullKind, SyncStatus};
 use registry_testkit::*;
-use registry_worker::sync::{REREAD_LIMIT, REREAD_WINDOW, SyncOutcome, sync_registry};
+use registry_worker::sources::REREAD_LIMIT;
+use registry_worker::sync::{REREAD_WINDOW, SyncOutcome, sync_registry};
 
 use super::upstream::{Upstream, item_at};
 use super::*;

@@ -1,0 +1,11 @@
+//! What both tiers of the page cache share: the key of an entry, and the count of lookups.
+
+/// The hash a read's `ETag` and its cache entries share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key(pub [u8; 16]);
+
+/// A page cache lookup of `tier`: `hit`, `miss`, or `bypass` (the tier is off, or skipped while failing).
+pub(super) fn count_lookup(tier: &'static str, result: &'static str) {
+    metrics::counter!(registry_shared::metrics::CACHE_LOOKUPS, "tier" => tier, "result" => result)
+        .increment(1);
+}
