@@ -200,8 +200,9 @@ wait_for() {
 # --- the image on its own ---------------------------------------------------------------------------------
 step=$SECONDS
 for binary in registry-api registry-worker registry-admin; do
-  without_systemd_notes podman run --rm --read-only --cap-drop ALL --security-opt no-new-privileges "$image" "$binary" --version \
-    | grep -q "^$binary " || { echo "error: $binary --version did not start from the image" >&2; exit 1; }
+  printed=$(without_systemd_notes podman run --rm --read-only --cap-drop ALL --security-opt no-new-privileges \
+    "$image" "$binary" --version)
+  [[ $printed == "$binary "* ]] || { echo "error: $binary --version printed ${printed@Q}" >&2; exit 1; }
 done
 [ "$(podman image inspect --format '{{.Config.User}}' "$image")" = 10001:10001 ] \
   || { echo "error: the image does not run as 10001:10001" >&2; exit 1; }
@@ -259,8 +260,9 @@ step=$SECONDS
 python3 server/tests/deploy/containers/smoke.py "http://127.0.0.1:$api_port" examples/publish/ticket-desk.json \
   "http://127.0.0.1:$prometheus_port" || fail_service worker "a smoke check failed"
 for service in api-a api-b; do
-  "${compose[@]}" logs --no-color "$service" | grep -q 'request served' \
-    || fail_service "$service" "$service answered no request through nginx"
+  # Into a file first: grep -q stops reading at the first match, and compose would die of SIGPIPE.
+  "${compose[@]}" logs --no-color "$service" >"$run/$service.log" 2>&1
+  grep -q 'request served' "$run/$service.log" || fail_service "$service" "$service answered no request through nginx"
 done
 took "$step" "the smoke checks: publish and read back through nginx, both replicas answered, syncs, Prometheus"
 

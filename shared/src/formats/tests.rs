@@ -340,9 +340,9 @@ mod whole_documents {
         let Some(reference) = registry_testkit::reference::dir("the official server.json examples") else {
             return;
         };
-        let examples: Vec<Value> = std::fs::read_dir(reference.join("mcp-registry/examples"))
-            .unwrap()
-            .map(|file| read_json(&file.unwrap().path()))
+        let examples: Vec<Value> = fixtures::files_in(&reference.join("mcp-registry/examples"), "json")
+            .iter()
+            .map(|path| read_json(path))
             .collect();
         assert_eq!(examples.len(), 16);
         for document in &examples {

@@ -90,15 +90,12 @@ fn reference_every_official_example_passes() {
     let Some(reference) = registry_testkit::reference::dir("the official server.json examples") else {
         return;
     };
-    let dir = reference.join("mcp-registry/examples");
-    let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let errors: Vec<Issue> = issues(&read_json(&path)).into_iter().filter(Issue::is_error).collect();
+    let examples = registry_testkit::fixtures::files_in(&reference.join("mcp-registry/examples"), "json");
+    for path in &examples {
+        let errors: Vec<Issue> = issues(&read_json(path)).into_iter().filter(Issue::is_error).collect();
         assert!(errors.is_empty(), "{}: {errors:?}", path.display());
-        seen += 1;
     }
-    assert_eq!(seen, 16);
+    assert_eq!(examples.len(), 16);
 }
 
 /// Each structural rule with a document that breaks it. The official schema rejects each one too, except

@@ -29,11 +29,18 @@ def request(method, url, body=None):
         return error.code, error.read().decode(errors="replace")
 
 
-def until(what, check, seconds):
-    """Calls check() until it returns (ok, seen) with ok true, for at most `seconds`."""
+def get(url):
+    """(the JSON body, None) of a 200 answer, or (None, what came instead)."""
+    status, body = request("GET", url)
+    return (body, None) if status == 200 else (None, (status, body))
+
+
+def until(what, url, judge, seconds):
+    """GETs url until judge(body) of a 200 answer says (True, seen), for at most `seconds`; returns seen."""
     deadline = time.monotonic() + seconds
     while True:
-        ok, seen = check()
+        body, failed = get(url)
+        ok, seen = judge(body) if failed is None else (False, failed)
         if ok:
             return seen
         if time.monotonic() > deadline:
@@ -55,10 +62,7 @@ def publish_and_read_back(api, document):
 
 
 def file_registries_synced(api):
-    def check():
-        status, body = request("GET", f"{api}/extension/v0/registries")
-        if status != 200:
-            return False, (status, body)
+    def judge(body):
         registries = body.get("registries", body) if isinstance(body, dict) else body
         phases = {r["name"]: r["syncStatus"] for r in registries if r["name"] in FILE_REGISTRIES}
         synced = all(
@@ -66,25 +70,24 @@ def file_registries_synced(api):
         ) and len(phases) == len(FILE_REGISTRIES)
         return synced, phases
 
-    phases = until("the worker did not sync both file registries", check, 120)
+    what = "the worker did not sync both file registries"
+    phases = until(what, f"{api}/extension/v0/registries", judge, 120)
     counts = ", ".join(f"{name} {s['serverCount']}" for name, s in phases.items())
     print(f"smoke: the worker synced both file registries ({counts} versions)")
 
 
 def prometheus_ready(prometheus):
-    def targets():
-        status, body = request("GET", f"{prometheus}/api/v1/targets")
-        if status != 200:
-            return False, (status, body)
+    def judge(body):
         active = body["data"]["activeTargets"]
         health = {t["labels"]["instance"]: t["health"] for t in active}
         return len(active) == 3 and all(h == "up" for h in health.values()), health
 
-    health = until("Prometheus did not report every target up", targets, 90)
-    status, body = request("GET", f"{prometheus}/api/v1/rules")
-    rules = [r["name"] for g in body["data"]["groups"] for r in g["rules"]] if status == 200 else []
+    what = "Prometheus did not report every target up"
+    health = until(what, f"{prometheus}/api/v1/targets", judge, 90)
+    body, failed = get(f"{prometheus}/api/v1/rules")
+    rules = [r["name"] for g in body["data"]["groups"] for r in g["rules"]] if body else []
     if not rules:
-        sys.exit(f"smoke: Prometheus has loaded no alert rules: {status} {body}")
+        sys.exit(f"smoke: Prometheus has loaded no alert rules: {failed or body}")
     print(f"smoke: Prometheus scrapes {len(health)} targets, all up, and has loaded {len(rules)} alert rules")
 
 
