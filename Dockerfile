@@ -21,7 +21,7 @@ COPY . .
 # The image has no .git: the commit the binaries report (build_info, /version) comes from here.
 ARG GIT_COMMIT=unknown
 ENV GIT_COMMIT=${GIT_COMMIT}
-# Cargo features, e.g. --build-arg CARGO_FEATURES=registry-shared/otlp for OTLP trace export.
+# Cargo features, e.g. --build-arg CARGO_FEATURES=registry-runtime/otlp for OTLP trace export.
 ARG CARGO_FEATURES=""
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \

@@ -115,14 +115,14 @@ say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "${otlp[@]}"
   say "the configuration tests of the build without the otlp feature"
-  cargo nextest run -p registry-shared --lib --locked --no-fail-fast config::
+  cargo nextest run -p registry-runtime --lib --locked --no-fail-fast config::
   # The ignored tests are the optional comparisons with the reference data: each says what it compared
   # against, or that it skipped and why.
   say "the optional comparisons with the reference data (TEST_REFERENCE_DIR)"
   cargo nextest run --workspace --locked --no-fail-fast "${otlp[@]}" --run-ignored only --no-capture
 else
   cargo test --workspace --locked --no-fail-fast "${otlp[@]}"
-  cargo test -p registry-shared --lib --locked --no-fail-fast config::
+  cargo test -p registry-runtime --lib --locked --no-fail-fast config::
   cargo test --workspace --locked --no-fail-fast "${otlp[@]}" -- --ignored --nocapture
 fi
 say "schemathesis against our own OpenAPI document"

@@ -9,7 +9,7 @@ use clap::Parser;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    registry_shared::logging::init("warn");
+    registry_runtime::logging::init("warn");
     let cli = cli::Cli::parse();
     commands::run(cli.command).await
 }

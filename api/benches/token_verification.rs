@@ -17,7 +17,7 @@ use openidconnect::core::CoreJsonWebKeySet;
 use registry_api::Application;
 use registry_api::auth::Authenticator;
 use registry_api::auth::jwt;
-use registry_shared::config::{Config, SigningAlgorithm};
+use registry_runtime::config::{Config, SigningAlgorithm};
 use registry_testkit::oidc::MockProvider;
 use serde_json::json;
 

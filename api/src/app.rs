@@ -11,12 +11,14 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderValue, Method, header};
-use registry_shared::audit::AuditLog;
-use registry_shared::bootstrap;
-use registry_shared::config::{AuthMode, Config, CorsConfig, ShutdownConfig, StorageConfig, format_duration};
-use registry_shared::shutdown::{Shutdown, Signal};
-use registry_shared::store::Store;
-use registry_shared::validation::NoPackageChecks;
+use registry_core::validation::NoPackageChecks;
+use registry_runtime::audit::AuditLog;
+use registry_runtime::bootstrap;
+use registry_runtime::config::{
+    AuthMode, Config, CorsConfig, ShutdownConfig, StorageConfig, format_duration,
+};
+use registry_runtime::shutdown::{Shutdown, Signal};
+use registry_store::Store;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -111,9 +113,9 @@ impl Application {
             read_headers: read_headers(&config.cache, protected_reads),
         });
         let store = state.store.clone();
-        let internal = registry_shared::internal::router(
+        let internal = registry_runtime::internal::router(
             Arc::new(routes::ops::ApiReadiness(state.clone())),
-            Some(registry_shared::internal::scrape_store(store)),
+            Some(registry_runtime::internal::scrape_store(store)),
         );
         Ok(Self {
             listener,

@@ -1,4 +1,4 @@
-//! The API's side of the audit trail ([`registry_shared::audit`]): [`audit_requests`] gives every request an
+//! The API's side of the audit trail ([`registry_runtime::audit`]): [`audit_requests`] gives every request an
 //! [`AuditSlot`] that authentication, [`crate::auth::WriteAccess`] and the write handlers fill in (who, what,
 //! where), and records one event when the request was a write or was refused (401 or 403).
 
@@ -10,7 +10,7 @@ use axum::http::{Extensions, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
-use registry_shared::audit::{AuditEvent, Outcome};
+use registry_runtime::audit::{AuditEvent, Outcome};
 
 use crate::auth::authz::Action;
 use crate::auth::{Principal, is_write};

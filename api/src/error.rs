@@ -3,10 +3,11 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use registry_shared::jobs::JobError;
-use registry_shared::publish::PublishError;
-use registry_shared::store::{Store, StoreError};
-use registry_shared::validation::Issue;
+use registry_core::publish::NotManaged;
+use registry_core::validation::Issue;
+use registry_store::jobs::JobError;
+use registry_store::publisher::PublishError;
+use registry_store::{Store, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -96,10 +97,17 @@ impl From<JobError> for ApiError {
     }
 }
 
+/// A write to a registry that mirrors a source is forbidden.
+impl From<NotManaged> for ApiError {
+    fn from(refused: NotManaged) -> Self {
+        Self::Forbidden(refused.to_string())
+    }
+}
+
 impl From<PublishError> for ApiError {
     fn from(error: PublishError) -> Self {
         match error {
-            PublishError::NotManaged { .. } => Self::Forbidden(error.to_string()),
+            PublishError::NotManaged(refused) => refused.into(),
             PublishError::Invalid(issues) => Self::Validation(
                 issues
                     .into_iter()

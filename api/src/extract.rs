@@ -4,10 +4,10 @@
 use axum::extract::{FromRequestParts, Path, RawPathParams};
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
-use registry_shared::config::RegistryConfig;
-use registry_shared::model::RegistryName;
-use registry_shared::publish::{ensure_managed, publish_target};
-use registry_shared::store::{Cursor, ListQuery, Scope, VersionSelector};
+use registry_core::model::RegistryName;
+use registry_core::publish::{ensure_managed, publish_target};
+use registry_runtime::config::RegistryConfig;
+use registry_store::{Cursor, ListQuery, Scope, VersionSelector};
 use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
 

@@ -14,9 +14,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use registry_shared::build_info::build_info;
-use registry_shared::config::CacheConfig;
-use registry_shared::store::snapshot::hex;
+use registry_core::digest::hex;
+use registry_runtime::build_info::build_info;
+use registry_runtime::config::CacheConfig;
 use sha2::{Digest, Sha256};
 
 use crate::auth::is_write;

@@ -8,7 +8,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use registry_shared::config::format_duration;
+use registry_runtime::config::format_duration;
 use tower_http::trace::{MakeSpan, OnResponse};
 use tracing::Span;
 
@@ -90,7 +90,7 @@ impl<B> OnResponse<B> for ResponseLog {
 /// The HTTP metrics of a request, labelled by the route it matched (never the raw path, which would make a
 /// series per server name) or `unmatched`, with its method and status; and the requests in flight.
 pub async fn track_requests(request: Request, next: Next) -> Response {
-    use registry_shared::metrics::{HTTP_DURATION, HTTP_REQUESTS};
+    use registry_runtime::metrics::{HTTP_DURATION, HTTP_REQUESTS};
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
     let method = request.method().as_str().to_owned();
     let started = std::time::Instant::now();
@@ -109,13 +109,13 @@ struct InFlight;
 
 impl InFlight {
     fn start() -> Self {
-        metrics::gauge!(registry_shared::metrics::HTTP_IN_FLIGHT).increment(1.0);
+        metrics::gauge!(registry_runtime::metrics::HTTP_IN_FLIGHT).increment(1.0);
         Self
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        metrics::gauge!(registry_shared::metrics::HTTP_IN_FLIGHT).decrement(1.0);
+        metrics::gauge!(registry_runtime::metrics::HTTP_IN_FLIGHT).decrement(1.0);
     }
 }

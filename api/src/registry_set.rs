@@ -8,10 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use registry_shared::bootstrap;
-use registry_shared::config::RegistryConfig;
-use registry_shared::model::RegistryName;
-use registry_shared::store::Store;
+use registry_core::model::RegistryName;
+use registry_runtime::bootstrap;
+use registry_runtime::config::RegistryConfig;
+use registry_store::Store;
 use tokio::sync::watch;
 
 /// How often the stored set is read again.

@@ -4,11 +4,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use axum::http::HeaderMap;
-use registry_shared::audit::AuditLog;
-use registry_shared::config::Config;
-use registry_shared::publish::Publisher;
-use registry_shared::store::Store;
-use registry_shared::validation::PackageCheck;
+use registry_core::validation::PackageCheck;
+use registry_runtime::audit::AuditLog;
+use registry_runtime::config::Config;
+use registry_store::Store;
+use registry_store::publisher::Publisher;
 
 use crate::auth::Authenticator;
 use crate::page_cache::PageCache;
@@ -36,7 +36,7 @@ impl std::ops::Deref for AppState {
 pub struct AppContext {
     pub store: Store,
     pub config: Arc<Config>,
-    /// Checks against package registries on publish; [`registry_shared::validation::NoPackageChecks`] by
+    /// Checks against package registries on publish; [`registry_core::validation::NoPackageChecks`] by
     /// default.
     pub packages: Arc<dyn PackageCheck>,
     /// The registries served: the stored set, not this replica's configuration file.

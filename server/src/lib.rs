@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use registry_shared::config::{Config, StorageConfig};
-use registry_shared::shutdown::{Shutdown, Signal};
-use registry_shared::{bootstrap, internal};
+use registry_runtime::config::{Config, StorageConfig};
+use registry_runtime::shutdown::{Shutdown, Signal};
+use registry_runtime::{bootstrap, internal};
 
 /// Serves the API until `shutdown` resolves; on SQLite, or with `with_worker`, the sync worker runs in the
 /// same process on the same store. When either fails (the worker exits when it cannot reach the database
@@ -26,7 +26,7 @@ pub async fn serve(
         }
     });
     let embedded = with_worker || matches!(config.database, StorageConfig::Sqlite { .. });
-    registry_shared::metrics::install(config.metrics.enabled);
+    registry_runtime::metrics::install(config.metrics.enabled);
     // One internal listener per process, the worker's included when it runs here.
     let internal = internal::bind(config.server.internal_address).await?;
     // One store for both: on SQLite, two would be two writers contending for one file.

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use registry_shared::config::{Config, parse_address};
-use registry_shared::shutdown;
+use registry_runtime::config::{Config, parse_address};
+use registry_runtime::shutdown;
 
 #[derive(Parser)]
 #[command(
@@ -51,7 +51,7 @@ fn main() -> anyhow::Result<()> {
         eprintln!("{errors}");
         std::process::exit(2)
     })?;
-    let _telemetry = registry_shared::logging::init_with("info", "registry-api", &config.tracing);
+    let _telemetry = registry_runtime::logging::init_with("info", "registry-api", &config.tracing);
     registry_worker::sources::set_git_timeouts(config.worker.git_timeout);
     shutdown::block_on(registry_server::serve(config, address, with_worker, shutdown::signal()))
 }

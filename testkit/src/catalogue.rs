@@ -4,8 +4,8 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use registry_shared::formats::Entry;
-use registry_shared::model::ServerJson;
+use registry_core::formats::Entry;
+use registry_core::model::ServerJson;
 use serde_json::{Value, json};
 
 const NAMESPACES: [&str; 8] = [

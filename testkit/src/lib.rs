@@ -3,27 +3,24 @@
 #![expect(clippy::unwrap_used, reason = "test support fails loudly on any unexpected error")]
 
 pub mod catalogue;
-pub mod fixtures;
 pub mod kube_fake;
 pub mod oidc;
 mod private_postgres;
 mod private_redis;
-pub mod reference;
 pub mod snapshot_reference;
-pub mod spec;
 
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use registry_shared::config::{
+use registry_core::formats::{Entry, Format, Origin};
+use registry_core::model::{RegistryName, ServerJson, Status};
+use registry_runtime::config::{
     AuditConfig, AuthConfig, AuthMode, Config, CorsConfig, FileSource, Filter, PostgresConfig,
     PostgresTarget, RedisConfig, RegistryConfig, ServerConfig, ShutdownConfig, Source, StorageConfig,
     SyncPolicy, ValidationConfig, WorkerConfig,
 };
-use registry_shared::formats::{Entry, Format, Origin};
-use registry_shared::model::{RegistryName, ServerJson, Status};
-use registry_shared::store::Store;
+use registry_store::Store;
 use serde_json::{Value, json};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
@@ -31,6 +28,7 @@ use url::Url;
 
 pub use private_postgres::{PrivatePostgres, free_port};
 pub use private_redis::PrivateRedis;
+pub use registry_spec::{fixtures, reference, spec};
 
 /// The server the tests create their databases on (`TEST_DATABASE_URL`).
 pub fn admin_url() -> String {
@@ -244,9 +242,9 @@ pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> 
         shutdown: ShutdownConfig { drain: Duration::ZERO, ..ShutdownConfig::default() },
         cors: CorsConfig::default(),
         audit: AuditConfig::default(),
-        cache: registry_shared::config::CacheConfig::default(),
-        metrics: registry_shared::config::MetricsConfig::default(),
-        tracing: registry_shared::config::TracingConfig::default(),
+        cache: registry_runtime::config::CacheConfig::default(),
+        metrics: registry_runtime::config::MetricsConfig::default(),
+        tracing: registry_runtime::config::TracingConfig::default(),
         publish_registry: None,
         validation: ValidationConfig::default(),
     }

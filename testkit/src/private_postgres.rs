@@ -62,7 +62,7 @@ impl PrivatePostgres {
         cluster
     }
 
-    pub fn storage(&self) -> registry_shared::config::StorageConfig {
+    pub fn storage(&self) -> registry_runtime::config::StorageConfig {
         super::postgres_storage(&self.url)
     }
 

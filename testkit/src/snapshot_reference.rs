@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use registry_shared::formats::Entry;
-use registry_shared::model::Status;
-use registry_shared::store::DuplicateVersion;
-use registry_shared::store::snapshot::{self, ExistingRow};
+use registry_core::formats::Entry;
+use registry_core::model::Status;
+use registry_store::DuplicateVersion;
+use registry_store::snapshot::{self, ExistingRow};
 
 /// A row as the snapshot must leave it, and whether the snapshot writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub fn expected_snapshot(
             Some(origin) => (origin.status, origin.status_message, origin.published_at),
             None => (Status::Active, None, None),
         };
-        let body_hash = snapshot::body_hash(&entry.server);
+        let body_hash = registry_core::digest::body_hash(&entry.server);
         let (published_at, status_changed_at, is_latest) = match rows.get(&key) {
             None => {
                 let published_at = origin_published.unwrap_or(now);

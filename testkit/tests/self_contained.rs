@@ -1,6 +1,6 @@
 //! The repository's tests need nothing outside it: no test source, fixture or script names the team's
 //! reference folder beside the checkout, except the one helper through which the optional comparisons go
-//! (`testkit/src/reference.rs`).
+//! (`testkit/spec/src/reference.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -44,7 +44,7 @@ fn no_test_source_fixture_or_script_names_a_folder_outside_the_repository() {
     let mut files = Vec::new();
     walk(&root, &mut files);
     // The helper, and this file, which names what it looks for.
-    let allowed = [root.join("testkit/src/reference.rs"), root.join("testkit/tests/self_contained.rs")];
+    let allowed = [root.join("testkit/spec/src/reference.rs"), root.join("testkit/tests/self_contained.rs")];
     let mut checked = 0;
     let mut found = Vec::new();
     for path in files.iter().filter(|path| !allowed.contains(path)) {
@@ -73,5 +73,8 @@ fn the_check_sees_each_way_out() {
     assert!(reaches_outside(r#"join("../../shared/reference")"#, false));
     assert!(reaches_outside("cat ../shared/notes/auth.md", true));
     assert!(reaches_outside("see shared/TOOLCHAIN.md", false));
-    assert!(!reaches_outside(r#"join("../shared/src/lib.rs")"#, false), "the shared crates beside a crate");
+    assert!(
+        !reaches_outside(r#"join("../shared/core/src/lib.rs")"#, false),
+        "the shared crates beside a crate"
+    );
 }

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use registry_shared::config::format_duration;
-use registry_shared::store::StoreError;
+use registry_runtime::config::format_duration;
+use registry_store::StoreError;
 
 /// A failed fetch. A transient one (network, timeout, 5xx, 429) is worth retrying soon; a permanent one
 /// (unparseable data, a 404, a size limit) waits for the next interval.

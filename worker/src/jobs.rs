@@ -10,9 +10,9 @@ use std::time::Duration;
 use apalis::layers::WorkerBuilderExt;
 use apalis::prelude::{AbortError, BackendExt, BoxDynError, Data, TaskId, WorkerBuilder};
 use backon::{BackoffBuilder, ExponentialBuilder};
-use registry_shared::config::{Backoff, Config};
-use registry_shared::jobs::{SYNC_QUEUE, SyncRegistry};
-use registry_shared::store::Store;
+use registry_runtime::config::{Backoff, Config};
+use registry_store::Store;
+use registry_store::jobs::{SYNC_QUEUE, SyncRegistry};
 
 use crate::error::SyncError;
 use crate::sources::Context;
@@ -92,7 +92,7 @@ async fn retry_or_fail(
     }
     let delay = backoff_delay(&worker.backoff, job.attempt);
     let next = job.retry(&state.store, id, delay).await?;
-    metrics::counter!(registry_shared::metrics::SYNC_RETRIES, "registry" => job.registry.to_string())
+    metrics::counter!(registry_runtime::metrics::SYNC_RETRIES, "registry" => job.registry.to_string())
         .increment(1);
     tracing::warn!(
         registry.name = %job.registry,

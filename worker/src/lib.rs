@@ -11,10 +11,10 @@ pub mod sync;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use registry_shared::config::{Config, format_duration};
-use registry_shared::shutdown::Shutdown;
-use registry_shared::store::Store;
-use registry_shared::{bootstrap, internal};
+use registry_runtime::config::{Config, format_duration};
+use registry_runtime::shutdown::Shutdown;
+use registry_runtime::{bootstrap, internal};
+use registry_store::Store;
 
 use crate::jobs::WorkerState;
 use crate::sources::{Context, HttpClient};
@@ -29,7 +29,7 @@ use crate::sources::{Context, HttpClient};
 /// It also serves the internal listener (`server.internalAddress`): `/metrics`, `/health`, `/readiness` (the
 /// database answers with the schema this build needs) and `/version`.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    registry_shared::metrics::install(config.metrics.enabled);
+    registry_runtime::metrics::install(config.metrics.enabled);
     let listener = internal::bind(config.server.internal_address).await?;
     tracing::info!(address = %listener.local_addr()?, "internal listener (metrics, probes) listening");
     let store = bootstrap::open(&config).await.context("opening the database")?;

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use registry_shared::config::Config;
-use registry_shared::shutdown;
+use registry_runtime::config::Config;
+use registry_runtime::shutdown;
 
 /// A sync parses documents on one thread and serialises and frees them on another; glibc's allocator
 /// serialises those cross-thread frees on a lock, mimalloc does not.
@@ -39,7 +39,7 @@ fn main() -> anyhow::Result<()> {
         eprintln!("{errors}");
         std::process::exit(2)
     })?;
-    let _telemetry = registry_shared::logging::init_with("info", "registry-worker", &config.tracing);
+    let _telemetry = registry_runtime::logging::init_with("info", "registry-worker", &config.tracing);
     registry_worker::sources::set_git_timeouts(config.worker.git_timeout);
     let worker = registry_worker::run(config, async {
         shutdown::signal().await;

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use backon::{BackoffBuilder, ExponentialBuilder};
-use registry_shared::config::format_duration;
-use registry_shared::jobs::release_worker_jobs;
-use registry_shared::shutdown::Shutdown;
-use registry_shared::store::Store;
+use registry_runtime::config::format_duration;
+use registry_runtime::shutdown::Shutdown;
+use registry_store::Store;
+use registry_store::jobs::release_worker_jobs;
 
 use crate::jobs::{self, WorkerState};
 

@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use registry_shared::config::{RegistryConfig, Source as SourceConfig, format_duration};
-use registry_shared::model::envelope::OFFICIAL_META;
-use registry_shared::store::{
+use registry_core::model::envelope::OFFICIAL_META;
+use registry_runtime::config::{RegistryConfig, Source as SourceConfig, format_duration};
+use registry_store::{
     Apply, IncrementalOff, MANAGED_NOTE, PullKind, Registry, SnapshotSummary, StagedRow, Staging, Store,
     StoreError, SyncPhase, SyncStatus,
 };
@@ -86,11 +86,11 @@ pub async fn sync_registry(
 /// The sync's metrics: its outcome and duration, and what it wrote (the last success is read from the
 /// database at scrape time, so every process exports it, across restarts).
 fn record(
-    registry: &registry_shared::model::RegistryName,
+    registry: &registry_core::model::RegistryName,
     result: &Result<SyncOutcome, SyncError>,
     took: Duration,
 ) {
-    use registry_shared::metrics::{SYNC_DURATION, SYNC_RUNS, SYNC_SERVERS};
+    use registry_runtime::metrics::{SYNC_DURATION, SYNC_RUNS, SYNC_SERVERS};
     let name = registry.to_string();
     let outcome = match result {
         Ok(SyncOutcome::Written { summary, .. }) => {

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use registry_shared::config::{ApiSource, Config, FileSource, RegistryConfig, Source, StorageConfig};
-use registry_shared::store::{Store, SyncPhase};
+use registry_runtime::config::{ApiSource, Config, FileSource, RegistryConfig, Source, StorageConfig};
+use registry_store::{Store, SyncPhase};
 use registry_testkit::*;
 use serde_json::json;
 use tokio::sync::oneshot;

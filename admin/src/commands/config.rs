@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use registry_shared::config::ConfigErrors;
+use registry_runtime::config::ConfigErrors;
 
 use super::{Failure, load};
 

@@ -4,8 +4,8 @@
 use std::io::Write;
 
 use anyhow::{Context, anyhow};
-use registry_shared::audit::{AuditEvent, Outcome};
-use registry_shared::store::Store;
+use registry_runtime::audit::{AuditEvent, Outcome};
+use registry_store::Store;
 
 use super::{Failure, audit_log, load, registry_name};
 use crate::cli::DropRegistryArgs;

@@ -4,12 +4,12 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
-use registry_shared::audit::{AuditEvent, Outcome};
-use registry_shared::bootstrap;
-use registry_shared::config::Source;
-use registry_shared::jobs::{Enqueued, SyncRegistry, Trigger, queue_report};
-use registry_shared::model::RegistryName;
-use registry_shared::store::Store;
+use registry_core::model::RegistryName;
+use registry_runtime::audit::{AuditEvent, Outcome};
+use registry_runtime::bootstrap;
+use registry_runtime::config::Source;
+use registry_store::Store;
+use registry_store::jobs::{Enqueued, SyncRegistry, Trigger, queue_report};
 
 use super::{Failure, audit_log, load, stored_registry};
 use crate::cli::{EnqueueSyncArgs, Output};

@@ -4,10 +4,10 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use registry_shared::audit::{AuditEvent, Outcome};
-use registry_shared::bootstrap;
-use registry_shared::config::StorageConfig;
-use registry_shared::store::Store;
+use registry_runtime::audit::{AuditEvent, Outcome};
+use registry_runtime::bootstrap;
+use registry_runtime::config::StorageConfig;
+use registry_store::Store;
 
 use super::{Failure, audit_log, load};
 

@@ -11,11 +11,11 @@ mod status;
 use std::io::Write;
 use std::process::ExitCode;
 
-use registry_shared::audit::AuditLog;
-use registry_shared::bootstrap;
-use registry_shared::config::{Config, ConfigErrors};
-use registry_shared::model::RegistryName;
-use registry_shared::store::{Registry, Store};
+use registry_core::model::RegistryName;
+use registry_runtime::audit::AuditLog;
+use registry_runtime::bootstrap;
+use registry_runtime::config::{Config, ConfigErrors};
+use registry_store::{Registry, Store};
 
 use crate::cli::{Command, ConfigCommand};
 
@@ -91,7 +91,7 @@ async fn stored_registry(store: &Store, raw: &str) -> anyhow::Result<Registry> {
 }
 
 fn version() -> Result<(), Failure> {
-    let info = registry_shared::build_info::build_info();
+    let info = registry_runtime::build_info::build_info();
     writeln!(
         std::io::stdout(),
         "registry-admin {} (commit {}, built {})",

@@ -5,10 +5,11 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
-use registry_shared::audit::{AuditEvent, Outcome};
-use registry_shared::publish::{PublishError, Publisher, ensure_managed};
-use registry_shared::store::Store;
-use registry_shared::validation::{self, Issue, NoPackageChecks};
+use registry_core::publish::ensure_managed;
+use registry_core::validation::{self, Issue, NoPackageChecks};
+use registry_runtime::audit::{AuditEvent, Outcome};
+use registry_store::Store;
+use registry_store::publisher::{PublishError, Publisher};
 use serde_json::Value;
 
 use super::{Failure, audit_log, load, stored_registry};
@@ -65,7 +66,7 @@ fn read(path: &Path) -> anyhow::Result<Value> {
 
 async fn publish(
     publisher: &Publisher<'_>,
-    registry: &registry_shared::config::RegistryConfig,
+    registry: &registry_runtime::config::RegistryConfig,
     document: Value,
 ) -> Result<String, String> {
     match publisher.publish(registry, document).await {
@@ -84,7 +85,7 @@ async fn publish(
 
 async fn validate(
     publisher: &Publisher<'_>,
-    registry: &registry_shared::config::RegistryConfig,
+    registry: &registry_runtime::config::RegistryConfig,
     document: &Value,
 ) -> Result<String, String> {
     let issues = publisher.check(registry, document).await.map_err(|e| format!("error: {e}"))?;

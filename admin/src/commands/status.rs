@@ -5,9 +5,9 @@ use std::path::Path;
 
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
-use registry_shared::config::Source;
-use registry_shared::kubernetes::{self, Report};
-use registry_shared::store::{Store, SyncStatus};
+use registry_core::kubernetes::{self, Report};
+use registry_runtime::config::Source;
+use registry_store::{Store, SyncStatus};
 use serde::Serialize;
 use serde_json::Value;
 

@@ -4,7 +4,7 @@
 //! Without `auth.authz` every authenticated caller holds every role and every name.
 
 use axum::http::Method;
-use registry_shared::config::{AuthzConfig, ClaimMatch};
+use registry_runtime::config::{AuthzConfig, ClaimMatch};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -138,7 +138,7 @@ fn name_matches(pattern: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use registry_shared::config::{NamespaceRule, Roles};
+    use registry_runtime::config::{NamespaceRule, Roles};
 
     fn claim_match(pairs: &[(&str, &[&str])]) -> ClaimMatch {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), v.iter().map(|s| (*s).to_owned()).collect())).collect()

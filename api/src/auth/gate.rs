@@ -6,7 +6,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
-use registry_shared::config::{AuthConfig, AuthMode};
+use registry_runtime::config::{AuthConfig, AuthMode};
 
 use super::{Authenticator, Principal, is_public, is_write};
 use crate::audit::AuditSlot;

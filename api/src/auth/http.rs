@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use openidconnect::http;
 use openidconnect::{HttpRequest, HttpResponse};
-use registry_shared::config::OAuthProvider;
+use registry_runtime::config::OAuthProvider;
 
 /// The longest an identity provider call may take, and the most it may answer.
 const TIMEOUT: Duration = Duration::from_secs(10);

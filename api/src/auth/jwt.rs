@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use openidconnect::core::{CoreJsonWebKey, CoreJsonWebKeyType, CoreJwsSigningAlgorithm};
 use openidconnect::{JsonWebKey, JsonWebKeyAlgorithm};
-use registry_shared::config::SigningAlgorithm;
+use registry_runtime::config::SigningAlgorithm;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
-use registry_shared::config::OAuthConfig;
+use registry_runtime::config::OAuthConfig;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, problem};
@@ -144,7 +144,7 @@ impl Authenticator {
             Ok(principal) => (principal.provider.clone(), "accepted"),
             Err(_) => ("none".to_owned(), "rejected"),
         };
-        metrics::counter!(registry_shared::metrics::AUTH_VERIFICATIONS, "provider" => provider, "outcome" => outcome)
+        metrics::counter!(registry_runtime::metrics::AUTH_VERIFICATIONS, "provider" => provider, "outcome" => outcome)
             .increment(1);
         verified
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use openidconnect::core::{CoreJsonWebKey, CoreJsonWebKeySet, CoreProviderMetadata};
 use openidconnect::{IssuerUrl, JsonWebKey, JsonWebKeyId, JsonWebKeySetUrl};
-use registry_shared::config::OAuthProvider;
+use registry_runtime::config::OAuthProvider;
 
 use super::http::{ProviderClient, error_chain};
 use super::jwt::Rejection;
@@ -94,7 +94,7 @@ impl Provider {
     async fn fetch(&self) -> Result<usize, String> {
         let fetched = self.fetch_keys().await;
         let outcome = if fetched.is_ok() { "ok" } else { "failed" };
-        metrics::counter!(registry_shared::metrics::AUTH_JWKS_REFRESHES, "provider" => self.config.name.clone(), "outcome" => outcome)
+        metrics::counter!(registry_runtime::metrics::AUTH_JWKS_REFRESHES, "provider" => self.config.name.clone(), "outcome" => outcome)
             .increment(1);
         fetched
     }

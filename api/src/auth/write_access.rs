@@ -3,7 +3,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use registry_shared::model::RegistryName;
+use registry_core::model::RegistryName;
 
 use super::Principal;
 use super::authz::{Action, Grants};

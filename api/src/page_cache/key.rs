@@ -6,6 +6,6 @@ pub struct Key(pub [u8; 16]);
 
 /// A page cache lookup of `tier`: `hit`, `miss`, or `bypass` (the tier is off, or skipped while failing).
 pub(super) fn count_lookup(tier: &'static str, result: &'static str) {
-    metrics::counter!(registry_shared::metrics::CACHE_LOOKUPS, "tier" => tier, "result" => result)
+    metrics::counter!(registry_runtime::metrics::CACHE_LOOKUPS, "tier" => tier, "result" => result)
         .increment(1);
 }

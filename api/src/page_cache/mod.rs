@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use bytes::Bytes;
-use registry_shared::config::{CacheConfig, RedisConfig};
+use registry_runtime::config::{CacheConfig, RedisConfig};
 use tokio::sync::OnceCell;
 
 pub use self::key::Key;
@@ -156,7 +156,7 @@ impl PageCache {
                 .weigher(|_, body: &Bytes| u32::try_from(body.len() + 64).unwrap_or(u32::MAX))
                 .eviction_listener(|_, _, cause| {
                     if cause == moka::notification::RemovalCause::Size {
-                        metrics::counter!(registry_shared::metrics::CACHE_EVICTIONS).increment(1);
+                        metrics::counter!(registry_runtime::metrics::CACHE_EVICTIONS).increment(1);
                     }
                 })
                 .build()
@@ -198,7 +198,7 @@ impl PageCache {
             .map_err(|e| ApiError::Internal(e.into()))?;
         if let Some(memory) = &self.memory {
             memory.insert((key, encoding), compressed.clone()).await;
-            metrics::gauge!(registry_shared::metrics::CACHE_MEMORY_BYTES).set(memory.weighted_size() as f64);
+            metrics::gauge!(registry_runtime::metrics::CACHE_MEMORY_BYTES).set(memory.weighted_size() as f64);
         }
         Ok((compressed, source))
     }
@@ -244,7 +244,7 @@ impl PageCache {
     async fn remember(&self, key: Key, body: &Bytes) {
         if let Some(memory) = &self.memory {
             memory.insert((key, Encoding::Identity), body.clone()).await;
-            metrics::gauge!(registry_shared::metrics::CACHE_MEMORY_BYTES).set(memory.weighted_size() as f64);
+            metrics::gauge!(registry_runtime::metrics::CACHE_MEMORY_BYTES).set(memory.weighted_size() as f64);
         }
     }
 }

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use registry_shared::config::RedisConfig;
-use registry_shared::store::snapshot::hex;
+use registry_core::digest::hex;
+use registry_runtime::config::RedisConfig;
 
 use super::key::{Key, count_lookup};
 
@@ -33,7 +33,7 @@ pub struct SharedTier {
 impl SharedTier {
     /// Connects lazily: a Redis that is down at start-up delays nothing.
     pub fn new(config: &RedisConfig) -> Result<Self, String> {
-        metrics::gauge!(registry_shared::metrics::CACHE_REDIS_CIRCUIT_OPEN).set(0.0);
+        metrics::gauge!(registry_runtime::metrics::CACHE_REDIS_CIRCUIT_OPEN).set(0.0);
         let client = redis::Client::open(config.url.as_str()).map_err(|e| format!("redis.url: {e}"))?;
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.timeout))
@@ -135,7 +135,7 @@ impl Breaker {
         let mut state = self.lock();
         if matches!(*state, State::Open { .. }) {
             tracing::info!("the Redis page cache answers again; using it");
-            metrics::gauge!(registry_shared::metrics::CACHE_REDIS_CIRCUIT_OPEN).set(0.0);
+            metrics::gauge!(registry_runtime::metrics::CACHE_REDIS_CIRCUIT_OPEN).set(0.0);
         }
         *state = State::Closed { failures: 0 };
     }
@@ -148,7 +148,7 @@ impl Breaker {
                     error = %error,
                     "the Redis page cache is failing; reads skip it for {OPEN_FOR:?} at a time and go to the database"
                 );
-                metrics::gauge!(registry_shared::metrics::CACHE_REDIS_CIRCUIT_OPEN).set(1.0);
+                metrics::gauge!(registry_runtime::metrics::CACHE_REDIS_CIRCUIT_OPEN).set(1.0);
                 State::Open { until: now + OPEN_FOR }
             }
             State::Closed { failures } => State::Closed { failures: failures + 1 },

@@ -4,10 +4,10 @@
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{patch, put};
 use axum::{Json, Router};
-use registry_shared::config::RegistryConfig;
-use registry_shared::model::envelope::STATUS_MESSAGE_MAX;
-use registry_shared::model::{ServerDetail, ServerName, ServerResponse, Status, Version};
-use registry_shared::store::{Scope, StatusUpdate, StoredVersion, VersionSelector};
+use registry_core::model::envelope::STATUS_MESSAGE_MAX;
+use registry_core::model::{ServerDetail, ServerName, ServerResponse, Status, Version};
+use registry_runtime::config::RegistryConfig;
+use registry_store::{Scope, StatusUpdate, StoredVersion, VersionSelector};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;

@@ -5,8 +5,8 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use registry_shared::bootstrap::APPLY_COMMAND;
-use registry_shared::build_info::{BuildInfo, build_info};
+use registry_runtime::bootstrap::APPLY_COMMAND;
+use registry_runtime::build_info::{BuildInfo, build_info};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -74,8 +74,8 @@ pub async fn check_ready(state: &AppState) -> Result<(), String> {
 /// The internal listener's readiness: the API's.
 pub struct ApiReadiness(pub AppState);
 
-impl registry_shared::internal::Readiness for ApiReadiness {
-    fn check(&self) -> registry_shared::internal::Ready {
+impl registry_runtime::internal::Readiness for ApiReadiness {
+    fn check(&self) -> registry_runtime::internal::Ready {
         let state = self.0.clone();
         Box::pin(async move { check_ready(&state).await })
     }

@@ -7,9 +7,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use registry_shared::model::{RegistryName, ServerDetail, ServerResponse};
-use registry_shared::store::Inserted;
-use registry_shared::validation::{Issue, IssueKind};
+use registry_core::model::{RegistryName, ServerDetail, ServerResponse};
+use registry_core::validation::{Issue, IssueKind};
+use registry_store::Inserted;
 use serde::Serialize;
 use utoipa::ToSchema;
 

@@ -5,8 +5,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
-use registry_shared::model::{ListMetadata, ServerList, ServerResponse};
-use registry_shared::store::{StoredVersion, VersionSelector};
+use registry_core::model::{ListMetadata, ServerList, ServerResponse};
+use registry_store::{StoredVersion, VersionSelector};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, Problem};

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use registry_shared::config::{
+use registry_runtime::config::{
     AuditConfig, AuthConfig, AuthzConfig, ClaimMatch, Config, NamespaceRule, Roles,
 };
 use registry_testkit::oidc::MockProvider;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use registry_shared::config::{AuthConfig, AuthMode, OAuthConfig, OAuthProvider, SigningAlgorithm};
+use registry_runtime::config::{AuthConfig, AuthMode, OAuthConfig, OAuthProvider, SigningAlgorithm};
 use registry_testkit::oidc::MockProvider;
 use registry_testkit::*;
 use serde_json::{Value, json};
@@ -50,7 +50,7 @@ pub fn oauth(providers: Vec<OAuthProvider>, public_reads: bool) -> AuthConfig {
 }
 
 pub async fn app_with(test: &TestStore, auth: AuthConfig) -> TestApp {
-    let config = registry_shared::config::Config {
+    let config = registry_runtime::config::Config {
         auth,
         ..test_config(test.config.clone(), vec![managed_registry("internal"), file_registry("files")])
     };

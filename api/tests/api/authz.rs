@@ -1,7 +1,7 @@
 //! Who may write, by persona, over PostgreSQL: anonymous mode, tokens without `auth.authz`, and full
 //! authorization with roles, namespaces and enforced scopes.
 
-use registry_shared::config::{AuthzConfig, ClaimMatch, NamespaceRule, Roles};
+use registry_runtime::config::{AuthzConfig, ClaimMatch, NamespaceRule, Roles};
 use registry_testkit::oidc::MockProvider;
 use registry_testkit::*;
 use serde_json::{Value, json};

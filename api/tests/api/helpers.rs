@@ -1,9 +1,9 @@
 //! `spawn_app`: the real application on 127.0.0.1, on a test store of its own, with typed helpers.
 
 use registry_api::Application;
-use registry_shared::config::{Config, CorsConfig, RegistryConfig};
-use registry_shared::formats::Entry;
-use registry_shared::store::Store;
+use registry_core::formats::Entry;
+use registry_runtime::config::{Config, CorsConfig, RegistryConfig};
+use registry_store::Store;
 use registry_testkit::{TestStore, name, test_config};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -157,7 +157,7 @@ pub fn server_json_with(server_name: &str, version: &str, extra: Value) -> Value
 /// 300 ms (`database.statementTimeout`).
 pub fn with_short_statement_timeout(test: &TestStore, registries: Vec<RegistryConfig>) -> Config {
     let mut config = test_config(test.config.clone(), registries);
-    let registry_shared::config::StorageConfig::Postgres(pg) = &mut config.database else {
+    let registry_runtime::config::StorageConfig::Postgres(pg) = &mut config.database else {
         panic!("the statement timeout is PostgreSQL's")
     };
     pg.statement_timeout = std::time::Duration::from_millis(300);

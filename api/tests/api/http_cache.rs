@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use registry_shared::config::{Config, PostgresTarget, StorageConfig};
-use registry_shared::store::Store;
+use registry_runtime::config::{Config, PostgresTarget, StorageConfig};
+use registry_store::Store;
 use registry_testkit::*;
 
 use crate::helpers::*;
@@ -108,7 +108,7 @@ async fn protected_reads_are_private_and_vary_by_authorization_and_max_age_is_co
     let mock = oidc::MockProvider::start().await;
     let config = Config {
         auth: crate::auth::oauth(vec![crate::auth::provider(&mock, "idp")], false),
-        cache: registry_shared::config::CacheConfig {
+        cache: registry_runtime::config::CacheConfig {
             max_age: Duration::from_secs(30),
             ..Default::default()
         },

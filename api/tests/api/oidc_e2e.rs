@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use registry_shared::config::Config;
+use registry_runtime::config::Config;
 use registry_testkit::*;
 use serde_json::{Value, json};
 

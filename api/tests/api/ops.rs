@@ -2,8 +2,8 @@
 //! compression).
 
 use registry_api::Application;
-use registry_shared::config::CorsConfig;
-use registry_shared::store::{Scope, Store};
+use registry_runtime::config::CorsConfig;
+use registry_store::{Scope, Store};
 use registry_testkit::*;
 
 use crate::helpers::*;

@@ -6,8 +6,8 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
-use registry_shared::config::{CacheConfig, Config, RedisConfig};
-use registry_shared::store::Store;
+use registry_runtime::config::{CacheConfig, Config, RedisConfig};
+use registry_store::Store;
 use registry_testkit::*;
 
 use crate::helpers::*;
@@ -28,7 +28,7 @@ async fn raw(app: &TestApp, path: &str, accept_encoding: &str) -> (Vec<u8>, Stri
 
 fn with_redis(
     test: &TestStore,
-    registries: Vec<registry_shared::config::RegistryConfig>,
+    registries: Vec<registry_runtime::config::RegistryConfig>,
     redis: &RedisConfig,
 ) -> Config {
     Config { redis: Some(redis.clone()), ..test_config(test.config.clone(), registries) }

@@ -1,7 +1,7 @@
 //! Publishing to managed registries: per registry and at the root, the validation answers, and the race
 //! between replicas.
 
-use registry_shared::config::Config;
+use registry_runtime::config::Config;
 use registry_testkit::*;
 use serde_json::{Value, json};
 

@@ -3,9 +3,9 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use registry_shared::config::{ApiSource, BasicAuth, KubernetesSource, Source};
-use registry_shared::kubernetes::{Failed, Kind, Part, Report};
-use registry_shared::store::SyncPhase;
+use registry_core::kubernetes::{Failed, Kind, Part, Report};
+use registry_runtime::config::{ApiSource, BasicAuth, KubernetesSource, Source};
+use registry_store::SyncPhase;
 use registry_testkit::*;
 use serde_json::json;
 

@@ -98,7 +98,7 @@ on_both_backends! {
             "x-vendor": {"kept": [1, 2.5, null]},
             "_meta": {"io.modelcontextprotocol.registry/publisher-provided": {"acme": {"tier": "gold"}}}
         }));
-        app.snapshot("files", vec![registry_shared::formats::Entry { server: document.clone(), origin: None }]).await;
+        app.snapshot("files", vec![registry_core::formats::Entry { server: document.clone(), origin: None }]).await;
 
         let reply = app.get("/v0.1/servers/io.example%2Fodd/versions/1.0.0").await;
 

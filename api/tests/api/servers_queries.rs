@@ -66,10 +66,10 @@ on_both_backends! {
     async fn search_matches_name_title_and_description_without_wildcards(test: &TestStore) {
         let app = spawn_app(test, vec![file_registry("files")]).await;
         app.snapshot("files", vec![
-            registry_shared::formats::Entry { server: server_with("io.example/sales", "1.0.0", json!({"description": "Get 50% off"})), origin: None },
-            registry_shared::formats::Entry { server: server_with("io.example/plain", "1.0.0", json!({"description": "Get 500 off"})), origin: None },
-            registry_shared::formats::Entry { server: server_with("io.example/forecast", "1.0.0", json!({"title": "Weather Desk"})), origin: None },
-            registry_shared::formats::Entry { server: server_with("io.example/under_score", "1.0.0", json!({})), origin: None },
+            registry_core::formats::Entry { server: server_with("io.example/sales", "1.0.0", json!({"description": "Get 50% off"})), origin: None },
+            registry_core::formats::Entry { server: server_with("io.example/plain", "1.0.0", json!({"description": "Get 500 off"})), origin: None },
+            registry_core::formats::Entry { server: server_with("io.example/forecast", "1.0.0", json!({"title": "Weather Desk"})), origin: None },
+            registry_core::formats::Entry { server: server_with("io.example/under_score", "1.0.0", json!({})), origin: None },
         ]).await;
 
         let names = |reply: Reply| reply.versions().into_iter().map(|(n, _)| n).collect::<Vec<_>>();

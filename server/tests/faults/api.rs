@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use registry_shared::store::Store;
+use registry_store::Store;
 use registry_testkit::{PrivatePostgres, entry, name};
 use reqwest::StatusCode;
 

@@ -218,7 +218,7 @@ async fn a_real_prometheus_gets_data_for_every_panel_and_no_alert_from_a_healthy
         read.flat_map(|expr| series_names(&expr)).filter(|s| !exported.contains(&s.as_str())).collect();
     unknown.sort();
     unknown.dedup();
-    assert_eq!(unknown, [registry_shared::metrics::SYNC_RETRIES], "series no process exports");
+    assert_eq!(unknown, [registry_runtime::metrics::SYNC_RETRIES], "series no process exports");
 
     // Every alert expression evaluates; every rule is loaded, evaluated without error and inactive.
     let alerts = alert_rules();

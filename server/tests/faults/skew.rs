@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use registry_shared::store::Store;
+use registry_store::Store;
 use registry_testkit::PostgresDatabase;
 
 use crate::support::*;

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use registry_shared::store::{Store, SyncPhase};
+use registry_store::{Store, SyncPhase};
 use registry_testkit::{PrivatePostgres, name};
 
 use crate::support::*;

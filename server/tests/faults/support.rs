@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use registry_shared::store::{Store, SyncPhase};
+use registry_store::{Store, SyncPhase};
 use registry_testkit::name;
 
 /// A binary of this workspace. `registry-api` is this package's; the others are found beside it in the

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use registry_shared::jobs::{SyncRegistry, Trigger};
-use registry_shared::store::Store;
+use registry_store::Store;
+use registry_store::jobs::{SyncRegistry, Trigger};
 use registry_testkit::{PrivatePostgres, name};
 
 use crate::support::*;

@@ -11,9 +11,9 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-use registry_shared::config::Config;
-use registry_shared::model::{RegistryName, Status};
-use registry_shared::store::{Apply, Cursor, STAGING_BATCH, Store};
+use registry_core::model::{RegistryName, Status};
+use registry_runtime::config::Config;
+use registry_store::{Apply, Cursor, STAGING_BATCH, Store};
 
 fn arg(args: &[String], flag: &str) -> Option<String> {
     args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned()

@@ -8,8 +8,8 @@ use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use registry_shared::config::KubernetesSource;
-use registry_shared::kubernetes::{Kind, Part};
+use registry_core::kubernetes::{Kind, Part};
+use registry_runtime::config::KubernetesSource;
 
 use super::derive::{GROUP, Object, VERSIONS};
 

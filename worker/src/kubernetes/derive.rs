@@ -7,11 +7,11 @@
 use std::collections::BTreeMap;
 
 use kube::api::DynamicObject;
-use registry_shared::formats::Entry;
-use registry_shared::kubernetes::{Clash, Kind, Problem};
-use registry_shared::model::ServerJson;
-use registry_shared::model::server_json::{CURRENT_SCHEMA, PUBLISHER_PROVIDED};
-use registry_shared::validation;
+use registry_core::formats::Entry;
+use registry_core::kubernetes::{Clash, Kind, Problem};
+use registry_core::model::ServerJson;
+use registry_core::model::server_json::{CURRENT_SCHEMA, PUBLISHER_PROVIDED};
+use registry_core::validation;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 

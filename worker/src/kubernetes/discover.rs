@@ -7,11 +7,11 @@
 use std::collections::BTreeSet;
 
 use chrono::Utc;
-use registry_shared::config::{KubernetesSource, RegistryConfig};
-use registry_shared::formats::Entry;
-use registry_shared::kubernetes::{Failed, Listed, Part, Report};
-use registry_shared::model::RegistryName;
-use registry_shared::store::{ListQuery, Scope, Store, StoreError, SyncStatus};
+use registry_core::formats::Entry;
+use registry_core::kubernetes::{Failed, Listed, Part, Report};
+use registry_core::model::RegistryName;
+use registry_runtime::config::{KubernetesSource, RegistryConfig};
+use registry_store::{ListQuery, Scope, Store, StoreError, SyncStatus};
 use sha2::{Digest, Sha256};
 
 use super::cluster::{Cluster, Listing};
@@ -148,5 +148,5 @@ fn content_hash_of(entries: &[Entry], kept: &BTreeSet<String>, filter: &str) -> 
         hasher.update([1]);
     }
     hasher.update(filter.as_bytes());
-    registry_shared::store::snapshot::hex(&hasher.finalize())
+    registry_core::digest::hex(&hasher.finalize())
 }

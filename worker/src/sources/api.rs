@@ -8,10 +8,10 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use registry_shared::config::ApiSource;
-use registry_shared::formats::{self, Entry, Format};
-use registry_shared::model::envelope::OFFICIAL_META;
-use registry_shared::store::snapshot::hex;
+use registry_core::digest::hex;
+use registry_core::formats::{self, Entry, Format};
+use registry_core::model::envelope::OFFICIAL_META;
+use registry_runtime::config::ApiSource;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};

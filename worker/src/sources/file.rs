@@ -7,9 +7,9 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use registry_shared::config::FileSource;
-use registry_shared::formats::Format;
-use registry_shared::store::snapshot::hex;
+use registry_core::digest::hex;
+use registry_core::formats::Format;
+use registry_runtime::config::FileSource;
 use sha2::{Digest, Sha256};
 
 use super::sink::from_blocking;

@@ -15,10 +15,10 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use git2::{AutotagOption, Cred, ErrorClass, ErrorCode, FetchOptions, Oid, RemoteCallbacks, Repository};
-use registry_shared::config::{BasicAuth, GitRef, GitSource, format_duration};
-use registry_shared::formats::Format;
+use registry_core::formats::Format;
+use registry_runtime::config::{BasicAuth, GitRef, GitSource, format_duration};
 
-use registry_shared::store::snapshot::hex;
+use registry_core::digest::hex;
 use sha2::{Digest, Sha256};
 
 use super::sink::from_blocking;

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use registry_shared::config::BasicAuth;
-use registry_shared::store::snapshot::hex;
+use registry_core::digest::hex;
+use registry_runtime::config::BasicAuth;
 use reqwest::{Response, StatusCode};
 use sha2::{Digest, Sha256};
 

@@ -10,8 +10,8 @@ mod sink;
 
 use std::future::Future;
 
-use registry_shared::config::{RegistryConfig, Source as SourceConfig};
-use registry_shared::formats::Format;
+use registry_core::formats::Format;
+use registry_runtime::config::{RegistryConfig, Source as SourceConfig};
 
 pub use git::{MAX_FETCH_BYTES, set_git_timeouts};
 pub use http::{HttpClient, MAX_BODY_BYTES};

@@ -6,10 +6,10 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use chrono::{DateTime, Utc};
-use registry_shared::config::Filter;
-use registry_shared::formats::stream::{Stopped, parse_stream};
-use registry_shared::formats::{Entry, Format};
-use registry_shared::store::STAGING_BATCH;
+use registry_core::formats::stream::{Stopped, parse_stream};
+use registry_core::formats::{Entry, Format};
+use registry_runtime::config::Filter;
+use registry_store::STAGING_BATCH;
 use tokio::sync::mpsc;
 
 use crate::error::{SourceError, SyncError};
@@ -29,7 +29,7 @@ pub struct Sink<'a> {
     removals: Option<Vec<Entry>>,
 }
 
-/// Entries to stage, and removals (see [`registry_shared::store::StagedRow::removal`]).
+/// Entries to stage, and removals (see [`registry_store::StagedRow::removal`]).
 pub type Batch = (Vec<Entry>, Vec<Entry>);
 
 impl<'a> Sink<'a> {

@@ -1,7 +1,7 @@
 //! The discovery job: what one run of a kubernetes registry's sync writes.
 
-use registry_shared::model::Status;
-use registry_shared::store::SyncPhase;
+use registry_core::model::Status;
+use registry_store::SyncPhase;
 use registry_testkit::*;
 use registry_worker::sync::{SyncOutcome, sync_registry};
 use serde_json::json;

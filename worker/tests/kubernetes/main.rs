@@ -8,9 +8,9 @@ mod watching;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use registry_shared::config::{KubernetesSource, RegistryConfig, Source};
-use registry_shared::model::Status;
-use registry_shared::store::{ListQuery, Scope, Store};
+use registry_core::model::Status;
+use registry_runtime::config::{KubernetesSource, RegistryConfig, Source};
+use registry_store::{ListQuery, Scope, Store};
 use registry_testkit::file_registry;
 use registry_testkit::kube_fake::{self, FakeApiServer};
 use registry_worker::sources::{Context, HttpClient};

@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use registry_shared::config::Config;
-use registry_shared::store::{SyncPhase, SyncStatus};
+use registry_runtime::config::Config;
+use registry_store::{SyncPhase, SyncStatus};
 use registry_testkit::*;
 use registry_worker::kubernetes::watch::{self, Settings};
 use serde_json::json;

@@ -4,8 +4,8 @@ use std::time::Instant;
 
 use axum::http::StatusCode;
 use registry_api::Application;
-use registry_shared::model::Status;
-use registry_shared::store::SyncPhase;
+use registry_core::model::Status;
+use registry_store::SyncPhase;
 use registry_testkit::*;
 use registry_worker::sync::{SyncOutcome, sync_registry};
 
@@ -31,7 +31,7 @@ on_both_backends! {
         let stored = rows(&test.store, "mirror").await;
         assert_eq!(stored.len(), 100, "the first page of the local list");
         let deleted = test.store.get_version(&Scope::Registry(name("mirror")), "io.example/server-007",
-            &registry_shared::store::VersionSelector::Latest, true).await.unwrap().unwrap();
+            &registry_store::VersionSelector::Latest, true).await.unwrap().unwrap();
         assert_eq!(deleted.official.status, Status::Deleted);
         assert_eq!(deleted.official.published_at.to_rfc3339(), "2025-05-01T00:00:00+00:00", "upstream publish time kept");
     }

@@ -1,9 +1,9 @@
 //! File sources: sync, skip when unchanged, rewrite on a filter change, tombstones, failures.
 
-use registry_shared::config::IncludeExclude;
-use registry_shared::formats::Format;
-use registry_shared::model::Status;
-use registry_shared::store::{ListQuery, Scope, SyncPhase};
+use registry_core::formats::Format;
+use registry_core::model::Status;
+use registry_runtime::config::IncludeExclude;
+use registry_store::{ListQuery, Scope, SyncPhase};
 use registry_testkit::*;
 use registry_worker::sync::{SyncOutcome, sync_registry};
 use serde_json::json;
@@ -187,7 +187,7 @@ on_both_backends! {
             source: Source::File(FileSource::Url {
                 url: format!("{base}/registry.json").parse().unwrap(),
                 timeout: Duration::from_secs(5),
-                auth: Some(registry_shared::config::BasicAuth { username: "bot".into(), password_file }),
+                auth: Some(registry_runtime::config::BasicAuth { username: "bot".into(), password_file }),
             }),
             ..file_registry("feed")
         };

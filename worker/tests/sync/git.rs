@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use registry_shared::config::{GitRef, GitSource, Source};
+use registry_runtime::config::{GitRef, GitSource, Source};
 use registry_testkit::*;
 use registry_worker::sync::{SyncOutcome, sync_registry};
 use serde_json::json;
@@ -60,7 +60,7 @@ async fn live_count(store: &Store, registry: &str) -> usize {
     rows(store, registry)
         .await
         .iter()
-        .filter(|r| r.official.status != registry_shared::model::Status::Deleted)
+        .filter(|r| r.official.status != registry_core::model::Status::Deleted)
         .count()
 }
 

@@ -12,9 +12,9 @@ mod upstream;
 use std::path::Path;
 use std::time::Duration;
 
-use registry_shared::config::{ApiSource, FileSource, RegistryConfig, Source};
-use registry_shared::formats::Format;
-use registry_shared::store::{ListQuery, Scope, Store, StoredVersion};
+use registry_core::formats::Format;
+use registry_runtime::config::{ApiSource, FileSource, RegistryConfig, Source};
+use registry_store::{ListQuery, Scope, Store, StoredVersion};
 use registry_testkit::{file_registry, name};
 use registry_worker::sources::{Context, HttpClient};
 

@@ -1,8 +1,8 @@
 //! Incremental mirroring of an api source: changes and tombstones pulled with `updated_since`, the
 //! equal-timestamp boundary and the re-read window, an upstream that ignores `updated_since`, and full scrapes.
 
-use registry_shared::model::Status;
-use registry_shared::store::{PullKind, SyncStatus};
+use registry_core::model::Status;
+use registry_store::{PullKind, SyncStatus};
 use registry_testkit::*;
 use registry_worker::sources::REREAD_LIMIT;
 use registry_worker::sync::{REREAD_WINDOW, SyncOutcome, sync_registry};

@@ -11,9 +11,9 @@ mod tracker;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use registry_shared::config::RegistryConfig;
-use registry_shared::model::RegistryName;
-use registry_shared::store::{SessionLock, Store, StoreError};
+use registry_core::model::RegistryName;
+use registry_runtime::config::RegistryConfig;
+use registry_store::{SessionLock, Store, StoreError};
 use tokio::task::JoinHandle;
 
 /// The timings of watching; [`Settings::default`] is what a worker uses.

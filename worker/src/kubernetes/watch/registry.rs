@@ -7,12 +7,12 @@ use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use kube::api::DynamicObject;
 use kube::runtime::{WatchStreamExt, watcher};
-use registry_shared::config::{KubernetesSource, RegistryConfig, Source};
-use registry_shared::jobs::{SyncRegistry, Trigger};
-use registry_shared::kubernetes::Part;
-use registry_shared::metrics::{KUBERNETES_EVENTS, KUBERNETES_WATCHING};
-use registry_shared::model::RegistryName;
-use registry_shared::store::Store;
+use registry_core::kubernetes::Part;
+use registry_core::model::RegistryName;
+use registry_runtime::config::{KubernetesSource, RegistryConfig, Source};
+use registry_runtime::metrics::{KUBERNETES_EVENTS, KUBERNETES_WATCHING};
+use registry_store::Store;
+use registry_store::jobs::{SyncRegistry, Trigger};
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -225,7 +225,7 @@ impl Watch {
         let result = async {
             self.store.request_sync(&self.registry).await?;
             SyncRegistry::new(self.registry.clone(), Trigger::Watch, None).enqueue(&self.store, None).await?;
-            Ok::<(), registry_shared::jobs::JobError>(())
+            Ok::<(), registry_store::jobs::JobError>(())
         };
         match result.await {
             Ok(()) => self.debounce.asked(),

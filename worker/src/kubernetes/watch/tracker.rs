@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use kube::api::DynamicObject;
 use kube::runtime::watcher;
-use registry_shared::kubernetes::{Kind, Part};
+use registry_core::kubernetes::{Kind, Part};
 
 use crate::kubernetes::derive::Object;
 

@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+pub mod digest;
+pub mod duration;
+pub mod filter;
+pub mod formats;
+pub mod kubernetes;
+pub mod model;
+pub mod publish;
+pub mod registry;
+pub mod sync;
+pub mod validation;
+pub mod versioning;

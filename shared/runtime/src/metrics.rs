@@ -1,0 +1,248 @@
+//! Prometheus metrics: one recorder per process (`metrics-exporter-prometheus`, rendered by the internal
+//! listener's `/metrics`; no push gateway, no HTTP listener of its own). Every metric is named and described
+//! here once, with its unit, so the exposition carries HELP and TYPE lines and a name is never mistyped at a
+//! call site. With `metrics.enabled: false` no recorder is installed and every call site is a no-op.
+
+use std::sync::OnceLock;
+
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const HTTP_REQUESTS: &str = "http_requests_total";
+pub const HTTP_DURATION: &str = "http_request_duration_seconds";
+pub const HTTP_IN_FLIGHT: &str = "http_requests_in_flight";
+pub const CACHE_LOOKUPS: &str = "page_cache_lookups_total";
+pub const CACHE_EVICTIONS: &str = "page_cache_evictions_total";
+pub const CACHE_MEMORY_BYTES: &str = "page_cache_memory_bytes";
+pub const CACHE_REDIS_CIRCUIT_OPEN: &str = "page_cache_redis_circuit_open";
+pub const AUTH_VERIFICATIONS: &str = "auth_token_verifications_total";
+pub const AUTH_JWKS_REFRESHES: &str = "auth_jwks_refreshes_total";
+pub const AUDIT_WRITE_FAILURES: &str = "audit_write_failures_total";
+pub const SYNC_RUNS: &str = "sync_runs_total";
+pub const SYNC_DURATION: &str = "sync_duration_seconds";
+pub const SYNC_LAST_SUCCESS: &str = "sync_last_success_timestamp_seconds";
+pub const SYNC_INTERVAL: &str = "registry_sync_interval_seconds";
+pub const SYNC_SERVERS: &str = "sync_servers_total";
+pub const SYNC_RETRIES: &str = "sync_retries_total";
+pub const KUBERNETES_WATCHING: &str = "kubernetes_watcher_up";
+pub const KUBERNETES_EVENTS: &str = "kubernetes_watch_events_total";
+pub const CATALOGUE_VERSIONS: &str = "registry_server_versions";
+pub const QUEUE_JOBS: &str = "sync_queue_jobs";
+pub const QUEUE_OLDEST_AGE: &str = "sync_queue_oldest_pending_age_seconds";
+pub const DB_POOL_CONNECTIONS: &str = "db_pool_connections";
+pub const DB_POOL_MAX: &str = "db_pool_max_connections";
+pub use registry_store::metrics::DB_POOL_ACQUIRE;
+pub const BUILD_INFO: &str = "build_info";
+pub const READY: &str = "registry_ready";
+pub const READINESS_CHANGES: &str = "registry_readiness_changes_total";
+
+/// Histogram buckets for durations, from a cached read (well under a millisecond) to a long sync.
+const SECONDS_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process's recorder, once (later calls, as tests make, keep the first); returns whether
+/// metrics are recorded.
+pub fn install(enabled: bool) -> bool {
+    HANDLE
+        .get_or_init(|| {
+            if !enabled {
+                return None;
+            }
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+                .ok()?
+                .install_recorder()
+                .map_err(|e| tracing::error!(error = %e, "cannot install the metrics recorder"))
+                .ok()?;
+            describe();
+            let build = crate::build_info::build_info();
+            metrics::gauge!(BUILD_INFO, "version" => build.version, "commit" => build.git_commit).set(1.0);
+            Some(handle)
+        })
+        .is_some()
+}
+
+/// The exposition, or none when metrics are off.
+pub fn render() -> Option<String> {
+    let handle = HANDLE.get()?.as_ref()?;
+    handle.run_upkeep();
+    Some(handle.render())
+}
+
+fn describe() {
+    describe_counter!(HTTP_REQUESTS, "HTTP requests answered, by matched route, method and status");
+    describe_histogram!(HTTP_DURATION, Unit::Seconds, "HTTP request duration, by matched route and method");
+    describe_gauge!(HTTP_IN_FLIGHT, "HTTP requests being answered now");
+    describe_counter!(
+        CACHE_LOOKUPS,
+        "Page cache lookups, by tier (memory, redis) and result (hit, miss, bypass)"
+    );
+    describe_counter!(
+        CACHE_EVICTIONS,
+        "Pages evicted from the in-memory tier to stay within cache.memoryBytes"
+    );
+    describe_gauge!(CACHE_MEMORY_BYTES, Unit::Bytes, "Bytes of pages held by the in-memory tier");
+    describe_gauge!(CACHE_REDIS_CIRCUIT_OPEN, "1 while the Redis tier is skipped after failures, else 0");
+    describe_counter!(AUTH_VERIFICATIONS, "Bearer token verifications, by provider and outcome");
+    describe_counter!(AUTH_JWKS_REFRESHES, "JWKS fetches, by provider and outcome");
+    describe_counter!(AUDIT_WRITE_FAILURES, "Audit events that could not be written to the audit file");
+    describe_counter!(SYNC_RUNS, "Syncs finished, by registry and outcome (written, unchanged, failed)");
+    describe_histogram!(SYNC_DURATION, Unit::Seconds, "Sync duration, by registry");
+    describe_gauge!(
+        SYNC_LAST_SUCCESS,
+        Unit::Seconds,
+        "Unix time of the last successful sync, by scheduled registry (read at scrape time; absent before the first)"
+    );
+    describe_gauge!(
+        SYNC_INTERVAL,
+        Unit::Seconds,
+        "The sync interval of each scheduled registry, as stored by the release step (read at scrape time)"
+    );
+    describe_counter!(SYNC_SERVERS, "Server versions a sync inserted, updated, tombstoned or left unchanged");
+    describe_counter!(
+        SYNC_RETRIES,
+        "Syncs whose next try was queued, with backoff, after a transient failure"
+    );
+    describe_gauge!(
+        KUBERNETES_WATCHING,
+        "1 while this process watches the kubernetes registry's cluster, else 0"
+    );
+    describe_counter!(
+        KUBERNETES_EVENTS,
+        "Kubernetes watch events, by registry and whether they changed anything"
+    );
+    describe_gauge!(
+        CATALOGUE_VERSIONS,
+        "Stored server versions, by registry and status (read at scrape time)"
+    );
+    describe_gauge!(QUEUE_JOBS, "Sync jobs in the queue, by state (read at scrape time)");
+    describe_gauge!(
+        QUEUE_OLDEST_AGE,
+        Unit::Seconds,
+        "Age of the oldest sync job waiting to run (read at scrape time)"
+    );
+    describe_gauge!(DB_POOL_CONNECTIONS, "Database pool connections, by pool and state (idle, in_use)");
+    describe_gauge!(DB_POOL_MAX, "Database pool size limit, by pool");
+    describe_histogram!(DB_POOL_ACQUIRE, Unit::Seconds, "Time to get a connection from a database pool");
+    describe_gauge!(BUILD_INFO, "Always 1; the labels name the build");
+    describe_gauge!(READY, "1 when this process's last readiness check said ready, else 0");
+    describe_counter!(READINESS_CHANGES, "Times this process's readiness changed, counted at each check");
+    // Counters without labels are exported from the start, so that a rate over them is 0, not nothing.
+    metrics::counter!(CACHE_EVICTIONS).absolute(0);
+    metrics::counter!(READINESS_CHANGES).absolute(0);
+}
+
+/// How often the values read from the database are read again at most; scrapes in between export the last.
+const REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Refreshes the gauges read from the database: stored versions per registry and status, each scheduled
+/// registry's interval and last success, the sync queue by state with the oldest waiting job's age, and the
+/// read pool. Every replica exports the same catalogue and
+/// queue values, so dashboards and alerts aggregate them with `max`, never `sum`.
+pub async fn refresh_from(store: &registry_store::Store) {
+    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    {
+        let Ok(mut last) = LAST.lock() else { return };
+        if last.is_some_and(|at| at.elapsed() < REFRESH) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+    }
+    let (size, idle, max) = store.read_pool();
+    let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+    metrics::gauge!(DB_POOL_CONNECTIONS, "pool" => "read", "state" => "idle").set(f64::from(idle));
+    metrics::gauge!(DB_POOL_CONNECTIONS, "pool" => "read", "state" => "in_use")
+        .set(f64::from(size.saturating_sub(idle)));
+    metrics::gauge!(DB_POOL_MAX, "pool" => "read").set(f64::from(max));
+    let label = |key: &'static str, value: String| metrics::Label::new(key, value);
+    match store.version_counts().await {
+        Ok(counts) => {
+            let rows = counts.into_iter().map(|(registry, status, count)| {
+                (vec![label("registry", registry), label("status", status)], count as f64)
+            });
+            publish(CATALOGUE_VERSIONS, rows.collect(), 0.0);
+        }
+        Err(error) => tracing::warn!(error = %error, "metrics: cannot count the stored versions"),
+    }
+    match store.list_registries().await {
+        Ok(registries) => {
+            let (mut intervals, mut successes) = (Vec::new(), Vec::new());
+            for registry in registries {
+                let Some(interval) = registry.sync_interval else { continue };
+                let name = || vec![label("registry", registry.name.to_string())];
+                intervals.push((name(), interval.as_secs_f64()));
+                match store.sync_status(&registry.name).await {
+                    Ok(status) => {
+                        if let Some(at) = status.and_then(|status| status.last_success_at) {
+                            successes.push((name(), at.timestamp() as f64));
+                        }
+                    }
+                    Err(error) => tracing::warn!(error = %error, "metrics: cannot read a sync status"),
+                }
+            }
+            // A registry the release step removed matches no alert from then on.
+            publish(SYNC_INTERVAL, intervals, f64::NAN);
+            publish(SYNC_LAST_SUCCESS, successes, f64::NAN);
+        }
+        Err(error) => tracing::warn!(error = %error, "metrics: cannot list the registries"),
+    }
+    match registry_store::jobs::queue_report(store).await {
+        Ok(report) => {
+            let rows = report
+                .by_status
+                .into_iter()
+                .map(|(state, count)| (vec![label("state", state)], count as f64));
+            publish(QUEUE_JOBS, rows.collect(), 0.0);
+        }
+        Err(error) => tracing::warn!(error = %error, "metrics: cannot read the sync queue"),
+    }
+    match registry_store::jobs::oldest_pending_age(store).await {
+        Ok(age) => metrics::gauge!(QUEUE_OLDEST_AGE).set(age.unwrap_or(0.0).max(0.0)),
+        Err(error) => tracing::warn!(error = %error, "metrics: cannot read the sync queue's oldest job"),
+    }
+}
+
+/// One row of a gauge read from the database: its labels and its value.
+type Row = (Vec<metrics::Label>, f64);
+
+/// Sets the gauge `name` for every row; the label sets the last refresh set and this one does not (a registry
+/// removed, a queue state emptied) get `gone`, so that no value outlives what it measured.
+fn publish(name: &'static str, rows: Vec<Row>, gone: f64) {
+    static LAST: std::sync::Mutex<std::collections::BTreeMap<&str, Vec<Vec<metrics::Label>>>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let Ok(mut last) = LAST.lock() else { return };
+    let now: Vec<_> = rows.iter().map(|(labels, _)| labels.clone()).collect();
+    for labels in last.get(name).into_iter().flatten().filter(|labels| !now.contains(labels)) {
+        metrics::gauge!(name, labels.clone()).set(gone);
+    }
+    for (labels, value) in rows {
+        metrics::gauge!(name, labels).set(value);
+    }
+    last.insert(name, now);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_label_set_the_database_no_longer_has_is_set_to_gone() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let registry = |name: &str| vec![metrics::Label::new("registry", name.to_owned())];
+        metrics::with_local_recorder(&recorder, || {
+            publish(
+                "test_gauge_interval",
+                vec![(registry("kept"), 60.0), (registry("removed"), 3600.0)],
+                f64::NAN,
+            );
+            publish("test_gauge_interval", vec![(registry("kept"), 120.0)], f64::NAN);
+        });
+        let text = handle.render();
+        assert!(text.contains("test_gauge_interval{registry=\"kept\"} 120"), "{text}");
+        assert!(text.contains("test_gauge_interval{registry=\"removed\"} NaN"), "{text}");
+    }
+}

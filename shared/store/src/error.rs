@@ -1,0 +1,51 @@
+//! How a store operation fails.
+
+use registry_core::model::RegistryName;
+use registry_core::publish::Conflict;
+use registry_core::sync::DuplicateVersion;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Credentials(#[from] crate::settings::CredentialError),
+    #[error("cannot prepare the SQLite file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("unknown registry {0}")]
+    UnknownRegistry(RegistryName),
+    /// The registry's data refuses the write.
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
+    #[error(transparent)]
+    Duplicate(#[from] DuplicateVersion),
+    /// A managed registry that holds published versions is missing from the configuration.
+    #[error(
+        "managed registry {registry} holds {versions} published versions and is no longer configured: add it \
+         back to the configuration, or delete it with its versions by `registry-admin drop-registry {registry}`"
+    )]
+    ManagedRegistryRemoved { registry: String, versions: i64 },
+    /// Another sync of the same registry began meanwhile and cleared this one's staged rows: nothing was
+    /// written, and the other sync carries on.
+    #[error("another sync of registry {0} began and cleared this one's staged rows; nothing was written")]
+    StagingCleared(RegistryName),
+    #[error("stored data is not readable: {0}")]
+    Corrupt(String),
+}
+
+pub(crate) fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            true
+        }
+        sqlx::Error::WorkerCrashed => true,
+        // Class 08 (connection exceptions), too_many_connections, query_canceled (statement_timeout),
+        // admin_shutdown, crash_shutdown, cannot_connect_now.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "53300" | "57014" | "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}

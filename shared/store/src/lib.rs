@@ -1,0 +1,47 @@
+#![doc = include_str!("../README.md")]
+
+mod content;
+mod dialect;
+mod error;
+mod handle;
+pub mod jobs;
+pub mod metrics;
+mod migrate;
+mod postgres;
+pub mod publisher;
+mod publishing;
+pub mod query;
+mod records;
+mod rows;
+mod session_lock;
+pub mod settings;
+pub mod snapshot;
+mod sql;
+mod sql_store;
+mod sqlite;
+mod staged_row;
+mod staging;
+mod staging_handle;
+mod status;
+mod sync_state;
+mod timestamp;
+mod writes;
+
+pub use error::StoreError;
+pub use handle::Store;
+pub use migrate::{AppliedMigration, SchemaState};
+pub use postgres::PgStore;
+pub use query::{Cursor, InvalidCursor, ListQuery, Scope, VersionSelector};
+pub use records::{DueSync, Inserted, QueueSlot, Registry, RegistryChanges, ServerPage, StoredVersion};
+pub use registry_core::publish::{Conflict, MAX_VERSIONS_PER_SERVER};
+pub use registry_core::sync::{
+    DuplicateVersion, IncrementalOff, MirrorState, PullKind, SnapshotSummary, SyncPhase, SyncStatus,
+};
+pub use rows::MANAGED_NOTE;
+pub use session_lock::SessionLock;
+pub use sql_store::SqlStore;
+pub use sqlite::SqliteStore;
+pub use staged_row::StagedRow;
+pub use staging::{Apply, NAMES_PER_CHUNK};
+pub use staging_handle::{STAGING_BATCH, Staging};
+pub use status::StatusUpdate;

@@ -1,0 +1,137 @@
+//! Migrations: ours (`migrations/postgres`, `migrations/sqlite`) and the job queue's (apalis), applied with the
+//! migration role. On PostgreSQL only `registry-admin migrate` runs them; replicas only check [`SchemaState`].
+
+use std::collections::HashSet;
+
+use sqlx::migrate::Migrator;
+use sqlx::{Database, Executor, Pool};
+
+use crate::error::StoreError;
+use crate::postgres::PgStore;
+use crate::settings::{Role, StorageConfig};
+use crate::sqlite::SqliteStore;
+
+/// Our migrations record themselves in their own table: apalis's SQLite queue uses sqlx's default one.
+const TABLE: &str = "registry_schema_migration";
+
+/// One migration that a run applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedMigration {
+    /// `registry` (ours) or `queue` (the job queue's).
+    pub component: &'static str,
+    pub version: i64,
+    pub description: String,
+}
+
+/// Which known migrations a database still lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaState {
+    pub pending: Vec<AppliedMigration>,
+}
+
+impl SchemaState {
+    pub fn is_current(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
+fn postgres_migrators() -> [(&'static str, Migrator); 2] {
+    let mut ours = sqlx::migrate!("../../migrations/postgres");
+    ours.dangerous_set_table_name(TABLE);
+    [("registry", ours), ("queue", apalis_postgres::PostgresStorage::<()>::migrations())]
+}
+
+fn sqlite_migrators() -> [(&'static str, Migrator); 2] {
+    let mut ours = sqlx::migrate!("../../migrations/sqlite");
+    ours.dangerous_set_table_name(TABLE);
+    [("registry", ours), ("queue", apalis_sqlite::SqliteStorage::<()>::migrations())]
+}
+
+pub(super) async fn run(config: &StorageConfig) -> Result<Vec<AppliedMigration>, StoreError> {
+    match config {
+        StorageConfig::Postgres(pg) => {
+            let store = PgStore::connect_as(pg, Role::Migration, 1).await?;
+            apply(store.pool(), postgres_migrators()).await
+        }
+        StorageConfig::Sqlite { path } => {
+            let store = SqliteStore::open(path).await?;
+            apply(store.pool(), sqlite_migrators()).await
+        }
+    }
+}
+
+async fn apply<DB>(
+    pool: &Pool<DB>,
+    migrators: [(&'static str, Migrator); 2],
+) -> Result<Vec<AppliedMigration>, StoreError>
+where
+    DB: Database,
+    DB::Connection: sqlx::migrate::Migrate,
+    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
+    for<'r> (i64,): sqlx::FromRow<'r, DB::Row>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
+    let mut applied = Vec::new();
+    for (component, migrator) in migrators {
+        let pending = pending(pool, component, &migrator).await?;
+        migrator.run(pool).await?;
+        applied.extend(pending);
+    }
+    Ok(applied)
+}
+
+pub(super) async fn state_postgres(store: &PgStore) -> Result<SchemaState, StoreError> {
+    state(store.pool(), postgres_migrators()).await
+}
+
+pub(super) async fn state_sqlite(store: &SqliteStore) -> Result<SchemaState, StoreError> {
+    state(store.pool(), sqlite_migrators()).await
+}
+
+async fn state<DB>(
+    pool: &Pool<DB>,
+    migrators: [(&'static str, Migrator); 2],
+) -> Result<SchemaState, StoreError>
+where
+    DB: Database,
+    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
+    for<'r> (i64,): sqlx::FromRow<'r, DB::Row>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
+    let mut missing = Vec::new();
+    for (component, migrator) in migrators {
+        missing.extend(pending(pool, component, &migrator).await?);
+    }
+    Ok(SchemaState { pending: missing })
+}
+
+/// The migrations of `migrator` not yet recorded as successful. A missing table means none is applied; any
+/// other error (the database is unreachable) is returned.
+async fn pending<DB>(
+    pool: &Pool<DB>,
+    component: &'static str,
+    migrator: &Migrator,
+) -> Result<Vec<AppliedMigration>, StoreError>
+where
+    DB: Database,
+    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
+    for<'r> (i64,): sqlx::FromRow<'r, DB::Row>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
+    let sql = format!("select version from {} where success", migrator.table_name);
+    let done: HashSet<i64> =
+        match sqlx::query_as::<DB, (i64,)>(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await {
+            Ok(rows) => rows.into_iter().map(|(v,)| v).collect(),
+            Err(sqlx::Error::Database(e)) if is_missing_table(e.message()) => HashSet::new(),
+            Err(e) => return Err(e.into()),
+        };
+    Ok(migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration() && !done.contains(&m.version))
+        .map(|m| AppliedMigration { component, version: m.version, description: m.description.to_string() })
+        .collect())
+}
+
+fn is_missing_table(message: &str) -> bool {
+    message.contains("does not exist") || message.contains("no such table")
+}

@@ -1,0 +1,270 @@
+//! PostgreSQL: bodies as text (the remote-URL index reads them as JSONB), trigram-indexed `ILIKE` search, bulk writes through `unnest`, and an advisory
+//! lock per server for managed writes, so replicas publishing the same server queue up.
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::types::Json;
+use sqlx::{Pool, Postgres, QueryBuilder, Transaction};
+
+use crate::dialect::{Dialect, GENERATION_CHANNEL, Mark, Record, Value};
+use crate::error::StoreError;
+use crate::query::ListQuery;
+use crate::settings::{PostgresConfig, Role};
+use crate::snapshot::{Key, RowWrite};
+use crate::sql_store::SqlStore;
+use crate::staged_row::StagedRow;
+use registry_core::model::RegistryName;
+
+pub type PgStore = SqlStore<Postgres>;
+
+impl SqlStore<Postgres> {
+    /// One pool for the application role, for reads and writes alike (the worker, `registry-admin`).
+    /// Connections open on first use, so a replica starts (and reports not-ready) while the database is
+    /// still down.
+    pub async fn connect(config: &PostgresConfig) -> Result<Self, StoreError> {
+        let options = config.connect_options(Role::App)?;
+        Ok(Self::from_pool(pool_options(config, config.max_open_conns).connect_lazy_with(options)))
+    }
+
+    /// The API's store: reads go through a pool whose connections carry `statement_timeout`, so a slow
+    /// query is cancelled; writes through a pool without it. Each opens up to `maxOpenConns` connections.
+    /// The generation listener has a connection of its own, through `listenUrl` when set.
+    pub async fn connect_serving(config: &PostgresConfig) -> Result<Self, StoreError> {
+        let options = config.connect_options(Role::App)?;
+        // 0 would mean no timeout at all.
+        let timeout = config.statement_timeout.as_millis().max(1).to_string();
+        let read_options = options.clone().options([("statement_timeout", timeout.as_str())]);
+        Ok(Self {
+            read: pool_options(config, config.max_open_conns).connect_lazy_with(read_options),
+            write: pool_options(config, config.max_open_conns).connect_lazy_with(options),
+            listen: Some(
+                pool_options(config, 1).min_connections(0).connect_lazy_with(config.listen_options()?),
+            ),
+        })
+    }
+
+    /// A pool for `role` that connects now, so a wrong address or password fails here.
+    pub(crate) async fn connect_as(
+        config: &PostgresConfig,
+        role: Role,
+        max: u32,
+    ) -> Result<Self, StoreError> {
+        let options = config.connect_options(role)?;
+        Ok(Self::from_pool(pool_options(config, max).connect_with(options).await?))
+    }
+
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { read: pool.clone(), write: pool, listen: None }
+    }
+
+    /// The pool for writes (and the job queue).
+    pub fn pool(&self) -> &PgPool {
+        &self.write
+    }
+}
+
+fn pool_options(config: &PostgresConfig, max: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max.max(1))
+        .min_connections(config.max_idle_conns.min(max))
+        .max_lifetime(config.conn_max_lifetime)
+        .acquire_timeout(config.acquire_timeout)
+}
+
+impl Dialect for Postgres {
+    const CLAIM_ROWS: &'static str = " for update of s skip locked";
+
+    fn bind<'q, T: Value<'q>>(qb: &mut QueryBuilder<Self>, value: T) {
+        qb.push_bind(value);
+    }
+
+    fn push_search(qb: &mut QueryBuilder<Self>, query: &ListQuery) {
+        qb.push("sv.search_text like ").push_bind(query.like_pattern().unwrap_or_default());
+    }
+
+    /// Containment, so the GIN index on `(body::jsonb)->'remotes'` answers it.
+    fn push_remote_url(qb: &mut QueryBuilder<Self>, url: &str) {
+        qb.push("(body::jsonb)->'remotes' @> ").push_bind(Json(serde_json::json!([{ "url": url }])));
+    }
+
+    fn push_one_of(qb: &mut QueryBuilder<Self>, column: &str, values: Vec<String>) {
+        qb.push(column).push(" = any(").push_bind(values).push(")");
+    }
+
+    fn push_key_in(qb: &mut QueryBuilder<Self>, name: &str, version: &str, keys: &[Key]) {
+        let (names, versions): (Vec<String>, Vec<String>) = keys.iter().cloned().unzip();
+        qb.push(format!("({name}, {version}) in (select * from unnest("))
+            .push_bind(names)
+            .push("::text[], ")
+            .push_bind(versions)
+            .push("::text[]))");
+    }
+
+    async fn execute(conn: &mut Self::Connection, qb: &mut QueryBuilder<Self>) -> Result<u64, sqlx::Error> {
+        Ok(qb.build().execute(conn).await?.rows_affected())
+    }
+
+    async fn fetch_all<R: Record>(
+        conn: &mut Self::Connection,
+        qb: &mut QueryBuilder<Self>,
+    ) -> Result<Vec<R>, sqlx::Error> {
+        qb.build_query_as().fetch_all(conn).await
+    }
+
+    async fn begin_write(
+        pool: &Pool<Self>,
+        server: Option<(&RegistryName, &str)>,
+    ) -> Result<Transaction<'static, Self>, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        if let Some((registry, name)) = server {
+            Self::lock(&mut tx, &format!("{registry}\n{name}")).await?;
+        }
+        Ok(tx)
+    }
+
+    async fn lock(conn: &mut Self::Connection, key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))").bind(key).execute(conn).await?;
+        Ok(())
+    }
+
+    async fn bump_generations(
+        conn: &mut Self::Connection,
+        registries: Vec<String>,
+    ) -> Result<(), sqlx::Error> {
+        let mut upsert = QueryBuilder::new(
+            "insert into content_generation (registry, generation) \
+             select name, nextval('registry_generation') from registry where ",
+        );
+        Self::push_one_of(&mut upsert, "name", registries);
+        upsert.push(" on conflict (registry) do update set generation = excluded.generation");
+        upsert.build().execute(&mut *conn).await?;
+        sqlx::query("select pg_notify($1, '')").bind(GENERATION_CHANNEL).execute(conn).await?;
+        Ok(())
+    }
+
+    async fn write_rows(
+        conn: &mut Self::Connection,
+        registry: &RegistryName,
+        rows: &[RowWrite],
+        overwrite: bool,
+    ) -> Result<(), sqlx::Error> {
+        let conflict = if overwrite { UPSERT_CONFLICT } else { "" };
+        let statement = format!("{INSERT_ROWS}{conflict}");
+        for chunk in rows.chunks(1000) {
+            bind_rows(sqlx::query(sqlx::AssertSqlSafe(statement.as_str())), registry, chunk)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn stage_rows(
+        conn: &mut Self::Connection,
+        sync: &str,
+        registry: &RegistryName,
+        rows: &[StagedRow],
+    ) -> Result<Option<Key>, sqlx::Error> {
+        let text = |f: &dyn Fn(&StagedRow) -> Option<&str>| rows.iter().map(f).collect::<Vec<_>>();
+        let staged: Vec<(String, String)> = sqlx::query_as(STAGE_ROWS)
+            .bind(sync)
+            .bind(registry.as_str())
+            .bind(text(&|r| Some(&r.name)))
+            .bind(text(&|r| Some(&r.version)))
+            .bind(text(&|r| Some(&r.body)))
+            .bind(text(&|r| Some(&r.body_hash)))
+            .bind(text(&|r| r.title.as_deref()))
+            .bind(text(&|r| Some(&r.description)))
+            .bind(text(&|r| Some(&r.search_text)))
+            .bind(text(&|r| Some(r.status.as_str())))
+            .bind(text(&|r| r.status_message.as_deref()))
+            .bind(rows.iter().map(|r| r.published_at).collect::<Vec<_>>())
+            .bind(text(&|r| r.removal.then_some("tombstone")))
+            .fetch_all(conn)
+            .await?;
+        if staged.len() == rows.len() {
+            return Ok(None);
+        }
+        let staged: std::collections::HashSet<(&str, &str)> =
+            staged.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        Ok(rows
+            .iter()
+            .find(|r| !staged.contains(&(r.name.as_str(), r.version.as_str())))
+            .map(|r| (r.name.clone(), r.version.clone())))
+    }
+
+    async fn mark(
+        conn: &mut Self::Connection,
+        registry: &RegistryName,
+        keys: &[Key],
+        mark: Mark,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let (names, versions): (Vec<&str>, Vec<&str>) =
+            keys.iter().map(|(n, v)| (n.as_str(), v.as_str())).unzip();
+        let statement = format!(
+            "update server_version sv set {} from unnest($2::text[], $3::text[]) as k(name, version) \
+             where sv.registry = $1 and sv.name = k.name and sv.version = k.version",
+            mark.assignments("$4")
+        );
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .bind(registry.as_str())
+            .bind(names)
+            .bind(versions)
+            .bind(now)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+const INSERT_ROWS: &str = "insert into server_version (registry, name, version, body, body_hash, title, \
+     description, search_text, status, status_message, status_changed_at, published_at, updated_at, is_latest, \
+     created_at) \
+     select $1, u.name, u.version, u.body, u.body_hash, u.title, u.description, u.search_text, u.status, \
+     u.status_message, u.status_changed_at, u.published_at, u.updated_at, false, u.updated_at \
+     from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
+     $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[]) \
+     as u(name, version, body, body_hash, title, description, search_text, status, status_message, \
+     status_changed_at, published_at, updated_at)";
+
+/// Rows already staged are left as they are, and not returned.
+const STAGE_ROWS: &str = "insert into sync_staging (sync_id, registry, name, version, body, body_hash, title, \
+     description, search_text, status, status_message, published_at, change) \
+     select $1, $2, u.* from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+     $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::text[]) \
+     as u(name, version, body, body_hash, title, description, search_text, status, status_message, published_at, \
+     change) \
+     on conflict (sync_id, name, version) do nothing returning name, version";
+
+const UPSERT_CONFLICT: &str = " on conflict (registry, name, version) do update set body = excluded.body, \
+     body_hash = excluded.body_hash, title = excluded.title, description = excluded.description, \
+     search_text = excluded.search_text, status = excluded.status, status_message = excluded.status_message, \
+     status_changed_at = excluded.status_changed_at, published_at = excluded.published_at, \
+     updated_at = excluded.updated_at";
+
+/// Binds the rows column by column, one array per column.
+fn bind_rows<'q>(
+    query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    registry: &RegistryName,
+    rows: &[RowWrite],
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    let text = |f: &dyn Fn(&RowWrite) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
+    let times = |f: &dyn Fn(&RowWrite) -> DateTime<Utc>| rows.iter().map(f).collect::<Vec<_>>();
+    query
+        .bind(registry.to_string())
+        .bind(text(&|r| Some(r.name().to_owned())))
+        .bind(text(&|r| Some(r.version().to_owned())))
+        .bind(text(&|r| serde_json::to_string(&r.server).ok()))
+        .bind(text(&|r| Some(r.body_hash.clone())))
+        .bind(text(&|r| r.title().map(str::to_owned)))
+        .bind(text(&|r| Some(r.description().to_owned())))
+        .bind(text(&|r| Some(r.search_text())))
+        .bind(text(&|r| Some(r.status.as_str().to_owned())))
+        .bind(text(&|r| r.status_message.clone()))
+        .bind(times(&|r| r.status_changed_at))
+        .bind(times(&|r| r.published_at))
+        .bind(times(&|r| r.updated_at))
+}

@@ -1,0 +1,134 @@
+//! What the store returns: server versions with their registry-owned metadata, pages, registries and their
+//! sync state.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::error::StoreError;
+use crate::query::Cursor;
+use registry_core::formats::Format;
+use registry_core::model::envelope::OFFICIAL_META;
+use registry_core::model::{OfficialMeta, RegistryName};
+use registry_core::registry::{RegistryConfig, SyncPolicy};
+
+/// One stored version as a read serves it: the body exactly as stored (checked to be JSON, never deserialised
+/// into a document), with the key columns and the registry-owned metadata. It serialises as a
+/// `ServerResponse`.
+#[derive(Debug, Clone)]
+pub struct StoredVersion {
+    pub registry: RegistryName,
+    pub name: String,
+    pub version: String,
+    pub body: Box<RawValue>,
+    pub official: OfficialMeta,
+}
+
+impl PartialEq for StoredVersion {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.registry, &self.name, &self.version, self.body.get(), &self.official)
+            == (&other.registry, &other.name, &other.version, other.body.get(), &other.official)
+    }
+}
+
+impl Serialize for StoredVersion {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut response = serializer.serialize_struct("ServerResponse", 2)?;
+        response.serialize_field("server", &self.body)?;
+        response.serialize_field("_meta", &BTreeMap::from([(OFFICIAL_META, &self.official)]))?;
+        response.end()
+    }
+}
+
+/// A published version as stored, and whether this publish stored it (false: the same document was there
+/// already, from an earlier try of the same publish).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inserted {
+    pub record: StoredVersion,
+    pub created: bool,
+}
+
+/// One page of a list; `next_cursor` is set only when another row exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerPage {
+    pub items: Vec<StoredVersion>,
+    pub next_cursor: Option<Cursor>,
+}
+
+/// A configured registry as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Registry {
+    pub name: RegistryName,
+    /// file, git, api, managed or kubernetes.
+    pub kind: String,
+    pub format: Format,
+    pub source: Value,
+    pub filter: Value,
+    pub sync_interval: Option<Duration>,
+    pub sync_policy: SyncPolicy,
+    /// Config order, the precedence of the aggregated view.
+    pub position: i32,
+    /// The content generation: new whenever what a read of this registry returns changes, and never given
+    /// twice (so cached answers keyed by it cannot be stale).
+    pub generation: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Registry {
+    /// The definition to sync from, as the release step stored it. An error when this build cannot read
+    /// it (a newer release stored a form this one does not know).
+    pub fn definition(&self) -> Result<RegistryConfig, StoreError> {
+        let unreadable = |e: serde_json::Error| {
+            StoreError::Corrupt(format!(
+                "the stored definition of registry {} is not readable: {e}",
+                self.name
+            ))
+        };
+        Ok(RegistryConfig {
+            name: self.name.clone(),
+            format: self.format,
+            source: serde_json::from_value(self.source.clone()).map_err(unreadable)?,
+            sync_interval: self.sync_interval,
+            sync_policy: self.sync_policy,
+            filter: serde_json::from_value(self.filter.clone()).map_err(unreadable)?,
+        })
+    }
+}
+
+/// What applying a configuration's registries changed, by registry name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistryChanges {
+    pub added: Vec<String>,
+    /// Source, format, filter, schedule or position changed.
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl RegistryChanges {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// See [`Store::claim_queue_slot`].
+pub enum QueueSlot {
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// A sync is queued or running already, as this job.
+    Taken(Option<String>),
+}
+
+/// A registry claimed for a sync: `slot` is the due time it was claimed for, unique per registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueSync {
+    pub registry: RegistryName,
+    pub slot: DateTime<Utc>,
+    /// Asked for (by a Kubernetes watcher, see [`SyncStatus::requested_at`]), not due by the schedule.
+    pub requested: bool,
+}
