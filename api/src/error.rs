@@ -91,7 +91,6 @@ impl From<JobError> for ApiError {
     fn from(error: JobError) -> Self {
         match error {
             JobError::Store(error) => error.into(),
-            JobError::Database(error) => StoreError::Database(error).into(),
             other => Self::Internal(other.into()),
         }
     }

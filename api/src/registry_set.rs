@@ -115,15 +115,13 @@ async fn listen(store: Store, reader: Arc<tokio::sync::Mutex<Reader>>) {
             tokio::time::sleep(REFRESH).await;
             continue;
         };
-        // A lost connection is made again by the next `recv`; what was notified meanwhile the poll reads.
-        match connected.recv().await {
-            Ok(_) => {
+        // A lost connection is made again by the next wait; what was notified meanwhile the poll reads.
+        match connected.changed().await {
+            Ok(()) => {
                 if failing {
                     tracing::info!("listening for new generations again");
                     failing = false;
                 }
-                // One read for every notification already here: a burst of writes is one read.
-                while connected.next_buffered().is_some() {}
                 reader.lock().await.read().await;
             }
             Err(error) => {

@@ -122,9 +122,7 @@ impl TestStore {
 
     pub async fn cleanup(self) {
         if let Teardown::Postgres(database) = self.teardown {
-            if let Store::Postgres(pg) = self.store {
-                pg.pool().close().await;
-            }
+            self.store.close().await;
             database.drop_now().await;
         }
     }

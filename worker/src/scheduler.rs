@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use registry_store::Store;
-use registry_store::jobs::{Enqueued, SyncRegistry, Trigger, release_stuck};
+use registry_store::jobs::{Enqueued, SyncRegistry, Trigger};
 
 /// How often the scheduler looks for due registries.
 pub const TICK: Duration = Duration::from_secs(2);
@@ -17,7 +17,7 @@ const BATCH: u32 = 100;
 /// Releases registries whose sync job ended without a result, then claims what is due now and enqueues it;
 /// returns how many jobs it queued.
 pub async fn tick(store: &Store) -> Result<usize, registry_store::jobs::JobError> {
-    release_stuck(store).await?;
+    store.release_stuck().await?;
     let due = store.claim_due(Utc::now(), BATCH).await?;
     let mut queued = 0;
     for claimed in due {

@@ -15,7 +15,6 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 use registry_runtime::config::format_duration;
 use registry_runtime::shutdown::Shutdown;
 use registry_store::Store;
-use registry_store::jobs::release_worker_jobs;
 
 use crate::jobs::{self, WorkerState};
 
@@ -128,7 +127,7 @@ async fn wait_for_database(
 /// Gives the jobs held by the incarnation `id` back to the queue; a failure is logged (their heartbeat
 /// lapses in the end, and another worker takes them then).
 async fn give_back(store: &Store, id: &str) {
-    match release_worker_jobs(store, id).await {
+    match store.release_worker_jobs(id).await {
         Ok(0) => {}
         Ok(released) => {
             tracing::info!(worker.id = %id, jobs = released, "gave running jobs back to the queue");

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use registry_runtime::config::{ApiSource, Config, FileSource, RegistryConfig, Source, StorageConfig};
+use registry_store::RawPool;
 use registry_store::{Store, SyncPhase};
 use registry_testkit::*;
 use serde_json::json;
@@ -102,11 +103,11 @@ async fn two_workers_on_postgres_run_each_scheduled_sync_exactly_once() {
     worker_a.await.unwrap().unwrap();
     worker_b.await.unwrap().unwrap();
 
-    let Store::Postgres(pg) = &test.store else { unreachable!() };
+    let RawPool::Postgres(pg) = test.store.raw_pool() else { unreachable!() };
     let jobs: Vec<(String, String)> = sqlx::query_as(
         "select convert_from(job, 'UTF8')::jsonb->>'registry', status from apalis.jobs where job_type = 'registry-sync'",
     )
-    .fetch_all(pg.pool())
+    .fetch_all(pg)
     .await
     .unwrap();
     assert_eq!(jobs.len(), 20, "one job per registry: {jobs:?}");
@@ -168,11 +169,11 @@ async fn a_job_of_a_killed_worker_is_finished_by_another() {
     assert_eq!(upstream.requests(), 1, "the first worker started the sync and was killed during it");
     let mut second = spawn();
     until_synced(&store, &[file_registry("mirror")], Duration::from_secs(120)).await;
-    let Store::Postgres(pg) = &store else { unreachable!() };
+    let RawPool::Postgres(pg) = store.raw_pool() else { unreachable!() };
     // The sync's data commits before the queue records the job as done: wait for that too.
     let jobs = || async {
         sqlx::query_as::<_, (String,)>("select status from apalis.jobs where job_type = 'registry-sync'")
-            .fetch_all(pg.pool())
+            .fetch_all(pg)
             .await
             .unwrap()
     };
@@ -185,7 +186,7 @@ async fn a_job_of_a_killed_worker_is_finished_by_another() {
     let status = store.sync_status(&name("mirror")).await.unwrap().unwrap();
     assert_eq!(status.server_count, 150, "nothing lost or duplicated");
     assert_eq!(jobs().await, [("Done".to_owned(),)], "one job, finished once");
-    pg.pool().close().await;
+    pg.close().await;
     database.drop_now().await;
 }
 
@@ -202,11 +203,11 @@ fn api_registry(registry: &str, upstream: &Upstream) -> RegistryConfig {
 
 /// The sync queue's jobs: (status, attempt of the sync) in the order they were queued.
 async fn sync_jobs(store: &Store) -> Vec<(String, i64)> {
-    let rows: Vec<(String, String)> = match store {
-        Store::Postgres(pg) => sqlx::query_as("select status, convert_from(job, 'UTF8') from apalis.jobs where job_type = 'registry-sync' order by id")
-            .fetch_all(pg.pool()).await.unwrap(),
-        Store::Sqlite(sqlite) => sqlx::query_as("select status, cast(job as text) from Jobs where job_type = 'registry-sync' order by id")
-            .fetch_all(sqlite.pool()).await.unwrap(),
+    let rows: Vec<(String, String)> = match store.raw_pool() {
+        RawPool::Postgres(pg) => sqlx::query_as("select status, convert_from(job, 'UTF8') from apalis.jobs where job_type = 'registry-sync' order by id")
+            .fetch_all(pg).await.unwrap(),
+        RawPool::Sqlite(sqlite) => sqlx::query_as("select status, cast(job as text) from Jobs where job_type = 'registry-sync' order by id")
+            .fetch_all(sqlite).await.unwrap(),
     };
     rows.into_iter()
         .map(|(status, job)| {

@@ -9,7 +9,7 @@ use registry_runtime::audit::{AuditEvent, Outcome};
 use registry_runtime::bootstrap;
 use registry_runtime::config::Source;
 use registry_store::Store;
-use registry_store::jobs::{Enqueued, SyncRegistry, Trigger, queue_report};
+use registry_store::jobs::{Enqueued, SyncRegistry, Trigger};
 
 use super::{Failure, audit_log, load, stored_registry};
 use crate::cli::{EnqueueSyncArgs, Output};
@@ -66,7 +66,7 @@ pub async fn run(args: &EnqueueSyncArgs) -> Result<(), Failure> {
 pub async fn jobs(path: &Path, output: Output) -> Result<(), Failure> {
     let config = load(path)?;
     let store = Store::connect(&config.database).await.context("opening the database")?;
-    let report = queue_report(&store).await.context("reading the sync queue")?;
+    let report = store.queue_report().await.context("reading the sync queue")?;
     let mut out = std::io::stdout().lock();
     if output == Output::Json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report).context("printing JSON")?)?;

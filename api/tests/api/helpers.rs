@@ -3,6 +3,7 @@
 use registry_api::Application;
 use registry_core::formats::Entry;
 use registry_runtime::config::{Config, CorsConfig, RegistryConfig};
+use registry_store::RawPool;
 use registry_store::Store;
 use registry_testkit::{TestStore, name, test_config};
 use reqwest::StatusCode;
@@ -166,8 +167,8 @@ pub fn with_short_statement_timeout(test: &TestStore, registries: Vec<RegistryCo
 
 /// Holds `server_version` locked against every other session until the returned transaction ends.
 pub async fn lock_versions(test: &TestStore) -> sqlx::Transaction<'static, sqlx::Postgres> {
-    let Store::Postgres(store) = &test.store else { panic!("locking tables is PostgreSQL's") };
-    let mut lock = store.pool().begin().await.unwrap();
+    let RawPool::Postgres(store) = test.store.raw_pool() else { panic!("locking tables is PostgreSQL's") };
+    let mut lock = store.begin().await.unwrap();
     sqlx::query("lock table server_version in access exclusive mode").execute(&mut *lock).await.unwrap();
     lock
 }

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use registry_runtime::config::{Config, PostgresTarget, StorageConfig};
-use registry_store::Store;
+use registry_store::RawPool;
 use registry_testkit::*;
 
 use crate::helpers::*;
@@ -64,13 +64,11 @@ async fn another_replica_is_notified_of_each_write() {
     pg.listen_url = Some(format!("{url}?application_name={application}").parse().unwrap());
     let reader = spawn_config(&test, test_config(storage, registries)).await;
     let before = etag(&reader.get("/v0.1/servers").await);
-    let Store::Postgres(store) = &test.store else { unreachable!() };
+    let RawPool::Postgres(store) = test.store.raw_pool() else { unreachable!() };
     let listening =
         "select count(*) from pg_stat_activity where application_name = $1 and query ilike 'listen%'";
     let started = Instant::now();
-    while sqlx::query_scalar::<_, i64>(listening).bind(&application).fetch_one(store.pool()).await.unwrap()
-        == 0
-    {
+    while sqlx::query_scalar::<_, i64>(listening).bind(&application).fetch_one(store).await.unwrap() == 0 {
         assert!(started.elapsed() < Duration::from_secs(10), "no session listens through listenUrl");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

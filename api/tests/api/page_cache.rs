@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use registry_runtime::config::{CacheConfig, Config, RedisConfig};
-use registry_store::Store;
+use registry_store::RawPool;
 use registry_testkit::*;
 
 use crate::helpers::*;
@@ -135,7 +135,7 @@ async fn concurrent_misses_of_one_page_make_one_database_read() {
     let app = spawn_app(&test, vec![managed_registry("internal")]).await;
     app.post_json("/v0.1/publish", &server_json("io.example/tool", "1.0.0")).await;
     let lock = lock_versions(&test).await;
-    let Store::Postgres(store) = &test.store else { unreachable!() };
+    let RawPool::Postgres(store) = test.store.raw_pool() else { unreachable!() };
 
     let requests: Vec<_> = (0..16)
         .map(|_| {
@@ -148,7 +148,7 @@ async fn concurrent_misses_of_one_page_make_one_database_read() {
         .collect();
     let waiting =
         "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'select sv.%'";
-    let count = || async { sqlx::query_scalar::<_, i64>(waiting).fetch_one(store.pool()).await.unwrap() };
+    let count = || async { sqlx::query_scalar::<_, i64>(waiting).fetch_one(store).await.unwrap() };
     let started = Instant::now();
     while count().await == 0 {
         assert!(started.elapsed() < Duration::from_secs(10), "no read reached the database");

@@ -151,12 +151,13 @@ pub async fn refresh_from(store: &registry_store::Store) {
         }
         *last = Some(std::time::Instant::now());
     }
-    let (size, idle, max) = store.read_pool();
-    let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+    let pool = store.read_pool();
+    // A pool never has more idle connections than it may open (a u32).
+    let idle = u32::try_from(pool.idle).unwrap_or(u32::MAX);
     metrics::gauge!(DB_POOL_CONNECTIONS, "pool" => "read", "state" => "idle").set(f64::from(idle));
     metrics::gauge!(DB_POOL_CONNECTIONS, "pool" => "read", "state" => "in_use")
-        .set(f64::from(size.saturating_sub(idle)));
-    metrics::gauge!(DB_POOL_MAX, "pool" => "read").set(f64::from(max));
+        .set(f64::from(pool.open.saturating_sub(idle)));
+    metrics::gauge!(DB_POOL_MAX, "pool" => "read").set(f64::from(pool.max));
     let label = |key: &'static str, value: String| metrics::Label::new(key, value);
     match store.version_counts().await {
         Ok(counts) => {
@@ -189,7 +190,7 @@ pub async fn refresh_from(store: &registry_store::Store) {
         }
         Err(error) => tracing::warn!(error = %error, "metrics: cannot list the registries"),
     }
-    match registry_store::jobs::queue_report(store).await {
+    match store.queue_report().await {
         Ok(report) => {
             let rows = report
                 .by_status
@@ -199,7 +200,7 @@ pub async fn refresh_from(store: &registry_store::Store) {
         }
         Err(error) => tracing::warn!(error = %error, "metrics: cannot read the sync queue"),
     }
-    match registry_store::jobs::oldest_pending_age(store).await {
+    match store.oldest_pending_age().await {
         Ok(age) => metrics::gauge!(QUEUE_OLDEST_AGE).set(age.unwrap_or(0.0).max(0.0)),
         Err(error) => tracing::warn!(error = %error, "metrics: cannot read the sync queue's oldest job"),
     }

@@ -20,10 +20,10 @@ use registry_core::model::RegistryName;
 
 /// The stored state of a registry's versions that writes plan from, as [`ExistingRow`]s: the registry's
 /// name follows.
-pub(super) const EXISTING: &str = "select name, version, body_hash, status, status_message, status_changed_at, \
+pub(crate) const EXISTING: &str = "select name, version, body_hash, status, status_message, status_changed_at, \
      published_at, is_latest from server_version where registry = ";
 
-pub(super) struct ContentWrite<DB: Dialect> {
+pub(crate) struct ContentWrite<DB: Dialect> {
     tx: Transaction<'static, DB>,
     touched: BTreeSet<String>,
 }

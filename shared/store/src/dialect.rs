@@ -18,6 +18,9 @@ use crate::snapshot::{Key, RowWrite};
 use crate::staged_row::StagedRow;
 use registry_core::model::RegistryName;
 
+/// Our migrations record themselves in a table of their own: apalis's SQLite queue uses sqlx's default one.
+pub const MIGRATIONS_TABLE: &str = "registry_schema_migration";
+
 /// A value both backends bind the same way: text, integers, flags, [`crate::timestamp::Timestamp`],
 /// `sqlx::types::Json`, and options of them.
 pub trait Value<'q>: Encode<'q, Postgres> + Type<Postgres> + Encode<'q, Sqlite> + Type<Sqlite> {}
@@ -68,7 +71,7 @@ macro_rules! sql {
     };
 }
 
-pub(super) use sql;
+pub(crate) use sql;
 
 /// The PostgreSQL notification channel of new content generations; the payload is empty.
 pub const GENERATION_CHANNEL: &str = "registry_generation";

@@ -16,6 +16,9 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("unknown registry {0}")]
     UnknownRegistry(RegistryName),
+    /// The job queue refused a push, or its worker stopped with an error.
+    #[error("the job queue failed: {0}")]
+    Queue(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The registry's data refuses the write.
     #[error(transparent)]
     Conflict(#[from] Conflict),

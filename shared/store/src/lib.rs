@@ -5,13 +5,16 @@ mod dialect;
 mod error;
 mod handle;
 pub mod jobs;
+mod listener;
 pub mod metrics;
 mod migrate;
 mod postgres;
 pub mod publisher;
 mod publishing;
 pub mod query;
+mod reads;
 mod records;
+mod registries;
 mod rows;
 mod session_lock;
 pub mod settings;
@@ -28,19 +31,19 @@ mod timestamp;
 mod writes;
 
 pub use error::StoreError;
-pub use handle::Store;
+#[cfg(feature = "testing")]
+pub use handle::RawPool;
+pub use handle::{PoolUse, Store};
+pub use listener::GenerationListener;
 pub use migrate::{AppliedMigration, SchemaState};
-pub use postgres::PgStore;
 pub use query::{Cursor, InvalidCursor, ListQuery, Scope, VersionSelector};
-pub use records::{DueSync, Inserted, QueueSlot, Registry, RegistryChanges, ServerPage, StoredVersion};
+pub use records::{DueSync, Inserted, Registry, RegistryChanges, ServerPage, StoredVersion};
 pub use registry_core::publish::{Conflict, MAX_VERSIONS_PER_SERVER};
 pub use registry_core::sync::{
     DuplicateVersion, IncrementalOff, MirrorState, PullKind, SnapshotSummary, SyncPhase, SyncStatus,
 };
 pub use rows::MANAGED_NOTE;
 pub use session_lock::SessionLock;
-pub use sql_store::SqlStore;
-pub use sqlite::SqliteStore;
 pub use staged_row::StagedRow;
 pub use staging::{Apply, NAMES_PER_CHUNK};
 pub use staging_handle::{STAGING_BATCH, Staging};

@@ -7,12 +7,9 @@ use sqlx::migrate::Migrator;
 use sqlx::{Database, Executor, Pool};
 
 use crate::error::StoreError;
-use crate::postgres::PgStore;
-use crate::settings::{Role, StorageConfig};
-use crate::sqlite::SqliteStore;
-
-/// Our migrations record themselves in their own table: apalis's SQLite queue uses sqlx's default one.
-const TABLE: &str = "registry_schema_migration";
+use crate::handle::{Purpose, Store, on_backend};
+use crate::settings::StorageConfig;
+use crate::sql_store::SqlStore;
 
 /// One migration that a run applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,28 +32,17 @@ impl SchemaState {
     }
 }
 
-fn postgres_migrators() -> [(&'static str, Migrator); 2] {
-    let mut ours = sqlx::migrate!("../../migrations/postgres");
-    ours.dangerous_set_table_name(TABLE);
-    [("registry", ours), ("queue", apalis_postgres::PostgresStorage::<()>::migrations())]
-}
+impl Store {
+    /// Applies our pending migrations and the job queue's, with the migration role. Running it again is a
+    /// no-op. Returns what it applied.
+    pub async fn migrate(config: &StorageConfig) -> Result<Vec<AppliedMigration>, StoreError> {
+        let store = Self::open(config, Purpose::Migration).await?;
+        on_backend!(store, db => apply(&db.write, SqlStore::<DB>::migrators()).await)
+    }
 
-fn sqlite_migrators() -> [(&'static str, Migrator); 2] {
-    let mut ours = sqlx::migrate!("../../migrations/sqlite");
-    ours.dangerous_set_table_name(TABLE);
-    [("registry", ours), ("queue", apalis_sqlite::SqliteStorage::<()>::migrations())]
-}
-
-pub(super) async fn run(config: &StorageConfig) -> Result<Vec<AppliedMigration>, StoreError> {
-    match config {
-        StorageConfig::Postgres(pg) => {
-            let store = PgStore::connect_as(pg, Role::Migration, 1).await?;
-            apply(store.pool(), postgres_migrators()).await
-        }
-        StorageConfig::Sqlite { path } => {
-            let store = SqliteStore::open(path).await?;
-            apply(store.pool(), sqlite_migrators()).await
-        }
+    /// Whether the schema is reachable and up to date.
+    pub async fn schema_state(&self) -> Result<SchemaState, StoreError> {
+        on_backend!(self, db => state(&db.read, SqlStore::<DB>::migrators()).await)
     }
 }
 
@@ -78,14 +64,6 @@ where
         applied.extend(pending);
     }
     Ok(applied)
-}
-
-pub(super) async fn state_postgres(store: &PgStore) -> Result<SchemaState, StoreError> {
-    state(store.pool(), postgres_migrators()).await
-}
-
-pub(super) async fn state_sqlite(store: &SqliteStore) -> Result<SchemaState, StoreError> {
-    state(store.pool(), sqlite_migrators()).await
 }
 
 async fn state<DB>(

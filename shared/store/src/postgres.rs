@@ -1,14 +1,20 @@
 //! PostgreSQL: bodies as text (the remote-URL index reads them as JSONB), trigram-indexed `ILIKE` search, bulk writes through `unnest`, and an advisory
 //! lock per server for managed writes, so replicas publishing the same server queue up.
 
+use apalis::prelude::{BackendExt, IntervalStrategy, PollWith};
+use apalis_postgres::PostgresStorage;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnection, PgListener, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{Pool, Postgres, QueryBuilder, Transaction};
 
-use crate::dialect::{Dialect, GENERATION_CHANNEL, Mark, Record, Value};
+use crate::dialect::{Dialect, GENERATION_CHANNEL, MIGRATIONS_TABLE, Mark, Record, Value};
 use crate::error::StoreError;
+use crate::jobs::task::{HEARTBEAT, POLL, QueuedTask, SYNC_QUEUE, SyncRegistry};
+use crate::listener::GenerationListener;
 use crate::query::ListQuery;
+use crate::session_lock::SessionLock;
 use crate::settings::{PostgresConfig, Role};
 use crate::snapshot::{Key, RowWrite};
 use crate::sql_store::SqlStore;
@@ -53,13 +59,8 @@ impl SqlStore<Postgres> {
         Ok(Self::from_pool(pool_options(config, max).connect_with(options).await?))
     }
 
-    pub fn from_pool(pool: PgPool) -> Self {
+    fn from_pool(pool: PgPool) -> Self {
         Self { read: pool.clone(), write: pool, listen: None }
-    }
-
-    /// The pool for writes (and the job queue).
-    pub fn pool(&self) -> &PgPool {
-        &self.write
     }
 }
 
@@ -267,4 +268,74 @@ fn bind_rows<'q>(
         .bind(times(&|r| r.status_changed_at))
         .bind(times(&|r| r.published_at))
         .bind(times(&|r| r.updated_at))
+}
+
+/// The job queue, the generation listener and session locks: what only PostgreSQL has, or keeps its own way.
+impl SqlStore<Postgres> {
+    pub(crate) const JOB_STATE: &'static str = "select status, attempts::bigint, max_attempts::bigint, last_result::text from apalis.jobs where id = $1";
+    pub(crate) const RUN_NOW: &'static str =
+        "update apalis.jobs set run_at = now() where id = $1 and status = 'Pending' and run_at > now()";
+    pub(crate) const RELEASE_WORKER_JOBS: &'static str = "update apalis.jobs set status = 'Pending', lock_by = null, \
+        lock_at = null where lock_by = $1 and status in ('Queued', 'Running')";
+    pub(crate) const OLDEST_PENDING_AGE: &'static str = "select extract(epoch from now() - min(run_at))::float8 \
+        from apalis.jobs where job_type = $1 and status = 'Pending' and run_at <= now()";
+    pub(crate) const JOBS_BY_STATUS: &'static str =
+        "select status, count(*) from apalis.jobs where job_type = $1 group by status order by status";
+    pub(crate) const FAILED_JOBS: &'static str = "select id, convert_from(job, 'UTF8')::jsonb->>'registry', \
+        attempts::bigint, last_result::text from apalis.jobs where job_type = $1 and status in ('Failed', 'Killed') \
+        order by run_at desc limit $2";
+
+    /// Our migrations and the job queue's.
+    pub(crate) fn migrators() -> [(&'static str, Migrator); 2] {
+        let mut ours = sqlx::migrate!("../../migrations/postgres");
+        ours.dangerous_set_table_name(MIGRATIONS_TABLE);
+        [("registry", ours), ("queue", PostgresStorage::<()>::migrations())]
+    }
+
+    /// Pushes a sync task into the queue, in the caller's transaction.
+    pub(crate) async fn push_task(conn: &mut PgConnection, task: &QueuedTask) -> Result<(), StoreError> {
+        apalis_postgres::queries::push_tasks(conn, SYNC_QUEUE, vec![task.to_task()])
+            .await
+            .map_err(|e| StoreError::Queue(Box::new(e)))
+    }
+
+    /// The sync queue as a worker reads it.
+    pub(crate) fn sync_queue(
+        &self,
+        concurrency: usize,
+    ) -> PollWith<PostgresStorage<SyncRegistry>, IntervalStrategy> {
+        let config = apalis_postgres::Config::default()
+            .queue(SYNC_QUEUE)
+            .heartbeat_interval(HEARTBEAT)
+            .batch_size(concurrency);
+        PostgresStorage::<SyncRegistry>::new(&self.write).with_config(config).poll_with_interval(POLL)
+    }
+
+    /// A listener subscribed to new content generations, on the serving store's connection of its own.
+    pub(crate) async fn generation_listener(&self) -> Result<Option<GenerationListener>, StoreError> {
+        let Some(pool) = &self.listen else { return Ok(None) };
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(GENERATION_CHANNEL).await?;
+        Ok(Some(GenerationListener::new(listener)))
+    }
+
+    /// Takes the session lock `key` on a connection of its own, unless another session holds it.
+    pub(crate) async fn try_session_lock(&self, key: &str) -> Result<Option<SessionLock>, StoreError> {
+        let mut connection = self.write.acquire().await?;
+        let taken: bool = sqlx::query_scalar("select pg_try_advisory_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .fetch_one(&mut *connection)
+            .await?;
+        if !taken {
+            return Ok(None);
+        }
+        let mut connection = connection.detach();
+        sqlx::query(
+            "select set_config('tcp_keepalives_idle', '10', false), set_config('tcp_keepalives_interval', '5', false), \
+             set_config('tcp_keepalives_count', '3', false)",
+        )
+        .execute(&mut connection)
+        .await?;
+        Ok(Some(SessionLock::on(connection)))
+    }
 }

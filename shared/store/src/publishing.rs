@@ -10,7 +10,7 @@ use registry_core::model::{RegistryName, ServerJson};
 use registry_core::publish::{Conflict, MAX_VERSIONS_PER_SERVER};
 
 /// Everything that would stop `server` from being published to `registry` now.
-pub(super) async fn publish_conflicts<DB: Dialect>(
+pub(crate) async fn publish_conflicts<DB: Dialect>(
     conn: &mut DB::Connection,
     registry: &RegistryName,
     server: &ServerJson,
@@ -35,7 +35,7 @@ pub(super) async fn publish_conflicts<DB: Dialect>(
 }
 
 /// The remote URLs of `server` that a different, non-deleted server of the registry uses.
-pub(super) async fn remote_conflicts<DB: Dialect>(
+pub(crate) async fn remote_conflicts<DB: Dialect>(
     conn: &mut DB::Connection,
     registry: &RegistryName,
     server: &ServerJson,
@@ -58,12 +58,12 @@ pub(super) async fn remote_conflicts<DB: Dialect>(
 
 /// The lock that serialises writes which claim remote URLs in a registry, so two servers cannot take the
 /// same URL at once. Taken after the per-server lock, always in that order.
-pub(super) fn remote_url_lock(registry: &RegistryName) -> String {
+pub(crate) fn remote_url_lock(registry: &RegistryName) -> String {
     format!("{registry}\nremote URLs")
 }
 
 /// The distinct remote URLs of a document, in order.
-pub(super) fn remote_urls(server: &ServerJson) -> impl Iterator<Item = &str> {
+pub(crate) fn remote_urls(server: &ServerJson) -> impl Iterator<Item = &str> {
     let mut seen = std::collections::HashSet::new();
     server
         .as_object()

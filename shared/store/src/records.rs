@@ -116,14 +116,6 @@ impl RegistryChanges {
     }
 }
 
-/// See [`Store::claim_queue_slot`].
-pub enum QueueSlot {
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    /// A sync is queued or running already, as this job.
-    Taken(Option<String>),
-}
-
 /// A registry claimed for a sync: `slot` is the due time it was claimed for, unique per registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueSync {

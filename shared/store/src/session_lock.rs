@@ -7,9 +7,6 @@ use std::time::Duration;
 
 use sqlx::{Connection, PgConnection};
 
-use crate::error::StoreError;
-use crate::handle::Store;
-
 /// How long a check or a release of the lock may take.
 const LOCK_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -18,31 +15,17 @@ pub struct SessionLock {
     connection: Option<PgConnection>,
 }
 
-impl Store {
-    /// Takes the lock named `key` unless another session holds it. A held lock keeps its connection out of
-    /// the pool, so the database must be reached through session (not transaction) pooling.
-    pub async fn try_session_lock(&self, key: &str) -> Result<Option<SessionLock>, StoreError> {
-        let Self::Postgres(pg) = self else { return Ok(Some(SessionLock { connection: None })) };
-        let mut connection = pg.pool().acquire().await?;
-        let taken: bool = sqlx::query_scalar("select pg_try_advisory_lock(hashtextextended($1, 0))")
-            .bind(key)
-            .fetch_one(&mut *connection)
-            .await?;
-        if !taken {
-            return Ok(None);
-        }
-        let mut connection = connection.detach();
-        sqlx::query(
-            "select set_config('tcp_keepalives_idle', '10', false), set_config('tcp_keepalives_interval', '5', false), \
-             set_config('tcp_keepalives_count', '3', false)",
-        )
-        .execute(&mut connection)
-        .await?;
-        Ok(Some(SessionLock { connection: Some(connection) }))
-    }
-}
-
 impl SessionLock {
+    /// A lock held by the session on `connection`.
+    pub(crate) fn on(connection: PgConnection) -> Self {
+        Self { connection: Some(connection) }
+    }
+
+    /// A lock with no session: the one process that uses the database holds it.
+    pub(crate) fn held() -> Self {
+        Self { connection: None }
+    }
+
     /// Whether the lock is still held: its connection answers within a few seconds.
     pub async fn is_held(&mut self) -> bool {
         match &mut self.connection {

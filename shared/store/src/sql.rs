@@ -18,7 +18,7 @@ const AGGREGATED: &str = "not sv.shadowed";
 /// `shadowed` caches the answer per row; writes recompute it with this ranking, which the caller closes
 /// (with a name filter or not) and cuts to `rank = 1`. One window pass per name keeps a server with
 /// thousands of versions linear.
-pub(super) const OWNER_RANKING: &str = "select sv.name, sv.registry, row_number() over (partition by sv.name \
+pub(crate) const OWNER_RANKING: &str = "select sv.name, sv.registry, row_number() over (partition by sv.name \
      order by sv.status = 'deleted', r.position) as rank from server_version sv join registry r on r.name = sv.registry";
 
 fn push_scope<DB: Dialect>(qb: &mut QueryBuilder<DB>, scope: &Scope) {
@@ -56,7 +56,7 @@ const PAGE_JOIN: &str = ") page join server_version v on v.registry = page.regis
      and v.version = page.version order by v.name, v.version";
 
 /// One page, plus one row to tell whether another page exists.
-pub(super) fn list<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
+pub(crate) fn list<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
     let by_keys = query.search.is_some();
     let mut qb = QueryBuilder::new(if by_keys { PAGE_COLUMNS } else { RECORD_COLUMNS });
     push_scope(&mut qb, &query.scope);
@@ -90,13 +90,13 @@ pub(super) fn list<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
 }
 
 /// Every version of one server, newest publish first.
-pub(super) fn versions<DB: Dialect>(scope: &Scope, name: &str, include_deleted: bool) -> QueryBuilder<DB> {
+pub(crate) fn versions<DB: Dialect>(scope: &Scope, name: &str, include_deleted: bool) -> QueryBuilder<DB> {
     let mut qb = one_server(scope, name, include_deleted);
     qb.push(" order by sv.published_at desc, sv.version desc");
     qb
 }
 
-pub(super) fn version<DB: Dialect>(
+pub(crate) fn version<DB: Dialect>(
     scope: &Scope,
     name: &str,
     selector: &VersionSelector,

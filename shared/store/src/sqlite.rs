@@ -6,15 +6,21 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use apalis::prelude::{BackendExt, IntervalStrategy, PollWith};
+use apalis_sqlite::SqliteStorage;
 use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Pool, QueryBuilder, Sqlite, Transaction};
 
-use crate::dialect::{Dialect, Mark, Record, Value};
+use crate::dialect::{Dialect, MIGRATIONS_TABLE, Mark, Record, Value};
 use crate::error::StoreError;
+use crate::jobs::task::{HEARTBEAT, POLL, QueuedTask, SYNC_QUEUE, SyncRegistry};
+use crate::listener::GenerationListener;
 use crate::query::ListQuery;
+use crate::session_lock::SessionLock;
 use crate::snapshot::{Key, RowWrite};
 use crate::sql_store::SqlStore;
 use crate::staged_row::StagedRow;
@@ -39,11 +45,6 @@ impl SqlStore<Sqlite> {
         let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         let read = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
         Ok(Self { read, write, listen: None })
-    }
-
-    /// The writer connection's pool (migrations run through it).
-    pub fn pool(&self) -> &SqlitePool {
-        &self.write
     }
 }
 
@@ -218,3 +219,57 @@ const UPSERT_CONFLICT: &str = " on conflict (registry, name, version) do update 
      search_text = excluded.search_text, status = excluded.status, status_message = excluded.status_message, \
      status_changed_at = excluded.status_changed_at, published_at = excluded.published_at, \
      updated_at = excluded.updated_at";
+
+/// The job queue, the generation listener and session locks, as one process on one file has them.
+impl SqlStore<Sqlite> {
+    pub(crate) const JOB_STATE: &'static str =
+        "select status, attempts, max_attempts, last_result from Jobs where id = ?1";
+    pub(crate) const RUN_NOW: &'static str = "update Jobs set run_at = strftime('%s', 'now') where id = ?1 \
+        and status = 'Pending' and run_at > strftime('%s', 'now')";
+    pub(crate) const RELEASE_WORKER_JOBS: &'static str = "update Jobs set status = 'Pending', lock_by = null, \
+        lock_at = null where lock_by = ?1 and status in ('Queued', 'Running')";
+    pub(crate) const OLDEST_PENDING_AGE: &'static str = "select cast(strftime('%s', 'now') as integer) - \
+        min(run_at) * 1.0 from Jobs where job_type = ?1 and status = 'Pending' \
+        and run_at <= cast(strftime('%s', 'now') as integer)";
+    pub(crate) const JOBS_BY_STATUS: &'static str =
+        "select status, count(*) from Jobs where job_type = ?1 group by status order by status";
+    pub(crate) const FAILED_JOBS: &'static str = "select id, json_extract(cast(job as text), '$.registry'), \
+        attempts, last_result from Jobs where job_type = ?1 and status in ('Failed', 'Killed') \
+        order by run_at desc limit ?2";
+
+    /// Our migrations and the job queue's.
+    pub(crate) fn migrators() -> [(&'static str, Migrator); 2] {
+        let mut ours = sqlx::migrate!("../../migrations/sqlite");
+        ours.dangerous_set_table_name(MIGRATIONS_TABLE);
+        [("registry", ours), ("queue", SqliteStorage::<()>::migrations())]
+    }
+
+    /// Pushes a sync task into the queue, in the caller's transaction.
+    pub(crate) async fn push_task(conn: &mut SqliteConnection, task: &QueuedTask) -> Result<(), StoreError> {
+        apalis_sqlite::queries::push_tasks(conn, SYNC_QUEUE, &[task.to_task()])
+            .await
+            .map_err(|e| StoreError::Queue(Box::new(e)))
+    }
+
+    /// The sync queue as a worker reads it.
+    pub(crate) fn sync_queue(
+        &self,
+        concurrency: usize,
+    ) -> PollWith<SqliteStorage<SyncRegistry>, IntervalStrategy> {
+        let config = apalis_sqlite::Config::default()
+            .queue(SYNC_QUEUE)
+            .heartbeat_interval(HEARTBEAT)
+            .batch_size(concurrency);
+        SqliteStorage::<SyncRegistry>::new(&self.write).with_config(config).poll_with_interval(POLL)
+    }
+
+    /// None: readers of one file poll.
+    pub(crate) async fn generation_listener(&self) -> Result<Option<GenerationListener>, StoreError> {
+        Ok(None)
+    }
+
+    /// Always held: one process owns the file.
+    pub(crate) async fn try_session_lock(&self, _key: &str) -> Result<Option<SessionLock>, StoreError> {
+        Ok(Some(SessionLock::held()))
+    }
+}

@@ -17,6 +17,7 @@ use sqlx::QueryBuilder;
 use crate::content::{ContentWrite, EXISTING};
 use crate::dialect::{Dialect, Mark, sql};
 use crate::error::StoreError;
+use crate::handle::{Store, on_backend};
 use crate::rows::now;
 use crate::snapshot::{self, ExistingRow, Incoming};
 use crate::sql_store::SqlStore;
@@ -45,66 +46,11 @@ pub enum Apply<'a> {
 }
 
 impl<DB: Dialect> SqlStore<DB> {
-    /// Clears what earlier syncs of `registry` left staged.
-    pub(super) async fn clear_staging(&self, registry: &RegistryName) -> Result<(), StoreError> {
-        self.clear_where("registry", registry.as_str()).await
-    }
-
-    /// Clears one sync's staged rows.
-    pub(super) async fn clear_sync(&self, sync: &str) -> Result<(), StoreError> {
-        self.clear_where("sync_id", sync).await
-    }
-
     async fn clear_where(&self, column: &str, value: &str) -> Result<(), StoreError> {
         let mut clear = sql!(DB; "delete from sync_staging where " column " = " {value});
         let mut conn = self.write.acquire().await?;
         DB::execute(&mut conn, &mut clear).await?;
         Ok(())
-    }
-
-    /// Stages one batch in a transaction of its own. A version staged already, in this batch or an earlier
-    /// one, is a [`DuplicateVersion`].
-    pub(super) async fn stage(
-        &self,
-        sync: &str,
-        registry: &RegistryName,
-        rows: &[StagedRow],
-    ) -> Result<(), StoreError> {
-        let mut keys = std::collections::HashSet::with_capacity(rows.len());
-        if let Some(row) = rows.iter().find(|row| !keys.insert((row.name.as_str(), row.version.as_str()))) {
-            return Err(DuplicateVersion { name: row.name.clone(), version: row.version.clone() }.into());
-        }
-        let mut tx = DB::begin_write(&self.write, None).await?;
-        if let Some((name, version)) = DB::stage_rows(&mut tx, sync, registry, rows).await? {
-            return Err(DuplicateVersion { name, version }.into());
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Diffs the staged rows against what is stored and writes the difference, in one transaction; then
-    /// clears them.
-    pub(super) async fn apply_staged(
-        &self,
-        sync: &str,
-        registry: &RegistryName,
-        rows: usize,
-        apply: Apply<'_>,
-    ) -> Result<SnapshotSummary, StoreError> {
-        let summary = self.diff_and_write(sync, registry, rows, apply).await;
-        // Staged rows are never worth keeping, and a failed apply left them as they were.
-        self.clear_sync(sync).await?;
-        let summary = summary?;
-        if summary.inserted + summary.updated + summary.tombstoned >= ANALYZE_AFTER {
-            // Statistics that still describe the table before a bulk write plan reads badly (a filter on
-            // updated_at walking the whole key, say) until autovacuum catches up. A role that does not own
-            // the table is told so by a warning, and the statistics wait for autovacuum.
-            let mut conn = self.write.acquire().await?;
-            if let Err(error) = DB::execute(&mut conn, &mut sql!(DB; "analyze server_version")).await {
-                tracing::warn!(error = %error, "cannot refresh the statistics of server_version");
-            }
-        }
-        Ok(summary)
     }
 
     async fn diff_and_write(
@@ -311,5 +257,70 @@ async fn write_touched<DB: Dialect>(
         tx.reshadow(Some(names)).await?;
         steps.done("isLatest and shadowing");
         after = last;
+    }
+}
+
+impl Store {
+    /// Clears what earlier syncs of `registry` left staged.
+    pub(crate) async fn clear_staging(&self, registry: &RegistryName) -> Result<(), StoreError> {
+        on_backend!(self, db => {
+            db.clear_where("registry", registry.as_str()).await
+        })
+    }
+
+    /// Clears one sync's staged rows.
+    pub(crate) async fn clear_sync(&self, sync: &str) -> Result<(), StoreError> {
+        on_backend!(self, db => {
+            db.clear_where("sync_id", sync).await
+        })
+    }
+
+    /// Stages one batch in a transaction of its own. A version staged already, in this batch or an earlier
+    /// one, is a [`DuplicateVersion`].
+    pub(crate) async fn stage(
+        &self,
+        sync: &str,
+        registry: &RegistryName,
+        rows: &[StagedRow],
+    ) -> Result<(), StoreError> {
+        on_backend!(self, db => {
+            let mut keys = std::collections::HashSet::with_capacity(rows.len());
+            if let Some(row) = rows.iter().find(|row| !keys.insert((row.name.as_str(), row.version.as_str()))) {
+                return Err(DuplicateVersion { name: row.name.clone(), version: row.version.clone() }.into());
+            }
+            let mut tx = DB::begin_write(&db.write, None).await?;
+            if let Some((name, version)) = DB::stage_rows(&mut tx, sync, registry, rows).await? {
+                return Err(DuplicateVersion { name, version }.into());
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Diffs the staged rows against what is stored and writes the difference, in one transaction; then
+    /// clears them.
+    pub(crate) async fn apply_staged(
+        &self,
+        sync: &str,
+        registry: &RegistryName,
+        rows: usize,
+        apply: Apply<'_>,
+    ) -> Result<SnapshotSummary, StoreError> {
+        on_backend!(self, db => {
+            let summary = db.diff_and_write(sync, registry, rows, apply).await;
+            // Staged rows are never worth keeping, and a failed apply left them as they were.
+            self.clear_sync(sync).await?;
+            let summary = summary?;
+            if summary.inserted + summary.updated + summary.tombstoned >= ANALYZE_AFTER {
+                // Statistics that still describe the table before a bulk write plan reads badly (a filter on
+                // updated_at walking the whole key, say) until autovacuum catches up. A role that does not own
+                // the table is told so by a warning, and the statistics wait for autovacuum.
+                let mut conn = db.write.acquire().await?;
+                if let Err(error) = DB::execute(&mut conn, &mut sql!(DB; "analyze server_version")).await {
+                    tracing::warn!(error = %error, "cannot refresh the statistics of server_version");
+                }
+            }
+            Ok(summary)
+        })
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::error::StoreError;
-use crate::handle::{Store, dispatch};
+use crate::handle::Store;
 use crate::staged_row::StagedRow;
 use crate::staging::Apply;
 use registry_core::formats::Entry;
@@ -47,7 +47,7 @@ impl Store {
     /// Starts staging a snapshot of `registry`, clearing what an earlier sync of it left staged: entries go
     /// in by batches ([`Staging::push`]), and [`Staging::apply`] diffs and writes them in one transaction.
     pub async fn begin_staging(&self, registry: &RegistryName) -> Result<Staging<'_>, StoreError> {
-        dispatch!(self.clear_staging(registry))?;
+        self.clear_staging(registry).await?;
         Ok(Staging {
             store: self,
             sync: ulid::Ulid::new().to_string(),
@@ -83,7 +83,7 @@ impl Staging<'_> {
     /// Stages a batch made by [`StagedRow::batch`] (which a caller may run on a thread of its own).
     pub async fn push_rows(&mut self, rows: Vec<StagedRow>) -> Result<(), StoreError> {
         let store = self.store;
-        dispatch!(store.stage(&self.sync, &self.registry, &rows))?;
+        store.stage(&self.sync, &self.registry, &rows).await?;
         self.staged += rows.iter().filter(|row| !row.removal).count();
         self.rows += rows.len();
         Ok(())
@@ -98,12 +98,12 @@ impl Staging<'_> {
     /// [`Apply`]), then clears them.
     pub async fn apply(self, apply: Apply<'_>) -> Result<SnapshotSummary, StoreError> {
         let store = self.store;
-        dispatch!(store.apply_staged(&self.sync, &self.registry, self.rows, apply))
+        store.apply_staged(&self.sync, &self.registry, self.rows, apply).await
     }
 
     /// Clears the staged entries, writing nothing.
     pub async fn discard(self) -> Result<(), StoreError> {
         let store = self.store;
-        dispatch!(store.clear_sync(&self.sync))
+        store.clear_sync(&self.sync).await
     }
 }

@@ -2,6 +2,7 @@
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
 use chrono::Utc;
+use registry_store::RawPool;
 use registry_store::jobs::{Enqueued, SYNC_QUEUE, SyncRegistry, Trigger};
 use registry_store::{Store, SyncPhase};
 use registry_testkit::*;
@@ -12,20 +13,20 @@ fn sync(registry: &str, trigger: Trigger) -> SyncRegistry {
 
 /// Sets a job's status in the queue's table, as a worker that finished or was killed would have left it.
 async fn set_job_status(store: &Store, job_id: &str, status: &str) {
-    match store {
-        Store::Postgres(pg) => {
+    match store.raw_pool() {
+        RawPool::Postgres(pg) => {
             sqlx::query("update apalis.jobs set status = $1 where id = $2")
                 .bind(status)
                 .bind(job_id)
-                .execute(pg.pool())
+                .execute(pg)
                 .await
                 .unwrap();
         }
-        Store::Sqlite(sqlite) => {
+        RawPool::Sqlite(sqlite) => {
             sqlx::query("update Jobs set status = ?1 where id = ?2")
                 .bind(status)
                 .bind(job_id)
-                .execute(sqlite.pool())
+                .execute(sqlite)
                 .await
                 .unwrap();
         }
@@ -34,18 +35,18 @@ async fn set_job_status(store: &Store, job_id: &str, status: &str) {
 
 /// When a job may run, in seconds from now (negative: runnable).
 async fn runs_in(store: &Store, job_id: &str) -> i64 {
-    match store {
-        Store::Postgres(pg) => sqlx::query_scalar(
+    match store.raw_pool() {
+        RawPool::Postgres(pg) => sqlx::query_scalar(
             "select extract(epoch from run_at - now())::bigint from apalis.jobs where id = $1",
         )
         .bind(job_id)
-        .fetch_one(pg.pool())
+        .fetch_one(pg)
         .await
         .unwrap(),
-        Store::Sqlite(sqlite) => {
+        RawPool::Sqlite(sqlite) => {
             sqlx::query_scalar("select run_at - strftime('%s', 'now') from Jobs where id = ?1")
                 .bind(job_id)
-                .fetch_one(sqlite.pool())
+                .fetch_one(sqlite)
                 .await
                 .unwrap()
         }
@@ -54,15 +55,15 @@ async fn runs_in(store: &Store, job_id: &str) -> i64 {
 
 /// Jobs in the sync queue, read from apalis' own table.
 async fn queued_jobs(store: &Store) -> i64 {
-    match store {
-        Store::Postgres(pg) => sqlx::query_scalar("select count(*) from apalis.jobs where job_type = $1")
+    match store.raw_pool() {
+        RawPool::Postgres(pg) => sqlx::query_scalar("select count(*) from apalis.jobs where job_type = $1")
             .bind(SYNC_QUEUE)
-            .fetch_one(pg.pool())
+            .fetch_one(pg)
             .await
             .unwrap(),
-        Store::Sqlite(sqlite) => sqlx::query_scalar("select count(*) from Jobs where job_type = ?1")
+        RawPool::Sqlite(sqlite) => sqlx::query_scalar("select count(*) from Jobs where job_type = ?1")
             .bind(SYNC_QUEUE)
-            .fetch_one(sqlite.pool())
+            .fetch_one(sqlite)
             .await
             .unwrap(),
     }
@@ -103,7 +104,7 @@ on_both_backends! {
         test.store.put_sync_status(&status).await.unwrap();
 
         let again = sync("taken", Trigger::Manual).enqueue(&test.store, None).await.unwrap();
-        let released = registry_store::jobs::release_stuck(&test.store).await.unwrap();
+        let released = test.store.release_stuck().await.unwrap();
 
         assert!(matches!(again, Enqueued::Queued { .. }), "a finished job does not block a new one: {again:?}");
         assert_ne!(again.job_id(), taken.job_id());

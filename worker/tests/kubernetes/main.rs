@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use registry_core::model::Status;
 use registry_runtime::config::{KubernetesSource, RegistryConfig, Source};
+use registry_store::RawPool;
 use registry_store::{ListQuery, Scope, Store};
 use registry_testkit::file_registry;
 use registry_testkit::kube_fake::{self, FakeApiServer};
@@ -65,12 +66,12 @@ pub fn exported(kind: &str, namespace: &str, name: &str) -> Value {
 /// writes commit); fails when one failed or some are left after 60 s (a job a killed worker had taken goes
 /// back to the queue once its heartbeat lapses).
 pub async fn until_jobs_done(store: &Store) {
-    let Store::Postgres(pg) = store else { return };
+    let RawPool::Postgres(pg) = store.raw_pool() else { return };
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let jobs: Vec<(String,)> =
             sqlx::query_as("select status from apalis.jobs where job_type = 'registry-sync'")
-                .fetch_all(pg.pool())
+                .fetch_all(pg)
                 .await
                 .unwrap();
         assert!(

@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use registry_runtime::config::Config;
+use registry_store::RawPool;
 use registry_store::{SyncPhase, SyncStatus};
 use registry_testkit::*;
 use registry_worker::kubernetes::watch::{self, Settings};
@@ -131,10 +132,10 @@ async fn changes_are_served_within_seconds_status_churn_writes_nothing_and_a_rel
         generation,
         "no content write"
     );
-    let Store::Postgres(pg) = &test.store else { unreachable!() };
+    let RawPool::Postgres(pg) = test.store.raw_pool() else { unreachable!() };
     let discoveries: i64 =
         sqlx::query_scalar("select count(*) from apalis.jobs where job_type = 'registry-sync'")
-            .fetch_one(pg.pool())
+            .fetch_one(pg)
             .await
             .unwrap();
 
@@ -174,7 +175,7 @@ async fn changes_are_served_within_seconds_status_churn_writes_nothing_and_a_rel
     worker.await.unwrap().unwrap();
     let after_churn: i64 =
         sqlx::query_scalar("select count(*) from apalis.jobs where job_type = 'registry-sync'")
-            .fetch_one(pg.pool())
+            .fetch_one(pg)
             .await
             .unwrap();
     assert!(after_churn > discoveries, "the relist queued a discovery");
@@ -211,11 +212,11 @@ fn holder_of(status: &SyncStatus) -> Option<String> {
 }
 
 async fn watch_jobs(store: &Store) -> i64 {
-    let Store::Postgres(pg) = store else { unreachable!() };
+    let RawPool::Postgres(pg) = store.raw_pool() else { unreachable!() };
     sqlx::query_scalar(
         "select count(*) from apalis.jobs where job_type = 'registry-sync' and convert_from(job, 'UTF8')::jsonb->>'trigger' = 'watch'",
     )
-    .fetch_one(pg.pool())
+    .fetch_one(pg)
     .await
     .unwrap()
 }

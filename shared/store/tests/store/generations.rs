@@ -74,12 +74,12 @@ async fn on_postgres_a_new_generation_is_notified_at_commit() {
     let mut listener = serving.generation_listener().await.unwrap().expect("an API replica's store listens");
     assert!(test.store.generation_listener().await.unwrap().is_none(), "a worker's store does not");
     test.store.apply_registries(&[managed_registry("internal")]).await.unwrap();
-    let created = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv()).await;
+    let created = tokio::time::timeout(std::time::Duration::from_secs(5), listener.changed()).await;
 
     test.store.insert_version(&name("internal"), &server("io.example/tool", "1.0.0")).await.unwrap();
-    let published = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv()).await;
+    let published = tokio::time::timeout(std::time::Duration::from_secs(5), listener.changed()).await;
 
-    assert_eq!(created.expect("notified").unwrap().channel(), "registry_generation");
-    assert_eq!(published.expect("notified").unwrap().channel(), "registry_generation");
+    created.expect("notified at the registry's creation").unwrap();
+    published.expect("notified at the publish").unwrap();
     test.cleanup().await;
 }

@@ -2,7 +2,7 @@
 //! of unread parts as they are, tombstones purged after a retention, and syncs asked for without disturbing a
 //! running one.
 
-use registry_store::QueueSlot;
+use registry_store::jobs::{SyncRegistry, Trigger};
 
 use super::*;
 
@@ -79,14 +79,10 @@ on_both_backends! {
         assert_eq!(after.len(), 1);
         assert_eq!(Some(after[0].slot), requested, "the slot is the time it was asked for");
         assert!(after[0].requested);
-        match store.claim_queue_slot(&name("cluster"), "job-1").await.unwrap() {
-            QueueSlot::Postgres(tx) => tx.commit().await.unwrap(),
-            QueueSlot::Sqlite(tx) => tx.commit().await.unwrap(),
-            QueueSlot::Taken(job) => panic!("taken by {job:?}"),
-        }
+        let job = SyncRegistry::new(name("cluster"), Trigger::Watch, None).enqueue(store, None).await.unwrap();
         let queued = store.sync_status(&name("cluster")).await.unwrap().unwrap();
         assert_eq!(queued.requested_at, None, "the queued job answers the request");
-        assert_eq!(queued.job_id.as_deref(), Some("job-1"));
+        assert_eq!(queued.job_id.as_deref(), Some(job.job_id()));
 
         // Asked for while the job waits in the queue: the job answers it when it starts, since it lists after.
         store.request_sync(&name("cluster")).await.unwrap();

@@ -1,0 +1,70 @@
+//! The reads of the API: pages of servers, a server's versions, one version, and what a publish would
+//! conflict with.
+
+use crate::error::StoreError;
+use crate::handle::{Store, on_backend};
+use crate::publishing::publish_conflicts;
+use crate::query::{Cursor, ListQuery, Scope, VersionSelector};
+use crate::records::{ServerPage, StoredVersion};
+use crate::rows::VersionRow;
+use crate::sql;
+use registry_core::model::{RegistryName, ServerJson};
+use registry_core::publish::Conflict;
+
+impl Store {
+    /// The reads return versions as stored ([`StoredVersion`]): bodies are served as
+    /// they are, checked to be JSON but never deserialised into a document.
+    pub async fn list_servers(&self, query: &ListQuery) -> Result<ServerPage, StoreError> {
+        on_backend!(self, db => {
+            let mut rows: Vec<VersionRow> = db.fetch_all(sql::list::<DB>(query)).await?;
+            let more = rows.len() > query.limit as usize;
+            rows.truncate(query.limit as usize);
+            let items = rows.into_iter().map(StoredVersion::try_from).collect::<Result<Vec<_>, _>>()?;
+            let next_cursor = more
+                .then(|| items.last())
+                .flatten()
+                .map(|last| Cursor { name: last.name.clone(), version: last.version.clone() });
+            Ok(ServerPage { items, next_cursor })
+        })
+    }
+
+    /// Every version of one server, newest publish first. Empty when the server is unknown in the scope.
+    pub async fn list_versions(
+        &self,
+        scope: &Scope,
+        name: &str,
+        include_deleted: bool,
+    ) -> Result<Vec<StoredVersion>, StoreError> {
+        on_backend!(self, db => {
+            let rows: Vec<VersionRow> =
+                db.fetch_all(sql::versions::<DB>(scope, name, include_deleted)).await?;
+            rows.into_iter().map(StoredVersion::try_from).collect()
+        })
+    }
+
+    /// What would stop `server` from being published to `registry` now (read only; `/validate` reports it).
+    pub async fn publish_conflicts(
+        &self,
+        registry: &RegistryName,
+        server: &ServerJson,
+    ) -> Result<Vec<Conflict>, StoreError> {
+        on_backend!(self, db => {
+            let mut conn = db.read.acquire().await?;
+            publish_conflicts::<DB>(&mut conn, registry, server).await
+        })
+    }
+
+    pub async fn get_version(
+        &self,
+        scope: &Scope,
+        name: &str,
+        selector: &VersionSelector,
+        include_deleted: bool,
+    ) -> Result<Option<StoredVersion>, StoreError> {
+        on_backend!(self, db => {
+            let rows: Vec<VersionRow> =
+                db.fetch_all(sql::version::<DB>(scope, name, selector, include_deleted)).await?;
+            rows.into_iter().next().map(StoredVersion::try_from).transpose()
+        })
+    }
+}
