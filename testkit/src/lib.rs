@@ -7,6 +7,7 @@ pub mod kube_fake;
 pub mod oidc;
 mod private_postgres;
 mod private_redis;
+mod template;
 pub mod snapshot_reference;
 
 use std::path::PathBuf;
@@ -36,28 +37,60 @@ pub fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-/// An empty PostgreSQL database of a test's own, dropped by [`PostgresDatabase::drop_now`].
+/// A PostgreSQL database of a test's own, dropped by [`PostgresDatabase::drop_now`], or when the value is
+/// dropped (a test that panics leaves no database behind).
 pub struct PostgresDatabase {
     pub name: String,
     pub url: Url,
+    dropped: bool,
 }
 
 impl PostgresDatabase {
+    /// An empty database.
     pub async fn create() -> Self {
+        Self::created("").await
+    }
+
+    /// A copy of the migrated template (see `template`).
+    pub async fn migrated() -> Self {
+        let template = template::postgres().await;
+        Self::created(&format!(" template {template}")).await
+    }
+
+    async fn created(options: &str) -> Self {
         let name = format!("registry_test_{}", random_suffix());
-        admin_statement(&format!("create database {name}")).await;
+        admin_statement(&format!("create database {name}{options}")).await;
         let mut url = Url::parse(&admin_url()).unwrap();
         url.set_path(&name);
-        Self { name, url }
+        Self { name, url, dropped: false }
     }
 
     /// Drops the database, closing whatever connections are still open on it.
-    pub async fn drop_now(self) {
+    pub async fn drop_now(mut self) {
         admin_statement(&format!("drop database if exists {} with (force)", self.name)).await;
+        self.dropped = true;
     }
 
     pub fn config(&self) -> StorageConfig {
         postgres_storage(&self.url)
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        // Not awaited by anyone (a test failed, or forgot): drop it on a runtime of its own.
+        let statement = format!("drop database if exists {} with (force)", self.name);
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(admin_statement(&statement));
+        })
+        .join();
+        if dropped.is_err() {
+            eprintln!("could not drop test database {}", self.name);
+        }
     }
 }
 
@@ -101,23 +134,23 @@ pub struct TestStore {
 }
 
 impl TestStore {
-    /// A new, migrated PostgreSQL database.
+    /// A new, migrated PostgreSQL database (a copy of the migrated template).
     pub async fn postgres() -> Self {
-        let database = PostgresDatabase::create().await;
-        Self::migrated(database.config(), Teardown::Postgres(database)).await
+        let database = PostgresDatabase::migrated().await;
+        let config = database.config();
+        let store = Store::connect(&config).await.unwrap();
+        Self { store, config, teardown: Teardown::Postgres(database) }
     }
 
-    /// A new, migrated SQLite file in a temporary directory.
+    /// A new, migrated SQLite file in a temporary directory (a copy of the migrated template file).
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let config = StorageConfig::Sqlite { path: dir.path().join("nested/registry.db") };
-        Self::migrated(config, Teardown::Sqlite { _dir: dir }).await
-    }
-
-    async fn migrated(config: StorageConfig, teardown: Teardown) -> Self {
-        Store::migrate(&config).await.unwrap();
+        let path = dir.path().join("nested/registry.db");
+        std::fs::create_dir_all(dir.path().join("nested")).unwrap();
+        std::fs::copy(template::sqlite().await, &path).unwrap();
+        let config = StorageConfig::Sqlite { path };
         let store = Store::connect(&config).await.unwrap();
-        Self { store, config, teardown }
+        Self { store, config, teardown: Teardown::Sqlite { _dir: dir } }
     }
 
     pub async fn cleanup(self) {

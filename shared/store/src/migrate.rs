@@ -113,3 +113,20 @@ where
 fn is_missing_table(message: &str) -> bool {
     message.contains("does not exist") || message.contains("no such table")
 }
+
+/// A digest of every migration both backends know (ours and the job queue's, by version and checksum): two
+/// databases migrated by builds with the same fingerprint have the same schema. Tests key the migrated
+/// template they copy by it.
+#[cfg(feature = "testing")]
+pub fn schema_fingerprint() -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    let backends = [SqlStore::<sqlx::Postgres>::migrators(), SqlStore::<sqlx::Sqlite>::migrators()];
+    for (component, migrator) in backends.iter().flatten() {
+        for migration in migrator.iter() {
+            digest.update(format!("{component} {} ", migration.version));
+            digest.update(&migration.checksum);
+        }
+    }
+    registry_core::digest::hex(&digest.finalize())
+}
