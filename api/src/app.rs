@@ -52,6 +52,44 @@ pub struct Application {
     audit: Arc<AuditLog>,
 }
 
+/// The token verifier of oauth mode; none in anonymous mode.
+fn authenticator(config: &Config) -> anyhow::Result<Option<Arc<Authenticator>>> {
+    let (AuthMode::Oauth, Some(oauth)) = (&config.auth.mode, &config.auth.oauth) else { return Ok(None) };
+    if config.auth.authz.is_none() {
+        tracing::warn!(
+            "auth.authz is not set: any caller with a valid token may publish, edit, change and delete versions \
+             and sync registries"
+        );
+    }
+    let authenticator = Authenticator::new(oauth).map_err(|e| anyhow::anyhow!("auth.oauth: {e}"))?;
+    Ok(Some(Arc::new(authenticator)))
+}
+
+/// What runs for as long as the server does: the registry set's refresh, the key sets' (they load in the
+/// background, so an identity provider that is down never blocks start-up), and the audit file's reopening
+/// on SIGHUP. One that ends is a failure.
+fn background(
+    refresh: impl Future<Output = ()> + Send + 'static,
+    authenticator: Option<&Authenticator>,
+    audit: Arc<AuditLog>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let keys = authenticator.map(Authenticator::keep_keys_fresh);
+    let hangups = audit.reopen_on_hangup();
+    async move {
+        let keys = async move {
+            match keys {
+                Some(keys) => keys.await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = refresh => {}
+            () = keys => {}
+            () = hangups => {}
+        }
+    }
+}
+
 impl Application {
     /// Connects the store, reads the stored registry set and binds the address (port 0 picks a free one).
     ///
@@ -67,36 +105,9 @@ impl Application {
     /// between the API and the worker).
     pub async fn on_store(config: Config, store: Store, address: SocketAddr) -> anyhow::Result<Self> {
         let (registries, refresh) = registry_set::load(store.clone(), config.registries.clone()).await;
-        let authenticator = match (&config.auth.mode, &config.auth.oauth) {
-            (AuthMode::Oauth, Some(oauth)) => {
-                if config.auth.authz.is_none() {
-                    tracing::warn!(
-                        "auth.authz is not set: any caller with a valid token may publish, edit, change and \
-                         delete versions and sync registries"
-                    );
-                }
-                Some(Arc::new(Authenticator::new(oauth).map_err(|e| anyhow::anyhow!("auth.oauth: {e}"))?))
-            }
-            _ => None,
-        };
+        let authenticator = authenticator(&config)?;
         let audit = Arc::new(AuditLog::open(&config.audit).map_err(anyhow::Error::msg)?);
-        // Key sets load in the background: an identity provider that is down never blocks start-up.
-        let keys = authenticator.as_ref().map(|a| a.keep_keys_fresh());
-        let hangups = audit.clone().reopen_on_hangup();
-        // Each runs for as long as the server does; one that ends is a failure.
-        let background = async move {
-            let keys = async move {
-                match keys {
-                    Some(keys) => keys.await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                () = refresh => {}
-                () = keys => {}
-                () = hangups => {}
-            }
-        };
+        let background = background(refresh, authenticator.as_deref(), audit.clone());
         let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
         let config = Arc::new(config);
         let draining = Arc::new(AtomicBool::new(false));

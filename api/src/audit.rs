@@ -45,6 +45,7 @@ pub struct AuditSlot(Arc<Mutex<AuditFacts>>);
 impl AuditSlot {
     /// The request's slot; outside [`audit_requests`] (a router without the layer) a detached one.
     pub fn of(extensions: &Extensions) -> Self {
+        // A request outside the audit layer notes into a slot nobody reads.
         extensions.get::<Self>().cloned().unwrap_or_default()
     }
 

@@ -1,6 +1,8 @@
 //! Extractors that turn a request into checked values, or into a problem+json error: the list parameters,
 //! the registry scope of a route, the registry a write goes to, and path parameters.
 
+use std::sync::Arc;
+
 use axum::extract::{FromRequestParts, Path, RawPathParams};
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
@@ -48,6 +50,7 @@ pub struct IncludeDeleted {
 }
 
 pub(crate) fn query_pairs(parts: &Parts) -> Vec<(String, String)> {
+    // No query string: no parameters.
     let query = parts.uri.query().unwrap_or_default();
     url::form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
@@ -188,7 +191,7 @@ impl FromRequestParts<AppState> for WriteTarget {
         let registry = match params.iter().find(|(key, _)| *key == "registryName") {
             Some((_, raw)) => stored_registry(state, raw)?,
             None => {
-                let registries = state.registries.current().unwrap_or_default();
+                let registries = registry_set(state)?;
                 publish_target(&registries, state.config.publish_registry.as_ref())
                     .cloned()
                     .map_err(ApiError::NotFound)?
@@ -202,10 +205,20 @@ impl FromRequestParts<AppState> for WriteTarget {
 
 /// The stored registry a path names; any other name, valid or not, is a 404.
 pub fn stored_registry(state: &AppState, raw: &str) -> Result<RegistryConfig, ApiError> {
+    let registries = registry_set(state)?;
     RegistryName::parse(raw)
         .ok()
-        .and_then(|name| state.registries.get(&name))
+        .and_then(|name| registries.iter().find(|r| r.name == name).cloned())
         .ok_or_else(|| ApiError::NotFound(format!("Registry {raw} not found")))
+}
+
+/// The stored registry set; 503 before this replica has read it once (its readiness says so meanwhile), so
+/// that no answer claims a registry is missing that is only not read yet.
+pub fn registry_set(state: &AppState) -> Result<Arc<[RegistryConfig]>, ApiError> {
+    state
+        .registries
+        .current()
+        .ok_or_else(|| ApiError::Unavailable("the stored registry set is not read yet".into()))
 }
 
 /// Path parameters, percent-decoded; a malformed one is a 400 problem.

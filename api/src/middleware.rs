@@ -61,6 +61,7 @@ pub struct RequestSpan;
 impl MakeSpan<Body> for RequestSpan {
     fn make_span(&mut self, request: &Request<Body>) -> Span {
         let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+        // The request-id layer sets one; a value that is not text is logged as none.
         let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
         tracing::info_span!(
             "request",

@@ -87,27 +87,36 @@ pub async fn serve(
         });
         let io = TokioIo::new(Watched { stream, conn: conn.clone() });
         let connection = graceful.watch(builder.serve_connection_with_upgrades(io, service).into_owned());
-        let table = table.clone();
-        tokio::spawn(async move {
-            tokio::pin!(connection);
-            loop {
-                tokio::select! {
-                    _ = &mut connection => break,
-                    () = conn.evicted.notified() => {
-                        if conn.in_flight.load(Ordering::SeqCst) == 0 { break }
-                    }
-                    // Woken at least every CHECK: the first byte of a head can bring the deadline nearer.
-                    () = tokio::time::sleep_until(conn.deadline(&limits).min(Instant::now() + CHECK)) => {
-                        if conn.expired(&limits) { break }
-                    }
-                }
-            }
-            table.remove(conn.id);
-            drop(permit);
-        });
+        tokio::spawn(watch_connection(connection, conn, limits, table.clone(), permit));
     }
     drop(listener);
     tokio::time::timeout(grace, graceful.shutdown()).await.is_ok()
+}
+
+/// Drives one connection until it ends, is evicted while idle, or outlives its deadline; then frees its
+/// place in the table.
+async fn watch_connection(
+    connection: impl Future,
+    conn: Arc<Conn>,
+    limits: Limits,
+    table: Arc<Table>,
+    permit: OwnedSemaphorePermit,
+) {
+    tokio::pin!(connection);
+    loop {
+        tokio::select! {
+            _ = &mut connection => break,
+            () = conn.evicted.notified() => {
+                if conn.in_flight.load(Ordering::SeqCst) == 0 { break }
+            }
+            // Woken at least every CHECK: the first byte of a head can bring the deadline nearer.
+            () = tokio::time::sleep_until(conn.deadline(&limits).min(Instant::now() + CHECK)) => {
+                if conn.expired(&limits) { break }
+            }
+        }
+    }
+    table.remove(conn.id);
+    drop(permit);
 }
 
 /// An accept error (most often `EMFILE`: no file descriptor left) is logged, room is made by closing an idle

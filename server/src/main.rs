@@ -78,6 +78,7 @@ fn healthcheck(mut address: SocketAddr) -> ! {
             match response.status() {
                 reqwest::StatusCode::OK => Ok(()),
                 status => {
+                    // A body that cannot be read leaves the status to say what went wrong.
                     Err(format!("GET {url} answered {status}: {}", response.text().await.unwrap_or_default()))
                 }
             }

@@ -11,6 +11,7 @@ fn main() {
     let commit = given.map_or_else(git_commit, |commit| commit.trim().to_owned());
     let built =
         std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or_else(|| {
+            // A clock before 1970 stamps the epoch rather than failing the build.
             SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
         });
     println!("cargo:rustc-env=BUILD_GIT_COMMIT={commit}");

@@ -106,5 +106,6 @@ fn server(rng: &mut StdRng, name: &str, topic: &str, version: &str) -> Value {
 
 fn capitalise(word: &str) -> String {
     let mut chars = word.chars();
+    // An empty word stays empty.
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }

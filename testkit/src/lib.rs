@@ -7,8 +7,8 @@ pub mod kube_fake;
 pub mod oidc;
 mod private_postgres;
 mod private_redis;
-mod template;
 pub mod snapshot_reference;
+mod template;
 
 use std::path::PathBuf;
 use std::str::FromStr;

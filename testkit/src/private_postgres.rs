@@ -90,6 +90,7 @@ impl PrivatePostgres {
             started.status.success(),
             "pg_ctl start failed: {}{}",
             String::from_utf8_lossy(&started.stderr),
+            // The log is only shown to explain a failure; a missing one shows nothing.
             std::fs::read_to_string(&log).unwrap_or_default()
         );
     }

@@ -23,13 +23,16 @@ pub struct Expected {
     pub written: bool,
 }
 
+/// The stored rows, by key, each with whether the snapshot writes it.
+type Rows = BTreeMap<(String, String), (ExistingRow, bool)>;
+
 /// Every row after the snapshot, by (name, version).
 pub fn expected_snapshot(
     existing: Vec<ExistingRow>,
     entries: Vec<Entry>,
     now: DateTime<Utc>,
 ) -> Result<BTreeMap<(String, String), Expected>, DuplicateVersion> {
-    let mut rows: BTreeMap<(String, String), (ExistingRow, bool)> =
+    let mut rows: Rows =
         existing.into_iter().map(|row| ((row.name.clone(), row.version.clone()), (row, false))).collect();
     let mut seen = HashSet::new();
     for entry in entries {
@@ -37,41 +40,9 @@ pub fn expected_snapshot(
         if !seen.insert(key.clone()) {
             return Err(DuplicateVersion { name: key.0, version: key.1 });
         }
-        let (status, status_message, origin_published) = match entry.origin {
-            Some(origin) => (origin.status, origin.status_message, origin.published_at),
-            None => (Status::Active, None, None),
-        };
-        let body_hash = registry_core::digest::body_hash(&entry.server);
-        let (published_at, status_changed_at, is_latest) = match rows.get(&key) {
-            None => {
-                let published_at = origin_published.unwrap_or(now);
-                let changed = if status == Status::Active { published_at } else { now.max(published_at) };
-                (published_at, changed, false)
-            }
-            Some((row, _)) => {
-                let published_at = origin_published.unwrap_or(row.published_at);
-                if row.body_hash == body_hash
-                    && row.status == status
-                    && row.status_message == status_message
-                    && row.published_at == published_at
-                {
-                    continue;
-                }
-                let changed = if row.status == status { row.status_changed_at } else { now };
-                (published_at, changed, row.is_latest)
-            }
-        };
-        let row = ExistingRow {
-            name: key.0.clone(),
-            version: key.1.clone(),
-            body_hash,
-            status,
-            status_message,
-            status_changed_at,
-            published_at,
-            is_latest,
-        };
-        rows.insert(key, (row, true));
+        if let Some(row) = written_row(&rows, &key, entry, now) {
+            rows.insert(key, (row, true));
+        }
     }
     for (key, (row, written)) in &mut rows {
         if !seen.contains(key) && row.status != Status::Deleted {
@@ -88,19 +59,55 @@ pub fn expected_snapshot(
             rows.entry(key).and_modify(|(row, written)| (row.is_latest, *written) = (latest, true));
         }
     }
-    Ok(rows
-        .into_iter()
-        .map(|(key, (row, written))| {
-            let expected = Expected {
-                body_hash: row.body_hash,
-                status: row.status,
-                status_message: row.status_message,
-                status_changed_at: row.status_changed_at,
-                published_at: row.published_at,
-                is_latest: row.is_latest,
-                written,
-            };
-            (key, expected)
-        })
-        .collect())
+    Ok(rows.into_iter().map(|(key, (row, written))| (key, expected(row, written))).collect())
+}
+
+/// The row an entry writes, or `None` when the stored row is the same already.
+fn written_row(rows: &Rows, key: &(String, String), entry: Entry, now: DateTime<Utc>) -> Option<ExistingRow> {
+    let (status, status_message, origin_published) = match entry.origin {
+        Some(origin) => (origin.status, origin.status_message, origin.published_at),
+        None => (Status::Active, None, None),
+    };
+    let body_hash = registry_core::digest::body_hash(&entry.server);
+    let (published_at, status_changed_at, is_latest) = match rows.get(key) {
+        None => {
+            let published_at = origin_published.unwrap_or(now);
+            let changed = if status == Status::Active { published_at } else { now.max(published_at) };
+            (published_at, changed, false)
+        }
+        Some((row, _)) => {
+            let published_at = origin_published.unwrap_or(row.published_at);
+            if row.body_hash == body_hash
+                && row.status == status
+                && row.status_message == status_message
+                && row.published_at == published_at
+            {
+                return None;
+            }
+            let changed = if row.status == status { row.status_changed_at } else { now };
+            (published_at, changed, row.is_latest)
+        }
+    };
+    Some(ExistingRow {
+        name: key.0.clone(),
+        version: key.1.clone(),
+        body_hash,
+        status,
+        status_message,
+        status_changed_at,
+        published_at,
+        is_latest,
+    })
+}
+
+fn expected(row: ExistingRow, written: bool) -> Expected {
+    Expected {
+        body_hash: row.body_hash,
+        status: row.status,
+        status_message: row.status_message,
+        status_changed_at: row.status_changed_at,
+        published_at: row.published_at,
+        is_latest: row.is_latest,
+        written,
+    }
 }

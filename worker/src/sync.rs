@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use registry_core::model::envelope::OFFICIAL_META;
-use registry_runtime::config::{RegistryConfig, Source as SourceConfig, format_duration};
+use registry_runtime::config::{KubernetesSource, RegistryConfig, Source as SourceConfig, format_duration};
 use registry_store::{
     Apply, IncrementalOff, MANAGED_NOTE, PullKind, Registry, SnapshotSummary, StagedRow, Staging, Store,
     StoreError, SyncPhase, SyncStatus,
@@ -148,13 +148,7 @@ async fn fetch_and_write(
 ) -> Result<SyncOutcome, SyncError> {
     let filter_hash = registry.filter.fingerprint();
     if let SourceConfig::Kubernetes(source) = &registry.source {
-        let (outcome, content_hash) = kubernetes::discover(store, registry, source, status).await?;
-        if let SyncOutcome::Written { servers, .. } = &outcome {
-            status.server_count = i32::try_from(*servers).unwrap_or(i32::MAX);
-        }
-        status.content_hash = Some(content_hash);
-        status.filter_hash = Some(filter_hash);
-        return Ok(outcome);
+        return discover_and_note(store, registry, source, status, filter_hash).await;
     }
     // Content read under another filter says nothing about what is stored.
     let previous =
@@ -200,19 +194,53 @@ async fn fetch_and_write(
         let summary = staging.apply(apply).await?;
         note_pull(registry, status, &pull, &listed, now);
         status.filter_hash = Some(filter_hash);
-        let stored = if after.is_some() {
-            // The next whole listing is diffed whatever its digest: changes were applied since the last.
-            status.content_hash = None;
-            // Removals are the only tombstones a pull of changes writes.
-            (usize::try_from(status.server_count).unwrap_or(0) + summary.inserted)
-                .saturating_sub(summary.tombstoned)
-        } else {
-            status.content_hash = Some(content_hash);
-            servers
-        };
-        status.server_count = i32::try_from(stored).unwrap_or(i32::MAX);
+        let stored = note_written(status, after.is_some(), content_hash, servers, &summary);
         return Ok(SyncOutcome::Written { summary, servers: stored });
     }
+}
+
+/// A kubernetes registry's sync: a discovery, with what it found noted in the status.
+async fn discover_and_note(
+    store: &Store,
+    registry: &RegistryConfig,
+    source: &KubernetesSource,
+    status: &mut SyncStatus,
+    filter_hash: String,
+) -> Result<SyncOutcome, SyncError> {
+    let (outcome, content_hash) = kubernetes::discover(store, registry, source, status).await?;
+    if let SyncOutcome::Written { servers, .. } = &outcome {
+        status.server_count = saturating_count(*servers);
+    }
+    status.content_hash = Some(content_hash);
+    status.filter_hash = Some(filter_hash);
+    Ok(outcome)
+}
+
+/// Notes a written snapshot in the status; returns how many versions the registry serves now. After a pull
+/// of changes the next whole listing is diffed whatever its digest, and the count moves by what was
+/// inserted and removed (the only tombstones a pull of changes writes).
+fn note_written(
+    status: &mut SyncStatus,
+    changes_only: bool,
+    content_hash: String,
+    staged: usize,
+    summary: &SnapshotSummary,
+) -> usize {
+    let stored = if changes_only {
+        status.content_hash = None;
+        (usize::try_from(status.server_count).unwrap_or(0) + summary.inserted)
+            .saturating_sub(summary.tombstoned)
+    } else {
+        status.content_hash = Some(content_hash);
+        staged
+    };
+    status.server_count = saturating_count(stored);
+    stored
+}
+
+/// A count as the status keeps it; one past `i32::MAX` versions is reported as the most it can hold.
+fn saturating_count(count: usize) -> i32 {
+    i32::try_from(count).unwrap_or(i32::MAX)
 }
 
 /// How an api registry pulls this time (any other source is always read whole).

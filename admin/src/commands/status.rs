@@ -85,7 +85,14 @@ fn write_kubernetes(out: &mut impl Write, row: &RegistryStatus) -> std::io::Resu
         )?,
         None => writeln!(out, "  watcher: none yet")?,
     }
-    let Some(report) = Report::of(status) else { return writeln!(out, "  discovery: none yet") };
+    match Report::of(status) {
+        Some(report) => write_discovery(out, &report),
+        None => writeln!(out, "  discovery: none yet"),
+    }
+}
+
+/// A kubernetes registry's last discovery: its counts, then each part, skipped object, clash and warning.
+fn write_discovery(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
     writeln!(
         out,
         "  discovery at {}: {} objects, {} exported, {} served ({} kept), {} skipped, {} clashes; {}; {} purged",
@@ -129,6 +136,7 @@ fn write_kubernetes(out: &mut impl Write, row: &RegistryStatus) -> std::io::Resu
     }
     Ok(())
 }
+
 fn write_table(out: &mut impl Write, rows: &[RegistryStatus]) -> std::io::Result<()> {
     let time =
         |t: Option<DateTime<Utc>>| t.map_or("-".to_owned(), |t| t.to_rfc3339_opts(SecondsFormat::Secs, true));

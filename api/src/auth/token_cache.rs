@@ -76,8 +76,10 @@ mod tests {
     fn until_exp_is_capped_and_needs_a_future_exp() {
         let now = chrono::Utc::now().timestamp();
         let cap = Duration::from_secs(60);
+        // An object literal is an object.
         let claims = |exp: Value| json!({ "exp": exp }).as_object().cloned().unwrap_or_default();
         assert_eq!(until_exp(&claims(json!(now + 3600)), cap), Some(cap));
+        // An `exp` in the future always gives a time left.
         let soon = until_exp(&claims(json!(now + 10)), cap).unwrap_or_default();
         assert!(soon <= Duration::from_secs(10) && soon >= Duration::from_secs(8), "{soon:?}");
         assert_eq!(until_exp(&claims(json!(now - 1)), cap), None);

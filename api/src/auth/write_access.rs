@@ -34,6 +34,7 @@ impl WriteAccess {
         if self.grants.may_name(name) {
             return Ok(());
         }
+        // No namespace rules grant no namespace.
         let held = self.grants.namespaces.as_deref().unwrap_or_default();
         let held = if held.is_empty() { "none".to_owned() } else { held.join(", ") };
         let detail = format!(

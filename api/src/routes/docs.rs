@@ -72,6 +72,7 @@ pub fn openapi() -> &'static Document {
                 if let Some(parameters) = &mut operation.parameters {
                     parameters.retain(|parameter| parameter.name != "registryName");
                 }
+                // An operation without a description gets only the alias note.
                 let description = operation.description.take().unwrap_or_default();
                 operation.description = Some(format!(
                     "{description}\n\nAt this alias the write goes to the publish registry: `publishRegistry`, \

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use crate::auth::WriteAccess;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiPath, stored_registry};
+use crate::extract::{ApiPath, registry_set, stored_registry};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -153,6 +153,7 @@ fn registry_out(registry: &RegistryConfig, status: Option<SyncStatus>) -> Regist
     };
     // Stored as `{"<type>": {settings}}` (or just `"managed"`); the type is a field of its own here.
     let source = match serde_json::to_value(&registry.source) {
+        // The one key of a serialised source is its kind.
         Ok(Value::Object(mut outer)) if outer.len() == 1 => outer.remove(kind).unwrap_or_default(),
         _ => Value::Object(Default::default()),
     };
@@ -160,6 +161,7 @@ fn registry_out(registry: &RegistryConfig, status: Option<SyncStatus>) -> Regist
         name: registry.name.to_string(),
         format: registry.format.as_str().to_owned(),
         source,
+        // Lists of strings always serialise.
         filter: serde_json::to_value(&registry.filter).unwrap_or_default(),
         sync_policy: registry.sync_interval.map(|interval| SyncPolicyOut {
             interval: format_duration(interval),
@@ -182,7 +184,7 @@ fn registry_out(registry: &RegistryConfig, status: Option<SyncStatus>) -> Regist
 )]
 pub async fn list_registries(State(state): State<AppState>) -> Result<Json<RegistryListOut>, ApiError> {
     let mut registries = Vec::new();
-    for registry in state.registries.current().unwrap_or_default().iter() {
+    for registry in registry_set(&state)?.iter() {
         let status = state.store.sync_status(&registry.name).await?;
         registries.push(registry_out(registry, status));
     }

@@ -137,11 +137,21 @@ async fn a_postgres_replica_with_the_schema_behind_is_not_ready_until_migrated()
     let behind = client.get(format!("{base}/readiness")).send().await.unwrap();
     let status = behind.status();
     let problem: serde_json::Value = behind.json().await.unwrap();
+    // The registry set is not read yet: no answer may say a registry is missing, or that there are none.
+    let listed = client.get(format!("{base}/extension/v0/registries")).send().await.unwrap().status();
+    let published = client
+        .post(format!("{base}/v0.1/publish"))
+        .json(&server_json("io.example/early", "1.0.0"))
+        .send()
+        .await
+        .unwrap()
+        .status();
     Store::migrate(&config.database).await.unwrap();
     let after = ready_within(&client, &base, std::time::Duration::from_secs(20)).await;
 
     assert_eq!(status, 503);
     assert!(problem["detail"].as_str().unwrap().contains("registry-admin migrate"), "{problem}");
+    assert_eq!((listed.as_u16(), published.as_u16()), (503, 503));
     assert_eq!(after, 200, "ready once the retry has stored the registries");
     server.abort();
     database.drop_now().await;

@@ -146,8 +146,7 @@ async fn concurrent_misses_of_one_page_make_one_database_read() {
             })
         })
         .collect();
-    let waiting =
-        "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'select sv.%' \
+    let waiting = "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'select sv.%' \
          and datname = current_database()";
     let count = || async { sqlx::query_scalar::<_, i64>(waiting).fetch_one(store).await.unwrap() };
     let started = Instant::now();

@@ -8,6 +8,7 @@ use crate::model::ServerJson;
 /// Lowercased name, title and description joined by [`SEARCH_SEPARATOR`], the column searches match.
 pub fn search_text(name: &str, title: Option<&str>, description: &str) -> String {
     let sep = SEARCH_SEPARATOR;
+    // No title: its field is empty.
     format!("{name}{sep}{}{sep}{description}", title.unwrap_or_default()).to_lowercase()
 }
 

@@ -49,6 +49,7 @@ impl Filter {
 
     /// A stable digest of the filter: a sync whose data and filter are both unchanged writes nothing.
     pub fn fingerprint(&self) -> String {
+        // Lists of strings always serialise.
         let text = serde_json::to_vec(self).unwrap_or_default();
         hex(&Sha256::digest(text))
     }

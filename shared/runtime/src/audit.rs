@@ -253,6 +253,7 @@ impl Failures {
         self.count.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("audit_write_failures_total").increment(1);
         if !self.failing.swap(true, Ordering::Relaxed) {
+            // No audit file: the event names none.
             let path = path.map(|p| p.display().to_string()).unwrap_or_default();
             tracing::error!(
                 audit.file = path,

@@ -13,7 +13,8 @@ pub struct BuildInfo {
 }
 
 pub fn build_info() -> BuildInfo {
-    let epoch = env!("BUILD_EPOCH").parse::<i64>().unwrap_or_default();
+    let epoch = env!("BUILD_EPOCH").parse::<i64>().expect("build.rs writes the build time as seconds");
+    // Seconds since 1970 from a clock of this century are always a time.
     let built = DateTime::<Utc>::from_timestamp(epoch, 0).unwrap_or_default();
     BuildInfo {
         version: env!("CARGO_PKG_VERSION"),

@@ -72,64 +72,111 @@ pub fn render() -> Option<String> {
     Some(handle.render())
 }
 
-fn describe() {
-    describe_counter!(HTTP_REQUESTS, "HTTP requests answered, by matched route, method and status");
-    describe_histogram!(HTTP_DURATION, Unit::Seconds, "HTTP request duration, by matched route and method");
-    describe_gauge!(HTTP_IN_FLIGHT, "HTTP requests being answered now");
-    describe_counter!(
+/// What a metric is, for its description.
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Every metric: its name, kind, unit and what it counts.
+const DESCRIPTIONS: &[(&str, Kind, Option<Unit>, &str)] = &[
+    (HTTP_REQUESTS, Kind::Counter, None, "HTTP requests answered, by matched route, method and status"),
+    (
+        HTTP_DURATION,
+        Kind::Histogram,
+        Some(Unit::Seconds),
+        "HTTP request duration, by matched route and method",
+    ),
+    (HTTP_IN_FLIGHT, Kind::Gauge, None, "HTTP requests being answered now"),
+    (
         CACHE_LOOKUPS,
-        "Page cache lookups, by tier (memory, redis) and result (hit, miss, bypass)"
-    );
-    describe_counter!(
+        Kind::Counter,
+        None,
+        "Page cache lookups, by tier (memory, redis) and result (hit, miss, bypass)",
+    ),
+    (
         CACHE_EVICTIONS,
-        "Pages evicted from the in-memory tier to stay within cache.memoryBytes"
-    );
-    describe_gauge!(CACHE_MEMORY_BYTES, Unit::Bytes, "Bytes of pages held by the in-memory tier");
-    describe_gauge!(CACHE_REDIS_CIRCUIT_OPEN, "1 while the Redis tier is skipped after failures, else 0");
-    describe_counter!(AUTH_VERIFICATIONS, "Bearer token verifications, by provider and outcome");
-    describe_counter!(AUTH_JWKS_REFRESHES, "JWKS fetches, by provider and outcome");
-    describe_counter!(AUDIT_WRITE_FAILURES, "Audit events that could not be written to the audit file");
-    describe_counter!(SYNC_RUNS, "Syncs finished, by registry and outcome (written, unchanged, failed)");
-    describe_histogram!(SYNC_DURATION, Unit::Seconds, "Sync duration, by registry");
-    describe_gauge!(
+        Kind::Counter,
+        None,
+        "Pages evicted from the in-memory tier to stay within cache.memoryBytes",
+    ),
+    (CACHE_MEMORY_BYTES, Kind::Gauge, Some(Unit::Bytes), "Bytes of pages held by the in-memory tier"),
+    (CACHE_REDIS_CIRCUIT_OPEN, Kind::Gauge, None, "1 while the Redis tier is skipped after failures, else 0"),
+    (AUTH_VERIFICATIONS, Kind::Counter, None, "Bearer token verifications, by provider and outcome"),
+    (AUTH_JWKS_REFRESHES, Kind::Counter, None, "JWKS fetches, by provider and outcome"),
+    (AUDIT_WRITE_FAILURES, Kind::Counter, None, "Audit events that could not be written to the audit file"),
+    (SYNC_RUNS, Kind::Counter, None, "Syncs finished, by registry and outcome (written, unchanged, failed)"),
+    (SYNC_DURATION, Kind::Histogram, Some(Unit::Seconds), "Sync duration, by registry"),
+    (
         SYNC_LAST_SUCCESS,
-        Unit::Seconds,
-        "Unix time of the last successful sync, by scheduled registry (read at scrape time; absent before the first)"
-    );
-    describe_gauge!(
+        Kind::Gauge,
+        Some(Unit::Seconds),
+        "Unix time of the last successful sync, by scheduled registry (read at scrape time; absent before the first)",
+    ),
+    (
         SYNC_INTERVAL,
-        Unit::Seconds,
-        "The sync interval of each scheduled registry, as stored by the release step (read at scrape time)"
-    );
-    describe_counter!(SYNC_SERVERS, "Server versions a sync inserted, updated, tombstoned or left unchanged");
-    describe_counter!(
+        Kind::Gauge,
+        Some(Unit::Seconds),
+        "The sync interval of each scheduled registry, as stored by the release step (read at scrape time)",
+    ),
+    (
+        SYNC_SERVERS,
+        Kind::Counter,
+        None,
+        "Server versions a sync inserted, updated, tombstoned or left unchanged",
+    ),
+    (
         SYNC_RETRIES,
-        "Syncs whose next try was queued, with backoff, after a transient failure"
-    );
-    describe_gauge!(
+        Kind::Counter,
+        None,
+        "Syncs whose next try was queued, with backoff, after a transient failure",
+    ),
+    (
         KUBERNETES_WATCHING,
-        "1 while this process watches the kubernetes registry's cluster, else 0"
-    );
-    describe_counter!(
+        Kind::Gauge,
+        None,
+        "1 while this process watches the kubernetes registry's cluster, else 0",
+    ),
+    (
         KUBERNETES_EVENTS,
-        "Kubernetes watch events, by registry and whether they changed anything"
-    );
-    describe_gauge!(
+        Kind::Counter,
+        None,
+        "Kubernetes watch events, by registry and whether they changed anything",
+    ),
+    (
         CATALOGUE_VERSIONS,
-        "Stored server versions, by registry and status (read at scrape time)"
-    );
-    describe_gauge!(QUEUE_JOBS, "Sync jobs in the queue, by state (read at scrape time)");
-    describe_gauge!(
+        Kind::Gauge,
+        None,
+        "Stored server versions, by registry and status (read at scrape time)",
+    ),
+    (QUEUE_JOBS, Kind::Gauge, None, "Sync jobs in the queue, by state (read at scrape time)"),
+    (
         QUEUE_OLDEST_AGE,
-        Unit::Seconds,
-        "Age of the oldest sync job waiting to run (read at scrape time)"
-    );
-    describe_gauge!(DB_POOL_CONNECTIONS, "Database pool connections, by pool and state (idle, in_use)");
-    describe_gauge!(DB_POOL_MAX, "Database pool size limit, by pool");
-    describe_histogram!(DB_POOL_ACQUIRE, Unit::Seconds, "Time to get a connection from a database pool");
-    describe_gauge!(BUILD_INFO, "Always 1; the labels name the build");
-    describe_gauge!(READY, "1 when this process's last readiness check said ready, else 0");
-    describe_counter!(READINESS_CHANGES, "Times this process's readiness changed, counted at each check");
+        Kind::Gauge,
+        Some(Unit::Seconds),
+        "Age of the oldest sync job waiting to run (read at scrape time)",
+    ),
+    (DB_POOL_CONNECTIONS, Kind::Gauge, None, "Database pool connections, by pool and state (idle, in_use)"),
+    (DB_POOL_MAX, Kind::Gauge, None, "Database pool size limit, by pool"),
+    (DB_POOL_ACQUIRE, Kind::Histogram, Some(Unit::Seconds), "Time to get a connection from a database pool"),
+    (BUILD_INFO, Kind::Gauge, None, "Always 1; the labels name the build"),
+    (READY, Kind::Gauge, None, "1 when this process's last readiness check said ready, else 0"),
+    (READINESS_CHANGES, Kind::Counter, None, "Times this process's readiness changed, counted at each check"),
+];
+
+fn describe() {
+    for &(name, kind, unit, text) in DESCRIPTIONS {
+        match (kind, unit) {
+            (Kind::Counter, Some(unit)) => describe_counter!(name, unit, text),
+            (Kind::Counter, None) => describe_counter!(name, text),
+            (Kind::Gauge, Some(unit)) => describe_gauge!(name, unit, text),
+            (Kind::Gauge, None) => describe_gauge!(name, text),
+            (Kind::Histogram, Some(unit)) => describe_histogram!(name, unit, text),
+            (Kind::Histogram, None) => describe_histogram!(name, text),
+        }
+    }
     // Counters without labels are exported from the start, so that a rate over them is 0, not nothing.
     metrics::counter!(CACHE_EVICTIONS).absolute(0);
     metrics::counter!(READINESS_CHANGES).absolute(0);
@@ -151,6 +198,17 @@ pub async fn refresh_from(store: &registry_store::Store) {
         }
         *last = Some(std::time::Instant::now());
     }
+    refresh_pool(store);
+    refresh_catalogue(store).await;
+    refresh_schedules(store).await;
+    refresh_queue(store).await;
+}
+
+fn label(key: &'static str, value: String) -> metrics::Label {
+    metrics::Label::new(key, value)
+}
+
+fn refresh_pool(store: &registry_store::Store) {
     let pool = store.read_pool();
     // A pool never has more idle connections than it may open (a u32).
     let idle = u32::try_from(pool.idle).unwrap_or(u32::MAX);
@@ -158,38 +216,46 @@ pub async fn refresh_from(store: &registry_store::Store) {
     metrics::gauge!(DB_POOL_CONNECTIONS, "pool" => "read", "state" => "in_use")
         .set(f64::from(pool.open.saturating_sub(idle)));
     metrics::gauge!(DB_POOL_MAX, "pool" => "read").set(f64::from(pool.max));
-    let label = |key: &'static str, value: String| metrics::Label::new(key, value);
+}
+
+async fn refresh_catalogue(store: &registry_store::Store) {
     match store.version_counts().await {
         Ok(counts) => {
-            let rows = counts.into_iter().map(|(registry, status, count)| {
-                (vec![label("registry", registry), label("status", status)], count as f64)
+            let rows = counts.into_iter().map(|count| {
+                let labels = vec![label("registry", count.registry), label("status", count.status)];
+                (labels, count.versions as f64)
             });
             publish(CATALOGUE_VERSIONS, rows.collect(), 0.0);
         }
         Err(error) => tracing::warn!(error = %error, "metrics: cannot count the stored versions"),
     }
-    match store.list_registries().await {
-        Ok(registries) => {
-            let (mut intervals, mut successes) = (Vec::new(), Vec::new());
-            for registry in registries {
-                let Some(interval) = registry.sync_interval else { continue };
-                let name = || vec![label("registry", registry.name.to_string())];
-                intervals.push((name(), interval.as_secs_f64()));
-                match store.sync_status(&registry.name).await {
-                    Ok(status) => {
-                        if let Some(at) = status.and_then(|status| status.last_success_at) {
-                            successes.push((name(), at.timestamp() as f64));
-                        }
-                    }
-                    Err(error) => tracing::warn!(error = %error, "metrics: cannot read a sync status"),
+}
+
+async fn refresh_schedules(store: &registry_store::Store) {
+    let registries = match store.list_registries().await {
+        Ok(registries) => registries,
+        Err(error) => return tracing::warn!(error = %error, "metrics: cannot list the registries"),
+    };
+    let (mut intervals, mut successes) = (Vec::new(), Vec::new());
+    for registry in registries {
+        let Some(interval) = registry.sync_interval else { continue };
+        let name = || vec![label("registry", registry.name.to_string())];
+        intervals.push((name(), interval.as_secs_f64()));
+        match store.sync_status(&registry.name).await {
+            Ok(status) => {
+                if let Some(at) = status.and_then(|status| status.last_success_at) {
+                    successes.push((name(), at.timestamp() as f64));
                 }
             }
-            // A registry the release step removed matches no alert from then on.
-            publish(SYNC_INTERVAL, intervals, f64::NAN);
-            publish(SYNC_LAST_SUCCESS, successes, f64::NAN);
+            Err(error) => tracing::warn!(error = %error, "metrics: cannot read a sync status"),
         }
-        Err(error) => tracing::warn!(error = %error, "metrics: cannot list the registries"),
     }
+    // A registry the release step removed matches no alert from then on.
+    publish(SYNC_INTERVAL, intervals, f64::NAN);
+    publish(SYNC_LAST_SUCCESS, successes, f64::NAN);
+}
+
+async fn refresh_queue(store: &registry_store::Store) {
     match store.queue_report().await {
         Ok(report) => {
             let rows = report

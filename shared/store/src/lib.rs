@@ -35,11 +35,11 @@ pub use error::StoreError;
 pub use handle::RawPool;
 pub use handle::{PoolUse, Store};
 pub use listener::GenerationListener;
-pub use migrate::{AppliedMigration, SchemaState};
 #[cfg(feature = "testing")]
 pub use migrate::schema_fingerprint;
+pub use migrate::{AppliedMigration, SchemaState};
 pub use query::{Cursor, InvalidCursor, ListQuery, Scope, VersionSelector};
-pub use records::{DueSync, Inserted, Registry, RegistryChanges, ServerPage, StoredVersion};
+pub use records::{DueSync, Inserted, Registry, RegistryChanges, ServerPage, StoredVersion, VersionCount};
 pub use registry_core::publish::{Conflict, MAX_VERSIONS_PER_SERVER};
 pub use registry_core::sync::{
     DuplicateVersion, IncrementalOff, MirrorState, PullKind, SnapshotSummary, SyncPhase, SyncStatus,

@@ -80,6 +80,7 @@ impl Dialect for Postgres {
     }
 
     fn push_search(qb: &mut QueryBuilder<Self>, query: &ListQuery) {
+        // Only pushed for a query with a search term.
         qb.push("sv.search_text like ").push_bind(query.like_pattern().unwrap_or_default());
     }
 

@@ -124,3 +124,11 @@ pub struct DueSync {
     /// Asked for (by a Kubernetes watcher, see [`SyncStatus::requested_at`]), not due by the schedule.
     pub requested: bool,
 }
+
+/// How many versions of one registry have one status.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct VersionCount {
+    pub registry: String,
+    pub status: String,
+    pub versions: i64,
+}

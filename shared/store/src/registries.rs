@@ -1,14 +1,17 @@
 //! The stored registry set: applied by the release step in config order, read by every replica, and a
 //! registry dropped with its versions only when asked.
 
+use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
 use crate::content::ContentWrite;
 use crate::dialect::{Dialect, sql};
 use crate::error::StoreError;
 use crate::handle::{Store, on_backend};
-use crate::records::{Registry, RegistryChanges};
-use crate::rows::{REGISTRY_COLUMNS, RegistryChange, StoredRow, initial_sync_status, now, plan_registries};
+use crate::records::{Registry, RegistryChanges, VersionCount};
+use crate::rows::{
+    REGISTRY_COLUMNS, RegistryChange, RegistryRow, StoredRow, initial_sync_status, now, plan_registries,
+};
 use crate::timestamp::Timestamp;
 use registry_core::model::RegistryName;
 use registry_core::registry::RegistryConfig;
@@ -40,58 +43,10 @@ impl Store {
                     }
                     RegistryChange::Same => continue,
                 }
-                let mut upsert = sql!(DB;
-                    "insert into registry (name, kind, format, source, filter, sync_interval_ms, max_entries, \
-                     full_sync_interval_ms, position, created_at, updated_at) values ("
-                    [&row.name, row.kind, row.format, Json(&row.source), Json(&row.filter), row.sync_interval_ms,
-                     row.max_entries, row.full_sync_interval_ms, row.position, Timestamp(now), Timestamp(now)]
-                    ") on conflict (name) do update set kind = excluded.kind, format = excluded.format, \
-                     source = excluded.source, filter = excluded.filter, sync_interval_ms = excluded.sync_interval_ms, \
-                     max_entries = excluded.max_entries, full_sync_interval_ms = excluded.full_sync_interval_ms, \
-                     position = excluded.position, updated_at = excluded.updated_at"
-                );
-                DB::execute(tx.conn(), &mut upsert).await?;
-                let (phase, message, due) = initial_sync_status(&row, now);
-                let (phase, due, now) = (phase.as_str(), due.map(Timestamp), Timestamp(now));
-                let mut state = match change {
-                    RegistryChange::New => sql!(DB;
-                        "insert into sync_status (registry, phase, message, next_due_at, created_at, updated_at) \
-                         values (" [&row.name, phase, message, due, now, now] ") on conflict (registry) do nothing"
-                    ),
-                    // A sync queued or running keeps its mark; the sync that ends with the old definition sees
-                    // the change and leaves the registry due at once (see the worker's sync).
-                    RegistryChange::SourceChanged => sql!(DB;
-                        "update sync_status set \
-                         phase = case when phase in ('queued', 'syncing') then phase else " {phase} " end, \
-                         job_id = case when phase in ('queued', 'syncing') then job_id else null end, \
-                         message = " {message} ", next_due_at = " {due} ", updated_at = " {now} ", \
-                         content_hash = null, filter_hash = null, mirror = null, attempts = 0, last_error = null \
-                         where registry = " {&row.name}
-                    ),
-                    // A shorter interval takes effect now, not after the old one has run out.
-                    RegistryChange::ScheduleChanged => match row.sync_interval_ms {
-                        Some(ms) => {
-                            let sooner = Timestamp(now.0 + chrono::Duration::milliseconds(ms));
-                            sql!(DB;
-                                "update sync_status set next_due_at = " {sooner} ", updated_at = " {now}
-                                " where registry = " {&row.name} " and next_due_at > " {sooner}
-                            )
-                        }
-                        None => continue,
-                    },
-                    RegistryChange::Same => continue,
-                };
-                DB::execute(tx.conn(), &mut state).await?;
+                upsert_registry(&mut tx, &row, change, now).await?;
             }
             for old in stored.iter().filter(|old| !registries.iter().any(|r| r.name.as_str() == old.name)) {
-                // Published versions exist nowhere else: they go only when an operator says so.
-                if old.kind == "managed" {
-                    let versions = count_versions::<DB>(tx.conn(), &old.name).await?;
-                    if versions > 0 {
-                        return Err(StoreError::ManagedRegistryRemoved { registry: old.name.clone(), versions });
-                    }
-                }
-                DB::execute(tx.conn(), &mut sql!(DB; "delete from registry where name = " {&old.name})).await?;
+                remove_registry(&mut tx, old).await?;
                 changes.removed.push(old.name.clone());
             }
             if !changes.is_empty() {
@@ -128,11 +83,11 @@ impl Store {
     }
 
     /// Stored server versions per (registry, status).
-    pub async fn version_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+    pub async fn version_counts(&self) -> Result<Vec<VersionCount>, StoreError> {
         on_backend!(self, db => {
-            db.fetch_all(
-                sql!(DB; "select registry, status, count(*) from server_version group by registry, status"),
-            )
+            db.fetch_all(sql!(DB;
+                "select registry, status, count(*) as versions from server_version group by registry, status"
+            ))
             .await
         })
     }
@@ -155,4 +110,69 @@ async fn count_versions<DB: Dialect>(tx: &mut DB::Connection, registry: &str) ->
     let mut count = sql!(DB; "select count(*) from server_version where registry = " {registry});
     let rows: Vec<(i64,)> = DB::fetch_all(tx, &mut count).await?;
     Ok(rows.first().map_or(0, |(versions,)| *versions))
+}
+
+/// Writes one registry's definition and moves its sync state as `change` asks.
+async fn upsert_registry<DB: Dialect>(
+    tx: &mut ContentWrite<DB>,
+    row: &RegistryRow,
+    change: RegistryChange,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut upsert = sql!(DB;
+        "insert into registry (name, kind, format, source, filter, sync_interval_ms, max_entries, \
+         full_sync_interval_ms, position, created_at, updated_at) values ("
+        [&row.name, row.kind, row.format, Json(&row.source), Json(&row.filter), row.sync_interval_ms,
+         row.max_entries, row.full_sync_interval_ms, row.position, Timestamp(now), Timestamp(now)]
+        ") on conflict (name) do update set kind = excluded.kind, format = excluded.format, \
+         source = excluded.source, filter = excluded.filter, sync_interval_ms = excluded.sync_interval_ms, \
+         max_entries = excluded.max_entries, full_sync_interval_ms = excluded.full_sync_interval_ms, \
+         position = excluded.position, updated_at = excluded.updated_at"
+    );
+    DB::execute(tx.conn(), &mut upsert).await?;
+    let (phase, message, due) = initial_sync_status(row, now);
+    let (phase, due, now) = (phase.as_str(), due.map(Timestamp), Timestamp(now));
+    let mut state = match change {
+        RegistryChange::New => sql!(DB;
+            "insert into sync_status (registry, phase, message, next_due_at, created_at, updated_at) \
+             values (" [&row.name, phase, message, due, now, now] ") on conflict (registry) do nothing"
+        ),
+        // A sync queued or running keeps its mark; the sync that ends with the old definition sees the
+        // change and leaves the registry due at once (see the worker's sync).
+        RegistryChange::SourceChanged => sql!(DB;
+            "update sync_status set \
+             phase = case when phase in ('queued', 'syncing') then phase else " {phase} " end, \
+             job_id = case when phase in ('queued', 'syncing') then job_id else null end, \
+             message = " {message} ", next_due_at = " {due} ", updated_at = " {now} ", \
+             content_hash = null, filter_hash = null, mirror = null, attempts = 0, last_error = null \
+             where registry = " {&row.name}
+        ),
+        // A shorter interval takes effect now, not after the old one has run out.
+        RegistryChange::ScheduleChanged => match row.sync_interval_ms {
+            Some(ms) => {
+                let sooner = Timestamp(now.0 + chrono::Duration::milliseconds(ms));
+                sql!(DB;
+                    "update sync_status set next_due_at = " {sooner} ", updated_at = " {now}
+                    " where registry = " {&row.name} " and next_due_at > " {sooner}
+                )
+            }
+            None => return Ok(()),
+        },
+        RegistryChange::Same => return Ok(()),
+    };
+    DB::execute(tx.conn(), &mut state).await?;
+    Ok(())
+}
+
+/// Removes a registry that left the configuration, with its data; never a managed one that holds published
+/// versions, which exist nowhere else and go only when an operator says so.
+async fn remove_registry<DB: Dialect>(tx: &mut ContentWrite<DB>, old: &StoredRow) -> Result<(), StoreError> {
+    if old.kind == "managed" {
+        let versions = count_versions::<DB>(tx.conn(), &old.name).await?;
+        if versions > 0 {
+            return Err(StoreError::ManagedRegistryRemoved { registry: old.name.clone(), versions });
+        }
+    }
+    DB::execute(tx.conn(), &mut sql!(DB; "delete from registry where name = " {&old.name})).await?;
+    Ok(())
 }

@@ -56,6 +56,7 @@ impl Dialect for Sqlite {
     }
 
     fn push_search(qb: &mut QueryBuilder<Self>, query: &ListQuery) {
+        // Only pushed for a query with a search term.
         qb.push("instr(sv.search_text, ").push_bind(query.search_term().unwrap_or_default()).push(") > 0");
     }
 
@@ -66,11 +67,13 @@ impl Dialect for Sqlite {
     }
 
     fn push_one_of(qb: &mut QueryBuilder<Self>, column: &str, values: Vec<String>) {
+        // A list of strings always serialises.
         let list = serde_json::to_string(&values).unwrap_or_default();
         qb.push(column).push(" in (select value from json_each(").push_bind(list).push("))");
     }
 
     fn push_key_in(qb: &mut QueryBuilder<Self>, name: &str, version: &str, keys: &[Key]) {
+        // A list of string pairs always serialises.
         let list = serde_json::to_string(keys).unwrap_or_default();
         qb.push(format!(
             "({name}, {version}) in (select json_extract(value, '$[0]'), json_extract(value, '$[1]') \
@@ -117,6 +120,7 @@ impl Dialect for Sqlite {
                 .bind(registry.as_str())
                 .bind(row.name())
                 .bind(row.version())
+                // A parsed document holds only JSON values: it always serialises.
                 .bind(serde_json::to_string(&row.server).unwrap_or_default())
                 .bind(&row.body_hash)
                 .bind(row.title())

@@ -39,6 +39,7 @@ impl StagedRow {
     }
 
     pub fn new(entry: Entry, removal: bool) -> Self {
+        // A parsed document holds only JSON values: it always serialises.
         let body = serde_json::to_string(&entry.server).unwrap_or_default();
         let detail = entry.server.detail();
         let (name, version) = (entry.server.name().to_string(), entry.server.version().to_string());

@@ -19,7 +19,7 @@ use crate::dialect::{Dialect, Mark, sql};
 use crate::error::StoreError;
 use crate::handle::{Store, on_backend};
 use crate::rows::now;
-use crate::snapshot::{self, ExistingRow, Incoming};
+use crate::snapshot::{self, ExistingRow, Incoming, Key};
 use crate::sql_store::SqlStore;
 use crate::staged_row::StagedRow;
 use crate::timestamp::Timestamp;
@@ -60,86 +60,120 @@ impl<DB: Dialect> SqlStore<DB> {
         rows: usize,
         apply: Apply<'_>,
     ) -> Result<SnapshotSummary, StoreError> {
-        let r = registry.as_str();
         let now = Timestamp(now());
         let mut steps = Steps::new();
         let mut tx = ContentWrite::<DB>::begin(&self.write, None).await?;
-        let mut known = sql!(DB; "select name from registry where name = " {r});
-        if DB::fetch_all::<(String,)>(tx.conn(), &mut known).await?.is_empty() {
-            return Err(StoreError::UnknownRegistry(registry.clone()));
-        }
-        // A sync that began meanwhile clears what is staged for the registry: with rows missing, a whole
-        // snapshot would tombstone them.
-        let mut count = sql!(DB; "select count(*) from sync_staging where sync_id = " {sync});
-        let staged: Vec<(i64,)> = DB::fetch_all(tx.conn(), &mut count).await?;
-        if staged.first().map(|(n,)| *n) != i64::try_from(rows).ok() {
-            return Err(StoreError::StagingCleared(registry.clone()));
-        }
-        // A removal of what is not stored, or is deleted already, changes nothing.
-        let mut idle = sql!(DB;
-            "delete from sync_staging where sync_id = " {sync} " and change = 'tombstone' \
-             and not exists (select 1 from server_version v where v.registry = sync_staging.registry \
-             and v.name = sync_staging.name and v.version = sync_staging.version and v.status <> 'deleted')"
-        );
-        DB::execute(tx.conn(), &mut idle).await?;
-        let mut inserts = sql!(DB;
-            "update sync_staging set change = 'insert' where sync_id = " {sync}
-            " and change is null and not exists (select 1 from server_version v where v.registry = sync_staging.registry \
-             and v.name = sync_staging.name and v.version = sync_staging.version)"
-        );
-        DB::execute(tx.conn(), &mut inserts).await?;
-        let mut updates = sql!(DB;
-            "update sync_staging set change = 'update' where sync_id = " {sync} " and change is null \
-             and exists (select 1 from server_version v where v.registry = sync_staging.registry \
-             and v.name = sync_staging.name and v.version = sync_staging.version \
-             and (v.body_hash <> sync_staging.body_hash or v.status <> sync_staging.status \
-             or v.status_message is distinct from sync_staging.status_message \
-             or v.published_at <> coalesce(sync_staging.published_at, v.published_at)))"
-        );
-        DB::execute(tx.conn(), &mut updates).await?;
+        check_staged(&mut tx, sync, registry, rows).await?;
+        classify(&mut tx, sync).await?;
         steps.done("classify");
-        if let Apply::Whole { kept } = apply {
-            let mut gone = sql!(DB;
-                "insert into sync_staging (sync_id, registry, name, version, change) \
-                 select " {sync} ", registry, name, version, 'tombstone' from server_version v where v.registry = " {r}
-                " and v.status <> 'deleted' and not exists (select 1 from sync_staging s \
-                 where s.sync_id = " {sync} " and s.name = v.name and s.version = v.version)"
-            );
-            if !kept.is_empty() {
-                gone.push(" and not ");
-                DB::push_one_of(&mut gone, "v.name", kept.iter().cloned().collect());
-            }
-            DB::execute(tx.conn(), &mut gone).await?;
-        }
-        let mut tombstone = sql!(DB;
-                "update server_version set status = 'deleted', status_message = null, status_changed_at = "
-                {now} ", updated_at = " {now} " where registry = " {r}
-                " and exists (select 1 from sync_staging s where s.sync_id = " {sync}
-                " and s.name = server_version.name and s.version = server_version.version \
-                 and s.change = 'tombstone')"
-        );
-        tx.change(registry, &mut tombstone).await?;
+        tombstone(&mut tx, sync, registry, apply, now).await?;
         steps.done("tombstone");
         write_touched(&mut tx, sync, registry, now, &mut steps).await?;
-        let mut counts =
-            sql!(DB; "select change, count(*) from sync_staging where sync_id = " {sync} " group by change");
-        let counts: Vec<(Option<String>, i64)> = DB::fetch_all(tx.conn(), &mut counts).await?;
+        let summary = summary(&mut tx, sync).await?;
         tx.commit().await?;
         steps.done("commit");
         tracing::info!(registry.name = %registry, rows, %steps, "snapshot applied");
-        let count = |change: Option<&str>| {
-            counts
-                .iter()
-                .find(|(c, _)| c.as_deref() == change)
-                .map_or(0, |(_, n)| usize::try_from(*n).unwrap_or(0))
-        };
-        Ok(SnapshotSummary {
-            inserted: count(Some("insert")),
-            updated: count(Some("update")),
-            tombstoned: count(Some("tombstone")),
-            unchanged: count(None),
-        })
+        Ok(summary)
     }
+}
+
+/// The registry is stored, and every row this sync staged is still there: a sync that began meanwhile
+/// clears what is staged for the registry, and with rows missing a whole snapshot would tombstone them.
+async fn check_staged<DB: Dialect>(
+    tx: &mut ContentWrite<DB>,
+    sync: &str,
+    registry: &RegistryName,
+    rows: usize,
+) -> Result<(), StoreError> {
+    let mut known = sql!(DB; "select name from registry where name = " {registry.as_str()});
+    if DB::fetch_all::<(String,)>(tx.conn(), &mut known).await?.is_empty() {
+        return Err(StoreError::UnknownRegistry(registry.clone()));
+    }
+    let mut count = sql!(DB; "select count(*) from sync_staging where sync_id = " {sync});
+    let staged: Vec<(i64,)> = DB::fetch_all(tx.conn(), &mut count).await?;
+    if staged.first().map(|(n,)| *n) != i64::try_from(rows).ok() {
+        return Err(StoreError::StagingCleared(registry.clone()));
+    }
+    Ok(())
+}
+
+/// Marks each staged row an insert or an update, or leaves it unchanged; drops removals of what is not
+/// stored, or is deleted already, since they change nothing.
+async fn classify<DB: Dialect>(tx: &mut ContentWrite<DB>, sync: &str) -> Result<(), StoreError> {
+    let mut idle = sql!(DB;
+        "delete from sync_staging where sync_id = " {sync} " and change = 'tombstone' \
+         and not exists (select 1 from server_version v where v.registry = sync_staging.registry \
+         and v.name = sync_staging.name and v.version = sync_staging.version and v.status <> 'deleted')"
+    );
+    DB::execute(tx.conn(), &mut idle).await?;
+    let mut inserts = sql!(DB;
+        "update sync_staging set change = 'insert' where sync_id = " {sync}
+        " and change is null and not exists (select 1 from server_version v where v.registry = sync_staging.registry \
+         and v.name = sync_staging.name and v.version = sync_staging.version)"
+    );
+    DB::execute(tx.conn(), &mut inserts).await?;
+    let mut updates = sql!(DB;
+        "update sync_staging set change = 'update' where sync_id = " {sync} " and change is null \
+         and exists (select 1 from server_version v where v.registry = sync_staging.registry \
+         and v.name = sync_staging.name and v.version = sync_staging.version \
+         and (v.body_hash <> sync_staging.body_hash or v.status <> sync_staging.status \
+         or v.status_message is distinct from sync_staging.status_message \
+         or v.published_at <> coalesce(sync_staging.published_at, v.published_at)))"
+    );
+    DB::execute(tx.conn(), &mut updates).await?;
+    Ok(())
+}
+
+/// Tombstones the staged removals and, for a whole snapshot, every live version the sync did not stage
+/// (but those of the `kept` names).
+async fn tombstone<DB: Dialect>(
+    tx: &mut ContentWrite<DB>,
+    sync: &str,
+    registry: &RegistryName,
+    apply: Apply<'_>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let r = registry.as_str();
+    if let Apply::Whole { kept } = apply {
+        let mut gone = sql!(DB;
+            "insert into sync_staging (sync_id, registry, name, version, change) \
+             select " {sync} ", registry, name, version, 'tombstone' from server_version v where v.registry = " {r}
+            " and v.status <> 'deleted' and not exists (select 1 from sync_staging s \
+             where s.sync_id = " {sync} " and s.name = v.name and s.version = v.version)"
+        );
+        if !kept.is_empty() {
+            gone.push(" and not ");
+            DB::push_one_of(&mut gone, "v.name", kept.iter().cloned().collect());
+        }
+        DB::execute(tx.conn(), &mut gone).await?;
+    }
+    let mut tombstone = sql!(DB;
+        "update server_version set status = 'deleted', status_message = null, status_changed_at = "
+        {now} ", updated_at = " {now} " where registry = " {r}
+        " and exists (select 1 from sync_staging s where s.sync_id = " {sync}
+        " and s.name = server_version.name and s.version = server_version.version \
+         and s.change = 'tombstone')"
+    );
+    tx.change(registry, &mut tombstone).await?;
+    Ok(())
+}
+
+/// What the snapshot changed, counted from the staged rows' classes.
+async fn summary<DB: Dialect>(tx: &mut ContentWrite<DB>, sync: &str) -> Result<SnapshotSummary, StoreError> {
+    let mut counts =
+        sql!(DB; "select change, count(*) from sync_staging where sync_id = " {sync} " group by change");
+    let counts: Vec<(Option<String>, i64)> = DB::fetch_all(tx.conn(), &mut counts).await?;
+    let count = |change: Option<&str>| {
+        let found = counts.iter().find(|(c, _)| c.as_deref() == change);
+        // A count is never negative; a class with no rows has no count.
+        found.map_or(0, |(_, n)| usize::try_from(*n).unwrap_or(0))
+    };
+    Ok(SnapshotSummary {
+        inserted: count(Some("insert")),
+        updated: count(Some("update")),
+        tombstoned: count(Some("tombstone")),
+        unchanged: count(None),
+    })
 }
 
 /// How long each step of a snapshot's transaction took, for the log.
@@ -224,33 +258,9 @@ async fn write_touched<DB: Dialect>(
         let moves = snapshot::latest_moves(&stored, &incoming);
         tx.mark(registry, &moves.off, Mark::LatestOff, now.0).await?;
         steps.done("isLatest and shadowing");
-        // A new version is published when the source says, or now; its status changed when it was published
-        // if it is active, or else no earlier than now. A stored version keeps its publish time unless the
-        // source gives one, and its status-change time unless the status changes.
-        let mut upsert = sql!(DB;
-            "insert into server_version (registry, name, version, body, body_hash, title, description, \
-             search_text, status, status_message, status_changed_at, published_at, updated_at, is_latest, \
-             created_at) \
-             select s.registry, s.name, s.version, s.body, s.body_hash, s.title, s.description, s.search_text, \
-             s.status, s.status_message, \
-             case when v.name is null then \
-               case when s.status = 'active' or coalesce(s.published_at, " {now} ") > " {now}
-               " then coalesce(s.published_at, " {now} ") else " {now} " end \
-             when v.status = s.status then v.status_changed_at else " {now} " end, \
-             coalesce(s.published_at, v.published_at, " {now} "), " {now} ", "
-        );
-        DB::push_key_in(&mut upsert, "s.name", "s.version", &moves.written);
-        upsert.push(", ");
-        DB::bind(&mut upsert, now);
+        let mut upsert = upsert_staged::<DB>(&moves.written, now);
         from_staged(&mut upsert);
-        upsert.push(
-            " on conflict (registry, name, version) do update set body = excluded.body, \
-             body_hash = excluded.body_hash, title = excluded.title, description = excluded.description, \
-             search_text = excluded.search_text, status = excluded.status, \
-             status_message = excluded.status_message, status_changed_at = excluded.status_changed_at, \
-             published_at = excluded.published_at, updated_at = excluded.updated_at, \
-             is_latest = excluded.is_latest",
-        );
+        upsert.push(UPSERT_CONFLICT);
         tx.change(registry, &mut upsert).await?;
         steps.done("upsert");
         tx.mark(registry, &moves.on, Mark::LatestOn, now.0).await?;
@@ -259,6 +269,36 @@ async fn write_touched<DB: Dialect>(
         after = last;
     }
 }
+
+/// The insert of a chunk's staged rows into `server_version`, up to its `from`: `written` carry `isLatest`.
+/// A new version is published when the source says, or now; its status changed when it was published if it
+/// is active, or else no earlier than now. A stored version keeps its publish time unless the source gives
+/// one, and its status-change time unless the status changes.
+fn upsert_staged<DB: Dialect>(written: &[Key], now: Timestamp) -> QueryBuilder<DB> {
+    let mut upsert = sql!(DB;
+        "insert into server_version (registry, name, version, body, body_hash, title, description, \
+         search_text, status, status_message, status_changed_at, published_at, updated_at, is_latest, \
+         created_at) \
+         select s.registry, s.name, s.version, s.body, s.body_hash, s.title, s.description, s.search_text, \
+         s.status, s.status_message, \
+         case when v.name is null then \
+           case when s.status = 'active' or coalesce(s.published_at, " {now} ") > " {now}
+           " then coalesce(s.published_at, " {now} ") else " {now} " end \
+         when v.status = s.status then v.status_changed_at else " {now} " end, \
+         coalesce(s.published_at, v.published_at, " {now} "), " {now} ", "
+    );
+    DB::push_key_in(&mut upsert, "s.name", "s.version", written);
+    upsert.push(", ");
+    DB::bind(&mut upsert, now);
+    upsert
+}
+
+/// What a staged row rewrites of the version stored under its key.
+const UPSERT_CONFLICT: &str = " on conflict (registry, name, version) do update set body = excluded.body, \
+     body_hash = excluded.body_hash, title = excluded.title, description = excluded.description, \
+     search_text = excluded.search_text, status = excluded.status, \
+     status_message = excluded.status_message, status_changed_at = excluded.status_changed_at, \
+     published_at = excluded.published_at, updated_at = excluded.updated_at, is_latest = excluded.is_latest";
 
 impl Store {
     /// Clears what earlier syncs of `registry` left staged.

@@ -36,6 +36,7 @@ pub fn files_in(folder: &Path, extension: &str) -> Vec<PathBuf> {
 pub fn server_json() -> Vec<(String, Value)> {
     files("server-json", "json")
         .iter()
+        // A listed file always has a name.
         .map(|path| (path.file_name().unwrap_or_default().to_string_lossy().into_owned(), read_json(path)))
         .collect()
 }

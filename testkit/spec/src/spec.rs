@@ -22,7 +22,7 @@ pub fn server_schema_path() -> PathBuf {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .unwrap_or_default();
+        .expect("set TEST_SERVER_SCHEMA, XDG_CACHE_HOME or HOME to find the fetched schema");
     cache.join("registry-tests/mcp-registry-sdk-0.1.0/server.schema.json")
 }
 
@@ -95,7 +95,8 @@ pub fn api_operations() -> Vec<(String, String)> {
         .expect("the operations")
         .iter()
         .map(|pair| {
-            (pair[0].as_str().unwrap_or_default().to_owned(), pair[1].as_str().unwrap_or_default().to_owned())
+            let text = |part: &Value| part.as_str().expect("an operation is [method, path]").to_owned();
+            (text(&pair[0]), text(&pair[1]))
         })
         .collect()
 }

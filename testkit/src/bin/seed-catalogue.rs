@@ -53,6 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     writeln!(out, "servers={servers}")?;
     writeln!(out, "inserted={}", summary.inserted)?;
     writeln!(out, "seconds={:.1}", started.elapsed().as_secs_f64())?;
+    // A catalogue too small for a deep page has no cursor to give.
     writeln!(out, "deep_cursor={}", deep.map(|c| c.encode()).unwrap_or_default())?;
     let (name, version) = &keys[keys.len() / 2];
     writeln!(out, "sample_name={}", name.replace('/', "%2F"))?;

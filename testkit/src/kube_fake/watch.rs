@@ -87,6 +87,23 @@ fn event(change: &Change, version: &str) -> Bytes {
     line(&event)
 }
 
+/// The 410 a watch from before the compacted history gets.
+fn expired(from: u64, floor: u64) -> Value {
+    json!({ "type": "ERROR", "object": {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": format!("too old resource version: {from} ({floor})"),
+        "reason": "Expired", "code": 410
+    }})
+}
+
+/// A bookmark at resource version `last`.
+fn bookmark(target: &Target, last: u64) -> Value {
+    json!({ "type": "BOOKMARK", "object": {
+        "kind": kind_of(&target.plural), "apiVersion": format!("{GROUP}/{}", target.version),
+        "metadata": { "resourceVersion": last.to_string(), "creationTimestamp": null }
+    }})
+}
+
 async fn stream(
     shared: Arc<Shared>,
     target: Target,
@@ -104,12 +121,7 @@ async fn stream(
         return;
     }
     if request.from != 0 && request.from < start.floor {
-        let expired = json!({ "type": "ERROR", "object": {
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": format!("too old resource version: {} ({})", request.from, start.floor),
-            "reason": "Expired", "code": 410
-        }});
-        let _ = tx.send(line(&expired)).await;
+        let _ = tx.send(line(&expired(request.from, start.floor))).await;
         return;
     }
     for change in &start.replay {
@@ -126,12 +138,8 @@ async fn stream(
             () = &mut deadline => return,
             _ = start.disconnect.recv() => return,
             _ = ticker.tick(), if bookmark_every.is_some() => {
-                let bookmark = json!({ "type": "BOOKMARK", "object": {
-                    "kind": kind_of(&target.plural), "apiVersion": format!("{GROUP}/{}", target.version),
-                    "metadata": { "resourceVersion": last.to_string(), "creationTimestamp": null }
-                }});
                 shared.bookmarks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                tx.send(line(&bookmark)).await
+                tx.send(line(&bookmark(&target, last))).await
             }
             received = start.live.recv() => match received {
                 Ok(change) if change.version > last && matches(&target, &change.plural, &change.namespace) => {

@@ -55,7 +55,10 @@ pub struct Object {
     pub uid: String,
     /// The [`ANNOTATIONS`] the object carries.
     pub annotations: BTreeMap<String, String>,
+    /// What derivation reads of the spec (empty when it could not be read).
     pub spec: Spec,
+    /// Why the spec could not be read (a field of another type): the object is skipped, saying so.
+    pub spec_problem: Option<String>,
 }
 
 impl Object {
@@ -70,7 +73,12 @@ impl Object {
             })
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
-        let spec = object.data.get("spec").and_then(|spec| Spec::deserialize(spec).ok()).unwrap_or_default();
+        let (spec, spec_problem) = match object.data.get("spec").map(Spec::deserialize) {
+            Some(Ok(spec)) => (spec, None),
+            Some(Err(e)) => (Spec::default(), Some(format!("spec is not readable: {e}"))),
+            None => (Spec::default(), None),
+        };
+        // The API server sets a stored object's namespace, name and uid; a listed one always has them.
         Self {
             kind,
             namespace: metadata.namespace.clone().unwrap_or_default(),
@@ -78,6 +86,7 @@ impl Object {
             uid: metadata.uid.clone().unwrap_or_default(),
             annotations,
             spec,
+            spec_problem,
         }
     }
 
@@ -116,6 +125,9 @@ pub fn derive(object: &Object) -> Option<Result<Derived, String>> {
 }
 
 fn build(object: &Object) -> Result<Derived, String> {
+    if let Some(problem) = &object.spec_problem {
+        return Err(problem.clone());
+    }
     let mut warnings = Vec::new();
     let url = object.annotation("registry-url").ok_or("the registry-url annotation is missing")?;
     let description =
@@ -306,6 +318,7 @@ fn extensions(
         "uid": object.uid,
     });
     if object.kind == Kind::McpServer {
+        // An MCPServer has an image: derivation refused it above otherwise.
         kubernetes["image"] = object.spec.image.clone().unwrap_or_default().into();
         kubernetes["transport"] = object.spec.transport.as_deref().unwrap_or(transport).into();
     }

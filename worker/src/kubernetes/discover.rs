@@ -15,7 +15,8 @@ use registry_store::{ListQuery, Scope, Store, StoreError, SyncStatus};
 use sha2::{Digest, Sha256};
 
 use super::cluster::{Cluster, Listing};
-use super::derive::{origin_of, resolve};
+
+use super::derive::{Object, origin_of, resolve};
 use crate::error::{SourceError, SyncError};
 use crate::sync::SyncOutcome;
 
@@ -30,6 +31,43 @@ pub async fn discover(
 ) -> Result<(SyncOutcome, String), SyncError> {
     let cluster = Cluster::connect(source).await.map_err(|e| SourceError::transient(e.to_string()))?;
     let listings = cluster.list_all(&Part::all(&source.namespaces)).await;
+    let (mut report, objects) = listed(listings, previous);
+    if report.listed.is_empty() {
+        let errors: Vec<String> = report.failed.iter().map(|f| format!("{}: {}", f.part, f.error)).collect();
+        put_report(store, &registry.name, &report).await?;
+        return Err(SourceError::transient(format!("no list succeeded: {}", errors.join("; "))).into());
+    }
+    report.objects = objects.len();
+    let resolved = resolve(objects);
+    report.exported = resolved.exported;
+    report.skipped = resolved.skipped;
+    report.warnings = resolved.warnings;
+    report.clashes = resolved.clashes;
+    let entries = registry.filter.apply(resolved.entries);
+    let failed: Vec<&Part> = report.failed.iter().map(|failed| &failed.part).collect();
+    let kept = names_in(store, &registry.name, &failed).await?;
+    let entries: Vec<Entry> =
+        entries.into_iter().filter(|e| !kept.contains(e.server.name().as_str())).collect();
+    report.kept = kept.len();
+    report.served = entries.len() + kept.len();
+    let hash = content_hash_of(&entries, &kept, &registry.filter.fingerprint());
+    let outcome = if previous.content_hash.as_deref() == Some(hash.as_str()) {
+        SyncOutcome::Unchanged
+    } else {
+        let summary = store.write_snapshot_keeping(&registry.name, entries, &kept).await?;
+        report.written = Some(summary);
+        SyncOutcome::Written { summary, servers: report.served }
+    };
+    purge(store, registry, source, &mut report).await?;
+    report.finished_at = Utc::now();
+    put_report(store, &registry.name, &report).await?;
+    Ok((outcome, hash))
+}
+
+/// The report of what was listed and what failed (since when, carried over from `previous`), and the objects
+/// listed.
+fn listed(listings: Vec<(Part, Listing)>, previous: &SyncStatus) -> (Report, Vec<Object>) {
+    // No earlier report: no part has been failing.
     let failing_since = Report::of(previous).map(|report| report.failed).unwrap_or_default();
     let mut report = Report {
         finished_at: Utc::now(),
@@ -60,45 +98,28 @@ pub async fn discover(
             }
         }
     }
-    if report.listed.is_empty() {
-        let errors: Vec<String> = report.failed.iter().map(|f| format!("{}: {}", f.part, f.error)).collect();
-        put_report(store, &registry.name, &report).await?;
-        return Err(SourceError::transient(format!("no list succeeded: {}", errors.join("; "))).into());
-    }
-    report.objects = objects.len();
-    let resolved = resolve(objects);
-    report.exported = resolved.exported;
-    report.skipped = resolved.skipped;
-    report.warnings = resolved.warnings;
-    report.clashes = resolved.clashes;
-    let entries = registry.filter.apply(resolved.entries);
-    let failed: Vec<&Part> = report.failed.iter().map(|failed| &failed.part).collect();
-    let kept = names_in(store, &registry.name, &failed).await?;
-    let entries: Vec<Entry> =
-        entries.into_iter().filter(|e| !kept.contains(e.server.name().as_str())).collect();
-    report.kept = kept.len();
-    report.served = entries.len() + kept.len();
-    let hash = content_hash_of(&entries, &kept, &registry.filter.fingerprint());
-    let outcome = if previous.content_hash.as_deref() == Some(hash.as_str()) {
-        SyncOutcome::Unchanged
-    } else {
-        let summary = store.write_snapshot_keeping(&registry.name, entries, &kept).await?;
-        report.written = Some(summary);
-        SyncOutcome::Written { summary, servers: report.served }
-    };
-    // A failed part's tombstones are part of what it keeps; and a retention too long to subtract purges none.
+    (report, objects)
+}
+
+/// Purges the tombstones older than the retention, unless a part failed (its tombstones are part of what it
+/// keeps); a retention too long to subtract purges none.
+async fn purge(
+    store: &Store,
+    registry: &RegistryConfig,
+    source: &KubernetesSource,
+    report: &mut Report,
+) -> Result<(), StoreError> {
     let cutoff = chrono::Duration::from_std(source.tombstone_retention)
         .ok()
         .and_then(|retention| Utc::now().checked_sub_signed(retention));
     if let (true, Some(cutoff)) = (report.failed.is_empty(), cutoff) {
         report.purged = store.purge_tombstones(&registry.name, cutoff).await?;
     }
-    report.finished_at = Utc::now();
-    put_report(store, &registry.name, &report).await?;
-    Ok((outcome, hash))
+    Ok(())
 }
 
 async fn put_report(store: &Store, registry: &RegistryName, report: &Report) -> Result<(), StoreError> {
+    // Plain data: it always serialises.
     store.put_discovery(registry, &serde_json::to_value(report).unwrap_or_default()).await
 }
 
@@ -137,6 +158,7 @@ async fn names_in(
 fn content_hash_of(entries: &[Entry], kept: &BTreeSet<String>, filter: &str) -> String {
     let mut hasher = Sha256::new();
     let mut documents: Vec<Vec<u8>> =
+        // A parsed document holds only JSON values: it always serialises.
         entries.iter().map(|entry| serde_json::to_vec(&entry.server).unwrap_or_default()).collect();
     documents.sort();
     for document in documents {

@@ -83,6 +83,7 @@ impl<'a> Sink<'a> {
 
     async fn flush(&mut self) -> Result<(), SyncError> {
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(STAGING_BATCH));
+        // A whole listing has no removals.
         let removals = self.removals.as_mut().map(std::mem::take).unwrap_or_default();
         if !batch.is_empty() || !removals.is_empty() {
             self.batches.send((batch, removals)).await.map_err(|_| stopped())?;

@@ -164,6 +164,7 @@ fn github_repository(block: &mut Map<String, Value>) -> Result<Option<Repository
     if !url.starts_with("https://github.com/") {
         return Ok(None);
     }
+    // Present: read as a string just above.
     let url = take_string(block, "repository_url")?.unwrap_or_default();
     Ok(Some(Repository { url, source: "github".into(), ..Repository::default() }))
 }

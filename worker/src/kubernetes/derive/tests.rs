@@ -33,6 +33,16 @@ fn refusal(object: &Object) -> String {
 }
 
 #[test]
+fn a_spec_field_of_another_type_skips_the_object_saying_the_spec_is_unreadable() {
+    let mut stored = fixture("mcpserver.yaml");
+    stored.data["spec"]["image"] = json!(42);
+
+    let reason = refusal(&Object::from_dynamic(Kind::McpServer, &stored));
+
+    assert!(reason.starts_with("spec is not readable: "), "{reason}");
+}
+
+#[test]
 fn an_mcp_server_becomes_a_server_json_with_its_image_and_toolhive_metadata() {
     let expected = json!({
         "$schema": "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json",

@@ -249,6 +249,7 @@ impl Watch {
             return;
         }
         self.state.written_at = Utc::now();
+        // Plain data (strings, numbers, times): it always serialises.
         let value = serde_json::to_value(&self.state).unwrap_or_default();
         if let Err(error) = self.store.put_watcher(&self.registry, &value).await {
             tracing::warn!(registry.name = %self.registry, error = %error, "cannot record the watcher state");

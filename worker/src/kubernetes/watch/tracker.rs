@@ -35,6 +35,7 @@ impl Tracker {
                 Seen { event, changed: false }
             }
             watcher::Event::InitDone => {
+                // A relist that saw no object leaves none.
                 let listed = self.relisting.remove(&index).unwrap_or_default();
                 self.objects.retain(|(kind, namespace, _), _| !part.holds(Some(*kind), namespace));
                 for object in listed {

@@ -120,6 +120,7 @@ fn no_providers(check: &mut Check) {
 }
 
 fn oauth_config(check: &mut Check, raw: RawOAuth, insecure_issuers: bool) -> OAuthConfig {
+    // A missing resourceUrl is reported where oauth is checked; an empty one stands in meanwhile.
     let resource = raw.resource_url.as_deref().map(str::trim).unwrap_or_default().to_owned();
     let resource_url =
         raw.resource_url.and_then(|url| check.url("auth.oauth.resourceUrl", &url, &["https", "http"]));
@@ -205,6 +206,7 @@ fn provider_config(
     let auth_token_file = absolute("authTokenFile", provider.auth_token_file, check);
     Some(OAuthProvider {
         name: name?,
+        // A provider without issuerUrl was reported above; it is never used.
         issuer: issuer.unwrap_or_default().to_owned(),
         issuer_url: issuer_url?,
         audience: audience?,

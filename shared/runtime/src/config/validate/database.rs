@@ -11,41 +11,54 @@ use registry_store::settings::{self as database, PostgresConfig, PostgresTarget,
 
 pub(super) fn database(check: &mut Check, value: Option<Value>) -> Option<StorageConfig> {
     let Some(mut value) = value else { return Some(StorageConfig::default()) };
-    if let Some(section) = value.as_object_mut() {
-        for key in ["password", "migrationPassword"] {
-            if section.remove(key).is_some() {
-                check.fail(
-                    format!("database.{key}"),
-                    "passwords do not belong in the config file: use passwordFile / migrationPasswordFile, \
-                     REGISTRY_DATABASE__PASSWORD / REGISTRY_DATABASE__MIGRATION_PASSWORD, or the pgpass file",
-                );
-            }
-        }
-    }
+    refuse_passwords(check, &mut value);
     let raw: RawDatabase = check.section("database", value)?;
     if raw.url.is_none() && raw.host.is_none() {
-        let postgres_only = [
-            ("port", raw.port.is_some()),
-            ("user", raw.user.is_some()),
-            ("migrationUser", raw.migration_user.is_some()),
-            ("database", raw.database.is_some()),
-            ("sslMode", raw.ssl_mode.is_some()),
-            ("acquireTimeout", raw.acquire_timeout.is_some()),
-            ("statementTimeout", raw.statement_timeout.is_some()),
-            ("listenUrl", raw.listen_url.is_some()),
-        ];
-        for (key, _) in postgres_only.iter().filter(|(_, set)| *set) {
-            check.fail(
-                format!("database.{key}"),
-                "is a PostgreSQL setting: also set database.host or database.url",
-            );
-        }
-        let path = raw.path.unwrap_or_else(|| database::DEFAULT_SQLITE_PATH.to_owned());
-        return Some(StorageConfig::Sqlite { path: PathBuf::from(path) });
+        return Some(sqlite(check, raw));
     }
     if raw.path.is_some() {
         check.fail("database.path", "is the SQLite file: remove it, or remove host/url to use SQLite");
     }
+    postgres(check, raw).map(StorageConfig::Postgres)
+}
+
+/// A password in the file is a problem, reported by key, and then set aside.
+fn refuse_passwords(check: &mut Check, value: &mut Value) {
+    let Some(section) = value.as_object_mut() else { return };
+    for key in ["password", "migrationPassword"] {
+        if section.remove(key).is_some() {
+            check.fail(
+                format!("database.{key}"),
+                "passwords do not belong in the config file: use passwordFile / migrationPasswordFile, \
+                 REGISTRY_DATABASE__PASSWORD / REGISTRY_DATABASE__MIGRATION_PASSWORD, or the pgpass file",
+            );
+        }
+    }
+}
+
+/// The SQLite file; PostgreSQL's settings beside it are problems.
+fn sqlite(check: &mut Check, raw: RawDatabase) -> StorageConfig {
+    let postgres_only = [
+        ("port", raw.port.is_some()),
+        ("user", raw.user.is_some()),
+        ("migrationUser", raw.migration_user.is_some()),
+        ("database", raw.database.is_some()),
+        ("sslMode", raw.ssl_mode.is_some()),
+        ("acquireTimeout", raw.acquire_timeout.is_some()),
+        ("statementTimeout", raw.statement_timeout.is_some()),
+        ("listenUrl", raw.listen_url.is_some()),
+    ];
+    for (key, _) in postgres_only.iter().filter(|(_, set)| *set) {
+        check.fail(
+            format!("database.{key}"),
+            "is a PostgreSQL setting: also set database.host or database.url",
+        );
+    }
+    let path = raw.path.unwrap_or_else(|| database::DEFAULT_SQLITE_PATH.to_owned());
+    StorageConfig::Sqlite { path: PathBuf::from(path) }
+}
+
+fn postgres(check: &mut Check, raw: RawDatabase) -> Option<PostgresConfig> {
     let target = postgres_target(check, &raw)?;
     let max_open_conns = raw.max_open_conns.unwrap_or(10);
     let max_idle_conns = raw.max_idle_conns.unwrap_or(2.min(max_open_conns));
@@ -65,7 +78,7 @@ pub(super) fn database(check: &mut Check, value: Option<Value>) -> Option<Storag
         check.duration("database.statementTimeout", statement, Some(Duration::from_secs(30)));
     // `Some(None)`: set, and not a PostgreSQL URL (reported).
     let listen_url = raw.listen_url.as_deref().map(|url| check.url("database.listenUrl", url, POSTGRES));
-    Some(StorageConfig::Postgres(PostgresConfig {
+    Some(PostgresConfig {
         target,
         max_open_conns,
         max_idle_conns,
@@ -78,7 +91,7 @@ pub(super) fn database(check: &mut Check, value: Option<Value>) -> Option<Storag
         },
         password_file: raw.password_file.map(PathBuf::from),
         migration_password_file: raw.migration_password_file.map(PathBuf::from),
-    }))
+    })
 }
 
 const POSTGRES: &[&str] = &["postgres", "postgresql"];

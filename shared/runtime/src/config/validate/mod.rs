@@ -138,78 +138,62 @@ pub(super) struct Environment {
 pub(super) fn validate(tree: Value, environment: &Environment) -> Result<Config, ConfigErrors> {
     let mut check = Check::default();
     let raw: RawConfig = check.section("", tree).ok_or_else(|| ConfigErrors(check.problems.clone()))?;
-    let registry_name = match raw.registry_name {
+    match sections(&mut check, raw, environment) {
+        Some(config) if check.problems.is_empty() => Ok(config),
+        _ => Err(ConfigErrors(check.problems)),
+    }
+}
+
+/// The configuration from its raw sections, every one checked (so every problem is reported at once);
+/// `None` when a section is unusable.
+fn sections(check: &mut Check, raw: RawConfig, environment: &Environment) -> Option<Config> {
+    let registry_name = registry_name(check, raw.registry_name);
+    let registries = registries::registries(check, raw.registries, environment);
+    let auth = auth::auth(check, raw.auth, environment.insecure_issuers);
+    let database = database::database(check, raw.database);
+    let redis = redis(check, raw.redis, &registry_name);
+    let worker = worker(check, raw.worker);
+    let server = server(check, raw.server);
+    let shutdown = shutdown(check, raw.shutdown);
+    let cors = cors(check, raw.cors);
+    let audit = audit(check, raw.audit);
+    let cache = cache(check, raw.cache);
+    let metrics = match raw.metrics.and_then(|value| check.section::<RawMetrics>("metrics", value)) {
+        Some(raw) => MetricsConfig { enabled: raw.enabled.unwrap_or(true) },
+        None => MetricsConfig::default(),
+    };
+    let tracing = telemetry::tracing(check, raw.tracing);
+    let validation = publish::validation(check, raw.validation);
+    let publish_registry = registries
+        .as_deref()
+        .and_then(|registries| publish::publish_registry(check, raw.publish_registry, registries));
+    Some(Config {
+        registry_name,
+        registries: registries?,
+        auth: auth?,
+        database: database?,
+        redis,
+        worker: worker?,
+        server: server?,
+        shutdown: shutdown?,
+        cors: cors?,
+        audit: audit?,
+        cache: cache?,
+        metrics,
+        tracing: tracing?,
+        publish_registry,
+        validation: validation?,
+    })
+}
+
+fn registry_name(check: &mut Check, raw: Option<String>) -> String {
+    match raw {
         Some(name) if name.trim().is_empty() => {
             check.fail("registryName", "must not be empty");
             String::new()
         }
         Some(name) => name,
         None => "default".to_owned(),
-    };
-    let registries = registries::registries(&mut check, raw.registries, environment);
-    let auth = auth::auth(&mut check, raw.auth, environment.insecure_issuers);
-    let database = database::database(&mut check, raw.database);
-    let redis = redis(&mut check, raw.redis, &registry_name);
-    let worker = worker(&mut check, raw.worker);
-    let server = server(&mut check, raw.server);
-    let shutdown = shutdown(&mut check, raw.shutdown);
-    let cors = cors(&mut check, raw.cors);
-    let audit = audit(&mut check, raw.audit);
-    let cache = cache(&mut check, raw.cache);
-    let metrics = match raw.metrics.and_then(|value| check.section::<RawMetrics>("metrics", value)) {
-        Some(raw) => MetricsConfig { enabled: raw.enabled.unwrap_or(true) },
-        None => MetricsConfig::default(),
-    };
-    let tracing = telemetry::tracing(&mut check, raw.tracing);
-    let validation = publish::validation(&mut check, raw.validation);
-    let publish_registry = registries
-        .as_deref()
-        .and_then(|registries| publish::publish_registry(&mut check, raw.publish_registry, registries));
-    match (
-        check.problems.is_empty(),
-        registries,
-        auth,
-        database,
-        worker,
-        server,
-        shutdown,
-        cors,
-        audit,
-        cache,
-        tracing,
-        validation,
-    ) {
-        (
-            true,
-            Some(registries),
-            Some(auth),
-            Some(database),
-            Some(worker),
-            Some(server),
-            Some(shutdown),
-            Some(cors),
-            Some(audit),
-            Some(cache),
-            Some(tracing),
-            Some(validation),
-        ) => Ok(Config {
-            registry_name,
-            registries,
-            auth,
-            database,
-            redis,
-            worker,
-            server,
-            shutdown,
-            cors,
-            audit,
-            cache,
-            metrics,
-            tracing,
-            publish_registry,
-            validation,
-        }),
-        _ => Err(ConfigErrors(check.problems)),
     }
 }
 
@@ -217,6 +201,7 @@ fn worker(check: &mut Check, value: Option<Value>) -> Option<WorkerConfig> {
     let defaults = WorkerConfig::default();
     let Some(value) = value else { return Some(defaults) };
     let raw: RawWorker = check.section("worker", value)?;
+    // No worker.backoff: every bound takes its default.
     let backoff = raw.backoff.unwrap_or_default();
     let min = check.duration("worker.backoff.min", backoff.min.as_deref(), Some(defaults.backoff.min));
     let max = check.duration("worker.backoff.max", backoff.max.as_deref(), Some(defaults.backoff.max));
@@ -269,6 +254,7 @@ fn server(check: &mut Check, value: Option<Value>) -> Option<ServerConfig> {
         check.fail("server.maxConnections", "must be at least 1");
     }
     let mut trusted_proxies = Vec::new();
+    // No server.trustedProxies: none are trusted.
     for (i, raw) in raw.trusted_proxies.unwrap_or_default().iter().enumerate() {
         let network = raw.trim();
         match network.parse::<ipnet::IpNet>().or_else(|_| network.parse::<std::net::IpAddr>().map(Into::into))

@@ -41,12 +41,35 @@ pub(super) fn registries(
 fn registry(
     check: &mut Check,
     path: &str,
-    raw: RawRegistry,
+    mut raw: RawRegistry,
     environment: &Environment,
 ) -> Option<RegistryConfig> {
     let name = check
         .required(&format!("{path}.name"), raw.name.as_deref())
         .and_then(|name| RegistryName::parse(name).map_err(|e| check.fail(format!("{path}.name"), e.0)).ok());
+    let source = source(check, path, &mut raw, environment);
+    let format = raw.format.unwrap_or(Format::Upstream);
+    if format == Format::Toolhive && matches!(source, Some(Source::Api(_) | Source::Managed)) {
+        check.fail(format!("{path}.format"), "api and managed registries use the upstream format");
+    }
+    // No syncPolicy: every setting takes its default, and a synced source is told its interval is missing.
+    let policy = raw.sync_policy.take().unwrap_or_default();
+    let sync_policy = sync_policy(check, path, &policy, source.as_ref());
+    let sync_interval = sync_interval(check, path, &policy, raw.filter.is_some(), source.as_ref());
+    // No filter keeps every entry.
+    let filter = filter(check, &format!("{path}.filter"), raw.filter.unwrap_or_default());
+    Some(RegistryConfig {
+        name: name?,
+        format,
+        source: source?,
+        sync_interval,
+        filter,
+        sync_policy: sync_policy?,
+    })
+}
+
+/// The registry's one source.
+fn source(check: &mut Check, path: &str, raw: &mut RawRegistry, environment: &Environment) -> Option<Source> {
     let given: Vec<&str> = [
         raw.file.as_ref().map(|_| "file"),
         raw.git.as_ref().map(|_| "git"),
@@ -57,39 +80,42 @@ fn registry(
     .into_iter()
     .flatten()
     .collect();
-    let source = if given.len() != 1 {
+    if given.len() != 1 {
         let found = if given.is_empty() { "none".to_owned() } else { given.join(", ") };
         check.fail(path, format!("exactly one of file, git, api, managed, kubernetes (found: {found})"));
         None
-    } else if let Some(file) = raw.file {
+    } else if let Some(file) = raw.file.take() {
         file_source(check, &format!("{path}.file"), file)
-    } else if let Some(git) = raw.git {
+    } else if let Some(git) = raw.git.take() {
         git_source(check, &format!("{path}.git"), git)
-    } else if let Some(api) = raw.api {
+    } else if let Some(api) = raw.api.take() {
         api_source(check, &format!("{path}.api"), api)
-    } else if let Some(kubernetes) = raw.kubernetes {
+    } else if let Some(kubernetes) = raw.kubernetes.take() {
         kubernetes_source(check, &format!("{path}.kubernetes"), kubernetes, environment)
     } else {
         Some(Source::Managed)
-    };
-    let format = raw.format.unwrap_or(Format::Upstream);
-    if format == Format::Toolhive && matches!(source, Some(Source::Api(_) | Source::Managed)) {
-        check.fail(format!("{path}.format"), "api and managed registries use the upstream format");
     }
-    let policy = raw.sync_policy.unwrap_or_default();
-    let policy_given =
-        policy.interval.is_some() || policy.full_sync_interval.is_some() || policy.max_entries.is_some();
-    let sync_policy = sync_policy(check, path, &policy, source.as_ref());
-    let interval = policy.interval;
-    let sync_interval = match &source {
+}
+
+/// `syncPolicy.interval`: required for a synced source, the watchers' resync for a kubernetes one, and none
+/// (nor any other sync setting, nor a filter) for a managed one.
+fn sync_interval(
+    check: &mut Check,
+    path: &str,
+    policy: &RawSyncPolicy,
+    has_filter: bool,
+    source: Option<&Source>,
+) -> Option<Duration> {
+    let interval = policy.interval.as_deref();
+    match source {
         Some(Source::Managed) => {
-            if policy_given {
+            if interval.is_some() || policy.full_sync_interval.is_some() || policy.max_entries.is_some() {
                 check.fail(
                     format!("{path}.syncPolicy"),
                     "a managed registry is not synced; remove syncPolicy",
                 );
             }
-            if raw.filter.is_some() {
+            if has_filter {
                 check.fail(format!("{path}.filter"), "a managed registry is not synced, so it has no filter");
             }
             None
@@ -99,17 +125,8 @@ fn registry(
             check.fail(format!("{path}.syncPolicy.interval"), "is required (e.g. 30m)");
             None
         }
-        _ => check.duration(&format!("{path}.syncPolicy.interval"), interval.as_deref(), None),
-    };
-    let filter = filter(check, &format!("{path}.filter"), raw.filter.unwrap_or_default());
-    Some(RegistryConfig {
-        name: name?,
-        format,
-        source: source?,
-        sync_interval,
-        filter,
-        sync_policy: sync_policy?,
-    })
+        _ => check.duration(&format!("{path}.syncPolicy.interval"), interval, None),
+    }
 }
 
 /// `syncPolicy.maxEntries` for any synced source, `syncPolicy.fullSyncInterval` for an api source.
