@@ -7,7 +7,7 @@
 # Steps: the base image (debootstrap) and stand-ins for the compose file's postgres, redis, nginx and
 # prometheus images (server/tests/deploy/containers), cached between runs; the project's image; its own
 # checks (read-only, no capabilities, uid 10001, HEALTHCHECK); then docker-compose.yml with the monitoring
-# profile, as the README starts it, with server/tests/deploy/containers/compose.override.yaml for the image
+# profile, as docs/deploy.md starts it, with server/tests/deploy/containers/compose.override.yaml for the image
 # names; the smoke checks; and `down -v`, after which nothing of the project may be left.
 #
 # It leaves the host as it found it: its own containers.conf, registries.conf and storage root (under
@@ -221,7 +221,7 @@ curl -fsS "http://127.0.0.1:$port/v0.1/servers" >/dev/null
 without_systemd_notes podman rm -f -v "$quick" >/dev/null
 took "$step" "the image: --version of each binary, read-only with no capabilities as uid 10001, HEALTHCHECK"
 
-# --- the stack, as the README starts it -------------------------------------------------------------------
+# --- the stack, as docs/deploy.md starts it -------------------------------------------------------------
 if [ ! -f secrets/db-password ]; then
   mkdir -p secrets
   python3 -c 'import secrets; print(secrets.token_hex(16))' >secrets/db-password

@@ -14,9 +14,7 @@ use axum::http::{HeaderValue, Method, header};
 use registry_core::validation::NoPackageChecks;
 use registry_runtime::audit::AuditLog;
 use registry_runtime::bootstrap;
-use registry_runtime::config::{
-    AuthMode, Config, CorsConfig, ShutdownConfig, StorageConfig, format_duration,
-};
+use registry_runtime::config::{AuthMode, Config, CorsConfig, ShutdownConfig, format_duration};
 use registry_runtime::shutdown::{Shutdown, Signal};
 use registry_store::Store;
 use tokio::net::TcpListener;
@@ -159,11 +157,8 @@ impl Application {
     /// requests finish for up to `shutdown.grace`.
     pub async fn serve(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let server = &self.config.server;
-        // The API's two PostgreSQL pools take descriptors too, and its listener and Redis one each.
-        let pools = match &self.config.database {
-            StorageConfig::Postgres(pg) => 2 * u64::from(pg.max_open_conns) + 2,
-            StorageConfig::Sqlite { .. } => 5,
-        };
+        // The database connections take descriptors too, and Redis one.
+        let pools = self.config.database.serving_connections() + 1;
         let limits = Limits {
             header_read_timeout: server.header_read_timeout,
             idle_timeout: server.idle_timeout,

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use registry_runtime::config::{Config, StorageConfig};
+use registry_runtime::config::Config;
 use registry_runtime::shutdown::{Shutdown, Signal};
 use registry_runtime::{bootstrap, internal};
 
@@ -25,7 +25,7 @@ pub async fn serve(
             _ = failed => Signal::Interrupt,
         }
     });
-    let embedded = with_worker || matches!(config.database, StorageConfig::Sqlite { .. });
+    let embedded = with_worker || config.database.is_embedded();
     registry_runtime::metrics::install(config.metrics.enabled);
     // One internal listener per process, the worker's included when it runs here.
     let internal = internal::bind(config.server.internal_address).await?;

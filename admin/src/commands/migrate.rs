@@ -6,17 +6,13 @@ use std::path::Path;
 use anyhow::Context;
 use registry_runtime::audit::{AuditEvent, Outcome};
 use registry_runtime::bootstrap;
-use registry_runtime::config::StorageConfig;
 use registry_store::Store;
 
 use super::{Failure, audit_log, load};
 
 pub async fn run(path: &Path) -> Result<(), Failure> {
     let config = load(path)?;
-    let target = match &config.database {
-        StorageConfig::Sqlite { path } => format!("SQLite file {}", path.display()),
-        StorageConfig::Postgres(_) => "PostgreSQL".to_owned(),
-    };
+    let target = config.database.describe();
     let applied = Store::migrate(&config.database).await.with_context(|| format!("migrating {target}"))?;
     let mut out = std::io::stdout().lock();
     for migration in &applied {

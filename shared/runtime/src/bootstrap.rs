@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::config::{Config, RegistryConfig, StorageConfig};
+use crate::config::{Config, RegistryConfig};
 use registry_store::{Registry, RegistryChanges, Store, StoreError};
 
 /// How long to wait between attempts while the database is down or not migrated.
@@ -31,11 +31,11 @@ pub async fn open_serving(config: &Config) -> Result<Store, StoreError> {
 }
 
 async fn prepare(config: &Config, store: Store) -> Result<Store, StoreError> {
-    if let StorageConfig::Sqlite { path } = &config.database {
+    if config.database.is_embedded() {
         let applied = Store::migrate(&config.database).await?;
         let changes = store.apply_registries(&config.registries).await?;
         tracing::info!(
-            database.path = %path.display(),
+            database = %config.database.describe(),
             migrations = applied.len(),
             registries.changed = %describe(&changes),
             "SQLite schema and registries are up to date"

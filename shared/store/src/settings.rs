@@ -29,6 +29,31 @@ pub enum StorageConfig {
     Postgres(PostgresConfig),
 }
 
+impl StorageConfig {
+    /// One process on one file, which migrates itself, applies its configuration and runs its own worker:
+    /// SQLite. PostgreSQL serves any number of replicas, and only the release step migrates it.
+    pub fn is_embedded(&self) -> bool {
+        matches!(self, Self::Sqlite { .. })
+    }
+
+    /// What the database is, for messages: `SQLite file ./data/registry.db` or `PostgreSQL`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite { path } => format!("SQLite file {}", path.display()),
+            Self::Postgres(_) => "PostgreSQL".to_owned(),
+        }
+    }
+
+    /// The file descriptors a serving process's connections to it take: on PostgreSQL its read and write
+    /// pools and the generation listener's connection; on SQLite the file's reader and writer connections.
+    pub fn serving_connections(&self) -> u64 {
+        match self {
+            Self::Postgres(pg) => 2 * u64::from(pg.max_open_conns) + 1,
+            Self::Sqlite { .. } => 5,
+        }
+    }
+}
+
 impl Default for StorageConfig {
     fn default() -> Self {
         Self::Sqlite { path: PathBuf::from(DEFAULT_SQLITE_PATH) }

@@ -1,4 +1,4 @@
-//! `auth`: providers, issuers and the README's examples.
+//! `auth`: providers, issuers and the authentication page's examples.
 
 use super::*;
 
@@ -62,11 +62,12 @@ fn plain_http_issuers_off_loopback_need_the_environment_only_switch() {
 }
 
 #[test]
-fn the_readmes_authentication_examples_load() {
-    let readme =
-        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
-    let section =
-        &readme[readme.find("## Authentication").unwrap()..readme.find("## Run the tests").unwrap()];
+fn the_authentication_pages_examples_load() {
+    let readme = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/authentication.md"),
+    )
+    .unwrap();
+    let section = &readme[readme.find("## Authentication").unwrap()..readme.find("## Audit trail").unwrap()];
     let examples: Vec<&str> =
         section.split("```yaml\n").skip(1).map(|block| &block[..block.find("```").unwrap()]).collect();
 
