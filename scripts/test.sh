@@ -104,6 +104,8 @@ cargo clippy -p registry-runtime --all-targets --locked -- -D warnings
 say "no module circle inside any crate"
 python3 scripts/module-circles.py --self-test
 python3 scripts/module-circles.py
+say "dependency hygiene: scripts/dependencies.sh"
+scripts/dependencies.sh
 say "the api library does not depend on the worker (so its tests never build libgit2)"
 if cargo tree --locked -p registry-api -e normal,dev --prefix none | grep -Eq '^(registry-worker|git2) '; then
   echo "error: registry-api depends on registry-worker or git2; wire the binary in server/ instead" >&2
