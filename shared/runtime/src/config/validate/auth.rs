@@ -186,14 +186,7 @@ fn provider_config(
     if algorithms.is_empty() {
         check.fail(format!("{path}.algorithms"), "must name at least one algorithm");
     }
-    let leeway = check.duration_or_zero(
-        &format!("{path}.leeway"),
-        provider.leeway.as_deref(),
-        Duration::from_secs(30),
-    );
-    if leeway.is_some_and(|leeway| leeway > Duration::from_secs(300)) {
-        check.fail(format!("{path}.leeway"), "must be at most 5m");
-    }
+    let leeway = leeway(check, path, provider.leeway.as_deref());
     let absolute = |key: &str, file: Option<String>, check: &mut Check| {
         file.map(PathBuf::from).inspect(|file| {
             if !file.is_absolute() {
@@ -222,6 +215,15 @@ fn provider_config(
         require_at_jwt: provider.require_at_jwt.unwrap_or(false),
         advertise: provider.advertise.unwrap_or(true),
     })
+}
+
+/// A provider's clock leeway: 30 s by default, at most 5 min.
+fn leeway(check: &mut Check, path: &str, raw: Option<&str>) -> Option<Duration> {
+    let leeway = check.duration_or_zero(&format!("{path}.leeway"), raw, Duration::from_secs(30));
+    if leeway.is_some_and(|leeway| leeway > Duration::from_secs(300)) {
+        check.fail(format!("{path}.leeway"), "must be at most 5m");
+    }
+    leeway
 }
 
 /// Token issuers and their endpoints must be https, except on loopback (local development and tests) or
