@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use openidconnect::http;
 use openidconnect::{HttpRequest, HttpResponse};
+use registry_core::error::BoxError;
 use registry_runtime::config::OAuthProvider;
 
 /// The longest an identity provider call may take, and the most it may answer.
@@ -19,8 +20,9 @@ const MAX_BODY: usize = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
+    /// The request could not be made or its answer read; the cause's own chain tells why.
     #[error("{0}")]
-    Request(String),
+    Request(#[source] BoxError),
     #[error("{0} is a private or loopback address, and the provider does not set allowPrivateIP")]
     Private(String),
     #[error("the answer is over {MAX_BODY} bytes")]
@@ -69,8 +71,7 @@ impl ProviderClient {
     /// Sends `request` (openidconnect's shape), adding the provider's bearer token when it has one.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, CallError> {
         let (parts, body) = request.into_parts();
-        let url =
-            reqwest::Url::parse(&parts.uri.to_string()).map_err(|e| CallError::Request(e.to_string()))?;
+        let url = reqwest::Url::parse(&parts.uri.to_string()).map_err(|e| CallError::Request(e.into()))?;
         if !self.allow_private
             && let Some(ip) = url.host_str().and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok())
             && !is_public(ip)
@@ -85,19 +86,19 @@ impl ProviderClient {
                 .map_err(|source| CallError::File { path: path.clone(), source })?;
             builder = builder.bearer_auth(token.trim());
         }
-        let mut response = builder.send().await.map_err(|e| CallError::Request(error_chain(&e)))?;
+        let mut response = builder.send().await.map_err(|e| CallError::Request(e.into()))?;
         let mut answer = http::Response::builder().status(response.status());
         for (name, value) in response.headers() {
             answer = answer.header(name, value);
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| CallError::Request(error_chain(&e)))? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| CallError::Request(e.into()))? {
             if body.len() + chunk.len() > MAX_BODY {
                 return Err(CallError::TooLarge);
             }
             body.extend_from_slice(&chunk);
         }
-        answer.body(body).map_err(|e| CallError::Request(e.to_string()))
+        answer.body(body).map_err(|e| CallError::Request(e.into()))
     }
 
     /// A form POST (introspection), with HTTP basic client credentials when given.
@@ -125,7 +126,7 @@ impl ProviderClient {
             ));
             request = request.header(http::header::AUTHORIZATION, format!("Basic {encoded}"));
         }
-        let request = request.body(body.into_bytes()).map_err(|e| CallError::Request(e.to_string()))?;
+        let request = request.body(body.into_bytes()).map_err(|e| CallError::Request(e.into()))?;
         self.send(request).await
     }
 }
@@ -161,7 +162,7 @@ impl reqwest::dns::Resolve for PublicOnly {
             let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let public: Vec<SocketAddr> = addresses.iter().copied().filter(|a| is_public(a.ip())).collect();
             if public.is_empty() {
-                let error: Box<dyn std::error::Error + Send + Sync> = Box::new(CallError::Private(host));
+                let error: BoxError = Box::new(CallError::Private(host));
                 return Err(error);
             }
             Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::Principal;
+use super::http::error_chain;
 use super::jwt::{self, Rejection};
 use super::providers::Provider;
 use super::token_cache::{self, TokenCache};
@@ -93,7 +94,7 @@ async fn ask(provider: &Provider, token: &str) -> Result<Principal, Rejection> {
         .client
         .post_form(url, &form, basic)
         .await
-        .map_err(|e| Rejection::Introspection(format!("{}: {e}", config.name)))?;
+        .map_err(|e| Rejection::Introspection(format!("{}: {}", config.name, error_chain(&e))))?;
     if !response.status().is_success() {
         return Err(Rejection::Introspection(format!("{} answered {}", config.name, response.status())));
     }

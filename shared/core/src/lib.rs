@@ -2,6 +2,7 @@
 
 pub mod digest;
 pub mod duration;
+pub mod error;
 pub mod filter;
 pub mod formats;
 pub mod kubernetes;

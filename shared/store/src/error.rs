@@ -1,5 +1,6 @@
 //! How a store operation fails.
 
+use registry_core::error::{BoxError, Told};
 use registry_core::model::RegistryName;
 use registry_core::publish::Conflict;
 use registry_core::sync::DuplicateVersion;
@@ -34,8 +35,24 @@ pub enum StoreError {
     /// written, and the other sync carries on.
     #[error("another sync of registry {0} began and cleared this one's staged rows; nothing was written")]
     StagingCleared(RegistryName),
-    #[error("stored data is not readable: {0}")]
-    Corrupt(String),
+    /// The database holds what this build cannot read, or lost a row it just wrote.
+    #[error("stored data is not readable: {}", Told(.what, .cause))]
+    Corrupt {
+        what: String,
+        #[source]
+        cause: Option<BoxError>,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: impl Into<String>) -> Self {
+        Self::Corrupt { what: what.into(), cause: None }
+    }
+
+    /// Stored data that did not read: `what` names it (or is empty when `cause` says it all).
+    pub(crate) fn unreadable(what: impl Into<String>, cause: impl Into<BoxError>) -> Self {
+        Self::Corrupt { what: what.into(), cause: Some(cause.into()) }
+    }
 }
 
 pub(crate) fn is_unavailable(error: &sqlx::Error) -> bool {

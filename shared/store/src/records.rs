@@ -85,10 +85,10 @@ impl Registry {
     /// it (a newer release stored a form this one does not know).
     pub fn definition(&self) -> Result<RegistryConfig, StoreError> {
         let unreadable = |e: serde_json::Error| {
-            StoreError::Corrupt(format!(
-                "the stored definition of registry {} is not readable: {e}",
-                self.name
-            ))
+            StoreError::unreadable(
+                format!("the stored definition of registry {} is not readable", self.name),
+                e,
+            )
         };
         Ok(RegistryConfig {
             name: self.name.clone(),

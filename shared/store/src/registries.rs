@@ -100,7 +100,7 @@ impl Store {
             let (id,) = rows
                 .into_iter()
                 .next()
-                .ok_or_else(|| StoreError::Corrupt("registry_instance is empty".into()))?;
+                .ok_or_else(|| StoreError::corrupt("registry_instance is empty"))?;
             Ok(id)
         })
     }

@@ -42,8 +42,9 @@ impl TryFrom<VersionRow> for StoredVersion {
     fn try_from(row: VersionRow) -> Result<Self, StoreError> {
         Ok(Self {
             registry: parse_registry_name(&row.registry)?,
-            body: RawValue::from_string(row.body)
-                .map_err(|e| StoreError::Corrupt(format!("the body of {} {}: {e}", row.name, row.version)))?,
+            body: RawValue::from_string(row.body).map_err(|e| {
+                StoreError::unreadable(format!("the body of {} {}", row.name, row.version), e)
+            })?,
             name: row.name,
             version: row.version,
             official: OfficialMeta {
@@ -65,8 +66,8 @@ pub(crate) fn now() -> DateTime<Utc> {
 
 /// Parses a stored body, for the writes that need the document.
 pub(crate) fn server_from_body(body: &str) -> Result<ServerJson, StoreError> {
-    let value = serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("body: {e}")))?;
-    ServerJson::from_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+    let value = serde_json::from_str(body).map_err(|e| StoreError::unreadable("body", e))?;
+    ServerJson::from_value(value).map_err(|e| StoreError::unreadable("", e))
 }
 
 /// The stored form of a registry's configuration.
@@ -104,11 +105,11 @@ impl RegistryRow {
 
 pub(crate) fn parse_format(raw: &str) -> Result<Format, StoreError> {
     serde_json::from_value(Value::String(raw.to_owned()))
-        .map_err(|_| StoreError::Corrupt(format!("unknown format {raw:?}")))
+        .map_err(|_| StoreError::corrupt(format!("unknown format {raw:?}")))
 }
 
 pub(crate) fn parse_registry_name(raw: &str) -> Result<RegistryName, StoreError> {
-    RegistryName::parse(raw).map_err(|e| StoreError::Corrupt(e.0))
+    RegistryName::parse(raw).map_err(|e| StoreError::unreadable("", e))
 }
 
 /// How a configured registry relates to what is stored.
@@ -206,7 +207,7 @@ impl TryFrom<SyncStatusRow> for SyncStatus {
     fn try_from(row: SyncStatusRow) -> Result<Self, StoreError> {
         Ok(Self {
             registry: parse_registry_name(&row.registry)?,
-            phase: SyncPhase::parse(&row.phase).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            phase: SyncPhase::parse(&row.phase).map_err(|e| StoreError::unreadable("", e))?,
             message: row.message,
             last_attempt_at: row.last_attempt_at.map(Into::into),
             last_success_at: row.last_success_at.map(Into::into),

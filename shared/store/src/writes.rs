@@ -105,7 +105,7 @@ impl Store {
                 tx.commit().await?;
                 let exact = VersionSelector::Exact(version.to_owned());
                 let stored = self.get_version(&Scope::Registry(registry.clone()), name, &exact, true).await?;
-                let record = stored.ok_or_else(|| StoreError::Corrupt(format!("{name} {version} vanished")))?;
+                let record = stored.ok_or_else(|| StoreError::corrupt(format!("{name} {version} vanished")))?;
                 return Ok(Inserted { record, created: false });
             }
             if remote_urls(server).next().is_some() {
@@ -138,7 +138,7 @@ impl Store {
             let exact = VersionSelector::Exact(version.to_owned());
             let stored = self.get_version(&Scope::Registry(registry.clone()), name, &exact, true).await?;
             let record = stored
-                .ok_or_else(|| StoreError::Corrupt(format!("{name} {version} vanished after its insert")))?;
+                .ok_or_else(|| StoreError::corrupt(format!("{name} {version} vanished after its insert")))?;
             Ok(Inserted { record, created: true })
         })
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{InferConfigError, KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 use registry_core::kubernetes::{Kind, Part};
 use registry_runtime::config::KubernetesSource;
@@ -23,12 +23,12 @@ const CONCURRENT_LISTS: usize = 4;
 /// Why the cluster cannot be reached at all.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("cannot read the kubeconfig {path}: {message}")]
-    Kubeconfig { path: String, message: String },
+    #[error("cannot read the kubeconfig {path}: {source}")]
+    Kubeconfig { path: String, source: KubeconfigError },
     #[error("no cluster credentials: {0}")]
-    NoCredentials(String),
+    NoCredentials(#[source] InferConfigError),
     #[error("cannot build the Kubernetes client: {0}")]
-    Client(String),
+    Client(#[source] kube::Error),
 }
 
 #[derive(Clone)]
@@ -65,19 +65,16 @@ impl Cluster {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut config = match &source.kubeconfig {
             Some(path) => {
-                let failed = |e: &dyn std::fmt::Display| ClusterError::Kubeconfig {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                };
-                let kubeconfig = Kubeconfig::read_from(path).map_err(|e| failed(&e))?;
+                let failed = |source| ClusterError::Kubeconfig { path: path.display().to_string(), source };
+                let kubeconfig = Kubeconfig::read_from(path).map_err(failed)?;
                 Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                     .await
-                    .map_err(|e| failed(&e))?
+                    .map_err(failed)?
             }
-            None => Config::infer().await.map_err(|e| ClusterError::NoCredentials(e.to_string()))?,
+            None => Config::infer().await.map_err(ClusterError::NoCredentials)?,
         };
         config.connect_timeout = Some(REQUEST_TIMEOUT);
-        let client = Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))?;
+        let client = Client::try_from(config).map_err(ClusterError::Client)?;
         Ok(Self { client })
     }
 

@@ -29,7 +29,7 @@ pub async fn discover(
     source: &KubernetesSource,
     previous: &SyncStatus,
 ) -> Result<(SyncOutcome, String), SyncError> {
-    let cluster = Cluster::connect(source).await.map_err(|e| SourceError::transient(e.to_string()))?;
+    let cluster = Cluster::connect(source).await?;
     let listings = cluster.list_all(&Part::all(&source.namespaces)).await;
     let (mut report, objects) = listed(listings, previous);
     if report.listed.is_empty() {

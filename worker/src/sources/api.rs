@@ -143,16 +143,16 @@ fn page_url(base: &str, cursor: Option<&str>, after: Option<DateTime<Utc>>) -> S
 
 /// One `ServerList` page's entries.
 fn parse_page(url: &str, body: &[u8]) -> Result<Vec<Entry>, SourceError> {
-    let mut page: Value = serde_json::from_slice(body).map_err(|e| not_a_list(url, &e.to_string()))?;
+    let mut page: Value = serde_json::from_slice(body).map_err(|e| not_a_list(url).because(e))?;
     let Some(Value::Array(items)) = page.get_mut("servers").map(Value::take) else {
-        return Err(not_a_list(url, "no servers array"));
+        return Err(not_a_list(url).because("no servers array"));
     };
     items
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
             formats::api_entry(item)
-                .map_err(|e| SourceError::permanent(format!("GET {url}: servers[{i}]: {e}")))
+                .map_err(|e| SourceError::permanent(format!("GET {url}: servers[{i}]")).because(e))
         })
         .collect()
 }
@@ -169,10 +169,10 @@ fn next_cursor(url: &str, body: &[u8]) -> Result<Option<String>, SourceError> {
         #[serde(rename = "nextCursor", default)]
         next_cursor: Option<String>,
     }
-    let page: Page = serde_json::from_slice(body).map_err(|e| not_a_list(url, &e.to_string()))?;
+    let page: Page = serde_json::from_slice(body).map_err(|e| not_a_list(url).because(e))?;
     Ok(page.metadata.and_then(|m| m.next_cursor).filter(|c| !c.is_empty()))
 }
 
-fn not_a_list(url: &str, why: &str) -> SourceError {
-    SourceError::permanent(format!("GET {url}: not a server list: {why}"))
+fn not_a_list(url: &str) -> SourceError {
+    SourceError::permanent(format!("GET {url}: not a server list"))
 }

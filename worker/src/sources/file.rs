@@ -33,7 +33,7 @@ impl Source for FileSource {
             Self::Path(path) => {
                 let hashed = path.clone();
                 let hash = tokio::task::spawn_blocking(move || hash_file(&hashed)).await.map_err(|e| {
-                    SourceError::transient(format!("hashing {} failed: {e}", path.display()))
+                    SourceError::transient(format!("hashing {} failed", path.display())).because(e)
                 })??;
                 (path.clone(), hash, None)
             }
@@ -50,7 +50,7 @@ impl Source for FileSource {
             return Ok(Pulled::Unchanged);
         }
         from_blocking(sink, move |emitter| {
-            let file = std::fs::File::open(&path).map_err(|e| read_error(&path, &e))?;
+            let file = std::fs::File::open(&path).map_err(|e| read_error(&path, e))?;
             let reader = EntryCap::new(BufReader::with_capacity(64 << 10, file));
             let since_entry = reader.since_entry.clone();
             emitter.parse(format, reader, || since_entry.set(0))
@@ -62,8 +62,8 @@ impl Source for FileSource {
 
 /// The SHA-256 of a file, read in pieces; a file over [`MAX_FILE_BYTES`] is refused.
 fn hash_file(path: &PathBuf) -> Result<String, SourceError> {
-    let mut file = std::fs::File::open(path).map_err(|e| read_error(path, &e))?;
-    let length = file.metadata().map_err(|e| read_error(path, &e))?.len();
+    let mut file = std::fs::File::open(path).map_err(|e| read_error(path, e))?;
+    let length = file.metadata().map_err(|e| read_error(path, e))?.len();
     if length > MAX_FILE_BYTES {
         return Err(SourceError::permanent(format!(
             "{} exceeds {} MiB",
@@ -74,7 +74,7 @@ fn hash_file(path: &PathBuf) -> Result<String, SourceError> {
     let mut digest = Sha256::new();
     let mut buffer = vec![0; 64 << 10];
     loop {
-        match file.read(&mut buffer).map_err(|e| read_error(path, &e))? {
+        match file.read(&mut buffer).map_err(|e| read_error(path, e))? {
             0 => return Ok(hex(&digest.finalize())),
             n => digest.update(&buffer[..n]),
         }
@@ -82,8 +82,8 @@ fn hash_file(path: &PathBuf) -> Result<String, SourceError> {
 }
 
 /// A missing or unreadable file will not fix itself before the next interval.
-fn read_error(path: &Path, error: &std::io::Error) -> SourceError {
-    SourceError::permanent(format!("cannot read {}: {error}", path.display()))
+fn read_error(path: &Path, error: std::io::Error) -> SourceError {
+    SourceError::permanent(format!("cannot read {}", path.display())).because(error)
 }
 
 /// Fails the read once more than [`MAX_ENTRY_BYTES`] pass without the parser finishing an entry (it resets

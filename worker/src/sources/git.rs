@@ -126,7 +126,7 @@ fn read_file<'r>(
 ) -> Result<git2::Blob<'r>, SourceError> {
     let commit = fetch_ref(repo, source, limits)?;
     let tree =
-        repo.find_commit(commit).and_then(|c| c.tree()).map_err(|e| git_error("reading the commit", &e))?;
+        repo.find_commit(commit).and_then(|c| c.tree()).map_err(|e| git_error("reading the commit", e))?;
     let entry = tree.get_path(Path::new(&source.path)).map_err(|_| {
         SourceError::permanent(format!(
             "{} has no file {} at commit {commit}",
@@ -147,8 +147,8 @@ fn open_or_init(dir: &Path) -> Result<Repository, SourceError> {
         Ok(repo) => Ok(repo),
         Err(_) => {
             std::fs::create_dir_all(dir)
-                .map_err(|e| SourceError::permanent(format!("cannot create {}: {e}", dir.display())))?;
-            Repository::init_bare(dir).map_err(|e| git_error("creating the local clone", &e))
+                .map_err(|e| SourceError::permanent(format!("cannot create {}", dir.display())).because(e))?;
+            Repository::init_bare(dir).map_err(|e| git_error("creating the local clone", e))
         }
     }
 }
@@ -156,7 +156,7 @@ fn open_or_init(dir: &Path) -> Result<Repository, SourceError> {
 /// Fetches the configured ref into the clone and returns the commit it names.
 fn fetch_ref(repo: &Repository, source: &GitSource, limits: &Limits) -> Result<Oid, SourceError> {
     let url = remote_url(&source.repository);
-    let mut remote = repo.remote_anonymous(&url).map_err(|e| git_error("opening the remote", &e))?;
+    let mut remote = repo.remote_anonymous(&url).map_err(|e| git_error("opening the remote", e))?;
     let (refspec, local) = match &source.reference {
         Some(GitRef::Branch(branch)) => (
             format!("+refs/heads/{branch}:refs/remotes/origin/{branch}"),
@@ -189,7 +189,7 @@ fn fetch_ref(repo: &Repository, source: &GitSource, limits: &Limits) -> Result<O
             Some(Stop::Cancelled) => {
                 SourceError::transient(format!("fetching {} was cancelled", source.repository))
             }
-            None => fetch_error(source, &error),
+            None => fetch_error(source, error),
         });
     }
     match &source.reference {
@@ -199,7 +199,7 @@ fn fetch_ref(repo: &Repository, source: &GitSource, limits: &Limits) -> Result<O
             })?;
             Ok(object.id())
         }
-        _ => repo.refname_to_id(&local).map_err(|e| fetch_error(source, &e)),
+        _ => repo.refname_to_id(&local).map_err(|e| fetch_error(source, e)),
     }
 }
 
@@ -261,7 +261,7 @@ fn remote_url(repository: &str) -> String {
 }
 
 /// A missing ref is permanent; network and server trouble is transient.
-fn fetch_error(source: &GitSource, error: &git2::Error) -> SourceError {
+fn fetch_error(source: &GitSource, error: git2::Error) -> SourceError {
     let wanted = match &source.reference {
         Some(GitRef::Branch(b)) => format!("branch {b}"),
         Some(GitRef::Tag(t)) => format!("tag {t}"),
@@ -278,12 +278,19 @@ fn fetch_error(source: &GitSource, error: &git2::Error) -> SourceError {
     }
 }
 
-fn git_error(doing: &str, error: &git2::Error) -> SourceError {
-    let message = format!("git: {doing}: {}", error.message());
-    match error.class() {
+fn git_error(doing: &str, error: git2::Error) -> SourceError {
+    let message = format!("git: {doing}");
+    let failed = match error.class() {
         ErrorClass::Net | ErrorClass::Http | ErrorClass::Ssl | ErrorClass::Os | ErrorClass::Ssh => {
             SourceError::transient(message)
         }
         _ => SourceError::permanent(message),
-    }
+    };
+    failed.because(Libgit2(error))
 }
+
+/// libgit2's error read as its message alone: its `Display` adds the class and code, which say nothing to an
+/// operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.message())]
+struct Libgit2(git2::Error);

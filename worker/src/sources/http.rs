@@ -60,7 +60,7 @@ impl HttpClient {
         max: u64,
     ) -> Result<(tempfile::NamedTempFile, String), SourceError> {
         let local = |e: std::io::Error| {
-            SourceError::transient(format!("cannot keep {url} in {}: {e}", dir.display()))
+            SourceError::transient(format!("cannot keep {url} in {}", dir.display())).because(e)
         };
         std::fs::create_dir_all(dir).map_err(local)?;
         let spool = tempfile::NamedTempFile::new_in(dir).map_err(local)?;
@@ -87,7 +87,7 @@ impl HttpClient {
         if let Some(auth) = auth {
             request = request.basic_auth(&auth.username, Some(read_password(auth)?));
         }
-        let response = request.send().await.map_err(|e| request_error(url, &e))?;
+        let response = request.send().await.map_err(|e| request_error(url, e))?;
         check_status(url, response.status())?;
         Ok(response)
     }
@@ -95,14 +95,15 @@ impl HttpClient {
 
 /// The password in `auth.password_file`, without its trailing newline.
 pub fn read_password(auth: &BasicAuth) -> Result<String, SourceError> {
-    let text = std::fs::read_to_string(&auth.password_file)
-        .map_err(|e| SourceError::permanent(format!("cannot read {}: {e}", auth.password_file.display())))?;
+    let text = std::fs::read_to_string(&auth.password_file).map_err(|e| {
+        SourceError::permanent(format!("cannot read {}", auth.password_file.display())).because(e)
+    })?;
     Ok(text.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-fn request_error(url: &str, error: &reqwest::Error) -> SourceError {
+fn request_error(url: &str, error: reqwest::Error) -> SourceError {
     let what = if error.is_timeout() { "timed out" } else { "failed" };
-    SourceError::transient(format!("GET {url} {what}: {error}"))
+    SourceError::transient(format!("GET {url} {what}")).because(error)
 }
 
 fn check_status(url: &str, status: StatusCode) -> Result<(), SourceError> {
@@ -130,7 +131,7 @@ async fn read_capped(
         return Err(too_large());
     }
     let mut read = 0;
-    while let Some(chunk) = response.chunk().await.map_err(|e| request_error(url, &e))? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| request_error(url, e))? {
         read += chunk.len() as u64;
         if read > max {
             return Err(too_large());

@@ -165,7 +165,7 @@ impl Emitter {
         });
         match parsed {
             Ok(()) => self.send().map_err(|Closed| stopped()),
-            Err(Stopped::Format(error)) => Err(SourceError::permanent(error.to_string())),
+            Err(Stopped::Format(error)) => Err(SourceError::data(error)),
             Err(Stopped::Caller(Closed)) => Err(stopped()),
         }
     }
@@ -191,7 +191,7 @@ pub async fn from_blocking<T: Send + 'static>(
         }
     }
     drop(receiver);
-    let produced = task.await.map_err(|e| SourceError::transient(format!("the parser failed: {e}")))?;
+    let produced = task.await.map_err(|e| SourceError::transient("the parser failed").because(e))?;
     match failed {
         Some(error) => Err(error),
         None => Ok(produced?),

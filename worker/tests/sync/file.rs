@@ -85,6 +85,8 @@ on_both_backends! {
 
         assert!(!error.is_transient() && !missing.is_transient());
         assert!(error.to_string().contains("not valid JSON"), "{error}");
+        let cause = std::error::Error::source(&missing).and_then(|e| e.downcast_ref::<std::io::Error>());
+        assert_eq!(cause.map(std::io::Error::kind), Some(std::io::ErrorKind::NotFound), "the cause is kept");
         let status = test.store.sync_status(&name("files")).await.unwrap().unwrap();
         assert_eq!((status.phase, status.attempts), (SyncPhase::Failed, 2));
         assert!(status.last_error.unwrap().contains("cannot read"));

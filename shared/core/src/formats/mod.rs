@@ -67,6 +67,12 @@ impl From<OfficialMeta> for Origin {
 pub enum FormatError {
     #[error("not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A value of the wrong type: serde says which, and where.
+    #[error("{0}")]
+    Data(#[source] serde_json::Error),
+    /// The reader failed partway.
+    #[error("reading stopped: {0}")]
+    Read(#[source] serde_json::Error),
     #[error("{0}")]
     Shape(String),
     #[error("{location}: {source}")]

@@ -36,11 +36,8 @@ pub fn parse_stream<R: Read, E>(
     .and_then(|()| deserializer.end());
     match (read, walk.stopped.take()) {
         (_, Some(stopped)) => Err(stopped),
-        // A value of the wrong type (serde says which, and where) is a shape error, not broken JSON.
-        (Err(error), None) if error.is_data() => Err(Stopped::Format(FormatError::Shape(error.to_string()))),
-        (Err(error), None) if error.is_io() => {
-            Err(Stopped::Format(FormatError::Shape(format!("reading stopped: {error}"))))
-        }
+        (Err(error), None) if error.is_data() => Err(Stopped::Format(FormatError::Data(error))),
+        (Err(error), None) if error.is_io() => Err(Stopped::Format(FormatError::Read(error))),
         (Err(error), None) => Err(Stopped::Format(FormatError::Json(error))),
         (Ok(()), None) => walk.finish(format).map_err(Stopped::Format),
     }

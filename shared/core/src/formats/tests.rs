@@ -211,7 +211,8 @@ fn a_stream_hands_over_entries_in_order_and_stops_at_the_callers_error() {
     assert_eq!(seen, ["io.example/s0", "io.example/s1", "io.example/s2"]);
     let wrong = parse(Format::Upstream, br#"{"data": {"servers": {"a": 1}}}"#).unwrap_err();
     assert!(
-        matches!(&wrong, FormatError::Shape(m) if m.contains("expected an array of server.json")),
+        matches!(&wrong, FormatError::Data(_))
+            && wrong.to_string().contains("expected an array of server.json"),
         "{wrong}"
     );
 }
