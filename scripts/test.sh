@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 : "${TEST_REDIS_URL:=redis://127.0.0.1:6379}"
 export TEST_DATABASE_URL TEST_REDIS_URL
 
-say() { printf '==> %s\n' "$*"; }
+# Each step says how far into the run it starts, so a slow run shows where its time went.
+say() { printf '==> [%ss] %s\n' "$SECONDS" "$*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 apt_install() {
@@ -114,6 +115,19 @@ fi
 say "the official server.json schema, from PyPI's mcp-registry-sdk"
 TEST_SERVER_SCHEMA=$(scripts/official-schema.sh)
 export TEST_SERVER_SCHEMA
+# Every test database of this run is named registry_test_<run>_…: a test drops its own, also when it fails,
+# and whatever a killed test process left behind is dropped when this script ends, however it ends.
+REGISTRY_TEST_RUN=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')
+export REGISTRY_TEST_RUN
+left_databases() {
+  psql "$TEST_DATABASE_URL" -Atc \
+    "select datname from pg_database where datname like 'registry\_test\_${REGISTRY_TEST_RUN}\_%'"
+}
+drop_left_databases() {
+  local name
+  for name in $(left_databases); do psql "$TEST_DATABASE_URL" -qc "drop database if exists $name with (force)"; done
+}
+trap drop_left_databases EXIT
 say "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "${otlp[@]}"
@@ -128,6 +142,12 @@ else
   cargo test -p registry-runtime --lib --locked --no-fail-fast config::
   cargo test --workspace --locked --no-fail-fast "${otlp[@]}" -- --ignored --nocapture
 fi
+left=$(left_databases)
+if [ -n "$left" ]; then
+  echo "error: tests that passed left their databases behind:" $left >&2
+  exit 1
+fi
+say "no test database left behind"
 say "schemathesis against our own OpenAPI document"
 scripts/schemathesis.sh
 # The binaries the tests ran (nextest built them for the integration tests), in the image, and the compose

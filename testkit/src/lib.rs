@@ -58,7 +58,7 @@ impl PostgresDatabase {
     }
 
     async fn created(options: &str) -> Self {
-        let name = format!("registry_test_{}", random_suffix());
+        let name = database_name();
         admin_statement(&format!("create database {name}{options}")).await;
         let mut url = Url::parse(&admin_url()).unwrap();
         url.set_path(&name);
@@ -115,6 +115,20 @@ async fn admin_statement(sql: &str) {
     admin.close().await.unwrap();
 }
 
+/// A test database's name: `registry_test_{run}_{suffix}`, where the run is `REGISTRY_TEST_RUN` (set by
+/// `scripts/test.sh`, which drops the run's databases when it ends, also those of a test process that was
+/// killed before its `Drop` ran) and `local` without it.
+fn database_name() -> String {
+    let run = std::env::var("REGISTRY_TEST_RUN")
+        .ok()
+        .map(|run| {
+            run.chars().filter(char::is_ascii_alphanumeric).take(16).collect::<String>().to_lowercase()
+        })
+        .filter(|run| !run.is_empty())
+        .unwrap_or_else(|| "local".to_owned());
+    format!("registry_test_{run}_{}", random_suffix())
+}
+
 fn random_suffix() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
@@ -151,6 +165,14 @@ impl TestStore {
         let config = StorageConfig::Sqlite { path };
         let store = Store::connect(&config).await.unwrap();
         Self { store, config, teardown: Teardown::Sqlite { _dir: dir } }
+    }
+
+    /// The queue's jobs that have not finished, per status (Pending, Queued, Running): a test that expects an
+    /// empty queue at its end checks this is empty.
+    pub async fn unfinished_jobs(&self) -> Vec<(String, i64)> {
+        let report = self.store.queue_report().await.unwrap();
+        let unfinished = |status: &str| matches!(status, "Pending" | "Queued" | "Running");
+        report.by_status.into_iter().filter(|(status, n)| unfinished(status) && *n > 0).collect()
     }
 
     pub async fn cleanup(self) {

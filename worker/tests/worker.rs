@@ -86,6 +86,7 @@ on_both_backends! {
         assert_eq!((status.server_count, status.job_id), (5, None));
         let internal = test.store.sync_status(&name("internal")).await.unwrap().unwrap();
         assert_eq!(internal.phase, SyncPhase::Complete, "managed: never queued, never failed");
+        assert_eq!(test.unfinished_jobs().await, [], "every job finished");
     }
 }
 
@@ -237,6 +238,7 @@ on_both_backends! {
         assert_eq!((status.server_count, status.attempts, status.last_error), (3, 0, None), "failures cleared by the success");
         let jobs = sync_jobs(&test.store).await;
         assert_eq!(jobs, [("Failed".to_owned(), 1), ("Failed".to_owned(), 2), ("Done".to_owned(), 3)]);
+        assert_eq!(test.unfinished_jobs().await, [], "no try left queued");
     }
 
     async fn a_sync_that_uses_up_its_tries_is_failed_with_the_reason_and_due_again_later(test: &TestStore) {
@@ -263,6 +265,7 @@ on_both_backends! {
         assert_eq!((status.phase, status.attempts, status.job_id), (SyncPhase::Failed, 3, None), "not left queued");
         assert!(status.last_error.unwrap().contains("503"));
         assert!(status.next_due_at.unwrap() > chrono::Utc::now() + chrono::Duration::seconds(30), "due again after its interval");
+        assert_eq!(test.unfinished_jobs().await, [], "no fourth try is queued");
     }
 
     async fn a_backoff_waits_in_the_queue_and_never_holds_a_worker_slot(test: &TestStore) {
@@ -286,5 +289,6 @@ on_both_backends! {
         assert_eq!(failing.requests(), 1, "the retry waits two minutes in the queue");
         let broken = test.store.sync_status(&name("broken")).await.unwrap().unwrap();
         assert_eq!(broken.phase, SyncPhase::Queued, "queued as its retry");
+        assert_eq!(test.unfinished_jobs().await, [("Pending".to_owned(), 1)], "the retry, and nothing else");
     }
 }
