@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Dependency hygiene: no unused dependency (cargo-machete), and the graph's licences, bans and sources
 # (cargo-deny, deny.toml). Both are installed pinned into a cache folder the first time (about three minutes
-# of compiling on 2 cores, reported apart) and run offline afterwards.
+# of compiling on 2 cores, reported apart); cargo-deny runs offline, on crates fetched beforehand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,4 +22,6 @@ install() {
 machete=$(install cargo-machete 0.9.2)
 deny=$(install cargo-deny 0.20.2)
 "$machete"
+# cargo-deny reads the graph of every target platform, whose crates a build for this one never downloaded.
+cargo fetch --locked --quiet
 "$deny" --offline check licenses bans sources
