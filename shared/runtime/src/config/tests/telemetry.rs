@@ -1,4 +1,5 @@
-//! `tracing.otlp`: read and checked when the build exports traces, refused by name when it cannot.
+//! `tracing.otlp`: read and checked when the build exports traces (a build without the export refuses it by
+//! name: tested in `validate/telemetry.rs`, in every build).
 
 use super::*;
 
@@ -29,16 +30,4 @@ fn otlp_export_reads_its_endpoint_timeout_and_ratio_and_names_bad_ones() {
         problems(&format!("{MINIMAL}tracing: {{otlp: {{}}}}\n")),
         ["tracing.otlp.endpoint: is required"]
     );
-}
-
-#[cfg(not(feature = "otlp"))]
-#[test]
-fn otlp_export_in_a_build_without_it_is_refused_by_name() {
-    assert_eq!(
-        problems(&format!("{MINIMAL}tracing: {{otlp: {{endpoint: 'http://collector:4318/v1/traces'}}}}\n")),
-        [
-            "tracing.otlp: this build has no OTLP export: build with the otlp feature (cargo build --release --features registry-runtime/otlp)"
-        ]
-    );
-    assert_eq!(Config::from_yaml(MINIMAL, no_env()).unwrap().tracing, TracingConfig::default());
 }

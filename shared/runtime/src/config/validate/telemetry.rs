@@ -30,11 +30,20 @@ enum Ratio {
     Text(String),
 }
 
+/// Whether this build can export traces (the crate's `otlp` feature).
+const EXPORT_BUILT: bool = cfg!(feature = "otlp");
+
 pub(super) fn tracing(check: &mut Check, value: Option<Value>) -> Option<TracingConfig> {
+    tracing_of_build(check, value, EXPORT_BUILT)
+}
+
+/// The section as a build with or without the export reads it: one without refuses `tracing.otlp` by name.
+/// Both halves are tested in every build, so the suite needs no second build without the feature.
+fn tracing_of_build(check: &mut Check, value: Option<Value>, export_built: bool) -> Option<TracingConfig> {
     let Some(value) = value else { return Some(TracingConfig::default()) };
     let raw: RawTracing = check.section("tracing", value)?;
     let Some(otlp) = raw.otlp else { return Some(TracingConfig::default()) };
-    if !cfg!(feature = "otlp") {
+    if !export_built {
         check.fail(
             "tracing.otlp",
             "this build has no OTLP export: build with the otlp feature (cargo build --release --features registry-runtime/otlp)",
@@ -55,4 +64,38 @@ pub(super) fn tracing(check: &mut Check, value: Option<Value>) -> Option<Tracing
         return None;
     }
     Some(TracingConfig { otlp: Some(OtlpConfig { endpoint: endpoint?, timeout: timeout?, sample_ratio }) })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn read(value: Option<Value>, export_built: bool) -> (Option<TracingConfig>, Vec<String>) {
+        let mut check = Check { problems: Vec::new() };
+        let tracing = tracing_of_build(&mut check, value, export_built);
+        (tracing, check.problems.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn otlp_export_in_a_build_without_it_is_refused_by_name() {
+        let configured = json!({"otlp": {"endpoint": "http://collector:4318/v1/traces"}});
+        assert_eq!(
+            read(Some(configured), false),
+            (
+                None,
+                vec![
+                    "tracing.otlp: this build has no OTLP export: build with the otlp feature (cargo build --release --features registry-runtime/otlp)"
+                        .to_owned()
+                ]
+            )
+        );
+        assert_eq!(
+            read(None, false),
+            (Some(TracingConfig::default()), Vec::new()),
+            "nothing asked, nothing refused"
+        );
+        assert_eq!(read(Some(json!({})), false), (Some(TracingConfig::default()), Vec::new()));
+    }
 }
