@@ -1,6 +1,7 @@
 mod auth;
 mod database;
 mod kubernetes;
+#[cfg(feature = "otlp")]
 mod telemetry;
 
 use PathBuf;

@@ -1,9 +1,8 @@
-//! `tracing.otlp`: read and checked when the build exports traces (a build without the export refuses it by
+//! `tracing.otlp`, read and checked in a build that exports traces (a build without the export refuses it by
 //! name: tested in `validate/telemetry.rs`, in every build).
 
 use super::*;
 
-#[cfg(feature = "otlp")]
 #[test]
 fn otlp_export_reads_its_endpoint_timeout_and_ratio_and_names_bad_ones() {
     let config = Config::from_yaml(
