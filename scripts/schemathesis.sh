@@ -37,4 +37,4 @@ curl -fs "http://127.0.0.1:$port/readiness" >/dev/null || { cat "$work/api.log";
 # Schemathesis keeps its caches in the working directory: the throwaway one.
 (cd "$work" && "$venv/bin/st" run "http://127.0.0.1:$port/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
-  --max-examples 30 --workers 2 --warnings off)
+  --max-examples 30 --workers 1 --warnings off)
