@@ -96,6 +96,51 @@ fn config_check_rejects_a_broken_config_with_exit_2_and_one_line_per_problem() {
     assert!(stdout(&output).is_empty());
 }
 
+/// The signing key of registry tokens: a malformed file fails the check naming its key; a file that cannot
+/// be read here (mounted only where the API runs) is a warning.
+#[test]
+fn config_check_reads_the_registry_token_signing_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("signing-key");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "registries: [{{name: internal, managed: {{}}}}]\nauth: {{mode: anonymous, publisherTokens: {{signingKeyFile: {}, methods: {{none: {{enabled: true}}}}}}}}\n",
+            key.display()
+        ),
+    );
+    let check = |extra: &[&str]| {
+        let mut args = vec!["config", "check", "--config", config.to_str().unwrap()];
+        args.extend(extra);
+        admin(&args, &[])
+    };
+
+    std::fs::write(&key, "not hex\n").unwrap();
+    let malformed = check(&[]);
+    assert_eq!(malformed.status.code(), Some(2));
+    assert_eq!(
+        stderr(&malformed).trim(),
+        format!(
+            "auth.publisherTokens.signingKeyFile: {}: must hold an Ed25519 seed: 64 hex digits",
+            key.display()
+        )
+    );
+
+    std::fs::write(&key, format!("{}\n", "ab".repeat(32))).unwrap();
+    let good = check(&[]);
+    assert!(good.status.success() && stderr(&good).is_empty(), "{}", stderr(&good));
+
+    std::fs::remove_file(&key).unwrap();
+    let unmounted = check(&[]);
+    assert!(unmounted.status.success(), "{}", stderr(&unmounted));
+    assert!(
+        stderr(&unmounted).starts_with("warning: auth.publisherTokens.signingKeyFile: "),
+        "{}",
+        stderr(&unmounted)
+    );
+    assert_eq!(check(&["--deny-warnings"]).status.code(), Some(2));
+}
+
 #[test]
 fn a_missing_config_file_is_named() {
     let output = admin(&["config", "check", "--config", "/nonexistent/registry.yaml"], &[]);

@@ -24,8 +24,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::audit::audit_requests;
-use crate::auth::Authenticator;
 use crate::auth::gate::require_token;
+use crate::auth::{Authenticator, RegistryTokens};
 use crate::http_cache::{read_headers, reread_after_writes};
 use crate::middleware::{RequestSpan, ResponseLog, limit_duration, normalize_url, track_requests};
 use crate::names::REQUEST_ID;
@@ -104,6 +104,8 @@ impl Application {
     pub async fn on_store(config: Config, store: Store, address: SocketAddr) -> anyhow::Result<Self> {
         let (registries, refresh) = registry_set::load(store.clone(), config.registries.clone()).await;
         let authenticator = authenticator(&config)?;
+        let registry_tokens =
+            config.auth.publisher_tokens.as_ref().map(RegistryTokens::load).transpose()?.map(Arc::new);
         let audit = Arc::new(AuditLog::open(&config.audit).map_err(anyhow::Error::msg)?);
         let background = background(refresh, authenticator.as_deref(), audit.clone());
         let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
@@ -117,6 +119,7 @@ impl Application {
             registries,
             draining: draining.clone(),
             authenticator,
+            registry_tokens,
             audit: audit.clone(),
             pages: PageCache::new(&config.cache, config.redis.as_ref()).map_err(anyhow::Error::msg)?,
             read_headers: read_headers(&config.cache, protected_reads),

@@ -5,7 +5,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -29,11 +30,18 @@ pub struct AuditFacts {
     pub version: Option<String>,
     /// Why the request was refused.
     pub detail: Option<String>,
+    /// Set by a token exchange: the method asked for (its event's action is `exchange`).
+    pub exchange: Option<&'static str>,
 }
 
 impl AuditFacts {
+    /// Who the token says: its provider, or for a registry token `registry:<method>` (the exchange that
+    /// issued it), and its subject.
     pub fn principal(&mut self, principal: &Principal) {
-        self.provider = Some(principal.provider.clone());
+        self.provider = Some(match &principal.registry {
+            Some(grant) => format!("{}:{}", principal.provider, grant.method),
+            None => principal.provider.clone(),
+        });
         self.subject.clone_from(&principal.subject);
     }
 }
@@ -58,6 +66,15 @@ impl AuditSlot {
     }
 }
 
+/// A handler's way to the request's slot (a detached one outside the audit layer).
+impl<S: Send + Sync> FromRequestParts<S> for AuditSlot {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(&parts.extensions))
+    }
+}
+
 /// Records the audit event of each write and each refused request, once its answer is known. It sits
 /// outside the request timeout, so that a write cut off by it is recorded too.
 pub async fn audit_requests(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
@@ -72,11 +89,12 @@ pub async fn audit_requests(State(state): State<AppState>, mut request: Request,
     let status = response.status().as_u16();
     let facts = slot.lock().clone();
     let outcome = Outcome::of_status(status);
-    if facts.action.is_none() && outcome != Outcome::Refused {
+    if facts.action.is_none() && facts.exchange.is_none() && outcome != Outcome::Refused {
         return response;
     }
     let action = match facts.action {
         Some(action) => action.as_str(),
+        None if facts.exchange.is_some() => "exchange",
         None if !is_write(&method, &path) => "read",
         None if matches!(method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE) => {
             Action::of(&method, &path).as_str()

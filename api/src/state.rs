@@ -10,7 +10,7 @@ use registry_runtime::config::Config;
 use registry_store::Store;
 use registry_store::publisher::Publisher;
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, RegistryTokens};
 use crate::page_cache::PageCache;
 use crate::registry_set::RegistrySet;
 
@@ -45,6 +45,8 @@ pub struct AppContext {
     pub draining: Arc<AtomicBool>,
     /// The token verifier of `auth.mode: oauth`; `None` in anonymous mode.
     pub authenticator: Option<Arc<Authenticator>>,
+    /// The registry's own tokens (`auth.publisherTokens`), in either mode; `None` when off.
+    pub registry_tokens: Option<Arc<RegistryTokens>>,
     /// Where the audit events of writes and refusals go.
     pub audit: Arc<AuditLog>,
     /// The rendered reads kept; `None` when `cache.enabled` is false.

@@ -286,6 +286,7 @@ pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> 
             public_reads: false,
             oauth: None,
             authz: None,
+            publisher_tokens: None,
         },
         database,
         redis: None,

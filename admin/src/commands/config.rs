@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use registry_runtime::config::ConfigErrors;
+use registry_runtime::config::{ConfigErrors, ConfigProblem, KeyFileError};
 
 use super::{Failure, load};
 
@@ -12,7 +12,22 @@ use super::{Failure, load};
 /// check as a problem does.
 pub fn check(path: &Path, deny_warnings: bool) -> Result<(), Failure> {
     let config = load(path)?;
-    let warnings = config.warnings();
+    let mut warnings: Vec<String> = config.warnings().iter().map(ToString::to_string).collect();
+    if let Some(tokens) = &config.auth.publisher_tokens {
+        match tokens.read_seeds() {
+            Ok(_) => {}
+            // The secret may be mounted only where the API runs.
+            Err(unreadable @ KeyFileError::Unreadable { .. }) => {
+                warnings.push(format!("{unreadable} (the API reads it when it starts)"));
+            }
+            Err(malformed) => {
+                return Err(Failure::Config(ConfigErrors(vec![ConfigProblem {
+                    path: String::new(),
+                    message: malformed.to_string(),
+                }])));
+            }
+        }
+    }
     for warning in &warnings {
         eprintln!("warning: {warning}");
     }

@@ -4,6 +4,7 @@
 //! Without `auth.authz` every authenticated caller holds every role and every name.
 
 use axum::http::Method;
+use registry_core::namespace;
 use registry_runtime::config::{AuthzConfig, ClaimMatch};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -110,7 +111,7 @@ impl Grants {
 
     /// Whether the server `name` is inside the principal's namespaces.
     pub fn may_name(&self, name: &str) -> bool {
-        self.namespaces.as_ref().is_none_or(|patterns| patterns.iter().any(|p| name_matches(p, name)))
+        self.namespaces.as_ref().is_none_or(|patterns| patterns.iter().any(|p| namespace::matches(p, name)))
     }
 }
 
@@ -125,14 +126,6 @@ fn matches(map: &ClaimMatch, claims: &Map<String, Value>) -> bool {
             Some(Value::Bool(value)) => wanted.contains(&value.to_string()),
             _ => false,
         })
-}
-
-/// `*` is every name, a trailing `*` a prefix, anything else exact.
-fn name_matches(pattern: &str, name: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
-        None => pattern == name,
-    }
 }
 
 #[cfg(test)]

@@ -111,5 +111,6 @@ async fn ask(provider: &Provider, token: &str) -> Result<Principal, Rejection> {
         provider: config.name.clone(),
         subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
         claims,
+        registry: None,
     })
 }

@@ -70,6 +70,10 @@ pub enum Rejection {
     WrongAudience(String),
     #[error("the provider's keys are not loaded yet")]
     KeysNotLoaded,
+    #[error("no `auth_method` and `permissions` claims")]
+    NoPermissions,
+    #[error("not a token this registry issued (in anonymous mode no other token can be checked)")]
+    NotIssuedHere,
     #[error("introspection: {0}")]
     Introspection(String),
 }
@@ -127,6 +131,11 @@ impl Jws<'_> {
         }
     }
 
+    /// What the signature covers, and the signature, for a verifier of its own (registry tokens).
+    pub fn signed(&self) -> (&[u8], &[u8]) {
+        (self.signing_input.as_bytes(), &self.signature)
+    }
+
     /// Verifies the signature with `key` under `alg`, after checking the key fits the algorithm.
     pub fn verify_signature(&self, key: &CoreJsonWebKey, alg: SigningAlgorithm) -> Result<(), Rejection> {
         check_key(key, alg)?;
@@ -179,11 +188,29 @@ pub fn core_algorithm(alg: SigningAlgorithm) -> CoreJwsSigningAlgorithm {
     }
 }
 
-/// The time claims and the audience: `exp` is required and `nbf` honoured, both with `leeway`; `aud`, a
-/// string or an array, must contain `audience`.
+/// The time claims and the audience: [`check_times`], and `aud`, a string or an array, must contain
+/// `audience`.
 pub fn check_claims(
     claims: &Map<String, Value>,
     audience: &str,
+    leeway: Duration,
+    now: DateTime<Utc>,
+) -> Result<(), Rejection> {
+    check_times(claims, leeway, now)?;
+    let audiences: Vec<&str> = match claims.get("aud") {
+        Some(Value::String(one)) => vec![one.as_str()],
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if !audiences.contains(&audience) {
+        return Err(Rejection::WrongAudience(audience.to_owned()));
+    }
+    Ok(())
+}
+
+/// `exp` is required and `nbf` honoured, both with `leeway`.
+pub fn check_times(
+    claims: &Map<String, Value>,
     leeway: Duration,
     now: DateTime<Utc>,
 ) -> Result<(), Rejection> {
@@ -196,14 +223,6 @@ pub fn check_claims(
     }
     if time("nbf").is_some_and(|not_before| not_before > now.saturating_add(leeway)) {
         return Err(Rejection::NotYetValid);
-    }
-    let audiences: Vec<&str> = match claims.get("aud") {
-        Some(Value::String(one)) => vec![one.as_str()],
-        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    };
-    if !audiences.contains(&audience) {
-        return Err(Rejection::WrongAudience(audience.to_owned()));
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod jwt;
 pub mod metadata;
 mod providers;
 mod public_paths;
+pub mod registry_tokens;
 mod token_cache;
 mod write_access;
 
@@ -26,7 +27,8 @@ use serde_json::{Map, Value};
 use crate::error::{ApiError, problem};
 use jwt::Rejection;
 use providers::Provider;
-pub use public_paths::is_public;
+pub use public_paths::{is_exchange, is_public};
+pub use registry_tokens::{RegistryGrant, RegistryTokens};
 use token_cache::TokenCache;
 pub use write_access::WriteAccess;
 
@@ -38,6 +40,9 @@ pub struct Principal {
     pub subject: Option<String>,
     /// Every claim of the token.
     pub claims: Map<String, Value>,
+    /// What a registry token allows; `None` for an identity provider's token, whose roles and namespaces
+    /// come from `auth.authz`.
+    pub registry: Option<RegistryGrant>,
 }
 
 impl Principal {
@@ -177,6 +182,7 @@ impl Authenticator {
             provider: config.name.clone(),
             subject: jws.claims.get("sub").and_then(Value::as_str).map(str::to_owned),
             claims: jws.claims,
+            registry: None,
         };
         if let Some(ttl) = token_cache::until_exp(&principal.claims, VERIFIED_TTL) {
             self.verified.put(cache_key, ttl, principal.clone());
@@ -243,7 +249,7 @@ fn quoted(value: &str) -> String {
 }
 
 /// The token of `Authorization: Bearer <token>`, the scheme matched in any case (RFC 9110 §11.1).
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let (Some(value), None) = (values.next(), values.next()) else { return None };
     let (scheme, token) = value.to_str().ok()?.split_once(' ')?;
@@ -251,10 +257,11 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' ')).then_some(token)
 }
 
-/// Whether a request changes something; `POST …/validate` stores nothing and is a read.
+/// Whether a request changes something; `POST …/validate` stores nothing and is a read, and a token
+/// exchange changes nothing stored.
 pub fn is_write(method: &Method, path: &str) -> bool {
     !(matches!(*method, Method::GET | Method::HEAD)
-        || (*method == Method::POST && path.ends_with("/validate")))
+        || (*method == Method::POST && (path.ends_with("/validate") || is_exchange(path))))
 }
 
 #[cfg(test)]
@@ -287,6 +294,7 @@ mod tests {
             provider: "p".into(),
             subject: None,
             claims: claims.as_object().cloned().unwrap(),
+            registry: None,
         };
 
         assert_eq!(principal(serde_json::json!({"scope": "a b"})).scopes(), ["a", "b"]);

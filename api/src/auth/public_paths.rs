@@ -3,9 +3,25 @@
 //! the path is cleaned first, and an entry matches exactly or as a segment prefix (`/docs` covers
 //! `/docs/index.css`, not `/docsx`).
 
-/// Public whatever the configuration says: the probes, the API's description and the RFC 9728 document.
-const ALWAYS_PUBLIC: [&str; 6] =
-    ["/health", "/readiness", "/version", "/openapi.json", "/docs", "/.well-known"];
+/// Public whatever the configuration says: the probes, the API's description, the RFC 9728 document, and
+/// what the publisher CLI calls before it holds a token (its health check and the token exchanges).
+const ALWAYS_PUBLIC: [&str; 10] = [
+    "/health",
+    "/readiness",
+    "/version",
+    "/openapi.json",
+    "/docs",
+    "/.well-known",
+    "/v0/health",
+    "/v0.1/health",
+    "/v0/auth",
+    "/v0.1/auth",
+];
+
+/// Whether `path` is a token exchange (`/v0/auth/…`, `/v0.1/auth/…`): a POST that changes nothing stored.
+pub fn is_exchange(path: &str) -> bool {
+    ["/v0/auth/", "/v0.1/auth/"].iter().any(|prefix| path.starts_with(prefix))
+}
 
 pub fn is_public(path: &str, configured: &[String]) -> bool {
     let lowered = path.to_ascii_lowercase();

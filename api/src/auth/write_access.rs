@@ -58,27 +58,39 @@ impl FromRequestParts<AppState> for WriteAccess {
         let action = Action::of(&parts.method, parts.uri.path());
         let audit = AuditSlot::of(&parts.extensions);
         audit.note(|facts| facts.action = Some(action));
-        let Some(authenticator) = state.authenticator.as_deref() else {
+        let principal = match parts.extensions.get::<Principal>() {
+            Some(principal) => Some(principal.clone()),
+            // A write on a path made public still needs a token in oauth mode.
+            None => admit(state, &parts.headers, state.authenticator.is_some(), true, &audit).await?,
+        };
+        // Anonymous mode, and no token presented.
+        let Some(principal) = principal else {
             return Ok(Self { principal: None, action, grants: Grants::all(), audit });
         };
-        let principal = match parts.extensions.get::<Principal>() {
-            Some(principal) => principal.clone(),
-            // A write on a path made public still needs a token.
-            None => admit(authenticator, &parts.headers, true, &audit).await?,
+        let grants = match &principal.registry {
+            Some(grant) => grant.grants(action),
+            None => Grants::of(state.config.auth.authz.as_ref(), &principal.claims),
         };
-        let grants = Grants::of(state.config.auth.authz.as_ref(), &principal.claims);
         if !grants.holds(action.role()) {
-            let detail = format!(
-                "forbidden: insufficient permissions ({} needs the {} role)",
-                action.as_str(),
-                serde_json::to_value(action.role())
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            );
+            let detail = lacking(action, &principal);
             audit.note(|facts| facts.detail = Some(detail.clone()));
             return Err(ApiError::Forbidden(detail).into_response());
         }
         Ok(Self { principal: Some(principal), action, grants, audit })
     }
+}
+
+/// Why `principal` may not make `action` at all: the role it lacks, or what its registry token holds.
+fn lacking(action: Action, principal: &Principal) -> String {
+    if let Some(grant) = &principal.registry {
+        return format!(
+            "forbidden: this registry token does not allow {} (it holds: {})",
+            action.as_str(),
+            grant.describe()
+        );
+    }
+    let role = serde_json::to_value(action.role()).ok().and_then(|v| v.as_str().map(str::to_owned));
+    // A role is a unit variant: it always serialises to its name, so the default is never shown.
+    let role = role.unwrap_or_default();
+    format!("forbidden: insufficient permissions ({} needs the {role} role)", action.as_str())
 }

@@ -13,8 +13,8 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Required,
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::{
-    AGGREGATED_PREFIXES, PER_REGISTRY_PREFIX, ROOT_WRITE_PREFIXES, lifecycle, me, ops, publish, registries,
-    servers,
+    AGGREGATED_PREFIXES, PER_REGISTRY_PREFIX, ROOT_WRITE_PREFIXES, exchanges, lifecycle, me, ops, publish,
+    registries, servers,
 };
 use crate::error::PROBLEM_JSON;
 use crate::names::DOCS_PATH;
@@ -46,6 +46,8 @@ pub fn router() -> Router<AppState> {
         registries::get_registry,
         registries::sync_registry,
         me::get_me,
+        exchanges::publisher_health,
+        exchanges::exchange_none,
         ops::health,
         ops::readiness,
         ops::version,
@@ -55,6 +57,7 @@ pub fn router() -> Router<AppState> {
         (name = "servers", description = "Discover MCP servers (MCP Registry API v0.1)"),
         (name = "publish", description = "Publish to managed registries and manage the versions' lifecycle"),
         (name = "registries", description = "Registries and their sync status"),
+        (name = "auth", description = "Registry tokens for the official publisher CLI (mcp-publisher login)"),
         (name = "ops", description = "Probes and build information"),
     )
 )]
@@ -80,6 +83,10 @@ pub fn openapi() -> &'static Document {
                 ));
             });
         }
+        // The publisher CLI's calls are declared at /v0, as it calls them, and copied to /v0.1.
+        for declared in ["/v0/health", "/v0/auth"] {
+            copy_prefix(&mut document, declared, &declared.replacen("/v0", "/v0.1", 1), "v0_1", |_| {});
+        }
         let declared = AGGREGATED_PREFIXES[0];
         for alias in &AGGREGATED_PREFIXES[1..] {
             copy_prefix(&mut document, declared, alias, &alias_tag(alias), |_| {});
@@ -97,14 +104,14 @@ fn alias_tag(prefix: &str) -> String {
     prefix.trim_start_matches('/').replace('.', "_")
 }
 
-/// Copies every operation under `from` to the same path under `to`, with `_{tag}` after its id and `adapt`
+/// Copies every operation at or under `from` to the same path under `to`, with `_{tag}` after its id and `adapt`
 /// applied, merging into the operations declared there already.
 fn copy_prefix(document: &mut Document, from: &str, to: &str, tag: &str, adapt: impl Fn(&mut Operation)) {
     let copies: Vec<(String, PathItem)> = document
         .paths
         .paths
         .iter()
-        .filter(|(path, _)| path.starts_with(&format!("{from}/")))
+        .filter(|(path, _)| *path == from || path.starts_with(&format!("{from}/")))
         .map(|(path, item)| {
             let mut copy = item.clone();
             for operation in operations(&mut copy) {

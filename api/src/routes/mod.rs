@@ -1,6 +1,7 @@
 //! The route table. Each resource module exports `router()`; the reads are mounted once per view.
 
 mod docs;
+pub mod exchanges;
 pub mod lifecycle;
 pub mod me;
 pub mod ops;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
     router
         .merge(registries::router())
         .merge(me::router())
+        .merge(exchanges::router())
         .merge(ops::router())
         .merge(crate::auth::metadata::router())
         .merge(docs::router())

@@ -2,7 +2,7 @@
 //! (`/v0.1/publish`, `/v0/publish`, …) for the registry `publishRegistry` names or the only managed one, so
 //! the official `mcp-publisher` can use this host as its registry ([`WriteTarget`] tells them apart).
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Extension, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -13,7 +13,7 @@ use registry_store::Inserted;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::WriteAccess;
+use crate::auth::{Principal, WriteAccess};
 use crate::body::{JsonBody, MAX_BODY_BYTES};
 use crate::error::{ApiError, Problem};
 use crate::extract::WriteTarget;
@@ -78,7 +78,9 @@ pub async fn publish_server(
     Ok((status, [(header::LOCATION, location)], Json(record)).into_response())
 }
 
-/// Run every publish check on a server.json without storing it. Always 200 for a managed registry.
+/// Run every publish check on a server.json without storing it. Always 200 for a managed registry. At the
+/// root aliases (`/v0/validate`), which the publisher CLI calls without a token, it needs none: a caller
+/// without one, in oauth mode, gets the document's checks only, not the conflicts with the registry's data.
 #[utoipa::path(
     post,
     path = "/registry/{registryName}/v0.1/validate",
@@ -94,10 +96,13 @@ pub async fn publish_server(
 pub async fn validate_server(
     State(state): State<AppState>,
     WriteTarget(registry): WriteTarget,
+    principal: Option<Extension<Principal>>,
     body: JsonBody,
 ) -> Result<Json<ValidationOut>, ApiError> {
+    let knows_the_data = principal.is_some() || state.authenticator.is_none();
     let issues = match body.0 {
-        Ok(document) => state.publisher().check(&registry, &document).await?,
+        Ok(document) if knows_the_data => state.publisher().check(&registry, &document).await?,
+        Ok(document) => state.publisher().check_document(&registry, &document).await?,
         Err(e) => vec![Issue::error(IssueKind::Json, "", format!("the body is not valid JSON: {e}"))],
     };
     Ok(Json(ValidationOut { valid: !issues.iter().any(Issue::is_error), issues }))

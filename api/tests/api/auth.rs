@@ -46,6 +46,7 @@ pub fn oauth(providers: Vec<OAuthProvider>, public_reads: bool) -> AuthConfig {
             providers,
         }),
         authz: None,
+        publisher_tokens: None,
     }
 }
 

@@ -12,6 +12,7 @@ mod oidc_e2e;
 mod ops;
 mod page_cache;
 mod publish;
+mod publisher;
 mod reference;
 mod registries;
 mod servers;

@@ -29,3 +29,26 @@ pub fn text_hash(body: &str) -> String {
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The bytes that `text` writes in hex digits (either case); `None` when it is not hex.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    // from_str_radix alone would take a sign: "+f" is not two hex digits.
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_reads_back_and_nothing_else_reads() {
+        assert_eq!(unhex(&hex(&[0, 0xab, 0xff])), Some(vec![0, 0xab, 0xff]));
+        assert_eq!(unhex("ABcd"), Some(vec![0xab, 0xcd]));
+        for bad in ["abc", "+f", "zz", " a"] {
+            assert_eq!(unhex(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -7,6 +7,7 @@ pub mod filter;
 pub mod formats;
 pub mod kubernetes;
 pub mod model;
+pub mod namespace;
 pub mod publish;
 pub mod registry;
 pub mod sync;

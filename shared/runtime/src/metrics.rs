@@ -17,6 +17,7 @@ pub const CACHE_MEMORY_BYTES: &str = "page_cache_memory_bytes";
 pub const CACHE_REDIS_CIRCUIT_OPEN: &str = "page_cache_redis_circuit_open";
 pub const AUTH_VERIFICATIONS: &str = "auth_token_verifications_total";
 pub const AUTH_JWKS_REFRESHES: &str = "auth_jwks_refreshes_total";
+pub const PUBLISHER_TOKEN_EXCHANGES: &str = "publisher_token_exchanges_total";
 pub const AUDIT_WRITE_FAILURES: &str = "audit_write_failures_total";
 pub const SYNC_RUNS: &str = "sync_runs_total";
 pub const SYNC_DURATION: &str = "sync_duration_seconds";
@@ -106,6 +107,12 @@ const DESCRIPTIONS: &[(&str, Kind, Option<Unit>, &str)] = &[
     (CACHE_REDIS_CIRCUIT_OPEN, Kind::Gauge, None, "1 while the Redis tier is skipped after failures, else 0"),
     (AUTH_VERIFICATIONS, Kind::Counter, None, "Bearer token verifications, by provider and outcome"),
     (AUTH_JWKS_REFRESHES, Kind::Counter, None, "JWKS fetches, by provider and outcome"),
+    (
+        PUBLISHER_TOKEN_EXCHANGES,
+        Kind::Counter,
+        None,
+        "Registry token exchanges (/v0/auth/*), by method and outcome",
+    ),
     (AUDIT_WRITE_FAILURES, Kind::Counter, None, "Audit events that could not be written to the audit file"),
     (SYNC_RUNS, Kind::Counter, None, "Syncs finished, by registry and outcome (written, unchanged, failed)"),
     (SYNC_DURATION, Kind::Histogram, Some(Unit::Seconds), "Sync duration, by registry"),

@@ -86,15 +86,34 @@ impl Publisher<'_> {
         registry: &RegistryConfig,
         document: &Value,
     ) -> Result<Vec<Issue>, PublishError> {
-        ensure_managed(registry)?;
-        let mut document = document.clone();
-        validation::normalize(&mut document);
-        let (server, mut issues) = self.checked(&document).await;
+        let (server, mut issues) = self.normalized_and_checked(registry, document).await?;
         if let Some(server) = server.filter(|_| !issues.iter().any(Issue::is_error)) {
             let conflicts = self.store.publish_conflicts(&registry.name, &server).await?;
             issues.extend(conflicts.iter().map(|conflict| conflict_issue(&server, conflict)));
         }
         Ok(issues)
+    }
+
+    /// The checks of the document alone, none of the registry's data: what a caller without a token may learn
+    /// (a 422 from publish comes from these; conflicts are 409).
+    pub async fn check_document(
+        &self,
+        registry: &RegistryConfig,
+        document: &Value,
+    ) -> Result<Vec<Issue>, PublishError> {
+        Ok(self.normalized_and_checked(registry, document).await?.1)
+    }
+
+    /// [`Publisher::checked`] on the document as publishing normalises it, for a managed registry.
+    async fn normalized_and_checked(
+        &self,
+        registry: &RegistryConfig,
+        document: &Value,
+    ) -> Result<(Option<ServerJson>, Vec<Issue>), PublishError> {
+        ensure_managed(registry)?;
+        let mut document = document.clone();
+        validation::normalize(&mut document);
+        Ok(self.checked(&document).await)
     }
 
     /// The document's issues, and the parsed server when it can be stored as far as the document goes.

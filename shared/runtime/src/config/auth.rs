@@ -8,6 +8,8 @@ use url::Url;
 
 use registry_core::duration::humantime_serde;
 
+use super::{ConfigProblem, PublisherTokensConfig};
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthConfig {
@@ -20,6 +22,24 @@ pub struct AuthConfig {
     /// Who may write. Without it, any authenticated caller may (as in ToolHive).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authz: Option<AuthzConfig>,
+    /// Tokens the registry issues itself (`mcp-publisher login`); off without a signing key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publisher_tokens: Option<PublisherTokensConfig>,
+}
+
+impl AuthConfig {
+    /// What is allowed but probably not meant: in oauth mode with protected reads, the `none` exchange gives
+    /// anyone a token, and any registry token may read.
+    pub fn warning(&self) -> Option<ConfigProblem> {
+        let none_on = self.publisher_tokens.as_ref().is_some_and(|tokens| tokens.methods.none.is_some());
+        (self.mode == AuthMode::Oauth && none_on && !self.public_reads).then(|| ConfigProblem {
+            path: "auth.publisherTokens.methods.none".to_owned(),
+            message:
+                "anyone may get a token at /v0/auth/none, and any registry token may read: the reads that \
+                      auth.publicReads: false protects are open to anyone"
+                    .to_owned(),
+        })
+    }
 }
 
 /// Roles from claims, in ToolHive v1.x's model, and the server names each caller may publish.

@@ -9,6 +9,7 @@ mod cache;
 mod database;
 mod errors;
 mod load;
+mod publisher_tokens;
 mod raw;
 mod telemetry;
 mod validate;
@@ -31,6 +32,10 @@ pub use database::database_warnings;
 // domain, publish validation's settings beside the rules, the database's settings in the store.
 pub use errors::{ConfigErrors, ConfigProblem};
 pub use load::ENV_PREFIX;
+pub use publisher_tokens::{
+    ANONYMOUS_NAMESPACE, DEFAULT_TOKEN_TTL, KeyFileError, NoneMethod, PublisherMethods,
+    PublisherTokensConfig, Seed,
+};
 pub use registry_core::duration::format_duration;
 pub use registry_core::filter::{Filter, IncludeExclude};
 pub use registry_core::registry::{
@@ -251,10 +256,12 @@ impl Config {
     /// What a valid configuration may still get wrong, each with its key path; `registry-admin config check`
     /// prints them (and fails on them with `--deny-warnings`).
     pub fn warnings(&self) -> Vec<ConfigProblem> {
-        match &self.database {
+        let mut warnings = match &self.database {
             StorageConfig::Postgres(postgres) => database_warnings(postgres),
             StorageConfig::Sqlite { .. } => Vec::new(),
-        }
+        };
+        warnings.extend(self.auth.warning());
+        warnings
     }
 }
 

@@ -125,6 +125,8 @@ pub struct RawAuth {
     pub public_reads: Option<bool>,
     pub oauth: Option<RawOAuth>,
     pub authz: Option<RawAuthz>,
+    /// Read by its own module (`validate/publisher_tokens.rs`), which keeps its raw shape.
+    pub publisher_tokens: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -77,3 +77,61 @@ fn the_authentication_pages_examples_load() {
         Config::from_yaml(&yaml, no_env()).unwrap_or_else(|e| panic!("{example}\n{e}"));
     }
 }
+
+#[test]
+fn publisher_tokens_default_to_five_minutes_and_the_resource_url_as_issuer() {
+    let quick = "registries: [{name: m, managed: {}}]\nauth: {mode: anonymous, publisherTokens: {methods: {none: {enabled: true}}}}\n";
+    let tokens = Config::from_yaml(quick, no_env()).unwrap().auth.publisher_tokens.unwrap();
+    assert_eq!(
+        (tokens.ttl, tokens.issuer.as_str(), tokens.signing_key_file),
+        (DEFAULT_TOKEN_TTL, "mcp-registry", None)
+    );
+    assert_eq!(tokens.methods.none.unwrap().namespaces, [ANONYMOUS_NAMESPACE]);
+
+    let off = "registries: [{name: m, managed: {}}]\nauth: {mode: anonymous, publisherTokens: {methods: {none: {enabled: false}}}}\n";
+    assert_eq!(
+        Config::from_yaml(off, no_env()).unwrap().auth.publisher_tokens,
+        None,
+        "no method, no key: off"
+    );
+
+    let oauth = "registries: [{name: m, managed: {}}]\nauth: {oauth: {resourceUrl: 'https://registry.example.com', providers: [{name: idp, issuerUrl: 'https://idp.example.com', audience: a}]}, publisherTokens: {signingKeyFile: /keys/k, methods: {none: {enabled: true}}}}\n";
+    let config = Config::from_yaml(oauth, no_env()).unwrap();
+    assert_eq!(config.auth.publisher_tokens.as_ref().unwrap().issuer, "https://registry.example.com");
+    let warning = config.warnings().iter().map(ToString::to_string).collect::<Vec<_>>();
+    assert_eq!(warning.len(), 1, "{warning:?}");
+    assert!(
+        warning[0].starts_with("auth.publisherTokens.methods.none: anyone may get a token"),
+        "{warning:?}"
+    );
+}
+
+#[test]
+fn publisher_tokens_are_checked_by_name() {
+    let yaml = "registries: [{name: m, managed: {}}]\nauth:\n  mode: anonymous\n  publisherTokens:\n    signingKeyFile: relative/key\n    ttl: 2h\n    blockedNamespaces: ['a*b']\n    methods: {none: {enabled: true, namespaces: []}}\n";
+    assert_eq!(
+        problems(yaml),
+        [
+            "auth.publisherTokens.methods.none.namespaces: must list at least one pattern",
+            "auth.publisherTokens.signingKeyFile: must be an absolute path",
+            "auth.publisherTokens.ttl: must be from 1s to 1h",
+            "auth.publisherTokens.blockedNamespaces[0]: \"a*b\": use an exact name, a prefix ending in *, or *",
+        ]
+    );
+
+    let postgres = "registries: [{name: m, managed: {}}]\ndatabase: {url: 'postgres://registry@db/registry'}\nauth: {mode: anonymous, publisherTokens: {methods: {none: {enabled: true}}}}\n";
+    let found = problems(postgres);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("auth.publisherTokens.signingKeyFile: is required with PostgreSQL"),
+        "{found:?}"
+    );
+
+    let shared_issuer = "registries: [{name: m, managed: {}}]\nauth: {oauth: {resourceUrl: 'https://r.example.com', providers: [{name: idp, issuerUrl: 'https://idp.example.com', audience: a}]}, publisherTokens: {signingKeyFile: /k, issuer: 'https://idp.example.com'}}\n";
+    assert_eq!(
+        problems(shared_issuer),
+        [
+            "auth.publisherTokens.issuer: \"https://idp.example.com\" is the issuer of provider idp: the registry's own tokens need one of their own"
+        ]
+    );
+}

@@ -1,17 +1,24 @@
 //! `auth`: the mode, public paths and reads, and the OAuth providers.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 use url::Url;
 
 use super::Check;
+use super::publisher_tokens::publisher_tokens;
 use crate::config::raw::*;
 use crate::config::*;
 
-pub(super) fn auth(check: &mut Check, value: Option<Value>, insecure_issuers: bool) -> Option<AuthConfig> {
+/// `embedded`: the database is the embedded SQLite file (one process), where registry tokens need no
+/// configured signing key.
+pub(super) fn auth(
+    check: &mut Check,
+    value: Option<Value>,
+    insecure_issuers: bool,
+    embedded: bool,
+) -> Option<AuthConfig> {
     let raw: RawAuth = match value {
         Some(value) => check.section("auth", value)?,
         None => RawAuth::default(),
@@ -42,12 +49,28 @@ pub(super) fn auth(check: &mut Check, value: Option<Value>, insecure_issuers: bo
         }
     }
     let authz = raw.authz.map(|authz| authz_config(check, authz));
+    let resource = oauth.as_ref().map(|oauth| oauth.resource.as_str());
+    let publisher_tokens =
+        raw.publisher_tokens.and_then(|value| publisher_tokens(check, value, resource, embedded));
+    // Tokens go to the registry's own check by their issuer: a provider's cannot share it.
+    if let (Some(tokens), Some(oauth)) = (&publisher_tokens, &oauth)
+        && let Some(provider) = oauth.providers.iter().find(|provider| provider.issuer == tokens.issuer)
+    {
+        check.fail(
+            "auth.publisherTokens.issuer",
+            format!(
+                "{:?} is the issuer of provider {}: the registry's own tokens need one of their own",
+                tokens.issuer, provider.name
+            ),
+        );
+    }
     Some(AuthConfig {
         mode,
         public_paths: raw.public_paths,
         public_reads: raw.public_reads.unwrap_or(false),
         oauth,
         authz,
+        publisher_tokens,
     })
 }
 
@@ -73,15 +96,7 @@ fn authz_config(check: &mut Check, raw: RawAuthz) -> AuthzConfig {
             if rule.publish.is_empty() {
                 check.fail(format!("{path}.publish"), "must list at least one pattern (`*` for every name)");
             }
-            for (j, pattern) in rule.publish.iter().enumerate() {
-                let star = pattern.find('*');
-                if pattern.trim().is_empty() || star.is_some_and(|at| at != pattern.len() - 1) {
-                    check.fail(
-                        format!("{path}.publish[{j}]"),
-                        format!("{pattern:?}: use an exact name, a prefix ending in *, or *"),
-                    );
-                }
-            }
+            check.patterns(&format!("{path}.publish"), &rule.publish);
             let matcher = claim_match(check, &format!("{path}.match"), rule.matcher)?;
             Some(NamespaceRule { matcher, publish: rule.publish })
         })
@@ -188,11 +203,7 @@ fn provider_config(
     }
     let leeway = leeway(check, path, provider.leeway.as_deref());
     let absolute = |key: &str, file: Option<String>, check: &mut Check| {
-        file.map(PathBuf::from).inspect(|file| {
-            if !file.is_absolute() {
-                check.fail(format!("{path}.{key}"), "must be an absolute path");
-            }
-        })
+        file.map(|file| check.absolute_path(&format!("{path}.{key}"), file))
     };
     let client_secret_file = absolute("clientSecretFile", provider.client_secret_file, check);
     let ca_cert_path = absolute("caCertPath", provider.ca_cert_path, check);

@@ -4,6 +4,7 @@
 mod auth;
 mod database;
 mod publish;
+mod publisher_tokens;
 mod registries;
 mod telemetry;
 
@@ -116,6 +117,25 @@ impl Check {
         }
     }
 
+    /// The file `raw` names, which must be an absolute path (a relative one would depend on where the
+    /// process starts); a relative one is reported and kept.
+    pub(super) fn absolute_path(&mut self, path: &str, raw: impl Into<PathBuf>) -> PathBuf {
+        let file = raw.into();
+        if !file.is_absolute() {
+            self.fail(path, "must be an absolute path");
+        }
+        file
+    }
+
+    /// Each of `patterns` a server name pattern ([`registry_core::namespace`]).
+    pub(super) fn patterns(&mut self, path: &str, patterns: &[String]) {
+        for (i, pattern) in patterns.iter().enumerate() {
+            if let Some(problem) = registry_core::namespace::pattern_problem(pattern) {
+                self.fail(format!("{path}[{i}]"), problem);
+            }
+        }
+    }
+
     pub(super) fn required<'a>(&mut self, path: &str, value: Option<&'a str>) -> Option<&'a str> {
         match value.map(str::trim) {
             Some(v) if !v.is_empty() => Some(v),
@@ -149,8 +169,10 @@ pub(super) fn validate(tree: Value, environment: &Environment) -> Result<Config,
 fn sections(check: &mut Check, raw: RawConfig, environment: &Environment) -> Option<Config> {
     let registry_name = registry_name(check, raw.registry_name);
     let registries = registries::registries(check, raw.registries, environment);
-    let auth = auth::auth(check, raw.auth, environment.insecure_issuers);
     let database = database::database(check, raw.database);
+    // A database section with problems is reported on its own; nothing more is said of the key meanwhile.
+    let embedded = database.as_ref().is_none_or(StorageConfig::is_embedded);
+    let auth = auth::auth(check, raw.auth, environment.insecure_issuers, embedded);
     let redis = redis(check, raw.redis, &registry_name);
     let worker = worker(check, raw.worker);
     let server = server(check, raw.server);

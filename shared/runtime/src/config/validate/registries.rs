@@ -252,13 +252,10 @@ fn refuse_credentials(check: &mut Check, path: &str, url: &Url, auth: &str) {
 /// secret, and each worker reads it when it syncs (a missing file fails that sync, saying so).
 fn basic_auth(check: &mut Check, path: &str, raw: RawBasicAuth) -> Option<BasicAuth> {
     match (raw.username, raw.password_file) {
-        (Some(username), Some(file)) => {
-            let file = PathBuf::from(file);
-            if !file.is_absolute() {
-                check.fail(format!("{path}.passwordFile"), "must be an absolute path");
-            }
-            Some(BasicAuth { username, password_file: file })
-        }
+        (Some(username), Some(file)) => Some(BasicAuth {
+            username,
+            password_file: check.absolute_path(&format!("{path}.passwordFile"), file),
+        }),
         _ => {
             check.fail(path, "username and passwordFile go together");
             None
@@ -289,10 +286,7 @@ fn kubernetes_source(
             check.fail(format!("{namespaces_path}[{i}]"), format!("{namespace:?} is listed twice"));
         }
     }
-    let kubeconfig = raw.kubeconfig.map(PathBuf::from);
-    if kubeconfig.as_deref().is_some_and(|file| !file.is_absolute()) {
-        check.fail(format!("{path}.kubeconfig"), "must be an absolute path");
-    }
+    let kubeconfig = raw.kubeconfig.map(|file| check.absolute_path(&format!("{path}.kubeconfig"), file));
     let retention = check.duration(
         &format!("{path}.tombstoneRetention"),
         raw.tombstone_retention.as_deref(),
