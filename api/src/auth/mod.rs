@@ -143,7 +143,7 @@ impl Authenticator {
 
     /// Verifies a token, and counts the verification by provider (`none` when no provider could be told)
     /// and outcome.
-    async fn verify(&self, token: &str) -> Result<Principal, Rejection> {
+    pub async fn verify(&self, token: &str) -> Result<Principal, Rejection> {
         let verified = self.verify_uncounted(token).await;
         let (provider, outcome) = match &verified {
             Ok(principal) => (principal.provider.clone(), "accepted"),

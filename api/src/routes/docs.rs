@@ -48,6 +48,7 @@ pub fn router() -> Router<AppState> {
         me::get_me,
         exchanges::publisher_health,
         exchanges::exchange_none,
+        exchanges::exchange_oidc,
         ops::health,
         ops::readiness,
         ops::version,

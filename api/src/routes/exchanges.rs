@@ -7,13 +7,15 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use registry_runtime::config::PublisherMethods;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ROOT_WRITE_PREFIXES;
 use crate::audit::AuditSlot;
 use crate::auth::RegistryTokens;
+use crate::auth::authz::{Grants, Role};
 use crate::auth::registry_tokens::{IssuedToken, Permission, PermissionAction, describe};
+use crate::body::JsonBody;
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -22,7 +24,8 @@ pub fn router() -> Router<AppState> {
     for prefix in ROOT_WRITE_PREFIXES {
         router = router
             .route(&format!("{prefix}/health"), get(publisher_health))
-            .route(&format!("{prefix}/auth/none"), post(exchange_none));
+            .route(&format!("{prefix}/auth/none"), post(exchange_none))
+            .route(&format!("{prefix}/auth/oidc"), post(exchange_oidc));
     }
     router
 }
@@ -67,6 +70,73 @@ pub async fn exchange_none(
     exchange.grant(tokens, "anonymous", &permissions)
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OidcExchangeIn {
+    /// An access token of one of `auth.publisherTokens.methods.oidc.providers`.
+    pub oidc_token: String,
+}
+
+/// A token of the identity provider, exchanged for a registry token for scripts and the publisher CLI: it
+/// may publish the namespaces `auth.authz` gives the caller (every name without `auth.authz`), and edit
+/// every name when the caller is `superAdmin`. On only when configured.
+#[utoipa::path(
+    post,
+    path = "/v0/auth/oidc",
+    tag = "auth",
+    request_body = OidcExchangeIn,
+    responses(
+        (status = 200, body = IssuedToken),
+        (status = 400, description = "The body is not {\"oidc_token\": \"…\"}", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The token was refused, its provider's tokens are not exchanged, its caller may not publish, or a namespace is blocked", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The method is off", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn exchange_oidc(
+    State(state): State<AppState>,
+    audit: AuditSlot,
+    body: JsonBody,
+) -> Result<Json<IssuedToken>, ApiError> {
+    let exchange = Exchange::begin(&state, audit, "oidc");
+    let (tokens, oidc) = exchange.method(|methods| methods.oidc.as_ref())?;
+    let Some(authenticator) = state.authenticator.as_deref() else { return Err(exchange.off()) };
+    let input: OidcExchangeIn = serde_json::from_value(body.value()?)
+        .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"oidc_token\": \"…\"}}: {e}")))?;
+    let principal = (authenticator.verify(&input.oidc_token).await).map_err(|rejection| {
+        exchange.refuse(format!("the identity provider's token was refused: {rejection}"))
+    })?;
+    if !oidc.providers.contains(&principal.provider) {
+        let detail = format!(
+            "tokens of provider {} are not exchanged here (auth.publisherTokens.methods.oidc.providers)",
+            principal.provider
+        );
+        return Err(exchange.refuse(detail));
+    }
+    let permissions = oidc_permissions(&Grants::of(state.config.auth.authz.as_ref(), &principal.claims));
+    if permissions.is_empty() {
+        return Err(exchange
+            .refuse("the caller holds no role that publishes (auth.authz.roles.manageEntries)".into()));
+    }
+    let subject = principal.subject.as_deref().unwrap_or(&principal.provider);
+    exchange.grant(tokens, subject, &permissions)
+}
+
+/// What an identity provider's caller may do with a registry token: publish its namespaces (every name when
+/// unlimited), and edit every name as `superAdmin`; nothing without a role that publishes.
+fn oidc_permissions(grants: &Grants) -> Vec<Permission> {
+    if !grants.holds(Role::ManageEntries) {
+        return Vec::new();
+    }
+    let namespaces = grants.namespaces.clone().unwrap_or_else(|| vec!["*".to_owned()]);
+    let mut permissions: Vec<Permission> = namespaces
+        .into_iter()
+        .map(|namespace| Permission::new(PermissionAction::Publish, namespace))
+        .collect();
+    if grants.holds(Role::SuperAdmin) {
+        permissions.push(Permission::new(PermissionAction::Edit, "*"));
+    }
+    permissions
+}
+
 /// One exchange under way: its method, counted and audited however it ends.
 struct Exchange<'a> {
     state: &'a AppState,
@@ -90,6 +160,13 @@ impl<'a> Exchange<'a> {
             (Some(tokens), Some(settings)) => Ok((tokens, settings)),
             _ => Err(self.off()),
         }
+    }
+
+    /// A 401 for a proof that did not hold, counted and audited.
+    fn refuse(&self, detail: String) -> ApiError {
+        self.count("refused");
+        self.audit.note(|facts| facts.detail = Some(detail.clone()));
+        ApiError::Unauthorized(detail)
     }
 
     fn off(&self) -> ApiError {
@@ -119,10 +196,7 @@ impl<'a> Exchange<'a> {
                 Ok(Json(issued))
             }
             Err(blocked) => {
-                self.count("refused");
-                let detail = format!("{}: {blocked}; no token is issued for it", self.method);
-                self.audit.note(|facts| facts.detail = Some(detail.clone()));
-                Err(ApiError::Unauthorized(detail))
+                Err(self.refuse(format!("{}: {blocked}; no token is issued for it", self.method)))
             }
         }
     }

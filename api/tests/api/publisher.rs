@@ -6,14 +6,15 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use registry_runtime::config::{
-    ANONYMOUS_NAMESPACE, AuthConfig, AuthMode, NoneMethod, PublisherMethods, PublisherTokensConfig,
+    ANONYMOUS_NAMESPACE, AuthConfig, AuthMode, AuthzConfig, ClaimMatch, NamespaceRule, NoneMethod,
+    OidcMethod, PublisherMethods, PublisherTokensConfig, Roles,
 };
 use registry_testkit::oidc::MockProvider;
 use registry_testkit::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::auth::{app_with, oauth, provider};
+use crate::auth::{AUDIENCE, app_with, oauth, provider};
 use crate::helpers::*;
 
 const ANONYMOUS: &str = "io.modelcontextprotocol.anonymous";
@@ -28,7 +29,10 @@ fn publisher_tokens(dir: &Path, ttl: Duration) -> PublisherTokensConfig {
         ttl,
         issuer: "mcp-registry".into(),
         blocked_namespaces: Vec::new(),
-        methods: PublisherMethods { none: Some(NoneMethod { namespaces: vec![ANONYMOUS_NAMESPACE.into()] }) },
+        methods: PublisherMethods {
+            none: Some(NoneMethod { namespaces: vec![ANONYMOUS_NAMESPACE.into()] }),
+            oidc: None,
+        },
     }
 }
 
@@ -289,5 +293,94 @@ async fn exchanges_and_the_writes_of_their_tokens_are_audited() {
         (events[2]["action"].as_str(), events[2]["outcome"].as_str()),
         (Some("exchange"), Some("refused"))
     );
+    test.cleanup().await;
+}
+
+async fn exchange_oidc(app: &TestApp, body: Value) -> Reply {
+    app.send(app.client.post(format!("{}/v0/auth/oidc", app.base)).json(&body)).await
+}
+
+fn claim(key: &str, value: &str) -> ClaimMatch {
+    [(key.to_owned(), vec![value.to_owned()])].into_iter().collect()
+}
+
+/// `login oidc`: an identity provider's token becomes a registry token that may publish the namespaces
+/// `auth.authz` gives its caller, and edit everything for a superAdmin; other tokens are refused, saying why.
+#[tokio::test]
+async fn an_identity_providers_token_is_exchanged_for_the_namespaces_authz_gives_its_caller() {
+    let test = TestStore::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockProvider::start().await;
+    let mut tokens = publisher_tokens(dir.path(), Duration::from_secs(300));
+    tokens.methods.oidc = Some(OidcMethod { providers: vec!["mock".into()] });
+    let authz = AuthzConfig {
+        roles: Roles {
+            super_admin: vec![claim("role", "admin")],
+            manage_entries: vec![claim("groups", "publishers")],
+            ..Roles::default()
+        },
+        namespaces: vec![NamespaceRule { matcher: claim("org", "acme"), publish: vec!["com.acme.*".into()] }],
+    };
+    let auth = AuthConfig {
+        publisher_tokens: Some(tokens),
+        authz: Some(authz),
+        ..oauth(vec![provider(&mock, "mock")], false)
+    };
+    let app = app_with(&test, auth).await;
+
+    let alice = mock.token(AUDIENCE, json!({"sub": "alice", "groups": ["publishers"], "org": "acme"}));
+    let granted = exchange_oidc(&app, json!({"oidc_token": alice})).await;
+    assert_eq!(granted.status, 200, "{}", granted.body);
+    let cli = Publisher { app: &app, token: granted.body["registry_token"].as_str().map(str::to_owned) };
+    assert_eq!(cli.publish(&server_json("com.acme.tools/deploy", "1.0.0")).await.status, 201);
+    assert_eq!(cli.publish(&server_json("io.github.else/x", "1.0.0")).await.status, 403);
+    let delete =
+        cli.call(Method::DELETE, "/v0/servers/com.acme.tools%2Fdeploy/versions/1.0.0", None, true).await;
+    assert!(
+        delete.problem(403)["detail"].as_str().unwrap().contains("does not allow delete"),
+        "{}",
+        delete.body
+    );
+    let me = cli.call(Method::GET, "/extension/v0/me", None, true).await;
+    assert_eq!(
+        (&me.body["subject"], &me.body["permissions"]),
+        (&json!("alice"), &json!([{"action": "publish", "resource": "com.acme.*"}]))
+    );
+
+    let root = mock.token(AUDIENCE, json!({"sub": "root", "role": "admin"}));
+    let admin = exchange_oidc(&app, json!({"oidc_token": root})).await;
+    let admin = Publisher { app: &app, token: admin.body["registry_token"].as_str().map(str::to_owned) };
+    let me = admin.call(Method::GET, "/extension/v0/me", None, true).await;
+    assert_eq!(
+        me.body["permissions"],
+        json!([{"action": "publish", "resource": "*"}, {"action": "edit", "resource": "*"}])
+    );
+    assert_eq!(
+        admin
+            .call(Method::DELETE, "/v0/servers/com.acme.tools%2Fdeploy/versions/1.0.0", None, true)
+            .await
+            .status,
+        200
+    );
+
+    let reader = mock.token(AUDIENCE, json!({"sub": "bob", "groups": ["readers"]}));
+    let refused = exchange_oidc(&app, json!({"oidc_token": reader})).await;
+    assert!(refused.problem(401)["detail"].as_str().unwrap().contains("no role that publishes"));
+    let expired = mock.sign(
+        "rsa-1",
+        "RS256",
+        json!({"typ": "at+jwt"}),
+        &mock.claims(AUDIENCE, json!({"exp": 1_000_000_000})),
+    );
+    let refused = exchange_oidc(&app, json!({"oidc_token": expired})).await;
+    assert!(refused.problem(401)["detail"].as_str().unwrap().contains("expired"), "{}", refused.body);
+    let wrong_audience =
+        exchange_oidc(&app, json!({"oidc_token": mock.token("https://elsewhere.test", json!({}))})).await;
+    assert!(
+        wrong_audience.problem(401)["detail"].as_str().unwrap().contains("`aud`"),
+        "{}",
+        wrong_audience.body
+    );
+    exchange_oidc(&app, json!({"token": "x"})).await.problem(400);
     test.cleanup().await;
 }

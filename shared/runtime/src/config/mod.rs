@@ -33,7 +33,7 @@ pub use database::database_warnings;
 pub use errors::{ConfigErrors, ConfigProblem};
 pub use load::ENV_PREFIX;
 pub use publisher_tokens::{
-    ANONYMOUS_NAMESPACE, DEFAULT_TOKEN_TTL, KeyFileError, NoneMethod, PublisherMethods,
+    ANONYMOUS_NAMESPACE, DEFAULT_TOKEN_TTL, KeyFileError, NoneMethod, OidcMethod, PublisherMethods,
     PublisherTokensConfig, Seed,
 };
 pub use registry_core::duration::format_duration;

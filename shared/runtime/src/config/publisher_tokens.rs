@@ -39,13 +39,22 @@ pub struct PublisherTokensConfig {
 pub struct PublisherMethods {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub none: Option<NoneMethod>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcMethod>,
 }
 
 impl PublisherMethods {
     /// Whether any exchange is on.
     pub fn any(&self) -> bool {
-        self.none.is_some()
+        self.none.is_some() || self.oidc.is_some()
     }
+}
+
+/// `POST /v0/auth/oidc`: a token of one of `providers` (names of `auth.oauth.providers`), checked as a bearer
+/// token is, exchanged for a registry token with the namespaces `auth.authz` gives its caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OidcMethod {
+    pub providers: Vec<String>,
 }
 
 /// `POST /v0/auth/none`: a token for anyone, publishing and editing `namespaces`.

@@ -127,6 +127,19 @@ fn publisher_tokens_are_checked_by_name() {
         "{found:?}"
     );
 
+    let anonymous_oidc = "registries: [{name: m, managed: {}}]\nauth: {mode: anonymous, publisherTokens: {methods: {oidc: {providers: [idp]}}}}\n";
+    assert_eq!(
+        problems(anonymous_oidc),
+        [
+            "auth.publisherTokens.methods.oidc: needs auth.mode: oauth, whose providers check the tokens it takes"
+        ]
+    );
+    let unknown = "registries: [{name: m, managed: {}}]\nauth: {oauth: {resourceUrl: 'https://r.example.com', providers: [{name: idp, issuerUrl: 'https://idp.example.com', audience: a}]}, publisherTokens: {signingKeyFile: /k, methods: {oidc: {providers: [idp, sso]}}}}\n";
+    assert_eq!(
+        problems(unknown),
+        ["auth.publisherTokens.methods.oidc.providers[1]: \"sso\" is not a provider of auth.oauth.providers"]
+    );
+
     let shared_issuer = "registries: [{name: m, managed: {}}]\nauth: {oauth: {resourceUrl: 'https://r.example.com', providers: [{name: idp, issuerUrl: 'https://idp.example.com', audience: a}]}, publisherTokens: {signingKeyFile: /k, issuer: 'https://idp.example.com'}}\n";
     assert_eq!(
         problems(shared_issuer),

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::Check;
-use super::publisher_tokens::publisher_tokens;
+use super::publisher_tokens::{Context, publisher_tokens};
 use crate::config::raw::*;
 use crate::config::*;
 
@@ -49,9 +49,13 @@ pub(super) fn auth(
         }
     }
     let authz = raw.authz.map(|authz| authz_config(check, authz));
-    let resource = oauth.as_ref().map(|oauth| oauth.resource.as_str());
-    let publisher_tokens =
-        raw.publisher_tokens.and_then(|value| publisher_tokens(check, value, resource, embedded));
+    let context = Context {
+        resource: oauth.as_ref().map(|oauth| oauth.resource.as_str()),
+        embedded,
+        providers: (mode == AuthMode::Oauth)
+            .then(|| oauth.iter().flat_map(|oauth| &oauth.providers).map(|p| p.name.as_str()).collect()),
+    };
+    let publisher_tokens = raw.publisher_tokens.and_then(|value| publisher_tokens(check, value, &context));
     // Tokens go to the registry's own check by their issuer: a provider's cannot share it.
     if let (Some(tokens), Some(oauth)) = (&publisher_tokens, &oauth)
         && let Some(provider) = oauth.providers.iter().find(|provider| provider.issuer == tokens.issuer)

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::Check;
 use crate::config::{
-    ANONYMOUS_NAMESPACE, DEFAULT_TOKEN_TTL, NoneMethod, PublisherMethods, PublisherTokensConfig,
+    ANONYMOUS_NAMESPACE, DEFAULT_TOKEN_TTL, NoneMethod, OidcMethod, PublisherMethods, PublisherTokensConfig,
 };
 
 const PATH: &str = "auth.publisherTokens";
@@ -35,6 +35,14 @@ struct RawPublisherTokens {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawMethods {
     none: Option<RawNone>,
+    oidc: Option<RawOidc>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawOidc {
+    #[serde(default)]
+    providers: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -45,22 +53,30 @@ struct RawNone {
     namespaces: Option<Vec<String>>,
 }
 
+/// What the rest of the configuration tells this section.
+pub(super) struct Context<'a> {
+    /// `auth.oauth.resourceUrl` as configured: the default issuer.
+    pub resource: Option<&'a str>,
+    /// The database is the embedded SQLite file (one process), which may make its own key.
+    pub embedded: bool,
+    /// The names of `auth.oauth.providers` in oauth mode; `None` in anonymous mode.
+    pub providers: Option<Vec<&'a str>>,
+}
+
 /// The section, when it turns registry tokens on: a signing key is set, or a method is on (on the embedded
-/// database, which then makes its key when it starts). `resource` is `auth.oauth.resourceUrl` as
-/// configured, the default issuer.
+/// database, which then makes its key when it starts).
 pub(super) fn publisher_tokens(
     check: &mut Check,
     value: Value,
-    resource: Option<&str>,
-    embedded: bool,
+    context: &Context<'_>,
 ) -> Option<PublisherTokensConfig> {
     let raw: RawPublisherTokens = check.section(PATH, value)?;
-    let methods = methods(check, raw.methods);
+    let methods = methods(check, raw.methods, context.providers.as_deref());
     let path = format!("{PATH}.signingKeyFile");
     let signing_key_file = match raw.signing_key_file {
         Some(file) => Some(check.absolute_path(&path, file)),
         None if !methods.any() => return None,
-        None if embedded => None,
+        None if context.embedded => None,
         None => {
             check.fail(
                 path,
@@ -74,7 +90,7 @@ pub(super) fn publisher_tokens(
         .collect();
     let ttl = ttl(check, raw.ttl.as_deref());
     check.patterns(&format!("{PATH}.blockedNamespaces"), &raw.blocked_namespaces);
-    let issuer = [raw.issuer.as_deref(), resource]
+    let issuer = [raw.issuer.as_deref(), context.resource]
         .into_iter()
         .flatten()
         .map(str::trim)
@@ -102,7 +118,7 @@ fn ttl(check: &mut Check, raw: Option<&str>) -> Option<Duration> {
     Some(ttl)
 }
 
-fn methods(check: &mut Check, raw: RawMethods) -> PublisherMethods {
+fn methods(check: &mut Check, raw: RawMethods, providers: Option<&[&str]>) -> PublisherMethods {
     let none = raw.none.filter(|none| none.enabled).map(|none| {
         let namespaces = none.namespaces.unwrap_or_else(|| vec![ANONYMOUS_NAMESPACE.to_owned()]);
         let path = format!("{PATH}.methods.none.namespaces");
@@ -112,5 +128,27 @@ fn methods(check: &mut Check, raw: RawMethods) -> PublisherMethods {
         check.patterns(&path, &namespaces);
         NoneMethod { namespaces }
     });
-    PublisherMethods { none }
+    let oidc = raw.oidc.map(|oidc| oidc_method(check, oidc, providers));
+    PublisherMethods { none, oidc }
+}
+
+/// The providers whose tokens are exchanged: at least one, each a provider of oauth mode.
+fn oidc_method(check: &mut Check, raw: RawOidc, providers: Option<&[&str]>) -> OidcMethod {
+    let path = format!("{PATH}.methods.oidc.providers");
+    let Some(known) = providers else {
+        check.fail(
+            format!("{PATH}.methods.oidc"),
+            "needs auth.mode: oauth, whose providers check the tokens it takes",
+        );
+        return OidcMethod { providers: raw.providers };
+    };
+    if raw.providers.is_empty() {
+        check.fail(&path, "must name at least one provider of auth.oauth.providers");
+    }
+    for (i, name) in raw.providers.iter().enumerate() {
+        if !known.contains(&name.as_str()) {
+            check.fail(format!("{path}[{i}]"), format!("{name:?} is not a provider of auth.oauth.providers"));
+        }
+    }
+    OidcMethod { providers: raw.providers }
 }
