@@ -6,9 +6,9 @@
 
 A module is a file (`src/a/b.rs` or `src/a/b/mod.rs` is `a::b`; `lib.rs` and `main.rs` are the crate's root).
 A file imports a module when its code names a path into it: `crate::a::b::Item`, `super::Item`,
-`self::child::Item`, in a `use` tree or inline, resolved to the longest prefix that is a module file. Comments,
-doc comments and string literals are not code, and a path into the file's own module or into an inline module
-of it is no edge. Declaring a child (`mod child;`) is not an import; re-exporting from it (`pub use
+`self::child::Item`, in a `use` tree or inline, or in an intra-doc link (rustdoc resolves it), resolved to the
+longest prefix that is a module file. Other comments and string literals are not code, and a path into the
+file's own module or into an inline module of it is no edge. Declaring a child (`mod child;`) is not an import; re-exporting from it (`pub use
 child::Item`) is. Two modules in a circle are one concept split badly, or two concepts tangled: give the shared
 piece a module of its own.
 """
@@ -21,6 +21,9 @@ import tempfile
 SKIP_DIRS = {"target", ".git", "node_modules", "fixtures"}
 
 
+DOC_LINK = re.compile(r"(?:\[`|\]\()((?:crate|super|self)(?:::[A-Za-z_][A-Za-z0-9_]*)+)")
+
+
 def strip(text):
     """The code of a Rust file: comments, strings and char literals blanked, lines kept."""
     out = []
@@ -29,7 +32,12 @@ def strip(text):
         c = text[i]
         if text.startswith("//", i):
             end = text.find("\n", i)
-            i = n if end < 0 else end
+            end = n if end < 0 else end
+            # An intra-doc link (`[`crate::a::B`]`, `[B](super::B)`) makes rustdoc resolve into that module: it
+            # is kept, as code; the rest of a comment is not.
+            if text.startswith(("///", "//!"), i):
+                out.append(" ".join(DOC_LINK.findall(text[i:end])))
+            i = end
         elif text.startswith("/*", i):
             depth, i = 1, i + 2
             while i < n and depth:
@@ -258,6 +266,9 @@ def self_test():
         with open(os.path.join(src, "metrics.rs"), "w") as handle:
             handle.write("/* use crate::store::Query; */ pub fn count() {}\n")
         assert circles(src)[0] == [], "a comment made an edge"
+        with open(os.path.join(src, "metrics.rs"), "w") as handle:
+            handle.write("/// Counts what [`crate::store::Query`] finds.\npub fn count() {}\n")
+        assert len(circles(src)[0]) == 1, "an intra-doc link made no edge"
     print("module-circles: self-test passed")
 
 

@@ -51,7 +51,7 @@ pub struct AppContext {
     pub audit: Arc<AuditLog>,
     /// The rendered reads kept; `None` when `cache.enabled` is false.
     pub pages: Option<PageCache>,
-    /// The caching headers of every read ([`crate::http_cache::read_headers`]).
+    /// The caching headers of every read (made by `http_cache::read_headers`).
     pub read_headers: HeaderMap,
 }
 

@@ -1,5 +1,5 @@
 //! The middleware that authenticates every request that needs it, before routing, and the admission both it
-//! and [`super::write_access::WriteAccess`] use: the token's principal, whose scopes allow the request, with
+//! and [`WriteAccess`](super::WriteAccess) use: the token's principal, whose scopes allow the request, with
 //! the principal, or why there is none, noted in the request's audit facts.
 //!
 //! A registry token (one whose `iss` is this registry's, see [`super::registry_tokens`]) is checked first, in

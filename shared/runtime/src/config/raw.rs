@@ -1,4 +1,4 @@
-//! The configuration file as written: every key optional, unknown keys refused. [`super::validate`] turns it
+//! The configuration file as written: every key optional, unknown keys refused. The `validate` module turns it
 //! into the checked [`super::Config`].
 
 use serde::Deserialize;

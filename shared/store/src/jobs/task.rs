@@ -57,7 +57,7 @@ pub(crate) type FailedRow = (String, Option<String>, i64, Option<String>);
 
 impl QueuedTask {
     /// The task as apalis pushes it, on either backend. Retries are new jobs (see
-    /// [`SyncRegistry::retry`](super::SyncRegistry::retry)): apalis runs each one once.
+    /// `SyncRegistry::retry`): apalis runs each one once.
     pub(crate) fn to_task(&self) -> Task<Vec<u8>> {
         let mut task = TaskBuilder::new(self.payload.clone())
             .task_id(TaskId::from_string(self.id.clone()))
