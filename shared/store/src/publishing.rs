@@ -62,6 +62,18 @@ pub(crate) fn remote_url_lock(registry: &RegistryName) -> String {
     format!("{registry}\nremote URLs")
 }
 
+/// Takes [`remote_url_lock`] when `server` claims a remote URL, and only then (most servers claim none).
+pub(crate) async fn lock_remote_urls<DB: Dialect>(
+    conn: &mut DB::Connection,
+    registry: &RegistryName,
+    server: &ServerJson,
+) -> Result<(), StoreError> {
+    if remote_urls(server).next().is_some() {
+        DB::lock(conn, &remote_url_lock(registry)).await?;
+    }
+    Ok(())
+}
+
 /// The distinct remote URLs of a document, in order.
 pub(crate) fn remote_urls(server: &ServerJson) -> impl Iterator<Item = &str> {
     let mut seen = std::collections::HashSet::new();

@@ -8,7 +8,7 @@ use crate::content::{ContentWrite, EXISTING};
 use crate::dialect::{Dialect, sql};
 use crate::error::StoreError;
 use crate::handle::{Store, on_backend};
-use crate::publishing::{publish_conflicts, remote_conflicts, remote_url_lock, remote_urls};
+use crate::publishing::{lock_remote_urls, publish_conflicts, remote_conflicts};
 use crate::query::{Scope, VersionSelector};
 use crate::records::{Inserted, StoredVersion};
 use crate::rows::{now, server_from_body};
@@ -108,9 +108,7 @@ impl Store {
                 let record = stored.ok_or_else(|| StoreError::corrupt(format!("{name} {version} vanished")))?;
                 return Ok(Inserted { record, created: false });
             }
-            if remote_urls(server).next().is_some() {
-                DB::lock(tx.conn(), &remote_url_lock(registry)).await?;
-            }
+            lock_remote_urls::<DB>(tx.conn(), registry, server).await?;
             if let Some(conflict) = publish_conflicts::<DB>(tx.conn(), registry, server).await?.into_iter().next()
             {
                 return Err(conflict.into());
@@ -188,9 +186,7 @@ impl Store {
             let Some(current) = current else {
                 return Ok(None);
             };
-            if remote_urls(server).next().is_some() {
-                DB::lock(tx.conn(), &remote_url_lock(registry)).await?;
-            }
+            lock_remote_urls::<DB>(tx.conn(), registry, server).await?;
             if let Some(conflict) = remote_conflicts::<DB>(tx.conn(), registry, server).await?.into_iter().next()
             {
                 return Err(conflict.into());
