@@ -25,6 +25,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::audit::audit_requests;
 use crate::auth::gate::require_token;
+use crate::auth::http::HostTable;
+use crate::auth::proofs::Proofs;
 use crate::auth::{Authenticator, RegistryTokens};
 use crate::http_cache::{read_headers, reread_after_writes};
 use crate::middleware::{RequestSpan, ResponseLog, limit_duration, normalize_url, track_requests};
@@ -63,15 +65,17 @@ fn authenticator(config: &Config) -> anyhow::Result<Option<Arc<Authenticator>>> 
     Ok(Some(Arc::new(authenticator)))
 }
 
-/// What runs for as long as the server does: the registry set's refresh, the key sets' (they load in the
-/// background, so an identity provider that is down never blocks start-up), and the audit file's reopening
-/// on SIGHUP. One that ends is a failure.
+/// What runs for as long as the server does: the registry set's refresh, the key sets' of the identity
+/// providers and of GitHub Actions (they load in the background, so an issuer that is down never blocks
+/// start-up), and the audit file's reopening on SIGHUP. One that ends is a failure.
 fn background(
     refresh: impl Future<Output = ()> + Send + 'static,
     authenticator: Option<&Authenticator>,
+    proofs: &Proofs,
     audit: Arc<AuditLog>,
 ) -> impl Future<Output = ()> + Send + 'static {
     let keys = authenticator.map(Authenticator::keep_keys_fresh);
+    let github_keys = proofs.keep_keys_fresh();
     let hangups = audit.reopen_on_hangup();
     async move {
         let keys = async move {
@@ -83,6 +87,7 @@ fn background(
         tokio::select! {
             () = refresh => {}
             () = keys => {}
+            () = github_keys => {}
             () = hangups => {}
         }
     }
@@ -102,12 +107,37 @@ impl Application {
     /// As [`Application::build`], on a store the caller opened (the embedded setup shares one SQLite store
     /// between the API and the worker).
     pub async fn on_store(config: Config, store: Store, address: SocketAddr) -> anyhow::Result<Self> {
+        Self::assemble(config, store, address, HostTable::default()).await
+    }
+
+    /// As [`Application::build`], where the `http` token exchange resolves the names of `hosts` to their
+    /// fixed addresses instead of asking DNS (tests stand a domain in on loopback this way); its
+    /// private-address guard applies to those addresses as to any.
+    pub async fn build_with_hosts(
+        config: Config,
+        address: SocketAddr,
+        hosts: HostTable,
+    ) -> anyhow::Result<Self> {
+        let store = bootstrap::open_serving(&config).await.context("opening the database")?;
+        Self::assemble(config, store, address, hosts).await
+    }
+
+    async fn assemble(
+        config: Config,
+        store: Store,
+        address: SocketAddr,
+        hosts: HostTable,
+    ) -> anyhow::Result<Self> {
         let (registries, refresh) = registry_set::load(store.clone(), config.registries.clone()).await;
         let authenticator = authenticator(&config)?;
         let registry_tokens =
             config.auth.publisher_tokens.as_ref().map(RegistryTokens::load).transpose()?.map(Arc::new);
+        let proofs = match &config.auth.publisher_tokens {
+            Some(tokens) => Proofs::new(&tokens.methods, hosts).map_err(anyhow::Error::msg)?,
+            None => Proofs::default(),
+        };
         let audit = Arc::new(AuditLog::open(&config.audit).map_err(anyhow::Error::msg)?);
-        let background = background(refresh, authenticator.as_deref(), audit.clone());
+        let background = background(refresh, authenticator.as_deref(), &proofs, audit.clone());
         let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
         let config = Arc::new(config);
         let draining = Arc::new(AtomicBool::new(false));
@@ -120,6 +150,7 @@ impl Application {
             draining: draining.clone(),
             authenticator,
             registry_tokens,
+            proofs: Arc::new(proofs),
             audit: audit.clone(),
             pages: PageCache::new(&config.cache, config.redis.as_ref()).map_err(anyhow::Error::msg)?,
             read_headers: read_headers(&config.cache, protected_reads),

@@ -10,6 +10,7 @@ use registry_runtime::config::Config;
 use registry_store::Store;
 use registry_store::publisher::Publisher;
 
+use crate::auth::proofs::Proofs;
 use crate::auth::{Authenticator, RegistryTokens};
 use crate::page_cache::PageCache;
 use crate::registry_set::RegistrySet;
@@ -47,6 +48,8 @@ pub struct AppContext {
     pub authenticator: Option<Arc<Authenticator>>,
     /// The registry's own tokens (`auth.publisherTokens`), in either mode; `None` when off.
     pub registry_tokens: Option<Arc<RegistryTokens>>,
+    /// The clients of the token exchanges that call out (`dns`, `http`, `github-oidc`, `github-at`).
+    pub proofs: Arc<Proofs>,
     /// Where the audit events of writes and refusals go.
     pub audit: Arc<AuditLog>,
     /// The rendered reads kept; `None` when `cache.enabled` is false.

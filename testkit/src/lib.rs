@@ -7,6 +7,7 @@ pub mod kube_fake;
 pub mod oidc;
 mod private_postgres;
 mod private_redis;
+pub mod proofs;
 pub mod snapshot_reference;
 mod template;
 

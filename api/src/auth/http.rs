@@ -1,10 +1,12 @@
-//! The HTTP client for one identity provider's discovery, key set and introspection calls: a timeout and a
-//! size cap on every call, no redirects, `caCertPath` as its only trust roots when set, `authTokenFile`
-//! read again at every call (projected Kubernetes tokens rotate), and, unless `allowPrivateIP`, no
-//! loopback or private address, checked on the addresses the name resolves to.
+//! HTTP clients for calls to servers of others ([`outbound_client`]): a timeout and a size cap on every
+//! call, no redirects, `caCertPath` as their only trust roots when set, and, unless `allowPrivateIP`, no
+//! loopback or private address, checked on the addresses the name resolves to. [`ProviderClient`] is one
+//! identity provider's: discovery, key set and introspection, with `authTokenFile` read again at every call
+//! (projected Kubernetes tokens rotate).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,10 +25,10 @@ pub enum CallError {
     /// The request could not be made or its answer read; the cause's own chain tells why.
     #[error("{0}")]
     Request(#[source] BoxError),
-    #[error("{0} is a private or loopback address, and the provider does not set allowPrivateIP")]
+    #[error("{0} is (or resolves only to) a private or loopback address, and allowPrivateIP is off")]
     Private(String),
-    #[error("the answer is over {MAX_BODY} bytes")]
-    TooLarge,
+    #[error("the answer is over {0} bytes")]
+    TooLarge(usize),
     #[error("cannot read {path}: {source}")]
     File { path: PathBuf, source: std::io::Error },
 }
@@ -40,27 +42,12 @@ pub struct ProviderClient {
 
 impl ProviderClient {
     pub fn new(provider: &OAuthProvider) -> Result<Self, String> {
-        if rustls::crypto::ring::default_provider().install_default().is_err() {
-            tracing::trace!("a rustls crypto provider was already installed");
-        }
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("mcp-registry-server/", env!("CARGO_PKG_VERSION")))
-            .timeout(TIMEOUT)
-            .connect_timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy would resolve the provider's name itself, past the private-address guard.
-            .no_proxy();
-        if let Some(path) = &provider.ca_cert_path {
-            let pem =
-                std::fs::read(path).map_err(|e| format!("cannot read caCertPath {}: {e}", path.display()))?;
-            let roots = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("caCertPath {} is not a PEM bundle: {e}", path.display()))?;
-            builder = builder.tls_certs_only(roots);
-        }
-        if !provider.allow_private_ip {
-            builder = builder.dns_resolver(Arc::new(PublicOnly));
-        }
-        let client = builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let client = outbound_client(
+            provider.ca_cert_path.as_deref(),
+            provider.allow_private_ip,
+            TIMEOUT,
+            HostTable::default(),
+        )?;
         Ok(Self {
             client,
             allow_private: provider.allow_private_ip,
@@ -72,12 +59,7 @@ impl ProviderClient {
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, CallError> {
         let (parts, body) = request.into_parts();
         let url = reqwest::Url::parse(&parts.uri.to_string()).map_err(|e| CallError::Request(e.into()))?;
-        if !self.allow_private
-            && let Some(ip) = url.host_str().and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok())
-            && !is_public(ip)
-        {
-            return Err(CallError::Private(ip.to_string()));
-        }
+        check_literal(&url, self.allow_private)?;
         let authorized = parts.headers.contains_key(http::header::AUTHORIZATION);
         let mut builder = self.client.request(parts.method, url).headers(parts.headers).body(body);
         // Introspection carries client credentials: the token is for discovery and key sets.
@@ -86,18 +68,12 @@ impl ProviderClient {
                 .map_err(|source| CallError::File { path: path.clone(), source })?;
             builder = builder.bearer_auth(token.trim());
         }
-        let mut response = builder.send().await.map_err(|e| CallError::Request(e.into()))?;
+        let response = builder.send().await.map_err(|e| CallError::Request(e.into()))?;
         let mut answer = http::Response::builder().status(response.status());
         for (name, value) in response.headers() {
             answer = answer.header(name, value);
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| CallError::Request(e.into()))? {
-            if body.len() + chunk.len() > MAX_BODY {
-                return Err(CallError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_capped(response, MAX_BODY).await?;
         answer.body(body).map_err(|e| CallError::Request(e.into()))
     }
 
@@ -152,26 +128,89 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     message
 }
 
-/// Resolves names and keeps only public addresses; a name with none left fails.
-struct PublicOnly;
+/// Names resolved to fixed addresses instead of through DNS (tests stand a domain in on loopback this way).
+/// The private-address guard checks these addresses as it checks resolved ones.
+pub type HostTable = Arc<HashMap<String, Vec<SocketAddr>>>;
 
-impl reqwest::dns::Resolve for PublicOnly {
+/// An HTTP client for calls to servers of others: a timeout on the whole call and on connecting, no
+/// redirects, no proxy, `ca_cert_path` as its only trust roots when set, and, unless `allow_private`, no
+/// connection to a loopback, private, link-local or CGNAT address, whichever way the name resolves.
+pub fn outbound_client(
+    ca_cert_path: Option<&Path>,
+    allow_private: bool,
+    timeout: Duration,
+    hosts: HostTable,
+) -> Result<reqwest::Client, String> {
+    if rustls::crypto::ring::default_provider().install_default().is_err() {
+        tracing::trace!("a rustls crypto provider was already installed");
+    }
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("mcp-registry-server/", env!("CARGO_PKG_VERSION")))
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        // A proxy would resolve the name itself, past the private-address guard.
+        .no_proxy()
+        .dns_resolver(Arc::new(Guarded { hosts, allow_private }));
+    if let Some(path) = ca_cert_path {
+        let pem =
+            std::fs::read(path).map_err(|e| format!("cannot read caCertPath {}: {e}", path.display()))?;
+        let roots = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("caCertPath {} is not a PEM bundle: {e}", path.display()))?;
+        builder = builder.tls_certs_only(roots);
+    }
+    builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// An IP literal in `url` (which no resolver sees) must be public unless `allow_private`.
+pub fn check_literal(url: &reqwest::Url, allow_private: bool) -> Result<(), CallError> {
+    match url.host_str().and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok()) {
+        Some(ip) if !allow_private && !is_public(ip) => Err(CallError::Private(ip.to_string())),
+        _ => Ok(()),
+    }
+}
+
+/// The body of `response`, refused once it passes `max` bytes (read no further).
+pub async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, CallError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| CallError::Request(e.into()))? {
+        if body.len() + chunk.len() > max {
+            return Err(CallError::TooLarge(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Resolves names (through the host table first), and unless private addresses are allowed keeps only
+/// public ones; a name with none left fails.
+struct Guarded {
+    hosts: HostTable,
+    allow_private: bool,
+}
+
+impl reqwest::dns::Resolve for Guarded {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let (hosts, allow_private) = (self.hosts.clone(), self.allow_private);
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let public: Vec<SocketAddr> = addresses.iter().copied().filter(|a| is_public(a.ip())).collect();
-            if public.is_empty() {
+            let addresses: Vec<SocketAddr> = match hosts.get(&host) {
+                Some(fixed) => fixed.clone(),
+                None => tokio::net::lookup_host((host.as_str(), 0)).await?.collect(),
+            };
+            let kept: Vec<SocketAddr> =
+                addresses.into_iter().filter(|a| allow_private || is_public(a.ip())).collect();
+            if kept.is_empty() {
                 let error: BoxError = Box::new(CallError::Private(host));
                 return Err(error);
             }
-            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+            Ok(Box::new(kept.into_iter()) as reqwest::dns::Addrs)
         })
     }
 }
 
 /// Not loopback, private (RFC 1918, ULA), link-local, unspecified or CGNAT.
-fn is_public(ip: IpAddr) -> bool {
+pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
             let [a, b, ..] = v4.octets();

@@ -6,10 +6,11 @@
 
 pub mod authz;
 pub mod gate;
-mod http;
+pub mod http;
 mod introspection;
 pub mod jwt;
 pub mod metadata;
+pub mod proofs;
 mod providers;
 mod public_paths;
 pub mod registry_tokens;
@@ -170,13 +171,7 @@ impl Authenticator {
         let provider =
             self.providers.get(issuer).ok_or_else(|| Rejection::UnknownIssuer(jwt::clip(issuer)))?;
         let config = &provider.config;
-        let alg = jws.algorithm(&config.algorithms)?;
-        if config.require_at_jwt {
-            jws.check_type()?;
-        }
-        let kid = jws.header.kid.as_deref().ok_or(Rejection::NoKeyId)?;
-        let key = provider.key(kid).await?;
-        jws.verify_signature(&key, alg)?;
+        provider.verify_signature(&jws).await?;
         jwt::check_claims(&jws.claims, &config.audience, config.leeway, chrono::Utc::now())?;
         let principal = Principal {
             provider: config.name.clone(),

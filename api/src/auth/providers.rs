@@ -12,7 +12,7 @@ use openidconnect::{IssuerUrl, JsonWebKey, JsonWebKeyId, JsonWebKeySetUrl};
 use registry_runtime::config::OAuthProvider;
 
 use super::http::{ProviderClient, error_chain};
-use super::jwt::Rejection;
+use super::jwt::{Jws, Rejection};
 
 /// How often a loaded key set is fetched again.
 pub const REFRESH: Duration = Duration::from_secs(15 * 60);
@@ -87,6 +87,18 @@ impl Provider {
             }
         }
         Err(Rejection::UnknownKey(super::jwt::clip(kid)))
+    }
+
+    /// Checks `jws`'s signature with this provider's key that its `kid` names, under one of the provider's
+    /// algorithms (and its type, when `at+jwt` is required). The claims are the caller's to check.
+    pub async fn verify_signature(&self, jws: &Jws<'_>) -> Result<(), Rejection> {
+        let alg = jws.algorithm(&self.config.algorithms)?;
+        if self.config.require_at_jwt {
+            jws.check_type()?;
+        }
+        let kid = jws.header.kid.as_deref().ok_or(Rejection::NoKeyId)?;
+        let key = self.key(kid).await?;
+        jws.verify_signature(&key, alg)
     }
 
     /// Fetches the key set (discovering its URL first if need be) and keeps it; on failure the last set

@@ -79,9 +79,16 @@ pub struct RegistryGrant {
     /// The exchange that issued it: `none`, `dns`, `http`, `github-oidc`, `github-at` or `oidc`.
     pub method: String,
     pub permissions: Vec<Permission>,
+    /// A `github-at` token whose GitHub token could not list organisation roles (no `read:org`), so that
+    /// a refusal for an organisation's namespace can say why.
+    pub org_roles_unseen: bool,
 }
 
 impl RegistryGrant {
+    pub fn new(method: &str, permissions: Vec<Permission>) -> Self {
+        Self { method: method.to_owned(), permissions, org_roles_unseen: false }
+    }
+
     /// What the token allows for `action`: the action's role when any permission allows it, and the name
     /// patterns of those permissions. Roles of `auth.authz` never apply to registry tokens.
     pub fn grants(&self, action: Action) -> Grants {
@@ -164,26 +171,24 @@ impl RegistryTokens {
         })
     }
 
-    /// A token for `subject`, proved by `method`, holding `permissions`; refused when one of them covers a
-    /// blocked namespace (unless the token holds `*`, as upstream).
-    pub fn issue(
-        &self,
-        method: &str,
-        subject: &str,
-        permissions: &[Permission],
-    ) -> Result<IssuedToken, Blocked> {
-        self.check_blocked(permissions)?;
+    /// A token for `subject` holding `grant`; refused when one of its permissions covers a blocked
+    /// namespace (unless the token holds `*`, as upstream).
+    pub fn issue(&self, grant: &RegistryGrant, subject: &str) -> Result<IssuedToken, Blocked> {
+        self.check_blocked(&grant.permissions)?;
         let now = Utc::now().timestamp();
         let expires_at = now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
-        let claims = json!({
+        let mut claims = json!({
             "iss": self.issuer,
             "iat": now,
             "nbf": now,
             "exp": expires_at,
-            "auth_method": method,
+            "auth_method": grant.method,
             "auth_method_sub": subject,
-            "permissions": permissions,
+            "permissions": grant.permissions,
         });
+        if grant.org_roles_unseen {
+            claims["org_roles_unseen"] = Value::Bool(true);
+        }
         let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": self.kid});
         let encode = |value: &Value| URL_SAFE_NO_PAD.encode(value.to_string());
         let signing_input = format!("{}.{}", encode(&header), encode(&claims));
@@ -234,7 +239,8 @@ impl RegistryTokens {
 fn grant_of(claims: &Map<String, Value>) -> Option<RegistryGrant> {
     let method = claims.get("auth_method")?.as_str()?.to_owned();
     let permissions = serde_json::from_value(claims.get("permissions")?.clone()).ok()?;
-    Some(RegistryGrant { method, permissions })
+    let org_roles_unseen = claims.get("org_roles_unseen").and_then(Value::as_bool).unwrap_or(false);
+    Some(RegistryGrant { method, permissions, org_roles_unseen })
 }
 
 /// A key's id: the first 16 hex digits of the SHA-256 of its public half.
@@ -290,7 +296,7 @@ mod tests {
     fn a_token_verifies_with_its_key_and_carries_the_official_claims() {
         let key = key_file(&"11".repeat(32));
         let tokens = tokens(key.path(), &[], &[]);
-        let issued = tokens.issue("none", "anonymous", &publish("io.example/*")).unwrap();
+        let issued = tokens.issue(&RegistryGrant::new("none", publish("io.example/*")), "anonymous").unwrap();
         let principal = verify(&tokens, &issued.registry_token).unwrap();
         assert_eq!(principal.subject.as_deref(), Some("anonymous"));
         assert_eq!(principal.claims["exp"], json!(issued.expires_at));
@@ -306,9 +312,11 @@ mod tests {
     fn a_previous_key_is_accepted_and_an_unknown_one_refused() {
         let (old, new, other) =
             (key_file(&"22".repeat(32)), key_file(&"33".repeat(32)), key_file(&"44".repeat(32)));
-        let before = tokens(old.path(), &[], &[]).issue("none", "a", &publish("x/*")).unwrap();
+        let before =
+            tokens(old.path(), &[], &[]).issue(&RegistryGrant::new("none", publish("x/*")), "a").unwrap();
         assert!(verify(&tokens(new.path(), &[old.path()], &[]), &before.registry_token).is_ok());
-        let stranger = tokens(other.path(), &[], &[]).issue("none", "a", &publish("x/*")).unwrap();
+        let stranger =
+            tokens(other.path(), &[], &[]).issue(&RegistryGrant::new("none", publish("x/*")), "a").unwrap();
         let refused = verify(&tokens(new.path(), &[old.path()], &[]), &stranger.registry_token);
         assert!(matches!(refused, Err(Rejection::UnknownKey(_))), "{refused:?}");
     }
@@ -317,7 +325,7 @@ mod tests {
     fn a_changed_claim_breaks_the_signature() {
         let key = key_file(&"55".repeat(32));
         let tokens = tokens(key.path(), &[], &[]);
-        let issued = tokens.issue("none", "a", &publish("x/*")).unwrap().registry_token;
+        let issued = tokens.issue(&RegistryGrant::new("none", publish("x/*")), "a").unwrap().registry_token;
         let parts: Vec<&str> = issued.split('.').collect();
         let forged_claims = json!({"iss": "https://registry.example.com", "exp": 4_000_000_000_i64,
             "auth_method": "none", "auth_method_sub": "a", "permissions": [{"action": "edit", "resource": "*"}]});
@@ -331,25 +339,25 @@ mod tests {
         let key = key_file(&"66".repeat(32));
         let tokens = tokens(key.path(), &[], &["com.example/*"]);
         assert_eq!(
-            tokens.issue("dns", "example.com", &publish("com.example/*")).unwrap_err().pattern,
+            tokens
+                .issue(&RegistryGrant::new("dns", publish("com.example/*")), "example.com")
+                .unwrap_err()
+                .pattern,
             "com.example/*"
         );
-        assert!(tokens.issue("dns", "example.org", &publish("org.example/*")).is_ok());
+        assert!(tokens.issue(&RegistryGrant::new("dns", publish("org.example/*")), "example.org").is_ok());
         let everything = vec![Permission::new(PermissionAction::Edit, "*")];
-        assert!(tokens.issue("oidc", "admin", &everything).is_ok());
+        assert!(tokens.issue(&RegistryGrant::new("oidc", everything), "admin").is_ok());
     }
 
     #[test]
     fn permissions_allow_by_action() {
-        let grant = RegistryGrant { method: "none".into(), permissions: publish("a/*") };
+        let grant = RegistryGrant::new("none", publish("a/*"));
         assert_eq!(grant.grants(Action::Publish).namespaces, Some(vec!["a/*".to_owned()]));
         assert_eq!(grant.grants(Action::ChangeStatus).roles, vec![Action::ChangeStatus.role()]);
         assert!(grant.grants(Action::Delete).roles.is_empty());
         assert!(grant.grants(Action::SyncNow).roles.is_empty());
-        let editor = RegistryGrant {
-            method: "oidc".into(),
-            permissions: vec![Permission::new(PermissionAction::Edit, "*")],
-        };
+        let editor = RegistryGrant::new("oidc", vec![Permission::new(PermissionAction::Edit, "*")]);
         assert_eq!(editor.grants(Action::Edit).roles, vec![Action::Edit.role()]);
     }
 }

@@ -37,10 +37,20 @@ impl WriteAccess {
         // No namespace rules grant no namespace.
         let held = self.grants.namespaces.as_deref().unwrap_or_default();
         let held = if held.is_empty() { "none".to_owned() } else { held.join(", ") };
-        let detail = format!(
+        let mut detail = format!(
             "forbidden: {name} is outside your namespaces (you may {} names matching: {held})",
             self.action.as_str()
         );
+        if let Some(grant) = self.principal.as_ref().and_then(|p| p.registry.as_ref())
+            && grant.org_roles_unseen
+            && name.starts_with("io.github.")
+        {
+            detail.push_str(
+                "; the GitHub token this registry token came from could not list your organisation roles, so no \
+                 organisation's namespace was granted: log in again with a GitHub token that has the read:org \
+                 scope (a classic token), or one allowed to read organisation memberships",
+            );
+        }
         self.audit.note(|facts| facts.detail = Some(detail.clone()));
         Err(ApiError::Forbidden(detail))
     }

@@ -1,6 +1,7 @@
 //! `spawn_app`: the real application on 127.0.0.1, on a test store of its own, with typed helpers.
 
 use registry_api::Application;
+use registry_api::auth::http::HostTable;
 use registry_core::formats::Entry;
 use registry_runtime::config::{Config, CorsConfig, RegistryConfig};
 use registry_store::RawPool;
@@ -74,7 +75,19 @@ pub async fn spawn_config(test: &TestStore, config: Config) -> TestApp {
 /// Starts the application on the test's store as it is: the stored registries are served, whatever
 /// `config` lists.
 pub async fn spawn_config_as_stored(test: &TestStore, config: Config) -> TestApp {
-    let application = Application::build(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    launch(test, config, HostTable::default()).await
+}
+
+/// As [`spawn_config`], where the `http` token exchange resolves the names of `hosts` to their loopback
+/// addresses.
+pub async fn spawn_with_hosts(test: &TestStore, config: Config, hosts: HostTable) -> TestApp {
+    test.store.apply_registries(&config.registries).await.unwrap();
+    launch(test, config, hosts).await
+}
+
+async fn launch(test: &TestStore, config: Config, hosts: HostTable) -> TestApp {
+    let application =
+        Application::build_with_hosts(config, "127.0.0.1:0".parse().unwrap(), hosts).await.unwrap();
     let port = application.local_addr().unwrap().port();
     tokio::spawn(application.run_until(std::future::pending()));
     let client = client_builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();

@@ -13,6 +13,7 @@ mod ops;
 mod page_cache;
 mod publish;
 mod publisher;
+mod publisher_proofs;
 mod reference;
 mod registries;
 mod servers;

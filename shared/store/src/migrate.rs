@@ -37,7 +37,12 @@ impl Store {
     /// no-op. Returns what it applied.
     pub async fn migrate(config: &StorageConfig) -> Result<Vec<AppliedMigration>, StoreError> {
         let store = Self::open(config, Purpose::Migration).await?;
-        on_backend!(store, db => apply(&db.write, SqlStore::<DB>::migrators()).await)
+        let applied = on_backend!(store, db => apply(&db.write, SqlStore::<DB>::migrators()).await);
+        // Closed before returning, so that the caller finds no connection of ours on the database (a
+        // dropped pool closes its connections later, in the background, and SQLite's journal mode can
+        // change only without them).
+        store.close().await;
+        applied
     }
 
     /// Whether the schema is reachable and up to date.

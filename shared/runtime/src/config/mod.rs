@@ -9,6 +9,7 @@ mod cache;
 mod database;
 mod errors;
 mod load;
+mod publisher_methods;
 mod publisher_tokens;
 mod raw;
 mod telemetry;
@@ -32,9 +33,13 @@ pub use database::database_warnings;
 // domain, publish validation's settings beside the rules, the database's settings in the store.
 pub use errors::{ConfigErrors, ConfigProblem};
 pub use load::ENV_PREFIX;
+pub use publisher_methods::{
+    DEFAULT_DNS_TIMEOUT, DEFAULT_HTTP_TIMEOUT, DnsMethod, GITHUB_ACTIONS_ISSUER, GITHUB_API,
+    GITHUB_OIDC_AUDIENCE, GithubAtMethod, GithubOidcMethod, HttpMethod, NoneMethod, OidcMethod, Outbound,
+    PublisherMethods, is_github_login,
+};
 pub use publisher_tokens::{
-    ANONYMOUS_NAMESPACE, DEFAULT_TOKEN_TTL, KeyFileError, NoneMethod, OidcMethod, PublisherMethods,
-    PublisherTokensConfig, Seed,
+    ANONYMOUS_NAMESPACE, DEFAULT_TOKEN_TTL, KeyFileError, PublisherTokensConfig, Seed,
 };
 pub use registry_core::duration::format_duration;
 pub use registry_core::filter::{Filter, IncludeExclude};

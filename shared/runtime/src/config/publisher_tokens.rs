@@ -8,6 +8,8 @@ use serde::Serialize;
 
 use registry_core::duration::humantime_serde;
 
+use super::publisher_methods::PublisherMethods;
+
 /// How long a registry token lives unless configured: the official registry's five minutes.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(300);
 
@@ -31,36 +33,6 @@ pub struct PublisherTokensConfig {
     /// Name patterns no exchange may grant (a grant of `*` is exempt, as upstream).
     pub blocked_namespaces: Vec<String>,
     pub methods: PublisherMethods,
-}
-
-/// The exchanges that are on; each is on when its section is present (`none` only with `enabled: true`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PublisherMethods {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub none: Option<NoneMethod>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub oidc: Option<OidcMethod>,
-}
-
-impl PublisherMethods {
-    /// Whether any exchange is on.
-    pub fn any(&self) -> bool {
-        self.none.is_some() || self.oidc.is_some()
-    }
-}
-
-/// `POST /v0/auth/oidc`: a token of one of `providers` (names of `auth.oauth.providers`), checked as a bearer
-/// token is, exchanged for a registry token with the namespaces `auth.authz` gives its caller.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OidcMethod {
-    pub providers: Vec<String>,
-}
-
-/// `POST /v0/auth/none`: a token for anyone, publishing and editing `namespaces`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NoneMethod {
-    pub namespaces: Vec<String>,
 }
 
 /// An Ed25519 seed: the 32 bytes a key file holds as 64 hex digits, as the official registry takes its key.

@@ -4,7 +4,6 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use url::Url;
 
 use super::Check;
 use super::publisher_tokens::{Context, publisher_tokens};
@@ -54,6 +53,7 @@ pub(super) fn auth(
         embedded,
         providers: (mode == AuthMode::Oauth)
             .then(|| oauth.iter().flat_map(|oauth| &oauth.providers).map(|p| p.name.as_str()).collect()),
+        insecure_issuers,
     };
     let publisher_tokens = raw.publisher_tokens.and_then(|value| publisher_tokens(check, value, &context));
     // Tokens go to the registry's own check by their issuer: a provider's cannot share it.
@@ -190,11 +190,11 @@ fn provider_config(
     let name = check.required(&format!("{path}.name"), provider.name.as_deref()).map(str::to_owned);
     let issuer = check.required(&format!("{path}.issuerUrl"), provider.issuer_url.as_deref());
     let issuer_url =
-        issuer.and_then(|url| secure_url(check, &format!("{path}.issuerUrl"), url, insecure_issuers));
+        issuer.and_then(|url| check.secure_url(&format!("{path}.issuerUrl"), url, insecure_issuers));
     let audience =
         check.required(&format!("{path}.audience"), provider.audience.as_deref()).map(str::to_owned);
     let mut optional_url = |key: &str, raw: Option<String>| {
-        raw.and_then(|url| secure_url(check, &format!("{path}.{key}"), &url, insecure_issuers))
+        raw.and_then(|url| check.secure_url(&format!("{path}.{key}"), &url, insecure_issuers))
     };
     let jwks_url = optional_url("jwksUrl", provider.jwks_url);
     let introspection_url = optional_url("introspectionUrl", provider.introspection_url);
@@ -239,21 +239,4 @@ fn leeway(check: &mut Check, path: &str, raw: Option<&str>) -> Option<Duration> 
         check.fail(format!("{path}.leeway"), "must be at most 5m");
     }
     leeway
-}
-
-/// Token issuers and their endpoints must be https, except on loopback (local development and tests) or
-/// with the environment-only switch [`INSECURE_ISSUERS`].
-fn secure_url(check: &mut Check, path: &str, raw: &str, insecure_issuers: bool) -> Option<Url> {
-    let url = check.url(path, raw, &["https", "http"])?;
-    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    if url.scheme() == "http" && !loopback && !insecure_issuers {
-        check.fail(
-            path,
-            format!(
-                "{raw:?} must use https (http is allowed only on loopback, or with {INSECURE_ISSUERS}=true)"
-            ),
-        );
-        return None;
-    }
-    Some(url)
 }

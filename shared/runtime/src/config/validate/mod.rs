@@ -4,6 +4,7 @@
 mod auth;
 mod database;
 mod publish;
+mod publisher_methods;
 mod publisher_tokens;
 mod registries;
 mod telemetry;
@@ -134,6 +135,24 @@ impl Check {
                 self.fail(format!("{path}[{i}]"), problem);
             }
         }
+    }
+
+    /// Token issuers and their endpoints must be https, except on loopback (local development and tests) or
+    /// with the environment-only switch [`INSECURE_ISSUERS`].
+    pub(super) fn secure_url(&mut self, path: &str, raw: &str, insecure_issuers: bool) -> Option<Url> {
+        let url = self.url(path, raw, &["https", "http"])?;
+        let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        if url.scheme() == "http" && !loopback && !insecure_issuers {
+            self.fail(
+                path,
+                format!(
+                    "{raw:?} must use https (http is allowed only on loopback, or with {}=true)",
+                    INSECURE_ISSUERS
+                ),
+            );
+            return None;
+        }
+        Some(url)
     }
 
     pub(super) fn required<'a>(&mut self, path: &str, value: Option<&'a str>) -> Option<&'a str> {

@@ -8,9 +8,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Check;
-use crate::config::{
-    ANONYMOUS_NAMESPACE, DEFAULT_TOKEN_TTL, NoneMethod, OidcMethod, PublisherMethods, PublisherTokensConfig,
-};
+use super::publisher_methods::{MethodContext, RawMethods, methods};
+use crate::config::{DEFAULT_TOKEN_TTL, PublisherTokensConfig};
 
 const PATH: &str = "auth.publisherTokens";
 
@@ -31,28 +30,6 @@ struct RawPublisherTokens {
     methods: RawMethods,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RawMethods {
-    none: Option<RawNone>,
-    oidc: Option<RawOidc>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RawOidc {
-    #[serde(default)]
-    providers: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RawNone {
-    #[serde(default)]
-    enabled: bool,
-    namespaces: Option<Vec<String>>,
-}
-
 /// What the rest of the configuration tells this section.
 pub(super) struct Context<'a> {
     /// `auth.oauth.resourceUrl` as configured: the default issuer.
@@ -61,6 +38,8 @@ pub(super) struct Context<'a> {
     pub embedded: bool,
     /// The names of `auth.oauth.providers` in oauth mode; `None` in anonymous mode.
     pub providers: Option<Vec<&'a str>>,
+    /// Whether http issuers and APIs off loopback are allowed ([`crate::config::INSECURE_ISSUERS`]).
+    pub insecure_issuers: bool,
 }
 
 /// The section, when it turns registry tokens on: a signing key is set, or a method is on (on the embedded
@@ -71,7 +50,12 @@ pub(super) fn publisher_tokens(
     context: &Context<'_>,
 ) -> Option<PublisherTokensConfig> {
     let raw: RawPublisherTokens = check.section(PATH, value)?;
-    let methods = methods(check, raw.methods, context.providers.as_deref());
+    let method_context = MethodContext {
+        resource: context.resource,
+        providers: context.providers.as_deref(),
+        insecure_issuers: context.insecure_issuers,
+    };
+    let methods = methods(check, raw.methods, &method_context);
     let path = format!("{PATH}.signingKeyFile");
     let signing_key_file = match raw.signing_key_file {
         Some(file) => Some(check.absolute_path(&path, file)),
@@ -116,39 +100,4 @@ fn ttl(check: &mut Check, raw: Option<&str>) -> Option<Duration> {
         return None;
     }
     Some(ttl)
-}
-
-fn methods(check: &mut Check, raw: RawMethods, providers: Option<&[&str]>) -> PublisherMethods {
-    let none = raw.none.filter(|none| none.enabled).map(|none| {
-        let namespaces = none.namespaces.unwrap_or_else(|| vec![ANONYMOUS_NAMESPACE.to_owned()]);
-        let path = format!("{PATH}.methods.none.namespaces");
-        if namespaces.is_empty() {
-            check.fail(&path, "must list at least one pattern");
-        }
-        check.patterns(&path, &namespaces);
-        NoneMethod { namespaces }
-    });
-    let oidc = raw.oidc.map(|oidc| oidc_method(check, oidc, providers));
-    PublisherMethods { none, oidc }
-}
-
-/// The providers whose tokens are exchanged: at least one, each a provider of oauth mode.
-fn oidc_method(check: &mut Check, raw: RawOidc, providers: Option<&[&str]>) -> OidcMethod {
-    let path = format!("{PATH}.methods.oidc.providers");
-    let Some(known) = providers else {
-        check.fail(
-            format!("{PATH}.methods.oidc"),
-            "needs auth.mode: oauth, whose providers check the tokens it takes",
-        );
-        return OidcMethod { providers: raw.providers };
-    };
-    if raw.providers.is_empty() {
-        check.fail(&path, "must name at least one provider of auth.oauth.providers");
-    }
-    for (i, name) in raw.providers.iter().enumerate() {
-        if !known.contains(&name.as_str()) {
-            check.fail(format!("{path}[{i}]"), format!("{name:?} is not a provider of auth.oauth.providers"));
-        }
-    }
-    OidcMethod { providers: raw.providers }
 }

@@ -3,18 +3,28 @@
 //! ([`crate::auth::registry_tokens`]). Both are at `/v0.1` too, public in every mode, and audited as
 //! exchanges, never as writes.
 
+pub mod domain;
+pub mod github;
+pub mod oidc;
+
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use registry_runtime::config::PublisherMethods;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
+
+use domain::{exchange_dns, exchange_http};
+use github::{exchange_github_at, exchange_github_oidc};
+use oidc::exchange_oidc;
 
 use super::ROOT_WRITE_PREFIXES;
 use crate::audit::AuditSlot;
-use crate::auth::RegistryTokens;
-use crate::auth::authz::{Grants, Role};
-use crate::auth::registry_tokens::{IssuedToken, Permission, PermissionAction, describe};
+use crate::auth::proofs::Proofs;
+use crate::auth::proofs::signed::ProofError;
+use crate::auth::registry_tokens::{IssuedToken, Permission, PermissionAction};
+use crate::auth::{RegistryGrant, RegistryTokens};
 use crate::body::JsonBody;
 use crate::error::{ApiError, Problem};
 use crate::state::AppState;
@@ -25,6 +35,10 @@ pub fn router() -> Router<AppState> {
         router = router
             .route(&format!("{prefix}/health"), get(publisher_health))
             .route(&format!("{prefix}/auth/none"), post(exchange_none))
+            .route(&format!("{prefix}/auth/github-oidc"), post(exchange_github_oidc))
+            .route(&format!("{prefix}/auth/github-at"), post(exchange_github_at))
+            .route(&format!("{prefix}/auth/dns"), post(exchange_dns))
+            .route(&format!("{prefix}/auth/http"), post(exchange_http))
             .route(&format!("{prefix}/auth/oidc"), post(exchange_oidc));
     }
     router
@@ -33,12 +47,18 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PublisherHealthOut {
     pub status: &'static str,
+    /// The GitHub OAuth app the CLI's `login github` device flow signs in to
+    /// (`auth.publisherTokens.methods.githubAt.clientId`), when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github_client_id: Option<String>,
 }
 
 /// Liveness, as the official registry answers it to its publisher CLI.
 #[utoipa::path(get, path = "/v0/health", tag = "auth", responses((status = 200, body = PublisherHealthOut)))]
-pub async fn publisher_health() -> Json<PublisherHealthOut> {
-    Json(PublisherHealthOut { status: "ok" })
+pub async fn publisher_health(State(state): State<AppState>) -> Json<PublisherHealthOut> {
+    let methods = state.config.auth.publisher_tokens.as_ref().map(|tokens| &tokens.methods);
+    let github_client_id = methods.and_then(|methods| methods.github_at.as_ref()?.client_id.clone());
+    Json(PublisherHealthOut { status: "ok", github_client_id })
 }
 
 /// A token for anyone, to publish and edit the namespaces of `auth.publisherTokens.methods.none` (by default
@@ -67,74 +87,7 @@ pub async fn exchange_none(
             ]
         })
         .collect::<Vec<_>>();
-    exchange.grant(tokens, "anonymous", &permissions)
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct OidcExchangeIn {
-    /// An access token of one of `auth.publisherTokens.methods.oidc.providers`.
-    pub oidc_token: String,
-}
-
-/// A token of the identity provider, exchanged for a registry token for scripts and the publisher CLI: it
-/// may publish the namespaces `auth.authz` gives the caller (every name without `auth.authz`), and edit
-/// every name when the caller is `superAdmin`. On only when configured.
-#[utoipa::path(
-    post,
-    path = "/v0/auth/oidc",
-    tag = "auth",
-    request_body = OidcExchangeIn,
-    responses(
-        (status = 200, body = IssuedToken),
-        (status = 400, description = "The body is not {\"oidc_token\": \"…\"}", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "The token was refused, its provider's tokens are not exchanged, its caller may not publish, or a namespace is blocked", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "The method is off", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn exchange_oidc(
-    State(state): State<AppState>,
-    audit: AuditSlot,
-    body: JsonBody,
-) -> Result<Json<IssuedToken>, ApiError> {
-    let exchange = Exchange::begin(&state, audit, "oidc");
-    let (tokens, oidc) = exchange.method(|methods| methods.oidc.as_ref())?;
-    let Some(authenticator) = state.authenticator.as_deref() else { return Err(exchange.off()) };
-    let input: OidcExchangeIn = serde_json::from_value(body.value()?)
-        .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"oidc_token\": \"…\"}}: {e}")))?;
-    let principal = (authenticator.verify(&input.oidc_token).await).map_err(|rejection| {
-        exchange.refuse(format!("the identity provider's token was refused: {rejection}"))
-    })?;
-    if !oidc.providers.contains(&principal.provider) {
-        let detail = format!(
-            "tokens of provider {} are not exchanged here (auth.publisherTokens.methods.oidc.providers)",
-            principal.provider
-        );
-        return Err(exchange.refuse(detail));
-    }
-    let permissions = oidc_permissions(&Grants::of(state.config.auth.authz.as_ref(), &principal.claims));
-    if permissions.is_empty() {
-        return Err(exchange
-            .refuse("the caller holds no role that publishes (auth.authz.roles.manageEntries)".into()));
-    }
-    let subject = principal.subject.as_deref().unwrap_or(&principal.provider);
-    exchange.grant(tokens, subject, &permissions)
-}
-
-/// What an identity provider's caller may do with a registry token: publish its namespaces (every name when
-/// unlimited), and edit every name as `superAdmin`; nothing without a role that publishes.
-fn oidc_permissions(grants: &Grants) -> Vec<Permission> {
-    if !grants.holds(Role::ManageEntries) {
-        return Vec::new();
-    }
-    let namespaces = grants.namespaces.clone().unwrap_or_else(|| vec!["*".to_owned()]);
-    let mut permissions: Vec<Permission> = namespaces
-        .into_iter()
-        .map(|namespace| Permission::new(PermissionAction::Publish, namespace))
-        .collect();
-    if grants.holds(Role::SuperAdmin) {
-        permissions.push(Permission::new(PermissionAction::Edit, "*"));
-    }
-    permissions
+    exchange.grant(tokens, "anonymous", RegistryGrant::new("none", permissions))
 }
 
 /// One exchange under way: its method, counted and audited however it ends.
@@ -156,9 +109,40 @@ impl<'a> Exchange<'a> {
         pick: impl Fn(&'a PublisherMethods) -> Option<&'a T>,
     ) -> Result<(&'a RegistryTokens, &'a T), ApiError> {
         let config = self.state.config.auth.publisher_tokens.as_ref();
-        match (self.state.registry_tokens.as_deref(), config.and_then(|config| pick(&config.methods))) {
-            (Some(tokens), Some(settings)) => Ok((tokens, settings)),
+        self.on(config.and_then(|config| pick(&config.methods)))
+    }
+
+    /// The registry's tokens and the method's client, which `pick` finds when the method is on.
+    fn proof<T>(
+        &self,
+        pick: impl Fn(&'a Proofs) -> Option<&'a T>,
+    ) -> Result<(&'a RegistryTokens, &'a T), ApiError> {
+        self.on(pick(&self.state.proofs))
+    }
+
+    fn on<T>(&self, found: Option<&'a T>) -> Result<(&'a RegistryTokens, &'a T), ApiError> {
+        match (self.state.registry_tokens.as_deref(), found) {
+            (Some(tokens), Some(found)) => Ok((tokens, found)),
             _ => Err(self.off()),
+        }
+    }
+
+    /// The exchange's input, from a JSON body of `shape`.
+    fn input<T: DeserializeOwned>(&self, body: JsonBody, shape: &str) -> Result<T, ApiError> {
+        let value = body.value().inspect_err(|_| self.count("refused"))?;
+        serde_json::from_value(value)
+            .map_err(|e| self.fail(ProofError::BadRequest(format!("the body must be {shape}: {e}"))))
+    }
+
+    /// A proof that failed: 400 for bad input, 401 for a proof that did not hold; counted and audited.
+    fn fail(&self, error: ProofError) -> ApiError {
+        match error {
+            ProofError::Refused(detail) => self.refuse(detail),
+            ProofError::BadRequest(detail) => {
+                self.count("refused");
+                self.audit.note(|facts| facts.detail = Some(detail.clone()));
+                ApiError::BadRequest(detail)
+            }
         }
     }
 
@@ -177,19 +161,19 @@ impl<'a> Exchange<'a> {
         ))
     }
 
-    /// The token for `subject` with `permissions`, or the refusal when one is blocked.
+    /// The token for `subject` holding `grant`, or the refusal when a namespace of it is blocked.
     fn grant(
         self,
         tokens: &RegistryTokens,
         subject: &str,
-        permissions: &[Permission],
+        grant: RegistryGrant,
     ) -> Result<Json<IssuedToken>, ApiError> {
-        let described = describe(permissions);
+        let described = grant.describe();
         self.audit.note(|facts| {
             facts.provider = Some(format!("registry:{}", self.method));
             facts.subject = Some(subject.to_owned());
         });
-        match tokens.issue(self.method, subject, permissions) {
+        match tokens.issue(&grant, subject) {
             Ok(issued) => {
                 self.count("granted");
                 self.audit.note(|facts| facts.detail = Some(format!("granted: {described}")));
@@ -205,4 +189,9 @@ impl<'a> Exchange<'a> {
         metrics::counter!(registry_runtime::metrics::PUBLISHER_TOKEN_EXCHANGES, "method" => self.method, "outcome" => outcome)
             .increment(1);
     }
+}
+
+/// `publish` on each of `namespaces`.
+fn publish_on(namespaces: impl IntoIterator<Item = String>) -> Vec<Permission> {
+    namespaces.into_iter().map(|namespace| Permission::new(PermissionAction::Publish, namespace)).collect()
 }
