@@ -40,7 +40,7 @@ cache="${XDG_CACHE_HOME:-$HOME/.cache}/registry-tests/containers"
 run=$(mktemp -d /tmp/registry-compose.XXXXXX)
 mkdir -p "$cache" "$run/tmp" "$run/cni"
 project="mcpreg-smoke-$$"
-service_pid="" poller_pid="" created_secret="" compose_up=""
+service_pid="" poller_pid="" created_secret="" created_signing_key="" compose_up=""
 
 # --- the engine's own configuration ---------------------------------------------------------------------
 # On hosts where the hard rlimits cannot be raised (no CAP_SYS_RESOURCE), containers get limits at or below
@@ -93,7 +93,9 @@ cleanup() {
   podman ps -aq --filter "label=io.mcpreg.test=$project" | xargs -r podman rm -f -v >/dev/null 2>&1
   [ -n "$poller_pid" ] && kill "$poller_pid" 2>/dev/null && wait "$poller_pid" 2>/dev/null
   [ -n "$service_pid" ] && kill "$service_pid" 2>/dev/null && wait "$service_pid" 2>/dev/null
-  [ -n "$created_secret" ] && rm -f secrets/db-password && rmdir secrets 2>/dev/null
+  [ -n "$created_secret" ] && rm -f secrets/db-password
+  [ -n "$created_signing_key" ] && rm -f secrets/publisher-signing-key
+  rmdir secrets 2>/dev/null
   # The images this run replaced (each run tags a new project image), in this script's own store only.
   podman image prune -f >/dev/null 2>&1
   rm -rf "$run"
@@ -226,6 +228,11 @@ if [ ! -f secrets/db-password ]; then
   mkdir -p secrets
   python3 -c 'import secrets; print(secrets.token_hex(16))' >secrets/db-password
   created_secret=1
+fi
+if [ ! -f secrets/publisher-signing-key ]; then
+  mkdir -p secrets
+  python3 -c 'import secrets; print(secrets.token_hex(32))' >secrets/publisher-signing-key
+  created_signing_key=1
 fi
 api_port=$(free_port) prometheus_port=$(free_port)
 export REGISTRY_HTTP_PORT="127.0.0.1:$api_port" PROMETHEUS_PORT="127.0.0.1:$prometheus_port"

@@ -60,6 +60,7 @@ spec:
             - name: REGISTRY_WORKER__DATA_DIR
               value: /data
             {{- end }}
+
           ports:
             {{- if eq $component "api" }}
             - name: http
@@ -78,12 +79,22 @@ spec:
             - name: data
               mountPath: /data
             {{- end }}
+            {{- if and (eq $component "api") $root.Values.secrets.publisherSigningKey.existingSecret }}
+            - name: publisher-signing
+              mountPath: /var/run/secrets/mcp-registry/publisher-signing
+              readOnly: true
+            {{- end }}
       volumes:
         {{- include "mcp-registry.volumes" (list $root (include "mcp-registry.fullname" $root)) | nindent 8 }}
         {{- if eq $component "worker" }}
         - name: data
           emptyDir:
             sizeLimit: {{ $values.dataSizeLimit }}
+        {{- end }}
+        {{- if and (eq $component "api") $root.Values.secrets.publisherSigningKey.existingSecret }}
+        - name: publisher-signing
+          secret:
+            secretName: {{ $root.Values.secrets.publisherSigningKey.existingSecret }}
         {{- end }}
       {{- with $values.nodeSelector }}
       nodeSelector:

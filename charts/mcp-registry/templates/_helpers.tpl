@@ -119,6 +119,11 @@ app.kubernetes.io/component: {{ index . 1 }}
 - name: REGISTRY_DATABASE__PASSWORD_FILE
   value: /var/run/secrets/mcp-registry/database/password
 {{- end }}
+{{- if .Values.secrets.publisherSigningKey.existingSecret }}
+{{- /* Every pod loads the same configuration; only the API's mounts the key, and only the API reads it. */}}
+- name: REGISTRY_AUTH__PUBLISHER_TOKENS__SIGNING_KEY_FILE
+  value: /var/run/secrets/mcp-registry/publisher-signing/{{ .Values.secrets.publisherSigningKey.key }}
+{{- end }}
 {{- if .Values.secrets.redis.existingSecret }}
 - name: REGISTRY_REDIS__URL
   valueFrom:

@@ -374,7 +374,20 @@ fn no_secret_is_rendered_inline() {
     assert_eq!(redis["valueFrom"]["secretKeyRef"]["name"], "registry-redis");
     let volumes = pod(api)["volumes"].as_sequence().unwrap();
     let mounted: Vec<_> = volumes.iter().filter_map(|v| v["secret"]["secretName"].as_str()).collect();
-    assert_eq!(mounted, ["registry-db", "registry-oidc", "registry-git"], "secrets are mounted by reference");
+    assert_eq!(
+        mounted,
+        ["registry-db", "registry-oidc", "registry-git", "registry-publisher-signing"],
+        "secrets are mounted by reference"
+    );
+    // The signing key is mounted in the API alone.
+    let signing = env_value(api, "REGISTRY_AUTH__PUBLISHER_TOKENS__SIGNING_KEY_FILE").unwrap();
+    assert_eq!(signing, "/var/run/secrets/mcp-registry/publisher-signing/signing-key");
+    for workload in of_kind(&production, "Deployment").into_iter().chain(of_kind(&production, "Job")) {
+        if workload != api {
+            let volumes = pod(workload)["volumes"].as_sequence().unwrap();
+            assert!(!volumes.iter().any(|v| v["secret"]["secretName"] == "registry-publisher-signing"));
+        }
+    }
 }
 
 #[test]
@@ -395,8 +408,14 @@ fn the_rendered_configuration_passes_registry_admin_config_check_with_the_pods_e
                 .unwrap()
                 .iter()
                 .map(|e| {
+                    let name = e["name"].as_str().unwrap().to_owned();
                     let value = e["value"].as_str().map_or("redis://stand-in:6379".to_owned(), str::to_owned);
-                    (e["name"].as_str().unwrap().to_owned(), value)
+                    if name == "REGISTRY_AUTH__PUBLISHER_TOKENS__SIGNING_KEY_FILE" {
+                        let stand_in = dir.path().join("signing-key");
+                        std::fs::write(&stand_in, "5a".repeat(32)).unwrap();
+                        return (name, stand_in.display().to_string());
+                    }
+                    (name, value)
                 })
                 .collect();
             config_check(&path, &env);

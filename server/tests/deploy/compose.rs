@@ -18,6 +18,8 @@ fn resolved() -> (tempfile::TempDir, Value) {
     }
     std::fs::create_dir(project.path().join("secrets")).unwrap();
     std::fs::write(project.path().join("secrets/db-password"), "dummy\n").unwrap();
+    std::fs::write(project.path().join("secrets/publisher-signing-key"), format!("{}\n", "5a".repeat(32)))
+        .unwrap();
     let text = run(Command::new("docker-compose")
         .arg("-f")
         .arg(project.path().join("docker-compose.yml"))
@@ -71,6 +73,7 @@ fn named_paths(config: &Value, key: Option<&str>, found: &mut Vec<(String, PathB
                 "clientSecretFile",
                 "authTokenFile",
                 "caCertPath",
+                "signingKeyFile",
                 "path",
                 "dataDir",
             ];
@@ -137,7 +140,11 @@ fn the_compose_file_has_the_scaled_out_shape() {
 
 #[test]
 fn every_configuration_the_compose_file_mounts_loads_and_finds_what_it_names_mounted() {
-    let (_project, file) = resolved();
+    let (project, file) = resolved();
+    // Every service loads the same configuration; the API replicas alone mount the signing key, and read it.
+    let key = project.path().join("secrets/publisher-signing-key");
+    let environment =
+        [("REGISTRY_AUTH__PUBLISHER_TOKENS__SIGNING_KEY_FILE".to_owned(), key.display().to_string())];
     let mut checked = 0;
     for (name, service) in file["services"].as_mapping().unwrap() {
         let command = strings(&service["command"]);
@@ -148,7 +155,7 @@ fn every_configuration_the_compose_file_mounts_loads_and_finds_what_it_names_mou
             .iter()
             .find(|(_, t, _)| *t == target)
             .unwrap_or_else(|| panic!("{name:?}: {target:?} is not mounted"));
-        config_check(Path::new(source), &[]);
+        config_check(Path::new(source), &environment);
         checked += 1;
 
         let config = yaml(&std::fs::read_to_string(source).unwrap());
@@ -156,7 +163,8 @@ fn every_configuration_the_compose_file_mounts_loads_and_finds_what_it_names_mou
         named_paths(&config, None, &mut named);
         assert!(named.iter().any(|(key, _)| key == "passwordFile"), "the database password is a file");
         for (key, path) in named {
-            if key == "dataDir" && name.as_str() != Some("worker") {
+            let api = name.as_str().is_some_and(|name| name.starts_with("api-"));
+            if (key == "dataDir" && name.as_str() != Some("worker")) || (key == "signingKeyFile" && !api) {
                 continue;
             }
             let mount = mounted.iter().find(|(_, t, _)| path.starts_with(t));

@@ -3,8 +3,9 @@
 
     smoke.py API_URL SERVER_JSON [PROMETHEUS_URL]
 
-A publish through nginx is read back through nginx (and read enough times that both replicas answer); the
-worker has synced both file registries; with PROMETHEUS_URL, every scrape target is up and the alert rules
+A publish through nginx is read back through nginx (and read enough times that both replicas answer); a
+registry token from `POST /v0/auth/none` (`mcp-publisher login none`) publishes through nginx as many times,
+so that both replicas check what one of them signed; the worker has synced both file registries; with PROMETHEUS_URL, every scrape target is up and the alert rules
 are loaded. Every wait is bounded; a failure says what was last seen and exits 1.
 """
 
@@ -18,9 +19,11 @@ FILE_REGISTRIES = ("team-catalogue", "toolhive-databases")
 READS = 20
 
 
-def request(method, url, body=None):
+def request(method, url, body=None, token=None):
     data = json.dumps(body).encode() if body is not None else None
     headers = {"content-type": "application/json"} if data else {}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as reply:
@@ -61,6 +64,21 @@ def publish_and_read_back(api, document):
     print(f"smoke: published {name} {version} and read it back {READS} times through nginx")
 
 
+def registry_token_works_on_both_replicas(api, document):
+    status, body = request("POST", f"{api}/v0/auth/none")
+    if status != 200:
+        sys.exit(f"smoke: POST /v0/auth/none through nginx answered {status}: {body}")
+    token = body["registry_token"]
+    name = "io.modelcontextprotocol.anonymous/smoke"
+    for i in range(READS):
+        version = f"1.0.{i}"
+        minimal = {"$schema": document["$schema"], "name": name, "description": "smoke", "version": version}
+        status, body = request("POST", f"{api}/v0/publish", minimal, token)
+        if status != 201:
+            sys.exit(f"smoke: publishing {name} {version} with the registry token answered {status}: {body}")
+    print(f"smoke: a registry token published {READS} versions through nginx")
+
+
 def file_registries_synced(api):
     def judge(body):
         registries = body.get("registries", body) if isinstance(body, dict) else body
@@ -96,6 +114,7 @@ def main():
     with open(server_json, encoding="utf-8") as file:
         document = json.load(file)
     publish_and_read_back(api, document)
+    registry_token_works_on_both_replicas(api, document)
     file_registries_synced(api)
     if len(sys.argv) > 3:
         prometheus_ready(sys.argv[3])

@@ -148,3 +148,38 @@ fn publisher_tokens_are_checked_by_name() {
         ]
     );
 }
+
+#[test]
+fn the_calling_methods_take_their_defaults_and_bad_settings_are_named() {
+    let yaml = "registries: [{name: m, managed: {}}]\nauth:\n  oauth: {resourceUrl: 'https://registry.example.com:8443/api', providers: [{name: idp, issuerUrl: 'https://idp.example.com', audience: a}]}\n  publisherTokens:\n    signingKeyFile: /keys/k\n    methods: {dns: {}, http: {}, githubOidc: {}, githubAt: {clientId: Iv1.abc}}\n";
+    let config = Config::from_yaml(yaml, no_env()).unwrap();
+    let methods = &config.auth.publisher_tokens.as_ref().unwrap().methods;
+    assert_eq!(methods.dns, Some(DnsMethod { nameserver: None, timeout: Duration::from_secs(5) }));
+    assert_eq!(methods.http.as_ref().unwrap().timeout, Duration::from_secs(10));
+    let github = methods.github_oidc.as_ref().unwrap();
+    assert_eq!(github.issuer, "https://token.actions.githubusercontent.com");
+    assert_eq!(github.audiences, ["mcp-registry", "https://registry.example.com:8443"]);
+    let github_at = methods.github_at.as_ref().unwrap();
+    assert_eq!(
+        (github_at.api_url.as_str(), github_at.client_id.as_deref()),
+        ("https://api.github.com/", Some("Iv1.abc"))
+    );
+
+    let bad = "registries: [{name: m, managed: {}}]\nauth:\n  mode: anonymous\n  publisherTokens:\n    methods:\n      dns: {nameserver: 'ns1.example.com', timeout: 2m}\n      http: {caCertPath: relative.pem}\n      githubOidc: {issuer: 'http://actions.example.com', allowedOwners: ['a b'], allowedRepositories: [acme]}\n      githubAt: {apiUrl: 'ftp://github.example.com'}\n";
+    assert_eq!(
+        problems(bad),
+        [
+            "auth.publisherTokens.methods.githubOidc.issuer: \"http://actions.example.com\" must use https (http is allowed only on loopback, or with REGISTRY_INSECURE_HTTP_ISSUERS=true)",
+            "auth.publisherTokens.methods.githubOidc.allowedOwners[0]: \"a b\" is not a GitHub user or organisation name",
+            "auth.publisherTokens.methods.githubOidc.allowedRepositories[0]: \"acme\" is not owner/name",
+            "auth.publisherTokens.methods.githubAt.apiUrl: \"ftp://github.example.com\" is not an absolute https or http URL",
+            "auth.publisherTokens.methods.dns.nameserver: \"ns1.example.com\" is not an address: write ip:port, e.g. 10.0.0.2:53",
+            "auth.publisherTokens.methods.dns.timeout: must be from 100ms to 1m",
+            "auth.publisherTokens.methods.http.caCertPath: must be an absolute path",
+        ]
+    );
+    let nameserver = "registries: [{name: m, managed: {}}]\nauth: {mode: anonymous, publisherTokens: {methods: {dns: {nameserver: '10.0.0.2'}}}}\n";
+    let config = Config::from_yaml(nameserver, no_env()).unwrap();
+    let dns = config.auth.publisher_tokens.unwrap().methods.dns.unwrap();
+    assert_eq!(dns.nameserver, Some("10.0.0.2:53".parse().unwrap()), "port 53 unless given");
+}
