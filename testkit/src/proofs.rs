@@ -314,14 +314,15 @@ impl GithubStandIn {
     }
 }
 
-fn account<'a>(accounts: &'a Accounts, headers: &HeaderMap) -> Result<&'a GithubAccount, Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    token.and_then(|token| accounts.get(token)).ok_or_else(|| {
-        (StatusCode::UNAUTHORIZED, axum::Json(json!({"message": "Bad credentials"}))).into_response()
-    })
+/// The account whose token the request bears.
+fn account<'a>(accounts: &'a Accounts, headers: &HeaderMap) -> Option<&'a GithubAccount> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    accounts.get(value.strip_prefix("Bearer ")?)
+}
+
+/// GitHub's answer to an unknown token.
+fn bad_credentials() -> Response {
+    (StatusCode::UNAUTHORIZED, axum::Json(json!({"message": "Bad credentials"}))).into_response()
 }
 
 async fn github_user(
@@ -330,8 +331,8 @@ async fn github_user(
 ) -> Response {
     requests.fetch_add(1, Ordering::SeqCst);
     match account(&accounts, &headers) {
-        Ok(account) => axum::Json(json!({"login": account.login, "id": 1, "type": "User"})).into_response(),
-        Err(refused) => refused,
+        Some(account) => axum::Json(json!({"login": account.login, "id": 1, "type": "User"})).into_response(),
+        None => bad_credentials(),
     }
 }
 
@@ -340,10 +341,7 @@ async fn github_memberships(
     headers: HeaderMap,
 ) -> Response {
     requests.fetch_add(1, Ordering::SeqCst);
-    let account = match account(&accounts, &headers) {
-        Ok(account) => account,
-        Err(refused) => return refused,
-    };
+    let Some(account) = account(&accounts, &headers) else { return bad_credentials() };
     if !account.read_org {
         let message = json!({"message": "You need at least read:org scope or user scope to list your organization memberships."});
         return (StatusCode::FORBIDDEN, axum::Json(message)).into_response();

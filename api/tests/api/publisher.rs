@@ -103,8 +103,8 @@ impl Publisher<'_> {
 /// How the CLI logs in, in the replayed sequence, and what its token then holds.
 enum Login<'a> {
     None,
-    /// A key of `example.com`'s TXT records.
-    Dns(Prover),
+    /// The seed of an Ed25519 key of `example.com`'s TXT records.
+    Dns(u8),
     /// A GitHub Actions token of the `acme` organisation's workflow, minted by this stand-in issuer.
     GithubOidc(&'a MockProvider),
 }
@@ -113,7 +113,7 @@ impl Login<'_> {
     async fn run(&self, cli: &mut Publisher<'_>) -> Reply {
         match self {
             Self::None => cli.login_none().await,
-            Self::Dns(prover) => cli.login("dns", &prover.body("example.com")).await,
+            Self::Dns(seed) => cli.login("dns", &Prover::ed25519(*seed).body("example.com")).await,
             Self::GithubOidc(actions) => {
                 cli.login("github-oidc", &json!({"oidc_token": actions_token(actions, "mcp-registry")})).await
             }
@@ -241,7 +241,7 @@ impl Partners {
 
     fn login(&self, method: &str) -> Login<'_> {
         match method {
-            "dns" => Login::Dns(Prover::ed25519(self.prover)),
+            "dns" => Login::Dns(self.prover),
             "github-oidc" => Login::GithubOidc(&self.actions),
             _ => Login::None,
         }

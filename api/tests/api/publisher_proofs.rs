@@ -40,14 +40,16 @@ fn detail(reply: &Reply, status: u16) -> String {
     reply.problem(status)["detail"].as_str().unwrap().to_owned()
 }
 
-fn permissions(app_reply: &Reply) -> Value {
-    let token = app_reply.body["registry_token"].as_str().unwrap();
-    let claims = token.split('.').nth(1).unwrap();
+/// The claims of the registry token an exchange answered.
+fn claims(reply: &Reply) -> Value {
     use base64::Engine as _;
-    let claims: Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).unwrap())
-            .unwrap();
-    claims["permissions"].clone()
+    let token = reply.body["registry_token"].as_str().unwrap_or_else(|| panic!("no token: {}", reply.body));
+    let claims = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap()
+}
+
+fn permissions(reply: &Reply) -> Value {
+    claims(reply)["permissions"].clone()
 }
 
 #[tokio::test]
@@ -77,6 +79,7 @@ async fn dns_proofs_take_ed25519_and_p384_keys_and_refusals_say_what_failed() {
         permissions(&granted),
         json!([{"action": "publish", "resource": "org.example/*"}, {"action": "publish", "resource": "org.example.*"}])
     );
+    assert_eq!(claims(&granted)["auth_method_sub"], "example.org");
     let cli = Publisher { app: &app, token: granted.body["registry_token"].as_str().map(str::to_owned) };
     assert_eq!(cli.publish(&server_json("org.example.api/tool", "1.0.0")).await.status, 201);
 
@@ -85,6 +88,10 @@ async fn dns_proofs_take_ed25519_and_p384_keys_and_refusals_say_what_failed() {
     let refused = exchange(&app, "dns", &Prover::ed25519(2).body("example.net")).await;
     let fingerprint = &Prover::ed25519(1).record()["v=MCPv1; k=ed25519; p=".len()..][..8];
     assert!(detail(&refused, 401).contains(&format!("(ed25519:{fingerprint})")), "{}", refused.body);
+
+    // The key published now counts at once: nothing is cached.
+    zone.add_txt("example.net", &[&Prover::ed25519(2).record()]);
+    assert_eq!(exchange(&app, "dns", &Prover::ed25519(2).body("example.net")).await.status, 200);
 
     // The record at _mcp-auth. only: the refusal says where it is.
     zone.add_txt("_mcp-auth.example.info", &[&Prover::ed25519(3).record()]);
@@ -209,6 +216,8 @@ async fn github_actions_tokens_are_refused_for_a_wrong_audience_expiry_another_i
     assert_eq!(granted.status, 200, "the registry's origin is an audience too: {}", granted.body);
     assert_eq!(permissions(&granted), json!([{"action": "publish", "resource": "io.github.acme/*"}]));
 
+    assert_eq!(claims(&granted)["auth_method_sub"], "repo:acme/tools:ref:refs/heads/main");
+
     let refusal = |token: String| {
         let app = &app;
         async move { detail(&exchange(app, "github-oidc", &json!({"oidc_token": token})).await, 401) }
@@ -265,6 +274,7 @@ async fn github_access_tokens_grant_the_user_and_the_orgs_it_administers_and_say
         permissions(&granted),
         json!([{"action": "publish", "resource": "io.github.alice/*"}, {"action": "publish", "resource": "io.github.acme/*"}])
     );
+    assert_eq!(claims(&granted)["auth_method_sub"], "alice");
     assert_eq!(alice.publish(&server_json("io.github.acme/deploy", "1.0.0")).await.status, 201);
     assert_eq!(
         alice.publish(&server_json("io.github.widgets/x", "1.0.0")).await.status,

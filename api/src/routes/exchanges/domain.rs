@@ -64,7 +64,7 @@ pub async fn exchange_dns(
     let domain = dns.prove(&input.claim()).await.map_err(|error| exchange.fail(error))?;
     let reversed = reversed_domain(&domain);
     let permissions = publish_on([format!("{reversed}/*"), format!("{reversed}.*")]);
-    exchange.grant(tokens, &domain, RegistryGrant::new("dns", permissions))
+    exchange.grant(tokens, &domain, &RegistryGrant::new("dns", permissions))
 }
 
 /// A domain proved by the key at `https://<domain>/.well-known/mcp-registry-auth` (one
@@ -91,5 +91,5 @@ pub async fn exchange_http(
     let input: DomainProofIn = exchange.input(body, SHAPE)?;
     let domain = http.prove(&input.claim()).await.map_err(|error| exchange.fail(error))?;
     let permissions = publish_on([format!("{}/*", reversed_domain(&domain))]);
-    exchange.grant(tokens, &domain, RegistryGrant::new("http", permissions))
+    exchange.grant(tokens, &domain, &RegistryGrant::new("http", permissions))
 }

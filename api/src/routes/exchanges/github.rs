@@ -39,7 +39,7 @@ pub async fn exchange_github_oidc(
     let input: OidcExchangeIn = exchange.input(body, r#"{"oidc_token": "…"}"#)?;
     let workflow = github.verify(&input.oidc_token).await.map_err(|error| exchange.fail(error))?;
     let permissions = publish_on([format!("io.github.{}/*", workflow.owner)]);
-    exchange.grant(tokens, &workflow.subject, RegistryGrant::new("github-oidc", permissions))
+    exchange.grant(tokens, &workflow.subject, &RegistryGrant::new("github-oidc", permissions))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -76,5 +76,5 @@ pub async fn exchange_github_at(
     let mut grant =
         RegistryGrant::new("github-at", publish_on(accounts.map(|account| format!("io.github.{account}/*"))));
     grant.org_roles_unseen = user.orgs_unseen;
-    exchange.grant(tokens, &user.login, grant)
+    exchange.grant(tokens, &user.login, &grant)
 }

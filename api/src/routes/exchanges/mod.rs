@@ -87,7 +87,7 @@ pub async fn exchange_none(
             ]
         })
         .collect::<Vec<_>>();
-    exchange.grant(tokens, "anonymous", RegistryGrant::new("none", permissions))
+    exchange.grant(tokens, "anonymous", &RegistryGrant::new("none", permissions))
 }
 
 /// One exchange under way: its method, counted and audited however it ends.
@@ -166,14 +166,14 @@ impl<'a> Exchange<'a> {
         self,
         tokens: &RegistryTokens,
         subject: &str,
-        grant: RegistryGrant,
+        grant: &RegistryGrant,
     ) -> Result<Json<IssuedToken>, ApiError> {
         let described = grant.describe();
         self.audit.note(|facts| {
             facts.provider = Some(format!("registry:{}", self.method));
             facts.subject = Some(subject.to_owned());
         });
-        match tokens.issue(&grant, subject) {
+        match tokens.issue(grant, subject) {
             Ok(issued) => {
                 self.count("granted");
                 self.audit.note(|facts| facts.detail = Some(format!("granted: {described}")));

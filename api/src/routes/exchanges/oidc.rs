@@ -61,7 +61,7 @@ pub async fn exchange_oidc(
             .refuse("the caller holds no role that publishes (auth.authz.roles.manageEntries)".into()));
     }
     let subject = principal.subject.as_deref().unwrap_or(&principal.provider);
-    exchange.grant(tokens, subject, RegistryGrant::new("oidc", permissions))
+    exchange.grant(tokens, subject, &RegistryGrant::new("oidc", permissions))
 }
 
 /// What an identity provider's caller may do with a registry token: publish its namespaces (every name when

@@ -146,8 +146,7 @@ impl Check {
             self.fail(
                 path,
                 format!(
-                    "{raw:?} must use https (http is allowed only on loopback, or with {}=true)",
-                    INSECURE_ISSUERS
+                    "{raw:?} must use https (http is allowed only on loopback, or with {INSECURE_ISSUERS}=true)"
                 ),
             );
             return None;
