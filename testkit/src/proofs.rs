@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -33,10 +33,6 @@ pub enum Prover {
 impl Prover {
     pub fn ed25519(seed: u8) -> Self {
         Self::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
-    }
-
-    pub fn p384(seed: u8) -> Self {
-        Self::P384(p384::ecdsa::SigningKey::from_slice(&[seed; 48]).unwrap())
     }
 
     /// A P-384 key whose signature of `timestamp`, as the CLI writes it, is 95 bytes: the case the official
@@ -102,24 +98,19 @@ impl Prover {
 }
 
 /// A DNS server on a UDP port of 127.0.0.1 answering TXT queries from its records (any other name is
-/// NXDOMAIN), optionally after a delay; it counts the queries it gets.
+/// NXDOMAIN), optionally after a delay.
 #[derive(Clone)]
 pub struct DnsZone {
     pub address: SocketAddr,
     records: Arc<Mutex<HashMap<String, Vec<Vec<String>>>>>,
     delay: Arc<Mutex<Option<Duration>>>,
-    queries: Arc<AtomicUsize>,
 }
 
 impl DnsZone {
     pub async fn start() -> Self {
         let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
-        let zone = Self {
-            address: socket.local_addr().unwrap(),
-            records: Arc::default(),
-            delay: Arc::default(),
-            queries: Arc::default(),
-        };
+        let zone =
+            Self { address: socket.local_addr().unwrap(), records: Arc::default(), delay: Arc::default() };
         let serving = zone.clone();
         tokio::spawn(async move {
             let mut buffer = vec![0u8; 4096];
@@ -152,12 +143,7 @@ impl DnsZone {
         *self.delay.lock().unwrap() = delay;
     }
 
-    pub fn queries(&self) -> usize {
-        self.queries.load(Ordering::SeqCst)
-    }
-
     fn answer(&self, query: &Message) -> Message {
-        self.queries.fetch_add(1, Ordering::SeqCst);
         let (id, op_code) = (query.metadata.id, query.metadata.op_code);
         let Some(question) = query.queries.first() else {
             return Message::error_msg(id, op_code, ResponseCode::FormErr);
@@ -222,6 +208,8 @@ impl TestCa {
 #[derive(Clone)]
 pub enum ProofFile {
     Text(String),
+    /// No file: 404.
+    Missing,
     /// A redirect to this URL.
     Redirect(String),
 }
@@ -275,6 +263,7 @@ async fn proof_file(State((file, hits)): State<(Arc<Mutex<ProofFile>>, Arc<Atomi
     match file {
         ProofFile::Text(text) => ([(header::CONTENT_TYPE, "text/plain")], text).into_response(),
         ProofFile::Redirect(to) => (StatusCode::FOUND, [(header::LOCATION, to)]).into_response(),
+        ProofFile::Missing => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
@@ -338,6 +327,7 @@ async fn github_user(
 
 async fn github_memberships(
     State((accounts, requests)): State<(Accounts, Arc<AtomicUsize>)>,
+    Query(page): Query<Page>,
     headers: HeaderMap,
 ) -> Response {
     requests.fetch_add(1, Ordering::SeqCst);
@@ -347,7 +337,26 @@ async fn github_memberships(
         return (StatusCode::FORBIDDEN, axum::Json(message)).into_response();
     }
     let memberships: Vec<Value> = (account.orgs.iter())
+        .skip(page.per_page * (page.page.max(1) - 1))
+        .take(page.per_page)
         .map(|(org, role)| json!({"state": "active", "role": role, "organization": {"login": org}}))
         .collect();
     axum::Json(memberships).into_response()
+}
+
+/// GitHub's paging parameters, with its defaults.
+#[derive(serde::Deserialize)]
+struct Page {
+    #[serde(default = "first_page")]
+    page: usize,
+    #[serde(default = "thirty")]
+    per_page: usize,
+}
+
+fn first_page() -> usize {
+    1
+}
+
+fn thirty() -> usize {
+    30
 }

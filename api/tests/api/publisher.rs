@@ -446,8 +446,8 @@ async fn exchanges_and_the_writes_of_their_tokens_are_audited() {
     assert!(detail.contains("io.modelcontextprotocol.* is a blocked namespace"), "{detail}");
     let events = crate::audit::events(&audit_file, 3);
     assert_eq!(
-        (events[2]["action"].as_str(), events[2]["outcome"].as_str()),
-        (Some("exchange"), Some("refused"))
+        (events[2]["action"].as_str(), events[2]["outcome"].as_str(), events[2]["provider"].as_str()),
+        (Some("exchange"), Some("refused"), Some("registry:none"))
     );
     test.cleanup().await;
 }

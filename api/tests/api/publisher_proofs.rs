@@ -171,6 +171,11 @@ async fn http_proofs_read_the_well_known_file_over_https_and_never_follow_redire
     assert!(redirected.contains("it redirects (302"), "{redirected}");
     assert_eq!(elsewhere.hits(), 0);
 
+    // No file.
+    site.set(ProofFile::Missing);
+    let missing = detail(&exchange(&app, "http", &prover.body("example.com")).await, 401);
+    assert!(missing.contains("the server answered 404 Not Found"), "{missing}");
+
     // A file over 4,096 bytes.
     site.set(ProofFile::Text(format!("{}\n{}", prover.record(), "#".repeat(5 * 1024))));
     let large = detail(&exchange(&app, "http", &prover.body("example.com")).await, 401);
@@ -248,9 +253,17 @@ async fn github_access_tokens_grant_the_user_and_the_orgs_it_administers_and_say
         orgs: orgs.iter().map(|(org, role)| ((*org).to_owned(), (*role).to_owned())).collect(),
         read_org,
     };
+    // 130 organisations, on two pages of GitHub's answer; carol administers the 121st.
+    let org_names: Vec<String> = (0..130).map(|n| format!("org-{n}")).collect();
+    let orgs: Vec<(&str, &str)> = org_names
+        .iter()
+        .enumerate()
+        .map(|(n, org)| (org.as_str(), if n == 120 { "admin" } else { "member" }))
+        .collect();
     let github = GithubStandIn::start(HashMap::from([
         ("gho_alice".to_owned(), account("alice", &[("acme", "admin"), ("widgets", "member")], true)),
         ("gho_bob".to_owned(), account("bob", &[("acme", "admin")], false)),
+        ("gho_carol".to_owned(), account("carol", &orgs, true)),
     ]))
     .await;
     let methods = PublisherMethods {
@@ -289,8 +302,36 @@ async fn github_access_tokens_grant_the_user_and_the_orgs_it_administers_and_say
     let org = detail(&bob.publish(&server_json("io.github.acme/tool", "1.0.0")).await, 403);
     assert!(org.contains("could not list your organisation roles") && org.contains("read:org"), "{org}");
 
+    let carol = exchange(&app, "github-at", &json!({"github_token": "gho_carol"})).await;
+    assert_eq!(
+        permissions(&carol),
+        json!([{"action": "publish", "resource": "io.github.carol/*"}, {"action": "publish", "resource": "io.github.org-120/*"}])
+    );
+
     let unknown = detail(&exchange(&app, "github-at", &json!({"github_token": "gho_nobody"})).await, 401);
     assert!(unknown.contains("GitHub refused the token (401)"), "{unknown}");
-    assert!(github.requests() >= 5);
+    // alice: the user and one page; bob: the user and a 403; carol: the user and two pages; the unknown
+    // token: the user.
+    assert_eq!(github.requests(), 8);
+    test.cleanup().await;
+}
+
+#[tokio::test]
+async fn github_out_of_reach_is_503_not_the_callers_fault() {
+    let test = TestStore::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let methods = PublisherMethods {
+        github_at: Some(GithubAtMethod {
+            api_url: format!("http://{closed}").parse().unwrap(),
+            client_id: None,
+            timeout: Duration::from_secs(5),
+            outbound: Outbound { ca_cert_path: None, allow_private_ip: true },
+        }),
+        ..PublisherMethods::default()
+    };
+    let app = app_with(&test, auth(dir.path(), methods)).await;
+    let unreachable = detail(&exchange(&app, "github-at", &json!({"github_token": "gho_x"})).await, 503);
+    assert!(unreachable.starts_with(&format!("cannot reach GitHub at http://{closed}")), "{unreachable}");
     test.cleanup().await;
 }

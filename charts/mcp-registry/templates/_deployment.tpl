@@ -60,7 +60,6 @@ spec:
             - name: REGISTRY_WORKER__DATA_DIR
               value: /data
             {{- end }}
-
           ports:
             {{- if eq $component "api" }}
             - name: http

@@ -14,7 +14,7 @@ use super::signed::{self, DomainClaim, ProofError};
 
 /// Where a misplaced record is looked for, only to say so: the CLI's users sometimes publish there.
 const SELECTORS: [&str; 2] = ["_mcp-auth", "_mcp-registry"];
-/// How long each of those lookups may take.
+/// How long those lookups may take, together.
 const SELECTOR_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub struct DnsProof {
@@ -99,17 +99,18 @@ impl DnsProof {
         }
     }
 
-    /// Where a proof record was published instead of the apex, if anywhere: only to tell the caller.
+    /// Where a proof record was published instead of the apex, if anywhere: only to tell the caller. Both
+    /// names are asked at once, for at most [`SELECTOR_TIMEOUT`].
     pub async fn misplaced(&self, domain: &str) -> Option<String> {
-        for selector in SELECTORS {
-            let name = format!("{selector}.{domain}");
-            let lookup = tokio::time::timeout(SELECTOR_TIMEOUT, self.lookup(&name)).await;
-            if let Ok(Ok(records)) = lookup
-                && records.iter().any(|record| record.contains("v=MCPv1;"))
-            {
-                return Some(name);
-            }
-        }
-        None
+        let [auth, registry] = SELECTORS.map(|selector| format!("{selector}.{domain}"));
+        let holds_a_record = |name: String| async move {
+            // A failed or slow lookup is no hint.
+            let Ok(Ok(records)) = tokio::time::timeout(SELECTOR_TIMEOUT, self.lookup(&name)).await else {
+                return None;
+            };
+            records.iter().any(|record| record.contains("v=MCPv1;")).then_some(name)
+        };
+        let (auth, registry) = tokio::join!(holds_a_record(auth), holds_a_record(registry));
+        auth.or(registry)
     }
 }

@@ -171,7 +171,7 @@ impl GithubApi {
             ));
         }
         if status != reqwest::StatusCode::OK {
-            return Err(ProofError::Refused(format!("GitHub answered {status} to GET /user")));
+            return Err(ProofError::Unavailable(format!("GitHub answered {status} to GET /user")));
         }
         let user: User = serde_json::from_slice(&body)
             .map_err(|e| ProofError::Refused(format!("GitHub's answer to GET /user has no login: {e}")))?;
@@ -185,10 +185,14 @@ impl GithubApi {
         for page in 1..=MAX_PAGES {
             let path = format!("/user/memberships/orgs?state=active&per_page={PER_PAGE}&page={page}");
             let (status, body) = self.get(token, &path).await?;
-            if status != reqwest::StatusCode::OK {
-                // 403 or 404: the token may not read organisation memberships (no read:org).
+            if matches!(status, reqwest::StatusCode::FORBIDDEN | reqwest::StatusCode::NOT_FOUND) {
+                // The token may not read organisation memberships (no read:org).
                 tracing::debug!(%status, login = %user.login, "the GitHub token cannot list organisation roles");
                 return Ok(GithubUser { login: user.login, admin_orgs, orgs_unseen: true });
+            }
+            if status != reqwest::StatusCode::OK {
+                let detail = format!("GitHub answered {status} to GET /user/memberships/orgs");
+                return Err(ProofError::Unavailable(detail));
             }
             let memberships: Vec<Membership> = serde_json::from_slice(&body).map_err(|e| {
                 ProofError::Refused(format!("GitHub's organisation memberships are unreadable: {e}"))
@@ -211,7 +215,7 @@ impl GithubApi {
     async fn get(&self, token: &str, path: &str) -> Result<(reqwest::StatusCode, Vec<u8>), ProofError> {
         let url = format!("{}{path}", self.api_url);
         let unreachable =
-            |why: String| ProofError::Refused(format!("cannot reach GitHub at {}: {why}", self.api_url));
+            |why: String| ProofError::Unavailable(format!("cannot reach GitHub at {}: {why}", self.api_url));
         let parsed = reqwest::Url::parse(&url).map_err(|e| unreachable(e.to_string()))?;
         check_literal(&parsed, self.allow_private).map_err(|e| unreachable(e.to_string()))?;
         let response = (self.client.get(parsed))
@@ -234,6 +238,11 @@ fn refused(why: impl std::fmt::Display) -> ProofError {
 
 impl From<Rejection> for ProofError {
     fn from(rejection: Rejection) -> Self {
-        refused(rejection)
+        match rejection {
+            Rejection::KeysNotLoaded => Self::Unavailable(
+                "the GitHub Actions issuer's key set is not loaded yet: try again shortly".into(),
+            ),
+            other => refused(other),
+        }
     }
 }

@@ -11,12 +11,15 @@ use p384::ecdsa::signature::Verifier as _;
 /// How far a signed timestamp may lie from this registry's clock, either way, as upstream.
 pub const WINDOW_SECONDS: i64 = 15;
 
-/// Why a proof is refused: bad input (400), or a proof that does not hold (401), with a detail saying what
-/// to fix.
+/// Why a proof is refused: bad input (400), a proof that does not hold (401), or a partner that cannot
+/// answer (503), with a detail saying what to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProofError {
     BadRequest(String),
     Refused(String),
+    /// A partner of the registry's (GitHub, or the key set of GitHub Actions) cannot answer: 503, not the
+    /// caller's fault.
+    Unavailable(String),
 }
 
 /// The domain as a DNS name of two labels at least: never an IP literal, `localhost` or a bad label.
@@ -24,8 +27,9 @@ pub enum ProofError {
 pub fn domain(raw: &str) -> Result<String, ProofError> {
     let bad = |why: &str| Err(ProofError::BadRequest(format!("domain {raw:?} {why}")));
     let domain = raw.trim().trim_end_matches('.').to_ascii_lowercase();
-    if domain.parse::<std::net::IpAddr>().is_ok() || domain.starts_with('[') {
-        return bad("is an IP address: a proof is for a domain name");
+    // As URLs read hosts: `127.0x1` and `2130706433` are IPv4 addresses there, whatever their labels look like.
+    if !matches!(url::Host::parse(&domain), Ok(url::Host::Domain(_))) {
+        return bad("is an IP address, or not a host name: a proof is for a domain name");
     }
     if domain.is_empty() || domain.len() > 253 {
         return bad("must be a domain name of 1 to 253 characters");
@@ -58,11 +62,11 @@ pub fn timestamp(raw: &str, now: DateTime<Utc>) -> Result<(), ProofError> {
             "timestamp {raw:?} is not an RFC 3339 time such as 2026-04-25T12:00:00Z"
         ))
     })?;
-    let skew = signed.with_timezone(&Utc).signed_duration_since(now).num_seconds();
-    if skew.abs() <= WINDOW_SECONDS {
+    let skew = signed.with_timezone(&Utc).signed_duration_since(now).num_milliseconds();
+    if skew.abs() <= WINDOW_SECONDS * 1000 {
         return Ok(());
     }
-    let (amount, side) = if skew < 0 { (-skew, "behind") } else { (skew, "ahead of") };
+    let (amount, side) = if skew < 0 { (-skew / 1000, "behind") } else { (skew / 1000, "ahead of") };
     Err(ProofError::Refused(format!(
         "the signed timestamp is {amount} s {side} this registry's clock; it must be within {WINDOW_SECONDS} s: \
          check the signing machine's clock, and sign again"
@@ -220,6 +224,8 @@ mod tests {
         assert_eq!(domain("Example.COM.").unwrap(), "example.com");
         assert_eq!(domain("a-b.example.co.uk").unwrap(), "a-b.example.co.uk");
         for bad in [
+            "127.0x1",
+            "0x7f.1",
             "127.0.0.1",
             "::1",
             "[::1]",

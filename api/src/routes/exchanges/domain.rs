@@ -23,7 +23,8 @@ const SHAPE: &str = r#"{"domain": "…", "timestamp": "…", "signed_timestamp":
 pub struct DomainProofIn {
     /// The domain proved, e.g. `example.com`.
     pub domain: String,
-    /// The time signed, in RFC 3339 UTC (`2026-04-25T12:00:00Z`); within 15 s of the registry's clock.
+    /// The time signed, in RFC 3339 (the CLI sends UTC: `2026-04-25T12:00:00Z`); within 15 s of the
+    /// registry's clock.
     pub timestamp: String,
     /// The signature of the timestamp's bytes, in hex: Ed25519, or ECDSA P-384 as `r || s`.
     pub signed_timestamp: String,

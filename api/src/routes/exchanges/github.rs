@@ -27,6 +27,7 @@ use crate::state::AppState;
         (status = 400, description = "The body is not {\"oidc_token\": \"…\"}", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "The token was refused (issuer, signature, expiry, audience, owner or repository), or a namespace is blocked", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The method is off", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The issuer's key set is not loaded yet", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn exchange_github_oidc(
@@ -59,8 +60,9 @@ pub struct GithubAtIn {
     responses(
         (status = 200, body = IssuedToken),
         (status = 400, description = "The body is not {\"github_token\": \"…\"}", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "GitHub refused the token or could not be reached, or a namespace is blocked", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "GitHub refused the token, or a namespace is blocked", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The method is off", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "GitHub cannot be reached or answered with an error", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn exchange_github_at(

@@ -99,7 +99,10 @@ struct Exchange<'a> {
 
 impl<'a> Exchange<'a> {
     fn begin(state: &'a AppState, audit: AuditSlot, method: &'static str) -> Self {
-        audit.note(|facts| facts.exchange = Some(method));
+        audit.note(|facts| {
+            facts.exchange = Some(method);
+            facts.provider = Some(format!("registry:{method}"));
+        });
         Self { state, audit, method }
     }
 
@@ -134,16 +137,17 @@ impl<'a> Exchange<'a> {
             .map_err(|e| self.fail(ProofError::BadRequest(format!("the body must be {shape}: {e}"))))
     }
 
-    /// A proof that failed: 400 for bad input, 401 for a proof that did not hold; counted and audited.
+    /// A proof that failed: 400 for bad input, 401 for a proof that did not hold, 503 when a partner cannot
+    /// answer; counted and audited.
     fn fail(&self, error: ProofError) -> ApiError {
-        match error {
-            ProofError::Refused(detail) => self.refuse(detail),
-            ProofError::BadRequest(detail) => {
-                self.count("refused");
-                self.audit.note(|facts| facts.detail = Some(detail.clone()));
-                ApiError::BadRequest(detail)
-            }
-        }
+        let (detail, answer): (String, fn(String) -> ApiError) = match error {
+            ProofError::Refused(detail) => return self.refuse(detail),
+            ProofError::BadRequest(detail) => (detail, ApiError::BadRequest),
+            ProofError::Unavailable(detail) => (detail, ApiError::Unavailable),
+        };
+        self.count("refused");
+        self.audit.note(|facts| facts.detail = Some(detail.clone()));
+        answer(detail)
     }
 
     /// A 401 for a proof that did not hold, counted and audited.
@@ -169,10 +173,7 @@ impl<'a> Exchange<'a> {
         grant: &RegistryGrant,
     ) -> Result<Json<IssuedToken>, ApiError> {
         let described = grant.describe();
-        self.audit.note(|facts| {
-            facts.provider = Some(format!("registry:{}", self.method));
-            facts.subject = Some(subject.to_owned());
-        });
+        self.audit.note(|facts| facts.subject = Some(subject.to_owned()));
         match tokens.issue(grant, subject) {
             Ok(issued) => {
                 self.count("granted");
