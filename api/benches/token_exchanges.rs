@@ -59,7 +59,7 @@ async fn main() {
     let cases = [
         ("none", "nothing (the reference)"),
         ("dns", "one TXT lookup (UDP), Ed25519"),
-        ("http", "one HTTPS GET (a new TLS connection), Ed25519"),
+        ("http", "one HTTPS GET (a kept-alive connection), Ed25519"),
         ("github-oidc", "nothing (key set loaded), RS256"),
     ];
     // Each exchange's body, signed now.
