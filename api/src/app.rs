@@ -30,7 +30,7 @@ use crate::auth::proofs::Proofs;
 use crate::auth::{Authenticator, RegistryTokens};
 use crate::http_cache::{read_headers, reread_after_writes};
 use crate::middleware::{RequestSpan, ResponseLog, limit_duration, normalize_url, track_requests};
-use crate::names::REQUEST_ID;
+use crate::names::{MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, REQUEST_ID};
 use crate::page_cache::PageCache;
 use crate::registry_set;
 use crate::routes;
@@ -232,7 +232,11 @@ impl Application {
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors);
     let request_timeout = state.config.server.request_timeout;
-    routes::router()
+    let mut routes = routes::router();
+    if state.config.mcp.enabled {
+        routes = routes.route_service(crate::mcp::MCP_PATH, crate::mcp::service(state.clone()));
+    }
+    routes
         .layer(axum::middleware::from_fn_with_state(state.clone(), reread_after_writes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token))
         .layer(axum::middleware::from_fn(normalize_url))
@@ -264,7 +268,22 @@ fn cors_layer(config: &CorsConfig) -> CorsLayer {
             Method::PATCH,
             Method::DELETE,
         ])
-        .allow_headers([header::ACCEPT, header::CONTENT_TYPE, header::AUTHORIZATION])
+        .allow_headers([
+            header::ACCEPT,
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            // What a browser MCP client sends to /mcp.
+            MCP_PROTOCOL_VERSION,
+            MCP_METHOD,
+            MCP_NAME,
+            MCP_SESSION_ID,
+        ])
         // A browser client follows the auth flow from `WWW-Authenticate`.
-        .expose_headers([REQUEST_ID, header::LOCATION, header::WWW_AUTHENTICATE, header::ETAG])
+        .expose_headers([
+            REQUEST_ID,
+            header::LOCATION,
+            header::WWW_AUTHENTICATE,
+            header::ETAG,
+            MCP_SESSION_ID,
+        ])
 }

@@ -7,6 +7,7 @@ pub mod body;
 pub mod error;
 pub mod extract;
 pub mod http_cache;
+pub mod mcp;
 pub mod middleware;
 pub mod names;
 pub mod page_cache;

@@ -6,5 +6,13 @@ use axum::http::HeaderName;
 /// The header that carries a request's id, echoed or made.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The MCP request headers a browser client sends to `/mcp` (2025-06-18 on), which CORS must allow.
+pub const MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
+pub const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
+pub const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
+/// Sent by clients of the handshake era; `/mcp` keeps no sessions, but a browser client must not be refused
+/// for sending it.
+pub const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+
 /// Where Swagger UI lives; `/docs` redirects to it.
 pub const DOCS_PATH: &str = "/docs/";

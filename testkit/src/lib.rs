@@ -296,6 +296,7 @@ pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> 
         server: ServerConfig { internal_address: ([127, 0, 0, 1], 0).into(), ..ServerConfig::default() },
         shutdown: ShutdownConfig { drain: Duration::ZERO, ..ShutdownConfig::default() },
         cors: CorsConfig::default(),
+        mcp: registry_runtime::config::McpConfig::default(),
         audit: AuditConfig::default(),
         cache: registry_runtime::config::CacheConfig::default(),
         metrics: registry_runtime::config::MetricsConfig::default(),

@@ -252,11 +252,12 @@ pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' ')).then_some(token)
 }
 
-/// Whether a request changes something; `POST …/validate` stores nothing and is a read, and a token
-/// exchange changes nothing stored.
+/// Whether a request changes something; `POST …/validate` stores nothing and is a read, a token exchange
+/// changes nothing stored, and every tool of `POST /mcp` is read-only.
 pub fn is_write(method: &Method, path: &str) -> bool {
     !(matches!(*method, Method::GET | Method::HEAD)
-        || (*method == Method::POST && (path.ends_with("/validate") || is_exchange(path))))
+        || (*method == Method::POST
+            && (path.ends_with("/validate") || is_exchange(path) || path == crate::mcp::MCP_PATH)))
 }
 
 #[cfg(test)]

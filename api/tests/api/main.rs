@@ -8,6 +8,7 @@ mod docs;
 mod helpers;
 mod http_cache;
 mod lifecycle;
+mod mcp;
 mod oidc_e2e;
 mod ops;
 mod page_cache;

@@ -69,6 +69,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub shutdown: ShutdownConfig,
     pub cors: CorsConfig,
+    pub mcp: McpConfig,
     pub audit: AuditConfig,
     pub cache: CacheConfig,
     pub metrics: MetricsConfig,
@@ -100,6 +101,21 @@ pub struct CorsConfig {
 impl Default for CorsConfig {
     fn default() -> Self {
         Self { allowed_origins: vec!["*".to_owned()] }
+    }
+}
+
+/// The registry as an MCP server: the stateless Streamable HTTP endpoint `/mcp` on the public listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct McpConfig {
+    pub enabled: bool,
+    /// The `Host` values `/mcp` answers (a name without a port matches any port); empty: any host.
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        Self { enabled: true, allowed_hosts: Vec::new() }
     }
 }
 

@@ -19,6 +19,7 @@ pub struct RawConfig {
     pub server: Option<Value>,
     pub shutdown: Option<Value>,
     pub cors: Option<Value>,
+    pub mcp: Option<Value>,
     pub audit: Option<Value>,
     pub cache: Option<Value>,
     pub metrics: Option<Value>,
@@ -278,6 +279,14 @@ pub struct RawShutdown {
 pub struct RawBackoff {
     pub min: Option<String>,
     pub max: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawMcp {
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

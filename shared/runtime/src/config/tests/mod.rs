@@ -440,3 +440,19 @@ registries:
         ]
     );
 }
+
+#[test]
+fn mcp_is_on_by_default_and_its_allowed_hosts_are_host_names() {
+    let config =
+        Config::from_yaml("registries: [{name: m, managed: {}}]\nauth: {mode: anonymous}\n", no_env())
+            .unwrap();
+    assert_eq!(config.mcp, McpConfig { enabled: true, allowed_hosts: Vec::new() });
+    let hosts = "registries: [{name: m, managed: {}}]\nauth: {mode: anonymous}\nmcp: {allowedHosts: [registry.example.com, 'localhost:8080', 'a/b', '']}\n";
+    assert_eq!(
+        problems(hosts),
+        [
+            "mcp.allowedHosts[2]: \"a/b\" is not a host name, with or without a port",
+            "mcp.allowedHosts[3]: \"\" is not a host name, with or without a port",
+        ]
+    );
+}

@@ -196,6 +196,7 @@ fn sections(check: &mut Check, raw: RawConfig, environment: &Environment) -> Opt
     let server = server(check, raw.server);
     let shutdown = shutdown(check, raw.shutdown);
     let cors = cors(check, raw.cors);
+    let mcp = mcp(check, raw.mcp);
     let audit = audit(check, raw.audit);
     let cache = cache(check, raw.cache);
     let metrics = match raw.metrics.and_then(|value| check.section::<RawMetrics>("metrics", value)) {
@@ -217,6 +218,7 @@ fn sections(check: &mut Check, raw: RawConfig, environment: &Environment) -> Opt
         server: server?,
         shutdown: shutdown?,
         cors: cors?,
+        mcp,
         audit: audit?,
         cache: cache?,
         metrics,
@@ -366,6 +368,26 @@ fn shutdown(check: &mut Check, value: Option<Value>) -> Option<ShutdownConfig> {
     let drain = check.duration_or_zero("shutdown.drain", raw.drain.as_deref(), defaults.drain);
     let grace = check.duration("shutdown.grace", raw.grace.as_deref(), Some(defaults.grace));
     Some(ShutdownConfig { drain: drain?, grace: grace? })
+}
+
+/// `mcp`: on unless `enabled: false`; each allowed host a host name or address, with a port or without.
+fn mcp(check: &mut Check, value: Option<Value>) -> McpConfig {
+    let Some(raw) = value.and_then(|value| check.section::<RawMcp>("mcp", value)) else {
+        return McpConfig::default();
+    };
+    for (i, host) in raw.allowed_hosts.iter().enumerate() {
+        let parsed = Url::parse(&format!("http://{host}/"));
+        let bare = parsed
+            .as_ref()
+            .is_ok_and(|url| url.path() == "/" && url.username().is_empty() && url.query().is_none());
+        if host.trim().is_empty() || !bare {
+            check.fail(
+                format!("mcp.allowedHosts[{i}]"),
+                format!("{host:?} is not a host name, with or without a port"),
+            );
+        }
+    }
+    McpConfig { enabled: raw.enabled.unwrap_or(true), allowed_hosts: raw.allowed_hosts }
 }
 
 fn cors(check: &mut Check, value: Option<Value>) -> Option<CorsConfig> {

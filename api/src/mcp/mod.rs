@@ -1,0 +1,111 @@
+//! The registry as an MCP server: a stateless Streamable HTTP endpoint at `/mcp` (rmcp), so that any replica
+//! answers any request, with read-only tools over the same store queries as the REST reads. Authentication
+//! is the REST API's: `require_token` runs before it, and `/mcp` is a read.
+
+mod tools;
+
+use std::sync::Arc;
+
+use axum::http::request::Parts;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::Extension;
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::transport::StreamableHttpServerConfig;
+use rmcp::transport::StreamableHttpService;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::{ServerHandler, tool, tool_handler, tool_router};
+
+use crate::auth::Principal;
+use crate::state::AppState;
+use tools::{
+    GetServerArgs, ListVersionsArgs, RegistriesOut, SearchArgs, SearchOut, ServerOut, ToolFailure,
+    VersionsOut,
+};
+
+/// The path of the endpoint.
+pub const MCP_PATH: &str = "/mcp";
+
+/// The largest JSON-RPC request body `/mcp` reads (413 above).
+const MAX_REQUEST_BYTES: usize = 256 * 1024;
+
+/// One request's handler: the application state and the tools, built once.
+#[derive(Clone)]
+pub struct RegistryMcp {
+    state: AppState,
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl RegistryMcp {
+    /// Search the catalogue: the latest version of each server whose name, title or description contains
+    /// `query` (every server without one), a page at a time.
+    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    async fn search_servers(
+        &self,
+        Parameters(args): Parameters<SearchArgs>,
+    ) -> Result<Json<SearchOut>, ToolFailure> {
+        tools::search(&self.state, args).await.map(Json)
+    }
+
+    /// One server version (the latest unless `version` is given): its server.json, with its packages,
+    /// remotes and install details, and the registry's metadata (status, publish and update times).
+    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    async fn get_server(
+        &self,
+        Parameters(args): Parameters<GetServerArgs>,
+    ) -> Result<Json<ServerOut>, ToolFailure> {
+        tools::get(&self.state, args).await.map(Json)
+    }
+
+    /// Every version of a server, newest publish first, with its status and publish time.
+    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    async fn list_versions(
+        &self,
+        Parameters(args): Parameters<ListVersionsArgs>,
+    ) -> Result<Json<VersionsOut>, ToolFailure> {
+        tools::versions(&self.state, args).await.map(Json)
+    }
+
+    /// The registries this catalogue aggregates: each one's kind, server count, last successful sync and
+    /// sync phase. Needs a token whenever the registry has authentication on, as the extension API does.
+    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    async fn list_registries(
+        &self,
+        Extension(parts): Extension<Parts>,
+    ) -> Result<Json<RegistriesOut>, ToolFailure> {
+        if self.state.authenticator.is_some() && parts.extensions.get::<Principal>().is_none() {
+            return Err(ToolFailure::Tool(
+                "list_registries needs a token: sources and sync state are not public (send Authorization: Bearer …)".into(),
+            ));
+        }
+        tools::registries(&self.state).await.map(Json)
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for RegistryMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("mcp-registry", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "The MCP server catalogue of this organisation. search_servers finds servers by what they do; \
+                 get_server gives one server's packages, remotes and settings.",
+            )
+    }
+}
+
+/// The `/mcp` service: stateless (no sessions, JSON answers), any `Host` unless `mcp.allowedHosts` lists
+/// some.
+pub fn service(state: AppState) -> StreamableHttpService<RegistryMcp, NeverSessionManager> {
+    let hosts = state.config.mcp.allowed_hosts.clone();
+    let mut config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_sse_keep_alive(None)
+        .with_max_request_body_bytes(MAX_REQUEST_BYTES);
+    config = if hosts.is_empty() { config.disable_allowed_hosts() } else { config.with_allowed_hosts(hosts) };
+    let tool_router = RegistryMcp::tool_router();
+    let handler = RegistryMcp { state, tool_router };
+    StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(NeverSessionManager::default()), config)
+}

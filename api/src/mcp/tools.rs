@@ -1,0 +1,311 @@
+//! The tools' arguments and answers, and the reads behind them: the same store queries as the REST reads,
+//! so a tool is as fresh as `GET /v0.1/servers`.
+
+use registry_core::model::Status;
+use registry_store::{Cursor, ListQuery, Scope, StoredVersion, VersionSelector};
+use rmcp::ErrorData;
+use rmcp::handler::server::tool::IntoCallToolResult;
+use rmcp::model::{CallToolResult, ContentBlock};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::extract::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchArgs {
+    /// A case-insensitive substring of the name, title or description, as the REST API's `search`.
+    pub query: Option<String>,
+    /// Only this registry's servers; every registry when left out.
+    pub registry: Option<String>,
+    /// Servers per page, 1 to 100; 30 when left out.
+    pub limit: Option<u32>,
+    /// The `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One server, as a search lists it: its latest version.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerSummary {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub version: String,
+    /// `active` or `deprecated`.
+    pub status: String,
+    pub registry: String,
+    /// The `registryType` of each package (`npm`, `pypi`, `oci`, …).
+    pub package_types: Vec<String>,
+    /// The transport of each remote (`streamable-http`, `sse`).
+    pub remote_transports: Vec<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchOut {
+    pub servers: Vec<ServerSummary>,
+    /// Pass it as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetServerArgs {
+    /// The server's name, e.g. `io.github.user/weather`.
+    pub name: String,
+    /// A version; the latest when left out.
+    pub version: Option<String>,
+    /// Only this registry; the aggregated view (the first registry in precedence order) when left out.
+    pub registry: Option<String>,
+}
+
+/// A server version: its server.json and the registry's metadata, as `GET …/versions/{version}` answers.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ServerOut {
+    pub server: Value,
+    #[serde(rename = "_meta")]
+    pub meta: Value,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListVersionsArgs {
+    /// The server's name.
+    pub name: String,
+    /// Only this registry; the aggregated view when left out.
+    pub registry: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionOut {
+    pub version: String,
+    pub status: String,
+    pub published_at: String,
+    pub is_latest: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct VersionsOut {
+    pub name: String,
+    /// Newest publish first; deleted versions are left out.
+    pub versions: Vec<VersionOut>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryOut {
+    pub name: String,
+    /// `file`, `git`, `api`, `managed` or `kubernetes`.
+    pub kind: String,
+    pub server_count: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_sync: Option<String>,
+    /// The sync phase: `idle`, `syncing`, `complete` or `failed`.
+    pub phase: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RegistriesOut {
+    pub registries: Vec<RegistryOut>,
+}
+
+/// Why a tool call has no answer: bad arguments (a JSON-RPC invalid-params error naming the field), or a
+/// tool error (`isError`) the agent can act on, such as an unknown server.
+#[derive(Debug)]
+pub enum ToolFailure {
+    Invalid(ErrorData),
+    Tool(String),
+}
+
+impl IntoCallToolResult for ToolFailure {
+    fn into_call_tool_result(self) -> Result<rmcp::model::CallToolResponse, ErrorData> {
+        match self {
+            Self::Invalid(error) => Err(error),
+            Self::Tool(text) => Ok(CallToolResult::error(vec![ContentBlock::text(text)]).into()),
+        }
+    }
+}
+
+impl From<registry_store::StoreError> for ToolFailure {
+    fn from(error: registry_store::StoreError) -> Self {
+        tracing::warn!(error = %error, "an MCP tool could not read the store");
+        Self::Invalid(ErrorData::internal_error(
+            "the registry cannot read its database right now; try again",
+            None,
+        ))
+    }
+}
+
+fn invalid(field: &str, why: impl std::fmt::Display) -> ToolFailure {
+    ToolFailure::Invalid(ErrorData::invalid_params(format!("{field}: {why}"), None))
+}
+
+/// The registries served; none before the stored set is first read.
+fn registry_set(
+    state: &AppState,
+) -> Result<std::sync::Arc<[registry_runtime::config::RegistryConfig]>, ToolFailure> {
+    state.registries.current().ok_or_else(|| {
+        ToolFailure::Invalid(ErrorData::internal_error("the registry set is not read yet; try again", None))
+    })
+}
+
+/// The view a `registry` argument names: one stored registry, or all of them.
+fn scope(state: &AppState, registry: Option<&str>) -> Result<Scope, ToolFailure> {
+    let Some(raw) = registry else { return Ok(Scope::Aggregated) };
+    let known = registry_set(state)?;
+    known
+        .iter()
+        .find(|registry| registry.name.as_str() == raw)
+        .map(|registry| Scope::Registry(registry.name.clone()))
+        .ok_or_else(|| invalid("registry", format!("no registry is named {raw:?}")))
+}
+
+/// The parts of a server.json a summary shows.
+#[derive(Deserialize)]
+struct Shown {
+    title: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    packages: Vec<Typed>,
+    #[serde(default)]
+    remotes: Vec<Typed>,
+}
+
+#[derive(Deserialize)]
+struct Typed {
+    #[serde(rename = "registryType", alias = "type")]
+    kind: Option<String>,
+}
+
+fn summary(version: StoredVersion) -> ServerSummary {
+    // A stored body is a checked server.json; one that does not read shows its name and version only.
+    let shown: Option<Shown> = serde_json::from_str(version.body.get()).ok();
+    let kinds = |typed: &[Typed]| typed.iter().filter_map(|t| t.kind.clone()).collect::<Vec<_>>();
+    ServerSummary {
+        package_types: shown.as_ref().map(|s| kinds(&s.packages)).unwrap_or_default(),
+        remote_transports: shown.as_ref().map(|s| kinds(&s.remotes)).unwrap_or_default(),
+        title: shown.as_ref().and_then(|s| s.title.clone()),
+        description: shown.and_then(|s| s.description),
+        name: version.name,
+        version: version.version,
+        status: status(version.official.status),
+        registry: version.registry.to_string(),
+    }
+}
+
+fn status(status: Status) -> String {
+    status.as_str().to_owned()
+}
+
+pub async fn search(state: &AppState, args: SearchArgs) -> Result<SearchOut, ToolFailure> {
+    let limit = args.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(invalid("limit", format!("must be from 1 to {MAX_LIMIT}")));
+    }
+    let cursor = args.cursor.as_deref().map(Cursor::decode).transpose().map_err(|e| invalid("cursor", e))?;
+    let query = ListQuery {
+        scope: scope(state, args.registry.as_deref())?,
+        cursor,
+        limit,
+        search: args.query.filter(|query| !query.is_empty()),
+        version: Some(VersionSelector::Latest),
+        updated_since: None,
+        include_deleted: false,
+    };
+    let page = state.store.list_servers(&query).await?;
+    Ok(SearchOut {
+        servers: page.items.into_iter().map(summary).collect(),
+        next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
+    })
+}
+
+pub async fn get(state: &AppState, args: GetServerArgs) -> Result<ServerOut, ToolFailure> {
+    let scope = scope(state, args.registry.as_deref())?;
+    let selector = VersionSelector::parse(args.version.as_deref().unwrap_or("latest"));
+    let Some(found) = state.store.get_version(&scope, &args.name, &selector, false).await? else {
+        let asked = match &args.version {
+            Some(version) => format!("{} version {version}", args.name),
+            None => args.name.clone(),
+        };
+        return Err(ToolFailure::Tool(not_found(state, &scope, &asked, &args.name).await?));
+    };
+    let response = serde_json::to_value(&found)
+        .map_err(|e| ToolFailure::Invalid(ErrorData::internal_error(e.to_string(), None)))?;
+    let (server, meta) = match response {
+        Value::Object(mut fields) => {
+            (fields.remove("server").unwrap_or_default(), fields.remove("_meta").unwrap_or_default())
+        }
+        _ => (Value::Null, Value::Null),
+    };
+    Ok(ServerOut { server, meta })
+}
+
+pub async fn versions(state: &AppState, args: ListVersionsArgs) -> Result<VersionsOut, ToolFailure> {
+    let scope = scope(state, args.registry.as_deref())?;
+    let versions = state.store.list_versions(&scope, &args.name, false).await?;
+    if versions.is_empty() {
+        return Err(ToolFailure::Tool(not_found(state, &scope, &args.name, &args.name).await?));
+    }
+    Ok(VersionsOut {
+        name: args.name,
+        versions: versions
+            .into_iter()
+            .map(|v| VersionOut {
+                version: v.version,
+                status: status(v.official.status),
+                published_at: v.official.published_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                is_latest: v.official.is_latest,
+            })
+            .collect(),
+    })
+}
+
+/// What a tool says of a name it does not know: what was asked, and servers whose names come close.
+async fn not_found(state: &AppState, scope: &Scope, asked: &str, name: &str) -> Result<String, ToolFailure> {
+    // The part after the namespace is what people misremember least.
+    let stem = name.rsplit('/').next().unwrap_or(name);
+    let query = ListQuery {
+        scope: scope.clone(),
+        cursor: None,
+        limit: 5,
+        search: Some(stem.to_owned()),
+        version: Some(VersionSelector::Latest),
+        updated_since: None,
+        include_deleted: false,
+    };
+    let close: Vec<String> =
+        state.store.list_servers(&query).await?.items.into_iter().map(|v| v.name).collect();
+    Ok(if close.is_empty() {
+        format!(
+            "no server {asked} in this registry; search_servers finds servers by words of their name or description"
+        )
+    } else {
+        format!("no server {asked} in this registry; close by name: {}", close.join(", "))
+    })
+}
+
+pub async fn registries(state: &AppState) -> Result<RegistriesOut, ToolFailure> {
+    let known = registry_set(state)?;
+    let mut registries = Vec::new();
+    for registry in known.iter() {
+        let sync = state.store.sync_status(&registry.name).await?;
+        registries.push(RegistryOut {
+            name: registry.name.to_string(),
+            kind: registry.source.kind().to_owned(),
+            server_count: sync.as_ref().map_or(0, |s| s.server_count),
+            last_sync: sync
+                .as_ref()
+                .and_then(|s| s.last_success_at)
+                .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            phase: sync.as_ref().map_or("idle", |s| s.phase.as_str()).to_owned(),
+        });
+    }
+    Ok(RegistriesOut { registries })
+}
