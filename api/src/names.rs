@@ -6,6 +6,9 @@ use axum::http::HeaderName;
 /// The header that carries a request's id, echoed or made.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Where the registry's MCP endpoint lives: a read, whatever its method.
+pub const MCP_PATH: &str = "/mcp";
+
 /// The MCP request headers a browser client sends to `/mcp` (2025-06-18 on), which CORS must allow.
 pub const MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
 pub const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");

@@ -257,7 +257,7 @@ pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 pub fn is_write(method: &Method, path: &str) -> bool {
     !(matches!(*method, Method::GET | Method::HEAD)
         || (*method == Method::POST
-            && (path.ends_with("/validate") || is_exchange(path) || path == crate::mcp::MCP_PATH)))
+            && (path.ends_with("/validate") || is_exchange(path) || path == crate::names::MCP_PATH)))
 }
 
 #[cfg(test)]

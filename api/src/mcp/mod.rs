@@ -17,14 +17,12 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 
 use crate::auth::Principal;
+pub use crate::names::MCP_PATH;
 use crate::state::AppState;
 use tools::{
     GetServerArgs, ListVersionsArgs, RegistriesOut, SearchArgs, SearchOut, ServerOut, ToolFailure,
     VersionsOut,
 };
-
-/// The path of the endpoint.
-pub const MCP_PATH: &str = "/mcp";
 
 /// The largest JSON-RPC request body `/mcp` reads (413 above).
 const MAX_REQUEST_BYTES: usize = 256 * 1024;
