@@ -19,9 +19,10 @@ use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 use crate::auth::Principal;
 pub use crate::names::MCP_PATH;
 use crate::state::AppState;
+use registry_core::install::InstallConfig;
 use tools::{
-    GetServerArgs, ListVersionsArgs, RegistriesOut, SearchArgs, SearchOut, ServerOut, ToolFailure,
-    VersionsOut,
+    GetServerArgs, InstallArgs, ListVersionsArgs, RegistriesOut, SearchArgs, SearchOut, ServerOut,
+    ToolFailure, VersionsOut,
 };
 
 /// The largest JSON-RPC request body `/mcp` reads (413 above).
@@ -63,6 +64,17 @@ impl RegistryMcp {
         Parameters(args): Parameters<ListVersionsArgs>,
     ) -> Result<Json<VersionsOut>, ToolFailure> {
         tools::versions(&self.state, args).await.map(Json)
+    }
+
+    /// The configuration that installs a server in a client (vscode, claude-desktop, claude-code, cursor or
+    /// toolhive): a remote's URL and headers, or the command, arguments and environment of a package, with
+    /// `{placeholders}` for the values the server.json cannot give (secrets), each listed in `toFill`.
+    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    async fn get_install_config(
+        &self,
+        Parameters(args): Parameters<InstallArgs>,
+    ) -> Result<Json<InstallConfig>, ToolFailure> {
+        tools::install(&self.state, args).await.map(Json)
     }
 
     /// The registries this catalogue aggregates: each one's kind, server count, last successful sync and

@@ -1,7 +1,8 @@
 //! The tools' arguments and answers, and the reads behind them: the same store queries as the REST reads,
 //! so a tool is as fresh as `GET /v0.1/servers`.
 
-use registry_core::model::Status;
+use registry_core::install::{Client, InstallConfig, install_config};
+use registry_core::model::{ServerDetail, Status};
 use registry_store::{Cursor, ListQuery, Scope, StoredVersion, VersionSelector};
 use rmcp::ErrorData;
 use rmcp::handler::server::tool::IntoCallToolResult;
@@ -75,6 +76,19 @@ pub struct ServerOut {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct InstallArgs {
+    /// The server's name.
+    pub name: String,
+    /// A version; the latest when left out.
+    pub version: Option<String>,
+    /// The client to configure.
+    pub client: Client,
+    /// Only this registry; the aggregated view when left out.
+    pub registry: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ListVersionsArgs {
     /// The server's name.
     pub name: String,
@@ -116,18 +130,20 @@ pub struct RegistriesOut {
     pub registries: Vec<RegistryOut>,
 }
 
-/// Why a tool call has no answer: bad arguments (a JSON-RPC invalid-params error naming the field), or a
-/// tool error (`isError`) the agent can act on, such as an unknown server.
+/// Why a tool call has no answer: a tool error (`isError`) the agent can act on (an argument it should
+/// change, naming the field, or an unknown server), or a JSON-RPC error when the registry itself cannot
+/// answer. Argument errors are tool errors as MCP 2025-11-25 asks (so that a model can correct itself), as
+/// rmcp reports the arguments that do not fit the input schema.
 #[derive(Debug)]
 pub enum ToolFailure {
-    Invalid(ErrorData),
+    Internal(ErrorData),
     Tool(String),
 }
 
 impl IntoCallToolResult for ToolFailure {
     fn into_call_tool_result(self) -> Result<rmcp::model::CallToolResponse, ErrorData> {
         match self {
-            Self::Invalid(error) => Err(error),
+            Self::Internal(error) => Err(error),
             Self::Tool(text) => Ok(CallToolResult::error(vec![ContentBlock::text(text)]).into()),
         }
     }
@@ -136,7 +152,7 @@ impl IntoCallToolResult for ToolFailure {
 impl From<registry_store::StoreError> for ToolFailure {
     fn from(error: registry_store::StoreError) -> Self {
         tracing::warn!(error = %error, "an MCP tool could not read the store");
-        Self::Invalid(ErrorData::internal_error(
+        Self::Internal(ErrorData::internal_error(
             "the registry cannot read its database right now; try again",
             None,
         ))
@@ -144,7 +160,7 @@ impl From<registry_store::StoreError> for ToolFailure {
 }
 
 fn invalid(field: &str, why: impl std::fmt::Display) -> ToolFailure {
-    ToolFailure::Invalid(ErrorData::invalid_params(format!("{field}: {why}"), None))
+    ToolFailure::Tool(format!("invalid argument {field}: {why}"))
 }
 
 /// The registries served; none before the stored set is first read.
@@ -152,7 +168,7 @@ fn registry_set(
     state: &AppState,
 ) -> Result<std::sync::Arc<[registry_runtime::config::RegistryConfig]>, ToolFailure> {
     state.registries.current().ok_or_else(|| {
-        ToolFailure::Invalid(ErrorData::internal_error("the registry set is not read yet; try again", None))
+        ToolFailure::Internal(ErrorData::internal_error("the registry set is not read yet; try again", None))
     })
 }
 
@@ -237,7 +253,7 @@ pub async fn get(state: &AppState, args: GetServerArgs) -> Result<ServerOut, Too
         return Err(ToolFailure::Tool(not_found(state, &scope, &asked, &args.name).await?));
     };
     let response = serde_json::to_value(&found)
-        .map_err(|e| ToolFailure::Invalid(ErrorData::internal_error(e.to_string(), None)))?;
+        .map_err(|e| ToolFailure::Internal(ErrorData::internal_error(e.to_string(), None)))?;
     let (server, meta) = match response {
         Value::Object(mut fields) => {
             (fields.remove("server").unwrap_or_default(), fields.remove("_meta").unwrap_or_default())
@@ -245,6 +261,22 @@ pub async fn get(state: &AppState, args: GetServerArgs) -> Result<ServerOut, Too
         _ => (Value::Null, Value::Null),
     };
     Ok(ServerOut { server, meta })
+}
+
+pub async fn install(state: &AppState, args: InstallArgs) -> Result<InstallConfig, ToolFailure> {
+    let scope = scope(state, args.registry.as_deref())?;
+    let selector = VersionSelector::parse(args.version.as_deref().unwrap_or("latest"));
+    let Some(found) = state.store.get_version(&scope, &args.name, &selector, false).await? else {
+        return Err(ToolFailure::Tool(not_found(state, &scope, &args.name, &args.name).await?));
+    };
+    let server: ServerDetail = serde_json::from_str(found.body.get()).map_err(|e| {
+        ToolFailure::Tool(format!(
+            "{} {} is not a server.json this registry can read: {e}",
+            found.name, found.version
+        ))
+    })?;
+    install_config(&server, args.client)
+        .map_err(|why| ToolFailure::Tool(format!("no {:?} snippet for {}: {why}", args.client, found.name)))
 }
 
 pub async fn versions(state: &AppState, args: ListVersionsArgs) -> Result<VersionsOut, ToolFailure> {

@@ -2,6 +2,7 @@
 //! session) and 2026-07-28 (no handshake, the `Mcp-*` headers), the tools' answers and refusals, and the
 //! transport's bounds.
 
+use registry_core::formats::Entry;
 use registry_runtime::config::{Config, McpConfig};
 use registry_testkit::*;
 use serde_json::{Value, json};
@@ -55,6 +56,9 @@ async fn catalogue(test: &TestStore) -> TestApp {
     let mut entries: Vec<_> = (0..45).map(|n| entry(&format!("io.example/tool-{n:02}"), "1.0.0")).collect();
     entries.push(entry("io.example/weather", "1.0.0"));
     entries.push(entry("io.example/weather", "1.1.0"));
+    let package = json!({"packages": [{"registryType": "pypi", "identifier": "weather-mcp", "version": "2.0.0",
+        "transport": {"type": "stdio"}, "environmentVariables": [{"name": "WEATHER_KEY", "isRequired": true, "isSecret": true}]}]});
+    entries.push(Entry { server: server_with("io.example/forecast", "2.0.0", package), origin: None });
     app.snapshot("files", entries).await;
     app
 }
@@ -74,19 +78,19 @@ on_both_backends! {
 
         let tools = rpc(&app, LEGACY, "tools/list", json!({})).await;
         let names: Vec<&str> = tools.body["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-        assert_eq!(names.len(), 4, "{names:?}");
-        for name in ["search_servers", "get_server", "list_versions", "list_registries"] {
+        assert_eq!(names.len(), 5, "{names:?}");
+        for name in ["search_servers", "get_server", "list_versions", "list_registries", "get_install_config"] {
             let tool = tools.body["result"]["tools"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap();
             assert_eq!(tool["annotations"]["readOnlyHint"], true, "{name}");
             assert_eq!(tool["outputSchema"]["type"], "object", "{name}");
         }
 
-        // Paging to the end: 46 servers, 30 then 16.
+        // Paging to the end: 47 servers, 30 then 17.
         let first = call(&app, LEGACY, "search_servers", json!({})).await;
         let page = &first["structuredContent"];
         assert_eq!(page["servers"].as_array().unwrap().len(), 30);
         let next = call(&app, LEGACY, "search_servers", json!({"cursor": page["nextCursor"]})).await;
-        assert_eq!(next["structuredContent"]["servers"].as_array().unwrap().len(), 16);
+        assert_eq!(next["structuredContent"]["servers"].as_array().unwrap().len(), 17);
         assert!(next["structuredContent"].get("nextCursor").is_none());
         let weather = call(&app, LEGACY, "search_servers", json!({"query": "WEATHER"})).await;
         assert_eq!(weather["structuredContent"]["servers"][0]["version"], "1.1.0", "the latest version");
@@ -97,6 +101,18 @@ on_both_backends! {
         assert_eq!(server["structuredContent"]["_meta"]["io.modelcontextprotocol.registry/official"]["isLatest"], false);
         let versions = call(&app, LEGACY, "list_versions", json!({"name": "io.example/weather"})).await;
         assert_eq!(versions["structuredContent"]["versions"].as_array().unwrap().len(), 2);
+        let install = call(&app, LEGACY, "get_install_config", json!({"name": "io.example/forecast", "client": "cursor"})).await;
+        let config = &install["structuredContent"];
+        let snippet: Value = serde_json::from_str(config["snippet"].as_str().unwrap()).unwrap();
+        assert_eq!(snippet["mcpServers"]["forecast"]["command"], "uvx");
+        assert_eq!(snippet["mcpServers"]["forecast"]["env"]["WEATHER_KEY"], "{WEATHER_KEY}");
+        assert_eq!(config["toFill"][0]["name"], "WEATHER_KEY");
+        let nothing = call(&app, LEGACY, "get_install_config", json!({"name": "io.example/weather", "client": "vscode"})).await;
+        assert_eq!(nothing["isError"], true, "no remotes or packages: {nothing}");
+        // An argument outside the input schema: a tool error that names it, so the model can correct it.
+        let bad = call(&app, LEGACY, "get_install_config", json!({"name": "io.example/forecast", "client": "emacs"})).await;
+        assert_eq!(bad["isError"], true);
+        assert!(bad["content"][0]["text"].as_str().unwrap().contains("unknown variant `emacs`"), "{bad}");
         let registries = call(&app, LEGACY, "list_registries", json!({})).await;
         assert_eq!(registries["structuredContent"]["registries"][0]["name"], "files");
         assert_eq!(registries["structuredContent"]["registries"][1]["kind"], "managed");
@@ -115,14 +131,15 @@ on_both_backends! {
         assert_eq!(unknown["isError"], true);
         let text = unknown["content"][0]["text"].as_str().unwrap();
         assert!(text.contains("no server io.example/weathr"), "{text}");
-        // Bad arguments: invalid params, naming the field.
-        let too_many = rpc(&app, MODERN, "tools/call", json!({"name": "search_servers", "arguments": {"limit": 1000}})).await;
-        assert_eq!(too_many.body["error"]["code"], -32602, "{}", too_many.body);
-        assert!(too_many.body["error"]["message"].as_str().unwrap().contains("limit"), "{}", too_many.body);
-        let registry = rpc(&app, MODERN, "tools/call", json!({"name": "search_servers", "arguments": {"registry": "nope"}})).await;
-        assert!(registry.body["error"]["message"].as_str().unwrap().contains("registry"), "{}", registry.body);
+        // Bad arguments: tool errors naming the field; an unknown tool: a JSON-RPC error.
+        for (arguments, field) in [(json!({"limit": 1000}), "limit"), (json!({"registry": "nope"}), "registry"), (json!({"cursor": "%%%"}), "cursor")] {
+            let refused = call(&app, MODERN, "search_servers", arguments).await;
+            assert_eq!(refused["isError"], true, "{refused}");
+            let text = refused["content"][0]["text"].as_str().unwrap();
+            assert!(text.starts_with(&format!("invalid argument {field}:")), "{text}");
+        }
         let tool = rpc(&app, MODERN, "tools/call", json!({"name": "delete_everything", "arguments": {}})).await;
-        assert!(tool.body["error"].is_object(), "{}", tool.body);
+        assert_eq!(tool.body["error"]["code"], -32602, "{}", tool.body);
         // A header that disagrees with the body: 400.
         let mismatch = rpc_with(&app, MODERN, "tools/list", json!({}), &[("mcp-method", "tools/call")]).await;
         assert_eq!(mismatch.status, 400, "{}", mismatch.body);

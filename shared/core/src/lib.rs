@@ -5,6 +5,7 @@ pub mod duration;
 pub mod error;
 pub mod filter;
 pub mod formats;
+pub mod install;
 pub mod kubernetes;
 pub mod model;
 pub mod namespace;
