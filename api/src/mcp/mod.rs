@@ -9,7 +9,8 @@ use std::sync::Arc;
 use axum::http::request::Parts;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::Extension;
-use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::handler::server::tool::schema_for_output;
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::transport::StreamableHttpServerConfig;
 use rmcp::transport::StreamableHttpService;
@@ -21,7 +22,7 @@ pub use crate::names::MCP_PATH;
 use crate::state::AppState;
 use registry_core::install::InstallConfig;
 use tools::{
-    GetServerArgs, InstallArgs, ListVersionsArgs, RegistriesOut, SearchArgs, SearchOut, ServerOut,
+    Answer, GetServerArgs, InstallArgs, ListVersionsArgs, RegistriesOut, SearchArgs, SearchOut, ServerOut,
     ToolFailure, VersionsOut,
 };
 
@@ -39,57 +40,57 @@ pub struct RegistryMcp {
 impl RegistryMcp {
     /// Search the catalogue: the latest version of each server whose name, title or description contains
     /// `query` (every server without one), a page at a time.
-    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    #[tool(annotations(read_only_hint = true, open_world_hint = false), output_schema = schema_for_output::<SearchOut>())]
     async fn search_servers(
         &self,
         Parameters(args): Parameters<SearchArgs>,
-    ) -> Result<Json<SearchOut>, ToolFailure> {
-        tools::search(&self.state, args).await.map(Json)
+    ) -> Result<Answer<SearchOut>, ToolFailure> {
+        tools::search(&self.state, args).await.map(Answer)
     }
 
     /// One server version (the latest unless `version` is given): its server.json, with its packages,
     /// remotes and install details, and the registry's metadata (status, publish and update times).
-    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    #[tool(annotations(read_only_hint = true, open_world_hint = false), output_schema = schema_for_output::<ServerOut>())]
     async fn get_server(
         &self,
         Parameters(args): Parameters<GetServerArgs>,
-    ) -> Result<Json<ServerOut>, ToolFailure> {
-        tools::get(&self.state, args).await.map(Json)
+    ) -> Result<Answer<ServerOut>, ToolFailure> {
+        tools::get(&self.state, args).await.map(Answer)
     }
 
     /// Every version of a server, newest publish first, with its status and publish time.
-    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    #[tool(annotations(read_only_hint = true, open_world_hint = false), output_schema = schema_for_output::<VersionsOut>())]
     async fn list_versions(
         &self,
         Parameters(args): Parameters<ListVersionsArgs>,
-    ) -> Result<Json<VersionsOut>, ToolFailure> {
-        tools::versions(&self.state, args).await.map(Json)
+    ) -> Result<Answer<VersionsOut>, ToolFailure> {
+        tools::versions(&self.state, args).await.map(Answer)
     }
 
     /// The configuration that installs a server in a client (vscode, claude-desktop, claude-code, cursor or
     /// toolhive): a remote's URL and headers, or the command, arguments and environment of a package, with
     /// `{placeholders}` for the values the server.json cannot give (secrets), each listed in `toFill`.
-    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    #[tool(annotations(read_only_hint = true, open_world_hint = false), output_schema = schema_for_output::<InstallConfig>())]
     async fn get_install_config(
         &self,
         Parameters(args): Parameters<InstallArgs>,
-    ) -> Result<Json<InstallConfig>, ToolFailure> {
-        tools::install(&self.state, args).await.map(Json)
+    ) -> Result<Answer<InstallConfig>, ToolFailure> {
+        tools::install(&self.state, args).await.map(Answer)
     }
 
     /// The registries this catalogue aggregates: each one's kind, server count, last successful sync and
     /// sync phase. Needs a token whenever the registry has authentication on, as the extension API does.
-    #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+    #[tool(annotations(read_only_hint = true, open_world_hint = false), output_schema = schema_for_output::<RegistriesOut>())]
     async fn list_registries(
         &self,
         Extension(parts): Extension<Parts>,
-    ) -> Result<Json<RegistriesOut>, ToolFailure> {
+    ) -> Result<Answer<RegistriesOut>, ToolFailure> {
         if self.state.authenticator.is_some() && parts.extensions.get::<Principal>().is_none() {
             return Err(ToolFailure::Tool(
                 "list_registries needs a token: sources and sync state are not public (send Authorization: Bearer …)".into(),
             ));
         }
-        tools::registries(&self.state).await.map(Json)
+        tools::registries(&self.state).await.map(Answer)
     }
 }
 

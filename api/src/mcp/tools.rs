@@ -130,6 +130,69 @@ pub struct RegistriesOut {
     pub registries: Vec<RegistryOut>,
 }
 
+/// A tool's answer: its structured content, and as text a one-line summary for people followed by the JSON
+/// (which MCP asks for, for clients that read no structured content).
+pub struct Answer<T>(pub T);
+
+/// What a person reads of an answer.
+pub trait Summary {
+    fn summary(&self) -> String;
+}
+
+impl<T: Serialize + Summary> IntoCallToolResult for Answer<T> {
+    fn into_call_tool_result(self) -> Result<rmcp::model::CallToolResponse, ErrorData> {
+        let value =
+            serde_json::to_value(&self.0).map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let mut result = CallToolResult::structured(value);
+        result.content.insert(0, ContentBlock::text(self.0.summary()));
+        Ok(result.into())
+    }
+}
+
+impl Summary for SearchOut {
+    fn summary(&self) -> String {
+        let shown: Vec<String> =
+            self.servers.iter().take(10).map(|s| format!("{} {}", s.name, s.version)).collect();
+        let more = if self.next_cursor.is_some() { "; more with nextCursor" } else { "" };
+        let rest = self.servers.len().saturating_sub(shown.len());
+        let rest = if rest > 0 { format!(" and {rest} more") } else { String::new() };
+        format!("{} servers: {}{rest}{more}", self.servers.len(), shown.join(", "))
+    }
+}
+
+impl Summary for ServerOut {
+    fn summary(&self) -> String {
+        let field = |name: &str| self.server.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+        format!("{} {}: {}", field("name"), field("version"), field("description"))
+    }
+}
+
+impl Summary for VersionsOut {
+    fn summary(&self) -> String {
+        let latest = self.versions.iter().find(|v| v.is_latest).map_or("none", |v| v.version.as_str());
+        format!("{}: {} versions, the latest {latest}", self.name, self.versions.len())
+    }
+}
+
+impl Summary for RegistriesOut {
+    fn summary(&self) -> String {
+        let shown: Vec<String> = self
+            .registries
+            .iter()
+            .map(|r| format!("{} ({}, {} servers, {})", r.name, r.kind, r.server_count, r.phase))
+            .collect();
+        format!("{} registries: {}", self.registries.len(), shown.join(", "))
+    }
+}
+
+impl Summary for InstallConfig {
+    fn summary(&self) -> String {
+        let fill: Vec<&str> = self.to_fill.iter().map(|f| f.name.as_str()).collect();
+        let fill = if fill.is_empty() { String::new() } else { format!("; fill in {}", fill.join(", ")) };
+        format!("{} for {}{fill}", self.format, self.location)
+    }
+}
+
 /// Why a tool call has no answer: a tool error (`isError`) the agent can act on (an argument it should
 /// change, naming the field, or an unknown server), or a JSON-RPC error when the registry itself cannot
 /// answer. Argument errors are tool errors as MCP 2025-11-25 asks (so that a model can correct itself), as

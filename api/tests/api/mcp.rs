@@ -89,6 +89,10 @@ on_both_backends! {
         let first = call(&app, LEGACY, "search_servers", json!({})).await;
         let page = &first["structuredContent"];
         assert_eq!(page["servers"].as_array().unwrap().len(), 30);
+        // Text for people, then the JSON for clients that read no structured content.
+        let summary = first["content"][0]["text"].as_str().unwrap();
+        assert!(summary.starts_with("30 servers: io.example/forecast 2.0.0,") && summary.ends_with("more with nextCursor"), "{summary}");
+        assert_eq!(serde_json::from_str::<Value>(first["content"][1]["text"].as_str().unwrap()).unwrap(), *page);
         let next = call(&app, LEGACY, "search_servers", json!({"cursor": page["nextCursor"]})).await;
         assert_eq!(next["structuredContent"]["servers"].as_array().unwrap().len(), 17);
         assert!(next["structuredContent"].get("nextCursor").is_none());
