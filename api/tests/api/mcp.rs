@@ -117,6 +117,25 @@ on_both_backends! {
         let bad = call(&app, LEGACY, "get_install_config", json!({"name": "io.example/forecast", "client": "emacs"})).await;
         assert_eq!(bad["isError"], true);
         assert!(bad["content"][0]["text"].as_str().unwrap().contains("unknown variant `emacs`"), "{bad}");
+        // Resources: every version, read by its URI, or the latest through the template.
+        let resources = rpc(&app, LEGACY, "resources/list", json!({})).await;
+        let listed = resources.body["result"]["resources"].as_array().unwrap();
+        assert_eq!(listed.len(), 48, "45 tools, 2 weather versions, 1 forecast");
+        let weather = listed.iter().find(|r| r["name"] == "io.example/weather").unwrap();
+        assert_eq!(weather["uri"], "mcp-registry://servers/io.example%2Fweather/1.0.0");
+        let read = rpc(&app, LEGACY, "resources/read", json!({"uri": weather["uri"]})).await;
+        let contents = &read.body["result"]["contents"][0];
+        assert_eq!(contents["mimeType"], "application/json");
+        let body: Value = serde_json::from_str(contents["text"].as_str().unwrap()).unwrap();
+        assert_eq!(body["server"]["version"], "1.0.0");
+        let latest = rpc(&app, LEGACY, "resources/read", json!({"uri": "mcp-registry://servers/io.example%2Fweather/latest"})).await;
+        let body: Value = serde_json::from_str(latest.body["result"]["contents"][0]["text"].as_str().unwrap()).unwrap();
+        assert_eq!(body["server"]["version"], "1.1.0");
+        let templates = rpc(&app, LEGACY, "resources/templates/list", json!({})).await;
+        assert_eq!(templates.body["result"]["resourceTemplates"][0]["uriTemplate"], "mcp-registry://servers/{name}/latest");
+        let missing = rpc(&app, LEGACY, "resources/read", json!({"uri": "mcp-registry://servers/io.example%2Fnone/1.0.0"})).await;
+        assert_eq!(missing.body["error"]["code"], -32002, "{}", missing.body);
+
         let registries = call(&app, LEGACY, "list_registries", json!({})).await;
         assert_eq!(registries["structuredContent"]["registries"][0]["name"], "files");
         assert_eq!(registries["structuredContent"]["registries"][1]["kind"], "managed");
@@ -127,6 +146,8 @@ on_both_backends! {
         let tools = rpc(&app, MODERN, "tools/list", json!({})).await;
         assert_eq!(tools.status, 200, "{}", tools.body);
         assert!(tools.body["result"]["ttlMs"].is_number(), "{}", tools.body);
+        let resources = rpc(&app, MODERN, "resources/list", json!({})).await;
+        assert!(resources.body["result"]["ttlMs"].is_number() && resources.body["result"]["cacheScope"].is_string(), "{}", resources.body);
         let found = call(&app, MODERN, "search_servers", json!({"query": "tool-0", "limit": 5})).await;
         assert_eq!(found["structuredContent"]["servers"].as_array().unwrap().len(), 5);
 
