@@ -234,7 +234,10 @@ pub fn router(state: AppState) -> Router {
     let request_timeout = state.config.server.request_timeout;
     let mut routes = routes::router();
     if state.config.mcp.enabled {
-        routes = routes.route_service(crate::mcp::MCP_PATH, crate::mcp::service(state.clone()));
+        let mcp = tower::ServiceBuilder::new()
+            .layer(axum::middleware::from_fn(crate::mcp::observe))
+            .service(crate::mcp::service(state.clone()));
+        routes = routes.route_service(crate::mcp::MCP_PATH, mcp);
     }
     routes
         .layer(axum::middleware::from_fn_with_state(state.clone(), reread_after_writes))

@@ -68,6 +68,9 @@ impl MakeSpan<Body> for RequestSpan {
             http.method = %request.method(),
             http.route = route,
             request.id = request_id,
+            // Recorded by `/mcp` (`crate::mcp::observe`).
+            mcp.method = tracing::field::Empty,
+            mcp.tool = tracing::field::Empty,
         )
     }
 }

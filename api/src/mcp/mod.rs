@@ -2,8 +2,11 @@
 //! answers any request, with read-only tools over the same store queries as the REST reads. Authentication
 //! is the REST API's: `require_token` runs before it, and `/mcp` is a read.
 
+mod observe;
 mod resources;
 mod tools;
+
+pub use observe::observe;
 
 use std::sync::Arc;
 
@@ -32,7 +35,7 @@ use tools::{
 };
 
 /// The largest JSON-RPC request body `/mcp` reads (413 above).
-const MAX_REQUEST_BYTES: usize = 256 * 1024;
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 /// One request's handler: the application state and the tools, built once.
 #[derive(Clone)]
@@ -148,4 +151,19 @@ pub fn service(state: AppState) -> StreamableHttpService<RegistryMcp, NeverSessi
     let tool_router = RegistryMcp::tool_router();
     let handler = RegistryMcp { state, tool_router };
     StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(NeverSessionManager::default()), config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_metric_labels_name_every_tool() {
+        let mut tools: Vec<String> =
+            RegistryMcp::tool_router().list_all().into_iter().map(|t| t.name.to_string()).collect();
+        tools.sort();
+        let mut labels = observe::TOOLS.to_vec();
+        labels.sort_unstable();
+        assert_eq!(tools, labels);
+    }
 }

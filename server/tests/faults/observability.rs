@@ -79,6 +79,18 @@ async fn both_processes_serve_metrics_that_promtool_accepts_and_probes_without_a
     }
     client().get(format!("{base}/v0.1/servers/io.example%2Ftool-0/versions/latest")).send().await.unwrap();
     client().get(format!("{base}/no/such/route")).send().await.unwrap();
+    for (tool, arguments) in [
+        ("search_servers", serde_json::json!({})),
+        ("get_server", serde_json::json!({"name": "io.example/none"})),
+    ] {
+        let call = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": arguments}});
+        let mcp = (client().post(format!("{base}/mcp")))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .body(call.to_string());
+        assert_eq!(mcp.send().await.unwrap().status(), 200);
+    }
 
     let metrics_url = format!("{internal}/metrics");
     // The values read from the database are read again at most every 5 s: wait for the synced ones.
@@ -91,6 +103,9 @@ async fn both_processes_serve_metrics_that_promtool_accepts_and_probes_without_a
         "http_requests_total{route=\"/v0.1/servers\",method=\"GET\",status=\"200\"} 3",
         "http_requests_total{route=\"/v0.1/servers/{serverName}/versions/{version}\",method=\"GET\",status=\"200\"} 1",
         "http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1",
+        "mcp_requests_total{method=\"tools/call\",tool=\"search_servers\",outcome=\"ok\"} 1",
+        "mcp_requests_total{method=\"tools/call\",tool=\"get_server\",outcome=\"tool_error\"} 1",
+        "mcp_request_duration_seconds_count{method=\"tools/call\",tool=\"search_servers\"} 1",
         "http_request_duration_seconds_bucket{route=\"/v0.1/servers\",method=\"GET\",le=\"+Inf\"} 3",
         "http_requests_in_flight ",
         "sync_servers_total{registry=\"files\",change=\"inserted\"} 3",

@@ -94,6 +94,8 @@ fn the_dashboard_has_unique_panel_ids_a_datasource_variable_and_a_query_in_every
         "sync_queue_jobs",
         "sync_queue_oldest_pending_age_seconds",
         "db_pool_connections",
+        "mcp_requests_total",
+        "mcp_request_duration_seconds_bucket",
     ] {
         assert!(queries.contains(series), "no panel reads {series}");
     }
@@ -163,7 +165,8 @@ fn has_a_value(result: &[Value]) -> bool {
     result.iter().any(|sample| value(sample).is_some_and(f64::is_finite))
 }
 
-/// Reads through the load balancer: lists, a search, a version, and a route that does not exist.
+/// Reads through the load balancer: lists, a search, a version, a route that does not exist, and a search
+/// over MCP.
 async fn read_traffic(lb: &str) {
     for path in [
         "/v0.1/servers",
@@ -173,6 +176,14 @@ async fn read_traffic(lb: &str) {
     ] {
         client().get(format!("{lb}{path}")).send().await.unwrap();
     }
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "search_servers", "arguments": {"query": "tool"}}});
+    let mcp = (client().post(format!("{lb}/mcp")))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .body(call.to_string());
+    assert_eq!(mcp.send().await.unwrap().status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,8 @@ pub const CACHE_REDIS_CIRCUIT_OPEN: &str = "page_cache_redis_circuit_open";
 pub const AUTH_VERIFICATIONS: &str = "auth_token_verifications_total";
 pub const AUTH_JWKS_REFRESHES: &str = "auth_jwks_refreshes_total";
 pub const PUBLISHER_TOKEN_EXCHANGES: &str = "publisher_token_exchanges_total";
+pub const MCP_REQUESTS: &str = "mcp_requests_total";
+pub const MCP_DURATION: &str = "mcp_request_duration_seconds";
 pub const AUDIT_WRITE_FAILURES: &str = "audit_write_failures_total";
 pub const SYNC_RUNS: &str = "sync_runs_total";
 pub const SYNC_DURATION: &str = "sync_duration_seconds";
@@ -112,6 +114,13 @@ const DESCRIPTIONS: &[(&str, Kind, Option<Unit>, &str)] = &[
         Kind::Counter,
         None,
         "Registry token exchanges (/v0/auth/*), by method and outcome",
+    ),
+    (MCP_REQUESTS, Kind::Counter, None, "MCP requests to /mcp, by JSON-RPC method, tool and outcome"),
+    (
+        MCP_DURATION,
+        Kind::Histogram,
+        Some(Unit::Seconds),
+        "MCP requests' durations, by JSON-RPC method and tool",
     ),
     (AUDIT_WRITE_FAILURES, Kind::Counter, None, "Audit events that could not be written to the audit file"),
     (SYNC_RUNS, Kind::Counter, None, "Syncs finished, by registry and outcome (written, unchanged, failed)"),
