@@ -116,6 +116,9 @@ fi
 say "the official server.json schema, from PyPI's mcp-registry-sdk"
 TEST_SERVER_SCHEMA=$(scripts/official-schema.sh)
 export TEST_SERVER_SCHEMA
+say "the official MCP Python SDK, a client of /mcp"
+TEST_MCP_PYTHON=$(scripts/mcp-sdk.sh)
+export TEST_MCP_PYTHON
 # Every test database of this run is named registry_test_<run>_…: a test drops its own, also when it fails,
 # and whatever a killed test process left behind is dropped when this script ends, however it ends.
 REGISTRY_TEST_RUN=$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')

@@ -51,16 +51,22 @@ async fn call(app: &TestApp, version: &str, tool: &str, arguments: Value) -> Val
     reply.body["result"].clone()
 }
 
-async fn catalogue(test: &TestStore) -> TestApp {
+/// Two registries; `files` holds 45 tools, two versions of `io.example/weather` and a package server,
+/// `io.example/forecast`.
+pub async fn catalogue(test: &TestStore) -> TestApp {
     let app = spawn_app(test, vec![file_registry("files"), managed_registry("internal")]).await;
+    app.snapshot("files", catalogue_entries()).await;
+    app
+}
+
+pub fn catalogue_entries() -> Vec<Entry> {
     let mut entries: Vec<_> = (0..45).map(|n| entry(&format!("io.example/tool-{n:02}"), "1.0.0")).collect();
     entries.push(entry("io.example/weather", "1.0.0"));
     entries.push(entry("io.example/weather", "1.1.0"));
     let package = json!({"packages": [{"registryType": "pypi", "identifier": "weather-mcp", "version": "2.0.0",
         "transport": {"type": "stdio"}, "environmentVariables": [{"name": "WEATHER_KEY", "isRequired": true, "isSecret": true}]}]});
     entries.push(Entry { server: server_with("io.example/forecast", "2.0.0", package), origin: None });
-    app.snapshot("files", entries).await;
-    app
+    entries
 }
 
 on_both_backends! {

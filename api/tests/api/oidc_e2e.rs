@@ -15,21 +15,21 @@ use crate::auth::bearer;
 use crate::helpers::*;
 
 /// The example's resource URL: scripts/oidc-provider.sh mints tokens for it by default.
-const RESOURCE: &str = "http://localhost:8080";
+pub const RESOURCE: &str = "http://localhost:8080";
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
 }
 
 /// scripts/oidc-provider.sh on a free port, stopped when dropped.
-struct LocalProvider {
+pub struct LocalProvider {
     _process: tokio::process::Child,
     issuer: String,
     client: reqwest::Client,
 }
 
 impl LocalProvider {
-    async fn start(log: &Path) -> Self {
+    pub async fn start(log: &Path) -> Self {
         let port = free_port();
         let mut process = tokio::process::Command::new(workspace().join("scripts/oidc-provider.sh"))
             .arg(port.to_string())
@@ -51,8 +51,15 @@ impl LocalProvider {
         Self { _process: process, issuer, client }
     }
 
+    /// examples/oauth-local.yaml, pointed at this provider.
+    pub fn example_config(&self) -> Config {
+        let example = std::fs::read_to_string(workspace().join("examples/oauth-local.yaml")).unwrap();
+        let port = self.issuer.rsplit(':').next().unwrap();
+        Config::from_yaml(&example.replace("127.0.0.1:9090", &format!("127.0.0.1:{port}")), []).unwrap()
+    }
+
     /// A client_credentials token for `resource`, with HTTP basic client authentication.
-    async fn token(&self, client: &str, secret: &str, resource: &str) -> String {
+    pub async fn token(&self, client: &str, secret: &str, resource: &str) -> String {
         let form = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs([
                 ("grant_type", "client_credentials"),
@@ -78,10 +85,7 @@ async fn tokens_from_a_real_openid_provider_publish_through_the_root_alias_with_
     let test = TestStore::postgres().await;
     let dir = tempfile::tempdir().unwrap();
     let provider = LocalProvider::start(&dir.path().join("oidc-provider.log")).await;
-    let example = std::fs::read_to_string(workspace().join("examples/oauth-local.yaml")).unwrap();
-    let port = provider.issuer.rsplit(':').next().unwrap();
-    let mut config =
-        Config::from_yaml(&example.replace("127.0.0.1:9090", &format!("127.0.0.1:{port}")), []).unwrap();
+    let mut config = provider.example_config();
     config.database = test.config.clone();
     config.audit.file = Some(dir.path().join("audit.jsonl"));
     // The example's commented-out introspection, with an absolute secret file.
