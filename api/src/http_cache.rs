@@ -112,6 +112,24 @@ const PARAMETERS: [&str; 6] = ["cursor", "limit", "search", "version", "updated_
 async fn key(parts: &mut Parts, state: &AppState) -> Option<Key> {
     let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
     let registry = params.iter().find(|(key, _)| *key == "registryName").map(|(_, raw)| raw.to_owned());
+    // The whole path: a nested router sees it without its prefix, which names the view.
+    let uri = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |original| &original.0);
+    let mut read = vec![uri.path().to_owned()];
+    // The parameters as the reads take them, so unknown ones, repeats and spellings make no new entries.
+    let pairs = query_pairs(parts);
+    for name in PARAMETERS {
+        if let Some(value) = first(&pairs, name) {
+            read.push(format!("{name}={value}"));
+        }
+    }
+    content_key(state, registry.as_deref(), &read)
+}
+
+/// The key of a read of `registry` (every registry when `None`) described by `read`'s parts: the content
+/// generations it depends on, the database's identity, the build, and the parts. `None` for a registry not
+/// served and before the generations are first read. The REST reads and the MCP tools key the page cache
+/// with it.
+pub fn content_key(state: &AppState, registry: Option<&str>, read: &[String]) -> Option<Key> {
     let generations = state.registries.generations();
     if generations.is_empty() {
         return None;
@@ -120,7 +138,7 @@ async fn key(parts: &mut Parts, state: &AppState) -> Option<Key> {
     // Generation numbers are unique within one database only.
     hasher.update(state.registries.instance()?.as_bytes());
     hasher.update(";");
-    let depends_on: Vec<_> = match &registry {
+    let depends_on: Vec<_> = match registry {
         Some(raw) => vec![generations.iter().find(|(name, _)| name.as_str() == raw)?],
         None => generations.iter().collect(),
     };
@@ -130,16 +148,9 @@ async fn key(parts: &mut Parts, state: &AppState) -> Option<Key> {
     // Another build may render the same data differently.
     let build = build_info();
     hasher.update(format!("{}+{};", build.version, build.git_commit));
-    // The whole path: a nested router sees it without its prefix, which names the view.
-    let uri = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |original| &original.0);
-    // Each part with its length, so no two requests hash the same bytes.
-    hasher.update(format!("{}:{};", uri.path().len(), uri.path()));
-    // The parameters as the reads take them, so unknown ones, repeats and spellings make no new entries.
-    let pairs = query_pairs(parts);
-    for name in PARAMETERS {
-        if let Some(value) = first(&pairs, name) {
-            hasher.update(format!("{name}={}:{value};", value.len()));
-        }
+    // Each part with its length, so no two reads hash the same bytes.
+    for part in read {
+        hasher.update(format!("{}:{part};", part.len()));
     }
     let mut key = [0; 16];
     key.copy_from_slice(&hasher.finalize()[..16]);

@@ -3,7 +3,7 @@
 //! names the latest version.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
-use registry_store::{Cursor, ListQuery, Scope, StoredVersion, VersionSelector};
+use registry_store::{Cursor, ListQuery, Scope, StoredVersion};
 use rmcp::ErrorData;
 use rmcp::model::{
     ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams, ReadResourceResult, Resource,
@@ -92,12 +92,8 @@ pub async fn read(state: &AppState, uri: &str) -> Result<ReadResourceResult, Err
             None,
         ));
     };
-    let selector = VersionSelector::parse(&version);
-    let found = state
-        .store
-        .get_version(&Scope::Aggregated, &name, &selector, false)
-        .await
-        .map_err(|_| unreadable())?;
+    let found =
+        super::tools::version(state, &Scope::Aggregated, &name, &version).await.map_err(|_| unreadable())?;
     let Some(found) = found else {
         return Err(ErrorData::resource_not_found(format!("no server {name} version {version}"), None));
     };

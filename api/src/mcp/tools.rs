@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::extract::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::http_cache::{content_key, json_body};
+use crate::page_cache::Encoding;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -28,7 +30,7 @@ pub struct SearchArgs {
 }
 
 /// One server, as a search lists it: its latest version.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerSummary {
     pub name: String,
@@ -46,7 +48,7 @@ pub struct ServerSummary {
     pub remote_transports: Vec<String>,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchOut {
     pub servers: Vec<ServerSummary>,
@@ -67,7 +69,7 @@ pub struct GetServerArgs {
 }
 
 /// A server version: its server.json and the registry's metadata, as `GET …/versions/{version}` answers.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ServerOut {
     pub server: Value,
     #[serde(rename = "_meta")]
@@ -96,7 +98,7 @@ pub struct ListVersionsArgs {
     pub registry: Option<String>,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VersionOut {
     pub version: String,
@@ -283,6 +285,37 @@ fn status(status: Status) -> String {
     status.as_str().to_owned()
 }
 
+/// `render`'s answer to the read `read` of `scope`: from the page cache, under the same kind of key as the
+/// REST reads (the content generations the view depends on), when the cache is on; else read now.
+async fn cached<T, F>(
+    state: &AppState,
+    scope: &Scope,
+    read: &[String],
+    render: impl FnOnce() -> F,
+) -> Result<T, ToolFailure>
+where
+    T: Serialize + serde::de::DeserializeOwned,
+    F: Future<Output = Result<T, registry_store::StoreError>>,
+{
+    let registry = match scope {
+        Scope::Registry(name) => Some(name.as_str()),
+        Scope::Aggregated => None,
+    };
+    let (Some(pages), Some(key)) = (&state.pages, content_key(state, registry, read)) else {
+        return Ok(render().await?);
+    };
+    let rendered = pages.get_or_render(key, Encoding::Identity, || async { json_body(&render().await?) });
+    let (body, _) = rendered.await.map_err(|error| {
+        tracing::warn!(error = %error, "an MCP tool could not read");
+        ToolFailure::Internal(ErrorData::internal_error(
+            "the registry cannot read its database right now; try again",
+            None,
+        ))
+    })?;
+    serde_json::from_slice(&body)
+        .map_err(|e| ToolFailure::Internal(ErrorData::internal_error(e.to_string(), None)))
+}
+
 pub async fn search(state: &AppState, args: SearchArgs) -> Result<SearchOut, ToolFailure> {
     let limit = args.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -298,59 +331,75 @@ pub async fn search(state: &AppState, args: SearchArgs) -> Result<SearchOut, Too
         updated_since: None,
         include_deleted: false,
     };
-    let page = state.store.list_servers(&query).await?;
-    Ok(SearchOut {
-        servers: page.items.into_iter().map(summary).collect(),
-        next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
+    let read = [
+        "mcp:search_servers".to_owned(),
+        format!("limit={limit}"),
+        format!("cursor={}", args.cursor.unwrap_or_default()),
+        format!("search={}", query.search.as_deref().unwrap_or_default()),
+    ];
+    cached(state, &query.scope, &read, || async {
+        let page = state.store.list_servers(&query).await?;
+        Ok(SearchOut {
+            servers: page.items.into_iter().map(summary).collect(),
+            next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
+        })
     })
+    .await
+}
+
+/// One version (`latest` names the latest) of `name` in `scope`, as the REST read answers it.
+pub async fn version(
+    state: &AppState,
+    scope: &Scope,
+    name: &str,
+    version: &str,
+) -> Result<Option<ServerOut>, ToolFailure> {
+    let read = ["mcp:version".to_owned(), name.to_owned(), version.to_owned()];
+    cached(state, scope, &read, || async {
+        let found = state.store.get_version(scope, name, &VersionSelector::parse(version), false).await?;
+        Ok(found.map(|found| {
+            // A stored version serialises as the REST read writes it: an object of `server` and `_meta`.
+            let mut response = serde_json::to_value(&found).unwrap_or_default();
+            ServerOut { server: response["server"].take(), meta: response["_meta"].take() }
+        }))
+    })
+    .await
 }
 
 pub async fn get(state: &AppState, args: GetServerArgs) -> Result<ServerOut, ToolFailure> {
     let scope = scope(state, args.registry.as_deref())?;
-    let selector = VersionSelector::parse(args.version.as_deref().unwrap_or("latest"));
-    let Some(found) = state.store.get_version(&scope, &args.name, &selector, false).await? else {
-        let asked = match &args.version {
-            Some(version) => format!("{} version {version}", args.name),
-            None => args.name.clone(),
-        };
-        return Err(ToolFailure::Tool(not_found(state, &scope, &asked, &args.name).await?));
-    };
-    let response = serde_json::to_value(&found)
-        .map_err(|e| ToolFailure::Internal(ErrorData::internal_error(e.to_string(), None)))?;
-    let (server, meta) = match response {
-        Value::Object(mut fields) => {
-            (fields.remove("server").unwrap_or_default(), fields.remove("_meta").unwrap_or_default())
+    let asked = args.version.as_deref().unwrap_or("latest");
+    match version(state, &scope, &args.name, asked).await? {
+        Some(found) => Ok(found),
+        None => {
+            let asked = match &args.version {
+                Some(version) => format!("{} version {version}", args.name),
+                None => args.name.clone(),
+            };
+            Err(ToolFailure::Tool(not_found(state, &scope, &asked, &args.name).await?))
         }
-        _ => (Value::Null, Value::Null),
-    };
-    Ok(ServerOut { server, meta })
+    }
 }
 
 pub async fn install(state: &AppState, args: InstallArgs) -> Result<InstallConfig, ToolFailure> {
     let scope = scope(state, args.registry.as_deref())?;
-    let selector = VersionSelector::parse(args.version.as_deref().unwrap_or("latest"));
-    let Some(found) = state.store.get_version(&scope, &args.name, &selector, false).await? else {
+    let Some(found) = version(state, &scope, &args.name, args.version.as_deref().unwrap_or("latest")).await?
+    else {
         return Err(ToolFailure::Tool(not_found(state, &scope, &args.name, &args.name).await?));
     };
-    let server: ServerDetail = serde_json::from_str(found.body.get()).map_err(|e| {
-        ToolFailure::Tool(format!(
-            "{} {} is not a server.json this registry can read: {e}",
-            found.name, found.version
-        ))
+    let server: ServerDetail = serde_json::from_value(found.server).map_err(|e| {
+        ToolFailure::Tool(format!("{} is not a server.json this registry can read: {e}", args.name))
     })?;
     install_config(&server, args.client)
-        .map_err(|why| ToolFailure::Tool(format!("no {:?} snippet for {}: {why}", args.client, found.name)))
+        .map_err(|why| ToolFailure::Tool(format!("no {:?} snippet for {}: {why}", args.client, args.name)))
 }
 
 pub async fn versions(state: &AppState, args: ListVersionsArgs) -> Result<VersionsOut, ToolFailure> {
     let scope = scope(state, args.registry.as_deref())?;
-    let versions = state.store.list_versions(&scope, &args.name, false).await?;
-    if versions.is_empty() {
-        return Err(ToolFailure::Tool(not_found(state, &scope, &args.name, &args.name).await?));
-    }
-    Ok(VersionsOut {
-        name: args.name,
-        versions: versions
+    let read = ["mcp:list_versions".to_owned(), args.name.clone()];
+    let versions: Vec<VersionOut> = cached(state, &scope, &read, || async {
+        let versions = state.store.list_versions(&scope, &args.name, false).await?;
+        Ok(versions
             .into_iter()
             .map(|v| VersionOut {
                 version: v.version,
@@ -358,8 +407,13 @@ pub async fn versions(state: &AppState, args: ListVersionsArgs) -> Result<Versio
                 published_at: v.official.published_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 is_latest: v.official.is_latest,
             })
-            .collect(),
+            .collect())
     })
+    .await?;
+    if versions.is_empty() {
+        return Err(ToolFailure::Tool(not_found(state, &scope, &args.name, &args.name).await?));
+    }
+    Ok(VersionsOut { name: args.name, versions })
 }
 
 /// What a tool says of a name it does not know: what was asked, and servers whose names come close.

@@ -102,6 +102,12 @@ on_both_backends! {
         let next = call(&app, LEGACY, "search_servers", json!({"cursor": page["nextCursor"]})).await;
         assert_eq!(next["structuredContent"]["servers"].as_array().unwrap().len(), 17);
         assert!(next["structuredContent"].get("nextCursor").is_none());
+        // As fresh as the REST reads: a publish shows in the next search, cached or not.
+        let before = call(&app, LEGACY, "search_servers", json!({"query": "brand-new"})).await;
+        assert_eq!(before["structuredContent"]["servers"], json!([]));
+        assert_eq!(app.post_json("/v0.1/publish", &server_json("io.example/brand-new", "1.0.0")).await.status, 201);
+        let after = call(&app, LEGACY, "search_servers", json!({"query": "brand-new"})).await;
+        assert_eq!(after["structuredContent"]["servers"][0]["registry"], "internal");
         let weather = call(&app, LEGACY, "search_servers", json!({"query": "WEATHER"})).await;
         assert_eq!(weather["structuredContent"]["servers"][0]["version"], "1.1.0", "the latest version");
         assert_eq!(weather["structuredContent"]["servers"][0]["registry"], "files");
@@ -126,7 +132,7 @@ on_both_backends! {
         // Resources: every version, read by its URI, or the latest through the template.
         let resources = rpc(&app, LEGACY, "resources/list", json!({})).await;
         let listed = resources.body["result"]["resources"].as_array().unwrap();
-        assert_eq!(listed.len(), 48, "45 tools, 2 weather versions, 1 forecast");
+        assert_eq!(listed.len(), 49, "45 tools, 2 weather versions, forecast, the one published");
         let weather = listed.iter().find(|r| r["name"] == "io.example/weather").unwrap();
         assert_eq!(weather["uri"], "mcp-registry://servers/io.example%2Fweather/1.0.0");
         let read = rpc(&app, LEGACY, "resources/read", json!({"uri": weather["uri"]})).await;
