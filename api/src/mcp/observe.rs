@@ -11,7 +11,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use registry_runtime::metrics::{MCP_DURATION, MCP_REQUESTS};
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 
 use super::MAX_REQUEST_BYTES;
 use crate::error::ApiError;
@@ -54,18 +53,6 @@ struct Params<'a> {
     name: Option<&'a str>,
 }
 
-#[derive(Deserialize)]
-struct Answer {
-    error: Option<IgnoredAny>,
-    result: Option<ResultFlags>,
-}
-
-#[derive(Deserialize)]
-struct ResultFlags {
-    #[serde(rename = "isError")]
-    is_error: Option<bool>,
-}
-
 /// The method and tool labels of a request body: a batch is `batch`, anything unreadable `unknown`.
 fn labels(body: &[u8]) -> (&'static str, &'static str) {
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
@@ -85,6 +72,9 @@ fn labels(body: &[u8]) -> (&'static str, &'static str) {
 }
 
 /// `ok`, `tool_error` (`isError`), `error` (a JSON-RPC error), `refused` (an HTTP 4xx) or `failed` (5xx).
+/// Read from the answer's bytes without parsing them: a JSON-RPC error's `error` member follows `jsonrpc` and
+/// `id` at the start, and rmcp writes a tool result's `isError` after its content, among the last members (the
+/// content, as JSON, holds a `"` only escaped inside strings).
 fn outcome(status: StatusCode, body: &Bytes) -> &'static str {
     if status.is_server_error() {
         return "failed";
@@ -92,11 +82,16 @@ fn outcome(status: StatusCode, body: &Bytes) -> &'static str {
     if status.is_client_error() {
         return "refused";
     }
-    match serde_json::from_slice::<Answer>(body) {
-        Ok(Answer { error: Some(_), .. }) => "error",
-        Ok(Answer { result: Some(ResultFlags { is_error: Some(true) }), .. }) => "tool_error",
-        _ => "ok",
+    let head = &body[..body.len().min(64)];
+    if find(head, b"\"error\":").is_some() {
+        return "error";
     }
+    let tail = &body[body.len().saturating_sub(512)..];
+    if find(tail, b"\"isError\":true").is_some() { "tool_error" } else { "ok" }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|window| window == needle)
 }
 
 /// Around the `/mcp` service: reads the request (refusing a body over the limit with 413, as the service
