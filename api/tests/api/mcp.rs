@@ -181,6 +181,18 @@ on_both_backends! {
         let mismatch = rpc_with(&app, MODERN, "tools/list", json!({}), &[("mcp-method", "tools/call")]).await;
         assert_eq!(mismatch.status, 400, "{}", mismatch.body);
 
+        // A 2026-07-28 client may discover the server first.
+        let discover = rpc(&app, MODERN, "server/discover", json!({})).await;
+        assert_eq!(discover.status, 200, "{}", discover.body);
+        let supported = discover.body["result"]["supportedVersions"].as_array().unwrap();
+        assert!(supported.contains(&json!(MODERN)), "{}", discover.body);
+        // A batch of 1,000 requests: refused (batches left JSON-RPC over MCP in 2025-06-18), not served.
+        let batch: Vec<Value> = (0..1000).map(|id| json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"})).collect();
+        let refused = app.send(app.client.post(format!("{}/mcp", app.base))
+            .header("content-type", "application/json").header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", LEGACY).body(Value::Array(batch).to_string())).await;
+        assert!(refused.status.is_client_error(), "{} {}", refused.status, refused.body);
+
         let get = app.get("/mcp").await;
         assert_eq!(get.status, 405);
         let not_json = app.send(app.client.post(format!("{}/mcp", app.base))

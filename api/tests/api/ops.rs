@@ -107,7 +107,11 @@ on_both_backends! {
             .header("origin", "https://portal.example").header("access-control-request-method", "PUT")).await;
 
         assert_eq!(cors.headers["access-control-allow-origin"], "*");
-        assert_eq!(cors.headers["access-control-expose-headers"], "x-request-id,location,www-authenticate,etag", "a browser client can follow the auth flow");
+        assert_eq!(cors.headers["access-control-expose-headers"], "x-request-id,location,www-authenticate,etag,mcp-session-id", "a browser client can follow the auth flow");
+        let mcp = app.send(app.client.request(reqwest::Method::OPTIONS, format!("{}/mcp", app.base))
+            .header("origin", "https://agent.example").header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type,mcp-protocol-version,mcp-method,mcp-name")).await;
+        assert_eq!(mcp.headers["access-control-allow-headers"], "accept,content-type,authorization,mcp-protocol-version,mcp-method,mcp-name,mcp-session-id", "a browser MCP client may send them");
         assert_eq!(preflight.headers["access-control-allow-methods"], "GET,HEAD,OPTIONS,POST,PUT,PATCH,DELETE");
         assert_eq!(gzip.headers()["content-encoding"], "gzip");
         assert_eq!(brotli.headers()["content-encoding"], "br");

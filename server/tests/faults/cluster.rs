@@ -117,7 +117,8 @@ async fn the_scaled_out_shape_shares_writes_and_cache_and_loses_no_request_when_
         let document =
             serde_json::to_value(registry_testkit::server(&format!("io.example/tool-{i}"), "1.0.0")).unwrap();
         let published = client().post(format!("{a}/v0.1/publish")).json(&document).send().await.unwrap();
-        assert_eq!(published.status(), 201);
+        let status = published.status();
+        assert_eq!(status, 201, "{}", published.text().await.unwrap_or_default());
         let (took, at_once) = until_listed(b, page, &format!("io.example/tool-{i}")).await;
         seen_at_once += usize::from(at_once);
         slowest = slowest.max(took);

@@ -117,7 +117,8 @@ async fn both_processes_serve_metrics_that_promtool_accepts_and_probes_without_a
         "db_pool_connections{pool=\"read\",state=\"idle\"} ",
         "db_pool_acquire_duration_seconds_count{pool=\"read\"} ",
         "page_cache_lookups_total{tier=\"memory\",result=\"hit\"} 2",
-        "page_cache_lookups_total{tier=\"memory\",result=\"miss\"} 2",
+        // Two REST pages, and the MCP search and version read, each read once.
+        "page_cache_lookups_total{tier=\"memory\",result=\"miss\"} 4",
         "page_cache_memory_bytes ",
         "build_info{version=",
         "# HELP http_requests_total ",
