@@ -114,12 +114,12 @@ async fn key(parts: &mut Parts, state: &AppState) -> Option<Key> {
     let registry = params.iter().find(|(key, _)| *key == "registryName").map(|(_, raw)| raw.to_owned());
     // The whole path: a nested router sees it without its prefix, which names the view.
     let uri = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |original| &original.0);
-    let mut read = vec![uri.path().to_owned()];
+    let mut read = vec![uri.path()];
     // The parameters as the reads take them, so unknown ones, repeats and spellings make no new entries.
     let pairs = query_pairs(parts);
     for name in PARAMETERS {
         if let Some(value) = first(&pairs, name) {
-            read.push(format!("{name}={value}"));
+            read.extend([name, value]);
         }
     }
     content_key(state, registry.as_deref(), &read)
@@ -129,7 +129,7 @@ async fn key(parts: &mut Parts, state: &AppState) -> Option<Key> {
 /// generations it depends on, the database's identity, the build, and the parts. `None` for a registry not
 /// served and before the generations are first read. The REST reads and the MCP tools key the page cache
 /// with it.
-pub fn content_key(state: &AppState, registry: Option<&str>, read: &[String]) -> Option<Key> {
+pub fn content_key(state: &AppState, registry: Option<&str>, read: &[impl AsRef<str>]) -> Option<Key> {
     let generations = state.registries.generations();
     if generations.is_empty() {
         return None;
@@ -148,9 +148,11 @@ pub fn content_key(state: &AppState, registry: Option<&str>, read: &[String]) ->
     // Another build may render the same data differently.
     let build = build_info();
     hasher.update(format!("{}+{};", build.version, build.git_commit));
-    // Each part with its length, so no two reads hash the same bytes.
+    // Each part after its length, so no two reads hash the same bytes.
     for part in read {
-        hasher.update(format!("{}:{part};", part.len()));
+        let part = part.as_ref();
+        hasher.update(part.len().to_le_bytes());
+        hasher.update(part.as_bytes());
     }
     let mut key = [0; 16];
     key.copy_from_slice(&hasher.finalize()[..16]);

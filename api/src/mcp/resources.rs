@@ -35,10 +35,15 @@ fn unreadable() -> ErrorData {
     ErrorData::internal_error("the registry cannot read its database right now; try again", None)
 }
 
+/// The one field of a stored body a listed resource shows, read without building the whole document.
+#[derive(serde::Deserialize)]
+struct Titled {
+    title: Option<String>,
+}
+
 fn resource(version: &StoredVersion) -> Resource {
-    let title = serde_json::from_str::<serde_json::Value>(version.body.get())
-        .ok()
-        .and_then(|body| body.get("title").and_then(|t| t.as_str()).map(str::to_owned));
+    // A stored body is a checked server.json; one that does not read is listed without a title.
+    let title = serde_json::from_str::<Titled>(version.body.get()).ok().and_then(|body| body.title);
     let resource = Resource::new(uri(&version.name, &version.version), version.name.clone())
         .with_description(format!("{} {} in registry {}", version.name, version.version, version.registry))
         .with_mime_type(JSON);

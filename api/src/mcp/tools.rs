@@ -316,21 +316,27 @@ where
         .map_err(|e| ToolFailure::Internal(ErrorData::internal_error(e.to_string(), None)))
 }
 
+/// A page of the latest versions (deleted ones left out) of `scope`, matching `search` when given.
+fn latest(scope: Scope, search: Option<String>, limit: u32, cursor: Option<Cursor>) -> ListQuery {
+    ListQuery {
+        scope,
+        cursor,
+        limit,
+        search,
+        version: Some(VersionSelector::Latest),
+        updated_since: None,
+        include_deleted: false,
+    }
+}
+
 pub async fn search(state: &AppState, args: SearchArgs) -> Result<SearchOut, ToolFailure> {
     let limit = args.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(invalid("limit", format!("must be from 1 to {MAX_LIMIT}")));
     }
     let cursor = args.cursor.as_deref().map(Cursor::decode).transpose().map_err(|e| invalid("cursor", e))?;
-    let query = ListQuery {
-        scope: scope(state, args.registry.as_deref())?,
-        cursor,
-        limit,
-        search: args.query.filter(|query| !query.is_empty()),
-        version: Some(VersionSelector::Latest),
-        updated_since: None,
-        include_deleted: false,
-    };
+    let query =
+        latest(scope(state, args.registry.as_deref())?, args.query.filter(|q| !q.is_empty()), limit, cursor);
     let read = [
         "mcp:search_servers".to_owned(),
         format!("limit={limit}"),
@@ -420,15 +426,7 @@ pub async fn versions(state: &AppState, args: ListVersionsArgs) -> Result<Versio
 async fn not_found(state: &AppState, scope: &Scope, asked: &str, name: &str) -> Result<String, ToolFailure> {
     // The part after the namespace is what people misremember least.
     let stem = name.rsplit('/').next().unwrap_or(name);
-    let query = ListQuery {
-        scope: scope.clone(),
-        cursor: None,
-        limit: 5,
-        search: Some(stem.to_owned()),
-        version: Some(VersionSelector::Latest),
-        updated_since: None,
-        include_deleted: false,
-    };
+    let query = latest(scope.clone(), Some(stem.to_owned()), 5, None);
     let close: Vec<String> =
         state.store.list_servers(&query).await?.items.into_iter().map(|v| v.name).collect();
     Ok(if close.is_empty() {
