@@ -236,6 +236,7 @@ pub fn router(state: AppState) -> Router {
     if state.config.mcp.enabled {
         let mcp = tower::ServiceBuilder::new()
             .layer(axum::middleware::from_fn(crate::mcp::observe))
+            .layer(axum::middleware::from_fn_with_state(state.clone(), crate::mcp::replay))
             .service(crate::mcp::service(state.clone()));
         routes = routes.route_service(crate::mcp::MCP_PATH, mcp);
     }

@@ -3,10 +3,12 @@
 //! is the REST API's: `require_token` runs before it, and `/mcp` is a read.
 
 mod observe;
+mod replay;
 mod resources;
 mod tools;
 
 pub use observe::observe;
+pub use replay::replay;
 
 use std::sync::Arc;
 
@@ -37,11 +39,11 @@ use tools::{
 /// The largest JSON-RPC request body `/mcp` reads (413 above).
 pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
-/// One request's handler: the application state and the tools, built once.
+/// One request's handler: the application state and the tools, built once and shared by every request.
 #[derive(Clone)]
 pub struct RegistryMcp {
     state: AppState,
-    tool_router: ToolRouter<Self>,
+    tool_router: Arc<ToolRouter<Self>>,
 }
 
 #[tool_router]
@@ -148,7 +150,7 @@ pub fn service(state: AppState) -> StreamableHttpService<RegistryMcp, NeverSessi
         .with_sse_keep_alive(None)
         .with_max_request_body_bytes(MAX_REQUEST_BYTES);
     config = if hosts.is_empty() { config.disable_allowed_hosts() } else { config.with_allowed_hosts(hosts) };
-    let tool_router = RegistryMcp::tool_router();
+    let tool_router = Arc::new(RegistryMcp::tool_router());
     let handler = RegistryMcp { state, tool_router };
     StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(NeverSessionManager::default()), config)
 }

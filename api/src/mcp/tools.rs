@@ -297,11 +297,7 @@ where
     T: Serialize + serde::de::DeserializeOwned,
     F: Future<Output = Result<T, registry_store::StoreError>>,
 {
-    let registry = match scope {
-        Scope::Registry(name) => Some(name.as_str()),
-        Scope::Aggregated => None,
-    };
-    let (Some(pages), Some(key)) = (&state.pages, content_key(state, registry, read)) else {
+    let (Some(pages), Some(key)) = (&state.pages, content_key(state, scope.registry(), read)) else {
         return Ok(render().await?);
     };
     let rendered = pages.get_or_render(key, Encoding::Identity, || async { json_body(&render().await?) });

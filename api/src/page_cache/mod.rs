@@ -23,8 +23,7 @@ use bytes::Bytes;
 use registry_runtime::config::{CacheConfig, RedisConfig};
 use tokio::sync::OnceCell;
 
-pub use self::key::Key;
-use self::key::count_lookup;
+pub use self::key::{Key, count_lookup};
 use self::shared::SharedTier;
 use crate::error::ApiError;
 
@@ -203,7 +202,8 @@ impl PageCache {
         Ok((compressed, source))
     }
 
-    async fn remembered(&self, key: Key, encoding: Encoding) -> Option<Bytes> {
+    /// The body of `key` in `encoding` kept in this process's memory, if any.
+    pub async fn remembered(&self, key: Key, encoding: Encoding) -> Option<Bytes> {
         self.memory.as_ref()?.get(&(key, encoding)).await
     }
 
@@ -241,7 +241,8 @@ impl PageCache {
         self.shared.as_ref()?.get(key).await
     }
 
-    async fn remember(&self, key: Key, body: &Bytes) {
+    /// Keeps `body` as `key`'s, uncompressed, in this process's memory (not in Redis).
+    pub async fn remember(&self, key: Key, body: &Bytes) {
         if let Some(memory) = &self.memory {
             memory.insert((key, Encoding::Identity), body.clone()).await;
             metrics::gauge!(registry_runtime::metrics::CACHE_MEMORY_BYTES).set(memory.weighted_size() as f64);

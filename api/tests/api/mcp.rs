@@ -268,3 +268,52 @@ async fn in_oauth_mode_mcp_is_a_protected_read_and_list_registries_keeps_needing
     assert!(closed.body["result"]["content"][0]["text"].as_str().unwrap().contains("needs a token"));
     test.cleanup().await;
 }
+
+/// A `tools/call` of `search_servers` with this raw JSON-RPC id, as a 2025-06-18 client sends it.
+async fn search_with_id(app: &TestApp, id: &str) -> Reply {
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"search_servers","arguments":{{"limit":3}}}}}}"#
+    );
+    let request = (app.client.post(format!("{}/mcp", app.base)))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", LEGACY);
+    app.send(request.body(body)).await
+}
+
+/// A call asked again gets the first answer again (replayed from memory) with its own id; an id rmcp writes
+/// back differently still gets rmcp's form of it; and the headers rmcp checks still count.
+#[tokio::test]
+async fn a_call_asked_again_gets_the_same_answer_with_its_own_id_and_its_headers_still_checked() {
+    let test = TestStore::sqlite().await;
+    let app = catalogue(&test).await;
+    let first = search_with_id(&app, "1").await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.body["result"]["structuredContent"]["servers"].as_array().unwrap().len(), 3);
+    for (id, echoed) in [
+        ("1", json!(1)),
+        ("42", json!(42)),
+        (r#""req-7""#, json!("req-7")),
+        ("1.0", json!(1)),
+        (r#""a\u0041""#, json!("aA")),
+    ] {
+        let again = search_with_id(&app, id).await;
+        assert_eq!(again.status, 200, "{id}: {}", again.body);
+        assert_eq!(again.headers["content-type"], "application/json");
+        assert_eq!(again.body["id"], echoed, "{id}");
+        assert_eq!(again.body["result"], first.body["result"], "{id}");
+    }
+
+    let arguments = json!({"name": "search_servers", "arguments": {"limit": 3}});
+    for _ in 0..2 {
+        let modern = rpc(&app, MODERN, "tools/call", arguments.clone()).await;
+        assert_eq!(modern.status, 200, "{}", modern.body);
+    }
+    let mismatch = rpc_with(&app, MODERN, "tools/call", arguments, &[("mcp-method", "tools/list")]).await;
+    assert_eq!(
+        mismatch.status, 400,
+        "a header that disagrees with the body, after the same body was answered: {}",
+        mismatch.body
+    );
+    test.cleanup().await;
+}

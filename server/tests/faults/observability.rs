@@ -81,6 +81,7 @@ async fn both_processes_serve_metrics_that_promtool_accepts_and_probes_without_a
     client().get(format!("{base}/no/such/route")).send().await.unwrap();
     for (tool, arguments) in [
         ("search_servers", serde_json::json!({})),
+        ("search_servers", serde_json::json!({})),
         ("get_server", serde_json::json!({"name": "io.example/none"})),
     ] {
         let call = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": arguments}});
@@ -103,9 +104,9 @@ async fn both_processes_serve_metrics_that_promtool_accepts_and_probes_without_a
         "http_requests_total{route=\"/v0.1/servers\",method=\"GET\",status=\"200\"} 3",
         "http_requests_total{route=\"/v0.1/servers/{serverName}/versions/{version}\",method=\"GET\",status=\"200\"} 1",
         "http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1",
-        "mcp_requests_total{method=\"tools/call\",tool=\"search_servers\",outcome=\"ok\"} 1",
+        "mcp_requests_total{method=\"tools/call\",tool=\"search_servers\",outcome=\"ok\"} 2",
         "mcp_requests_total{method=\"tools/call\",tool=\"get_server\",outcome=\"tool_error\"} 1",
-        "mcp_request_duration_seconds_count{method=\"tools/call\",tool=\"search_servers\"} 1",
+        "mcp_request_duration_seconds_count{method=\"tools/call\",tool=\"search_servers\"} 2",
         "http_request_duration_seconds_bucket{route=\"/v0.1/servers\",method=\"GET\",le=\"+Inf\"} 3",
         "http_requests_in_flight ",
         "sync_servers_total{registry=\"files\",change=\"inserted\"} 3",
@@ -119,6 +120,9 @@ async fn both_processes_serve_metrics_that_promtool_accepts_and_probes_without_a
         "page_cache_lookups_total{tier=\"memory\",result=\"hit\"} 2",
         // Two REST pages, and the MCP search and version read, each read once.
         "page_cache_lookups_total{tier=\"memory\",result=\"miss\"} 4",
+        // The second MCP search is the first one's answer again.
+        "page_cache_lookups_total{tier=\"mcp\",result=\"hit\"} 1",
+        "page_cache_lookups_total{tier=\"mcp\",result=\"miss\"} 2",
         "page_cache_memory_bytes ",
         "build_info{version=",
         "# HELP http_requests_total ",

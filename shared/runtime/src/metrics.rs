@@ -97,7 +97,7 @@ const DESCRIPTIONS: &[(&str, Kind, Option<Unit>, &str)] = &[
         CACHE_LOOKUPS,
         Kind::Counter,
         None,
-        "Page cache lookups, by tier (memory, redis) and result (hit, miss, bypass)",
+        "Page cache lookups, by tier (memory, redis, mcp) and result (hit, miss, bypass)",
     ),
     (
         CACHE_EVICTIONS,

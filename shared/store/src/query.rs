@@ -14,6 +14,16 @@ pub enum Scope {
     Registry(RegistryName),
 }
 
+impl Scope {
+    /// The one registry read, if the read is of one.
+    pub fn registry(&self) -> Option<&str> {
+        match self {
+            Self::Registry(name) => Some(name.as_str()),
+            Self::Aggregated => None,
+        }
+    }
+}
+
 /// The `version` filter of a list, or the version of a single read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VersionSelector {
