@@ -9,6 +9,7 @@ mod helpers;
 mod http_cache;
 mod lifecycle;
 mod mcp;
+mod mcp_replicas;
 mod mcp_sdk;
 mod oidc_e2e;
 mod ops;
