@@ -153,6 +153,9 @@ impl<T: Serialize + Summary> IntoCallToolResult for Answer<T> {
 
 impl Summary for SearchOut {
     fn summary(&self) -> String {
+        if self.servers.is_empty() {
+            return "no servers match".to_owned();
+        }
         let shown: Vec<String> =
             self.servers.iter().take(10).map(|s| format!("{} {}", s.name, s.version)).collect();
         let more = if self.next_cursor.is_some() { "; more with nextCursor" } else { "" };

@@ -105,6 +105,7 @@ on_both_backends! {
         // As fresh as the REST reads: a publish shows in the next search, cached or not.
         let before = call(&app, LEGACY, "search_servers", json!({"query": "brand-new"})).await;
         assert_eq!(before["structuredContent"]["servers"], json!([]));
+        assert_eq!(before["content"][0]["text"], "no servers match");
         assert_eq!(app.post_json("/v0.1/publish", &server_json("io.example/brand-new", "1.0.0")).await.status, 201);
         let after = call(&app, LEGACY, "search_servers", json!({"query": "brand-new"})).await;
         assert_eq!(after["structuredContent"]["servers"][0]["registry"], "internal");
