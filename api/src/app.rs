@@ -25,7 +25,6 @@ use tower_http::trace::TraceLayer;
 
 use crate::audit::audit_requests;
 use crate::auth::gate::require_token;
-use crate::auth::http::HostTable;
 use crate::auth::proofs::Proofs;
 use crate::auth::{Authenticator, RegistryTokens};
 use crate::http_cache::{read_headers, reread_after_writes};
@@ -36,6 +35,7 @@ use crate::registry_set;
 use crate::routes;
 use crate::server::{self, Limits, default_max_connections};
 use crate::state::{AppContext, AppState};
+use registry_runtime::outbound::HostTable;
 
 /// How long shutdown waits for the audit file to take the last events.
 const AUDIT_FLUSH: Duration = Duration::from_secs(5);

@@ -11,10 +11,10 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::Principal;
-use super::http::error_chain;
 use super::jwt::{self, Rejection};
 use super::providers::Provider;
 use super::token_cache::{self, TokenCache};
+use registry_runtime::outbound::error_chain;
 
 pub const POSITIVE_TTL: Duration = Duration::from_secs(60);
 pub const NEGATIVE_TTL: Duration = Duration::from_secs(5);

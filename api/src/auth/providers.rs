@@ -11,8 +11,9 @@ use openidconnect::core::{CoreJsonWebKey, CoreJsonWebKeySet, CoreProviderMetadat
 use openidconnect::{IssuerUrl, JsonWebKey, JsonWebKeyId, JsonWebKeySetUrl};
 use registry_runtime::config::OAuthProvider;
 
-use super::http::{ProviderClient, error_chain};
+use super::http::ProviderClient;
 use super::jwt::{Jws, Rejection};
+use registry_runtime::outbound::error_chain;
 
 /// How often a loaded key set is fetched again.
 pub const REFRESH: Duration = Duration::from_secs(15 * 60);

@@ -1,9 +1,9 @@
 //! `spawn_app`: the real application on 127.0.0.1, on a test store of its own, with typed helpers.
 
 use registry_api::Application;
-use registry_api::auth::http::HostTable;
 use registry_core::formats::Entry;
 use registry_runtime::config::{Config, CorsConfig, RegistryConfig};
+use registry_runtime::outbound::HostTable;
 use registry_store::RawPool;
 use registry_store::Store;
 use registry_testkit::{TestStore, name, test_config};

@@ -7,4 +7,5 @@ pub mod config;
 pub mod internal;
 pub mod logging;
 pub mod metrics;
+pub mod outbound;
 pub mod shutdown;

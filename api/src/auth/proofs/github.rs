@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::signed::ProofError;
-use crate::auth::http::{HostTable, check_literal, error_chain, outbound_client, read_capped};
 use crate::auth::jwt::{self, Rejection};
 use crate::auth::providers::Provider;
+use registry_runtime::outbound::{self, HostTable, check_literal, error_chain, read_capped};
 
 /// Clock skew allowed on a GitHub Actions token's `exp` and `nbf`.
 const LEEWAY: Duration = Duration::from_secs(30);
@@ -150,7 +150,7 @@ pub struct GithubApi {
 impl GithubApi {
     pub fn new(method: &GithubAtMethod) -> Result<Self, String> {
         let outbound = &method.outbound;
-        let client = outbound_client(
+        let client = outbound::client(
             outbound.ca_cert_path.as_deref(),
             outbound.allow_private_ip,
             method.timeout,

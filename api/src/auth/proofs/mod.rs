@@ -9,9 +9,9 @@ pub mod well_known;
 
 use registry_runtime::config::PublisherMethods;
 
-use crate::auth::http::HostTable;
 use dns::DnsProof;
 use github::{GithubApi, GithubOidc};
+use registry_runtime::outbound::HostTable;
 use well_known::HttpProof;
 
 /// The clients of the exchanges that are on.

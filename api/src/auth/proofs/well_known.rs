@@ -6,7 +6,7 @@ use registry_runtime::config::HttpMethod;
 use reqwest::StatusCode;
 
 use super::signed::{self, DomainClaim, ProofError};
-use crate::auth::http::{CallError, HostTable, error_chain, outbound_client, read_capped};
+use registry_runtime::outbound::{self, CallError, HostTable, error_chain, read_capped};
 
 /// The most a proof file may hold, as upstream.
 pub const MAX_BODY: usize = 4096;
@@ -18,7 +18,7 @@ pub struct HttpProof {
 impl HttpProof {
     pub fn new(method: &HttpMethod, hosts: HostTable) -> Result<Self, String> {
         let outbound = &method.outbound;
-        let client = outbound_client(
+        let client = outbound::client(
             outbound.ca_cert_path.as_deref(),
             outbound.allow_private_ip,
             method.timeout,
