@@ -3,6 +3,7 @@
 pub mod error;
 pub mod jobs;
 pub mod kubernetes;
+pub mod probe;
 pub mod scheduler;
 pub mod sources;
 pub mod supervisor;

@@ -1,0 +1,265 @@
+//! The prober's client: connects to one remote MCP server as an agent would (rmcp, Streamable HTTP), and
+//! reports whether it answers and which tools it offers, or which way it failed ([`Outcome`]). Every call
+//! goes through `registry_runtime::outbound`'s guarded client: no proxy, no redirect followed, no credentials,
+//! and no private address unless `allowPrivateIP`; the whole probe is bounded by one timeout.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use registry_runtime::outbound::{self, CallError, HostTable, check_literal};
+use rmcp::model::{
+    ClientCapabilities, ClientConfig, Implementation, PaginatedRequestParams, ProtocolVersion, Tool,
+};
+use rmcp::service::{ClientInitializeError, ClientLifecycleMode, ClientServiceExt};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::{StreamableHttpClientTransportConfig, StreamableHttpError};
+use serde::Serialize;
+
+/// How a probe ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    /// The tools were listed (perhaps truncated at `maxTools`).
+    Ok,
+    /// 401 with a `WWW-Authenticate` challenge: a finding, not a failure.
+    RequiresAuth,
+    /// No answer within the timeout.
+    Timeout,
+    /// The connection was refused or reset.
+    Refused,
+    /// A 3xx (never followed), 4xx or 5xx.
+    HttpError,
+    TlsError,
+    /// An answer that is not MCP (HTML, invalid JSON-RPC), or a cursor seen twice.
+    ProtocolError,
+    /// An answer over `maxResponseBytes`.
+    TooLarge,
+    /// An address the private-address guard refuses.
+    BlockedAddress,
+}
+
+/// The bounds of one probe.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The whole probe.
+    pub timeout: Duration,
+    /// One HTTP exchange.
+    pub request_timeout: Duration,
+    pub max_tools: usize,
+    pub max_response_bytes: usize,
+    pub allow_private_ip: bool,
+}
+
+/// What a probe found.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<String>,
+    /// The server's `serverInfo`: name, version, title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_info: Option<Implementation>,
+    /// The `resource_metadata` URL of a 401's challenge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_metadata: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub tools: Vec<Tool>,
+    pub truncated: bool,
+    #[serde(skip)]
+    pub duration: Duration,
+}
+
+impl Report {
+    fn failed(outcome: Outcome, detail: impl Into<String>) -> Self {
+        Self {
+            outcome,
+            http_status: None,
+            protocol_version: None,
+            server_info: None,
+            resource_metadata: None,
+            detail: Some(detail.into()),
+            tools: Vec::new(),
+            truncated: false,
+            duration: Duration::ZERO,
+        }
+    }
+}
+
+/// Probes the MCP server at `url` within `limits`, resolving names through `hosts` first.
+pub async fn probe(url: &str, limits: &Limits, hosts: HostTable) -> Report {
+    let started = Instant::now();
+    let mut report = match tokio::time::timeout(limits.timeout, list_tools(url, limits, hosts)).await {
+        Ok(Ok(report)) => report,
+        Ok(Err(failed)) => failed,
+        Err(_) => Report::failed(Outcome::Timeout, format!("no answer within {:?}", limits.timeout)),
+    };
+    report.duration = started.elapsed();
+    report
+}
+
+async fn list_tools(url: &str, limits: &Limits, hosts: HostTable) -> Result<Report, Report> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| Report::failed(Outcome::ProtocolError, format!("{url}: {e}")))?;
+    check_literal(&parsed, limits.allow_private_ip)
+        .map_err(|e| Report::failed(Outcome::BlockedAddress, e.to_string()))?;
+    let http = outbound::client(None, limits.allow_private_ip, limits.request_timeout, hosts)
+        .map_err(|e| Report::failed(Outcome::ProtocolError, e))?;
+    let transport = StreamableHttpClientTransport::with_client(
+        http,
+        StreamableHttpClientTransportConfig::with_uri(url)
+            .max_json_response_size(limits.max_response_bytes)
+            .max_sse_event_size(limits.max_response_bytes)
+            .max_error_response_size(4096)
+            .reinit_on_expired_session(false)
+            .max_concurrent_requests(1),
+    );
+    let me = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("mcp-registry-probe", env!("CARGO_PKG_VERSION")),
+    );
+    let lifecycle = ClientLifecycleMode::Auto {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        legacy_version: Some(ProtocolVersion::V_2025_11_25),
+    };
+    let client = me.serve_with_lifecycle(transport, lifecycle).await.map_err(|e| failed_start(&e))?;
+    let server = client.peer_info();
+    let mut report = Report::failed(Outcome::Ok, "");
+    report.detail = None;
+    report.protocol_version = server.as_ref().map(|s| s.protocol_version.to_string());
+    report.server_info = server.as_ref().and_then(|s| s.server_info.clone());
+    let mut seen = HashSet::new();
+    let mut cursor: Option<String> = None;
+    let listed = loop {
+        let page = match client
+            .list_tools(Some(PaginatedRequestParams::default().with_cursor(cursor.clone())))
+            .await
+        {
+            Ok(page) => page,
+            Err(error) => break Err(classify(&error)),
+        };
+        report.tools.extend(page.tools);
+        if report.tools.len() >= limits.max_tools {
+            report.tools.truncate(limits.max_tools);
+            report.truncated = true;
+            break Ok(());
+        }
+        match page.next_cursor {
+            None => break Ok(()),
+            Some(next) if !seen.insert(next.clone()) => {
+                break Err(Report::failed(Outcome::ProtocolError, format!("the cursor {next:?} came twice")));
+            }
+            Some(next) => cursor = Some(next),
+        }
+    };
+    // A legacy server with sessions gets its DELETE; a failure to close changes nothing found.
+    let _ = client.cancel().await;
+    listed.map(|()| report)
+}
+
+/// What a failed start means: rmcp names neither a transport error nor the two attempts of a start that
+/// fell back to `initialize` as sources, so they are taken apart here.
+fn failed_start(error: &ClientInitializeError) -> Report {
+    match error {
+        ClientInitializeError::TransportError { error: cause, context } => {
+            let mut report = classify(cause);
+            report.detail = Some(format!("{}, when {context}", outbound::error_chain(cause)));
+            report
+        }
+        ClientInitializeError::LegacyFallbackFailed { discover, fallback } => {
+            let mut report = failed_start(fallback);
+            let first = failed_start(discover).detail.unwrap_or_default();
+            report.detail = Some(format!(
+                "server/discover: {first}; initialize: {}",
+                report.detail.as_deref().unwrap_or_default()
+            ));
+            report
+        }
+        other => classify(other),
+    }
+}
+
+/// The outcome an error of rmcp's or of the HTTP client's means, from the first cause in its chain that
+/// tells.
+fn classify(error: &(dyn std::error::Error + 'static)) -> Report {
+    let detail = outbound::error_chain(error);
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if let Some(CallError::Private(_)) = current.downcast_ref::<CallError>() {
+            return Report::failed(Outcome::BlockedAddress, detail);
+        }
+        if let Some(http) = current.downcast_ref::<StreamableHttpError<reqwest::Error>>() {
+            match http {
+                StreamableHttpError::AuthRequired(challenge) => {
+                    let mut report = Report::failed(Outcome::RequiresAuth, detail);
+                    report.http_status = Some(401);
+                    report.resource_metadata = resource_metadata(&challenge.www_authenticate_header);
+                    return report;
+                }
+                StreamableHttpError::HttpStatus(status) => {
+                    let mut report = Report::failed(Outcome::HttpError, detail);
+                    report.http_status = Some(status.status);
+                    return report;
+                }
+                StreamableHttpError::ResponseBodyTooLarge { .. } => {
+                    return Report::failed(Outcome::TooLarge, detail);
+                }
+                // Not named as its source either.
+                StreamableHttpError::Client(request) => {
+                    cause = Some(request);
+                    continue;
+                }
+                StreamableHttpError::UnexpectedServerResponse(text) => {
+                    if let Some(status) = leading_status(text) {
+                        let mut report = Report::failed(Outcome::HttpError, detail);
+                        report.http_status = Some(status);
+                        return report;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(request) = current.downcast_ref::<reqwest::Error>() {
+            if request.is_timeout() {
+                return Report::failed(Outcome::Timeout, detail);
+            }
+            if let Some(status) = request.status() {
+                let mut report = Report::failed(Outcome::HttpError, detail);
+                report.http_status = Some(status.as_u16());
+                return report;
+            }
+        }
+        if current.downcast_ref::<rustls::Error>().is_some() {
+            return Report::failed(Outcome::TlsError, detail);
+        }
+        if let Some(io) = current.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
+            )
+        {
+            return Report::failed(Outcome::Refused, detail);
+        }
+        cause = current.source();
+    }
+    Report::failed(Outcome::ProtocolError, detail)
+}
+
+/// `NNN` of a message that starts `HTTP NNN`.
+fn leading_status(text: &str) -> Option<u16> {
+    text.strip_prefix("HTTP ")?.get(..3)?.parse().ok()
+}
+
+/// The `resource_metadata` parameter of a `WWW-Authenticate: Bearer …` challenge.
+fn resource_metadata(challenge: &str) -> Option<String> {
+    let (_, rest) = challenge.split_once("resource_metadata=")?;
+    let rest = rest.trim_start();
+    let value = match rest.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next()?,
+        None => rest.split([',', ' ']).next()?,
+    };
+    Some(value.to_owned())
+}
