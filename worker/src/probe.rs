@@ -6,6 +6,8 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use registry_core::model::ServerDetail;
+use registry_core::model::server_json::Transport;
 use registry_runtime::outbound::{self, CallError, HostTable, check_literal};
 use rmcp::model::{
     ClientCapabilities, ClientConfig, Implementation, PaginatedRequestParams, ProtocolVersion, Tool,
@@ -23,6 +25,12 @@ pub enum Outcome {
     Ok,
     /// 401 with a `WWW-Authenticate` challenge: a finding, not a failure.
     RequiresAuth,
+    /// The URL or a required header needs a value only a user has (`{tenant}`, an API key): not contacted.
+    NeedsConfiguration,
+    /// A server with packages only: packages are never started.
+    NotProbed,
+    /// A remote whose transport the prober does not speak (legacy HTTP+SSE among them).
+    UnsupportedTransport,
     /// No answer within the timeout.
     Timeout,
     /// The connection was refused or reset.
@@ -87,6 +95,51 @@ impl Report {
             duration: Duration::ZERO,
         }
     }
+}
+
+/// What probing one server version means: a remote to contact, or why there is none to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A Streamable HTTP remote at this URL (its variables' defaults filled in).
+    Probe { url: String },
+    /// Not contacted: the remote's URL when there is one, the outcome recorded, and why.
+    Skip { url: Option<String>, outcome: Outcome, detail: String },
+}
+
+/// The targets of `server`: one per remote, or one `notProbed` when it has none.
+pub fn targets(server: &ServerDetail) -> Vec<Target> {
+    let remotes = server.remotes.as_deref().unwrap_or_default();
+    if remotes.is_empty() {
+        let detail = "no remotes: packages are never started".to_owned();
+        return vec![Target::Skip { url: None, outcome: Outcome::NotProbed, detail }];
+    }
+    remotes.iter().map(target).collect()
+}
+
+fn target(remote: &Transport) -> Target {
+    let skip = |outcome, detail: String| Target::Skip { url: remote.url.clone(), outcome, detail };
+    let Some(url) = &remote.url else {
+        return skip(Outcome::NeedsConfiguration, "the remote has no url".to_owned());
+    };
+    if remote.kind != "streamable-http" {
+        return skip(Outcome::UnsupportedTransport, format!("the prober does not speak {}", remote.kind));
+    }
+    let mut filled = url.clone();
+    for (name, variable) in remote.variables.iter().flatten() {
+        if let Some(value) = variable.value.as_ref().or(variable.default.as_ref()) {
+            filled = filled.replace(&format!("{{{name}}}"), value);
+        }
+    }
+    if let Some(start) = filled.find('{') {
+        let name = filled[start..].split('}').next().unwrap_or_default();
+        return skip(Outcome::NeedsConfiguration, format!("the URL needs a value for {name}}}"));
+    }
+    let required = remote.headers.iter().flatten().find(|header| header.input.is_required == Some(true));
+    if let Some(header) = required {
+        // The prober sends no header of a server's, credentials least of all.
+        return skip(Outcome::NeedsConfiguration, format!("the header {} is required", header.name));
+    }
+    Target::Probe { url: filled }
 }
 
 /// Probes the MCP server at `url` within `limits`, resolving names through `hosts` first.
@@ -262,4 +315,55 @@ fn resource_metadata(challenge: &str) -> Option<String> {
         None => rest.split([',', ' ']).next()?,
     };
     Some(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(remotes: &serde_json::Value) -> ServerDetail {
+        serde_json::from_value(serde_json::json!({
+            "name": "io.example/s", "description": "d", "version": "1.0.0", "remotes": remotes,
+            "packages": [{"registryType": "npm", "identifier": "s", "version": "1.0.0", "transport": {"type": "stdio"}}],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn each_remote_is_probed_or_skipped_with_why() {
+        let found = targets(&server(&serde_json::json!([
+            {"type": "streamable-http", "url": "https://mcp.example.com/mcp"},
+            {"type": "streamable-http", "url": "https://{region}.example.com/mcp",
+             "variables": {"region": {"default": "eu"}}},
+            {"type": "streamable-http", "url": "https://example.com/{tenant}/mcp", "variables": {"tenant": {}}},
+            {"type": "streamable-http", "url": "https://keyed.example.com/mcp",
+             "headers": [{"name": "X-Api-Key", "isRequired": true, "isSecret": true}]},
+            {"type": "sse", "url": "https://old.example.com/sse"},
+        ])));
+        let shown: Vec<String> = found
+            .iter()
+            .map(|t| match t {
+                Target::Probe { url } => format!("probe {url}"),
+                Target::Skip { outcome, detail, .. } => format!("{outcome:?}: {detail}"),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "probe https://mcp.example.com/mcp",
+                "probe https://eu.example.com/mcp",
+                "NeedsConfiguration: the URL needs a value for {tenant}",
+                "NeedsConfiguration: the header X-Api-Key is required",
+                "UnsupportedTransport: the prober does not speak sse",
+            ]
+        );
+        assert_eq!(
+            targets(&server(&serde_json::json!([])))[0],
+            Target::Skip {
+                url: None,
+                outcome: Outcome::NotProbed,
+                detail: "no remotes: packages are never started".to_owned(),
+            }
+        );
+    }
 }
