@@ -82,18 +82,26 @@ pub struct Report {
 }
 
 impl Report {
-    fn failed(outcome: Outcome, detail: impl Into<String>) -> Self {
+    fn new(outcome: Outcome, detail: Option<String>) -> Self {
         Self {
             outcome,
             http_status: None,
             protocol_version: None,
             server_info: None,
             resource_metadata: None,
-            detail: Some(detail.into()),
+            detail,
             tools: Vec::new(),
             truncated: false,
             duration: Duration::ZERO,
         }
+    }
+
+    fn failed(outcome: Outcome, detail: impl Into<String>) -> Self {
+        Self::new(outcome, Some(detail.into()))
+    }
+
+    fn http_error(status: u16, detail: String) -> Self {
+        Self { http_status: Some(status), ..Self::failed(Outcome::HttpError, detail) }
     }
 }
 
@@ -180,8 +188,7 @@ async fn list_tools(url: &str, limits: &Limits, hosts: HostTable) -> Result<Repo
     };
     let client = me.serve_with_lifecycle(transport, lifecycle).await.map_err(|e| failed_start(&e))?;
     let server = client.peer_info();
-    let mut report = Report::failed(Outcome::Ok, "");
-    report.detail = None;
+    let mut report = Report::new(Outcome::Ok, None);
     report.protocol_version = server.as_ref().map(|s| s.protocol_version.to_string());
     report.server_info = server.as_ref().and_then(|s| s.server_info.clone());
     let mut seen = HashSet::new();
@@ -252,11 +259,7 @@ fn classify(error: &(dyn std::error::Error + 'static)) -> Report {
                     report.resource_metadata = resource_metadata(&challenge.www_authenticate_header);
                     return report;
                 }
-                StreamableHttpError::HttpStatus(status) => {
-                    let mut report = Report::failed(Outcome::HttpError, detail);
-                    report.http_status = Some(status.status);
-                    return report;
-                }
+                StreamableHttpError::HttpStatus(status) => return Report::http_error(status.status, detail),
                 StreamableHttpError::ResponseBodyTooLarge { .. } => {
                     return Report::failed(Outcome::TooLarge, detail);
                 }
@@ -267,9 +270,7 @@ fn classify(error: &(dyn std::error::Error + 'static)) -> Report {
                 }
                 StreamableHttpError::UnexpectedServerResponse(text) => {
                     if let Some(status) = leading_status(text) {
-                        let mut report = Report::failed(Outcome::HttpError, detail);
-                        report.http_status = Some(status);
-                        return report;
+                        return Report::http_error(status, detail);
                     }
                 }
                 _ => {}
@@ -280,9 +281,7 @@ fn classify(error: &(dyn std::error::Error + 'static)) -> Report {
                 return Report::failed(Outcome::Timeout, detail);
             }
             if let Some(status) = request.status() {
-                let mut report = Report::failed(Outcome::HttpError, detail);
-                report.http_status = Some(status.as_u16());
-                return report;
+                return Report::http_error(status.as_u16(), detail);
             }
         }
         if current.downcast_ref::<rustls::Error>().is_some() {
