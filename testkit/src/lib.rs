@@ -19,8 +19,8 @@ use registry_core::formats::{Entry, Format, Origin};
 use registry_core::model::{RegistryName, ServerJson, Status};
 use registry_runtime::config::{
     AuditConfig, AuthConfig, AuthMode, Config, CorsConfig, FileSource, Filter, PostgresConfig,
-    PostgresTarget, RedisConfig, RegistryConfig, ServerConfig, ShutdownConfig, Source, StorageConfig,
-    SyncPolicy, ValidationConfig, WorkerConfig,
+    PostgresTarget, ProbePolicy, RedisConfig, RegistryConfig, ServerConfig, ShutdownConfig, Source,
+    StorageConfig, SyncPolicy, ValidationConfig, WorkerConfig,
 };
 use registry_store::Store;
 use serde_json::{Value, json};
@@ -224,6 +224,7 @@ pub fn file_registry(raw: &str) -> RegistryConfig {
         sync_interval: Some(Duration::from_secs(60)),
         filter: Filter::default(),
         sync_policy: SyncPolicy::default(),
+        probe: ProbePolicy::default(),
     }
 }
 

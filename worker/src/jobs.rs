@@ -1,4 +1,4 @@
-//! The sync job's handler, which the store's queue runs (`Store::run_sync_jobs`).
+//! The handlers of the sync and probe jobs, which the store's queues run (`Store::run_jobs`).
 //!
 //! Each job runs once. A transient failure with tries left queues the next try as a new job that runs after
 //! a backoff, so a backoff never holds a worker slot; every outcome is written to the registry's sync status
@@ -10,10 +10,11 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use registry_runtime::config::{Backoff, Config};
 use registry_store::Store;
-use registry_store::jobs::SyncRegistry;
-use registry_store::jobs::worker::{JobFailure, SyncHandler};
+use registry_store::jobs::worker::{JobFailure, JobHandler};
+use registry_store::jobs::{ProbeRegistry, SyncRegistry};
 
 use crate::error::SyncError;
+use crate::probe::Prober;
 use crate::sources::Context;
 use crate::sync::{record_unsyncable, sync_registry};
 
@@ -22,9 +23,10 @@ pub struct WorkerState {
     pub store: Store,
     pub config: Arc<Config>,
     pub context: Context,
+    pub prober: Arc<Prober>,
 }
 
-impl SyncHandler for WorkerState {
+impl JobHandler<SyncRegistry> for WorkerState {
     /// Runs a sync job inside a span that names the registry, the job and the API request that asked for
     /// it, so every log line of the sync carries them.
     async fn run(&self, job: SyncRegistry, job_id: String) -> Result<(), JobFailure> {
@@ -35,6 +37,37 @@ impl SyncHandler for WorkerState {
             request.id = job.request_id.as_deref().unwrap_or("-"),
         );
         tracing::Instrument::instrument(sync_job(job, job_id, self), span).await
+    }
+}
+
+impl JobHandler<ProbeRegistry> for WorkerState {
+    /// Runs a probe pass inside a span that names the registry and the job. A pass that fails (the database
+    /// went away) is not retried: the next one comes at the registry's interval, or at once for new versions.
+    async fn run(&self, job: ProbeRegistry, job_id: String) -> Result<(), JobFailure> {
+        let span = tracing::info_span!(
+            "probe",
+            registry.name = %job.registry,
+            job.id = %job_id,
+            request.id = job.request_id.as_deref().unwrap_or("-"),
+        );
+        let pass = async {
+            let started = std::time::Instant::now();
+            match self.prober.pass(&job).await {
+                Ok(summary) => {
+                    tracing::info!(
+                        scope = ?job.scope, probed = summary.probed, skipped = summary.skipped,
+                        unrecorded = summary.unrecorded, tool_changes = summary.tool_changes,
+                        duration_ms = started.elapsed().as_millis(), "probe pass done"
+                    );
+                    Ok(())
+                }
+                Err(error) => {
+                    tracing::error!(error = format!("{error:#}"), "probe pass failed");
+                    Err(JobFailure::Abort(format!("{error:#}")))
+                }
+            }
+        };
+        tracing::Instrument::instrument(pass, span).await
     }
 }
 
@@ -114,14 +147,24 @@ pub fn backoff_delay(backoff: &Backoff, attempt: u32) -> Duration {
         .min(backoff.max)
 }
 
-/// Runs the sync jobs until `shutdown` resolves: `worker.concurrency` at a time (see
-/// [`Store::run_sync_jobs`]).
+/// Runs the sync jobs, `worker.concurrency` at a time, and the probe passes, `worker.probeConcurrency` at a
+/// time (their probes share that many slots), until `shutdown` resolves (see [`Store::run_jobs`]). The probe
+/// queue's runner is named `{name}{PROBES}`.
 pub async fn register_all(
     name: String,
     state: Arc<WorkerState>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: &registry_runtime::shutdown::Shutdown,
 ) -> Result<(), registry_store::StoreError> {
-    let concurrency = state.config.worker.concurrency as usize;
+    let worker = &state.config.worker;
+    let (syncs, probes) = (worker.concurrency as usize, worker.probe_concurrency as usize);
     let store = state.store.clone();
-    store.run_sync_jobs(name, concurrency, state, shutdown).await
+    let probe_runner = format!("{name}{PROBES}");
+    tokio::try_join!(
+        store.run_jobs::<SyncRegistry, _>(name, syncs, state.clone(), shutdown.wait()),
+        store.run_jobs::<ProbeRegistry, _>(probe_runner, probes, state.clone(), shutdown.wait()),
+    )
+    .map(drop)
 }
+
+/// The suffix of the probe queue's runner's name.
+pub const PROBES: &str = "/probes";

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use registry_runtime::config::{Config, format_duration};
+use registry_runtime::outbound::HostTable;
 use registry_runtime::shutdown::Shutdown;
 use registry_runtime::{bootstrap, internal};
 use registry_store::Store;
@@ -67,7 +68,8 @@ pub async fn run_on(
         job_timeout: config.worker.job_timeout,
         git_timeout: config.worker.git_timeout,
     };
-    let state = Arc::new(WorkerState { store: store.clone(), config: Arc::new(config), context });
+    let prober = probe::Prober::new(store.clone(), config.worker.probe_concurrency, HostTable::default());
+    let state = Arc::new(WorkerState { store: store.clone(), config: Arc::new(config), context, prober });
     let name = format!("registry-worker-{}-{}", hostname(), std::process::id());
     let watches = kubernetes::watch::run(store.clone(), name.clone(), Default::default(), shutdown.wait());
     let mut watches = tokio::spawn(watches);

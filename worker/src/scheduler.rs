@@ -1,13 +1,14 @@
 //! The scheduler tick: every few seconds, release registries whose job ended without a result, claim the
 //! registries whose sync is due (or was asked for by a Kubernetes watcher while another ran) and enqueue one
-//! job each. Every worker replica ticks; the claim in the database makes each (registry, slot) go to exactly
-//! one.
+//! job each; then the same for probe passes, and a pass of the new versions of a registry that has latest
+//! versions not probed yet. Every worker replica ticks; the claim in the database makes each (registry,
+//! slot) go to exactly one, and a pass of new versions is not queued while one of the registry's is live.
 
 use std::time::Duration;
 
 use chrono::Utc;
 use registry_store::Store;
-use registry_store::jobs::{Enqueued, SyncRegistry, Trigger};
+use registry_store::jobs::{Enqueued, ProbeRegistry, ProbeScope, SyncRegistry, Trigger};
 
 /// How often the scheduler looks for due registries.
 pub const TICK: Duration = Duration::from_secs(2);
@@ -31,6 +32,27 @@ pub async fn tick(store: &Store) -> Result<usize, registry_store::jobs::JobError
             Enqueued::AlreadyQueued { .. } => {
                 tracing::debug!(registry.name = %claimed.registry, "due, but a sync is already queued");
             }
+        }
+    }
+    Ok(queued + probe_tick(store).await?)
+}
+
+/// Claims the due probe passes and enqueues them, then a pass of new versions for each registry that has
+/// some; returns how many jobs it queued.
+pub async fn probe_tick(store: &Store) -> Result<usize, registry_store::jobs::JobError> {
+    let mut queued = 0;
+    for due in store.claim_due_probes(Utc::now(), BATCH).await? {
+        let job = ProbeRegistry::new(due.registry.clone(), ProbeScope::All, Trigger::Schedule);
+        if let Enqueued::Queued { job_id } = store.enqueue_probe(&job, Some(due.slot)).await? {
+            tracing::info!(registry.name = %due.registry, job.id = %job_id, "scheduled probe pass queued");
+            queued += 1;
+        }
+    }
+    for registry in store.registries_with_unprobed().await? {
+        let job = ProbeRegistry::new(registry.clone(), ProbeScope::New, Trigger::Schedule);
+        if let Enqueued::Queued { job_id } = store.enqueue_probe(&job, None).await? {
+            tracing::info!(registry.name = %registry, job.id = %job_id, "probe pass of new versions queued");
+            queued += 1;
         }
     }
     Ok(queued)

@@ -32,7 +32,7 @@ pub async fn run_handlers(state: Arc<WorkerState>, name: &str, shutdown: &Shutdo
     for incarnation in 1u64.. {
         let id = format!("{name}-{incarnation}");
         let started = Instant::now();
-        let handlers = jobs::register_all(id.clone(), state.clone(), shutdown.wait());
+        let handlers = jobs::register_all(id.clone(), state.clone(), shutdown);
         let failure = tokio::select! {
             result = handlers => match result {
                 Ok(()) => return Ok(()),
@@ -127,6 +127,12 @@ async fn wait_for_database(
 /// Gives the jobs held by the incarnation `id` back to the queue; a failure is logged (their heartbeat
 /// lapses in the end, and another worker takes them then).
 async fn give_back(store: &Store, id: &str) {
+    for runner in [id.to_owned(), format!("{id}{}", jobs::PROBES)] {
+        give_back_of(store, &runner).await;
+    }
+}
+
+async fn give_back_of(store: &Store, id: &str) {
     match store.release_worker_jobs(id).await {
         Ok(0) => {}
         Ok(released) => {

@@ -9,6 +9,7 @@ pub mod install;
 pub mod kubernetes;
 pub mod model;
 pub mod namespace;
+pub mod probe;
 pub mod publish;
 pub mod registry;
 pub mod sync;

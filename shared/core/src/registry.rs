@@ -27,6 +27,50 @@ pub struct RegistryConfig {
     /// `syncPolicy`'s bounds and, for an api source, its full scrapes.
     #[serde(default)]
     pub sync_policy: SyncPolicy,
+    /// Whether, how often and how carefully the worker probes the registry's remote servers.
+    #[serde(default)]
+    pub probe: ProbePolicy,
+}
+
+/// `probe`: the prober's settings for one registry. Off by default for every kind of registry: probing
+/// connects to addresses that publishers wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProbePolicy {
+    pub enabled: bool,
+    /// How often every remote of the registry is probed again.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// The whole probe of one remote.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// One HTTP exchange of a probe.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Probes of one host at once, per worker, across registries.
+    pub per_host_concurrency: u32,
+    /// The most tools a probe lists; past it the list is kept, marked truncated.
+    pub max_tools: u32,
+    /// The most bytes one answer may hold.
+    pub max_response_bytes: u64,
+    /// Whether private, loopback and link-local addresses may be probed (in-cluster URLs need it).
+    #[serde(rename = "allowPrivateIP")]
+    pub allow_private_ip: bool,
+}
+
+impl Default for ProbePolicy {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            interval: Duration::from_secs(6 * 3600),
+            timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(15),
+            per_host_concurrency: 1,
+            max_tools: 1000,
+            max_response_bytes: 4 << 20,
+            allow_private_ip: false,
+        }
+    }
 }
 
 /// How a synced registry reads its source, beside its interval.

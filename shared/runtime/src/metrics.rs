@@ -31,6 +31,11 @@ pub const KUBERNETES_WATCHING: &str = "kubernetes_watcher_up";
 pub const KUBERNETES_EVENTS: &str = "kubernetes_watch_events_total";
 pub const CATALOGUE_VERSIONS: &str = "registry_server_versions";
 pub const QUEUE_JOBS: &str = "sync_queue_jobs";
+pub const PROBE_RUNS: &str = "probe_runs_total";
+pub const PROBE_DURATION: &str = "probe_duration_seconds";
+pub const PROBE_TOOL_CHANGES: &str = "probe_tool_list_changes_total";
+pub const PROBE_REMOTES: &str = "probe_remotes";
+pub const PROBE_QUEUE_JOBS: &str = "probe_queue_jobs";
 pub const QUEUE_OLDEST_AGE: &str = "sync_queue_oldest_pending_age_seconds";
 pub const DB_POOL_CONNECTIONS: &str = "db_pool_connections";
 pub const DB_POOL_MAX: &str = "db_pool_max_connections";
@@ -174,6 +179,21 @@ const DESCRIPTIONS: &[(&str, Kind, Option<Unit>, &str)] = &[
         Some(Unit::Seconds),
         "Age of the oldest sync job waiting to run (read at scrape time)",
     ),
+    (PROBE_RUNS, Kind::Counter, None, "Probes of remote MCP servers, by registry and outcome"),
+    (PROBE_DURATION, Kind::Histogram, Some(Unit::Seconds), "Time one probe of a remote took, by registry"),
+    (
+        PROBE_TOOL_CHANGES,
+        Kind::Counter,
+        None,
+        "Probes that found a remote's tool list changed since its previous probe, by registry",
+    ),
+    (
+        PROBE_REMOTES,
+        Kind::Gauge,
+        None,
+        "Probed remotes, by registry and latest outcome (read at scrape time)",
+    ),
+    (PROBE_QUEUE_JOBS, Kind::Gauge, None, "Probe jobs in the queue, by state (read at scrape time)"),
     (DB_POOL_CONNECTIONS, Kind::Gauge, None, "Database pool connections, by pool and state (idle, in_use)"),
     (DB_POOL_MAX, Kind::Gauge, None, "Database pool size limit, by pool"),
     (DB_POOL_ACQUIRE, Kind::Histogram, Some(Unit::Seconds), "Time to get a connection from a database pool"),
@@ -202,8 +222,8 @@ fn describe() {
 const REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Refreshes the gauges read from the database: stored versions per registry and status, each scheduled
-/// registry's interval and last success, the sync queue by state with the oldest waiting job's age, and the
-/// read pool. Every replica exports the same catalogue and
+/// registry's interval and last success, the sync queue by state with the oldest waiting job's age, the
+/// probed remotes by outcome, the probe queue by state, and the read pool. Every replica exports the same catalogue and
 /// queue values, so dashboards and alerts aggregate them with `max`, never `sum`.
 pub async fn refresh_from(store: &registry_store::Store) {
     static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
@@ -218,6 +238,7 @@ pub async fn refresh_from(store: &registry_store::Store) {
     refresh_catalogue(store).await;
     refresh_schedules(store).await;
     refresh_queue(store).await;
+    refresh_probes(store).await;
 }
 
 fn label(key: &'static str, value: String) -> metrics::Label {
@@ -285,6 +306,26 @@ async fn refresh_queue(store: &registry_store::Store) {
     match store.oldest_pending_age().await {
         Ok(age) => metrics::gauge!(QUEUE_OLDEST_AGE).set(age.unwrap_or(0.0).max(0.0)),
         Err(error) => tracing::warn!(error = %error, "metrics: cannot read the sync queue's oldest job"),
+    }
+}
+
+async fn refresh_probes(store: &registry_store::Store) {
+    match store.probe_outcome_counts().await {
+        Ok(counts) => {
+            let rows = counts.into_iter().map(|(registry, outcome, count)| {
+                (vec![label("registry", registry), label("outcome", outcome)], count as f64)
+            });
+            publish(PROBE_REMOTES, rows.collect(), 0.0);
+        }
+        Err(error) => tracing::warn!(error = %error, "metrics: cannot count the probed remotes"),
+    }
+    match store.jobs_by_status(registry_store::jobs::PROBE_QUEUE).await {
+        Ok(by_status) => {
+            let rows =
+                by_status.into_iter().map(|(state, count)| (vec![label("state", state)], count as f64));
+            publish(PROBE_QUEUE_JOBS, rows.collect(), 0.0);
+        }
+        Err(error) => tracing::warn!(error = %error, "metrics: cannot read the probe queue"),
     }
 }
 

@@ -9,6 +9,7 @@ mod listener;
 pub mod metrics;
 mod migrate;
 mod postgres;
+pub mod probes;
 pub mod publisher;
 mod publishing;
 pub mod query;

@@ -11,7 +11,7 @@ use sqlx::{Pool, Postgres, QueryBuilder, Transaction};
 
 use crate::dialect::{Dialect, GENERATION_CHANNEL, MIGRATIONS_TABLE, Mark, Record, Value};
 use crate::error::StoreError;
-use crate::jobs::task::{HEARTBEAT, POLL, QueuedTask, SYNC_QUEUE, SyncRegistry};
+use crate::jobs::task::{HEARTBEAT, Job, POLL, QueuedTask};
 use crate::listener::GenerationListener;
 use crate::query::ListQuery;
 use crate::session_lock::SessionLock;
@@ -293,23 +293,20 @@ impl SqlStore<Postgres> {
         [("registry", ours), ("queue", PostgresStorage::<()>::migrations())]
     }
 
-    /// Pushes a sync task into the queue, in the caller's transaction.
+    /// Pushes a task into its queue, in the caller's transaction.
     pub(crate) async fn push_task(conn: &mut PgConnection, task: &QueuedTask) -> Result<(), StoreError> {
-        apalis_postgres::queries::push_tasks(conn, SYNC_QUEUE, vec![task.to_task()])
+        apalis_postgres::queries::push_tasks(conn, task.queue, vec![task.to_task()])
             .await
             .map_err(|e| StoreError::Queue(Box::new(e)))
     }
 
-    /// The sync queue as a worker reads it.
-    pub(crate) fn sync_queue(
-        &self,
-        concurrency: usize,
-    ) -> PollWith<PostgresStorage<SyncRegistry>, IntervalStrategy> {
+    /// The queue of jobs `J` as a worker reads it.
+    pub(crate) fn queue<J: Job>(&self, concurrency: usize) -> PollWith<PostgresStorage<J>, IntervalStrategy> {
         let config = apalis_postgres::Config::default()
-            .queue(SYNC_QUEUE)
+            .queue(J::QUEUE)
             .heartbeat_interval(HEARTBEAT)
             .batch_size(concurrency);
-        PostgresStorage::<SyncRegistry>::new(&self.write).with_config(config).poll_with_interval(POLL)
+        PostgresStorage::<J>::new(&self.write).with_config(config).poll_with_interval(POLL)
     }
 
     /// A listener subscribed to new content generations, on the serving store's connection of its own.

@@ -15,7 +15,7 @@ use crate::query::Cursor;
 use registry_core::formats::Format;
 use registry_core::model::envelope::OFFICIAL_META;
 use registry_core::model::{OfficialMeta, RegistryName};
-use registry_core::registry::{RegistryConfig, SyncPolicy};
+use registry_core::registry::{ProbePolicy, RegistryConfig, SyncPolicy};
 
 /// One stored version as a read serves it: the body exactly as stored (checked to be JSON, never deserialised
 /// into a document), with the key columns and the registry-owned metadata. It serialises as a
@@ -71,6 +71,7 @@ pub struct Registry {
     pub filter: Value,
     pub sync_interval: Option<Duration>,
     pub sync_policy: SyncPolicy,
+    pub probe: ProbePolicy,
     /// Config order, the precedence of the aggregated view.
     pub position: i32,
     /// The content generation: new whenever what a read of this registry returns changes, and never given
@@ -96,6 +97,7 @@ impl Registry {
             source: serde_json::from_value(self.source.clone()).map_err(unreadable)?,
             sync_interval: self.sync_interval,
             sync_policy: self.sync_policy,
+            probe: self.probe,
             filter: serde_json::from_value(self.filter.clone()).map_err(unreadable)?,
         })
     }

@@ -121,15 +121,25 @@ async fn upsert_registry<DB: Dialect>(
 ) -> Result<(), StoreError> {
     let mut upsert = sql!(DB;
         "insert into registry (name, kind, format, source, filter, sync_interval_ms, max_entries, \
-         full_sync_interval_ms, position, created_at, updated_at) values ("
+         full_sync_interval_ms, position, probe, probe_interval_ms, created_at, updated_at) values ("
         [&row.name, row.kind, row.format, Json(&row.source), Json(&row.filter), row.sync_interval_ms,
-         row.max_entries, row.full_sync_interval_ms, row.position, Timestamp(now), Timestamp(now)]
+         row.max_entries, row.full_sync_interval_ms, row.position, Json(&row.probe), row.probe_interval_ms,
+         Timestamp(now), Timestamp(now)]
         ") on conflict (name) do update set kind = excluded.kind, format = excluded.format, \
          source = excluded.source, filter = excluded.filter, sync_interval_ms = excluded.sync_interval_ms, \
          max_entries = excluded.max_entries, full_sync_interval_ms = excluded.full_sync_interval_ms, \
-         position = excluded.position, updated_at = excluded.updated_at"
+         position = excluded.position, probe = excluded.probe, probe_interval_ms = excluded.probe_interval_ms, \
+         updated_at = excluded.updated_at"
     );
     DB::execute(tx.conn(), &mut upsert).await?;
+    if change != RegistryChange::New {
+        // A changed definition is probed again at once, under its new settings.
+        let mut due = sql!(DB;
+            "update probe_schedule set next_due_at = null, updated_at = " {Timestamp(now)}
+            " where registry = " {&row.name}
+        );
+        DB::execute(tx.conn(), &mut due).await?;
+    }
     let (phase, message, due) = initial_sync_status(row, now);
     let (phase, due, now) = (phase.as_str(), due.map(Timestamp), Timestamp(now));
     let mut state = match change {

@@ -13,7 +13,9 @@ use crate::records::{Registry, StoredVersion};
 use crate::timestamp::Timestamp;
 use registry_core::formats::Format;
 use registry_core::model::{OfficialMeta, RegistryName, ServerJson, Status};
-use registry_core::registry::{DEFAULT_FULL_SYNC_INTERVAL, DEFAULT_MAX_ENTRIES, RegistryConfig, SyncPolicy};
+use registry_core::registry::{
+    DEFAULT_FULL_SYNC_INTERVAL, DEFAULT_MAX_ENTRIES, ProbePolicy, RegistryConfig, SyncPolicy,
+};
 use registry_core::sync::{SyncPhase, SyncStatus};
 
 /// The columns of a served version, as [`crate::sql`] selects them.
@@ -81,6 +83,9 @@ pub(crate) struct RegistryRow {
     pub max_entries: i64,
     pub full_sync_interval_ms: i64,
     pub position: i32,
+    pub probe: Value,
+    /// Set only while probing is on.
+    pub probe_interval_ms: Option<i64>,
 }
 
 fn millis(duration: Duration) -> i64 {
@@ -99,6 +104,8 @@ impl RegistryRow {
             max_entries: i64::try_from(config.sync_policy.max_entries).unwrap_or(i64::MAX),
             full_sync_interval_ms: millis(config.sync_policy.full_sync_interval),
             position: i32::try_from(position).unwrap_or(i32::MAX),
+            probe: serde_json::to_value(config.probe).unwrap_or(Value::Null),
+            probe_interval_ms: config.probe.enabled.then(|| millis(config.probe.interval)),
         }
     }
 }
@@ -118,7 +125,7 @@ pub(crate) enum RegistryChange {
     New,
     /// Kind, format, source or filter changed: the next sync must run and rewrite.
     SourceChanged,
-    /// Only the schedule, the sync bounds or the position changed.
+    /// Only the schedule, the sync bounds, the probe settings or the position changed.
     ScheduleChanged,
     Same,
 }
@@ -138,6 +145,8 @@ pub(crate) struct StoredRow {
     pub max_entries: Option<i64>,
     pub full_sync_interval_ms: Option<i64>,
     pub position: i32,
+    /// Null in a row an older release stored: the defaults, probing off.
+    pub probe: Option<Json<Value>>,
     pub generation: i64,
     #[sqlx(try_from = "Timestamp")]
     pub created_at: DateTime<Utc>,
@@ -147,7 +156,7 @@ pub(crate) struct StoredRow {
 
 /// Every stored registry, in config order.
 pub(crate) const REGISTRY_COLUMNS: &str = "select r.name, r.kind, r.format, r.source, r.filter, \
-     r.sync_interval_ms, r.max_entries, r.full_sync_interval_ms, r.position, coalesce(g.generation, 0) as generation, r.created_at, r.updated_at \
+     r.sync_interval_ms, r.max_entries, r.full_sync_interval_ms, r.position, r.probe, coalesce(g.generation, 0) as generation, r.created_at, r.updated_at \
      from registry r left join content_generation g on g.registry = r.name order by r.position";
 
 impl TryFrom<StoredRow> for Registry {
@@ -166,6 +175,12 @@ impl TryFrom<StoredRow> for Registry {
                 full_sync_interval: row
                     .full_sync_interval_ms
                     .map_or(DEFAULT_FULL_SYNC_INTERVAL, |ms| Duration::from_millis(ms.unsigned_abs())),
+            },
+            probe: match row.probe {
+                Some(Json(probe)) => serde_json::from_value(probe).map_err(|e| {
+                    StoreError::unreadable(format!("the probe settings of registry {}", row.name), e)
+                })?,
+                None => ProbePolicy::default(),
             },
             position: row.position,
             generation: row.generation,
@@ -251,6 +266,7 @@ pub(crate) fn plan_registries(
                     if old.sync_interval_ms != row.sync_interval_ms
                         || old.max_entries != Some(row.max_entries)
                         || old.full_sync_interval_ms != Some(row.full_sync_interval_ms)
+                        || old.probe.as_ref().map(|json| &json.0) != Some(&row.probe)
                         || old.position != row.position =>
                 {
                     RegistryChange::ScheduleChanged

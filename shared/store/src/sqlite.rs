@@ -17,7 +17,7 @@ use sqlx::{Pool, QueryBuilder, Sqlite, Transaction};
 
 use crate::dialect::{Dialect, MIGRATIONS_TABLE, Mark, Record, Value};
 use crate::error::StoreError;
-use crate::jobs::task::{HEARTBEAT, POLL, QueuedTask, SYNC_QUEUE, SyncRegistry};
+use crate::jobs::task::{HEARTBEAT, Job, POLL, QueuedTask};
 use crate::listener::GenerationListener;
 use crate::query::ListQuery;
 use crate::session_lock::SessionLock;
@@ -248,23 +248,20 @@ impl SqlStore<Sqlite> {
         [("registry", ours), ("queue", SqliteStorage::<()>::migrations())]
     }
 
-    /// Pushes a sync task into the queue, in the caller's transaction.
+    /// Pushes a task into its queue, in the caller's transaction.
     pub(crate) async fn push_task(conn: &mut SqliteConnection, task: &QueuedTask) -> Result<(), StoreError> {
-        apalis_sqlite::queries::push_tasks(conn, SYNC_QUEUE, &[task.to_task()])
+        apalis_sqlite::queries::push_tasks(conn, task.queue, &[task.to_task()])
             .await
             .map_err(|e| StoreError::Queue(Box::new(e)))
     }
 
-    /// The sync queue as a worker reads it.
-    pub(crate) fn sync_queue(
-        &self,
-        concurrency: usize,
-    ) -> PollWith<SqliteStorage<SyncRegistry>, IntervalStrategy> {
+    /// The queue of jobs `J` as a worker reads it.
+    pub(crate) fn queue<J: Job>(&self, concurrency: usize) -> PollWith<SqliteStorage<J>, IntervalStrategy> {
         let config = apalis_sqlite::Config::default()
-            .queue(SYNC_QUEUE)
+            .queue(J::QUEUE)
             .heartbeat_interval(HEARTBEAT)
             .batch_size(concurrency);
-        SqliteStorage::<SyncRegistry>::new(&self.write).with_config(config).poll_with_interval(POLL)
+        SqliteStorage::<J>::new(&self.write).with_config(config).poll_with_interval(POLL)
     }
 
     /// None: readers of one file poll.

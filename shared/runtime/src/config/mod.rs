@@ -45,7 +45,7 @@ pub use registry_core::duration::format_duration;
 pub use registry_core::filter::{Filter, IncludeExclude};
 pub use registry_core::registry::{
     ApiSource, BasicAuth, DEFAULT_FULL_SYNC_INTERVAL, DEFAULT_MAX_ENTRIES, FileSource, GitRef, GitSource,
-    KUBERNETES_SYNC_INTERVAL, KubernetesSource, RegistryConfig, Source, SyncPolicy,
+    KUBERNETES_SYNC_INTERVAL, KubernetesSource, ProbePolicy, RegistryConfig, Source, SyncPolicy,
 };
 pub use registry_core::validation::ValidationConfig;
 pub use registry_store::settings::{
@@ -123,6 +123,8 @@ impl Default for McpConfig {
 #[serde(rename_all = "camelCase")]
 pub struct WorkerConfig {
     pub concurrency: u32,
+    /// Probes of remote MCP servers at once in this worker, across registries; they hold no sync slot.
+    pub probe_concurrency: u32,
     /// Tries of one sync, the first included; a transient failure is retried as a delayed job.
     pub max_attempts: u32,
     pub backoff: Backoff,
@@ -233,6 +235,7 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
             concurrency: 4,
+            probe_concurrency: 4,
             max_attempts: 5,
             backoff: Backoff { min: Duration::from_secs(1), max: Duration::from_secs(300) },
             job_timeout: Duration::from_secs(600),

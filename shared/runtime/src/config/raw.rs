@@ -40,6 +40,7 @@ pub struct RawRegistry {
     pub kubernetes: Option<RawKubernetes>,
     pub sync_policy: Option<RawSyncPolicy>,
     pub filter: Option<RawFilter>,
+    pub probe: Option<RawProbe>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +98,28 @@ pub struct RawSyncPolicy {
     pub interval: Option<String>,
     pub full_sync_interval: Option<String>,
     pub max_entries: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawProbe {
+    pub enabled: Option<bool>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub request_timeout: Option<String>,
+    pub per_host_concurrency: Option<u32>,
+    pub max_tools: Option<u32>,
+    pub max_response_bytes: Option<RawSize>,
+    #[serde(rename = "allowPrivateIP")]
+    pub allow_private_ip: Option<bool>,
+}
+
+/// A size in bytes: a number, or a text such as `4MiB`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawSize {
+    Bytes(u64),
+    Text(String),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -228,6 +251,7 @@ pub struct RawRedis {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RawWorker {
     pub concurrency: Option<u32>,
+    pub probe_concurrency: Option<u32>,
     pub max_attempts: Option<u32>,
     pub backoff: Option<RawBackoff>,
     pub job_timeout: Option<String>,

@@ -16,7 +16,7 @@ use crate::sync_state::Claim;
 
 pub use queue::{FailedJob, JobState, QueueReport};
 pub(crate) use task::{FailedRow, JobRow, QueuedTask};
-pub use task::{SYNC_QUEUE, SyncRegistry, Trigger};
+pub use task::{Job, PROBE_QUEUE, ProbeRegistry, ProbeScope, SYNC_QUEUE, SyncRegistry, Trigger};
 
 /// What an enqueue did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +48,12 @@ pub enum JobError {
     /// claimed it again before this one could.
     #[error("registry {0} is claimed by another sync as this one enqueues")]
     Contended(registry_core::model::RegistryName),
+}
+
+impl ProbeRegistry {
+    pub fn new(registry: registry_core::model::RegistryName, scope: ProbeScope, trigger: Trigger) -> Self {
+        Self { registry, scope, trigger, requested_by: None, request_id: None }
+    }
 }
 
 impl SyncRegistry {
@@ -86,12 +92,7 @@ impl SyncRegistry {
     ) -> Result<Enqueued, JobError> {
         // One pass, and one more if the job that held the registry turns out to have ended.
         for _ in 0..2 {
-            let task = QueuedTask {
-                id: ulid::Ulid::new().to_string(),
-                payload: serde_json::to_vec(self)?,
-                idempotency_key: idempotency_key.clone(),
-                run_after,
-            };
+            let task = QueuedTask::new(self, idempotency_key.clone(), run_after)?;
             let existing = match store.claim_and_push(&self.registry, &task).await? {
                 Claim::Queued => return Ok(Enqueued::Queued { job_id: task.id }),
                 Claim::HeldBy(existing) => existing,

@@ -128,16 +128,24 @@ impl Store {
         Ok(age.map_err(StoreError::from)?)
     }
 
+    /// The jobs of `queue` by status.
+    pub async fn jobs_by_status(&self, queue: &str) -> Result<Vec<(String, i64)>, JobError> {
+        let by_status = on_backend!(self, db => {
+            sqlx::query_as(SqlStore::<DB>::JOBS_BY_STATUS).bind(queue).fetch_all(&db.write).await
+        });
+        Ok(by_status.map_err(StoreError::from)?)
+    }
+
     /// The sync queue's jobs by status, and its most recent failed jobs.
     pub async fn queue_report(&self) -> Result<QueueReport, JobError> {
-        let (by_status, failed): (Vec<(String, i64)>, Vec<FailedRow>) = on_backend!(self, db => {
-            let by_status = sqlx::query_as(SqlStore::<DB>::JOBS_BY_STATUS).bind(SYNC_QUEUE).fetch_all(&db.write).await;
-            let failed = sqlx::query_as(SqlStore::<DB>::FAILED_JOBS)
+        let by_status = self.jobs_by_status(SYNC_QUEUE).await?;
+        let failed: Vec<FailedRow> = on_backend!(self, db => {
+            sqlx::query_as(SqlStore::<DB>::FAILED_JOBS)
                 .bind(SYNC_QUEUE)
                 .bind(FAILED_SHOWN)
                 .fetch_all(&db.write)
-                .await;
-            (by_status.map_err(StoreError::from)?, failed.map_err(StoreError::from)?)
+                .await
+                .map_err(StoreError::from)?
         });
         let failed = failed
             .into_iter()

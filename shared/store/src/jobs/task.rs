@@ -5,10 +5,21 @@ use std::time::Duration;
 
 use apalis::prelude::{Task, TaskBuilder, TaskId};
 use registry_core::model::RegistryName;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// The queue of [`SyncRegistry`] jobs. Fixed: a renamed module must not orphan queued jobs.
+/// A kind of job: its payload, and the queue it waits in.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
+    /// Fixed: a renamed module must not orphan queued jobs.
+    const QUEUE: &'static str;
+}
+
+/// The queue of [`SyncRegistry`] jobs.
 pub const SYNC_QUEUE: &str = "registry-sync";
+
+impl Job for SyncRegistry {
+    const QUEUE: &'static str = SYNC_QUEUE;
+}
 
 /// Sync one registry now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +41,36 @@ pub(crate) fn first_attempt() -> u32 {
     1
 }
 
+/// The queue of [`ProbeRegistry`] jobs: apart from syncs, so a probe pass never holds a sync's slot.
+pub const PROBE_QUEUE: &str = "registry-probe";
+
+/// Probe a registry's remote servers now: every one (a pass of its interval, or one asked for), or the
+/// latest versions not probed yet (a version that a sync or a publish just added).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeRegistry {
+    pub registry: RegistryName,
+    pub scope: ProbeScope,
+    pub trigger: Trigger,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl Job for ProbeRegistry {
+    const QUEUE: &'static str = PROBE_QUEUE;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeScope {
+    /// The latest version of every server.
+    All,
+    /// The latest versions without a result yet.
+    New,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Trigger {
@@ -39,10 +80,11 @@ pub enum Trigger {
     Watch,
 }
 
-/// One job to push: its id, its encoded [`SyncRegistry`], the key that makes it unique in the queue, and when
+/// One job to push: its queue, its id, its encoded payload, the key that makes it unique in the queue, and when
 /// it may run.
 #[derive(Debug, Clone)]
 pub(crate) struct QueuedTask {
+    pub queue: &'static str,
     pub id: String,
     pub payload: Vec<u8>,
     pub idempotency_key: Option<String>,
@@ -56,6 +98,21 @@ pub(crate) type JobRow = (String, i64, i64, Option<String>);
 pub(crate) type FailedRow = (String, Option<String>, i64, Option<String>);
 
 impl QueuedTask {
+    /// The first try of `job`, made now.
+    pub(crate) fn new<J: Job>(
+        job: &J,
+        idempotency_key: Option<String>,
+        run_after: Option<Duration>,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            queue: J::QUEUE,
+            id: ulid::Ulid::new().to_string(),
+            payload: serde_json::to_vec(job)?,
+            idempotency_key,
+            run_after,
+        })
+    }
+
     /// The task as apalis pushes it, on either backend. Retries are new jobs (see
     /// `SyncRegistry::retry`): apalis runs each one once.
     pub(crate) fn to_task(&self) -> Task<Vec<u8>> {

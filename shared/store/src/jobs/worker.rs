@@ -1,6 +1,6 @@
-//! Running the sync jobs: the queue of the store's backend feeds a handler of the caller's (the worker's
-//! sync), `concurrency` jobs at a time, until a shutdown signal. Each job runs once: a retry is a new job the
-//! handler queues ([`super::SyncRegistry::retry`]).
+//! Running jobs: the queue of the store's backend feeds a handler of the caller's (the worker's sync, its
+//! probe passes), `concurrency` jobs at a time, until a shutdown signal. Each job runs once: a retry is a new
+//! job the handler queues ([`super::SyncRegistry::retry`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,16 +8,16 @@ use std::sync::Arc;
 use apalis::layers::WorkerBuilderExt;
 use apalis::prelude::{AbortError, BoxDynError, Data, TaskId, WorkerBuilder};
 
-use super::SyncRegistry;
+use super::Job;
 use crate::error::StoreError;
 use crate::handle::{Store, on_backend};
 
-/// What runs each sync job.
-pub trait SyncHandler: Send + Sync + 'static {
-    fn run(&self, job: SyncRegistry, job_id: String) -> impl Future<Output = Result<(), JobFailure>> + Send;
+/// What runs each job of kind `J`.
+pub trait JobHandler<J: Job>: Send + Sync + 'static {
+    fn run(&self, job: J, job_id: String) -> impl Future<Output = Result<(), JobFailure>> + Send;
 }
 
-/// How a job ended that did not succeed; the handler has written the details to the sync status.
+/// How a job ended that did not succeed; the handler has written the details where they are read.
 #[derive(Debug, thiserror::Error)]
 pub enum JobFailure {
     /// Failed, and recorded as failed in the queue (its next try, if any, is queued already).
@@ -28,8 +28,8 @@ pub enum JobFailure {
     Abort(String),
 }
 
-async fn handle<H: SyncHandler>(
-    job: SyncRegistry,
+async fn handle<J: Job, H: JobHandler<J>>(
+    job: J,
     id: TaskId,
     handler: Data<Arc<H>>,
 ) -> Result<(), BoxDynError> {
@@ -41,10 +41,10 @@ async fn handle<H: SyncHandler>(
 }
 
 impl Store {
-    /// Runs `handler` on the sync jobs until `shutdown` resolves: `concurrency` jobs at a time, each fetched
+    /// Runs `handler` on the jobs of kind `J` until `shutdown` resolves: `concurrency` jobs at a time, each fetched
     /// only when a slot is free for it. Running jobs may finish after `shutdown` (the caller bounds that);
     /// one lost to a crash is picked up again once its worker's heartbeat lapses.
-    pub async fn run_sync_jobs<H: SyncHandler>(
+    pub async fn run_jobs<J: Job, H: JobHandler<J>>(
         &self,
         worker: String,
         concurrency: usize,
@@ -57,10 +57,10 @@ impl Store {
         };
         on_backend!(self, db => {
             WorkerBuilder::new(worker)
-                .backend(db.sync_queue(concurrency))
+                .backend(db.queue::<J>(concurrency))
                 .data(handler)
                 .concurrency(concurrency)
-                .build(handle::<H>)
+                .build(handle::<J, H>)
                 .run_until(signal)
                 .await
                 .map_err(|e| StoreError::Queue(Box::new(e)))

@@ -14,6 +14,7 @@ use serde_json::json;
 mod generations;
 mod managed;
 mod partial;
+mod probes;
 mod staged;
 
 fn versions_of(items: &[StoredVersion]) -> Vec<(String, String)> {

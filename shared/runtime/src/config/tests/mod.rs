@@ -456,3 +456,37 @@ fn mcp_is_on_by_default_and_its_allowed_hosts_are_host_names() {
         ]
     );
 }
+
+#[test]
+fn probe_settings_take_defaults_sizes_with_units_and_each_bad_value_is_named() {
+    let config = Config::from_yaml(
+        &format!("{MINIMAL}    probe: {{enabled: true, interval: 30m, maxResponseBytes: 512KiB, allowPrivateIP: true}}\nworker: {{probeConcurrency: 8}}\n"),
+        no_env(),
+    )
+    .unwrap();
+    let probe = config.registries[0].probe;
+    assert!(probe.enabled && probe.allow_private_ip);
+    assert_eq!(probe.interval, Duration::from_secs(1800));
+    assert_eq!(probe.max_response_bytes, 512 * 1024);
+    assert_eq!(probe.timeout, Duration::from_secs(30), "a default");
+    assert_eq!(probe.max_tools, 1000, "a default");
+    assert_eq!(config.worker.probe_concurrency, 8);
+    assert_eq!(Config::from_yaml(MINIMAL, no_env()).unwrap().registries[0].probe, ProbePolicy::default());
+
+    let found = problems(&format!(
+        "{MINIMAL}    probe: {{interval: soon, timeout: 5s, requestTimeout: 10s, perHostConcurrency: 0, maxTools: 0, maxResponseBytes: 4MB}}\nworker: {{probeConcurrency: 0}}\n"
+    ));
+    assert_eq!(
+        found,
+        [
+            "registries[0].probe.interval: \"soon\" is not a duration (write e.g. 200ms, 30s, 5m, 1h)",
+            "registries[0].probe.requestTimeout: must not exceed probe.timeout, the whole probe's bound",
+            "registries[0].probe.perHostConcurrency: must be at least 1",
+            "registries[0].probe.maxTools: must be at least 1",
+            "registries[0].probe.maxResponseBytes: \"4MB\" is not a size (write e.g. 65536, 512KiB, 4MiB)",
+            "worker.probeConcurrency: must be at least 1",
+        ]
+    );
+    let unknown = problems(&format!("{MINIMAL}    probe: {{enable: true}}\n"));
+    assert!(unknown[0].starts_with("registries[0].probe.enable: unknown field `enable`"), "{unknown:?}");
+}

@@ -108,6 +108,38 @@ impl Check {
         }
     }
 
+    /// A size of at least one byte: a number, or digits with `B`, `KiB`, `MiB` or `GiB`.
+    pub(super) fn size(&mut self, path: &str, raw: &RawSize) -> Option<u64> {
+        let bytes = match raw {
+            RawSize::Bytes(bytes) => Some(*bytes),
+            RawSize::Text(text) => {
+                let text = text.trim();
+                let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+                let (digits, unit) = text.split_at(split);
+                let scale = match unit.trim() {
+                    "" | "B" => Some(1u64),
+                    "KiB" => Some(1 << 10),
+                    "MiB" => Some(1 << 20),
+                    "GiB" => Some(1 << 30),
+                    _ => None,
+                };
+                digits.parse::<u64>().ok().zip(scale).and_then(|(n, scale)| n.checked_mul(scale))
+            }
+        };
+        match bytes {
+            Some(0) => {
+                self.fail(path, "must be at least 1 byte");
+                None
+            }
+            Some(bytes) => Some(bytes),
+            None => {
+                let RawSize::Text(text) = raw else { return None };
+                self.fail(path, format!("{text:?} is not a size (write e.g. 65536, 512KiB, 4MiB)"));
+                None
+            }
+        }
+    }
+
     pub(super) fn url(&mut self, path: &str, raw: &str, schemes: &[&str]) -> Option<Url> {
         match Url::parse(raw) {
             Ok(url) if schemes.contains(&url.scheme()) && url.has_host() => Some(url),
@@ -252,7 +284,12 @@ fn worker(check: &mut Check, value: Option<Value>) -> Option<WorkerConfig> {
     {
         check.fail("worker.backoff", "min must not exceed max");
     }
-    for (key, value) in [("concurrency", raw.concurrency), ("maxAttempts", raw.max_attempts)] {
+    let counts = [
+        ("concurrency", raw.concurrency),
+        ("probeConcurrency", raw.probe_concurrency),
+        ("maxAttempts", raw.max_attempts),
+    ];
+    for (key, value) in counts {
         if value == Some(0) {
             check.fail(format!("worker.{key}"), "must be at least 1");
         }
@@ -264,6 +301,7 @@ fn worker(check: &mut Check, value: Option<Value>) -> Option<WorkerConfig> {
         check.duration("worker.gitTimeout", raw.git_timeout.as_deref(), Some(defaults.git_timeout));
     Some(WorkerConfig {
         concurrency: raw.concurrency.unwrap_or(defaults.concurrency),
+        probe_concurrency: raw.probe_concurrency.unwrap_or(defaults.probe_concurrency),
         max_attempts: raw.max_attempts.unwrap_or(defaults.max_attempts),
         backoff: Backoff { min: min?, max: max? },
         job_timeout: job_timeout?,

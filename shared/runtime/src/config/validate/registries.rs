@@ -58,6 +58,7 @@ fn registry(
     let sync_interval = sync_interval(check, path, &policy, raw.filter.is_some(), source.as_ref());
     // No filter keeps every entry.
     let filter = filter(check, &format!("{path}.filter"), raw.filter.unwrap_or_default());
+    let probe = probe(check, &format!("{path}.probe"), raw.probe.take().unwrap_or_default());
     Some(RegistryConfig {
         name: name?,
         format,
@@ -65,6 +66,48 @@ fn registry(
         sync_interval,
         filter,
         sync_policy: sync_policy?,
+        probe: probe?,
+    })
+}
+
+/// `probe`: every setting optional; counts and sizes at least 1, and the request timeout within the whole.
+fn probe(check: &mut Check, path: &str, raw: RawProbe) -> Option<ProbePolicy> {
+    let defaults = ProbePolicy::default();
+    let mut duration = |key: &str, raw: Option<String>, default| {
+        check.duration(&format!("{path}.{key}"), raw.as_deref(), Some(default))
+    };
+    let interval = duration("interval", raw.interval, defaults.interval);
+    let timeout = duration("timeout", raw.timeout, defaults.timeout);
+    let request_timeout = duration("requestTimeout", raw.request_timeout, defaults.request_timeout);
+    if let (Some(whole), Some(one)) = (timeout, request_timeout)
+        && one > whole
+    {
+        check
+            .fail(format!("{path}.requestTimeout"), "must not exceed probe.timeout, the whole probe's bound");
+    }
+    let mut at_least_one = |key: &str, value: Option<u32>, default: u32| match value {
+        Some(0) => {
+            check.fail(format!("{path}.{key}"), "must be at least 1");
+            None
+        }
+        other => Some(other.unwrap_or(default)),
+    };
+    let per_host_concurrency =
+        at_least_one("perHostConcurrency", raw.per_host_concurrency, defaults.per_host_concurrency);
+    let max_tools = at_least_one("maxTools", raw.max_tools, defaults.max_tools);
+    let max_response_bytes = match raw.max_response_bytes {
+        None => Some(defaults.max_response_bytes),
+        Some(size) => check.size(&format!("{path}.maxResponseBytes"), &size),
+    };
+    Some(ProbePolicy {
+        enabled: raw.enabled.unwrap_or(defaults.enabled),
+        interval: interval?,
+        timeout: timeout?,
+        request_timeout: request_timeout?,
+        per_host_concurrency: per_host_concurrency?,
+        max_tools: max_tools?,
+        max_response_bytes: max_response_bytes?,
+        allow_private_ip: raw.allow_private_ip.unwrap_or(defaults.allow_private_ip),
     })
 }
 

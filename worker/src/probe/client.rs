@@ -1,4 +1,4 @@
-//! The prober's client: connects to one remote MCP server as an agent would (rmcp, Streamable HTTP), and
+//! One probe: connects to one remote MCP server as an agent would (rmcp, Streamable HTTP), and
 //! reports whether it answers and which tools it offers, or which way it failed ([`Outcome`]). Every call
 //! goes through `registry_runtime::outbound`'s guarded client: no proxy, no redirect followed, no credentials,
 //! and no private address unless `allowPrivateIP`; the whole probe is bounded by one timeout.
@@ -6,45 +6,21 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use registry_core::model::ServerDetail;
 use registry_core::model::server_json::Transport;
+pub use registry_core::probe::Outcome;
+use registry_core::probe::{ProbeResult, ToolList};
 use registry_runtime::outbound::{self, CallError, HostTable, check_literal};
 use rmcp::model::{
-    ClientCapabilities, ClientConfig, Implementation, PaginatedRequestParams, ProtocolVersion, Tool,
+    ClientCapabilities, ClientConfig, Implementation, PaginatedRequestParams, ProtocolVersion,
+    ServerCapabilities, Tool,
 };
+use rmcp::service::ServiceError;
 use rmcp::service::{ClientInitializeError, ClientLifecycleMode, ClientServiceExt};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::{StreamableHttpClientTransportConfig, StreamableHttpError};
 use serde::Serialize;
-
-/// How a probe ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Outcome {
-    /// The tools were listed (perhaps truncated at `maxTools`).
-    Ok,
-    /// 401 with a `WWW-Authenticate` challenge: a finding, not a failure.
-    RequiresAuth,
-    /// The URL or a required header needs a value only a user has (`{tenant}`, an API key): not contacted.
-    NeedsConfiguration,
-    /// A server with packages only: packages are never started.
-    NotProbed,
-    /// A remote whose transport the prober does not speak (legacy HTTP+SSE among them).
-    UnsupportedTransport,
-    /// No answer within the timeout.
-    Timeout,
-    /// The connection was refused or reset.
-    Refused,
-    /// A 3xx (never followed), 4xx or 5xx.
-    HttpError,
-    TlsError,
-    /// An answer that is not MCP (HTML, invalid JSON-RPC), or a cursor seen twice.
-    ProtocolError,
-    /// An answer over `maxResponseBytes`.
-    TooLarge,
-    /// An address the private-address guard refuses.
-    BlockedAddress,
-}
 
 /// The bounds of one probe.
 #[derive(Debug, Clone)]
@@ -70,6 +46,8 @@ pub struct Report {
     /// The server's `serverInfo`: name, version, title.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_info: Option<Implementation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<ServerCapabilities>,
     /// The `resource_metadata` URL of a 401's challenge.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_metadata: Option<String>,
@@ -77,6 +55,11 @@ pub struct Report {
     pub detail: Option<String>,
     pub tools: Vec<Tool>,
     pub truncated: bool,
+    /// Prompts and resources counted, where the server declared them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<u32>,
     #[serde(skip)]
     pub duration: Duration,
 }
@@ -88,21 +71,52 @@ impl Report {
             http_status: None,
             protocol_version: None,
             server_info: None,
+            capabilities: None,
             resource_metadata: None,
             detail,
             tools: Vec::new(),
             truncated: false,
+            prompts: None,
+            resources: None,
             duration: Duration::ZERO,
         }
     }
 
-    fn failed(outcome: Outcome, detail: impl Into<String>) -> Self {
+    /// The report as stored: of a probe of `url` (none for a server without remotes) that began at
+    /// `probed_at`.
+    pub fn into_result(self, url: Option<String>, probed_at: DateTime<Utc>) -> ProbeResult {
+        let tools = (self.outcome == Outcome::Ok).then(|| ToolList::keep(self.tools.iter().map(json)));
+        ProbeResult {
+            url,
+            probed_at,
+            duration_ms: u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX),
+            outcome: self.outcome,
+            http_status: self.http_status,
+            protocol_version: self.protocol_version,
+            server_info: self.server_info.as_ref().map(json),
+            capabilities: self.capabilities.as_ref().map(json),
+            resource_metadata: self.resource_metadata,
+            detail: self.detail,
+            tools,
+            truncated: self.truncated,
+            prompts: self.prompts,
+            resources: self.resources,
+        }
+    }
+
+    /// A probe that ended as `outcome` (or a target not contacted), and why.
+    pub fn failed(outcome: Outcome, detail: impl Into<String>) -> Self {
         Self::new(outcome, Some(detail.into()))
     }
 
     fn http_error(status: u16, detail: String) -> Self {
         Self { http_status: Some(status), ..Self::failed(Outcome::HttpError, detail) }
     }
+}
+
+/// A value of rmcp's model as JSON; its types always serialise.
+fn json<T: Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_default()
 }
 
 /// What probing one server version means: a remote to contact, or why there is none to.
@@ -112,6 +126,16 @@ pub enum Target {
     Probe { url: String },
     /// Not contacted: the remote's URL when there is one, the outcome recorded, and why.
     Skip { url: Option<String>, outcome: Outcome, detail: String },
+}
+
+impl Target {
+    /// The remote's URL, where it has one.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Self::Probe { url } => Some(url),
+            Self::Skip { url, .. } => url.as_deref(),
+        }
+    }
 }
 
 /// The targets of `server`: one per remote, or one `notProbed` when it has none.
@@ -191,33 +215,70 @@ async fn list_tools(url: &str, limits: &Limits, hosts: HostTable) -> Result<Repo
     let mut report = Report::new(Outcome::Ok, None);
     report.protocol_version = server.as_ref().map(|s| s.protocol_version.to_string());
     report.server_info = server.as_ref().and_then(|s| s.server_info.clone());
-    let mut seen = HashSet::new();
-    let mut cursor: Option<String> = None;
-    let listed = loop {
-        let page = match client
-            .list_tools(Some(PaginatedRequestParams::default().with_cursor(cursor.clone())))
-            .await
-        {
-            Ok(page) => page,
-            Err(error) => break Err(classify(&error)),
-        };
-        report.tools.extend(page.tools);
-        if report.tools.len() >= limits.max_tools {
-            report.tools.truncate(limits.max_tools);
-            report.truncated = true;
-            break Ok(());
+    let capabilities = server.as_ref().map(|s| s.capabilities.clone()).unwrap_or_default();
+    let listed = async {
+        let max = limits.max_tools;
+        let (tools, truncated) =
+            pages(max, |params| client.list_tools(params), |p| (p.tools, p.next_cursor)).await?;
+        report.tools = tools;
+        report.truncated = truncated;
+        if capabilities.prompts.is_some() {
+            let (prompts, _) =
+                pages(max, |params| client.list_prompts(params), |p| (p.prompts, p.next_cursor)).await?;
+            report.prompts = Some(count(&prompts));
         }
-        match page.next_cursor {
-            None => break Ok(()),
-            Some(next) if !seen.insert(next.clone()) => {
-                break Err(Report::failed(Outcome::ProtocolError, format!("the cursor {next:?} came twice")));
-            }
-            Some(next) => cursor = Some(next),
+        if capabilities.resources.is_some() {
+            let (resources, _) =
+                pages(max, |params| client.list_resources(params), |p| (p.resources, p.next_cursor)).await?;
+            report.resources = Some(count(&resources));
         }
-    };
+        Ok::<(), Report>(())
+    }
+    .await;
+    report.capabilities = Some(capabilities);
     // A legacy server with sessions gets its DELETE; a failure to close changes nothing found.
     let _ = client.cancel().await;
     listed.map(|()| report)
+}
+
+fn count<T>(items: &[T]) -> u32 {
+    u32::try_from(items.len()).unwrap_or(u32::MAX)
+}
+
+/// Lists pages with `list` until the last, or until `max` items (then `true`: truncated). A cursor seen twice
+/// is a protocol error, so a server cannot keep a probe paging forever.
+async fn pages<P, T, F>(
+    max: usize,
+    list: impl Fn(Option<PaginatedRequestParams>) -> F,
+    split: impl Fn(P) -> (Vec<T>, Option<String>),
+) -> Result<(Vec<T>, bool), Report>
+where
+    F: Future<Output = Result<P, ServiceError>>,
+{
+    let mut items = Vec::new();
+    let mut seen = HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = list(Some(PaginatedRequestParams::default().with_cursor(cursor.take())))
+            .await
+            .map_err(|e| classify(&e))?;
+        let (page, next) = split(page);
+        items.extend(page);
+        if items.len() >= max {
+            items.truncate(max);
+            return Ok((items, true));
+        }
+        match next {
+            None => return Ok((items, false)),
+            Some(next) if !seen.insert(next.clone()) => {
+                return Err(Report::failed(
+                    Outcome::ProtocolError,
+                    format!("the cursor {next:?} came twice"),
+                ));
+            }
+            Some(next) => cursor = Some(next),
+        }
+    }
 }
 
 /// What a failed start means: rmcp names neither a transport error nor the two attempts of a start that

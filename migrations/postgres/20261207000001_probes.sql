@@ -1,0 +1,68 @@
+-- The prober (issue 29). A registry's probe settings are stored with its definition: `probe` holds them as
+-- JSON, and `probe_interval_ms` is set only while probing is on, for the scheduler. Existing rows keep null
+-- in both: the defaults, with probing off.
+alter table registry
+    add column probe jsonb,
+    add column probe_interval_ms bigint check (probe_interval_ms > 0);
+
+-- One row per registry that probing has reached: when its next full pass is due, and the last job queued
+-- for it (a pass asked for while another is live is not queued twice).
+create table probe_schedule (
+    registry text primary key references registry (name) on delete cascade,
+    next_due_at timestamptz,
+    job_id text,
+    last_pass_at timestamptz,
+    updated_at timestamptz not null
+);
+
+-- Tool lists by the hash of their kept form: a list is stored again only when it changes. `search_text` is
+-- the tools' names and descriptions, lowercased, for searches across the catalogue.
+create table probe_tool_list (
+    hash text primary key,
+    tools text not null,
+    tool_count integer not null,
+    search_text text not null
+);
+
+-- The last results of each remote of each probed server version; `latest` marks the newest.
+create table probe_result (
+    id bigint generated always as identity primary key,
+    registry text not null,
+    name text collate "C" not null,
+    version text collate "C" not null,
+    -- '' for a server without remotes.
+    url text not null,
+    latest boolean not null,
+    probed_at timestamptz not null,
+    duration_ms bigint not null,
+    outcome text not null,
+    http_status integer,
+    protocol_version text,
+    server_info jsonb,
+    capabilities jsonb,
+    resource_metadata text,
+    detail text,
+    tools_hash text references probe_tool_list (hash),
+    truncated boolean not null default false,
+    prompts integer,
+    resources integer,
+    foreign key (registry, name, version) references server_version (registry, name, version) on delete cascade
+);
+create index probe_result_remote on probe_result (registry, name, version, url, id);
+create index probe_result_latest on probe_result (registry, outcome, name, version, url) where latest;
+create index probe_result_tools on probe_result (tools_hash);
+
+-- A change of a remote's tool list between two probes, by tool name.
+create table probe_change (
+    id bigint generated always as identity primary key,
+    registry text not null,
+    name text collate "C" not null,
+    version text collate "C" not null,
+    url text not null,
+    changed_at timestamptz not null,
+    old_hash text not null,
+    new_hash text not null,
+    changes jsonb not null,
+    foreign key (registry, name, version) references server_version (registry, name, version) on delete cascade
+);
+create index probe_change_remote on probe_change (registry, name, version, url, id);
