@@ -69,7 +69,8 @@ ensure_build_tools() {
 # the server), prlimit (util-linux), python3, redis-server and, for scripts/cluster.sh, nginx; schemathesis
 # needs python3's venv, and curl waits for the API; the end-to-end auth test runs a real OpenID provider on
 # Node, installed with npm; the metrics tests check the exposition with promtool and run Debian's prometheus;
-# the deployment tests run docker-compose (Debian's) and the tools scripts/deploy-tools.sh installs.
+# the deployment tests run docker-compose (Debian's) and the tools scripts/deploy-tools.sh installs; the
+# prober's tests probe the MCP reference server on Node (npm) and the Python SDK's server.
 ensure_test_tools() {
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -84,6 +85,7 @@ ensure_test_tools() {
   command -v docker-compose >/dev/null || missing+=(docker-compose)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; else say "test tools are present"; fi
   say "the OpenID provider of the end-to-end auth test: $(scripts/oidc-provider.sh install)"
+  say "the MCP reference server the prober's tests probe: $(scripts/mcp-everything.sh install)"
   eval "$(scripts/deploy-tools.sh)"
   say "the deployment tools: $HELM, $HADOLINT, $KUBERNETES_VALIDATE"
 }

@@ -130,3 +130,4 @@ async fn a_real_mcp_server_gets_its_tools_listed_and_cut_at_max_tools() {
     assert_eq!((cut.outcome, cut.tools.len(), cut.truncated), (Outcome::Ok, 2, true), "{cut:?}");
     origin.cleanup().await;
 }
+mod passes;
