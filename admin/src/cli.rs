@@ -27,7 +27,10 @@ pub enum Command {
     Config(ConfigCommand),
     /// Queue a sync of the named registries, or of every synced registry with --all. A registry whose sync
     /// is queued or running already is not queued twice.
-    EnqueueSync(EnqueueSyncArgs),
+    EnqueueSync(EnqueueArgs),
+    /// Queue a probe pass of the named registries' remote MCP servers, or of every registry with probing on
+    /// with --all. A registry whose pass is queued or running already is not queued twice.
+    EnqueueProbe(EnqueueArgs),
     /// Show the sync queue: jobs per status, and the recent failed jobs with their errors.
     Jobs(OutputArgs),
     /// Show each registry's sync state: phase, last success, last attempt, consecutive failures, server
@@ -61,13 +64,13 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct EnqueueSyncArgs {
+pub struct EnqueueArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// Registries to sync.
+    /// Registries to sync or probe.
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub registries: Vec<String>,
-    /// Every registry that is synced (all but managed ones).
+    /// Every registry that is synced (all but managed ones), or probed (probe.enabled).
     #[arg(long)]
     pub all: bool,
 }

@@ -258,6 +258,34 @@ fn enqueue_sync_queues_once_refuses_managed_and_unknown_and_jobs_shows_the_queue
 }
 
 #[test]
+fn enqueue_probe_queues_once_and_refuses_a_registry_without_probing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "registries:\n  - {{name: files, file: {{path: x.json}}, syncPolicy: {{interval: 5m}}}}\n  - {{name: probed, file: {{path: x.json}}, syncPolicy: {{interval: 5m}}, probe: {{enabled: true}}}}\nauth: {{mode: anonymous}}\ndatabase: {{path: {}}}\n",
+            dir.path().join("r.db").display()
+        ),
+    );
+    let config = config.to_str().unwrap();
+    assert!(admin(&["migrate", "--config", config], &[]).status.success());
+
+    let first = admin(&["enqueue-probe", "probed", "--config", config], &[]);
+    let again = admin(&["enqueue-probe", "--all", "--config", config], &[]);
+    let off = admin(&["enqueue-probe", "files", "--config", config], &[]);
+
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stdout(&first).starts_with("probed: queued job "), "{}", stdout(&first));
+    assert!(
+        stdout(&again).starts_with("probed: a probe pass is already queued or running (job "),
+        "--all takes only the registries with probing on: {}",
+        stdout(&again)
+    );
+    assert_eq!(off.status.code(), Some(1));
+    assert!(stderr(&off).contains("probing is off for files"), "{}", stderr(&off));
+}
+
+#[test]
 fn status_lists_every_registry_as_a_table_or_as_json() {
     let dir = tempfile::tempdir().unwrap();
     let config = two_registries(dir.path());
@@ -295,6 +323,7 @@ fn every_command_has_help() {
         &["migrate", "--help"],
         &["config", "--help"],
         &["config", "check", "--help"],
+        &["enqueue-probe", "--help"],
         &["version", "--help"],
     ] {
         let output = admin(args, &[]);

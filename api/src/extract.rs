@@ -140,6 +140,47 @@ impl<S: Send + Sync> FromRequestParts<S> for IncludeDeleted {
     }
 }
 
+/// The query of `GET /extension/v0/probes`.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProbeParams {
+    /// Only this registry's remotes.
+    pub registry: Option<String>,
+    /// Only remotes whose latest probe ended so (`ok`, `requiresAuth`, `timeout`, …).
+    pub outcome: Option<String>,
+    /// Opaque position from `metadata.nextCursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100, default = 30)]
+    pub limit: Option<u32>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ProbeParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let pairs = query_pairs(parts);
+        let mut errors = Vec::new();
+        let limit = parse_limit(first(&pairs, "limit"), &mut errors);
+        let outcome = first(&pairs, "outcome").map(str::to_owned);
+        if let Some(raw) = &outcome
+            && registry_core::probe::Outcome::parse(raw).is_none()
+        {
+            let known: Vec<&str> = registry_core::probe::Outcome::ALL.iter().map(|o| o.as_str()).collect();
+            errors.push(FieldError {
+                location: "query.outcome".into(),
+                message: format!("expected one of {}", known.join(", ")),
+                value: Some(raw.clone().into()),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let text = |key| first(&pairs, key).map(str::to_owned);
+        Ok(Self { registry: text("registry"), outcome, cursor: text("cursor"), limit })
+    }
+}
+
 impl ListParams {
     pub fn into_query(self, scope: Scope) -> Result<ListQuery, ApiError> {
         let cursor = self

@@ -29,6 +29,7 @@ pub enum Action {
     /// Replace a published version (superAdmin only: an edit can swap a published package).
     Edit,
     SyncNow,
+    ProbeNow,
 }
 
 impl Action {
@@ -39,6 +40,7 @@ impl Action {
             Method::DELETE => Self::Delete,
             Method::PATCH => Self::ChangeStatus,
             _ if path.ends_with("/sync") => Self::SyncNow,
+            _ if path.ends_with("/probe") => Self::ProbeNow,
             _ => Self::Publish,
         }
     }
@@ -47,7 +49,7 @@ impl Action {
         match self {
             Self::Publish | Self::ChangeStatus | Self::Delete => Role::ManageEntries,
             Self::Edit => Role::SuperAdmin,
-            Self::SyncNow => Role::ManageSources,
+            Self::SyncNow | Self::ProbeNow => Role::ManageSources,
         }
     }
 
@@ -58,6 +60,7 @@ impl Action {
             Self::Delete => "delete",
             Self::Edit => "edit",
             Self::SyncNow => "sync",
+            Self::ProbeNow => "probe",
         }
     }
 }
@@ -141,6 +144,22 @@ mod tests {
         match value {
             Value::Object(claims) => claims,
             _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn each_write_route_names_its_action_and_the_role_it_needs() {
+        let cases = [
+            (Method::POST, "/v0.1/publish", Action::Publish, Role::ManageEntries),
+            (Method::PATCH, "/v0.1/servers/x/versions/1/status", Action::ChangeStatus, Role::ManageEntries),
+            (Method::DELETE, "/v0.1/servers/x/versions/1", Action::Delete, Role::ManageEntries),
+            (Method::PUT, "/v0.1/servers/x/versions/1", Action::Edit, Role::SuperAdmin),
+            (Method::POST, "/extension/v0/registries/files/sync", Action::SyncNow, Role::ManageSources),
+            (Method::POST, "/extension/v0/registries/files/probe", Action::ProbeNow, Role::ManageSources),
+        ];
+        for (method, path, action, role) in cases {
+            assert_eq!(Action::of(&method, path), action, "{method} {path}");
+            assert_eq!(action.role(), role, "{action:?}");
         }
     }
 

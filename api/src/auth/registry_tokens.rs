@@ -68,7 +68,7 @@ impl Permission {
         match action {
             Action::Publish | Action::ChangeStatus => true,
             Action::Edit | Action::Delete => self.action == PermissionAction::Edit,
-            Action::SyncNow => false,
+            Action::SyncNow | Action::ProbeNow => false,
         }
     }
 }

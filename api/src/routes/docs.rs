@@ -13,8 +13,8 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Required,
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::{
-    AGGREGATED_PREFIXES, PER_REGISTRY_PREFIX, ROOT_WRITE_PREFIXES, exchanges, lifecycle, me, ops, publish,
-    registries, servers,
+    AGGREGATED_PREFIXES, PER_REGISTRY_PREFIX, ROOT_WRITE_PREFIXES, exchanges, lifecycle, me, ops, probes,
+    publish, registries, servers,
 };
 use crate::error::PROBLEM_JSON;
 use crate::names::DOCS_PATH;
@@ -45,6 +45,9 @@ pub fn router() -> Router<AppState> {
         registries::list_registries,
         registries::get_registry,
         registries::sync_registry,
+        probes::probe_registry,
+        probes::get_version_probes,
+        probes::list_probes,
         me::get_me,
         exchanges::publisher_health,
         exchanges::exchange_none,
@@ -62,6 +65,7 @@ pub fn router() -> Router<AppState> {
         (name = "servers", description = "Discover MCP servers (MCP Registry API v0.1)"),
         (name = "publish", description = "Publish to managed registries and manage the versions' lifecycle"),
         (name = "registries", description = "Registries and their sync status"),
+        (name = "probes", description = "What the prober found at each remote MCP server"),
         (name = "auth", description = "Registry tokens for the official publisher CLI (mcp-publisher login)"),
         (name = "ops", description = "Probes and build information"),
     )

@@ -5,6 +5,7 @@ pub mod exchanges;
 pub mod lifecycle;
 pub mod me;
 pub mod ops;
+pub mod probes;
 pub mod publish;
 pub mod registries;
 pub mod servers;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
     }
     router
         .merge(registries::router())
+        .merge(probes::router())
         .merge(me::router())
         .merge(exchanges::router())
         .merge(ops::router())

@@ -211,10 +211,10 @@ pub async fn get_registry(
     Ok(Json(registry_out(&registry, status)))
 }
 
-/// The job a sync request queued, or found queued already.
+/// The job a request queued (a sync, a probe pass), or found queued already.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct SyncJobOut {
+pub struct JobOut {
     pub job_id: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub already_queued: bool,
@@ -227,7 +227,7 @@ pub struct SyncJobOut {
     tag = "registries",
     params(("name" = String, Path, description = "Registry name")),
     responses(
-        (status = 202, description = "Queued, or already queued", body = SyncJobOut),
+        (status = 202, description = "Queued, or already queued", body = JobOut),
         (status = 401, description = "Writes need authentication", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown registry", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A managed registry is never synced", body = Problem, content_type = "application/problem+json"),
@@ -238,7 +238,7 @@ pub async fn sync_registry(
     access: WriteAccess,
     ApiPath(name): ApiPath<String>,
     headers: axum::http::HeaderMap,
-) -> Result<(StatusCode, Json<SyncJobOut>), ApiError> {
+) -> Result<(StatusCode, Json<JobOut>), ApiError> {
     let config = stored_registry(&state, &name)?;
     access.note_registry(&config.name);
     if config.source == Source::Managed {
@@ -251,5 +251,5 @@ pub async fn sync_registry(
         headers.get(&crate::names::REQUEST_ID).and_then(|id| id.to_str().ok()).map(str::to_owned);
     let enqueued = job.enqueue(&state.store, None).await?;
     let already_queued = matches!(enqueued, Enqueued::AlreadyQueued { .. });
-    Ok((StatusCode::ACCEPTED, Json(SyncJobOut { job_id: enqueued.job_id().to_owned(), already_queued })))
+    Ok((StatusCode::ACCEPTED, Json(JobOut { job_id: enqueued.job_id().to_owned(), already_queued })))
 }

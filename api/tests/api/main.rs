@@ -14,6 +14,7 @@ mod mcp_sdk;
 mod oidc_e2e;
 mod ops;
 mod page_cache;
+mod probes;
 mod publish;
 mod publisher;
 mod publisher_proofs;

@@ -30,7 +30,8 @@ fn free_port() -> u16 {
 /// Waits until something answers HTTP on `port` (both servers answer `GET /` with 404 once up).
 async fn until_up(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let client = registry_runtime::outbound::client(None, true, Duration::from_secs(2), HostTable::default()).unwrap();
+    let client =
+        registry_runtime::outbound::client(None, true, Duration::from_secs(2), HostTable::default()).unwrap();
     while client.get(format!("http://127.0.0.1:{port}/")).send().await.is_err() {
         assert!(Instant::now() < deadline, "{what} did not come up on port {port}");
         tokio::time::sleep(Duration::from_millis(100)).await;
