@@ -32,8 +32,8 @@ pub use crate::names::MCP_PATH;
 use crate::state::AppState;
 use registry_core::install::InstallConfig;
 use tools::{
-    Answer, GetServerArgs, InstallArgs, ListVersionsArgs, RegistriesOut, SearchArgs, SearchOut, ServerOut,
-    ToolFailure, VersionsOut,
+    Answer, GetServerArgs, InstallArgs, ListVersionsArgs, RegistriesOut, SearchArgs, SearchOut,
+    SearchToolsArgs, ServerOut, ToolFailure, ToolsOut, VersionsOut,
 };
 
 /// The largest JSON-RPC request body `/mcp` reads (413 above).
@@ -59,7 +59,8 @@ impl RegistryMcp {
     }
 
     /// One server version (the latest unless `version` is given): its server.json, with its packages,
-    /// remotes and install details, and the registry's metadata (status, publish and update times).
+    /// remotes and install details, the registry's metadata (status, publish and update times) and, where the
+    /// registry probes its remotes, what each remote answered last (its outcome and the names of its tools).
     #[tool(annotations(read_only_hint = true, open_world_hint = false), output_schema = schema_for_output::<ServerOut>())]
     async fn get_server(
         &self,
@@ -88,6 +89,16 @@ impl RegistryMcp {
         tools::install(&self.state, args).await.map(Answer)
     }
 
+    /// Find servers by the tools they offer: the remotes whose last probe listed a tool whose name, title or
+    /// description contains `query`, with those tools. Only registries that probe their remotes are searched.
+    #[tool(annotations(read_only_hint = true, open_world_hint = false), output_schema = schema_for_output::<ToolsOut>())]
+    async fn search_tools(
+        &self,
+        Parameters(args): Parameters<SearchToolsArgs>,
+    ) -> Result<Answer<ToolsOut>, ToolFailure> {
+        tools::search_tools(&self.state, args).await.map(Answer)
+    }
+
     /// The registries this catalogue aggregates: each one's kind, server count, last successful sync and
     /// sync phase. Needs a token whenever the registry has authentication on, as the extension API does.
     #[tool(annotations(read_only_hint = true, open_world_hint = false), output_schema = schema_for_output::<RegistriesOut>())]
@@ -110,8 +121,9 @@ impl ServerHandler for RegistryMcp {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
             .with_server_info(Implementation::new("mcp-registry", env!("CARGO_PKG_VERSION")))
             .with_instructions(
-                "The MCP server catalogue of this organisation. search_servers finds servers by what they do; \
-                 get_server gives one server's packages, remotes and settings.",
+                "The MCP server catalogue of this organisation. search_servers finds servers by what they do, \
+                 search_tools by the tools they offer; get_server gives one server's packages, remotes and \
+                 settings.",
             )
     }
 

@@ -34,8 +34,14 @@ const METHODS: [&str; 14] = [
 ];
 
 /// The tools, as labels.
-pub const TOOLS: [&str; 5] =
-    ["search_servers", "get_server", "list_versions", "get_install_config", "list_registries"];
+pub const TOOLS: [&str; 6] = [
+    "search_servers",
+    "get_server",
+    "list_versions",
+    "get_install_config",
+    "list_registries",
+    "search_tools",
+];
 
 /// The largest answer read for its outcome; a larger one is counted `ok` unread.
 const MAX_ANSWER_READ: usize = 8 * 1024 * 1024;

@@ -25,7 +25,8 @@ use crate::state::AppState;
 
 /// The tools whose answers depend only on the catalogue's content. `list_registries` reports sync state, which
 /// changes under one generation, and depends on the caller.
-const REPLAYED: [&str; 4] = ["search_servers", "get_server", "list_versions", "get_install_config"];
+const REPLAYED: [&str; 5] =
+    ["search_servers", "get_server", "list_versions", "get_install_config", "search_tools"];
 
 /// How every JSON-RPC answer of rmcp's starts, before the id.
 const ANSWER_HEAD: &[u8] = br#"{"jsonrpc":"2.0","id":"#;

@@ -68,12 +68,65 @@ pub struct GetServerArgs {
     pub registry: Option<String>,
 }
 
-/// A server version: its server.json and the registry's metadata, as `GET …/versions/{version}` answers.
+/// A server version: its server.json and the registry's metadata, as `GET …/versions/{version}` answers,
+/// with what the prober last found at its remotes.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ServerOut {
     pub server: Value,
     #[serde(rename = "_meta")]
     pub meta: Value,
+    /// One per remote probed; absent where the registry does not probe, or has not yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeSummary>,
+}
+
+/// What the prober last found at one remote.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeSummary {
+    /// Absent for a server without remotes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `ok`, `requiresAuth`, `needsConfiguration`, `notProbed`, `unsupportedTransport`, `timeout`, `refused`,
+    /// `httpError`, `tlsError`, `protocolError`, `tooLarge` or `blockedAddress`.
+    pub outcome: String,
+    /// The names of the tools an `ok` probe listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+    /// The list stopped at the registry's `maxTools`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchToolsArgs {
+    /// A case-insensitive substring of a tool's name, title or description.
+    pub query: String,
+    /// Remotes per answer, 1 to 100; 30 when left out.
+    pub limit: Option<u32>,
+}
+
+/// A remote whose last probe listed matching tools.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ToolMatchOut {
+    pub registry: String,
+    pub name: String,
+    pub version: String,
+    pub url: String,
+    pub tools: Vec<ToolOut>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ToolOut {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ToolsOut {
+    pub matches: Vec<ToolMatchOut>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -169,6 +222,23 @@ impl Summary for ServerOut {
     fn summary(&self) -> String {
         let field = |name: &str| self.server.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
         format!("{} {}: {}", field("name"), field("version"), field("description"))
+    }
+}
+
+impl Summary for ToolsOut {
+    fn summary(&self) -> String {
+        if self.matches.is_empty() {
+            return "no probed server offers such a tool".to_owned();
+        }
+        let shown: Vec<String> = self
+            .matches
+            .iter()
+            .map(|m| {
+                let tools: Vec<&str> = m.tools.iter().map(|t| t.name.as_str()).collect();
+                format!("{} ({})", m.name, tools.join(", "))
+            })
+            .collect();
+        format!("{} servers: {}", self.matches.len(), shown.join("; "))
     }
 }
 
@@ -362,11 +432,24 @@ pub async fn version(
     let read = ["mcp:version".to_owned(), name.to_owned(), version.to_owned()];
     cached(state, scope, &read, || async {
         let found = state.store.get_version(scope, name, &VersionSelector::parse(version), false).await?;
-        Ok(found.map(|found| {
-            // A stored version serialises as the REST read writes it: an object of `server` and `_meta`.
-            let mut response = serde_json::to_value(&found).unwrap_or_default();
-            ServerOut { server: response["server"].take(), meta: response["_meta"].take() }
-        }))
+        let Some(found) = found else { return Ok(None) };
+        let probes = state.store.latest_probes(&found.registry, &found.name, &found.version).await?;
+        let probes = probes
+            .into_iter()
+            .map(|probe| ProbeSummary {
+                url: probe.result.url,
+                outcome: probe.result.outcome.as_str().to_owned(),
+                tools: probe
+                    .result
+                    .tools
+                    .map(|tools| tools.names().into_iter().map(str::to_owned).collect())
+                    .unwrap_or_default(),
+                truncated: probe.result.truncated,
+            })
+            .collect();
+        // A stored version serialises as the REST read writes it: an object of `server` and `_meta`.
+        let mut response = serde_json::to_value(&found).unwrap_or_default();
+        Ok(Some(ServerOut { server: response["server"].take(), meta: response["_meta"].take(), probes }))
     })
     .await
 }
@@ -384,6 +467,43 @@ pub async fn get(state: &AppState, args: GetServerArgs) -> Result<ServerOut, Too
             Err(ToolFailure::Tool(not_found(state, &scope, &asked, &args.name).await?))
         }
     }
+}
+
+/// Remotes whose latest probe listed a tool matching `query`, across every registry. Cached under every
+/// registry's generation: a change of a remote's latest outcome or tool list bumps its registry's.
+pub async fn search_tools(state: &AppState, args: SearchToolsArgs) -> Result<ToolsOut, ToolFailure> {
+    let limit = args.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(invalid("limit", format!("must be from 1 to {MAX_LIMIT}")));
+    }
+    let query = args.query.trim().to_owned();
+    if query.is_empty() {
+        return Err(invalid("query", "must not be empty"));
+    }
+    let read = ["mcp:search_tools".to_owned(), format!("limit={limit}"), format!("query={query}")];
+    cached(state, &Scope::Aggregated, &read, || async {
+        let found = state.store.search_tools(&query, limit).await?;
+        let text = |tool: &Value, field: &str| tool.get(field).and_then(Value::as_str).map(str::to_owned);
+        let matches = found
+            .into_iter()
+            .map(|found| ToolMatchOut {
+                registry: found.registry.to_string(),
+                name: found.name,
+                version: found.version,
+                url: found.url,
+                tools: found
+                    .tools
+                    .iter()
+                    .map(|tool| ToolOut {
+                        name: text(tool, "name").unwrap_or_default(),
+                        description: text(tool, "description"),
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(ToolsOut { matches })
+    })
+    .await
 }
 
 pub async fn install(state: &AppState, args: InstallArgs) -> Result<InstallConfig, ToolFailure> {

@@ -84,8 +84,8 @@ on_both_backends! {
 
         let tools = rpc(&app, LEGACY, "tools/list", json!({})).await;
         let names: Vec<&str> = tools.body["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-        assert_eq!(names.len(), 5, "{names:?}");
-        for name in ["search_servers", "get_server", "list_versions", "list_registries", "get_install_config"] {
+        assert_eq!(names.len(), 6, "{names:?}");
+        for name in ["search_servers", "get_server", "list_versions", "list_registries", "get_install_config", "search_tools"] {
             let tool = tools.body["result"]["tools"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap();
             assert_eq!(tool["annotations"]["readOnlyHint"], true, "{name}");
             assert_eq!(tool["outputSchema"]["type"], "object", "{name}");

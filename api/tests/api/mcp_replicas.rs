@@ -99,7 +99,7 @@ async fn call(
 /// install configuration, and a resource read. Answers the names found.
 async fn converse(client: &RunningService<RoleClient, ClientConfig>) -> Vec<String> {
     let tools = client.list_tools(None).await.unwrap();
-    assert_eq!(tools.tools.len(), 5);
+    assert_eq!(tools.tools.len(), 6);
     let mut names = Vec::new();
     let mut cursor: Option<String> = None;
     loop {

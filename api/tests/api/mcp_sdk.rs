@@ -31,7 +31,14 @@ fn assert_saw_the_catalogue(seen: &Value, version: &str) {
     assert_eq!(seen["protocolVersion"], version, "{seen}");
     assert_eq!(
         seen["tools"],
-        json!(["get_install_config", "get_server", "list_registries", "list_versions", "search_servers"])
+        json!([
+            "get_install_config",
+            "get_server",
+            "list_registries",
+            "list_versions",
+            "search_servers",
+            "search_tools"
+        ])
     );
     assert_eq!(seen["searched"].as_array().unwrap().len(), 47, "every server, once: {seen}");
     assert_eq!(seen["pages"], 3);

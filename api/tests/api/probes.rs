@@ -99,3 +99,63 @@ on_both_backends! {
         unknown.problem(404);
     }
 }
+
+on_both_backends! {
+    async fn mcp_shows_each_remotes_last_outcome_and_finds_servers_by_their_tools(test: &TestStore) {
+        let app = spawn_app(test, vec![probing("probed")]).await;
+        let registry = name("probed");
+        let url = "https://db.example.com/mcp";
+        test.store.write_snapshot(&registry, vec![with_remote("io.example/database", url), entry("io.example/plain", "1.0.0")]).await.unwrap();
+        let call = |tool: &'static str, arguments: serde_json::Value| {
+            let app = &app;
+            async move {
+                let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": arguments}});
+                let request = app.client.post(format!("{}/mcp", app.base))
+                    .header("accept", "application/json, text/event-stream")
+                    .header("mcp-protocol-version", "2025-11-25")
+                    .json(&body);
+                let reply = app.send(request).await;
+                assert_eq!(reply.status, 200, "{}", reply.body);
+                reply.body["result"].clone()
+            }
+        };
+
+        let before = call("get_server", json!({"name": "io.example/database"})).await;
+        assert!(before["structuredContent"].get("probes").is_none(), "not probed yet: {before}");
+        let tools = vec![json!({"name": "run_query", "description": "Runs a read-only SQL query"}), json!({"name": "list_tables"})];
+        test.store.record_probe(&registry, "io.example/database", "1.0.0", &result(url, Outcome::Ok, Some(tools))).await.unwrap();
+        // A new outcome is a change of content: the cached answer of a moment ago is not served once the
+        // replica has seen the new generation (at once on PostgreSQL, within its poll on SQLite).
+        let probes_become = |expected: serde_json::Value| {
+            let call = &call;
+            async move {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                loop {
+                    let now = call("get_server", json!({"name": "io.example/database"})).await;
+                    if now["structuredContent"]["probes"] == expected {
+                        return;
+                    }
+                    assert!(std::time::Instant::now() < deadline, "still {now}, not {expected}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        };
+        probes_become(json!([{"url": url, "outcome": "ok", "tools": ["list_tables", "run_query"]}])).await;
+        test.store.record_probe(&registry, "io.example/database", "1.0.0", &result(url, Outcome::Timeout, None)).await.unwrap();
+        probes_become(json!([{"url": url, "outcome": "timeout"}])).await;
+        test.store.record_probe(&registry, "io.example/database", "1.0.0", &result(url, Outcome::Ok, Some(vec![json!({"name": "run_query", "description": "Runs a read-only SQL query"})]))).await.unwrap();
+
+        probes_become(json!([{"url": url, "outcome": "ok", "tools": ["run_query"]}])).await;
+        let found = call("search_tools", json!({"query": "sql"})).await;
+        let matches = &found["structuredContent"]["matches"];
+        assert_eq!(matches.as_array().unwrap().len(), 1, "{found}");
+        assert_eq!(matches[0]["name"], "io.example/database");
+        assert_eq!(matches[0]["tools"], json!([{"name": "run_query", "description": "Runs a read-only SQL query"}]));
+        assert_eq!(found["content"][0]["text"], "1 servers: io.example/database (run_query)");
+        let none = call("search_tools", json!({"query": "delete"})).await;
+        assert_eq!(none["structuredContent"]["matches"], json!([]));
+        let empty = call("search_tools", json!({"query": " "})).await;
+        assert_eq!(empty["isError"], true);
+        assert!(empty["content"][0]["text"].as_str().unwrap().contains("invalid argument query"), "{empty}");
+    }
+}

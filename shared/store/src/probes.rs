@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
 
+use crate::content::ContentWrite;
 use crate::dialect::{Dialect, sql};
 use crate::error::StoreError;
 use crate::handle::{Store, on_backend};
@@ -362,7 +363,9 @@ impl Store {
         let url = result.url.as_deref().unwrap_or("");
         let hash = result.tools.as_ref().map(ToolList::hash);
         on_backend!(self, db => {
-            let mut tx = DB::begin_write(&db.write, None).await?;
+            // The latest outcome and tool list are what the MCP tools answer: a change of them is a change of
+            // content, which bumps the registry's generation so that no cached answer outlives it.
+            let mut tx = ContentWrite::<DB>::begin(&db.write, None).await?;
             let key = |qb: &mut sqlx::QueryBuilder<DB>| {
                 qb.push(" where registry = ");
                 DB::bind(qb, registry.as_str());
@@ -377,15 +380,23 @@ impl Store {
                 "select count(*) from server_version where registry = " {registry.as_str()}
                 " and name = " {name} " and version = " {version}
             );
-            let found: Vec<(i64,)> = DB::fetch_all(&mut tx, &mut exists).await?;
+            let found: Vec<(i64,)> = DB::fetch_all(tx.conn(), &mut exists).await?;
             if found.first().is_none_or(|(n,)| *n == 0) {
                 return Ok(Recorded::default());
             }
             let mut last = sql!(DB; "select tools_hash from probe_result");
             key(&mut last);
             last.push(" and tools_hash is not null order by id desc limit 1");
-            let last: Vec<(Option<String>,)> = DB::fetch_all(&mut tx, &mut last).await?;
+            let last: Vec<(Option<String>,)> = DB::fetch_all(tx.conn(), &mut last).await?;
             let last_hash = last.into_iter().next().and_then(|(hash,)| hash);
+            let mut latest = sql!(DB; "select outcome, tools_hash, truncated from probe_result");
+            key(&mut latest);
+            latest.push(" and latest");
+            let latest: Vec<(String, Option<String>, bool)> = DB::fetch_all(tx.conn(), &mut latest).await?;
+            let shown = (result.outcome.as_str().to_owned(), hash.clone(), result.truncated);
+            if latest.into_iter().next().is_none_or(|before| before != shown) {
+                tx.touch(registry.as_str());
+            }
             let mut recorded = Recorded::default();
             if let (Some(tools), Some(hash)) = (&result.tools, &hash) {
                 let count = i32::try_from(tools.0.len()).unwrap_or(i32::MAX);
@@ -394,10 +405,10 @@ impl Store {
                     [hash.as_str(), tools.to_json(), count, tools_search_text(tools)]
                     ") on conflict (hash) do nothing"
                 );
-                DB::execute(&mut tx, &mut store_list).await?;
+                DB::execute(tx.conn(), &mut store_list).await?;
                 if let Some(old_hash) = last_hash.filter(|old| old != hash) {
                     let mut old = sql!(DB; "select tools from probe_tool_list where hash = " {old_hash.as_str()});
-                    let old: Vec<(String,)> = DB::fetch_all(&mut tx, &mut old).await?;
+                    let old: Vec<(String,)> = DB::fetch_all(tx.conn(), &mut old).await?;
                     let old = match old.into_iter().next() {
                         Some((text,)) => ToolList(
                             serde_json::from_str(&text).map_err(|e| StoreError::unreadable("a stored tool list", e))?,
@@ -410,7 +421,7 @@ impl Store {
                          values (" [registry.as_str(), name, version, url, Timestamp(result.probed_at),
                          old_hash.as_str(), hash.as_str(), Json(&changes)] ")"
                     );
-                    DB::execute(&mut tx, &mut change).await?;
+                    DB::execute(tx.conn(), &mut change).await?;
                     let mut prune = sql!(DB; "delete from probe_change");
                     key(&mut prune);
                     prune.push(" and id not in (select id from probe_change");
@@ -418,14 +429,14 @@ impl Store {
                     prune.push(" order by id desc limit ");
                     DB::bind(&mut prune, KEPT_CHANGES);
                     prune.push(")");
-                    DB::execute(&mut tx, &mut prune).await?;
+                    DB::execute(tx.conn(), &mut prune).await?;
                     recorded.changes = Some(changes);
                 }
             }
             let mut older = sql!(DB; "update probe_result set latest = false");
             key(&mut older);
             older.push(" and latest");
-            DB::execute(&mut tx, &mut older).await?;
+            DB::execute(tx.conn(), &mut older).await?;
             let duration_ms = i64::try_from(result.duration_ms).unwrap_or(i64::MAX);
             let to_i32 = |n: Option<u32>| n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
             let mut insert = sql!(DB;
@@ -439,7 +450,7 @@ impl Store {
                  to_i32(result.prompts), to_i32(result.resources)]
                 ")"
             );
-            DB::execute(&mut tx, &mut insert).await?;
+            DB::execute(tx.conn(), &mut insert).await?;
             let mut prune = sql!(DB; "delete from probe_result");
             key(&mut prune);
             prune.push(" and id not in (select id from probe_result");
@@ -447,7 +458,7 @@ impl Store {
             prune.push(" order by id desc limit ");
             DB::bind(&mut prune, KEPT_RESULTS);
             prune.push(")");
-            DB::execute(&mut tx, &mut prune).await?;
+            DB::execute(tx.conn(), &mut prune).await?;
             tx.commit().await?;
             Ok(recorded)
         })

@@ -122,7 +122,14 @@ async fn a_real_mcp_server_gets_its_tools_listed_and_cut_at_max_tools() {
     names.sort_unstable();
     assert_eq!(
         names,
-        ["get_install_config", "get_server", "list_registries", "list_versions", "search_servers"]
+        [
+            "get_install_config",
+            "get_server",
+            "list_registries",
+            "list_versions",
+            "search_servers",
+            "search_tools"
+        ]
     );
     assert!(!report.truncated);
 
