@@ -208,6 +208,10 @@ async fn migrate_builds_the_postgres_schema_once() {
         tables,
         [
             "content_generation",
+            "probe_change",
+            "probe_result",
+            "probe_schedule",
+            "probe_tool_list",
             "registry",
             "registry_instance",
             "registry_schema_migration",

@@ -96,6 +96,11 @@ fn the_dashboard_has_unique_panel_ids_a_datasource_variable_and_a_query_in_every
         "db_pool_connections",
         "mcp_requests_total",
         "mcp_request_duration_seconds_bucket",
+        "probe_remotes",
+        "probe_runs_total",
+        "probe_duration_seconds_bucket",
+        "probe_tool_list_changes_total",
+        "probe_queue_jobs",
     ] {
         assert!(queries.contains(series), "no panel reads {series}");
     }
@@ -198,6 +203,14 @@ async fn a_real_prometheus_gets_data_for_every_panel_and_no_alert_from_a_healthy
         evaluate(&prometheus, "up == 1").await.len() == 3
     })
     .await;
+    // The prober's series: probing turned on, as an operator does, for `files`, whose servers have no
+    // remotes, so each is recorded as notProbed and nothing is contacted.
+    let config = std::fs::read_to_string(cluster.config()).unwrap();
+    let probed = config
+        .replace("syncPolicy: {interval: 1h}\n", "syncPolicy: {interval: 1h}\n    probe: {enabled: true}\n");
+    assert_ne!(probed, config, "the cluster's files registry is where the test expects it");
+    std::fs::write(cluster.config(), probed).unwrap();
+    admin(&["migrate"], &cluster.config());
     // A sync while Prometheus watches, so that the sync panels' rates have something to show.
     let catalogue = catalogue(cluster.dir.path(), 3);
     std::fs::rename(catalogue, cluster.get("FILE_SOURCE")).unwrap();
@@ -221,7 +234,8 @@ async fn a_real_prometheus_gets_data_for_every_panel_and_no_alert_from_a_healthy
     };
     assert!(empty.is_empty(), "panels without data after 90 s:\n{}", empty.join("\n"));
     // A fallback (`or vector(0)`) would hide a misspelt series: every series a panel or an alert reads is one
-    // the processes export, but the retries, which a retry creates.
+    // the processes export, but the retries, which a retry creates, and the probe durations and tool changes,
+    // which a probe that contacts a remote creates (the probed registry here has no remotes).
     let exported = api(&prometheus, "/api/v1/label/__name__/values", &[]).await;
     let exported: Vec<&str> = exported.as_array().unwrap().iter().filter_map(Value::as_str).collect();
     let read = queries.iter().map(|(_, e)| e.clone()).chain(alert_rules().into_iter().map(|(_, e)| e));
@@ -229,7 +243,12 @@ async fn a_real_prometheus_gets_data_for_every_panel_and_no_alert_from_a_healthy
         read.flat_map(|expr| series_names(&expr)).filter(|s| !exported.contains(&s.as_str())).collect();
     unknown.sort();
     unknown.dedup();
-    assert_eq!(unknown, [registry_runtime::metrics::SYNC_RETRIES], "series no process exports");
+    let created_later = [
+        format!("{}_bucket", registry_runtime::metrics::PROBE_DURATION),
+        registry_runtime::metrics::PROBE_TOOL_CHANGES.to_owned(),
+        registry_runtime::metrics::SYNC_RETRIES.to_owned(),
+    ];
+    assert_eq!(unknown, created_later, "series no process exports");
 
     // Every alert expression evaluates; every rule is loaded, evaluated without error and inactive.
     let alerts = alert_rules();

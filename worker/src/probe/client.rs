@@ -179,6 +179,17 @@ pub async fn probe(url: &str, limits: &Limits, hosts: HostTable) -> Report {
     let started = Instant::now();
     let mut report = match tokio::time::timeout(limits.timeout, list_tools(url, limits, hosts)).await {
         Ok(Ok(report)) => report,
+        // A stream cut off at `requestTimeout` reaches rmcp as a closed connection, the timeout lost on the
+        // way: a probe that ran that long without an answer timed out.
+        Ok(Err(failed))
+            if failed.outcome == Outcome::ProtocolError && started.elapsed() >= limits.request_timeout =>
+        {
+            let detail = failed.detail.unwrap_or_default();
+            Report::failed(
+                Outcome::Timeout,
+                format!("no whole answer within {:?}: {detail}", limits.request_timeout),
+            )
+        }
         Ok(Err(failed)) => failed,
         Err(_) => Report::failed(Outcome::Timeout, format!("no answer within {:?}", limits.timeout)),
     };
@@ -348,13 +359,18 @@ fn classify(error: &(dyn std::error::Error + 'static)) -> Report {
         if current.downcast_ref::<rustls::Error>().is_some() {
             return Report::failed(Outcome::TlsError, detail);
         }
-        if let Some(io) = current.downcast_ref::<std::io::Error>()
-            && matches!(
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            if matches!(
                 io.kind(),
                 std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
-            )
-        {
-            return Report::failed(Outcome::Refused, detail);
+            ) {
+                return Report::failed(Outcome::Refused, detail);
+            }
+            // An I/O error's `source()` skips the error it wraps (a TLS failure among them).
+            if let Some(inner) = io.get_ref() {
+                cause = Some(inner);
+                continue;
+            }
         }
         cause = current.source();
     }

@@ -62,7 +62,16 @@ async fn each_failing_remote_ends_in_its_outcome_within_the_timeout() {
             .route("/silent", any(|| async {
                 tokio::time::sleep(Duration::from_secs(60)).await;
                 "late".into_response()
-            })),
+            }))
+            .route("/drip", any(|| async {
+                // An event stream that never ends: a comment every 100 ms, and never an answer.
+                let drip = futures::stream::unfold((), |()| async {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Some((Ok::<_, std::convert::Infallible>(": still here\n\n"), ()))
+                });
+                ([(header::CONTENT_TYPE, "text/event-stream")], axum::body::Body::from_stream(drip))
+            }))
+            .route("/cursor-loop", any(cursor_loop)),
     )
     .await;
     let closed = {
@@ -82,14 +91,24 @@ async fn each_failing_remote_ends_in_its_outcome_within_the_timeout() {
         (format!("http://{stand_ins}/broken"), true, Outcome::HttpError, Some(502)),
         (format!("http://{stand_ins}/huge"), true, Outcome::TooLarge, None),
         (format!("http://{stand_ins}/silent"), true, Outcome::Timeout, None),
+        (format!("http://{stand_ins}/drip"), true, Outcome::Timeout, None),
+        (format!("http://{stand_ins}/cursor-loop"), true, Outcome::ProtocolError, None),
+        // TLS to a listener that speaks plain HTTP: the handshake fails.
+        (format!("https://{stand_ins}/html"), true, Outcome::TlsError, None),
         (format!("http://{closed}/mcp"), true, Outcome::Refused, None),
         (format!("http://{stand_ins}/html"), false, Outcome::BlockedAddress, None),
         (format!("http://mcp.example.test:{}/html", stand_ins.port()), false, Outcome::BlockedAddress, None),
     ] {
         let report = probe(&url, &limits(allow_private), named.clone()).await;
+        // The closing note's table of outcomes and times comes from these lines (--no-capture).
+        eprintln!("{:<22} {:>8.1?}  {url}", report.outcome.as_str(), report.duration);
         assert_eq!(report.outcome, outcome, "{url}: {report:?}");
         assert_eq!(report.http_status, status, "{url}: {report:?}");
         assert!(report.duration < Duration::from_secs(4), "{url}: {:?}", report.duration);
+        if url.ends_with("/cursor-loop") {
+            let detail = report.detail.as_deref().unwrap_or_default();
+            assert!(detail.contains("\"the-same\" came twice"), "initialized, then stopped at the loop: {detail}");
+        }
         if outcome == Outcome::RequiresAuth {
             assert_eq!(
                 report.resource_metadata.as_deref(),
@@ -98,6 +117,25 @@ async fn each_failing_remote_ends_in_its_outcome_within_the_timeout() {
         }
     }
     assert_eq!(hits.load(Ordering::SeqCst), 0, "a redirect is never followed");
+}
+
+/// A minimal MCP server whose `tools/list` names the same next cursor every time: the prober must stop.
+async fn cursor_loop(body: String) -> axum::response::Response {
+    let request: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let id = request["id"].clone();
+    let answer = match request["method"].as_str().unwrap_or_default() {
+        "initialize" => serde_json::json!({"protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
+            "serverInfo": {"name": "cursor-loop", "version": "1.0.0"}}),
+        "tools/list" => serde_json::json!({"tools": [{"name": "again", "inputSchema": {"type": "object"}}],
+            "nextCursor": "the-same"}),
+        _ if id.is_null() => return StatusCode::ACCEPTED.into_response(),
+        _ => {
+            let error = serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "Method not found"}});
+            return ([(header::CONTENT_TYPE, "application/json")], error.to_string()).into_response();
+        }
+    };
+    let reply = serde_json::json!({"jsonrpc": "2.0", "id": id, "result": answer});
+    ([(header::CONTENT_TYPE, "application/json")], reply.to_string()).into_response()
 }
 
 /// A real MCP server (this registry's own `/mcp`, rmcp's server): its tools listed on 2026-07-28, and cut at
