@@ -107,7 +107,10 @@ async fn each_failing_remote_ends_in_its_outcome_within_the_timeout() {
         assert!(report.duration < Duration::from_secs(4), "{url}: {:?}", report.duration);
         if url.ends_with("/cursor-loop") {
             let detail = report.detail.as_deref().unwrap_or_default();
-            assert!(detail.contains("\"the-same\" came twice"), "initialized, then stopped at the loop: {detail}");
+            assert!(
+                detail.contains("\"the-same\" came twice"),
+                "initialized, then stopped at the loop: {detail}"
+            );
         }
         if outcome == Outcome::RequiresAuth {
             assert_eq!(

@@ -238,11 +238,13 @@ async fn a_pass_keeps_to_the_per_host_and_per_worker_bounds() {
         prober.pass(&ProbeRegistry::new(name("crowded"), ProbeScope::All, Trigger::Manual)).await.unwrap();
 
     assert_eq!((summary.probed, summary.unrecorded), (50, 0));
-    let seen = seen.lock().unwrap();
-    assert!(seen.requests >= 50, "every remote was asked: {}", seen.requests);
-    assert_eq!(seen.most.get("127.0.0.1"), Some(&2), "per host: {:?}", seen.most);
-    assert_eq!(seen.most.get("probe-target.test"), Some(&2), "per host: {:?}", seen.most);
-    assert_eq!(seen.most_total, 3, "per worker");
+    {
+        let seen = seen.lock().unwrap();
+        assert!(seen.requests >= 50, "every remote was asked: {}", seen.requests);
+        assert_eq!(seen.most.get("127.0.0.1"), Some(&2), "per host: {:?}", seen.most);
+        assert_eq!(seen.most.get("probe-target.test"), Some(&2), "per host: {:?}", seen.most);
+        assert_eq!(seen.most_total, 3, "per worker");
+    }
     let failed = test
         .store
         .list_probes(

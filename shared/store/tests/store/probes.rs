@@ -105,7 +105,7 @@ on_both_backends! {
             .write_snapshot(&registry, vec![remote_entry("io.example/remote", "1.0.0", &[url]), entry("io.example/local", "1.0.0")])
             .await
             .unwrap();
-        assert_eq!(store.registries_with_unprobed().await.unwrap(), [registry.clone()]);
+        assert_eq!(store.registries_with_unprobed().await.unwrap(), std::slice::from_ref(&registry));
         let unprobed = store.probe_targets(&registry, true, None, 10).await.unwrap();
         assert_eq!(unprobed.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["io.example/local", "io.example/remote"]);
 
