@@ -48,6 +48,10 @@ pub struct RegistryOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sync_policy: Option<SyncPolicyOut>,
     pub sync_status: SyncStatusOut,
+    /// The prober's settings, when probing is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub probe: Option<Value>,
     /// A kubernetes registry's discovery and watcher.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<KubernetesOut>,
@@ -170,6 +174,8 @@ fn registry_out(registry: &RegistryConfig, status: Option<SyncStatus>) -> Regist
                 .then(|| format_duration(registry.sync_policy.full_sync_interval)),
         }),
         sync_status: status.into(),
+        // Durations and numbers always serialise.
+        probe: registry.probe.enabled.then(|| serde_json::to_value(registry.probe).unwrap_or_default()),
         kind: kind.to_owned(),
         kubernetes,
     }

@@ -92,6 +92,10 @@ on_both_backends! {
         let off = app.send(post("/extension/v0/registries/files/probe")).await;
         let unknown = app.send(post("/extension/v0/registries/nope/probe")).await;
 
+        let settings = app.get("/extension/v0/registries/probed").await;
+        assert_eq!(settings.body["probe"]["enabled"], true);
+        assert_eq!((settings.body["probe"]["interval"].clone(), settings.body["probe"]["maxTools"].clone()), (json!("6h"), json!(1000)));
+        assert!(app.get("/extension/v0/registries/files").await.body.get("probe").is_none(), "probing off: not shown");
         assert_eq!(first.status, 202, "{}", first.body);
         let job_id = first.body["jobId"].as_str().unwrap();
         assert_eq!(second.body, json!({"jobId": job_id, "alreadyQueued": true}));

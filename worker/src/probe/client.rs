@@ -174,10 +174,16 @@ fn target(remote: &Transport) -> Target {
     Target::Probe { url: filled }
 }
 
-/// Probes the MCP server at `url` within `limits`, resolving names through `hosts` first.
-pub async fn probe(url: &str, limits: &Limits, hosts: HostTable) -> Report {
+/// The HTTP client of probes within `limits`, resolving names through `hosts` first: the guarded outbound
+/// client, built once for many probes, which share its connections.
+pub fn http_client(limits: &Limits, hosts: HostTable) -> Result<reqwest::Client, String> {
+    outbound::client(None, limits.allow_private_ip, limits.request_timeout, hosts)
+}
+
+/// Probes the MCP server at `url` within `limits`, through `http` (see [`http_client`]).
+pub async fn probe(url: &str, limits: &Limits, http: &reqwest::Client) -> Report {
     let started = Instant::now();
-    let mut report = match tokio::time::timeout(limits.timeout, list_tools(url, limits, hosts)).await {
+    let mut report = match tokio::time::timeout(limits.timeout, list_tools(url, limits, http.clone())).await {
         Ok(Ok(report)) => report,
         // A stream cut off at `requestTimeout` reaches rmcp as a closed connection, the timeout lost on the
         // way: a probe that ran that long without an answer timed out.
@@ -197,13 +203,11 @@ pub async fn probe(url: &str, limits: &Limits, hosts: HostTable) -> Report {
     report
 }
 
-async fn list_tools(url: &str, limits: &Limits, hosts: HostTable) -> Result<Report, Report> {
+async fn list_tools(url: &str, limits: &Limits, http: reqwest::Client) -> Result<Report, Report> {
     let parsed = reqwest::Url::parse(url)
         .map_err(|e| Report::failed(Outcome::ProtocolError, format!("{url}: {e}")))?;
     check_literal(&parsed, limits.allow_private_ip)
         .map_err(|e| Report::failed(Outcome::BlockedAddress, e.to_string()))?;
-    let http = outbound::client(None, limits.allow_private_ip, limits.request_timeout, hosts)
-        .map_err(|e| Report::failed(Outcome::ProtocolError, e))?;
     let transport = StreamableHttpClientTransport::with_client(
         http,
         StreamableHttpClientTransportConfig::with_uri(url)

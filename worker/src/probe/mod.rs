@@ -4,5 +4,5 @@
 mod client;
 mod pass;
 
-pub use client::{Limits, Outcome, Report, Target, probe, targets};
+pub use client::{Limits, Outcome, Report, Target, http_client, probe, targets};
 pub use pass::{PassSummary, Prober};

@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex, Weak};
 use anyhow::Context as _;
 use chrono::Utc;
 use registry_core::model::{RegistryName, ServerDetail};
-use registry_core::registry::ProbePolicy;
 use registry_runtime::metrics::{PROBE_DURATION, PROBE_RUNS, PROBE_TOOL_CHANGES};
 use registry_runtime::outbound::HostTable;
 use registry_store::Store;
@@ -17,7 +16,7 @@ use registry_store::jobs::{ProbeRegistry, ProbeScope};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::client::{Limits, Outcome, Report, Target, probe, targets};
+use super::client::{Limits, Outcome, Report, Target, http_client, probe, targets};
 
 /// Versions read per page.
 const PAGE: u32 = 200;
@@ -81,6 +80,16 @@ impl Prober {
             tracing::info!(registry.name = %job.registry, "probing is off for this registry; nothing to probe");
             return Ok(PassSummary::default());
         }
+        let limits = Arc::new(Limits {
+            timeout: policy.timeout,
+            request_timeout: policy.request_timeout.min(policy.timeout),
+            max_tools: usize::try_from(policy.max_tools).unwrap_or(usize::MAX),
+            max_response_bytes: usize::try_from(policy.max_response_bytes).unwrap_or(usize::MAX),
+            allow_private_ip: policy.allow_private_ip,
+        });
+        // One client for the pass: its probes share connections, and TLS is set up once.
+        let http = http_client(&limits, self.resolve.clone())
+            .map_err(|e| anyhow::anyhow!("the probe client: {e}"))?;
         let mut summary = PassSummary::default();
         let mut running: JoinSet<Result<bool, String>> = JoinSet::new();
         // Probes waiting for a host or a slot, or running: enough to keep every slot busy while one host
@@ -121,8 +130,12 @@ impl Prober {
                         Target::Probe { .. } => summary.probed += 1,
                         Target::Skip { .. } => summary.skipped += 1,
                     }
-                    running
-                        .spawn(async move { prober.run(&registry, &name, &version, target, policy).await });
+                    let (limits, http) = (limits.clone(), http.clone());
+                    let per_host = policy.per_host_concurrency;
+                    running.spawn(async move {
+                        let bounds = Bounds { limits: &limits, http: &http, per_host };
+                        prober.run(&registry, &name, &version, target, bounds).await
+                    });
                 }
             }
         }
@@ -141,13 +154,13 @@ impl Prober {
         name: &str,
         version: &str,
         target: Target,
-        policy: ProbePolicy,
+        bounds: Bounds<'_>,
     ) -> Result<bool, String> {
         let started = Utc::now();
         let (url, report) = match target {
             Target::Skip { url, outcome, detail } => (url, Report::failed(outcome, detail)),
             Target::Probe { url } => {
-                let report = self.probe_within_bounds(&url, policy).await;
+                let report = self.probe_within_bounds(&url, bounds).await;
                 metrics::histogram!(PROBE_DURATION, "registry" => registry.to_string())
                     .record(report.duration.as_secs_f64());
                 (Some(url), report)
@@ -173,22 +186,23 @@ impl Prober {
     }
 
     /// Waits for the host's permit, then the worker's, and probes.
-    async fn probe_within_bounds(&self, url: &str, policy: ProbePolicy) -> Report {
+    async fn probe_within_bounds(&self, url: &str, bounds: Bounds<'_>) -> Report {
         let host = reqwest::Url::parse(url).ok().and_then(|url| url.host_str().map(str::to_owned));
-        let host = self.host(host.as_deref().unwrap_or(url), policy.per_host_concurrency);
+        let host = self.host(host.as_deref().unwrap_or(url), bounds.per_host);
         // Neither semaphore is ever closed.
         let (Ok(_host), Ok(_slot)) = (host.acquire().await, self.slots.acquire().await) else {
             return Report::failed(Outcome::Timeout, "the prober is shutting down");
         };
-        let limits = Limits {
-            timeout: policy.timeout,
-            request_timeout: policy.request_timeout.min(policy.timeout),
-            max_tools: usize::try_from(policy.max_tools).unwrap_or(usize::MAX),
-            max_response_bytes: usize::try_from(policy.max_response_bytes).unwrap_or(usize::MAX),
-            allow_private_ip: policy.allow_private_ip,
-        };
-        probe(url, &limits, self.resolve.clone()).await
+        probe(url, bounds.limits, bounds.http).await
     }
+}
+
+/// What bounds one probe of a pass: the registry's limits, the pass's client, and the per-host limit.
+#[derive(Clone, Copy)]
+struct Bounds<'a> {
+    limits: &'a Limits,
+    http: &'a reqwest::Client,
+    per_host: u32,
 }
 
 fn tally(summary: &mut PassSummary, done: Option<Result<Result<bool, String>, tokio::task::JoinError>>) {

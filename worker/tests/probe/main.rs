@@ -13,7 +13,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::any;
 use registry_runtime::outbound::HostTable;
-use registry_worker::probe::{Limits, Outcome, probe};
+use registry_worker::probe::{Limits, Outcome, http_client, probe};
 
 fn limits(allow_private_ip: bool) -> Limits {
     Limits {
@@ -99,7 +99,8 @@ async fn each_failing_remote_ends_in_its_outcome_within_the_timeout() {
         (format!("http://{stand_ins}/html"), false, Outcome::BlockedAddress, None),
         (format!("http://mcp.example.test:{}/html", stand_ins.port()), false, Outcome::BlockedAddress, None),
     ] {
-        let report = probe(&url, &limits(allow_private), named.clone()).await;
+        let limits = limits(allow_private);
+        let report = probe(&url, &limits, &http_client(&limits, named.clone()).unwrap()).await;
         // The closing note's table of outcomes and times comes from these lines (--no-capture).
         eprintln!("{:<22} {:>8.1?}  {url}", report.outcome.as_str(), report.duration);
         assert_eq!(report.outcome, outcome, "{url}: {report:?}");
@@ -155,7 +156,8 @@ async fn a_real_mcp_server_gets_its_tools_listed_and_cut_at_max_tools() {
     let url = format!("http://127.0.0.1:{}/mcp", application.local_addr().unwrap().port());
     tokio::spawn(application.run_until(std::future::pending()));
 
-    let report = probe(&url, &limits(true), HostTable::default()).await;
+    let http = http_client(&limits(true), HostTable::default()).unwrap();
+    let report = probe(&url, &limits(true), &http).await;
     assert_eq!(report.outcome, Outcome::Ok, "{report:?}");
     assert_eq!(report.protocol_version.as_deref(), Some("2026-07-28"));
     assert_eq!(report.server_info.as_ref().map(|i| i.name.as_str()), Some("mcp-registry"));
@@ -174,7 +176,7 @@ async fn a_real_mcp_server_gets_its_tools_listed_and_cut_at_max_tools() {
     );
     assert!(!report.truncated);
 
-    let cut = probe(&url, &Limits { max_tools: 2, ..limits(true) }, HostTable::default()).await;
+    let cut = probe(&url, &Limits { max_tools: 2, ..limits(true) }, &http).await;
     assert_eq!((cut.outcome, cut.tools.len(), cut.truncated), (Outcome::Ok, 2, true), "{cut:?}");
     origin.cleanup().await;
 }
