@@ -29,7 +29,7 @@ database: {path: $work/registry.db}
 worker: {dataDir: $work}
 YAML
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-RUST_LOG=warn target/debug/registry-api serve --config "$work/config.yaml" --address "127.0.0.1:$port" \
+RUST_LOG=warn "${CARGO_TARGET_DIR:-target}/debug/registry-api" serve --config "$work/config.yaml" --address "127.0.0.1:$port" \
   2>"$work/api.log" &
 api=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readiness" >/dev/null && break; sleep 0.1; done
