@@ -240,6 +240,9 @@ pub fn router(state: AppState) -> Router {
             .service(crate::mcp::service(state.clone()));
         routes = routes.route_service(crate::mcp::MCP_PATH, mcp);
     }
+    if state.config.ui.enabled {
+        routes = routes.merge(crate::ui::router());
+    }
     routes
         .layer(axum::middleware::from_fn_with_state(state.clone(), reread_after_writes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token))

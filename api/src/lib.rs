@@ -15,5 +15,6 @@ pub mod registry_set;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod ui;
 
 pub use app::Application;

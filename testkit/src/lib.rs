@@ -298,6 +298,7 @@ pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> 
         shutdown: ShutdownConfig { drain: Duration::ZERO, ..ShutdownConfig::default() },
         cors: CorsConfig::default(),
         mcp: registry_runtime::config::McpConfig::default(),
+        ui: registry_runtime::config::UiConfig::default(),
         audit: AuditConfig::default(),
         cache: registry_runtime::config::CacheConfig::default(),
         metrics: registry_runtime::config::MetricsConfig::default(),

@@ -9,6 +9,7 @@ mod tools;
 
 pub use observe::observe;
 pub use replay::replay;
+pub use tools::{ServerSummary, summary};
 
 use std::sync::Arc;
 

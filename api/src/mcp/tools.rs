@@ -338,7 +338,8 @@ struct Typed {
     kind: Option<String>,
 }
 
-fn summary(version: StoredVersion) -> ServerSummary {
+/// What a list shows of a stored version; the web catalogue lists the same.
+pub fn summary(version: StoredVersion) -> ServerSummary {
     // A stored body is a checked server.json; one that does not read shows its name and version only.
     let shown: Option<Shown> = serde_json::from_str(version.body.get()).ok();
     let kinds = |typed: &[Typed]| typed.iter().filter_map(|t| t.kind.clone()).collect::<Vec<_>>();

@@ -17,11 +17,13 @@ pub struct TestApp {
     pub store: Store,
 }
 
-/// A response with its body read as JSON (or `Null` when it is not JSON).
+/// A response with its body read as JSON (or `Null` when it is not JSON), and as text.
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Value,
+    /// The body as text (pages, and anything not JSON).
+    pub text: String,
 }
 
 impl Reply {
@@ -128,7 +130,8 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.unwrap();
-        Reply { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Reply { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null), text }
     }
 
     /// Replaces a registry's contents, as a sync would.

@@ -22,4 +22,5 @@ mod reference;
 mod registries;
 mod servers;
 mod servers_queries;
+mod ui;
 mod url_rules;

@@ -70,6 +70,7 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     pub cors: CorsConfig,
     pub mcp: McpConfig,
+    pub ui: UiConfig,
     pub audit: AuditConfig,
     pub cache: CacheConfig,
     pub metrics: MetricsConfig,
@@ -116,6 +117,19 @@ pub struct McpConfig {
 impl Default for McpConfig {
     fn default() -> Self {
         Self { enabled: true, allowed_hosts: Vec::new() }
+    }
+}
+
+/// The web catalogue under `/ui` on the public listener, where `/` leads when it is on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UiConfig {
+    pub enabled: bool,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self { enabled: true }
     }
 }
 

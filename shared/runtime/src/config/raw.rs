@@ -20,6 +20,7 @@ pub struct RawConfig {
     pub shutdown: Option<Value>,
     pub cors: Option<Value>,
     pub mcp: Option<Value>,
+    pub ui: Option<Value>,
     pub audit: Option<Value>,
     pub cache: Option<Value>,
     pub metrics: Option<Value>,
@@ -303,6 +304,12 @@ pub struct RawShutdown {
 pub struct RawBackoff {
     pub min: Option<String>,
     pub max: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawUi {
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -229,6 +229,10 @@ fn sections(check: &mut Check, raw: RawConfig, environment: &Environment) -> Opt
     let shutdown = shutdown(check, raw.shutdown);
     let cors = cors(check, raw.cors);
     let mcp = mcp(check, raw.mcp);
+    let ui = match raw.ui.and_then(|value| check.section::<RawUi>("ui", value)) {
+        Some(raw) => UiConfig { enabled: raw.enabled.unwrap_or(true) },
+        None => UiConfig::default(),
+    };
     let audit = audit(check, raw.audit);
     let cache = cache(check, raw.cache);
     let metrics = match raw.metrics.and_then(|value| check.section::<RawMetrics>("metrics", value)) {
@@ -251,6 +255,7 @@ fn sections(check: &mut Check, raw: RawConfig, environment: &Environment) -> Opt
         shutdown: shutdown?,
         cors: cors?,
         mcp,
+        ui,
         audit: audit?,
         cache: cache?,
         metrics,

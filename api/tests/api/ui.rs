@@ -1,0 +1,142 @@
+//! The web catalogue's pages over HTTP: what they list, how they page and search without JavaScript, the
+//! server page with its install snippets, error pages in the layout, the headers every page carries, and
+//! what untrusted text in a server.json becomes. (The browser flows run in Chromium: see `docs.rs` for the
+//! pattern.)
+
+use registry_core::formats::Entry;
+use registry_runtime::config::{Config, UiConfig};
+use registry_testkit::*;
+use serde_json::json;
+
+use crate::helpers::*;
+
+fn hostile() -> Entry {
+    let fields = json!({
+        "title": "Evil <b>Tool</b>",
+        "description": "<script>alert('x')</script> & more",
+        "repository": {"url": "javascript:alert(1)", "source": "github"},
+        "websiteUrl": "https://evil.example.com/docs",
+    });
+    Entry { server: server_with("io.example/evil", "1.0.0", fields), origin: None }
+}
+
+fn forecast() -> Entry {
+    let package = json!({
+        "repository": {"url": "https://github.com/example/forecast", "source": "github"},
+        "packages": [{"registryType": "pypi", "identifier": "weather-mcp", "version": "2.0.0", "transport": {"type": "stdio"},
+            "environmentVariables": [{"name": "WEATHER_KEY", "description": "The API key", "isRequired": true, "isSecret": true}]}],
+    });
+    Entry { server: server_with("io.example/forecast", "2.0.0", package), origin: None }
+}
+
+async fn ui_app(test: &TestStore) -> TestApp {
+    let app = spawn_app(test, vec![file_registry("files")]).await;
+    let mut entries: Vec<Entry> =
+        (0..25).map(|n| entry(&format!("io.example/tool-{n:02}"), "1.0.0")).collect();
+    entries.extend([hostile(), forecast(), entry("io.example/forecast", "1.0.0")]);
+    app.snapshot("files", entries).await;
+    app
+}
+
+fn html(reply: &Reply) -> String {
+    reply.text.clone()
+}
+
+on_both_backends! {
+    async fn the_catalogue_lists_pages_and_searches_with_plain_get_forms(test: &TestStore) {
+        let app = ui_app(test).await;
+
+        let root = app.get("/").await;
+        assert_eq!((root.status.as_u16(), root.headers["location"].to_str().unwrap()), (303, "/ui"));
+        let first = app.get("/ui").await;
+        assert_eq!(first.status, 200);
+        assert_eq!(first.headers["content-type"], "text/html; charset=utf-8");
+        let csp = first.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe"), "{csp}");
+        assert_eq!(first.headers["x-content-type-options"], "nosniff");
+        let page = html(&first);
+        assert_eq!(page.matches("<li>").count(), 20, "{page}");
+        assert!(page.contains("20 servers on this page."));
+        assert!(page.contains("<form class=\"search\" method=\"get\" action=\"/ui\""), "search works without JavaScript");
+        let next = page.split("rel=\"next\"").next().unwrap().rsplit("href=\"").next().unwrap().split('"').next().unwrap().replace("&amp;", "&");
+        let second = html(&app.get(&next).await);
+        assert_eq!(second.matches("<li>").count(), 7, "27 servers in all: {second}");
+        assert!(!second.contains("rel=\"next\""), "the last page");
+
+        let found = html(&app.get("/ui?q=WEATHER").await);
+        assert_eq!(found.matches("<li>").count(), 0, "the package name is not searched: {found}");
+        let found = html(&app.get("/ui?q=forecast").await);
+        assert!(found.contains("href=\"/ui/servers/io.example/forecast\""), "one `/` as a path separator: {found}");
+        assert!(found.contains("version 2.0.0") && found.contains("<span class=\"badge\">pypi</span>"));
+        let none = html(&app.get("/ui?q=%3Cnothing%3E").await);
+        assert!(none.contains("No server matches “&#60;nothing&#62;”.") || none.contains("No server matches “&lt;nothing&gt;”."), "{none}");
+    }
+
+    async fn a_server_page_shows_its_settings_versions_and_a_snippet_per_client(test: &TestStore) {
+        let app = ui_app(test).await;
+
+        let page = app.get("/ui/servers/io.example/forecast").await;
+        assert_eq!(page.status, 200);
+        let page = html(&page);
+        for client in ["VS Code", "Claude Desktop", "Claude Code", "Cursor", "ToolHive"] {
+            assert!(page.contains(&format!("-title\">{client}</h3>")), "{client}: {page}");
+        }
+        assert!(page.contains("uvx"), "the package's command");
+        assert!(page.contains("<code>WEATHER_KEY</code></td><td>environment</td><td>yes</td><td>yes</td><td>The API key</td>"), "{page}");
+        assert!(page.contains("<a href=\"https://github.com/example/forecast\" rel=\"noopener noreferrer\">"));
+        assert!(page.contains("href=\"/ui/servers/io.example/forecast/versions/1.0.0\""), "the older version links to its page");
+        let older = html(&app.get("/ui/servers/io.example/forecast/versions/1.0.0").await);
+        assert!(older.contains("<strong>1.0.0</strong>") && !older.contains("(latest)"));
+    }
+
+    async fn untrusted_text_is_escaped_and_a_javascript_url_is_no_link(test: &TestStore) {
+        let app = ui_app(test).await;
+
+        let page = html(&app.get("/ui/servers/io.example/evil").await);
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(!page.contains("<b>Tool</b>"), "{page}");
+        assert!(page.contains("&#60;script&#62;") || page.contains("&lt;script&gt;"), "{page}");
+        assert!(!page.contains("href=\"javascript:"), "{page}");
+        assert!(page.contains("<code>javascript:alert(1)</code>"), "shown as text: {page}");
+        let listed = html(&app.get("/ui?q=evil").await);
+        assert!(!listed.contains("<script>alert") && !listed.contains("<b>Tool</b>"), "{listed}");
+    }
+
+    async fn errors_are_pages_in_the_layout_and_assets_are_cached_for_good(test: &TestStore) {
+        let app = ui_app(test).await;
+
+        let missing = app.get("/ui/servers/io.example/nothing-here").await;
+        assert_eq!(missing.status, 404);
+        assert_eq!(missing.headers["content-type"], "text/html; charset=utf-8");
+        assert!(html(&missing).contains("No server io.example/nothing-here version latest in this catalogue."));
+        let nowhere = app.get("/ui/no/such/page").await;
+        assert_eq!(nowhere.status, 404);
+        assert!(html(&nowhere).contains("Back to the catalogue"));
+        assert!(nowhere.headers.contains_key("content-security-policy"));
+        let bad_cursor = app.get("/ui?cursor=%%%").await;
+        assert_eq!(bad_cursor.status, 400);
+        assert!(html(&bad_cursor).contains("Back to the catalogue"));
+
+        let page = html(&app.get("/ui").await);
+        let css = page.split("rel=\"stylesheet\" href=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        assert!(css.starts_with("/ui/assets/ui.") && css.ends_with(".css") && css.len() > "/ui/assets/ui..css".len(), "{css}");
+        let sheet = app.get(&css).await;
+        assert_eq!(sheet.status, 200);
+        assert!(sheet.headers["cache-control"].to_str().unwrap().contains("immutable"), "{:?}", sheet.headers);
+        assert!(html(&sheet).contains("prefers-color-scheme: dark"));
+    }
+}
+
+#[tokio::test]
+async fn with_the_ui_off_neither_ui_nor_root_is_served() {
+    let test = TestStore::sqlite().await;
+    let config = Config {
+        ui: UiConfig { enabled: false },
+        ..test_config(test.config.clone(), vec![file_registry("files")])
+    };
+    let app = spawn_config(&test, config).await;
+
+    assert_eq!(app.get("/ui").await.status, 404);
+    assert_eq!(app.get("/").await.status, 404);
+    test.cleanup().await;
+}
