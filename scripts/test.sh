@@ -65,7 +65,7 @@ ensure_build_tools() {
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; else say "build tools are present"; fi
 }
 
-# The page tests drive headless Chromium; the fault suite runs PostgreSQL's initdb and pg_ctl (installed with
+# The page tests drive headless Chromium (the web catalogue's through chromedriver); the fault suite runs PostgreSQL's initdb and pg_ctl (installed with
 # the server), prlimit (util-linux), python3, redis-server and, for scripts/cluster.sh, nginx; schemathesis
 # needs python3's venv, and curl waits for the API; the end-to-end auth test runs a real OpenID provider on
 # Node, installed with npm; the metrics tests check the exposition with promtool and run Debian's prometheus;
@@ -74,6 +74,8 @@ ensure_build_tools() {
 ensure_test_tools() {
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # chromium-driver needs the very same chromium version: apt-get installs or upgrades the two together.
+  [ -x /usr/bin/chromedriver ] || missing+=(chromium chromium-driver)
   command -v prlimit >/dev/null || missing+=(util-linux)
   command -v curl >/dev/null || missing+=(curl)
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3 python3-venv)

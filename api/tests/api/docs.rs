@@ -24,8 +24,8 @@ async fn headless(url: &str, args: &[&str]) -> String {
     let profile = tempfile::tempdir().unwrap();
     let mut command = tokio::process::Command::new(chromium());
     command
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        .args(["--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+        .args(["--headless", "--no-sandbox", "--disable-gpu"])
+        .args(CHROMIUM_QUIET)
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(["--virtual-time-budget=15000", "--window-size=1280,900"])
         .args(args)

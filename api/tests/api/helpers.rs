@@ -96,6 +96,16 @@ async fn launch(test: &TestStore, config: Config, hosts: HostTable) -> TestApp {
     TestApp { base: format!("http://127.0.0.1:{port}"), client, store: test.store.clone() }
 }
 
+/// Chromium's flags that keep its own traffic (updates, sync, field trials) off: the suite sends nothing off
+/// the machine.
+pub const CHROMIUM_QUIET: [&str; 5] = [
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+];
+
 /// An HTTP client for 127.0.0.1: no proxy, and the TLS provider installed (reqwest is built without one).
 pub fn client_builder() -> reqwest::ClientBuilder {
     if rustls::crypto::ring::default_provider().install_default().is_err() {

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod authz;
+mod browser;
 mod docs;
 mod helpers;
 mod http_cache;

@@ -29,7 +29,7 @@ fn forecast() -> Entry {
     Entry { server: server_with("io.example/forecast", "2.0.0", package), origin: None }
 }
 
-async fn ui_app(test: &TestStore) -> TestApp {
+pub async fn ui_app(test: &TestStore) -> TestApp {
     let app = spawn_app(test, vec![file_registry("files")]).await;
     let mut entries: Vec<Entry> =
         (0..25).map(|n| entry(&format!("io.example/tool-{n:02}"), "1.0.0")).collect();

@@ -1,0 +1,210 @@
+//! The web catalogue in a real browser: headless Chromium over WebDriver (Debian's `chromium` and
+//! `chromium-driver`, which `scripts/test.sh` installs), driven by thirtyfour. Pages load only from
+//! 127.0.0.1, and Chromium's own background traffic is off. The flows a person follows, with JavaScript on
+//! and off; axe-core (vendored under `tests/fixtures/axe-core`) on every page at WCAG 2.1 AA, light and dark;
+//! and screenshots of every page at 1280 and 375 px, light and dark, saved under `target/ui-screens/`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use thirtyfour::prelude::*;
+use tokio::process::{Child, Command};
+
+use registry_testkit::*;
+
+use crate::helpers::*;
+use crate::ui::ui_app;
+
+/// A chromedriver on a free loopback port and one browser session, both ended when dropped.
+struct Browser {
+    driver: WebDriver,
+    _chromedriver: Child,
+}
+
+impl Browser {
+    async fn start(javascript: bool) -> Self {
+        let port = free_port();
+        let chromedriver = Command::new("chromedriver")
+            .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".to_owned()])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver runs (scripts/test.sh installs Debian's chromium-driver)");
+        let status = format!("http://127.0.0.1:{port}/status");
+        let client = client_builder().build().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while client.get(&status).send().await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not answer on port {port}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut caps = DesiredCapabilities::chrome();
+        caps.set_headless().unwrap();
+        for arg in ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"]
+            .into_iter()
+            .chain(CHROMIUM_QUIET)
+        {
+            caps.add_arg(arg).unwrap();
+        }
+        if !javascript {
+            caps.add_experimental_option(
+                "prefs",
+                json!({"profile.managed_default_content_settings.javascript": 2}),
+            )
+            .unwrap();
+        }
+        let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), caps).await.unwrap();
+        Self { driver, _chromedriver: chromedriver }
+    }
+
+    async fn quit(self) {
+        self.driver.quit().await.unwrap();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn path_of(driver: &WebDriver) -> String {
+    let url = driver.current_url().await.unwrap();
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_person_searches_opens_a_server_copies_a_snippet_and_pages_to_the_end() {
+    let test = TestStore::sqlite().await;
+    let app = ui_app(&test).await;
+    let browser = Browser::start(true).await;
+    let driver = &browser.driver;
+
+    driver.goto(format!("{}/ui", app.base)).await.unwrap();
+    driver.find(By::Id("q")).await.unwrap().send_keys("forecast").await.unwrap();
+    driver.find(By::Css("form.search button")).await.unwrap().click().await.unwrap();
+    assert_eq!(path_of(driver).await, "/ui?q=forecast");
+    let results = driver.find_all(By::Css("ol.results li h2 a")).await.unwrap();
+    assert_eq!(results.len(), 1);
+    results[0].click().await.unwrap();
+    assert_eq!(path_of(driver).await, "/ui/servers/io.example/forecast");
+    assert_eq!(driver.find(By::Css("h1")).await.unwrap().text().await.unwrap(), "io.example/forecast");
+
+    // The copy button shows with JavaScript; it copies, or (without a clipboard) selects the snippet.
+    let copy = driver.find(By::Css("button[data-copy='install-cursor']")).await.unwrap();
+    assert!(copy.is_displayed().await.unwrap());
+    copy.click().await.unwrap();
+    let status = driver.find(By::Id("install-cursor-status")).await.unwrap().text().await.unwrap();
+    let snippet = driver.find(By::Id("install-cursor")).await.unwrap().value().await.unwrap().unwrap();
+    assert!(snippet.contains("\"command\": \"uvx\""), "{snippet}");
+    match status.as_str() {
+        "Copied." => {}
+        selected if selected.starts_with("Selected") => {
+            let chosen = driver.execute("return window.getSelection().toString() || document.activeElement.value.substring(document.activeElement.selectionStart, document.activeElement.selectionEnd);", Vec::new()).await.unwrap();
+            assert_eq!(chosen.json(), &Value::String(snippet), "the whole snippet is selected");
+        }
+        other => panic!("the copy button said {other:?}"),
+    }
+
+    // Paging to the end: 27 servers, 20 then 7.
+    driver.goto(format!("{}/ui", app.base)).await.unwrap();
+    let mut seen = 0;
+    loop {
+        seen += driver.find_all(By::Css("ol.results li")).await.unwrap().len();
+        let Ok(next) = driver.find(By::Css("a[rel='next']")).await else { break };
+        next.click().await.unwrap();
+    }
+    assert_eq!(seen, 27);
+    browser.quit().await;
+    test.cleanup().await;
+}
+
+#[tokio::test]
+async fn without_javascript_search_and_snippets_still_work() {
+    let test = TestStore::sqlite().await;
+    let app = ui_app(&test).await;
+    let browser = Browser::start(false).await;
+    let driver = &browser.driver;
+
+    driver.goto(format!("{}/ui", app.base)).await.unwrap();
+    driver.find(By::Id("q")).await.unwrap().send_keys("tool-0").await.unwrap();
+    driver.find(By::Css("form.search button")).await.unwrap().click().await.unwrap();
+    assert_eq!(path_of(driver).await, "/ui?q=tool-0");
+    assert_eq!(driver.find_all(By::Css("ol.results li")).await.unwrap().len(), 10, "tool-00 to tool-09");
+    driver.goto(format!("{}/ui/servers/io.example/forecast", app.base)).await.unwrap();
+    let copy = driver.find(By::Css("button[data-copy='install-vscode']")).await.unwrap();
+    assert!(!copy.is_displayed().await.unwrap(), "no copy button without the script");
+    let snippet = driver.find(By::Id("install-vscode")).await.unwrap();
+    assert!(
+        snippet.value().await.unwrap().unwrap().contains("weather-mcp"),
+        "the snippet is there to select"
+    );
+    browser.quit().await;
+    test.cleanup().await;
+}
+
+/// Where the screenshots go: `target/ui-screens/`, beside the build.
+fn screens() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"), PathBuf::from);
+    let dir = target.join("ui-screens");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// axe-core's violations of WCAG 2.0 A and AA and 2.1 AA on the page shown.
+async fn violations(driver: &WebDriver) -> Vec<Value> {
+    let axe = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/axe-core/axe.min.js"),
+    )
+    .unwrap();
+    driver.execute(axe, Vec::new()).await.unwrap();
+    let run = "const done = arguments[arguments.length - 1]; \
+        axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa']}) \
+        .then(r => done({violations: r.violations, passes: r.passes.length}), e => done({error: String(e)}));";
+    let found = driver.execute_async(run, Vec::new()).await.unwrap();
+    let found = found.json();
+    assert!(found["passes"].as_u64().is_some_and(|n| n > 0), "axe ran and checked rules: {found}");
+    found["violations"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn every_page_passes_axe_at_wcag_21_aa_light_and_dark_and_is_photographed_at_two_widths() {
+    let test = TestStore::sqlite().await;
+    let app = ui_app(&test).await;
+    let browser = Browser::start(true).await;
+    let driver = &browser.driver;
+    let tools = driver.cdp();
+    let dir = screens();
+    let pages = [
+        ("catalogue", "/ui"),
+        ("search", "/ui?q=tool"),
+        ("server", "/ui/servers/io.example/forecast"),
+        ("hostile", "/ui/servers/io.example/evil"),
+        ("not-found", "/ui/servers/io.example/nothing-here"),
+    ];
+    let mut failures = Vec::new();
+    for scheme in ["light", "dark"] {
+        let media = json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]});
+        tools.send_raw("Emulation.setEmulatedMedia", media).await.unwrap();
+        for (width, height) in [(1280, 900), (375, 812)] {
+            driver.set_window_rect(0, 0, width, height).await.unwrap();
+            for (name, path) in pages {
+                driver.goto(format!("{}{path}", app.base)).await.unwrap();
+                let png = driver.screenshot_as_png().await.unwrap();
+                assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "{name}: a rendered page");
+                std::fs::write(dir.join(format!("{name}-{width}-{scheme}.png")), png).unwrap();
+                if width == 1280 {
+                    for violation in violations(driver).await {
+                        failures
+                            .push(format!("{name} ({scheme}): {} {}", violation["id"], violation["help"]));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "axe found:\n{}", failures.join("\n"));
+    browser.quit().await;
+    test.cleanup().await;
+}
