@@ -99,7 +99,8 @@ fn count(provider: &str, accepted: bool) {
 }
 
 /// Whether a request needs a token: not in anonymous mode, not on a public path, and not a registry read
-/// when `publicReads` opens them (the extension API stays protected: it shows source hosts and errors).
+/// when `publicReads` opens them (the extension API and the web catalogue's registries page stay protected:
+/// they show source hosts and errors).
 /// `POST …/validate` stores nothing and counts as a read; at the root (`/v0/validate`, `/v0.1/validate`),
 /// which the publisher CLI calls without a token, a token is checked only when one is `presented` (without
 /// one the caller learns nothing of the stored data).
@@ -110,5 +111,6 @@ fn needs_token(auth: &AuthConfig, method: &Method, path: &str, presented: bool) 
     if *method == Method::POST && matches!(path, "/v0/validate" | "/v0.1/validate") {
         return presented;
     }
-    !(auth.public_reads && !is_write(method, path) && !path.starts_with("/extension/"))
+    let protected = path.starts_with("/extension/") || path == crate::ui::REGISTRIES_PATH;
+    !(auth.public_reads && !is_write(method, path) && !protected)
 }

@@ -141,7 +141,7 @@ impl From<Option<SyncStatus>> for SyncStatusOut {
     }
 }
 
-fn registry_out(registry: &RegistryConfig, status: Option<SyncStatus>) -> RegistryOut {
+pub(crate) fn registry_out(registry: &RegistryConfig, status: Option<SyncStatus>) -> RegistryOut {
     let kind = registry.source.kind();
     let kubernetes = match &registry.source {
         Source::Kubernetes(source) => {

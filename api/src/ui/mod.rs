@@ -4,6 +4,7 @@
 //! and every `/ui` answer carries a strict Content Security Policy.
 
 mod catalogue;
+mod registries;
 mod server;
 
 use std::sync::OnceLock;
@@ -26,11 +27,14 @@ use crate::state::AppState;
 
 /// Where the pages live; `/` leads here when the UI is on.
 pub const UI_PATH: &str = "/ui";
+/// The registries page, which needs a token even when `publicReads` opens the other pages.
+pub const REGISTRIES_PATH: &str = "/ui/registries";
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to(UI_PATH) }))
         .route(UI_PATH, get(catalogue::page))
+        .route(REGISTRIES_PATH, get(registries::page))
         .route("/ui/servers/{namespace}/{name}", get(server::latest))
         .route("/ui/servers/{namespace}/{name}/versions/{version}", get(server::version))
         .nest_service("/ui/assets", assets())

@@ -183,6 +183,7 @@ async fn every_page_passes_axe_at_wcag_21_aa_light_and_dark_and_is_photographed_
         ("server", "/ui/servers/io.example/forecast"),
         ("hostile", "/ui/servers/io.example/evil"),
         ("not-found", "/ui/servers/io.example/nothing-here"),
+        ("registries", "/ui/registries"),
     ];
     let mut failures = Vec::new();
     for scheme in ["light", "dark"] {

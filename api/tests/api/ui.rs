@@ -140,3 +140,39 @@ async fn with_the_ui_off_neither_ui_nor_root_is_served() {
     assert_eq!(app.get("/").await.status, 404);
     test.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_registries_page_shows_each_source_and_sync_state_and_needs_a_token_in_oauth_mode() {
+    let test = TestStore::sqlite().await;
+    let app = spawn_app(&test, vec![file_registry("files"), managed_registry("internal")]).await;
+
+    let page = app.get("/ui/registries").await;
+    assert_eq!(page.status, 200);
+    let page = html(&page);
+    assert!(page.contains("id=\"registry-files\">files <span class=\"badge\">file</span>"), "{page}");
+    assert!(
+        page.contains("<code>{&#34;path&#34;:&#34;files.json&#34;}</code>") || page.contains("files.json"),
+        "{page}"
+    );
+    assert!(page.contains("every 1m"), "the schedule: {page}");
+    assert!(page.contains("written through the API"), "a managed registry's source: {page}");
+    assert!(page.contains("<dt>Last success</dt><dd>never</dd>"), "{page}");
+    test.cleanup().await;
+}
+
+#[tokio::test]
+async fn with_public_reads_the_catalogue_is_open_and_the_registries_page_needs_a_token() {
+    use crate::auth::{AUDIENCE, app_with, oauth, provider};
+    use registry_testkit::oidc::MockProvider;
+    let test = TestStore::sqlite().await;
+    let mock = MockProvider::start().await;
+    let app = app_with(&test, oauth(vec![provider(&mock, "idp")], true)).await;
+    let token = mock.token(AUDIENCE, json!({}));
+
+    assert_eq!(app.get("/ui").await.status, 200, "a read, open with publicReads");
+    assert_eq!(app.get("/ui/registries").await.status, 401, "sources and sync state need a token");
+    let with_token = app.get_as("/ui/registries", Some(&format!("Bearer {token}"))).await;
+    assert_eq!(with_token.status, 200, "{}", with_token.text);
+    assert!(html(&with_token).contains("id=\"registry-internal\""));
+    test.cleanup().await;
+}

@@ -1,0 +1,96 @@
+//! The registries page, `/ui/registries`: what the extension API keeps behind a token even with
+//! `publicReads`, and so does the page (the gate sees to it): each registry's kind, source (never a secret),
+//! filter, schedule, sync state, probing and Kubernetes watcher.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+
+use super::{Assets, asset_urls, failed, html, render, request_id};
+use crate::error::ApiError;
+use crate::extract::registry_set;
+use crate::routes::registries::registry_out;
+use crate::state::AppState;
+
+/// One registry as the page shows it.
+pub struct RegistryRow {
+    pub name: String,
+    pub kind: String,
+    pub format: String,
+    pub source: String,
+    pub filter: Option<String>,
+    pub schedule: Option<String>,
+    pub phase: String,
+    pub phase_class: &'static str,
+    pub server_count: i32,
+    pub last_success: String,
+    pub next_sync: Option<String>,
+    pub message: Option<String>,
+    pub watcher: Option<String>,
+    pub probe: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "registries.html")]
+struct RegistriesPage<'a> {
+    assets: &'a Assets,
+    registries: Vec<RegistryRow>,
+}
+
+fn time(at: Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
+    at.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// Whether a JSON value says nothing: null, an empty list, or an object of such values.
+fn says_nothing(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.is_empty(),
+        Value::Object(fields) => fields.values().all(says_nothing),
+        _ => false,
+    }
+}
+
+/// A JSON value as one line, or `None` when it says nothing.
+fn compact(value: &Value) -> Option<String> {
+    (!says_nothing(value)).then(|| value.to_string())
+}
+
+pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match render_page(&state).await {
+        Ok(body) => html(StatusCode::OK, body),
+        Err(error) => failed(&error, request_id(&headers)),
+    }
+}
+
+async fn render_page(state: &AppState) -> Result<bytes::Bytes, ApiError> {
+    let mut registries = Vec::new();
+    for registry in registry_set(state)?.iter() {
+        let status = state.store.sync_status(&registry.name).await?;
+        let out = registry_out(registry, status);
+        let sync = &out.sync_status;
+        registries.push(RegistryRow {
+            phase_class: match sync.phase.as_str() {
+                "failed" => "failed",
+                "complete" => "ok",
+                _ => "",
+            },
+            schedule: out.sync_policy.as_ref().map(|policy| policy.interval.clone()),
+            server_count: sync.server_count,
+            last_success: time(sync.last_sync_time).unwrap_or_else(|| "never".to_owned()),
+            next_sync: time(sync.next_sync_time),
+            message: sync.message.clone(),
+            phase: sync.phase.clone(),
+            watcher: out.kubernetes.as_ref().and_then(|k| k.watcher.as_ref()).map(Value::to_string),
+            probe: out.probe.as_ref().and_then(|probe| probe["interval"].as_str()).map(str::to_owned),
+            source: compact(&out.source).unwrap_or_else(|| "written through the API".to_owned()),
+            filter: compact(&out.filter),
+            name: out.name,
+            kind: out.kind,
+            format: out.format,
+        });
+    }
+    render(&RegistriesPage { assets: asset_urls(), registries })
+}
