@@ -75,7 +75,7 @@ async fn path_of(driver: &WebDriver) -> String {
 }
 
 #[tokio::test]
-async fn a_person_searches_opens_a_server_copies_a_snippet_and_pages_to_the_end() {
+async fn a_person_searches_opens_a_server_copies_a_snippet_filters_by_a_facet_and_pages_to_the_end() {
     let test = TestStore::sqlite().await;
     let app = ui_app(&test).await;
     let browser = Browser::start(true).await;
@@ -106,6 +106,26 @@ async fn a_person_searches_opens_a_server_copies_a_snippet_and_pages_to_the_end(
         }
         other => panic!("the copy button said {other:?}"),
     }
+
+    // A facet narrows the list, and choosing it again clears it.
+    driver.goto(format!("{}/ui", app.base)).await.unwrap();
+    driver
+        .find(By::XPath("//nav[@aria-label='Package type']//a[text()='pypi']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(path_of(driver).await, "/ui?type=pypi");
+    assert_eq!(driver.find_all(By::Css("ol.results li")).await.unwrap().len(), 1);
+    driver
+        .find(By::Css("nav[aria-label='Package type'] a[aria-current='true']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(path_of(driver).await, "/ui");
 
     // Paging to the end: 27 servers, 20 then 7.
     driver.goto(format!("{}/ui", app.base)).await.unwrap();

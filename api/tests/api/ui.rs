@@ -42,6 +42,11 @@ fn html(reply: &Reply) -> String {
     reply.text.clone()
 }
 
+/// The servers a catalogue page lists.
+fn listed(page: &str) -> usize {
+    page.matches("<h2><a href=\"/ui/servers/").count()
+}
+
 on_both_backends! {
     async fn the_catalogue_lists_pages_and_searches_with_plain_get_forms(test: &TestStore) {
         let app = ui_app(test).await;
@@ -55,19 +60,32 @@ on_both_backends! {
         assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe"), "{csp}");
         assert_eq!(first.headers["x-content-type-options"], "nosniff");
         let page = html(&first);
-        assert_eq!(page.matches("<li>").count(), 20, "{page}");
+        assert_eq!(listed(&page), 20, "{page}");
         assert!(page.contains("20 servers on this page."));
         assert!(page.contains("<form class=\"search\" method=\"get\" action=\"/ui\""), "search works without JavaScript");
         let next = page.split("rel=\"next\"").next().unwrap().rsplit("href=\"").next().unwrap().split('"').next().unwrap().replace("&amp;", "&");
         let second = html(&app.get(&next).await);
-        assert_eq!(second.matches("<li>").count(), 7, "27 servers in all: {second}");
+        assert_eq!(listed(&second), 7, "27 servers in all: {second}");
         assert!(!second.contains("rel=\"next\""), "the last page");
 
         let found = html(&app.get("/ui?q=WEATHER").await);
-        assert_eq!(found.matches("<li>").count(), 0, "the package name is not searched: {found}");
+        assert_eq!(listed(&found), 0, "the package name is not searched: {found}");
         let found = html(&app.get("/ui?q=forecast").await);
         assert!(found.contains("href=\"/ui/servers/io.example/forecast\""), "one `/` as a path separator: {found}");
         assert!(found.contains("version 2.0.0") && found.contains("<span class=\"badge\">pypi</span>"));
+        let facets = html(&app.get("/ui?q=forecast").await);
+        assert!(facets.contains("<nav aria-label=\"Package type\">"), "{facets}");
+        let pypi = facets.split("aria-label=\"Package type\"").nth(1).unwrap().split("</nav>").next().unwrap();
+        assert!(pypi.contains(">pypi</a> <span class=\"muted\">1</span>"), "{pypi}");
+        let chosen = html(&app.get("/ui?q=forecast&type=pypi").await);
+        assert!(chosen.contains("aria-current=\"true\" class=\"chosen\">pypi</a>"), "{chosen}");
+        assert!(chosen.contains("<input type=\"hidden\" name=\"type\" value=\"pypi\">"), "a new search keeps the facet");
+        assert_eq!(listed(&chosen), 1);
+        let local = html(&app.get("/ui?where=local&type=npm").await);
+        assert_eq!(listed(&local), 0, "no npm package here: {local}");
+        let unknown = app.get("/ui?status=sleeping").await;
+        assert_eq!(unknown.status, 400);
+        assert!(html(&unknown).contains("No status is called"), "{}", unknown.text);
         let none = html(&app.get("/ui?q=%3Cnothing%3E").await);
         assert!(none.contains("No server matches “&#60;nothing&#62;”.") || none.contains("No server matches “&lt;nothing&gt;”."), "{none}");
     }

@@ -98,6 +98,14 @@ pub trait Dialect: Database + Sized {
     fn bind<'q, T: Value<'q>>(qb: &mut QueryBuilder<Self>, value: T);
     /// A condition true when the query's search term occurs in name, title or description, ignoring case.
     fn push_search(qb: &mut QueryBuilder<Self>, query: &ListQuery);
+    /// The rows of a version's packages, to join after `server_version sv`: one row per package, its type as
+    /// [`Dialect::PACKAGE_TYPE`].
+    const PACKAGE_TYPES: &'static str;
+    const PACKAGE_TYPE: &'static str;
+    /// A condition true when the version has remotes.
+    const HAS_REMOTE: &'static str;
+    /// A condition true when the version has a package of this type.
+    fn push_package_type(qb: &mut QueryBuilder<Self>, kind: &str);
     /// A condition true when the row's `remotes` include one with this `url`.
     fn push_remote_url(qb: &mut QueryBuilder<Self>, url: &str);
     /// A condition true when `column` is one of `values`.

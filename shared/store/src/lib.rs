@@ -39,8 +39,10 @@ pub use listener::GenerationListener;
 #[cfg(feature = "testing")]
 pub use migrate::schema_fingerprint;
 pub use migrate::{AppliedMigration, SchemaState};
-pub use query::{Cursor, InvalidCursor, ListQuery, Scope, VersionSelector};
-pub use records::{DueSync, Inserted, Registry, RegistryChanges, ServerPage, StoredVersion, VersionCount};
+pub use query::{Cursor, InvalidCursor, ListQuery, Narrow, Reachability, Scope, VersionSelector};
+pub use records::{
+    DueSync, FacetCount, Facets, Inserted, Registry, RegistryChanges, ServerPage, StoredVersion, VersionCount,
+};
 pub use registry_core::publish::{Conflict, MAX_VERSIONS_PER_SERVER};
 pub use registry_core::sync::{
     DuplicateVersion, IncrementalOff, MirrorState, PullKind, SnapshotSummary, SyncPhase, SyncStatus,

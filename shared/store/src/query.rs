@@ -49,6 +49,47 @@ pub struct ListQuery {
     /// Strictly after; includes deleted rows whatever `include_deleted` says.
     pub updated_since: Option<DateTime<Utc>>,
     pub include_deleted: bool,
+    /// The web catalogue's facets; none for the API's reads.
+    pub narrow: Narrow,
+}
+
+/// The web catalogue's facets, each narrowing a list when set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Narrow {
+    pub status: Option<registry_core::model::Status>,
+    /// A package's `registryType` (`npm`, `pypi`, `oci`, …).
+    pub package_type: Option<String>,
+    /// With remotes (`true`) or without (`false`).
+    pub remote: Option<bool>,
+    pub reachability: Option<Reachability>,
+}
+
+/// What the prober last found at a version's remotes, as one word: `ok` when a remote listed its tools,
+/// else `requiresAuth` when one asked for credentials, else `unreachable` when one was contacted and failed,
+/// else `notProbed` (no remotes, none contacted, or not probed yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reachability {
+    Ok,
+    RequiresAuth,
+    Unreachable,
+    NotProbed,
+}
+
+impl Reachability {
+    pub const ALL: [Self; 4] = [Self::Ok, Self::RequiresAuth, Self::Unreachable, Self::NotProbed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::RequiresAuth => "requiresAuth",
+            Self::Unreachable => "unreachable",
+            Self::NotProbed => "notProbed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reach| reach.as_str() == raw)
+    }
 }
 
 impl ListQuery {
@@ -61,6 +102,7 @@ impl ListQuery {
             version: None,
             updated_since: None,
             include_deleted: false,
+            narrow: Narrow::default(),
         }
     }
 

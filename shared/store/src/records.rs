@@ -60,6 +60,25 @@ pub struct ServerPage {
     pub next_cursor: Option<Cursor>,
 }
 
+/// One value of a facet, and how many servers have it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: i64,
+}
+
+/// The web catalogue's facets with their counts (see `Store::facets`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Facets {
+    pub registries: Vec<FacetCount>,
+    pub statuses: Vec<FacetCount>,
+    pub package_types: Vec<FacetCount>,
+    /// `remote` or `local`.
+    pub placement: Vec<FacetCount>,
+    /// `ok`, `requiresAuth`, `unreachable` or `notProbed`.
+    pub reachability: Vec<FacetCount>,
+}
+
 /// A configured registry as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Registry {

@@ -3,7 +3,7 @@
 use sqlx::QueryBuilder;
 
 use crate::dialect::Dialect;
-use crate::query::{ListQuery, Scope, VersionSelector};
+use crate::query::{ListQuery, Narrow, Scope, VersionSelector};
 use crate::timestamp::Timestamp;
 
 /// The columns every record read selects.
@@ -71,6 +71,7 @@ pub(crate) fn list<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
         qb.push(" and ");
         DB::push_search(&mut qb, query);
     }
+    push_narrow(&mut qb, &query.narrow);
     if let Some(selector) = &query.version {
         push_version(&mut qb, selector);
     }
@@ -87,6 +88,75 @@ pub(crate) fn list<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
         qb.push(PAGE_JOIN);
     }
     qb
+}
+
+/// A facet's counts over the versions `query` lists (cursor and limit aside), or over every registry's with
+/// `every_registry`: `value` is the SQL of the facet's value, `join` what it needs joined after
+/// `server_version sv`, and `count` what is counted.
+pub(crate) fn facet<DB: Dialect>(
+    query: &ListQuery,
+    every_registry: bool,
+    value: &str,
+    join: &str,
+    count: &str,
+) -> QueryBuilder<DB> {
+    let mut qb = QueryBuilder::new(format!(
+        "select {value} as value, {count} as n from server_version sv{join} where "
+    ));
+    if every_registry {
+        qb.push("true");
+    } else {
+        push_scope(&mut qb, &query.scope);
+    }
+    if query.search.is_some() {
+        qb.push(" and ");
+        DB::push_search(&mut qb, query);
+    }
+    push_narrow(&mut qb, &query.narrow);
+    if let Some(selector) = &query.version {
+        push_version(&mut qb, selector);
+    }
+    if !query.shows_deleted() {
+        qb.push(" and sv.status <> 'deleted'");
+    }
+    qb.push(" group by 1 order by 1");
+    qb
+}
+
+/// What the prober last found at a version's remotes, as [`crate::Reachability`] names it.
+pub(crate) const REACHABILITY: &str = "(case \
+     when exists (select 1 from probe_result p where p.latest and p.registry = sv.registry and p.name = sv.name \
+       and p.version = sv.version and p.outcome = 'ok') then 'ok' \
+     when exists (select 1 from probe_result p where p.latest and p.registry = sv.registry and p.name = sv.name \
+       and p.version = sv.version and p.outcome = 'requiresAuth') then 'requiresAuth' \
+     when exists (select 1 from probe_result p where p.latest and p.registry = sv.registry and p.name = sv.name \
+       and p.version = sv.version and p.outcome not in ('notProbed', 'needsConfiguration', 'unsupportedTransport')) \
+       then 'unreachable' \
+     else 'notProbed' end)";
+
+/// The web catalogue's facets as conditions.
+pub(crate) fn push_narrow<DB: Dialect>(qb: &mut QueryBuilder<DB>, narrow: &Narrow) {
+    if let Some(status) = narrow.status {
+        qb.push(" and sv.status = ");
+        DB::bind(qb, status.as_str());
+    }
+    if let Some(kind) = &narrow.package_type {
+        qb.push(" and ");
+        DB::push_package_type(qb, kind);
+    }
+    match narrow.remote {
+        Some(true) => {
+            qb.push(" and ").push(DB::HAS_REMOTE);
+        }
+        Some(false) => {
+            qb.push(" and not (").push(DB::HAS_REMOTE).push(")");
+        }
+        None => {}
+    }
+    if let Some(reach) = narrow.reachability {
+        qb.push(" and ").push(REACHABILITY).push(" = ");
+        DB::bind(qb, reach.as_str());
+    }
 }
 
 /// Every version of one server, newest publish first.

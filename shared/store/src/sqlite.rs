@@ -60,6 +60,17 @@ impl Dialect for Sqlite {
         qb.push("instr(sv.search_text, ").push_bind(query.search_term().unwrap_or_default()).push(") > 0");
     }
 
+    // Read from the body: one node's catalogue is small, and SQLite cannot add a stored column of a list.
+    const PACKAGE_TYPES: &'static str = " cross join json_each(sv.body, '$.packages') as pt";
+    const PACKAGE_TYPE: &'static str = "json_extract(pt.value, '$.registryType')";
+    const HAS_REMOTE: &'static str = "coalesce(json_array_length(sv.body, '$.remotes'), 0) > 0";
+
+    fn push_package_type(qb: &mut QueryBuilder<Self>, kind: &str) {
+        qb.push("exists (select 1 from json_each(sv.body, '$.packages') as p where json_extract(p.value, '$.registryType') = ")
+            .push_bind(kind.to_owned())
+            .push(")");
+    }
+
     fn push_remote_url(qb: &mut QueryBuilder<Self>, url: &str) {
         qb.push("exists (select 1 from json_each(body, '$.remotes') as remote where json_extract(remote.value, '$.url') = ")
             .push_bind(url.to_owned())
