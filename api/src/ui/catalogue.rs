@@ -258,13 +258,14 @@ async fn render_page(state: &AppState, query: CatalogueQuery) -> Result<bytes::B
     cached_page(state, &Scope::Aggregated, &read, || async {
         let found = state.store.list_servers(&list).await?;
         let facets = state.store.facets(&list).await?;
-        let mut rows = Vec::with_capacity(found.items.len());
-        for version in found.items {
-            let probes =
-                state.store.latest_probes(&version.registry, &version.name, &version.version).await?;
-            let ok = probes.iter().any(|probe| probe.result.outcome == registry_core::probe::Outcome::Ok);
-            rows.push(Row::new(summary(version), ok));
-        }
+        let rows: Vec<Row> = found
+            .items
+            .into_iter()
+            .map(|version| {
+                let ok = facets.probed_ok.contains(&(version.registry.to_string(), version.name.clone()));
+                Row::new(summary(version), ok)
+            })
+            .collect();
         let next = found.next_cursor.map(|next| query.url(|q| q.cursor = Some(next.encode())));
         let shown = match (rows.len(), &query.q) {
             (0, Some(q)) => format!("No server matches “{q}”."),

@@ -98,10 +98,8 @@ pub trait Dialect: Database + Sized {
     fn bind<'q, T: Value<'q>>(qb: &mut QueryBuilder<Self>, value: T);
     /// A condition true when the query's search term occurs in name, title or description, ignoring case.
     fn push_search(qb: &mut QueryBuilder<Self>, query: &ListQuery);
-    /// The rows of a version's packages, to join after `server_version sv`: one row per package, its type as
-    /// [`Dialect::PACKAGE_TYPE`].
-    const PACKAGE_TYPES: &'static str;
-    const PACKAGE_TYPE: &'static str;
+    /// A version's package types, as a JSON list in text.
+    const PACKAGE_TYPE_LIST: &'static str;
     /// A condition true when the version has remotes.
     const HAS_REMOTE: &'static str;
     /// A condition true when the version has a package of this type.

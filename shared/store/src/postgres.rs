@@ -86,9 +86,7 @@ impl Dialect for Postgres {
 
     /// Containment, so the GIN index on `(body::jsonb)->'remotes'` answers it.
     // Stored generated columns (migration 20261207000002): no body is parsed for a facet.
-    const PACKAGE_TYPES: &'static str =
-        " cross join lateral jsonb_array_elements_text(sv.package_types) as pt(kind)";
-    const PACKAGE_TYPE: &'static str = "pt.kind";
+    const PACKAGE_TYPE_LIST: &'static str = "sv.package_types::text";
     const HAS_REMOTE: &'static str = "sv.has_remote";
 
     fn push_package_type(qb: &mut QueryBuilder<Self>, kind: &str) {

@@ -1,12 +1,11 @@
 //! The reads of the API: pages of servers, a server's versions, one version, and what a publish would
 //! conflict with.
 
-use crate::dialect::Dialect;
 use crate::error::StoreError;
 use crate::handle::{Store, on_backend};
 use crate::publishing::publish_conflicts;
 use crate::query::{Cursor, ListQuery, Scope, VersionSelector};
-use crate::records::{FacetCount, Facets, ServerPage, StoredVersion};
+use crate::records::{FacetRow, Facets, ServerPage, StoredVersion};
 use crate::rows::VersionRow;
 use crate::sql;
 use registry_core::model::{RegistryName, ServerJson};
@@ -31,43 +30,11 @@ impl Store {
 
     /// The counts of each facet over what `query` lists (its cursor and limit aside). Each facet is counted
     /// with the others' narrowing but not its own, so its other values show what choosing them would give;
-    /// registries are counted over every registry, shadowed names included, as choosing one shows them.
+    /// registries are counted over every registry, shadowed names included, as choosing one shows them. One
+    /// query reads what each version carries; the counting is done here.
     pub async fn facets(&self, query: &ListQuery) -> Result<Facets, StoreError> {
-        let without = |clear: fn(&mut ListQuery)| {
-            let mut query = query.clone();
-            clear(&mut query);
-            query
-        };
-        let one = "count(*)";
-        on_backend!(self, db => {
-            let counts = |rows: Vec<(Option<String>, i64)>| -> Vec<FacetCount> {
-                rows.into_iter().filter_map(|(value, count)| Some(FacetCount { value: value?, count })).collect()
-            };
-            let registries = db.fetch_all(sql::facet::<DB>(query, true, "sv.registry", "", one)).await?;
-            let statuses =
-                db.fetch_all(sql::facet::<DB>(&without(|q| q.narrow.status = None), false, "sv.status", "", one)).await?;
-            let package_types = db
-                .fetch_all(sql::facet::<DB>(
-                    &without(|q| q.narrow.package_type = None),
-                    false,
-                    DB::PACKAGE_TYPE,
-                    DB::PACKAGE_TYPES,
-                    "count(distinct sv.registry || ' ' || sv.name || ' ' || sv.version)",
-                ))
-                .await?;
-            let placement = format!("case when {} then 'remote' else 'local' end", DB::HAS_REMOTE);
-            let placement =
-                db.fetch_all(sql::facet::<DB>(&without(|q| q.narrow.remote = None), false, &placement, "", one)).await?;
-            let reachability = without(|q| q.narrow.reachability = None);
-            let reachability = db.fetch_all(sql::facet::<DB>(&reachability, false, sql::REACHABILITY, "", one)).await?;
-            Ok(Facets {
-                registries: counts(registries),
-                statuses: counts(statuses),
-                package_types: counts(package_types),
-                placement: counts(placement),
-                reachability: counts(reachability),
-            })
-        })
+        let rows: Vec<FacetRow> = on_backend!(self, db => db.fetch_all(sql::facet_rows::<DB>(query)).await?);
+        Ok(Facets::count(query, &rows))
     }
 
     /// Every version of one server, newest publish first. Empty when the server is unknown in the scope.

@@ -1,7 +1,7 @@
 //! What the store returns: server versions with their registry-owned metadata, pages, registries and their
 //! sync state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -11,7 +11,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::error::StoreError;
-use crate::query::Cursor;
+use crate::query::{Cursor, ListQuery, Reachability, Scope};
 use registry_core::formats::Format;
 use registry_core::model::envelope::OFFICIAL_META;
 use registry_core::model::{OfficialMeta, RegistryName};
@@ -77,6 +77,97 @@ pub struct Facets {
     pub placement: Vec<FacetCount>,
     /// `ok`, `requiresAuth`, `unreachable` or `notProbed`.
     pub reachability: Vec<FacetCount>,
+    /// The (registry, name) of the versions counted whose remotes answered the prober (`ok`).
+    pub probed_ok: BTreeSet<(String, String)>,
+}
+
+/// What one version carries for the facets: what `sql::facet_rows` selects.
+#[derive(sqlx::FromRow)]
+pub(crate) struct FacetRow {
+    registry: String,
+    name: String,
+    owner: bool,
+    status: String,
+    remote: bool,
+    types: Option<String>,
+    reach: i64,
+}
+
+/// The facets, each one a condition on a row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Facet {
+    Registry,
+    Status,
+    PackageType,
+    Placement,
+    Reachability,
+}
+
+impl FacetRow {
+    fn reachability(&self) -> Reachability {
+        match self.reach {
+            3 => Reachability::Ok,
+            2 => Reachability::RequiresAuth,
+            1 => Reachability::Unreachable,
+            _ => Reachability::NotProbed,
+        }
+    }
+
+    fn types(&self) -> Vec<String> {
+        let listed: Vec<Option<String>> =
+            self.types.as_deref().and_then(|text| serde_json::from_str(text).ok()).unwrap_or_default();
+        let mut types: Vec<String> = listed.into_iter().flatten().collect();
+        types.sort_unstable();
+        types.dedup();
+        types
+    }
+
+    /// Whether the row passes `query`'s scope and narrowing, `skip` aside (the registry facet skips the
+    /// scope: every registry is counted).
+    fn passes(&self, query: &ListQuery, skip: Facet) -> bool {
+        let narrow = &query.narrow;
+        let scope = skip == Facet::Registry
+            || match &query.scope {
+                Scope::Aggregated => self.owner,
+                Scope::Registry(name) => self.registry == name.as_str(),
+            };
+        let status =
+            skip == Facet::Status || narrow.status.is_none_or(|status| self.status == status.as_str());
+        let kind = skip == Facet::PackageType
+            || narrow.package_type.as_ref().is_none_or(|kind| self.types().contains(kind));
+        let placement = skip == Facet::Placement || narrow.remote.is_none_or(|remote| self.remote == remote);
+        let reach = skip == Facet::Reachability
+            || narrow.reachability.is_none_or(|reach| self.reachability() == reach);
+        scope && status && kind && placement && reach
+    }
+}
+
+impl Facets {
+    pub(crate) fn count(query: &ListQuery, rows: &[FacetRow]) -> Self {
+        let tally = |facet: Facet, values: &dyn Fn(&FacetRow) -> Vec<String>| -> Vec<FacetCount> {
+            let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+            for row in rows.iter().filter(|row| row.passes(query, facet)) {
+                for value in values(row) {
+                    *counts.entry(value).or_default() += 1;
+                }
+            }
+            counts.into_iter().map(|(value, count)| FacetCount { value, count }).collect()
+        };
+        Self {
+            registries: tally(Facet::Registry, &|row| vec![row.registry.clone()]),
+            statuses: tally(Facet::Status, &|row| vec![row.status.clone()]),
+            package_types: tally(Facet::PackageType, &FacetRow::types),
+            placement: tally(Facet::Placement, &|row| {
+                vec![if row.remote { "remote" } else { "local" }.to_owned()]
+            }),
+            reachability: tally(Facet::Reachability, &|row| vec![row.reachability().as_str().to_owned()]),
+            probed_ok: rows
+                .iter()
+                .filter(|row| row.reach == 3)
+                .map(|row| (row.registry.clone(), row.name.clone()))
+                .collect(),
+        }
+    }
 }
 
 /// A configured registry as stored.

@@ -90,36 +90,31 @@ pub(crate) fn list<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
     qb
 }
 
-/// A facet's counts over the versions `query` lists (cursor and limit aside), or over every registry's with
-/// `every_registry`: `value` is the SQL of the facet's value, `join` what it needs joined after
-/// `server_version sv`, and `count` what is counted.
-pub(crate) fn facet<DB: Dialect>(
-    query: &ListQuery,
-    every_registry: bool,
-    value: &str,
-    join: &str,
-    count: &str,
-) -> QueryBuilder<DB> {
+/// What each version a list of `query` could show carries for the facets (every registry's, shadowed ones
+/// marked, whatever the facets chosen; the search, the version selector and deletion apply): registry,
+/// ownership in the aggregated view, status, remote flag, package types (a JSON list) and what the prober
+/// found (3 ok, 2 requiresAuth, 1 unreachable, else not probed). One pass, counted by the caller.
+pub(crate) fn facet_rows<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
     let mut qb = QueryBuilder::new(format!(
-        "select {value} as value, {count} as n from server_version sv{join} where "
+        "select sv.registry, sv.name, not sv.shadowed as owner, sv.status, {} as remote, {} as types, \
+         cast(coalesce(p.reach, 0) as bigint) as reach from server_version sv left join (select registry, name, version, \
+         max(case when outcome = 'ok' then 3 when outcome = 'requiresAuth' then 2 \
+         when outcome not in ('notProbed', 'needsConfiguration', 'unsupportedTransport') then 1 else 0 end) as reach \
+         from probe_result where latest group by registry, name, version) p \
+         on p.registry = sv.registry and p.name = sv.name and p.version = sv.version where true",
+        DB::HAS_REMOTE,
+        DB::PACKAGE_TYPE_LIST,
     ));
-    if every_registry {
-        qb.push("true");
-    } else {
-        push_scope(&mut qb, &query.scope);
-    }
     if query.search.is_some() {
         qb.push(" and ");
         DB::push_search(&mut qb, query);
     }
-    push_narrow(&mut qb, &query.narrow);
     if let Some(selector) = &query.version {
         push_version(&mut qb, selector);
     }
     if !query.shows_deleted() {
         qb.push(" and sv.status <> 'deleted'");
     }
-    qb.push(" group by 1 order by 1");
     qb
 }
 

@@ -61,8 +61,7 @@ impl Dialect for Sqlite {
     }
 
     // Read from the body: one node's catalogue is small, and SQLite cannot add a stored column of a list.
-    const PACKAGE_TYPES: &'static str = " cross join json_each(sv.body, '$.packages') as pt";
-    const PACKAGE_TYPE: &'static str = "json_extract(pt.value, '$.registryType')";
+    const PACKAGE_TYPE_LIST: &'static str = "(select json_group_array(json_extract(value, '$.registryType')) from json_each(sv.body, '$.packages'))";
     const HAS_REMOTE: &'static str = "coalesce(json_array_length(sv.body, '$.remotes'), 0) > 0";
 
     fn push_package_type(qb: &mut QueryBuilder<Self>, kind: &str) {

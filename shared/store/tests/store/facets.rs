@@ -68,6 +68,7 @@ on_both_backends! {
         assert_eq!(counted(&all.package_types), [("npm", 2), ("pypi", 2)], "a server counts once per type");
         assert_eq!(counted(&all.placement), [("local", 2), ("remote", 2)]);
         assert_eq!(counted(&all.reachability), [("notProbed", 2), ("ok", 1), ("unreachable", 1)]);
+        assert_eq!(all.probed_ok.iter().collect::<Vec<_>>(), [&("alpha".to_owned(), "io.example/bbb".to_owned())]);
 
         let npm = Narrow { package_type: Some("npm".into()), ..Narrow::default() };
         let narrowed = store.facets(&latest_of(Scope::Aggregated, npm.clone())).await.unwrap();
