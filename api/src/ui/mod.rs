@@ -4,6 +4,7 @@
 //! and every `/ui` answer carries a strict Content Security Policy.
 
 mod catalogue;
+mod publish;
 mod registries;
 mod server;
 
@@ -35,6 +36,8 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to(UI_PATH) }))
         .route(UI_PATH, get(catalogue::page))
         .route(REGISTRIES_PATH, get(registries::page))
+        .route("/ui/publish", get(publish::form))
+        .route("/ui/publish/validate", axum::routing::post(publish::validate))
         .route("/ui/servers/{namespace}/{name}", get(server::latest))
         .route("/ui/servers/{namespace}/{name}/versions/{version}", get(server::version))
         .nest_service("/ui/assets", assets())

@@ -204,6 +204,7 @@ async fn every_page_passes_axe_at_wcag_21_aa_light_and_dark_and_is_photographed_
         ("hostile", "/ui/servers/io.example/evil"),
         ("not-found", "/ui/servers/io.example/nothing-here"),
         ("registries", "/ui/registries"),
+        ("validate", "/ui/publish"),
     ];
     let mut failures = Vec::new();
     for scheme in ["light", "dark"] {
@@ -224,6 +225,23 @@ async fn every_page_passes_axe_at_wcag_21_aa_light_and_dark_and_is_photographed_
                 }
             }
         }
+    }
+    // The validation page with its errors, submitted as a person would.
+    driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
+    driver.goto(format!("{}/ui/publish", app.base)).await.unwrap();
+    driver
+        .find(By::Id("document"))
+        .await
+        .unwrap()
+        .send_keys(r#"{"name": "bad name", "version": ""}"#)
+        .await
+        .unwrap();
+    driver.find(By::Css("form.publish button")).await.unwrap().click().await.unwrap();
+    assert!(driver.find(By::Id("result")).await.unwrap().text().await.unwrap().starts_with("Not valid"));
+    std::fs::write(dir.join("validate-errors-1280-dark.png"), driver.screenshot_as_png().await.unwrap())
+        .unwrap();
+    for violation in violations(driver).await {
+        failures.push(format!("validate-errors: {} {}", violation["id"], violation["help"]));
     }
     assert!(failures.is_empty(), "axe found:\n{}", failures.join("\n"));
     browser.quit().await;

@@ -30,7 +30,7 @@ fn forecast() -> Entry {
 }
 
 pub async fn ui_app(test: &TestStore) -> TestApp {
-    let app = spawn_app(test, vec![file_registry("files")]).await;
+    let app = spawn_app(test, vec![file_registry("files"), managed_registry("internal")]).await;
     let mut entries: Vec<Entry> =
         (0..25).map(|n| entry(&format!("io.example/tool-{n:02}"), "1.0.0")).collect();
     entries.extend([hostile(), forecast(), entry("io.example/forecast", "1.0.0")]);
@@ -192,5 +192,46 @@ async fn with_public_reads_the_catalogue_is_open_and_the_registries_page_needs_a
     let with_token = app.get_as("/ui/registries", Some(&format!("Bearer {token}"))).await;
     assert_eq!(with_token.status, 200, "{}", with_token.text);
     assert!(html(&with_token).contains("id=\"registry-internal\""));
+    test.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_validate_page_lists_every_issue_with_its_path_from_a_plain_form() {
+    let test = TestStore::sqlite().await;
+    let app = spawn_app(&test, vec![managed_registry("internal")]).await;
+    let form = |document: &str| {
+        let body =
+            url::form_urlencoded::Serializer::new(String::new()).append_pair("document", document).finish();
+        let request = app.client.post(format!("{}/ui/publish/validate", app.base));
+        app.send(request.header("content-type", "application/x-www-form-urlencoded").body(body))
+    };
+
+    let page = app.get("/ui/publish").await;
+    assert_eq!(page.status, 200);
+    assert!(html(&page).contains("<form method=\"post\" action=\"/ui/publish/validate\""), "{}", page.text);
+    assert!(html(&page).contains("registry <strong>internal</strong>"));
+    let broken =
+        form(r#"{"name": "io.example/x", "version": "1.0.0", "description": "", "websiteUrl": "ftp://x"}"#)
+            .await;
+    assert_eq!(broken.status, 200);
+    let broken = html(&broken);
+    assert!(broken.contains("Not valid:"), "{broken}");
+    assert!(broken.contains("<code>description</code>"), "each issue names its path: {broken}");
+    assert!(
+        broken.contains("&#34;io.example/x&#34;") || broken.contains("&quot;io.example/x&quot;"),
+        "the document stays in the form"
+    );
+    let good = serde_json::to_string(&server("io.example/ok", "1.0.0")).unwrap();
+    assert!(html(&form(&good).await).contains("Valid: no issues found"));
+    assert!(html(&form("{not json").await).contains("not valid JSON"));
+    // Validating stores nothing.
+    assert!(
+        test.store
+            .list_servers(&registry_store::ListQuery::new(registry_store::Scope::Aggregated))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     test.cleanup().await;
 }
