@@ -10,6 +10,8 @@ create table probe_schedule (
     registry text primary key references registry (name) on delete cascade,
     next_due_at text,
     job_id text,
+    -- all or new: a full pass asked for is not refused because a pass of new versions is live.
+    job_scope text,
     last_pass_at text,
     updated_at text not null
 );
@@ -49,6 +51,8 @@ create table probe_result (
 );
 create index probe_result_remote on probe_result (registry, name, version, url, id);
 create index probe_result_latest on probe_result (registry, outcome, name, version, url) where latest;
+-- One latest result per remote.
+create unique index probe_result_one_latest on probe_result (registry, name, version, url) where latest;
 create index probe_result_tools on probe_result (tools_hash);
 
 -- A change of a remote's tool list between two probes, by tool name.

@@ -143,7 +143,8 @@ fn failed(error: &ApiError, request_id: Option<String>) -> Response {
             .to_owned();
         return error_page(status, "Something went wrong", detail, request_id);
     }
-    error_page(status, "Not found", error.to_string(), request_id)
+    let title = if status == StatusCode::NOT_FOUND { "Not found" } else { "Cannot show this" };
+    error_page(status, title, error.to_string(), request_id)
 }
 
 fn request_id(headers: &axum::http::HeaderMap) -> Option<String> {

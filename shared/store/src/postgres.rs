@@ -84,7 +84,6 @@ impl Dialect for Postgres {
         qb.push("sv.search_text like ").push_bind(query.like_pattern().unwrap_or_default());
     }
 
-    /// Containment, so the GIN index on `(body::jsonb)->'remotes'` answers it.
     // Stored generated columns (migration 20261207000002): no body is parsed for a facet.
     const PACKAGE_TYPE_LIST: &'static str = "sv.package_types::text";
     const HAS_REMOTE: &'static str = "sv.has_remote";
@@ -93,6 +92,7 @@ impl Dialect for Postgres {
         qb.push("sv.package_types ? ").push_bind(kind.to_owned());
     }
 
+    /// Containment, so the GIN index on `(body::jsonb)->'remotes'` answers it.
     fn push_remote_url(qb: &mut QueryBuilder<Self>, url: &str) {
         qb.push("(body::jsonb)->'remotes' @> ").push_bind(Json(serde_json::json!([{ "url": url }])));
     }

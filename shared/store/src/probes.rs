@@ -12,7 +12,7 @@ use crate::dialect::{Dialect, sql};
 use crate::error::StoreError;
 use crate::handle::{Store, on_backend};
 use crate::jobs::task::QueuedTask;
-use crate::jobs::{Enqueued, JobError, ProbeRegistry};
+use crate::jobs::{Enqueued, JobError, ProbeRegistry, ProbeScope};
 use crate::rows::{now, parse_registry_name};
 use crate::sql_store::SqlStore;
 use crate::timestamp::Timestamp;
@@ -134,6 +134,13 @@ const RESULT_COLUMNS: &str = "select p.registry, p.name, p.version, p.url, p.pro
      p.outcome, p.http_status, p.protocol_version, p.server_info, p.capabilities, p.resource_metadata, p.detail, \
      p.tools_hash, p.truncated, p.prompts, p.resources, t.tool_count, ";
 const RESULT_FROM: &str = " from probe_result p left join probe_tool_list t on t.hash = p.tools_hash";
+/// Latest results of latest versions that are not deleted: a version that a newer one replaced is not
+/// probed any more, and its last results are history, not what its server offers now.
+const CURRENT_ONLY: &str = " join server_version cv on cv.registry = p.registry and cv.name = p.name \
+     and cv.version = p.version and cv.is_latest and cv.status <> 'deleted' where p.latest";
+/// Of registries that probe (to follow [`CURRENT_ONLY`]).
+const PROBING_ONLY: &str =
+    " and exists (select 1 from registry r where r.name = p.registry and r.probe_interval_ms is not null)";
 
 fn count(value: Option<i32>) -> Option<u32> {
     value.and_then(|n| u32::try_from(n).ok())
@@ -260,21 +267,24 @@ impl Store {
         })
     }
 
-    /// Queues `job` unless a probe job of its registry is live (queued or running), when `only_if_idle`; a
-    /// pass of the registry's interval (`slot` set) is queued whatever runs, once per slot. The job is
-    /// recorded as the registry's last, in the transaction that pushes it.
+    /// Queues `job` unless a live (queued or running) probe job of its registry covers it: any live pass
+    /// covers one of new versions, and only a full one covers a full pass. A pass of the registry's interval
+    /// (`slot` set) is queued whatever runs, once per slot. The job is recorded as the registry's last, with
+    /// its scope, in the transaction that pushes it.
     pub async fn enqueue_probe(
         &self,
         job: &ProbeRegistry,
         slot: Option<DateTime<Utc>>,
     ) -> Result<Enqueued, JobError> {
         let registry = job.registry.as_str();
-        let current = on_backend!(self, db => {
-            let select = sql!(DB; "select job_id from probe_schedule where registry = " {registry});
-            let rows: Vec<(Option<String>,)> = db.fetch_all(select).await?;
-            rows.into_iter().next().and_then(|(job,)| job)
+        let (current, current_scope) = on_backend!(self, db => {
+            let select = sql!(DB; "select job_id, job_scope from probe_schedule where registry = " {registry});
+            let rows: Vec<(Option<String>, Option<String>)> = db.fetch_all(select).await?;
+            rows.into_iter().next().unwrap_or_default()
         });
+        let covers = job.scope == ProbeScope::New || current_scope.as_deref() == Some("all");
         if slot.is_none()
+            && covers
             && let Some(id) = &current
             && self.job_state(id).await?.is_alive()
         {
@@ -282,7 +292,9 @@ impl Store {
         }
         let key = slot.map(|slot| format!("probe:{registry}@{}", slot.timestamp_micros()));
         let task = QueuedTask::new(job, key, None)?;
-        let pushed = self.mark_probe_job(&job.registry, &task, current.as_deref(), slot.is_some()).await?;
+        // A full pass that a live pass of new versions does not cover is queued as the interval's is.
+        let force = slot.is_some() || !covers;
+        let pushed = self.mark_probe_job(&job.registry, &task, job.scope, current.as_deref(), force).await?;
         if pushed {
             Ok(Enqueued::Queued { job_id: task.id })
         } else {
@@ -296,9 +308,14 @@ impl Store {
         &self,
         registry: &RegistryName,
         task: &QueuedTask,
+        scope: ProbeScope,
         current: Option<&str>,
         force: bool,
     ) -> Result<bool, StoreError> {
+        let scope = match scope {
+            ProbeScope::All => "all",
+            ProbeScope::New => "new",
+        };
         let registry = registry.as_str();
         on_backend!(self, db => {
             let mut tx = DB::begin_write(&db.write, None).await?;
@@ -310,7 +327,7 @@ impl Store {
             DB::execute(&mut tx, &mut reached).await?;
             // Another caller may have queued one since `current` was read: then this one is not.
             let mut mark = sql!(DB;
-                "update probe_schedule set job_id = " {task.id.as_str()} ", updated_at = " {now}
+                "update probe_schedule set job_id = " {task.id.as_str()} ", job_scope = " {scope} ", updated_at = " {now}
                 " where registry = " {registry} " and coalesce(job_id, '') = " {current.unwrap_or("")}
             );
             let marked = DB::execute(&mut tx, &mut mark).await? == 1;
@@ -365,7 +382,9 @@ impl Store {
         on_backend!(self, db => {
             // The latest outcome and tool list are what the MCP tools answer: a change of them is a change of
             // content, which bumps the registry's generation so that no cached answer outlives it.
-            let mut tx = ContentWrite::<DB>::begin(&db.write, None).await?;
+            // Serialised with every other write to this server: two probes of one remote at once (two passes,
+            // or a version that lists a URL twice) record one after the other, never two latest results.
+            let mut tx = ContentWrite::<DB>::begin(&db.write, Some((registry, name))).await?;
             let key = |qb: &mut sqlx::QueryBuilder<DB>| {
                 qb.push(" where registry = ");
                 DB::bind(qb, registry.as_str());
@@ -551,7 +570,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<StoredProbe>, StoreError> {
         let rows: Vec<ResultRow> = on_backend!(self, db => {
-            let mut select = sql!(DB; RESULT_COLUMNS "null as tools" RESULT_FROM " where p.latest");
+            let mut select = sql!(DB; RESULT_COLUMNS "null as tools" RESULT_FROM CURRENT_ONLY);
             if let Some(registry) = &filter.registry {
                 select.push(" and p.registry = ");
                 DB::bind(&mut select, registry.as_str());
@@ -599,7 +618,7 @@ impl Store {
         let term = term.to_lowercase().replace(registry_core::digest::SEARCH_SEPARATOR, "");
         let rows: Vec<(String, String, String, String, String)> = on_backend!(self, db => {
             let select = sql!(DB; "select p.registry, p.name, p.version, p.url, t.tools from probe_result p \
-                join probe_tool_list t on t.hash = p.tools_hash where p.latest and t.search_text like "
+                join probe_tool_list t on t.hash = p.tools_hash" CURRENT_ONLY PROBING_ONLY " and t.search_text like "
                 {like_anywhere(&term)} " escape '\\' order by p.registry, p.name, p.url limit " {i64::from(limit)});
             db.fetch_all(select).await?
         });
@@ -628,8 +647,8 @@ impl Store {
     /// The remotes per registry and latest outcome, for the gauge read at scrape time.
     pub async fn probe_outcome_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         on_backend!(self, db => {
-            db.fetch_all(sql!(DB; "select registry, outcome, count(*) from probe_result where latest \
-                group by registry, outcome"))
+            db.fetch_all(sql!(DB; "select p.registry, p.outcome, count(*) from probe_result p" CURRENT_ONLY PROBING_ONLY
+                " group by p.registry, p.outcome"))
             .await
         })
     }

@@ -65,8 +65,8 @@ pub struct Narrow {
 }
 
 /// What the prober last found at a version's remotes, as one word: `ok` when a remote listed its tools,
-/// else `requiresAuth` when one asked for credentials, else `unreachable` when one was contacted and failed,
-/// else `notProbed` (no remotes, none contacted, or not probed yet).
+/// else `requiresAuth` when one asked for credentials, else `unreachable` when one was tried and failed (a
+/// refused address included), else `notProbed` (no remotes, none tried, or not probed yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reachability {
     Ok,

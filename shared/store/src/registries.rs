@@ -131,15 +131,17 @@ async fn upsert_registry<DB: Dialect>(
          position = excluded.position, probe = excluded.probe, probe_interval_ms = excluded.probe_interval_ms, \
          updated_at = excluded.updated_at"
     );
-    DB::execute(tx.conn(), &mut upsert).await?;
     if change != RegistryChange::New {
-        // A changed definition is probed again at once, under its new settings.
+        // Probing turned on, off, or to another interval: the next pass is due at once, under the new
+        // settings (read before the definition is written over).
         let mut due = sql!(DB;
             "update probe_schedule set next_due_at = null, updated_at = " {Timestamp(now)}
-            " where registry = " {&row.name}
+            " where registry = " {&row.name} " and exists (select 1 from registry where name = " {&row.name}
+            " and coalesce(probe_interval_ms, 0) <> " {row.probe_interval_ms.unwrap_or(0)} ")"
         );
         DB::execute(tx.conn(), &mut due).await?;
     }
+    DB::execute(tx.conn(), &mut upsert).await?;
     let (phase, message, due) = initial_sync_status(row, now);
     let (phase, due, now) = (phase.as_str(), due.map(Timestamp), Timestamp(now));
     let mut state = match change {

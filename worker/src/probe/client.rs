@@ -186,9 +186,11 @@ pub async fn probe(url: &str, limits: &Limits, http: &reqwest::Client) -> Report
     let mut report = match tokio::time::timeout(limits.timeout, list_tools(url, limits, http.clone())).await {
         Ok(Ok(report)) => report,
         // A stream cut off at `requestTimeout` reaches rmcp as a closed connection, the timeout lost on the
-        // way: a probe that ran that long without an answer timed out.
+        // way: a probe that ran that long and ended so timed out.
         Ok(Err(failed))
-            if failed.outcome == Outcome::ProtocolError && started.elapsed() >= limits.request_timeout =>
+            if failed.outcome == Outcome::ProtocolError
+                && failed.detail.as_deref().is_some_and(|detail| detail.contains("connection closed"))
+                && started.elapsed() >= limits.request_timeout =>
         {
             let detail = failed.detail.unwrap_or_default();
             Report::failed(
@@ -237,14 +239,17 @@ async fn list_tools(url: &str, limits: &Limits, http: reqwest::Client) -> Result
             pages(max, |params| client.list_tools(params), |p| (p.tools, p.next_cursor)).await?;
         report.tools = tools;
         report.truncated = truncated;
-        if capabilities.prompts.is_some() {
-            let (prompts, _) =
-                pages(max, |params| client.list_prompts(params), |p| (p.prompts, p.next_cursor)).await?;
+        // Counted where declared, and only when listed whole: a failure to list them loses no tool found.
+        if capabilities.prompts.is_some()
+            && let Ok((prompts, false)) =
+                pages(max, |params| client.list_prompts(params), |p| (p.prompts, p.next_cursor)).await
+        {
             report.prompts = Some(count(&prompts));
         }
-        if capabilities.resources.is_some() {
-            let (resources, _) =
-                pages(max, |params| client.list_resources(params), |p| (p.resources, p.next_cursor)).await?;
+        if capabilities.resources.is_some()
+            && let Ok((resources, false)) =
+                pages(max, |params| client.list_resources(params), |p| (p.resources, p.next_cursor)).await
+        {
             report.resources = Some(count(&resources));
         }
         Ok::<(), Report>(())

@@ -189,10 +189,9 @@ impl Prober {
     async fn probe_within_bounds(&self, url: &str, bounds: Bounds<'_>) -> Report {
         let host = reqwest::Url::parse(url).ok().and_then(|url| url.host_str().map(str::to_owned));
         let host = self.host(host.as_deref().unwrap_or(url), bounds.per_host);
-        // Neither semaphore is ever closed.
-        let (Ok(_host), Ok(_slot)) = (host.acquire().await, self.slots.acquire().await) else {
-            return Report::failed(Outcome::Timeout, "the prober is shutting down");
-        };
+        // Neither semaphore is ever closed, so each wait ends with a permit, held until the probe ends.
+        let _host = host.acquire().await;
+        let _slot = self.slots.acquire().await;
         probe(url, bounds.limits, bounds.http).await
     }
 }

@@ -89,11 +89,17 @@ on_both_backends! {
             panic!("the first pass was not queued")
         };
         assert_eq!(store.enqueue_probe(&job, None).await.unwrap(), Enqueued::AlreadyQueued { job_id: job_id.clone() });
+        // A full pass asked for is not covered by a live pass of new versions; a second one is, by the first.
+        let full = ProbeRegistry::new(name("probed"), ProbeScope::All, Trigger::Manual);
+        let Enqueued::Queued { job_id: full_id } = store.enqueue_probe(&full, None).await.unwrap() else {
+            panic!("the full pass was refused")
+        };
+        assert_eq!(store.enqueue_probe(&full, None).await.unwrap(), Enqueued::AlreadyQueued { job_id: full_id });
         // A pass of the interval is queued whatever runs, once per slot.
         let slot = Utc::now();
         let all = ProbeRegistry::new(name("probed"), ProbeScope::All, Trigger::Schedule);
         assert!(matches!(store.enqueue_probe(&all, Some(slot)).await.unwrap(), Enqueued::Queued { .. }));
-        assert_eq!(store.jobs_by_status(registry_store::jobs::PROBE_QUEUE).await.unwrap(), [("Pending".to_owned(), 2)]);
+        assert_eq!(store.jobs_by_status(registry_store::jobs::PROBE_QUEUE).await.unwrap(), [("Pending".to_owned(), 3)]);
     }
 
     async fn results_keep_a_history_a_tool_list_per_hash_and_its_changes(test: &TestStore) {

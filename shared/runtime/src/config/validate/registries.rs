@@ -79,6 +79,9 @@ fn probe(check: &mut Check, path: &str, raw: RawProbe) -> Option<ProbePolicy> {
     let interval = duration("interval", raw.interval, defaults.interval);
     let timeout = duration("timeout", raw.timeout, defaults.timeout);
     let request_timeout = duration("requestTimeout", raw.request_timeout, defaults.request_timeout);
+    if interval.is_some_and(|interval| interval < std::time::Duration::from_secs(1)) {
+        check.fail(format!("{path}.interval"), "must be at least 1s");
+    }
     if let (Some(whole), Some(one)) = (timeout, request_timeout)
         && one > whole
     {
