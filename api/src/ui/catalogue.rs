@@ -134,9 +134,10 @@ pub struct Row {
 }
 
 impl Row {
-    fn new(server: ServerSummary, probed_ok: bool) -> Self {
+    /// A row of the list, linking to the server's page in the registry chosen, if one is.
+    fn new(server: ServerSummary, probed_ok: bool, in_registry: Option<&str>) -> Self {
         Self {
-            href: super::server::href(&server.name, None),
+            href: super::server::href(&server.name, None, in_registry),
             deprecated: server.status == "deprecated",
             remote: !server.remote_transports.is_empty(),
             probed_ok,
@@ -263,7 +264,7 @@ async fn render_page(state: &AppState, query: CatalogueQuery) -> Result<bytes::B
             .into_iter()
             .map(|version| {
                 let ok = facets.probed_ok.contains(&(version.registry.to_string(), version.name.clone()));
-                Row::new(summary(version), ok)
+                Row::new(summary(version), ok, query.registry.as_deref())
             })
             .collect();
         let next = found.next_cursor.map(|next| query.url(|q| q.cursor = Some(next.encode())));

@@ -4,7 +4,7 @@
 //! path separator here, never `%2F`.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
@@ -15,21 +15,32 @@ use serde_json::Value;
 
 use super::{Assets, asset_urls, cached_page, failed, html, render, request_id};
 use crate::error::ApiError;
+use crate::extract::stored_registry;
 use crate::state::AppState;
 
 /// What a path segment keeps as it is: the unreserved characters of RFC 3986.
 const SEGMENT: &percent_encoding::AsciiSet =
     &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
-/// The page of `name` (at `version`, or its latest): the name's `/` stays a path separator.
-pub fn href(name: &str, version: Option<&str>) -> String {
+/// The page of `name` (at `version`, or its latest), in one registry's view or the aggregated one: the
+/// name's `/` stays a path separator.
+pub fn href(name: &str, version: Option<&str>, registry: Option<&str>) -> String {
     let encode = |part: &str| percent_encoding::utf8_percent_encode(part, SEGMENT).to_string();
     let path: Vec<String> = name.splitn(2, '/').map(encode).collect();
-    let base = format!("/ui/servers/{}", path.join("/"));
-    match version {
-        Some(version) => format!("{base}/versions/{}", encode(version)),
-        None => base,
+    let mut url = format!("/ui/servers/{}", path.join("/"));
+    if let Some(version) = version {
+        url.push_str(&format!("/versions/{}", encode(version)));
     }
+    if let Some(registry) = registry {
+        url.push_str(&format!("?registry={}", encode(registry)));
+    }
+    url
+}
+
+/// `?registry=`: the page of the server as one registry holds it, where several hold its name.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct InRegistry {
+    registry: Option<String>,
 }
 
 pub struct Link {
@@ -128,22 +139,36 @@ pub async fn latest(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((namespace, name)): Path<(String, String)>,
+    Query(view): Query<InRegistry>,
 ) -> Response {
-    respond(&state, &headers, format!("{namespace}/{name}"), "latest".to_owned()).await
+    respond(&state, &headers, format!("{namespace}/{name}"), "latest".to_owned(), view).await
 }
 
 pub async fn version(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((namespace, name, version)): Path<(String, String, String)>,
+    Query(view): Query<InRegistry>,
 ) -> Response {
-    respond(&state, &headers, format!("{namespace}/{name}"), version).await
+    respond(&state, &headers, format!("{namespace}/{name}"), version, view).await
 }
 
-async fn respond(state: &AppState, headers: &HeaderMap, name: String, version: String) -> Response {
-    let read = ["ui:server".to_owned(), name.clone(), version.clone()];
-    let page = cached_page(state, &Scope::Aggregated, &read, || render_page(state, &name, &version)).await;
-    match page {
+async fn respond(
+    state: &AppState,
+    headers: &HeaderMap,
+    name: String,
+    version: String,
+    view: InRegistry,
+) -> Response {
+    let page = async {
+        let scope = match view.registry.as_deref().filter(|raw| !raw.is_empty()) {
+            Some(raw) => Scope::Registry(stored_registry(state, raw)?.name),
+            None => Scope::Aggregated,
+        };
+        let read = ["ui:server".to_owned(), name.clone(), version.clone()];
+        cached_page(state, &scope, &read, || render_page(state, &scope, &name, &version)).await
+    };
+    match page.await {
         Ok(body) => html(StatusCode::OK, body),
         Err(error) => failed(&error, request_id(headers)),
     }
@@ -153,9 +178,8 @@ fn time(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-async fn render_page(state: &AppState, name: &str, version: &str) -> Result<Bytes, ApiError> {
-    let scope = Scope::Aggregated;
-    let found = state.store.get_version(&scope, name, &VersionSelector::parse(version), false).await?;
+async fn render_page(state: &AppState, scope: &Scope, name: &str, version: &str) -> Result<Bytes, ApiError> {
+    let found = state.store.get_version(scope, name, &VersionSelector::parse(version), false).await?;
     let found = found.ok_or_else(|| {
         ApiError::NotFound(format!("No server {name} version {version} in this catalogue."))
     })?;
@@ -163,7 +187,7 @@ async fn render_page(state: &AppState, name: &str, version: &str) -> Result<Byte
     let probes = state.store.probe_report(&found.registry, &found.name, &found.version).await?;
     let body: Value = serde_json::from_str(found.body.get()).unwrap_or_default();
     let detail: Option<ServerDetail> = serde_json::from_value(body.clone()).ok();
-    render(&page(found, &body, detail.as_ref(), versions, probes))
+    render(&page(found, &body, detail.as_ref(), versions, probes, scope.registry()))
 }
 
 fn page(
@@ -172,6 +196,7 @@ fn page(
     detail: Option<&ServerDetail>,
     versions: Vec<StoredVersion>,
     probes: Vec<registry_store::probes::RemoteProbes>,
+    in_registry: Option<&str>,
 ) -> ServerPage<'static> {
     let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
     let title = text("title");
@@ -215,7 +240,7 @@ fn page(
         versions: versions
             .into_iter()
             .map(|v| VersionRow {
-                href: href(&v.name, Some(&v.version)),
+                href: href(&v.name, Some(&v.version), in_registry),
                 current: v.version == current,
                 status: v.official.status.as_str().to_owned(),
                 published: time(v.official.published_at),

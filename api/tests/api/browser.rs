@@ -237,7 +237,9 @@ async fn every_page_passes_axe_at_wcag_21_aa_light_and_dark_and_is_photographed_
         .await
         .unwrap();
     driver.find(By::Css("form.publish button")).await.unwrap().click().await.unwrap();
-    assert!(driver.find(By::Id("result")).await.unwrap().text().await.unwrap().starts_with("Not valid"));
+    // The answer is a new page: wait for it rather than read the old one.
+    let result = driver.query(By::Id("result")).first().await.unwrap();
+    assert!(result.text().await.unwrap().starts_with("Not valid"));
     std::fs::write(dir.join("validate-errors-1280-dark.png"), driver.screenshot_as_png().await.unwrap())
         .unwrap();
     for violation in violations(driver).await {

@@ -235,3 +235,28 @@ async fn the_validate_page_lists_every_issue_with_its_path_from_a_plain_form() {
     );
     test.cleanup().await;
 }
+
+#[tokio::test]
+async fn with_a_registry_chosen_a_row_opens_that_registrys_version_of_a_shared_name() {
+    let test = TestStore::sqlite().await;
+    let app = spawn_app(&test, vec![file_registry("first"), file_registry("second")]).await;
+    let described = |text: &str| Entry {
+        server: server_with("io.example/shared", "1.0.0", json!({"description": text})),
+        origin: None,
+    };
+    app.snapshot("first", vec![described("as the first registry has it")]).await;
+    app.snapshot("second", vec![described("as the second registry has it")]).await;
+
+    let listed = html(&app.get("/ui?registry=second").await);
+    assert!(listed.contains("href=\"/ui/servers/io.example/shared?registry=second\""), "{listed}");
+    let scoped = html(&app.get("/ui/servers/io.example/shared?registry=second").await);
+    assert!(scoped.contains("as the second registry has it"), "{scoped}");
+    assert!(
+        scoped.contains("href=\"/ui/servers/io.example/shared/versions/1.0.0?registry=second\"")
+            || scoped.contains("<strong>1.0.0</strong>")
+    );
+    let aggregated = html(&app.get("/ui/servers/io.example/shared").await);
+    assert!(aggregated.contains("as the first registry has it"), "the first in precedence: {aggregated}");
+    assert_eq!(app.get("/ui/servers/io.example/shared?registry=nope").await.status, 404);
+    test.cleanup().await;
+}
