@@ -9,12 +9,11 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use registry_core::digest::{hex, unhex};
 use registry_core::model::ListMetadata;
-use registry_core::probe::{Outcome, ToolChanges};
+use registry_core::probe::{Outcome, ProbeResult, ToolChanges};
 use registry_store::jobs::{Enqueued, ProbeRegistry, ProbeScope, Trigger};
 use registry_store::probes::{ProbeCursor, ProbeFilter, RemoteProbes, StoredProbe, ToolChange};
 use registry_store::{Scope, VersionSelector};
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::registries::JobOut;
@@ -34,77 +33,31 @@ pub fn router() -> Router<AppState> {
         .route("/extension/v0/probes", get(list_probes))
 }
 
-/// One probe of one remote.
+/// One probe of one remote, with the server version it belongs to.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProbeOut {
     pub registry: String,
     pub name: String,
     pub version: String,
-    /// The URL probed, its variables' defaults filled in; absent for a server without remotes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    pub probed_at: DateTime<Utc>,
-    pub duration_ms: u64,
-    pub outcome: Outcome,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub protocol_version: Option<String>,
-    /// The server's `serverInfo` (name, version, title), as it sent it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub server_info: Option<Value>,
-    /// The capabilities it declared.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub capabilities: Option<Value>,
-    /// The `resource_metadata` URL of a 401's `WWW-Authenticate` challenge.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resource_metadata: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    #[serde(flatten)]
+    pub result: ProbeResult,
     /// The hash of the tool list of an `ok` probe: it changes when any kept field of any tool does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tools_hash: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_count: Option<u32>,
-    /// Listing stopped at `maxTools`.
-    pub truncated: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub prompts: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resources: Option<u32>,
-    /// The tools (name, title, description, inputSchema, outputSchema, annotations; each schema at most
-    /// 64 KiB), in the latest result of a remote only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub tools: Option<Vec<Value>>,
 }
 
 impl From<StoredProbe> for ProbeOut {
     fn from(probe: StoredProbe) -> Self {
-        let result = probe.result;
         Self {
             registry: probe.registry.to_string(),
             name: probe.name,
             version: probe.version,
-            url: result.url,
-            probed_at: result.probed_at,
-            duration_ms: result.duration_ms,
-            outcome: result.outcome,
-            http_status: result.http_status,
-            protocol_version: result.protocol_version,
-            server_info: result.server_info,
-            capabilities: result.capabilities,
-            resource_metadata: result.resource_metadata,
-            detail: result.detail,
+            result: probe.result,
             tools_hash: probe.tools_hash,
             tool_count: probe.tool_count,
-            truncated: result.truncated,
-            prompts: result.prompts,
-            resources: result.resources,
-            tools: result.tools.map(|tools| tools.0),
         }
     }
 }

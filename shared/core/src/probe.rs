@@ -166,8 +166,9 @@ impl ToolChanges {
     }
 }
 
-/// One probe of one remote, as the worker records it.
+/// One probe of one remote, as the worker records it and the extension API serves it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ProbeResult {
     /// The URL probed (its variables' defaults filled in); `None` for a server without remotes.
@@ -181,17 +182,21 @@ pub struct ProbeResult {
     pub protocol_version: Option<String>,
     /// The server's `serverInfo` (name, version, title) as it sent it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub server_info: Option<Value>,
     /// The capabilities it declared.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub capabilities: Option<Value>,
     /// The `resource_metadata` URL of a 401's challenge.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_metadata: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// The tools of an `ok` probe.
+    /// The tools of an `ok` probe (name, title, description, inputSchema, outputSchema, annotations; each
+    /// schema at most 64 KiB); the API serves them in a remote's latest result only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Object>>))]
     pub tools: Option<ToolList>,
     /// Listing stopped at `maxTools`.
     pub truncated: bool,
