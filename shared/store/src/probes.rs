@@ -13,6 +13,7 @@ use crate::error::StoreError;
 use crate::handle::{Store, on_backend};
 use crate::jobs::task::QueuedTask;
 use crate::jobs::{Enqueued, JobError, ProbeRegistry, ProbeScope};
+use crate::query::{like_anywhere, search_term};
 use crate::rows::{now, parse_registry_name};
 use crate::sql_store::SqlStore;
 use crate::timestamp::Timestamp;
@@ -196,20 +197,6 @@ fn tools_search_text(tools: &ToolList) -> String {
         }
     }
     text
-}
-
-/// `term` as a `LIKE` pattern matching it anywhere, with `%`, `_` and `\` taken literally.
-fn like_anywhere(term: &str) -> String {
-    let mut pattern = String::with_capacity(term.len() + 2);
-    pattern.push('%');
-    for c in term.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
 }
 
 impl Store {
@@ -615,7 +602,7 @@ impl Store {
     /// The remotes whose latest `ok` probe lists a tool whose name, title or description holds `term`
     /// (case-insensitive), in (registry, name, url) order: up to `limit`, each with the matching tools.
     pub async fn search_tools(&self, term: &str, limit: u32) -> Result<Vec<ToolMatch>, StoreError> {
-        let term = term.to_lowercase().replace(registry_core::digest::SEARCH_SEPARATOR, "");
+        let term = search_term(term);
         let rows: Vec<(String, String, String, String, String)> = on_backend!(self, db => {
             let select = sql!(DB; "select p.registry, p.name, p.version, p.url, t.tools from probe_result p \
                 join probe_tool_list t on t.hash = p.tools_hash" CURRENT_ONLY PROBING_ONLY " and t.search_text like "

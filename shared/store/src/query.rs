@@ -6,6 +6,25 @@ use chrono::{DateTime, Utc};
 
 use registry_core::model::RegistryName;
 
+/// `raw` as matched against a search text: lowercased, without the field separator.
+pub(crate) fn search_term(raw: &str) -> String {
+    raw.to_lowercase().replace(registry_core::digest::SEARCH_SEPARATOR, "")
+}
+
+/// `term` as a `LIKE` pattern matching it anywhere, with `%`, `_` and `\` taken literally.
+pub(crate) fn like_anywhere(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// Which registries a read covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
@@ -113,25 +132,12 @@ impl ListQuery {
 
     /// The search term as matched against `search_text`: lowercased, without the field separator.
     pub fn search_term(&self) -> Option<String> {
-        self.search
-            .as_deref()
-            .map(|term| term.to_lowercase().replace(registry_core::digest::SEARCH_SEPARATOR, ""))
+        self.search.as_deref().map(search_term)
     }
 
     /// The search term as a `LIKE` pattern matching it anywhere, with `%`, `_` and `\` taken literally.
     pub fn like_pattern(&self) -> Option<String> {
-        self.search_term().map(|term| {
-            let mut pattern = String::with_capacity(term.len() + 2);
-            pattern.push('%');
-            for c in term.chars() {
-                if matches!(c, '%' | '_' | '\\') {
-                    pattern.push('\\');
-                }
-                pattern.push(c);
-            }
-            pattern.push('%');
-            pattern
-        })
+        self.search_term().map(|term| like_anywhere(&term))
     }
 }
 
