@@ -26,6 +26,7 @@ use tower_http::trace::TraceLayer;
 use crate::audit::audit_requests;
 use crate::auth::gate::require_token;
 use crate::auth::proofs::Proofs;
+use crate::auth::sign_in::SignIn;
 use crate::auth::{Authenticator, RegistryTokens};
 use crate::http_cache::{read_headers, reread_after_writes};
 use crate::middleware::{RequestSpan, ResponseLog, limit_duration, normalize_url, track_requests};
@@ -130,6 +131,12 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let (registries, refresh) = registry_set::load(store.clone(), config.registries.clone()).await;
         let authenticator = authenticator(&config)?;
+        let sign_in = match (&config.ui.sign_in, authenticator.as_deref()) {
+            (Some(sign_in), Some(authenticator)) => {
+                Some(Arc::new(SignIn::new(sign_in, authenticator).map_err(anyhow::Error::msg)?))
+            }
+            _ => None,
+        };
         let registry_tokens =
             config.auth.publisher_tokens.as_ref().map(RegistryTokens::load).transpose()?.map(Arc::new);
         let proofs = match &config.auth.publisher_tokens {
@@ -148,6 +155,7 @@ impl Application {
             packages: Arc::new(NoPackageChecks),
             registries,
             draining: draining.clone(),
+            sign_in,
             authenticator,
             registry_tokens,
             proofs: Arc::new(proofs),

@@ -11,6 +11,7 @@ use registry_store::Store;
 use registry_store::publisher::Publisher;
 
 use crate::auth::proofs::Proofs;
+use crate::auth::sign_in::SignIn;
 use crate::auth::{Authenticator, RegistryTokens};
 use crate::page_cache::PageCache;
 use crate::registry_set::RegistrySet;
@@ -46,6 +47,8 @@ pub struct AppContext {
     pub draining: Arc<AtomicBool>,
     /// The token verifier of `auth.mode: oauth`; `None` in anonymous mode.
     pub authenticator: Option<Arc<Authenticator>>,
+    /// The web catalogue's sign-in (`ui.signIn`); `None` when nobody signs in.
+    pub sign_in: Option<Arc<SignIn>>,
     /// The registry's own tokens (`auth.publisherTokens`), in either mode; `None` when off.
     pub registry_tokens: Option<Arc<RegistryTokens>>,
     /// The clients of the token exchanges that call out (`dns`, `http`, `github-oidc`, `github-at`).

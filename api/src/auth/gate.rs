@@ -28,6 +28,15 @@ pub async fn require_token(State(state): State<AppState>, mut request: Request, 
     let presented = bearer_token(request.headers()).is_some();
     let required = needs_token(&state.config.auth, method, path, presented);
     let write = is_write(method, path);
+    if crate::ui::is_ui(path) {
+        request = match crate::ui::visitor::admit(&state, request, required, write).await {
+            Ok(request) if request.extensions().get::<Principal>().is_some() => {
+                return next.run(request).await;
+            }
+            Ok(request) => request,
+            Err(refused) => return refused,
+        };
+    }
     let audit = AuditSlot::of(request.extensions());
     match admit(&state, request.headers(), required, write, &audit).await {
         Ok(Some(principal)) => {

@@ -14,6 +14,7 @@ pub mod proofs;
 mod providers;
 mod public_paths;
 pub mod registry_tokens;
+pub mod sign_in;
 mod token_cache;
 mod write_access;
 
@@ -188,6 +189,11 @@ impl Authenticator {
     /// The providers listed in the RFC 9728 document, in config order.
     pub fn advertised_issuers(&self) -> Vec<&str> {
         self.oauth.providers.iter().filter(|p| p.advertise).map(|p| p.issuer.as_str()).collect()
+    }
+
+    /// The provider configured under `name`.
+    fn provider(&self, name: &str) -> Option<Arc<Provider>> {
+        self.ordered.iter().find(|provider| provider.config.name == name).cloned()
     }
 
     pub fn oauth(&self) -> &OAuthConfig {

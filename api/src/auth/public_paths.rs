@@ -4,8 +4,9 @@
 //! `/docs/index.css`, not `/docsx`).
 
 /// Public whatever the configuration says: the probes, the API's description, the RFC 9728 document, and
-/// what the publisher CLI calls before it holds a token (its health check and the token exchanges).
-const ALWAYS_PUBLIC: [&str; 10] = [
+/// what the publisher CLI calls before it holds a token (its health check and the token exchanges), and the
+/// web catalogue's stylesheet and script and its sign-in (which each check what they need).
+const ALWAYS_PUBLIC: [&str; 12] = [
     "/health",
     "/readiness",
     "/version",
@@ -16,6 +17,8 @@ const ALWAYS_PUBLIC: [&str; 10] = [
     "/v0.1/health",
     "/v0/auth",
     "/v0.1/auth",
+    "/ui/assets",
+    "/ui/auth",
 ];
 
 /// Whether `path` is a token exchange (`/v0/auth/…`, `/v0.1/auth/…`): a POST that changes nothing stored.

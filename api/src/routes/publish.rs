@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use registry_core::model::{RegistryName, ServerDetail, ServerResponse};
+use registry_core::registry::RegistryConfig;
 use registry_core::validation::{Issue, IssueKind};
 use registry_store::Inserted;
 use serde::Serialize;
@@ -57,12 +58,7 @@ pub async fn publish_server(
     WriteTarget(registry): WriteTarget,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let document = body.value()?;
-    // A document without a string name fails the publish validation (422) and stores nothing.
-    if let Some(name) = document.get("name").and_then(serde_json::Value::as_str) {
-        access.check_target(name, document.get("version").and_then(serde_json::Value::as_str))?;
-    }
-    let (Inserted { record, created }, warnings) = state.publisher().publish(&registry, document).await?;
+    let (Inserted { record, created }, warnings) = publish(&state, &access, &registry, body.value()?).await?;
     let (name, version) = (record.name.as_str(), record.version.as_str());
     tracing::info!(
         registry.name = %registry.name,
@@ -76,6 +72,21 @@ pub async fn publish_server(
     // A retry that finds its own document stored gets the same answer, as 200: nothing new was made.
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, [(header::LOCATION, location)], Json(record)).into_response())
+}
+
+/// Publishes one server.json into `registry`, when its name is inside the caller's namespaces: what the API's
+/// and the web catalogue's publish do.
+pub async fn publish(
+    state: &AppState,
+    access: &WriteAccess,
+    registry: &RegistryConfig,
+    document: serde_json::Value,
+) -> Result<(Inserted, Vec<Issue>), ApiError> {
+    // A document without a string name fails the publish validation (422) and stores nothing.
+    if let Some(name) = document.get("name").and_then(serde_json::Value::as_str) {
+        access.check_target(name, document.get("version").and_then(serde_json::Value::as_str))?;
+    }
+    Ok(state.publisher().publish(registry, document).await?)
 }
 
 /// Run every publish check on a server.json without storing it. Always 200 for a managed registry. At the

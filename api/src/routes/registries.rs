@@ -245,7 +245,20 @@ pub async fn sync_registry(
     ApiPath(name): ApiPath<String>,
     headers: axum::http::HeaderMap,
 ) -> Result<(StatusCode, Json<JobOut>), ApiError> {
-    let config = stored_registry(&state, &name)?;
+    let enqueued = queue_sync(&state, &access, &name, &headers).await?;
+    let already_queued = matches!(enqueued, Enqueued::AlreadyQueued { .. });
+    Ok((StatusCode::ACCEPTED, Json(JobOut { job_id: enqueued.job_id().to_owned(), already_queued })))
+}
+
+/// Queues a manual sync of the stored registry `name`, unless one is queued or running already: what the
+/// API's and the web catalogue's "sync now" do.
+pub async fn queue_sync(
+    state: &AppState,
+    access: &WriteAccess,
+    name: &str,
+    headers: &axum::http::HeaderMap,
+) -> Result<Enqueued, ApiError> {
+    let config = stored_registry(state, name)?;
     access.note_registry(&config.name);
     if config.source == Source::Managed {
         return Err(ApiError::Conflict(format!(
@@ -255,7 +268,5 @@ pub async fn sync_registry(
     let mut job = SyncRegistry::new(config.name.clone(), Trigger::Manual, None);
     job.request_id =
         headers.get(&crate::names::REQUEST_ID).and_then(|id| id.to_str().ok()).map(str::to_owned);
-    let enqueued = job.enqueue(&state.store, None).await?;
-    let already_queued = matches!(enqueued, Enqueued::AlreadyQueued { .. });
-    Ok((StatusCode::ACCEPTED, Json(JobOut { job_id: enqueued.job_id().to_owned(), already_queued })))
+    Ok(job.enqueue(&state.store, None).await?)
 }

@@ -10,7 +10,8 @@ use registry_core::model::{RegistryName, Status};
 use registry_store::{Cursor, FacetCount, ListQuery, Narrow, Reachability, Scope, VersionSelector};
 use serde::Deserialize;
 
-use super::{Assets, asset_urls, cached_page, failed, html, render, request_id};
+use super::visitor::Visitor;
+use super::{Assets, asset_urls, cached_page, failed, render, request_id};
 use crate::error::ApiError;
 use crate::mcp::{ServerSummary, summary};
 use crate::state::AppState;
@@ -182,10 +183,11 @@ struct CataloguePage<'a> {
 pub async fn page(
     State(state): State<AppState>,
     headers: HeaderMap,
+    visitor: Visitor,
     Query(query): Query<CatalogueQuery>,
 ) -> Response {
     match render_page(&state, query.tidy()).await {
-        Ok(body) => html(StatusCode::OK, body),
+        Ok(body) => visitor.page(StatusCode::OK, body),
         Err(error) => failed(&error, request_id(&headers)),
     }
 }

@@ -3,10 +3,12 @@
 //! into the binary (memory-serve, hashed names, immutable caching). Every page works without JavaScript,
 //! and every `/ui` answer carries a strict Content Security Policy.
 
+mod auth;
 mod catalogue;
 mod publish;
 mod registries;
 mod server;
+pub mod visitor;
 
 use std::sync::OnceLock;
 
@@ -16,7 +18,7 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use bytes::Bytes;
 use registry_store::Scope;
 
@@ -31,13 +33,23 @@ pub const UI_PATH: &str = "/ui";
 /// The registries page, which needs a token even when `publicReads` opens the other pages.
 pub const REGISTRIES_PATH: &str = "/ui/registries";
 
+/// Whether a path is the web catalogue's, where a session cookie counts as a signed-in user.
+pub fn is_ui(path: &str) -> bool {
+    path.strip_prefix(UI_PATH).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to(UI_PATH) }))
         .route(UI_PATH, get(catalogue::page))
         .route(REGISTRIES_PATH, get(registries::page))
         .route("/ui/publish", get(publish::form))
-        .route("/ui/publish/validate", axum::routing::post(publish::validate))
+        .route("/ui/publish/validate", post(publish::validate))
+        .route("/ui/publish", post(publish::publish))
+        .route("/ui/registries/{name}/sync", post(registries::sync_now))
+        .route(auth::SIGN_IN_PATH, get(auth::sign_in))
+        .route(registry_runtime::config::SIGN_IN_CALLBACK_PATH, get(auth::callback))
+        .route(auth::SIGN_OUT_PATH, post(auth::sign_out))
         .route("/ui/servers/{namespace}/{name}", get(server::latest))
         .route("/ui/servers/{namespace}/{name}/versions/{version}", get(server::version))
         .nest_service("/ui/assets", assets())
@@ -143,8 +155,24 @@ fn failed(error: &ApiError, request_id: Option<String>) -> Response {
             .to_owned();
         return error_page(status, "Something went wrong", detail, request_id);
     }
-    let title = if status == StatusCode::NOT_FOUND { "Not found" } else { "Cannot show this" };
+    let title = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "Not allowed",
+        _ => "Cannot show this",
+    };
     error_page(status, title, error.to_string(), request_id)
+}
+
+/// The page of a write the API refused (its problem's status and detail): no role, a name outside the
+/// caller's namespaces, no token.
+async fn refused(response: Response, headers: &axum::http::HeaderMap) -> Response {
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
+    let detail = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|problem| problem["detail"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("refused").to_owned());
+    error_page(status, "Not allowed", detail, request_id(headers))
 }
 
 fn request_id(headers: &axum::http::HeaderMap) -> Option<String> {

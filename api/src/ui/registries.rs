@@ -1,17 +1,24 @@
 //! The registries page, `/ui/registries`: what the extension API keeps behind a token even with
 //! `publicReads`, and so does the page (the gate sees to it): each registry's kind, source (never a secret),
-//! filter, schedule, sync state, probing and Kubernetes watcher.
+//! filter, schedule, sync state, probing and Kubernetes watcher; and "Sync now" for callers who may.
 
 use askama::Template;
-use axum::extract::State;
+use axum::Form;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
+use registry_runtime::config::Source;
+use registry_store::jobs::Enqueued;
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Assets, asset_urls, failed, html, render, request_id};
+use super::visitor::{Visitor, forged};
+use super::{Assets, REGISTRIES_PATH, asset_urls, failed, refused, render, request_id};
+use crate::auth::WriteAccess;
+use crate::auth::authz::Action;
 use crate::error::ApiError;
 use crate::extract::registry_set;
-use crate::routes::registries::registry_out;
+use crate::routes::registries::{queue_sync, registry_out};
 use crate::state::AppState;
 
 /// One registry as the page shows it.
@@ -30,6 +37,8 @@ pub struct RegistryRow {
     pub message: Option<String>,
     pub watcher: Option<String>,
     pub probe: Option<String>,
+    /// Whether it syncs (a managed registry never does).
+    pub syncs: bool,
 }
 
 #[derive(Template)]
@@ -37,6 +46,19 @@ pub struct RegistryRow {
 struct RegistriesPage<'a> {
     assets: &'a Assets,
     registries: Vec<RegistryRow>,
+    /// Whether "Sync now" is offered, and the token its forms carry.
+    may_sync: bool,
+    csrf: &'a str,
+    /// The sync just asked for, when the page follows one.
+    queued: Option<Queued>,
+}
+
+/// What "Sync now" did.
+#[derive(Debug, Default, Deserialize)]
+pub struct Queued {
+    queued: Option<String>,
+    #[serde(default)]
+    already: bool,
 }
 
 fn time(at: Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
@@ -58,14 +80,55 @@ fn compact(value: &Value) -> Option<String> {
     (!says_nothing(value)).then(|| value.to_string())
 }
 
-pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match render_page(&state).await {
-        Ok(body) => html(StatusCode::OK, body),
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    visitor: Visitor,
+    Query(queued): Query<Queued>,
+) -> Response {
+    match render_page(&state, &visitor, queued).await {
+        Ok(body) => visitor.page(StatusCode::OK, body),
         Err(error) => failed(&error, request_id(&headers)),
     }
 }
 
-async fn render_page(state: &AppState) -> Result<bytes::Bytes, ApiError> {
+#[derive(Deserialize)]
+pub struct SyncForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// "Sync now": queues a sync as `POST /extension/v0/registries/{name}/sync` does, then shows the page again,
+/// saying so.
+pub async fn sync_now(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    visitor: Visitor,
+    access: Result<WriteAccess, Response>,
+    Path(name): Path<String>,
+    Form(form): Form<SyncForm>,
+) -> Response {
+    if !visitor.sent_by_this_site(&form.csrf) {
+        return forged(&headers);
+    }
+    let access = match access {
+        Ok(access) => access,
+        Err(refusal) => return refused(refusal, &headers).await,
+    };
+    match queue_sync(&state, &access, &name, &headers).await {
+        Ok(enqueued) => {
+            let already = matches!(enqueued, Enqueued::AlreadyQueued { .. });
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("queued", &name)
+                .append_pair("already", if already { "true" } else { "false" })
+                .finish();
+            Redirect::to(&format!("{REGISTRIES_PATH}?{query}")).into_response()
+        }
+        Err(error) => failed(&error, request_id(&headers)),
+    }
+}
+
+async fn render_page(state: &AppState, visitor: &Visitor, queued: Queued) -> Result<bytes::Bytes, ApiError> {
     let mut registries = Vec::new();
     for registry in registry_set(state)?.iter() {
         let status = state.store.sync_status(&registry.name).await?;
@@ -83,6 +146,7 @@ async fn render_page(state: &AppState) -> Result<bytes::Bytes, ApiError> {
             next_sync: time(sync.next_sync_time),
             message: sync.message.clone(),
             phase: sync.phase.clone(),
+            syncs: registry.source != Source::Managed,
             watcher: out.kubernetes.as_ref().and_then(|k| k.watcher.as_ref()).map(Value::to_string),
             probe: out.probe.as_ref().and_then(|probe| probe["interval"].as_str()).map(str::to_owned),
             source: compact(&out.source).unwrap_or_else(|| "written through the API".to_owned()),
@@ -92,5 +156,11 @@ async fn render_page(state: &AppState) -> Result<bytes::Bytes, ApiError> {
             format: out.format,
         });
     }
-    render(&RegistriesPage { assets: asset_urls(), registries })
+    render(&RegistriesPage {
+        assets: asset_urls(),
+        registries,
+        may_sync: visitor.may(state, Action::SyncNow),
+        csrf: visitor.csrf(),
+        queued: queued.queued.is_some().then_some(queued),
+    })
 }

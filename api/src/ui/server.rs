@@ -13,7 +13,8 @@ use registry_core::model::ServerDetail;
 use registry_store::{Scope, StoredVersion, VersionSelector};
 use serde_json::Value;
 
-use super::{Assets, asset_urls, cached_page, failed, html, render, request_id};
+use super::visitor::Visitor;
+use super::{Assets, asset_urls, cached_page, failed, render, request_id};
 use crate::error::ApiError;
 use crate::extract::stored_registry;
 use crate::state::AppState;
@@ -138,24 +139,27 @@ struct ServerPage<'a> {
 pub async fn latest(
     State(state): State<AppState>,
     headers: HeaderMap,
+    visitor: Visitor,
     Path((namespace, name)): Path<(String, String)>,
     Query(view): Query<InRegistry>,
 ) -> Response {
-    respond(&state, &headers, format!("{namespace}/{name}"), "latest".to_owned(), view).await
+    respond(&state, &headers, &visitor, format!("{namespace}/{name}"), "latest".to_owned(), view).await
 }
 
 pub async fn version(
     State(state): State<AppState>,
     headers: HeaderMap,
+    visitor: Visitor,
     Path((namespace, name, version)): Path<(String, String, String)>,
     Query(view): Query<InRegistry>,
 ) -> Response {
-    respond(&state, &headers, format!("{namespace}/{name}"), version, view).await
+    respond(&state, &headers, &visitor, format!("{namespace}/{name}"), version, view).await
 }
 
 async fn respond(
     state: &AppState,
     headers: &HeaderMap,
+    visitor: &Visitor,
     name: String,
     version: String,
     view: InRegistry,
@@ -169,7 +173,7 @@ async fn respond(
         cached_page(state, &scope, &read, || render_page(state, &scope, &name, &version)).await
     };
     match page.await {
-        Ok(body) => html(StatusCode::OK, body),
+        Ok(body) => visitor.page(StatusCode::OK, body),
         Err(error) => failed(&error, request_id(headers)),
     }
 }

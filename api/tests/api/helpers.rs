@@ -87,9 +87,19 @@ pub async fn spawn_with_hosts(test: &TestStore, config: Config, hosts: HostTable
     launch(test, config, hosts).await
 }
 
+/// As [`spawn_config`], listening on `port` of 127.0.0.1 (for a configuration that names its own address).
+pub async fn spawn_config_at(test: &TestStore, config: Config, port: u16) -> TestApp {
+    test.store.apply_registries(&config.registries).await.unwrap();
+    launch_at(test, config, HostTable::default(), port).await
+}
+
 async fn launch(test: &TestStore, config: Config, hosts: HostTable) -> TestApp {
-    let application =
-        Application::build_with_hosts(config, "127.0.0.1:0".parse().unwrap(), hosts).await.unwrap();
+    launch_at(test, config, hosts, 0).await
+}
+
+async fn launch_at(test: &TestStore, config: Config, hosts: HostTable, port: u16) -> TestApp {
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let application = Application::build_with_hosts(config, address, hosts).await.unwrap();
     let port = application.local_addr().unwrap().port();
     tokio::spawn(application.run_until(std::future::pending()));
     let client = client_builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();

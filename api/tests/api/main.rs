@@ -24,4 +24,5 @@ mod registries;
 mod servers;
 mod servers_queries;
 mod ui;
+mod ui_sign_in;
 mod url_rules;

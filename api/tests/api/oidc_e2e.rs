@@ -24,7 +24,7 @@ fn workspace() -> PathBuf {
 /// scripts/oidc-provider.sh on a free port, stopped when dropped.
 pub struct LocalProvider {
     _process: tokio::process::Child,
-    issuer: String,
+    pub issuer: String,
     client: reqwest::Client,
 }
 

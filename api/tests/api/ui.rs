@@ -149,7 +149,7 @@ on_both_backends! {
 async fn with_the_ui_off_neither_ui_nor_root_is_served() {
     let test = TestStore::sqlite().await;
     let config = Config {
-        ui: UiConfig { enabled: false },
+        ui: UiConfig { enabled: false, ..UiConfig::default() },
         ..test_config(test.config.clone(), vec![file_registry("files")])
     };
     let app = spawn_config(&test, config).await;

@@ -29,6 +29,7 @@ mod staging_handle;
 mod status;
 mod sync_state;
 mod timestamp;
+mod ui_sessions;
 mod writes;
 
 pub use error::StoreError;
@@ -53,3 +54,4 @@ pub use staged_row::StagedRow;
 pub use staging::{Apply, NAMES_PER_CHUNK};
 pub use staging_handle::{STAGING_BATCH, Staging};
 pub use status::StatusUpdate;
+pub use ui_sessions::{PendingSignIn, UiSession};

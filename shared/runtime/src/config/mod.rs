@@ -125,12 +125,47 @@ impl Default for McpConfig {
 #[serde(rename_all = "camelCase")]
 pub struct UiConfig {
     pub enabled: bool,
+    /// The longest a signed-in session lasts; it ends sooner when its access token expires.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// Sign-in through one of `auth.oauth.providers` (oauth mode only); without it nobody signs in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<SignInConfig>,
 }
 
 impl Default for UiConfig {
     fn default() -> Self {
-        Self { enabled: true }
+        Self { enabled: true, session_ttl: DEFAULT_SESSION_TTL, sign_in: None }
     }
+}
+
+/// `ui.sessionTtl` when unset.
+pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
+
+/// The path every `ui.signIn.redirectUrls` entry ends in: where the provider sends the browser back.
+pub const SIGN_IN_CALLBACK_PATH: &str = "/ui/auth/callback";
+
+/// Whether a URL's host is this machine: where a plain-HTTP cookie is as safe as a Secure one.
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The OpenID Connect authorization code flow (with PKCE) of the web catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInConfig {
+    /// The name of the provider in `auth.oauth.providers`, whose `clientId` and `clientSecretFile` sign in.
+    pub provider: String,
+    /// The callback on each public host, each ending in [`SIGN_IN_CALLBACK_PATH`]; a request's `Host`
+    /// picks its own.
+    pub redirect_urls: Vec<url::Url>,
+    /// The scopes asked for; `openid` is always among them.
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -310,6 +310,17 @@ pub struct RawBackoff {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RawUi {
     pub enabled: Option<bool>,
+    pub session_ttl: Option<String>,
+    pub sign_in: Option<RawSignIn>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawSignIn {
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub redirect_urls: Vec<String>,
+    pub scopes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,6 +8,7 @@ mod publisher_methods;
 mod publisher_tokens;
 mod registries;
 mod telemetry;
+mod ui;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -229,10 +230,7 @@ fn sections(check: &mut Check, raw: RawConfig, environment: &Environment) -> Opt
     let shutdown = shutdown(check, raw.shutdown);
     let cors = cors(check, raw.cors);
     let mcp = mcp(check, raw.mcp);
-    let ui = match raw.ui.and_then(|value| check.section::<RawUi>("ui", value)) {
-        Some(raw) => UiConfig { enabled: raw.enabled.unwrap_or(true) },
-        None => UiConfig::default(),
-    };
+    let ui = ui::ui(check, raw.ui, auth.as_ref());
     let audit = audit(check, raw.audit);
     let cache = cache(check, raw.cache);
     let metrics = match raw.metrics.and_then(|value| check.section::<RawMetrics>("metrics", value)) {
@@ -255,7 +253,7 @@ fn sections(check: &mut Check, raw: RawConfig, environment: &Environment) -> Opt
         shutdown: shutdown?,
         cors: cors?,
         mcp,
-        ui,
+        ui: ui?,
         audit: audit?,
         cache: cache?,
         metrics,
