@@ -28,6 +28,9 @@ use crate::state::AppState;
 
 pub const SIGN_IN_PATH: &str = "/ui/auth/sign-in";
 pub const SIGN_OUT_PATH: &str = "/ui/auth/sign-out";
+/// Where sign-out leads: a page anyone may see, so that a catalogue that needs a signed-in user does not send
+/// the browser straight back to the provider (whose own session would sign it in again).
+pub const SIGNED_OUT_PATH: &str = "/ui/auth/signed-out";
 /// How long a sign-in may take between leaving for the provider and coming back.
 const SIGN_IN_WINDOW: Duration = Duration::from_secs(10 * 60);
 /// Where the sign-in cookie is sent: the callback only.
@@ -246,7 +249,16 @@ pub async fn sign_out(
         }
         tracing::info!(provider = %session.principal.provider, subject = ?session.principal.subject, "signed out of the web catalogue");
     }
-    let mut response = Redirect::to(UI_PATH).into_response();
+    let mut response = Redirect::to(SIGNED_OUT_PATH).into_response();
     response.headers_mut().append(header::SET_COOKIE, clear(SESSION_COOKIE, UI_PATH));
     response
+}
+
+/// The page after sign-out.
+pub async fn signed_out(headers: HeaderMap) -> Response {
+    let detail =
+        "You are signed out of this catalogue. Your identity provider may still remember you: on a shared \
+                  computer, sign out there too."
+            .to_owned();
+    error_page(StatusCode::OK, "Signed out", detail, request_id(&headers))
 }

@@ -50,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .route(auth::SIGN_IN_PATH, get(auth::sign_in))
         .route(registry_runtime::config::SIGN_IN_CALLBACK_PATH, get(auth::callback))
         .route(auth::SIGN_OUT_PATH, post(auth::sign_out))
+        .route(auth::SIGNED_OUT_PATH, get(auth::signed_out))
         .route("/ui/servers/{namespace}/{name}", get(server::latest))
         .route("/ui/servers/{namespace}/{name}/versions/{version}", get(server::version))
         .nest_service("/ui/assets", assets())

@@ -249,3 +249,102 @@ async fn every_page_passes_axe_at_wcag_21_aa_light_and_dark_and_is_photographed_
     browser.quit().await;
     test.cleanup().await;
 }
+
+/// The text of the element `css` selects once `wanted` shows in it, reloading the page until then (a
+/// worker's sync takes its time).
+async fn reload_until(driver: &WebDriver, css: &str, wanted: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = driver.find(By::Css(css)).await.unwrap().text().await.unwrap();
+        if text.contains(wanted) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "{wanted:?} never showed:\n{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        driver.refresh().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_person_signs_in_syncs_a_registry_publishes_and_signs_out() {
+    use registry_core::registry::{FileSource, RegistryConfig, Source};
+
+    let test = TestStore::postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    let provider = crate::oidc_e2e::LocalProvider::start(&dir.path().join("oidc-provider.log")).await;
+    let mut config = provider.example_config();
+    config.database = test.config.clone();
+    config.audit.file = Some(dir.path().join("audit.jsonl"));
+    let file = dir.path().join("servers.json");
+    let listed = json!({"version": "1.0.0", "meta": {}, "data": {"servers": [{"name": "io.example.files/one", "description": "From a file", "version": "1.0.0"}]}});
+    std::fs::write(&file, listed.to_string()).unwrap();
+    let files = RegistryConfig {
+        source: Source::File(FileSource::Path(file)),
+        sync_interval: Some(Duration::from_secs(3600)),
+        ..file_registry("files")
+    };
+    config.registries.push(files);
+    let port = free_port();
+    let sign_in = config.ui.sign_in.as_mut().unwrap();
+    sign_in.redirect_urls = vec![format!("http://127.0.0.1:{port}/ui/auth/callback").parse().unwrap()];
+    let app = spawn_config_at(&test, config.clone(), port).await;
+    let browser = Browser::start(true).await;
+    let driver = &browser.driver;
+
+    // The registries page needs a signed-in user: the provider's form, then back.
+    driver.goto(format!("{}/ui/registries", app.base)).await.unwrap();
+    let login = driver.query(By::Id("login")).first().await.unwrap();
+    login.send_keys("alice").await.unwrap();
+    driver.find(By::Id("sign-in")).await.unwrap().click().await.unwrap();
+    let who = driver.query(By::ClassName("who")).first().await.unwrap();
+    assert_eq!(who.text().await.unwrap(), "Signed in as Alice Example");
+    assert_eq!(path_of(driver).await, "/ui/registries");
+    const FILES: &str = "section[aria-labelledby='registry-files']";
+    let before = driver.find(By::Css(FILES)).await.unwrap().text().await.unwrap();
+    assert!(before.contains("idle"), "no worker has run yet: {before}");
+    std::fs::write(
+        screens().join("registries-signed-in-1280-light.png"),
+        driver.screenshot_as_png().await.unwrap(),
+    )
+    .unwrap();
+    let found = violations(driver).await;
+    assert!(found.is_empty(), "axe on the signed-in registries page: {found:?}");
+
+    // Sync now: queued at once, then a worker takes it and the page shows it done.
+    driver
+        .find(By::Css("form[action='/ui/registries/files/sync'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let notice = driver.query(By::Css("p.notice")).first().await.unwrap();
+    assert!(notice.text().await.unwrap().contains("A sync of files is queued"));
+    assert!(driver.find(By::Css(FILES)).await.unwrap().text().await.unwrap().contains("queued"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(registry_worker::run_on(config, test.store.clone(), async move {
+        stopped.await.ok();
+    }));
+    let synced = reload_until(driver, FILES, "complete").await;
+    assert!(synced.contains("Servers\n1"), "{synced}");
+
+    // Publish: a person with the right pastes a document, and lands on its page.
+    driver.goto(format!("{}/ui/publish", app.base)).await.unwrap();
+    let document = server_json("com.example.acme/desk", "1.0.0").to_string();
+    driver.find(By::Id("document")).await.unwrap().send_keys(&document).await.unwrap();
+    driver.find(By::Css("button[formaction='/ui/publish']")).await.unwrap().click().await.unwrap();
+    let heading = driver.query(By::XPath("//h1[contains(., 'com.example.acme/desk')]")).first().await;
+    assert!(heading.is_ok(), "the new version's page: {}", path_of(driver).await);
+    assert_eq!(path_of(driver).await, "/ui/servers/com.example.acme/desk/versions/1.0.0?registry=internal");
+
+    // Sign out: a page anyone may see says so, and the bar offers sign-in again.
+    driver.find(By::Css("form[action='/ui/auth/sign-out'] button")).await.unwrap().click().await.unwrap();
+    driver.query(By::XPath("//h1[. = 'Signed out']")).first().await.unwrap();
+    assert_eq!(path_of(driver).await, "/ui/auth/signed-out");
+    assert!(driver.find_all(By::ClassName("who")).await.unwrap().is_empty(), "nobody is signed in");
+
+    stop.send(()).unwrap();
+    worker.await.unwrap().unwrap();
+    browser.quit().await;
+    test.cleanup().await;
+}

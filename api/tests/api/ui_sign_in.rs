@@ -205,7 +205,9 @@ on_both_backends! {
         let forged = alice.post(&format!("{}/ui/auth/sign-out", app.base), &[("csrf", "nope")]).await;
         assert_eq!(forged.status, 403);
         let out = alice.post(&format!("{}/ui/auth/sign-out", app.base), &[("csrf", &token)]).await;
-        assert_eq!((out.status.as_u16(), out.headers["location"].to_str().unwrap()), (303, "/ui"));
+        assert_eq!((out.status.as_u16(), out.headers["location"].to_str().unwrap()), (303, "/ui/auth/signed-out"));
+        let signed_out = alice.get(&location(&out, &app.base)).await;
+        assert!(signed_out.status == 200 && signed_out.text.contains("You are signed out"), "{}", signed_out.text);
         assert!(!alice.cookies.contains_key("registry_session"), "the cookie is removed");
         assert_eq!(test.store.ui_session(&id).await.unwrap(), None);
         alice.cookies.insert("registry_session".into(), id);

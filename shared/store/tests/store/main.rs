@@ -17,6 +17,7 @@ mod managed;
 mod partial;
 mod probes;
 mod staged;
+mod ui_sessions;
 
 fn versions_of(items: &[StoredVersion]) -> Vec<(String, String)> {
     items.iter().map(|r| (r.name.clone(), r.version.clone())).collect()

@@ -183,3 +183,54 @@ fn the_calling_methods_take_their_defaults_and_bad_settings_are_named() {
     let dns = config.auth.publisher_tokens.unwrap().methods.dns.unwrap();
     assert_eq!(dns.nameserver, Some("10.0.0.2:53".parse().unwrap()), "port 53 unless given");
 }
+
+const SIGN_IN_BASE: &str = "registries: [{name: m, managed: {}}]\nauth:\n  oauth:\n    resourceUrl: https://registry.example.com\n    providers:\n      - {name: idp, issuerUrl: 'https://idp.example.com', audience: api, clientId: catalogue}\n      - {name: machines, issuerUrl: 'https://ci.example.com', audience: api}\n";
+
+#[test]
+fn sign_in_takes_a_provider_with_a_client_id_and_its_callbacks_and_asks_for_openid() {
+    let config = Config::from_yaml(
+        &format!("{SIGN_IN_BASE}ui:\n  sessionTtl: 2h\n  signIn: {{provider: idp, redirectUrls: ['https://registry.example.com/ui/auth/callback', 'http://localhost:8080/ui/auth/callback'], scopes: [profile, 'mcp-registry:write']}}\n"),
+        no_env(),
+    )
+    .unwrap();
+    assert_eq!(config.ui.session_ttl, Duration::from_secs(7200));
+    let sign_in = config.ui.sign_in.unwrap();
+    assert_eq!(sign_in.provider, "idp");
+    assert_eq!(sign_in.redirect_urls.len(), 2);
+    assert_eq!(sign_in.scopes, ["openid", "profile", "mcp-registry:write"]);
+    let defaults = Config::from_yaml(SIGN_IN_BASE, no_env()).unwrap().ui;
+    assert_eq!((defaults.session_ttl, defaults.sign_in), (Duration::from_secs(8 * 3600), None));
+}
+
+#[test]
+fn each_bad_sign_in_key_is_named() {
+    let found = problems(&format!(
+        "{SIGN_IN_BASE}ui:\n  sessionTtl: forever\n  signIn: {{provider: machines, redirectUrls: ['http://registry.example.com/ui/auth/callback', 'https://registry.example.com/login', 'nope'], scopes: ['two words']}}\n"
+    ));
+    assert_eq!(
+        found,
+        [
+            "ui.sessionTtl: \"forever\" is not a duration (write e.g. 200ms, 30s, 5m, 1h)",
+            "ui.signIn.provider: provider machines has no clientId: sign-in is a client of the provider and needs one",
+            "ui.signIn.redirectUrls[0]: \"http://registry.example.com/ui/auth/callback\" must use https (http only on loopback: session cookies are Secure)",
+            "ui.signIn.redirectUrls[1]: \"https://registry.example.com/login\" must end in /ui/auth/callback, with no query or fragment",
+            "ui.signIn.redirectUrls[2]: \"nope\" is not an absolute https or http URL",
+            "ui.signIn.scopes[0]: \"two words\" is not a scope token",
+        ]
+    );
+    let unknown = problems(&format!("{SIGN_IN_BASE}ui: {{signIn: {{provider: nobody}}}}\n"));
+    assert_eq!(
+        unknown,
+        [
+            "ui.signIn.provider: \"nobody\" is not among auth.oauth.providers (they are: idp, machines)",
+            "ui.signIn.redirectUrls: is required: the callback on each public host, e.g. https://registry.example.com/ui/auth/callback",
+        ]
+    );
+    let anonymous = problems(
+        "registries: [{name: m, managed: {}}]\nauth: {mode: anonymous}\nui: {signIn: {provider: idp, redirectUrls: ['https://r.example.com/ui/auth/callback']}}\n",
+    );
+    assert_eq!(
+        anonymous,
+        ["ui.signIn: needs auth.mode: oauth (in anonymous mode there is nobody to sign in)"]
+    );
+}
