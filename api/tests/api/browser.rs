@@ -302,11 +302,11 @@ async fn a_person_signs_in_syncs_a_registry_publishes_and_signs_out() {
     const FILES: &str = "section[aria-labelledby='registry-files']";
     let before = driver.find(By::Css(FILES)).await.unwrap().text().await.unwrap();
     assert!(before.contains("idle"), "no worker has run yet: {before}");
-    std::fs::write(
-        screens().join("registries-signed-in-1280-light.png"),
-        driver.screenshot_as_png().await.unwrap(),
-    )
-    .unwrap();
+    for width in [375, 1280] {
+        driver.set_window_rect(0, 0, width, 900).await.unwrap();
+        let png = driver.screenshot_as_png().await.unwrap();
+        std::fs::write(screens().join(format!("registries-signed-in-{width}-light.png")), png).unwrap();
+    }
     let found = violations(driver).await;
     assert!(found.is_empty(), "axe on the signed-in registries page: {found:?}");
 

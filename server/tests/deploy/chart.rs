@@ -379,6 +379,14 @@ fn no_secret_is_rendered_inline() {
         ["registry-db", "registry-oidc", "registry-git", "registry-publisher-signing"],
         "secrets are mounted by reference"
     );
+    // The web catalogue's sign-in client reads its secret from the oidc Secret's mount.
+    let config_map = volumes.iter().find_map(|v| v["configMap"]["name"].as_str()).unwrap();
+    let config = yaml(named(&production, "ConfigMap", config_map)["data"]["config.yaml"].as_str().unwrap());
+    assert_eq!(config["ui"]["signIn"]["provider"], "corporate-idp");
+    let secret_file = config["auth"]["oauth"]["providers"][0]["clientSecretFile"].as_str().unwrap();
+    let files = secret_files(api);
+    let (_, source) = files.iter().find(|(path, _)| path == "/var/run/secrets/mcp-registry/oidc/*").unwrap();
+    assert!(secret_file.starts_with("/var/run/secrets/mcp-registry/oidc/") && source.0 == "registry-oidc");
     // The signing key is mounted in the API alone.
     let signing = env_value(api, "REGISTRY_AUTH__PUBLISHER_TOKENS__SIGNING_KEY_FILE").unwrap();
     assert_eq!(signing, "/var/run/secrets/mcp-registry/publisher-signing/signing-key");
