@@ -160,6 +160,13 @@ async fn without_javascript_search_and_snippets_still_work() {
         snippet.value().await.unwrap().unwrap().contains("weather-mcp"),
         "the snippet is there to select"
     );
+    // Publish is a plain form too (anonymous mode: anyone may, with the form's token from its cookie).
+    driver.goto(format!("{}/ui/publish", app.base)).await.unwrap();
+    let document = server_json("io.example/no-script", "1.0.0").to_string();
+    driver.find(By::Id("document")).await.unwrap().send_keys(&document).await.unwrap();
+    driver.find(By::Css("button[formaction='/ui/publish']")).await.unwrap().click().await.unwrap();
+    driver.query(By::XPath("//h1[contains(., 'io.example/no-script')]")).first().await.unwrap();
+    assert_eq!(path_of(driver).await, "/ui/servers/io.example/no-script/versions/1.0.0?registry=internal");
     browser.quit().await;
     test.cleanup().await;
 }
@@ -205,6 +212,7 @@ async fn every_page_passes_axe_at_wcag_21_aa_light_and_dark_and_is_photographed_
         ("not-found", "/ui/servers/io.example/nothing-here"),
         ("registries", "/ui/registries"),
         ("validate", "/ui/publish"),
+        ("signed-out", "/ui/auth/signed-out"),
     ];
     let mut failures = Vec::new();
     for scheme in ["light", "dark"] {
@@ -342,6 +350,17 @@ async fn a_person_signs_in_syncs_a_registry_publishes_and_signs_out() {
     driver.query(By::XPath("//h1[. = 'Signed out']")).first().await.unwrap();
     assert_eq!(path_of(driver).await, "/ui/auth/signed-out");
     assert!(driver.find_all(By::ClassName("who")).await.unwrap().is_empty(), "nobody is signed in");
+
+    // bob, without roles, is offered no Publish (and a forged post is refused: ui_sign_in.rs). The provider
+    // remembers alice: forget every cookie of 127.0.0.1 (both sites) first.
+    driver.delete_all_cookies().await.unwrap();
+    driver.goto(format!("{}/ui/publish", app.base)).await.unwrap();
+    driver.query(By::Id("login")).first().await.unwrap().send_keys("bob").await.unwrap();
+    driver.find(By::Id("sign-in")).await.unwrap().click().await.unwrap();
+    let who = driver.query(By::ClassName("who")).first().await.unwrap();
+    assert_eq!(who.text().await.unwrap(), "Signed in as Bob Example");
+    assert_eq!(driver.find(By::Tag("h1")).await.unwrap().text().await.unwrap(), "Validate a server.json");
+    assert!(driver.find_all(By::Css("button[formaction='/ui/publish']")).await.unwrap().is_empty());
 
     stop.send(()).unwrap();
     worker.await.unwrap().unwrap();
