@@ -195,7 +195,6 @@ impl ListParams {
             version: self.version.as_deref().map(VersionSelector::parse),
             updated_since: self.updated_since,
             include_deleted: self.include_deleted.unwrap_or(false),
-            narrow: registry_store::Narrow::default(),
         })
     }
 }

@@ -99,7 +99,8 @@ impl SignIn {
         let config = &self.provider.config;
         let secret = match &config.client_secret_file {
             Some(path) => Some(ClientSecret::new(
-                std::fs::read_to_string(path)
+                tokio::fs::read_to_string(path)
+                    .await
                     .map_err(|e| SignInError::Unreachable(format!("reading {}: {e}", path.display())))?
                     .trim()
                     .to_owned(),

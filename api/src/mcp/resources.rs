@@ -72,7 +72,6 @@ pub async fn list(
         version: None,
         updated_since: None,
         include_deleted: false,
-        narrow: registry_store::Narrow::default(),
     };
     let page = state.store.list_servers(&query).await.map_err(|_| unreadable())?;
     let mut result = ListResourcesResult::with_all_items(page.items.iter().map(resource).collect());

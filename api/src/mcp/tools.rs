@@ -396,7 +396,6 @@ fn latest(scope: Scope, search: Option<String>, limit: u32, cursor: Option<Curso
         version: Some(VersionSelector::Latest),
         updated_since: None,
         include_deleted: false,
-        narrow: registry_store::Narrow::default(),
     }
 }
 

@@ -26,7 +26,6 @@ use crate::auth::sign_in::SignInError;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub const SIGN_IN_PATH: &str = "/ui/auth/sign-in";
 pub const SIGN_OUT_PATH: &str = "/ui/auth/sign-out";
 /// Where sign-out leads: a page anyone may see, so that a catalogue that needs a signed-in user does not send
 /// the browser straight back to the provider (whose own session would sign it in again).
@@ -42,14 +41,23 @@ pub struct SignInQuery {
     return_to: Option<String>,
 }
 
-/// A page of this catalogue to come back to: a `/ui` path (with its query), never another site.
+/// A page of this catalogue to come back to: a `/ui` path (with its query), never another site. Nothing that
+/// a browser or the URL rules could turn into another site's address (`//`, `\\`, a dot segment, an encoded
+/// dot or slash) and nothing but printable ASCII.
 fn return_to(asked: Option<String>) -> String {
     asked
-        .filter(|path| {
-            (path == UI_PATH || path.starts_with("/ui/") || path.starts_with("/ui?"))
+        .filter(|asked| {
+            let path = asked.split('?').next().unwrap_or_default();
+            let lowered = path.to_ascii_lowercase();
+            (path == UI_PATH || path.starts_with("/ui/"))
                 && !path.starts_with(AUTH_PATH)
-                && !path.contains(['\\', '\r', '\n'])
-                && path.len() <= 2048
+                && !path.contains("//")
+                && !path.split('/').any(|segment| segment == "." || segment == "..")
+                && !lowered.contains("%2e")
+                && !lowered.contains("%2f")
+                && !lowered.contains("%5c")
+                && asked.bytes().all(|b| b.is_ascii_graphic())
+                && asked.len() <= 2048
         })
         .unwrap_or_else(|| UI_PATH.to_owned())
 }
@@ -73,13 +81,25 @@ fn not_configured(headers: &HeaderMap) -> Response {
     error_page(StatusCode::NOT_FOUND, "Sign-in is off", detail, request_id(headers))
 }
 
+/// The page of a failed sign-in: what kind of failure, for the person; the details, for the log, under the
+/// request id the page shows.
 fn sign_in_failed(error: &SignInError, headers: &HeaderMap) -> Response {
-    let status = match error {
-        SignInError::Unreachable(_) => StatusCode::BAD_GATEWAY,
-        SignInError::Refused(_) | SignInError::TokenRefused(_) => StatusCode::FORBIDDEN,
+    let (status, detail) = match error {
+        SignInError::Unreachable(_) => {
+            (StatusCode::BAD_GATEWAY, "The identity provider could not be reached. Try again in a moment.")
+        }
+        SignInError::Refused(_) => {
+            (StatusCode::FORBIDDEN, "The identity provider refused the sign-in. Sign in again.")
+        }
+        SignInError::TokenRefused(_) => (
+            StatusCode::FORBIDDEN,
+            "The identity provider signed you in, but its access token is not one this registry accepts (the \
+             operators' log says why).",
+        ),
     };
-    tracing::warn!(error = %error, "a sign-in to the web catalogue failed");
-    error_page(status, "Sign-in failed", format!("{error}."), request_id(headers))
+    let request_id = request_id(headers);
+    tracing::warn!(error = %error, request_id = ?request_id, "a sign-in to the web catalogue failed");
+    error_page(status, "Sign-in failed", detail.to_owned(), request_id)
 }
 
 /// Sends the browser to the provider, remembering what the callback needs.
@@ -151,21 +171,26 @@ pub async fn callback(
         page.headers_mut().append(header::SET_COOKIE, clear(SIGN_IN_COOKIE, AUTH_PATH));
         page
     };
-    if let Some(error) = callback.error {
-        let description = callback.error_description.map(|d| format!(" ({d})")).unwrap_or_default();
-        return redo(&format!("The identity provider did not sign you in: {error}{description}."));
-    }
-    if callback.iss.as_deref().is_some_and(|iss| iss != sign_in.issuer()) {
-        return redo("The answer came from another identity provider than the one sign-in uses.");
-    }
-    let (Some(code), Some(sent_state)) = (callback.code, callback.state) else {
-        return redo("The identity provider's answer has no code or state.");
+    // Nothing of the answer is shown or used before it is known to finish this browser's sign-in.
+    let Some(sent_state) = callback.state else {
+        return redo("The identity provider's answer has no state.");
     };
     let begun_here = cookie(&headers, SIGN_IN_COOKIE)
         .is_some_and(|cookie| bool::from(cookie.as_bytes().ct_eq(sent_state.as_bytes())));
     if !begun_here {
         return redo("This sign-in was not begun in this browser.");
     }
+    if callback.iss.as_deref().is_some_and(|iss| iss != sign_in.issuer()) {
+        return redo("The answer came from another identity provider than the one sign-in uses.");
+    }
+    if let Some(error) = callback.error {
+        tracing::info!(error = %error, description = ?callback.error_description, "the identity provider did not sign a person in");
+        // An RFC 6749 error code is a word of `[a-z_]`; nothing else of the answer is shown.
+        let code: String =
+            error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+        return redo(&format!("The identity provider did not sign you in ({code})."));
+    }
+    let Some(code) = callback.code else { return redo("The identity provider's answer has no code.") };
     let pending = match state.store.take_sign_in(&sent_state).await {
         Ok(Some(pending)) => pending,
         Ok(None) => return redo("This sign-in took longer than ten minutes, or was finished already."),
@@ -203,6 +228,12 @@ pub async fn callback(
         csrf_token: random_secret(),
         expires_at: now + ttl,
     };
+    // A session this browser held before ends: one browser, one session.
+    if let Some(previous) = cookie(&headers, SESSION_COOKIE)
+        && let Err(error) = state.store.end_ui_session(&previous).await
+    {
+        return failed(&ApiError::from(error), request_id(&headers));
+    }
     let id = random_secret();
     if let Err(error) = state.store.create_ui_session(&id, &session).await {
         return failed(&ApiError::from(error), request_id(&headers));

@@ -11,7 +11,7 @@ use registry_store::{Cursor, FacetCount, ListQuery, Narrow, Reachability, Scope,
 use serde::Deserialize;
 
 use super::visitor::Visitor;
-use super::{Assets, asset_urls, cached_page, failed, render, request_id};
+use super::{Assets, Fragment, asset_urls, cached_page, failed, render, request_id};
 use crate::error::ApiError;
 use crate::mcp::{ServerSummary, summary};
 use crate::state::AppState;
@@ -75,8 +75,8 @@ impl CatalogueQuery {
         if query.is_empty() { "/ui".to_owned() } else { format!("/ui?{query}") }
     }
 
-    /// The list this query asks for; a facet value that names nothing known is a 400.
-    fn list(&self, state: &AppState) -> Result<ListQuery, ApiError> {
+    /// The list this query asks for, and the facets chosen; a facet value that names nothing known is a 400.
+    fn list(&self, state: &AppState) -> Result<(ListQuery, Narrow), ApiError> {
         let unknown = |key: &str, raw: &str| ApiError::BadRequest(format!("No {key} is called {raw:?}."));
         let scope = match &self.registry {
             None => Scope::Aggregated,
@@ -109,14 +109,14 @@ impl CatalogueQuery {
             .map(Cursor::decode)
             .transpose()
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        Ok(ListQuery {
+        let list = ListQuery {
             cursor,
             limit: PAGE,
             search: self.q.clone(),
             version: Some(VersionSelector::Latest),
-            narrow: Narrow { status, package_type: self.package_type.clone(), remote, reachability },
             ..ListQuery::new(scope)
-        })
+        };
+        Ok((list, Narrow { status, package_type: self.package_type.clone(), remote, reachability }))
     }
 }
 
@@ -166,7 +166,7 @@ pub struct FacetGroup {
 }
 
 #[derive(Template)]
-#[template(path = "catalogue.html")]
+#[template(path = "catalogue.html", blocks = ["listing"])]
 struct CataloguePage<'a> {
     assets: &'a Assets,
     query: CatalogueQuery,
@@ -185,8 +185,9 @@ pub async fn page(
     headers: HeaderMap,
     visitor: Visitor,
     Query(query): Query<CatalogueQuery>,
+    Query(part): Query<Fragment>,
 ) -> Response {
-    match render_page(&state, query.tidy()).await {
+    match render_page(&state, query.tidy(), part.is("listing")).await {
         Ok(body) => visitor.page(StatusCode::OK, body),
         Err(error) => failed(&error, request_id(&headers)),
     }
@@ -254,13 +255,17 @@ fn facet_groups(query: &CatalogueQuery, facets: registry_store::Facets) -> Vec<F
     .collect()
 }
 
-async fn render_page(state: &AppState, query: CatalogueQuery) -> Result<bytes::Bytes, ApiError> {
-    let list = query.list(state)?;
-    let mut read = vec!["ui:catalogue".to_owned()];
+/// The page, or with `listing` only its facets and results (what the script swaps in as a search is typed).
+async fn render_page(
+    state: &AppState,
+    query: CatalogueQuery,
+    listing: bool,
+) -> Result<bytes::Bytes, ApiError> {
+    let (list, narrow) = query.list(state)?;
+    let mut read = vec![if listing { "ui:catalogue#listing" } else { "ui:catalogue" }.to_owned()];
     read.extend(query.pairs().iter().map(|(key, value)| format!("{key}={}", value.unwrap_or_default())));
     cached_page(state, &Scope::Aggregated, &read, || async {
-        let found = state.store.list_servers(&list).await?;
-        let facets = state.store.facets(&list).await?;
+        let (found, facets) = state.store.catalogue(&list, &narrow).await?;
         let rows: Vec<Row> = found
             .items
             .into_iter()
@@ -284,7 +289,7 @@ async fn render_page(state: &AppState, query: CatalogueQuery) -> Result<bytes::B
             .filter(|(key, _)| !matches!(*key, "q" | "cursor"))
             .filter_map(|(key, value)| Some((key, value?.to_owned())))
             .collect();
-        render(&CataloguePage {
+        let page = CataloguePage {
             assets: asset_urls(),
             hidden,
             summary: shown,
@@ -295,7 +300,8 @@ async fn render_page(state: &AppState, query: CatalogueQuery) -> Result<bytes::B
             rows,
             next,
             query: query.clone(),
-        })
+        };
+        if listing { render(&page.as_listing()) } else { render(&page) }
     })
     .await
 }

@@ -32,6 +32,8 @@ use crate::state::AppState;
 pub const UI_PATH: &str = "/ui";
 /// The registries page, which needs a token even when `publicReads` opens the other pages.
 pub const REGISTRIES_PATH: &str = "/ui/registries";
+/// Where signing in begins (`?return=` the page to come back to).
+pub const SIGN_IN_PATH: &str = "/ui/auth/sign-in";
 
 /// Whether a path is the web catalogue's, where a session cookie counts as a signed-in user.
 pub fn is_ui(path: &str) -> bool {
@@ -47,7 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/publish/validate", post(publish::validate))
         .route("/ui/publish", post(publish::publish))
         .route("/ui/registries/{name}/sync", post(registries::sync_now))
-        .route(auth::SIGN_IN_PATH, get(auth::sign_in))
+        .route(SIGN_IN_PATH, get(auth::sign_in))
         .route(registry_runtime::config::SIGN_IN_CALLBACK_PATH, get(auth::callback))
         .route(auth::SIGN_OUT_PATH, post(auth::sign_out))
         .route(auth::SIGNED_OUT_PATH, get(auth::signed_out))
@@ -56,6 +58,19 @@ pub fn router() -> Router<AppState> {
         .nest_service("/ui/assets", assets())
         .route("/ui/{*rest}", get(|| async { not_found("No page lives at this address.") }))
         .layer(axum::middleware::from_fn(secure_headers))
+}
+
+/// `?fragment=`: a part of a page, rendered from the page's own template, which the script swaps in without
+/// loading the whole page again.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Fragment {
+    fragment: Option<String>,
+}
+
+impl Fragment {
+    fn is(&self, part: &str) -> bool {
+        self.fragment.as_deref() == Some(part)
+    }
 }
 
 /// The assets as served: each also on a route with its content's hash, cached for a year.
@@ -92,6 +107,12 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 async fn secure_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    // A page may carry a visitor's name and form token: no shared cache keeps one (the assets are cached
+    // for good, by their hashed names).
+    if headers.get(header::CONTENT_TYPE).is_some_and(|kind| kind.as_bytes().starts_with(b"text/html")) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+        headers.append(header::VARY, HeaderValue::from_static("Cookie"));
+    }
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
@@ -135,11 +156,14 @@ struct ErrorPage<'a> {
 }
 
 fn error_page(status: StatusCode, title: &str, detail: String, request_id: Option<String>) -> Response {
+    html(status, error_body(title, detail, request_id))
+}
+
+/// The error page's body.
+fn error_body(title: &str, detail: String, request_id: Option<String>) -> Bytes {
     let page = ErrorPage { assets: asset_urls(), title, detail, request_id };
-    match page.render() {
-        Ok(body) => html(status, Bytes::from(body)),
-        Err(_) => (status, title.to_owned()).into_response(),
-    }
+    // Rendering plain strings cannot fail; the title alone stands in if it ever did.
+    page.render().map_or_else(|_| Bytes::from(title.to_owned()), Bytes::from)
 }
 
 fn not_found(detail: &str) -> Response {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::visitor::{Visitor, forged};
-use super::{Assets, REGISTRIES_PATH, asset_urls, failed, refused, render, request_id};
+use super::{Assets, Fragment, REGISTRIES_PATH, asset_urls, failed, refused, render, request_id};
 use crate::auth::WriteAccess;
 use crate::auth::authz::Action;
 use crate::error::ApiError;
@@ -42,10 +42,12 @@ pub struct RegistryRow {
 }
 
 #[derive(Template)]
-#[template(path = "registries.html")]
+#[template(path = "registries.html", blocks = ["list"])]
 struct RegistriesPage<'a> {
     assets: &'a Assets,
     registries: Vec<RegistryRow>,
+    /// Whether a sync is queued or running: the script then shows the list again every few seconds.
+    busy: bool,
     /// Whether "Sync now" is offered, and the token its forms carry.
     may_sync: bool,
     csrf: &'a str,
@@ -85,8 +87,9 @@ pub async fn page(
     headers: HeaderMap,
     visitor: Visitor,
     Query(queued): Query<Queued>,
+    Query(part): Query<Fragment>,
 ) -> Response {
-    match render_page(&state, &visitor, queued).await {
+    match render_page(&state, &visitor, queued, part.is("list")).await {
         Ok(body) => visitor.page(StatusCode::OK, body),
         Err(error) => failed(&error, request_id(&headers)),
     }
@@ -128,7 +131,13 @@ pub async fn sync_now(
     }
 }
 
-async fn render_page(state: &AppState, visitor: &Visitor, queued: Queued) -> Result<bytes::Bytes, ApiError> {
+/// The page, or with `list` only its list of registries (what the script shows again while a sync runs).
+async fn render_page(
+    state: &AppState,
+    visitor: &Visitor,
+    queued: Queued,
+    list: bool,
+) -> Result<bytes::Bytes, ApiError> {
     let mut registries = Vec::new();
     for registry in registry_set(state)?.iter() {
         let status = state.store.sync_status(&registry.name).await?;
@@ -156,11 +165,13 @@ async fn render_page(state: &AppState, visitor: &Visitor, queued: Queued) -> Res
             format: out.format,
         });
     }
-    render(&RegistriesPage {
+    let page = RegistriesPage {
         assets: asset_urls(),
+        busy: registries.iter().any(|registry| matches!(registry.phase.as_str(), "queued" | "syncing")),
         registries,
         may_sync: visitor.may(state, Action::SyncNow),
         csrf: visitor.csrf(),
         queued: queued.queued.is_some().then_some(queued),
-    })
+    };
+    if list { render(&page.as_list()) } else { render(&page) }
 }

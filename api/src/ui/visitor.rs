@@ -103,35 +103,52 @@ impl Session {
     }
 }
 
-/// What the gate does on `/ui`: a valid session cookie admits the request as its principal (scopes checked
-/// as the API checks a token's); without one, a page that needs a signed-in user leads to sign-in, unless a
-/// bearer token is there for the API's check. `Ok(request)` goes on to that check.
+/// What the gate does on `/ui`: a valid session cookie of the configured sign-in admits the request as its
+/// principal, whose scopes allow the request as the API checks a token's; without one, a page that needs a
+/// signed-in user leads to sign-in, unless a bearer token is there for the API's check. `Ok(request)` goes on
+/// to that check.
 pub async fn admit(
     state: &AppState,
     mut request: Request,
     required: bool,
     write: bool,
 ) -> Result<Request, Response> {
-    let id = cookie(request.headers(), SESSION_COOKIE);
-    let stored = match id {
-        Some(id) => state.store.ui_session(&id).await.map_err(|error| {
-            super::failed(&crate::error::ApiError::from(error), request_id(request.headers()))
-        })?,
-        None => None,
+    let (Some(sign_in), Some(id)) = (state.sign_in.as_deref(), cookie(request.headers(), SESSION_COOKIE))
+    else {
+        return nobody(state, request, required);
     };
-    if let Some(session) = stored.as_ref().and_then(Session::of) {
-        let audit = AuditSlot::of(request.extensions());
-        audit.note(|facts| facts.principal(&session.principal));
-        if let Some(authenticator) = state.authenticator.as_deref()
-            && authenticator.scope_refusal(&session.principal, write).is_some()
-        {
-            let detail = "Your sign-in does not carry the scope this needs. Ask for it in ui.signIn.scopes.";
-            return Err(error_page(StatusCode::FORBIDDEN, "Not allowed", detail.to_owned(), None));
+    let stored = state.store.ui_session(&id).await.map_err(|error| {
+        super::failed(&crate::error::ApiError::from(error), request_id(request.headers()))
+    })?;
+    // A session begun through another provider (before the configuration changed) is nobody's.
+    let session = stored
+        .as_ref()
+        .and_then(Session::of)
+        .filter(|session| session.principal.provider == sign_in.config.provider);
+    let Some(session) = session else { return nobody(state, request, required) };
+    let audit = AuditSlot::of(request.extensions());
+    audit.note(|facts| facts.principal(&session.principal));
+    let scoped = state
+        .authenticator
+        .as_deref()
+        .is_none_or(|authenticator| authenticator.scope_refusal(&session.principal, write).is_none());
+    if !scoped {
+        if !required {
+            // The page is open to anyone: it is shown as to anyone.
+            return Ok(request);
         }
-        request.extensions_mut().insert(session.principal.clone());
-        request.extensions_mut().insert(session);
-        return Ok(request);
+        let detail = "Your sign-in does not carry the scope this needs. Sign out, and sign in again once the \
+                      catalogue asks for it (ui.signIn.scopes).";
+        let body = super::error_body("Not allowed", detail.to_owned(), request_id(request.headers()));
+        return Err(Visitor::signed_in(session).page(StatusCode::FORBIDDEN, body));
     }
+    request.extensions_mut().insert(session.principal.clone());
+    request.extensions_mut().insert(session);
+    Ok(request)
+}
+
+/// A request with no session: on to the API's check when it may go without one or carries a bearer token.
+fn nobody(state: &AppState, request: Request, required: bool) -> Result<Request, Response> {
     if !required || crate::auth::bearer_token(request.headers()).is_some() {
         return Ok(request);
     }
@@ -157,7 +174,7 @@ fn sign_in_first(state: &AppState, request: &Request) -> Response {
 /// The sign-in link that comes back to `here`.
 pub fn sign_in_link(here: &str) -> String {
     let back: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
-    format!("{}?return={back}", super::auth::SIGN_IN_PATH)
+    format!("{}?return={back}", super::SIGN_IN_PATH)
 }
 
 /// Whoever asks for a page, as the pages need them.
@@ -186,6 +203,19 @@ impl FromRequestParts<AppState> for Visitor {
             });
         let here = parts.uri.path_and_query().map_or(super::UI_PATH, |pq| pq.as_str()).to_owned();
         Ok(Self { session, bearer, sign_in: state.sign_in.is_some(), anonymous_csrf, here })
+    }
+}
+
+impl Visitor {
+    /// A signed-in visitor, for a page the gate answers itself.
+    fn signed_in(session: Session) -> Self {
+        Self {
+            session: Some(session),
+            bearer: None,
+            sign_in: true,
+            anonymous_csrf: None,
+            here: String::new(),
+        }
     }
 }
 
@@ -222,7 +252,9 @@ impl Visitor {
             Some(grant) => grant.grants(action),
             None => Grants::of(state.config.auth.authz.as_ref(), &principal.claims),
         };
-        grants.holds(action.role())
+        let scoped = (state.authenticator.as_deref())
+            .is_none_or(|authenticator| authenticator.scope_refusal(principal, true).is_none());
+        grants.holds(action.role()) && scoped
     }
 
     /// Whether a submitted form is this site's: it carries the session's token (or, in anonymous mode, the

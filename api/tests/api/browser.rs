@@ -127,6 +127,20 @@ async fn a_person_searches_opens_a_server_copies_a_snippet_filters_by_a_facet_an
         .unwrap();
     assert_eq!(path_of(driver).await, "/ui");
 
+    // As a search is typed, the results, their count and the address follow, without loading the page.
+    driver.execute("window.samePage = true;", Vec::new()).await.unwrap();
+    driver.find(By::Id("q")).await.unwrap().send_keys("tool-0").await.unwrap();
+    driver.query(By::XPath("//p[@id='count'][. = '10 servers on this page.']")).first().await.unwrap();
+    assert_eq!(path_of(driver).await, "/ui?q=tool-0");
+    let page = driver
+        .execute(
+            "return [window.samePage === true, document.getElementById('announce').textContent];",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.json(), &json!([true, "10 servers on this page."]), "no page load; the count is said");
+
     // Paging to the end: 27 servers, 20 then 7.
     driver.goto(format!("{}/ui", app.base)).await.unwrap();
     let mut seen = 0;
@@ -258,9 +272,9 @@ async fn every_page_passes_axe_at_wcag_21_aa_light_and_dark_and_is_photographed_
     test.cleanup().await;
 }
 
-/// The text of the element `css` selects once `wanted` shows in it, reloading the page until then (a
-/// worker's sync takes its time).
-async fn reload_until(driver: &WebDriver, css: &str, wanted: &str) -> String {
+/// The text of the element `css` selects once `wanted` shows in it, as the page's script shows it again (a
+/// worker's sync takes its time), without reloading the page.
+async fn shown_in_place(driver: &WebDriver, css: &str, wanted: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let text = driver.find(By::Css(css)).await.unwrap().text().await.unwrap();
@@ -269,7 +283,6 @@ async fn reload_until(driver: &WebDriver, css: &str, wanted: &str) -> String {
         }
         assert!(Instant::now() < deadline, "{wanted:?} never showed:\n{text}");
         tokio::time::sleep(Duration::from_millis(200)).await;
-        driver.refresh().await.unwrap();
     }
 }
 
@@ -333,8 +346,11 @@ async fn a_person_signs_in_syncs_a_registry_publishes_and_signs_out() {
     let worker = tokio::spawn(registry_worker::run_on(config, test.store.clone(), async move {
         stopped.await.ok();
     }));
-    let synced = reload_until(driver, FILES, "complete").await;
+    driver.execute("window.samePage = true;", Vec::new()).await.unwrap();
+    let synced = shown_in_place(driver, FILES, "complete").await;
     assert!(synced.contains("Servers\n1"), "{synced}");
+    let same = driver.execute("return window.samePage === true;", Vec::new()).await.unwrap();
+    assert_eq!(same.json(), &Value::Bool(true), "the page showed the sync go by without a reload");
 
     // Publish: a person with the right pastes a document, and lands on its page.
     driver.goto(format!("{}/ui/publish", app.base)).await.unwrap();

@@ -59,6 +59,8 @@ on_both_backends! {
         let csp = first.headers["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe"), "{csp}");
         assert_eq!(first.headers["x-content-type-options"], "nosniff");
+        assert_eq!(first.headers["cache-control"], "private, no-store", "a page may carry a visitor's name and token");
+        assert!(first.headers.get_all("vary").iter().any(|v| v == "Cookie"), "{:?}", first.headers);
         let page = html(&first);
         assert_eq!(listed(&page), 20, "{page}");
         assert!(page.contains("20 servers on this page."));
@@ -88,6 +90,16 @@ on_both_backends! {
         assert!(html(&unknown).contains("No status is called"), "{}", unknown.text);
         let none = html(&app.get("/ui?q=%3Cnothing%3E").await);
         assert!(none.contains("No server matches “&#60;nothing&#62;”.") || none.contains("No server matches “&lt;nothing&gt;”."), "{none}");
+
+        // What the script swaps in as a search is typed: the facets and results alone, from the same template.
+        let part = html(&app.get("/ui?q=forecast&type=pypi&fragment=listing").await);
+        assert!(part.starts_with("<div class=\"catalogue\" id=\"listing\">") && part.ends_with("</div>"), "{part}");
+        assert!(!part.contains("<html") && !part.contains("<form class=\"search\""), "{part}");
+        assert_eq!(listed(&part), 1);
+        assert!(part.contains("aria-current=\"true\" class=\"chosen\">pypi</a>"), "{part}");
+        assert!(html(&app.get("/ui?q=forecast&type=pypi").await).starts_with("<!doctype html>"), "the page is cached apart");
+        let registries = html(&app.get("/ui/registries?fragment=list").await);
+        assert!(registries.starts_with("<div id=\"registry-list\">") && registries.contains("id=\"registry-files\""), "{registries}");
     }
 
     async fn a_server_page_shows_its_settings_versions_and_a_snippet_per_client(test: &TestStore) {

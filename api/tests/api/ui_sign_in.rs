@@ -221,9 +221,29 @@ async fn forged_expired_and_misplaced_sessions_and_callbacks_sign_nobody_in() {
     let setup = setup(&test, true).await;
     let app = &setup.app;
     let registries = format!("{}/ui/registries", app.base);
+    let state_of = |reply: &Reply| -> String {
+        let to = location(reply, &app.base);
+        to.split("state=").nth(1).unwrap().split('&').next().unwrap().to_owned()
+    };
     let mut alice = Browser::new();
     sign_in(&mut alice, app, "/ui/registries", "alice").await;
+    let first = alice.cookies["registry_session"].clone();
+
+    // Signing in again ends the session before.
+    let mut at = format!("{}/ui/auth/sign-in?return=/ui/registries", app.base);
+    let mut reply = alice.get(&at).await;
+    while !at.starts_with(&format!("{}/ui/auth/callback", app.base)) {
+        if reply.text.contains("name=\"login\"") {
+            reply = alice.post(&at, &[("login", "alice")]).await;
+        }
+        assert_eq!(reply.status.as_u16() / 100, 3, "{at}: {}", reply.text);
+        at = location(&reply, &at);
+        reply = alice.get(&at).await;
+    }
+    assert_eq!(reply.headers["location"], "/ui/registries", "{}", reply.text);
     let id = alice.cookies["registry_session"].clone();
+    assert_ne!(id, first, "a new session");
+    assert_eq!(test.store.ui_session(&first).await.unwrap(), None, "signing in again ends the one before");
 
     // A made-up id, and the real one in the query string or another cookie's name, are nobody.
     let mut forger = Browser::new();
@@ -235,42 +255,67 @@ async fn forged_expired_and_misplaced_sessions_and_callbacks_sign_nobody_in() {
     assert_eq!(forger.get(&registries).await.status, 303);
     assert_eq!(alice.get(&registries).await.status, 200, "the real one still works");
 
-    // A callback that this browser did not begin, and one finished already.
+    // A callback that this browser did not begin; one from another issuer; a made-up code; a replay.
     let mut other = Browser::new();
-    let started = other.get(&format!("{}/ui/auth/sign-in?return=/ui", app.base)).await;
-    let state =
-        location(&started, &app.base).split("state=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+    let state = state_of(&other.get(&format!("{}/ui/auth/sign-in?return=/ui", app.base)).await);
+    let callback = format!("{}/ui/auth/callback?state={state}", app.base);
     let mut stranger = Browser::new();
-    let elsewhere = stranger.get(&format!("{}/ui/auth/callback?code=x&state={state}", app.base)).await;
+    let elsewhere = stranger.get(&format!("{callback}&code=x")).await;
     assert_eq!(elsewhere.status, 400);
     assert!(elsewhere.text.contains("not begun in this browser"), "{}", elsewhere.text);
-    let bad_code = other.get(&format!("{}/ui/auth/callback?code=x&state={state}", app.base)).await;
-    assert_eq!(bad_code.status, 403, "the provider refuses a made-up code: {}", bad_code.text);
-    let replay = other.get(&format!("{}/ui/auth/callback?code=x&state={state}", app.base)).await;
-    assert!(replay.text.contains("finished already"), "a state finishes once: {}", replay.text);
-    let wrong_issuer = other
-        .get(&format!("{}/ui/auth/callback?code=x&state={state}&iss=https%3A%2F%2Fevil.example", app.base))
-        .await;
+    let wrong_issuer = other.get(&format!("{callback}&code=x&iss=https%3A%2F%2Fevil.example")).await;
     assert!(wrong_issuer.text.contains("another identity provider"), "{}", wrong_issuer.text);
     assert!(!other.cookies.contains_key("registry_sign_in"), "a failed sign-in drops its cookie");
-    // Sign-in only comes back to this catalogue's own pages.
-    let away = other.get(&format!("{}/ui/auth/sign-in?return=https://evil.example/", app.base)).await;
-    let state =
-        location(&away, &app.base).split("state=").nth(1).unwrap().split('&').next().unwrap().to_owned();
-    let pending = test.store.take_sign_in(&state).await.unwrap().unwrap();
-    assert_eq!(pending.return_to, "/ui");
+    other.cookies.insert("registry_sign_in".into(), state.clone());
+    let bad_code = other.get(&format!("{callback}&code=x")).await;
+    assert_eq!(bad_code.status, 403, "the provider refuses a made-up code: {}", bad_code.text);
+    assert!(bad_code.text.contains("refused the sign-in"), "{}", bad_code.text);
+    let replay = other.get(&format!("{callback}&code=x")).await;
+    assert!(replay.text.contains("finished already"), "a state finishes once: {}", replay.text);
 
-    // An expired session is nobody's, and a sweep drops it.
-    let expired = registry_store::UiSession {
-        principal: json!({"provider": "local", "subject": "alice", "claims": {}, "display_name": "Alice"})
+    // The provider's error: its code is shown, its free text never, and only to the browser that began it.
+    other.cookies.insert("registry_sign_in".into(), state.clone());
+    let denied = format!("{callback}&error=access_denied&error_description=%3Cb%3EBuy+now%3C%2Fb%3E");
+    let planted = stranger.get(&denied).await;
+    assert!(planted.text.contains("not begun in this browser"), "{}", planted.text);
+    assert!(!planted.text.contains("access_denied") && !planted.text.contains("Buy now"));
+    let shown = other.get(&denied).await;
+    assert!(shown.text.contains("did not sign you in (access_denied)"), "{}", shown.text);
+    assert!(!shown.text.contains("Buy now"), "{}", shown.text);
+
+    // Sign-in only comes back to this catalogue's own pages.
+    let away =
+        ["https://evil.example/", "/ui/..//evil.example/", "/ui/%2e%2e//evil.example/", "//evil.example/ui"];
+    for away in away.into_iter().chain(["/ui/x\u{1}", "/ui\\evil", "/ui/auth/sign-in"]) {
+        let asked: String = url::form_urlencoded::byte_serialize(away.as_bytes()).collect();
+        let state = state_of(&other.get(&format!("{}/ui/auth/sign-in?return={asked}", app.base)).await);
+        assert_eq!(test.store.take_sign_in(&state).await.unwrap().unwrap().return_to, "/ui", "{away}");
+    }
+    let kept = "/ui/registries?queued=files";
+    let asked: String = url::form_urlencoded::byte_serialize(kept.as_bytes()).collect();
+    let state = state_of(&other.get(&format!("{}/ui/auth/sign-in?return={asked}", app.base)).await);
+    assert_eq!(test.store.take_sign_in(&state).await.unwrap().unwrap().return_to, kept);
+
+    // A session begun through a provider sign-in no longer uses, and an expired one, are nobody's.
+    let session = |provider: &str, expires_in: chrono::Duration| registry_store::UiSession {
+        principal: json!({"provider": provider, "subject": "alice", "claims": {}, "display_name": "Alice"})
             .to_string(),
         csrf_token: "t".into(),
-        expires_at: chrono::Utc::now() - chrono::Duration::seconds(1),
+        expires_at: chrono::Utc::now() + expires_in,
     };
-    test.store.create_ui_session("expired-id", &expired).await.unwrap();
-    let mut late = Browser::new();
-    late.cookies.insert("registry_session".into(), "expired-id".into());
-    assert_eq!(late.get(&registries).await.status, 303);
+    test.store
+        .create_ui_session("retired-id", &session("retired", chrono::Duration::hours(1)))
+        .await
+        .unwrap();
+    test.store
+        .create_ui_session("expired-id", &session("local", -chrono::Duration::seconds(1)))
+        .await
+        .unwrap();
+    for id in ["retired-id", "expired-id"] {
+        let mut late = Browser::new();
+        late.cookies.insert("registry_session".into(), id.into());
+        assert_eq!(late.get(&registries).await.status, 303, "{id}");
+    }
     assert!(test.store.sweep_ui_sessions().await.unwrap() >= 1);
     test.cleanup().await;
 }

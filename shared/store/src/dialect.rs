@@ -102,8 +102,6 @@ pub trait Dialect: Database + Sized {
     const PACKAGE_TYPE_LIST: &'static str;
     /// A condition true when the version has remotes.
     const HAS_REMOTE: &'static str;
-    /// A condition true when the version has a package of this type.
-    fn push_package_type(qb: &mut QueryBuilder<Self>, kind: &str);
     /// A condition true when the row's `remotes` include one with this `url`.
     fn push_remote_url(qb: &mut QueryBuilder<Self>, url: &str);
     /// A condition true when `column` is one of `values`.
@@ -119,6 +117,13 @@ pub trait Dialect: Database + Sized {
         qb: &'a mut QueryBuilder<Self>,
     ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'a;
     fn fetch_all<'a, R: Record>(
+        conn: &'a mut Self::Connection,
+        qb: &'a mut QueryBuilder<Self>,
+    ) -> impl Future<Output = Result<Vec<R>, sqlx::Error>> + Send + 'a;
+    /// As [`Dialect::fetch_all`], planned for the values bound, every time. A search's best plan depends on its
+    /// term: on PostgreSQL a prepared statement's generic plan, made for any term, scans the whole latest
+    /// index beside the trigram one, and costs a search twice what planning it afresh does.
+    fn fetch_all_planned_for_values<'a, R: Record>(
         conn: &'a mut Self::Connection,
         qb: &'a mut QueryBuilder<Self>,
     ) -> impl Future<Output = Result<Vec<R>, sqlx::Error>> + Send + 'a;

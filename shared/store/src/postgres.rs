@@ -88,10 +88,6 @@ impl Dialect for Postgres {
     const PACKAGE_TYPE_LIST: &'static str = "sv.package_types::text";
     const HAS_REMOTE: &'static str = "sv.has_remote";
 
-    fn push_package_type(qb: &mut QueryBuilder<Self>, kind: &str) {
-        qb.push("sv.package_types ? ").push_bind(kind.to_owned());
-    }
-
     /// Containment, so the GIN index on `(body::jsonb)->'remotes'` answers it.
     fn push_remote_url(qb: &mut QueryBuilder<Self>, url: &str) {
         qb.push("(body::jsonb)->'remotes' @> ").push_bind(Json(serde_json::json!([{ "url": url }])));
@@ -119,6 +115,14 @@ impl Dialect for Postgres {
         qb: &mut QueryBuilder<Self>,
     ) -> Result<Vec<R>, sqlx::Error> {
         qb.build_query_as().fetch_all(conn).await
+    }
+
+    /// An unnamed statement, which PostgreSQL plans with the values bound.
+    async fn fetch_all_planned_for_values<R: Record>(
+        conn: &mut Self::Connection,
+        qb: &mut QueryBuilder<Self>,
+    ) -> Result<Vec<R>, sqlx::Error> {
+        qb.build_query_as().persistent(false).fetch_all(conn).await
     }
 
     async fn begin_write(

@@ -68,11 +68,9 @@ pub struct ListQuery {
     /// Strictly after; includes deleted rows whatever `include_deleted` says.
     pub updated_since: Option<DateTime<Utc>>,
     pub include_deleted: bool,
-    /// The web catalogue's facets; none for the API's reads.
-    pub narrow: Narrow,
 }
 
-/// The web catalogue's facets, each narrowing a list when set.
+/// The web catalogue's facets, each narrowing its list when set ([`crate::Store::catalogue`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Narrow {
     pub status: Option<registry_core::model::Status>,
@@ -121,7 +119,6 @@ impl ListQuery {
             version: None,
             updated_since: None,
             include_deleted: false,
-            narrow: Narrow::default(),
         }
     }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::error::StoreError;
-use crate::query::{Cursor, ListQuery, Reachability, Scope};
+use crate::query::{Cursor, ListQuery, Narrow, Reachability, Scope};
 use registry_core::formats::Format;
 use registry_core::model::envelope::OFFICIAL_META;
 use registry_core::model::{OfficialMeta, RegistryName};
@@ -67,7 +67,7 @@ pub struct FacetCount {
     pub count: i64,
 }
 
-/// The web catalogue's facets with their counts (see `Store::facets`).
+/// The web catalogue's facets with their counts (see `Store::catalogue`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Facets {
     pub registries: Vec<FacetCount>,
@@ -84,8 +84,9 @@ pub struct Facets {
 /// What one version carries for the facets: what `sql::facet_rows` selects.
 #[derive(sqlx::FromRow)]
 pub(crate) struct FacetRow {
-    registry: String,
-    name: String,
+    pub registry: String,
+    pub name: String,
+    pub version: String,
     owner: bool,
     status: String,
     remote: bool,
@@ -122,31 +123,39 @@ impl FacetRow {
         types
     }
 
-    /// Whether the row passes `query`'s scope and narrowing, `skip` aside (the registry facet skips the
-    /// scope: every registry is counted).
-    fn passes(&self, query: &ListQuery, skip: Facet) -> bool {
-        let narrow = &query.narrow;
-        let scope = skip == Facet::Registry
+    /// Whether the page shows the row: it passes `query`'s scope and every facet chosen, and comes after the
+    /// page's cursor.
+    pub fn shown(&self, query: &ListQuery, narrow: &Narrow) -> bool {
+        let after = query.cursor.as_ref().is_none_or(|cursor| {
+            (self.name.as_str(), self.version.as_str()) > (cursor.name.as_str(), cursor.version.as_str())
+        });
+        after && self.passes(query, narrow, None)
+    }
+
+    /// Whether the row passes `query`'s scope and `narrow`, `skip` aside (the registry facet skips the scope:
+    /// every registry is counted).
+    fn passes(&self, query: &ListQuery, narrow: &Narrow, skip: Option<Facet>) -> bool {
+        let skip = |facet: Facet| skip == Some(facet);
+        let scope = skip(Facet::Registry)
             || match &query.scope {
                 Scope::Aggregated => self.owner,
                 Scope::Registry(name) => self.registry == name.as_str(),
             };
-        let status =
-            skip == Facet::Status || narrow.status.is_none_or(|status| self.status == status.as_str());
-        let kind = skip == Facet::PackageType
+        let status = skip(Facet::Status) || narrow.status.is_none_or(|status| self.status == status.as_str());
+        let kind = skip(Facet::PackageType)
             || narrow.package_type.as_ref().is_none_or(|kind| self.types().contains(kind));
-        let placement = skip == Facet::Placement || narrow.remote.is_none_or(|remote| self.remote == remote);
-        let reach = skip == Facet::Reachability
-            || narrow.reachability.is_none_or(|reach| self.reachability() == reach);
+        let placement = skip(Facet::Placement) || narrow.remote.is_none_or(|remote| self.remote == remote);
+        let reach =
+            skip(Facet::Reachability) || narrow.reachability.is_none_or(|reach| self.reachability() == reach);
         scope && status && kind && placement && reach
     }
 }
 
 impl Facets {
-    pub(crate) fn count(query: &ListQuery, rows: &[FacetRow]) -> Self {
+    pub(crate) fn count(query: &ListQuery, narrow: &Narrow, rows: &[FacetRow]) -> Self {
         let tally = |facet: Facet, values: &dyn Fn(&FacetRow) -> Vec<String>| -> Vec<FacetCount> {
             let mut counts: BTreeMap<String, i64> = BTreeMap::new();
-            for row in rows.iter().filter(|row| row.passes(query, facet)) {
+            for row in rows.iter().filter(|row| row.passes(query, narrow, Some(facet))) {
                 for value in values(row) {
                     *counts.entry(value).or_default() += 1;
                 }

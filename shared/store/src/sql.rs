@@ -3,7 +3,7 @@
 use sqlx::QueryBuilder;
 
 use crate::dialect::Dialect;
-use crate::query::{ListQuery, Narrow, Scope, VersionSelector};
+use crate::query::{ListQuery, Scope, VersionSelector};
 use crate::timestamp::Timestamp;
 
 /// The columns every record read selects.
@@ -71,7 +71,6 @@ pub(crate) fn list<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
         qb.push(" and ");
         DB::push_search(&mut qb, query);
     }
-    push_narrow(&mut qb, &query.narrow);
     if let Some(selector) = &query.version {
         push_version(&mut qb, selector);
     }
@@ -91,12 +90,12 @@ pub(crate) fn list<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
 }
 
 /// What each version a list of `query` could show carries for the facets (every registry's, shadowed ones
-/// marked, whatever the facets chosen; the search, the version selector and deletion apply): registry,
+/// marked, whatever the facets chosen; the search, the version selector and deletion apply): its key,
 /// ownership in the aggregated view, status, remote flag, package types (a JSON list) and what the prober
-/// found (3 ok, 2 requiresAuth, 1 unreachable, else not probed). One pass, counted by the caller.
+/// found (3 ok, 2 requiresAuth, 1 unreachable, else not probed). One pass, counted and paged by the caller.
 pub(crate) fn facet_rows<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
     let mut qb = QueryBuilder::new(format!(
-        "select sv.registry, sv.name, not sv.shadowed as owner, sv.status, {} as remote, {} as types, \
+        "select sv.registry, sv.name, sv.version, not sv.shadowed as owner, sv.status, {} as remote, {} as types, \
          cast(coalesce(p.reach, 0) as bigint) as reach from server_version sv left join (select registry, name, version, \
          max(case when outcome = 'ok' then 3 when outcome = 'requiresAuth' then 2 \
          when outcome not in ('notProbed', 'needsConfiguration', 'unsupportedTransport') then 1 else 0 end) as reach \
@@ -118,40 +117,19 @@ pub(crate) fn facet_rows<DB: Dialect>(query: &ListQuery) -> QueryBuilder<DB> {
     qb
 }
 
-/// What the prober last found at a version's remotes, as [`crate::Reachability`] names it.
-pub(crate) const REACHABILITY: &str = "(case \
-     when exists (select 1 from probe_result p where p.latest and p.registry = sv.registry and p.name = sv.name \
-       and p.version = sv.version and p.outcome = 'ok') then 'ok' \
-     when exists (select 1 from probe_result p where p.latest and p.registry = sv.registry and p.name = sv.name \
-       and p.version = sv.version and p.outcome = 'requiresAuth') then 'requiresAuth' \
-     when exists (select 1 from probe_result p where p.latest and p.registry = sv.registry and p.name = sv.name \
-       and p.version = sv.version and p.outcome not in ('notProbed', 'needsConfiguration', 'unsupportedTransport')) \
-       then 'unreachable' \
-     else 'notProbed' end)";
-
-/// The web catalogue's facets as conditions.
-pub(crate) fn push_narrow<DB: Dialect>(qb: &mut QueryBuilder<DB>, narrow: &Narrow) {
-    if let Some(status) = narrow.status {
-        qb.push(" and sv.status = ");
-        DB::bind(qb, status.as_str());
+/// The versions at `keys` (registry, name, version), in no order.
+pub(crate) fn versions_at<DB: Dialect>(keys: &[(String, String, String)]) -> QueryBuilder<DB> {
+    let mut qb = QueryBuilder::new(RECORD_COLUMNS);
+    for (i, (registry, name, version)) in keys.iter().enumerate() {
+        qb.push(if i == 0 { "(sv.registry = " } else { " or (sv.registry = " });
+        DB::bind(&mut qb, registry.as_str());
+        qb.push(" and sv.name = ");
+        DB::bind(&mut qb, name.as_str());
+        qb.push(" and sv.version = ");
+        DB::bind(&mut qb, version.as_str());
+        qb.push(")");
     }
-    if let Some(kind) = &narrow.package_type {
-        qb.push(" and ");
-        DB::push_package_type(qb, kind);
-    }
-    match narrow.remote {
-        Some(true) => {
-            qb.push(" and ").push(DB::HAS_REMOTE);
-        }
-        Some(false) => {
-            qb.push(" and not (").push(DB::HAS_REMOTE).push(")");
-        }
-        None => {}
-    }
-    if let Some(reach) = narrow.reachability {
-        qb.push(" and ").push(REACHABILITY).push(" = ");
-        DB::bind(qb, reach.as_str());
-    }
+    qb
 }
 
 /// Every version of one server, newest publish first.

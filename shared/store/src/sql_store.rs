@@ -25,11 +25,25 @@ impl<DB: Dialect> Clone for SqlStore<DB> {
 }
 
 impl<DB: Dialect> SqlStore<DB> {
-    pub(crate) async fn fetch_all<R: Record>(&self, mut qb: QueryBuilder<DB>) -> Result<Vec<R>, StoreError> {
+    pub(crate) async fn fetch_all<R: Record>(&self, qb: QueryBuilder<DB>) -> Result<Vec<R>, StoreError> {
+        self.read_rows(qb, false).await
+    }
+
+    /// A read whose plan depends on what is bound, such as a search's term (see
+    /// [`Dialect::fetch_all_planned_for_values`]), when `planned_for_values`.
+    pub(crate) async fn read_rows<R: Record>(
+        &self,
+        mut qb: QueryBuilder<DB>,
+        planned_for_values: bool,
+    ) -> Result<Vec<R>, StoreError> {
         let started = std::time::Instant::now();
         let mut conn = self.read.acquire().await?;
         metrics::histogram!(crate::metrics::DB_POOL_ACQUIRE, "pool" => "read")
             .record(started.elapsed().as_secs_f64());
-        Ok(DB::fetch_all(&mut conn, &mut qb).await?)
+        if planned_for_values {
+            Ok(DB::fetch_all_planned_for_values(&mut conn, &mut qb).await?)
+        } else {
+            Ok(DB::fetch_all(&mut conn, &mut qb).await?)
+        }
     }
 }

@@ -64,12 +64,6 @@ impl Dialect for Sqlite {
     const PACKAGE_TYPE_LIST: &'static str = "(select json_group_array(json_extract(value, '$.registryType')) from json_each(sv.body, '$.packages'))";
     const HAS_REMOTE: &'static str = "coalesce(json_array_length(sv.body, '$.remotes'), 0) > 0";
 
-    fn push_package_type(qb: &mut QueryBuilder<Self>, kind: &str) {
-        qb.push("exists (select 1 from json_each(sv.body, '$.packages') as p where json_extract(p.value, '$.registryType') = ")
-            .push_bind(kind.to_owned())
-            .push(")");
-    }
-
     fn push_remote_url(qb: &mut QueryBuilder<Self>, url: &str) {
         qb.push("exists (select 1 from json_each(body, '$.remotes') as remote where json_extract(remote.value, '$.url') = ")
             .push_bind(url.to_owned())
@@ -102,6 +96,14 @@ impl Dialect for Sqlite {
         qb: &mut QueryBuilder<Self>,
     ) -> Result<Vec<R>, sqlx::Error> {
         qb.build_query_as().fetch_all(conn).await
+    }
+
+    /// SQLite plans a statement as it runs it, with the values bound: a kept statement does as well.
+    async fn fetch_all_planned_for_values<R: Record>(
+        conn: &mut Self::Connection,
+        qb: &mut QueryBuilder<Self>,
+    ) -> Result<Vec<R>, sqlx::Error> {
+        Self::fetch_all(conn, qb).await
     }
 
     /// The single writer connection serialises writes in this process; `begin immediate` takes the

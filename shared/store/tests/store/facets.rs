@@ -43,12 +43,12 @@ fn counted(facet: &[registry_store::FacetCount]) -> Vec<(&str, i64)> {
     facet.iter().map(|f| (f.value.as_str(), f.count)).collect()
 }
 
-fn latest_of(scope: Scope, narrow: Narrow) -> ListQuery {
-    ListQuery { version: Some(VersionSelector::Latest), narrow, ..ListQuery::new(scope) }
+fn latest_of(scope: Scope) -> ListQuery {
+    ListQuery { version: Some(VersionSelector::Latest), ..ListQuery::new(scope) }
 }
 
 on_both_backends! {
-    async fn facets_count_each_value_with_the_other_facets_applied(test: &TestStore) {
+    async fn facets_count_each_value_with_the_other_facets_applied_and_narrow_the_page(test: &TestStore) {
         let store = &test.store;
         store.apply_registries(&[file_registry("alpha"), file_registry("beta")]).await.unwrap();
         let (b_url, c_url) = ("https://b.example.com/mcp", "https://c.example.com/mcp");
@@ -61,8 +61,10 @@ on_both_backends! {
         store.write_snapshot(&name("beta"), vec![with("io.example/aaa", json!({}), Status::Active)]).await.unwrap();
         store.record_probe(&name("alpha"), "io.example/bbb", "1.0.0", &probe(b_url, Outcome::Ok)).await.unwrap();
         store.record_probe(&name("alpha"), "io.example/ccc", "1.0.0", &probe(c_url, Outcome::Timeout)).await.unwrap();
+        let catalogue = |scope: Scope, narrow: Narrow| async move { store.catalogue(&latest_of(scope), &narrow).await.unwrap() };
 
-        let all = store.facets(&latest_of(Scope::Aggregated, Narrow::default())).await.unwrap();
+        let (page, all) = catalogue(Scope::Aggregated, Narrow::default()).await;
+        assert_eq!(versions_of(&page.items).len(), 4);
         assert_eq!(counted(&all.registries), [("alpha", 4), ("beta", 1)], "shadowed names count in their registry");
         assert_eq!(counted(&all.statuses), [("active", 3), ("deprecated", 1)]);
         assert_eq!(counted(&all.package_types), [("npm", 2), ("pypi", 2)], "a server counts once per type");
@@ -71,21 +73,38 @@ on_both_backends! {
         assert_eq!(all.probed_ok.iter().collect::<Vec<_>>(), [&("alpha".to_owned(), "io.example/bbb".to_owned())]);
 
         let npm = Narrow { package_type: Some("npm".into()), ..Narrow::default() };
-        let narrowed = store.facets(&latest_of(Scope::Aggregated, npm.clone())).await.unwrap();
+        let (listed, narrowed) = catalogue(Scope::Aggregated, npm).await;
         assert_eq!(counted(&narrowed.package_types), [("npm", 2), ("pypi", 2)], "not narrowed by itself");
         assert_eq!(counted(&narrowed.placement), [("local", 2)], "narrowed by the others");
-        let listed = store.list_servers(&latest_of(Scope::Aggregated, npm)).await.unwrap();
         assert_eq!(versions_of(&listed.items), [pair("io.example/aaa", "1.0.0"), pair("io.example/ddd", "1.0.0")]);
+        assert_eq!(listed.items[0].registry.as_str(), "alpha", "the owner's version");
 
         let remote_ok = Narrow { remote: Some(true), reachability: Some(Reachability::Ok), ..Narrow::default() };
-        let listed = store.list_servers(&latest_of(Scope::Registry(name("alpha")), remote_ok)).await.unwrap();
+        let (listed, _) = catalogue(Scope::Registry(name("alpha")), remote_ok).await;
         assert_eq!(versions_of(&listed.items), [pair("io.example/bbb", "1.0.0")]);
+        let (listed, _) = catalogue(Scope::Registry(name("beta")), Narrow::default()).await;
+        assert_eq!(versions_of(&listed.items), [pair("io.example/aaa", "1.0.0")]);
+        assert_eq!(listed.items[0].registry.as_str(), "beta", "a shadowed name, in its own registry");
         let deprecated = Narrow { status: Some(Status::Deprecated), remote: Some(false), ..Narrow::default() };
-        assert!(store.list_servers(&latest_of(Scope::Aggregated, deprecated)).await.unwrap().items.is_empty());
+        assert!(catalogue(Scope::Aggregated, deprecated).await.0.items.is_empty());
         let unreachable = Narrow { reachability: Some(Reachability::Unreachable), ..Narrow::default() };
-        let listed = store.list_servers(&latest_of(Scope::Aggregated, unreachable)).await.unwrap();
+        let (listed, _) = catalogue(Scope::Aggregated, unreachable).await;
         assert_eq!(versions_of(&listed.items), [pair("io.example/ccc", "1.0.0")]);
-        let searched = ListQuery { search: Some("DDD".into()), ..latest_of(Scope::Aggregated, Narrow::default()) };
-        assert_eq!(counted(&store.facets(&searched).await.unwrap().package_types), [("npm", 1), ("pypi", 1)]);
+        let searched = ListQuery { search: Some("DDD".into()), ..latest_of(Scope::Aggregated) };
+        let (listed, facets) = store.catalogue(&searched, &Narrow::default()).await.unwrap();
+        assert_eq!(counted(&facets.package_types), [("npm", 1), ("pypi", 1)]);
+        assert_eq!(versions_of(&listed.items), [pair("io.example/ddd", "1.0.0")]);
+
+        // Paging: two at a time, the cursor after the last of each page.
+        let mut query = ListQuery { limit: 2, ..latest_of(Scope::Aggregated) };
+        let mut seen = Vec::new();
+        loop {
+            let (page, _) = store.catalogue(&query, &Narrow::default()).await.unwrap();
+            seen.extend(versions_of(&page.items));
+            let Some(next) = page.next_cursor else { break };
+            query.cursor = Some(next);
+        }
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert!(seen.windows(2).all(|pair| pair[0] < pair[1]), "in name order, none twice: {seen:?}");
     }
 }
