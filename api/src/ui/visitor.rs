@@ -115,7 +115,7 @@ pub async fn admit(
 ) -> Result<Request, Response> {
     let (Some(sign_in), Some(id)) = (state.sign_in.as_deref(), cookie(request.headers(), SESSION_COOKIE))
     else {
-        return nobody(state, request, required);
+        return sign_in_needed(state, &request, required).map_or(Ok(request), Err);
     };
     let stored = state.store.ui_session(&id).await.map_err(|error| {
         super::failed(&crate::error::ApiError::from(error), request_id(request.headers()))
@@ -125,7 +125,9 @@ pub async fn admit(
         .as_ref()
         .and_then(Session::of)
         .filter(|session| session.principal.provider == sign_in.config.provider);
-    let Some(session) = session else { return nobody(state, request, required) };
+    let Some(session) = session else {
+        return sign_in_needed(state, &request, required).map_or(Ok(request), Err);
+    };
     let audit = AuditSlot::of(request.extensions());
     audit.note(|facts| facts.principal(&session.principal));
     let scoped = state
@@ -147,12 +149,11 @@ pub async fn admit(
     Ok(request)
 }
 
-/// A request with no session: on to the API's check when it may go without one or carries a bearer token.
-fn nobody(state: &AppState, request: Request, required: bool) -> Result<Request, Response> {
-    if !required || crate::auth::bearer_token(request.headers()).is_some() {
-        return Ok(request);
-    }
-    Err(sign_in_first(state, &request))
+/// Where a request with no session goes instead of on to the API's check: to sign-in, when it needs a token
+/// and carries none.
+fn sign_in_needed(state: &AppState, request: &Request, required: bool) -> Option<Response> {
+    (required && crate::auth::bearer_token(request.headers()).is_none())
+        .then(|| sign_in_first(state, request))
 }
 
 /// A page that needs a signed-in user, asked for by nobody: a page leads to sign-in and back; a form, or a
