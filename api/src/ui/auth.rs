@@ -285,11 +285,11 @@ pub async fn sign_out(
     response
 }
 
-/// The page after sign-out.
-pub async fn signed_out(headers: HeaderMap) -> Response {
+/// The page after sign-out (a notice, not an error: no request id).
+pub async fn signed_out() -> Response {
     let detail =
         "You are signed out of this catalogue. Your identity provider may still remember you: on a shared \
                   computer, sign out there too."
             .to_owned();
-    error_page(StatusCode::OK, "Signed out", detail, request_id(&headers))
+    error_page(StatusCode::OK, "Signed out", detail, None)
 }
