@@ -288,7 +288,7 @@ async fn shown_in_place(driver: &WebDriver, css: &str, wanted: &str) -> String {
 
 #[tokio::test]
 async fn a_person_signs_in_syncs_a_registry_publishes_and_signs_out() {
-    use registry_core::registry::{FileSource, RegistryConfig, Source};
+    use registry_store::SyncPhase;
 
     let test = TestStore::postgres().await;
     let dir = tempfile::tempdir().unwrap();
@@ -296,15 +296,7 @@ async fn a_person_signs_in_syncs_a_registry_publishes_and_signs_out() {
     let mut config = provider.example_config();
     config.database = test.config.clone();
     config.audit.file = Some(dir.path().join("audit.jsonl"));
-    let file = dir.path().join("servers.json");
-    let listed = json!({"version": "1.0.0", "meta": {}, "data": {"servers": [{"name": "io.example.files/one", "description": "From a file", "version": "1.0.0"}]}});
-    std::fs::write(&file, listed.to_string()).unwrap();
-    let files = RegistryConfig {
-        source: Source::File(FileSource::Path(file)),
-        sync_interval: Some(Duration::from_secs(3600)),
-        ..file_registry("files")
-    };
-    config.registries.push(files);
+    config.registries.push(file_registry("files"));
     let port = free_port();
     let sign_in = config.ui.sign_in.as_mut().unwrap();
     sign_in.redirect_urls = vec![format!("http://127.0.0.1:{port}/ui/auth/callback").parse().unwrap()];
@@ -331,7 +323,8 @@ async fn a_person_signs_in_syncs_a_registry_publishes_and_signs_out() {
     let found = violations(driver).await;
     assert!(found.is_empty(), "axe on the signed-in registries page: {found:?}");
 
-    // Sync now: queued at once, then a worker takes it and the page shows it done.
+    // Sync now: queued at once; then, as a worker reports the sync's phases (the worker's own tests run the
+    // sync itself), the page shows each in place, without a reload.
     driver
         .find(By::Css("form[action='/ui/registries/files/sync'] button"))
         .await
@@ -342,11 +335,15 @@ async fn a_person_signs_in_syncs_a_registry_publishes_and_signs_out() {
     let notice = driver.query(By::Css("p.notice")).first().await.unwrap();
     assert!(notice.text().await.unwrap().contains("A sync of files is queued"));
     assert!(driver.find(By::Css(FILES)).await.unwrap().text().await.unwrap().contains("queued"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(registry_worker::run_on(config, test.store.clone(), async move {
-        stopped.await.ok();
-    }));
     driver.execute("window.samePage = true;", Vec::new()).await.unwrap();
+    let mut status = test.store.sync_status(&name("files")).await.unwrap().unwrap();
+    status.phase = SyncPhase::Syncing;
+    test.store.put_sync_status(&status).await.unwrap();
+    shown_in_place(driver, FILES, "syncing").await;
+    test.store.write_snapshot(&name("files"), vec![entry("io.example.files/one", "1.0.0")]).await.unwrap();
+    (status.phase, status.server_count, status.job_id) = (SyncPhase::Complete, 1, None);
+    status.last_success_at = Some(chrono::Utc::now());
+    test.store.put_sync_status(&status).await.unwrap();
     let synced = shown_in_place(driver, FILES, "complete").await;
     assert!(synced.contains("Servers\n1"), "{synced}");
     let same = driver.execute("return window.samePage === true;", Vec::new()).await.unwrap();
@@ -378,8 +375,6 @@ async fn a_person_signs_in_syncs_a_registry_publishes_and_signs_out() {
     assert_eq!(driver.find(By::Tag("h1")).await.unwrap().text().await.unwrap(), "Validate a server.json");
     assert!(driver.find_all(By::Css("button[formaction='/ui/publish']")).await.unwrap().is_empty());
 
-    stop.send(()).unwrap();
-    worker.await.unwrap().unwrap();
     browser.quit().await;
     test.cleanup().await;
 }
