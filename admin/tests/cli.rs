@@ -217,7 +217,9 @@ async fn migrate_builds_the_postgres_schema_once() {
             "registry_schema_migration",
             "server_version",
             "sync_staging",
-            "sync_status"
+            "sync_status",
+            "ui_session",
+            "ui_sign_in"
         ]
     );
     db.close().await.unwrap();
