@@ -32,6 +32,7 @@ use crate::http_cache::{read_headers, reread_after_writes};
 use crate::middleware::{RequestSpan, ResponseLog, limit_duration, normalize_url, track_requests};
 use crate::names::{MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, REQUEST_ID};
 use crate::page_cache::PageCache;
+use crate::redis_link::RedisLink;
 use crate::registry_set;
 use crate::routes;
 use crate::server::{self, Limits, default_max_connections};
@@ -149,6 +150,8 @@ impl Application {
         let config = Arc::new(config);
         let draining = Arc::new(AtomicBool::new(false));
         let protected_reads = authenticator.is_some() && !config.auth.public_reads;
+        let redis =
+            config.redis.as_ref().map(RedisLink::new).transpose().map_err(anyhow::Error::msg)?.map(Arc::new);
         let state = AppState::new(AppContext {
             store,
             config: config.clone(),
@@ -160,7 +163,8 @@ impl Application {
             registry_tokens,
             proofs: Arc::new(proofs),
             audit: audit.clone(),
-            pages: PageCache::new(&config.cache, config.redis.as_ref()).map_err(anyhow::Error::msg)?,
+            pages: PageCache::new(&config.cache, redis.clone().zip(config.redis.as_ref().map(|r| r.ttl))),
+            redis,
             read_headers: read_headers(&config.cache, protected_reads),
         });
         let store = state.store.clone();

@@ -14,6 +14,7 @@ use crate::auth::proofs::Proofs;
 use crate::auth::sign_in::SignIn;
 use crate::auth::{Authenticator, RegistryTokens};
 use crate::page_cache::PageCache;
+use crate::redis_link::RedisLink;
 use crate::registry_set::RegistrySet;
 
 /// Cloned by every extractor and middleware that takes `State`: one reference count to bump, not one per
@@ -57,6 +58,8 @@ pub struct AppContext {
     pub audit: Arc<AuditLog>,
     /// The rendered reads kept; `None` when `cache.enabled` is false.
     pub pages: Option<PageCache>,
+    /// The one Redis connection (`redis.url`), with its timeout and breaker; `None` without Redis.
+    pub redis: Option<Arc<RedisLink>>,
     /// The caching headers of every read (made by `http_cache::read_headers`).
     pub read_headers: HeaderMap,
 }

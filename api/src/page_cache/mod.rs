@@ -20,12 +20,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use bytes::Bytes;
-use registry_runtime::config::{CacheConfig, RedisConfig};
+use std::time::Duration;
+
+use registry_runtime::config::CacheConfig;
 use tokio::sync::OnceCell;
 
 pub use self::key::{Key, count_lookup};
 use self::shared::SharedTier;
 use crate::error::ApiError;
+use crate::redis_link::RedisLink;
 
 /// A content encoding the cache keeps bodies in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -144,9 +147,10 @@ pub struct PageCache {
 }
 
 impl PageCache {
-    pub fn new(cache: &CacheConfig, redis: Option<&RedisConfig>) -> Result<Option<Self>, String> {
+    /// The cache `cache` configures, its second tier on `redis` with `ttl`.
+    pub fn new(cache: &CacheConfig, redis: Option<(Arc<RedisLink>, Duration)>) -> Option<Self> {
         if !cache.enabled {
-            return Ok(None);
+            return None;
         }
         let memory = (cache.memory_bytes > 0).then(|| {
             moka::future::Cache::builder()
@@ -160,8 +164,8 @@ impl PageCache {
                 })
                 .build()
         });
-        let shared = redis.map(SharedTier::new).transpose()?.map(Arc::new);
-        Ok(Some(Self { memory, shared, flights: Flights::default() }))
+        let shared = redis.map(|(link, ttl)| Arc::new(SharedTier::new(link, ttl)));
+        Some(Self { memory, shared, flights: Flights::default() })
     }
 
     /// The body of the read `key` in `encoding`: from memory, else from Redis, else rendered by `render`

@@ -19,6 +19,7 @@ mod probes;
 mod publish;
 mod publisher;
 mod publisher_proofs;
+mod rate_limits;
 mod reference;
 mod registries;
 mod servers;

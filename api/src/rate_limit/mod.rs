@@ -1,0 +1,200 @@
+//! Rate limits: a GCRA budget per client and route class, kept in Redis so that every API replica spends one
+//! budget (one script call per decision, on Redis's clock), and decided on this replica alone while Redis is
+//! away (the shared Redis link's breaker is open, or a call failed): then each replica allows the whole rate
+//! itself. Redis never fails a request, nor slows one past `redis.timeout`.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+use registry_core::digest::text_hash;
+
+use crate::redis_link::RedisLink;
+
+/// A class's budget: `per_minute` requests a minute, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Policy {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl Policy {
+    /// The time one request's share takes to come back (whole milliseconds: the configuration sees to it).
+    pub fn interval(self) -> Duration {
+        Duration::from_millis(60_000 / u64::from(self.per_minute.max(1)))
+    }
+}
+
+/// What the limiter decided for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// Requests still allowed at once after this one.
+    pub remaining: u64,
+    /// When refused, how long until the next request is allowed.
+    pub retry_after: Duration,
+    /// How long until the budget gains one more request.
+    pub next_unit: Duration,
+}
+
+/// Where a decision was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// In Redis, for every replica at once.
+    Redis,
+    /// On this replica alone.
+    Local,
+}
+
+type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+
+/// How often the local limiters drop the clients they no longer remember anything about.
+const PRUNE_EVERY: Duration = Duration::from_secs(30);
+
+pub struct Limiter {
+    link: Option<Arc<RedisLink>>,
+    script: redis::Script,
+    /// One keyed limiter per class and policy (overrides give a class more than one policy).
+    local: Mutex<HashMap<(String, Policy), Arc<Keyed>>>,
+    pruned: Mutex<Instant>,
+    /// Whether the last decision went to Redis, to log the changes of backend once each.
+    on_redis: AtomicBool,
+}
+
+impl Limiter {
+    /// Decides in Redis through `link` when there is one, else (and while it is away) on this replica.
+    pub fn new(link: Option<Arc<RedisLink>>) -> Self {
+        let on_redis = link.is_some();
+        Self {
+            link,
+            script: redis::Script::new(include_str!("gcra.lua")),
+            local: Mutex::new(HashMap::new()),
+            pruned: Mutex::new(Instant::now()),
+            on_redis: AtomicBool::new(on_redis),
+        }
+    }
+
+    /// Spends one request of `client`'s budget in `class` under `policy`.
+    pub async fn check(&self, class: &str, client: &str, policy: Policy) -> (Decision, Backend) {
+        let key = text_hash(client)[..32].to_owned();
+        if let Some(decision) = self.in_redis(class, &key, policy).await {
+            self.now_on(Backend::Redis);
+            return (decision, Backend::Redis);
+        }
+        self.now_on(Backend::Local);
+        (self.locally(class, key, policy), Backend::Local)
+    }
+
+    async fn in_redis(&self, class: &str, key: &str, policy: Policy) -> Option<Decision> {
+        let link = self.link.as_ref()?;
+        let bucket = format!("{}rl:{class}:{key}", link.prefix);
+        let interval = u64::try_from(policy.interval().as_millis()).unwrap_or(u64::MAX);
+        let mut invocation = self.script.key(bucket);
+        invocation.arg(interval).arg(policy.burst).arg(1);
+        let answer: Vec<i64> =
+            link.call(|mut connection| async move { invocation.invoke_async(&mut connection).await }).await?;
+        let [allowed, remaining, retry_after, next_unit] = answer.as_slice() else { return None };
+        let millis = |value: i64| Duration::from_millis(u64::try_from(value).unwrap_or(0));
+        Some(Decision {
+            allowed: *allowed == 1,
+            remaining: u64::try_from(*remaining).unwrap_or(0),
+            retry_after: millis(*retry_after),
+            next_unit: millis(*next_unit),
+        })
+    }
+
+    fn locally(&self, class: &str, key: String, policy: Policy) -> Decision {
+        let limiter = {
+            let mut local = self.local.lock().unwrap_or_else(PoisonError::into_inner);
+            local
+                .entry((class.to_owned(), policy))
+                .or_insert_with(|| {
+                    let burst = NonZeroU32::new(policy.burst).unwrap_or(NonZeroU32::MIN);
+                    let quota = Quota::with_period(policy.interval()).map(|quota| quota.allow_burst(burst));
+                    // A zero interval cannot be configured; one request a minute stands in if it ever were.
+                    let quota = quota.unwrap_or_else(|| Quota::per_minute(burst));
+                    Arc::new(RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>())
+                })
+                .clone()
+        };
+        self.prune_now_and_then();
+        match limiter.check_key(&key) {
+            Ok(state) => Decision {
+                allowed: true,
+                remaining: u64::from(state.remaining_burst_capacity()),
+                retry_after: Duration::ZERO,
+                next_unit: policy.interval(),
+            },
+            Err(refused) => {
+                let wait = refused.wait_time_from(limiter.clock().now());
+                Decision { allowed: false, remaining: 0, retry_after: wait, next_unit: wait }
+            }
+        }
+    }
+
+    /// Drops, every [`PRUNE_EVERY`], the clients whose budget is full again: so a scan from a million
+    /// addresses keeps only those seen within a window.
+    fn prune_now_and_then(&self) {
+        let mut pruned = self.pruned.lock().unwrap_or_else(PoisonError::into_inner);
+        if pruned.elapsed() < PRUNE_EVERY {
+            return;
+        }
+        *pruned = Instant::now();
+        let limiters: Vec<Arc<Keyed>> =
+            self.local.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect();
+        for limiter in limiters {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+
+    /// The clients this replica remembers, in all classes.
+    pub fn local_clients(&self) -> usize {
+        self.local.lock().unwrap_or_else(PoisonError::into_inner).values().map(|limiter| limiter.len()).sum()
+    }
+
+    fn now_on(&self, backend: Backend) {
+        let redis = backend == Backend::Redis;
+        if self.link.is_none() || self.on_redis.swap(redis, Ordering::Relaxed) == redis {
+            return;
+        }
+        if redis {
+            tracing::info!("the rate limits are counted in Redis again, one budget for every replica");
+        } else {
+            tracing::warn!(
+                "Redis is away: each replica counts the rate limits on its own until it answers again (so N \
+                 replicas allow up to N times each budget)"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_local_limiter_allows_the_burst_then_one_request_per_interval() {
+        let limiter = Limiter::new(None);
+        let policy = Policy { per_minute: 60, burst: 3 };
+        let decisions: Vec<Decision> =
+            (0..4).map(|_| limiter.locally("reads", "client".into(), policy)).collect();
+        let remaining: Vec<u64> = decisions.iter().map(|d| d.remaining).collect();
+        assert_eq!(remaining, [2, 1, 0, 0]);
+        assert!(decisions[..3].iter().all(|d| d.allowed));
+        let refused = decisions[3];
+        assert!(!refused.allowed);
+        assert!(
+            refused.retry_after > Duration::from_millis(900) && refused.retry_after <= Duration::from_secs(1)
+        );
+        assert!(limiter.locally("reads", "another".into(), policy).allowed, "another client's budget");
+        assert!(limiter.locally("writes", "client".into(), policy).allowed, "another class's budget");
+        assert_eq!(limiter.local_clients(), 3);
+    }
+}
