@@ -88,7 +88,7 @@ impl Limiter {
             return (decision, Backend::Redis);
         }
         self.now_on(Backend::Local);
-        (self.locally(class, key, policy), Backend::Local)
+        (self.locally(class, &key, policy), Backend::Local)
     }
 
     async fn in_redis(&self, class: &str, key: &str, policy: Policy) -> Option<Decision> {
@@ -109,7 +109,7 @@ impl Limiter {
         })
     }
 
-    fn locally(&self, class: &str, key: String, policy: Policy) -> Decision {
+    fn locally(&self, class: &str, key: &str, policy: Policy) -> Decision {
         let limiter = {
             let mut local = self.local.lock().unwrap_or_else(PoisonError::into_inner);
             local
@@ -124,7 +124,7 @@ impl Limiter {
                 .clone()
         };
         self.prune_now_and_then();
-        match limiter.check_key(&key) {
+        match limiter.check_key(&key.to_owned()) {
             Ok(state) => Decision {
                 allowed: true,
                 remaining: u64::from(state.remaining_burst_capacity()),
@@ -183,8 +183,7 @@ mod tests {
     fn the_local_limiter_allows_the_burst_then_one_request_per_interval() {
         let limiter = Limiter::new(None);
         let policy = Policy { per_minute: 60, burst: 3 };
-        let decisions: Vec<Decision> =
-            (0..4).map(|_| limiter.locally("reads", "client".into(), policy)).collect();
+        let decisions: Vec<Decision> = (0..4).map(|_| limiter.locally("reads", "client", policy)).collect();
         let remaining: Vec<u64> = decisions.iter().map(|d| d.remaining).collect();
         assert_eq!(remaining, [2, 1, 0, 0]);
         assert!(decisions[..3].iter().all(|d| d.allowed));
@@ -193,8 +192,8 @@ mod tests {
         assert!(
             refused.retry_after > Duration::from_millis(900) && refused.retry_after <= Duration::from_secs(1)
         );
-        assert!(limiter.locally("reads", "another".into(), policy).allowed, "another client's budget");
-        assert!(limiter.locally("writes", "client".into(), policy).allowed, "another class's budget");
+        assert!(limiter.locally("reads", "another", policy).allowed, "another client's budget");
+        assert!(limiter.locally("writes", "client", policy).allowed, "another class's budget");
         assert_eq!(limiter.local_clients(), 3);
     }
 }
