@@ -18,6 +18,9 @@ registries:
     managed: {}
 auth:
   mode: anonymous
+# wrk sends from one address: the benchmarks measure with the rate limits off.
+rateLimits:
+  enabled: false
 database:
   url: $url
   maxOpenConns: 16

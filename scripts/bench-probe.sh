@@ -37,6 +37,8 @@ registries:
     probe: {enabled: true, allowPrivateIP: true, perHostConcurrency: $1}
 auth:
   mode: anonymous
+rateLimits:
+  enabled: false
 database:
   url: $url
   maxOpenConns: 16

@@ -118,6 +118,8 @@ one_size() {
   cat >"$work/upstream.yaml" <<YAML
 registries: [{name: catalogue, managed: {}}]
 auth: {mode: anonymous}
+# The mirror pages through it from one address, as fast as it can.
+rateLimits: {enabled: false}
 database: {url: $upstream_db}
 server: {internalAddress: "127.0.0.1:$upstream_internal"}
 YAML

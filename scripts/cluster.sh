@@ -87,6 +87,8 @@ registries:
     file: {path: $dir/files.json}
     syncPolicy: {interval: 1h}
 auth: {mode: anonymous}
+# The load through nginx comes from one address: no rate limit in the way.
+rateLimits: {enabled: false}
 database:
   url: $database_url
 redis:

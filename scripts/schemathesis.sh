@@ -25,6 +25,8 @@ registries:
     file: {path: $PWD/examples/data/upstream-catalogue.json}
     syncPolicy: {interval: 1h}
 auth: {mode: anonymous}
+# Schemathesis sends thousands of requests from one address: the rate limits would answer most with 429.
+rateLimits: {enabled: false}
 database: {path: $work/registry.db}
 worker: {dataDir: $work}
 YAML

@@ -32,6 +32,7 @@ use crate::http_cache::{read_headers, reread_after_writes};
 use crate::middleware::{RequestSpan, ResponseLog, limit_duration, normalize_url, track_requests};
 use crate::names::{MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, REQUEST_ID};
 use crate::page_cache::PageCache;
+use crate::rate_limit::Limiter;
 use crate::redis_link::RedisLink;
 use crate::registry_set;
 use crate::routes;
@@ -164,6 +165,7 @@ impl Application {
             proofs: Arc::new(proofs),
             audit: audit.clone(),
             pages: PageCache::new(&config.cache, redis.clone().zip(config.redis.as_ref().map(|r| r.ttl))),
+            limiter: config.rate_limits.enabled.then(|| Arc::new(Limiter::new(redis.clone()))),
             redis,
             read_headers: read_headers(&config.cache, protected_reads),
         });
@@ -257,6 +259,7 @@ pub fn router(state: AppState) -> Router {
     }
     routes
         .layer(axum::middleware::from_fn_with_state(state.clone(), reread_after_writes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::rate_limit::http::limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token))
         .layer(axum::middleware::from_fn(normalize_url))
         .layer(axum::middleware::from_fn_with_state(request_timeout, limit_duration))
@@ -296,6 +299,9 @@ fn cors_layer(config: &CorsConfig) -> CorsLayer {
             MCP_METHOD,
             MCP_NAME,
             MCP_SESSION_ID,
+            crate::rate_limit::http::RATELIMIT_POLICY.clone(),
+            crate::rate_limit::http::RATELIMIT.clone(),
+            header::RETRY_AFTER,
         ])
         // A browser client follows the auth flow from `WWW-Authenticate`.
         .expose_headers([

@@ -75,6 +75,10 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditSlot {
     }
 }
 
+/// The client's address, as [`client_address`] finds it, for the layers inside the audit's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
+
 /// Records the audit event of each write and each refused request, once its answer is known. It sits
 /// outside the request timeout, so that a write cut off by it is recorded too.
 pub async fn audit_requests(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
@@ -85,11 +89,17 @@ pub async fn audit_requests(State(state): State<AppState>, mut request: Request,
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
     let client =
         peer.map(|peer| client_address(peer, request.headers(), &state.config.server.trusted_proxies));
+    if let Some(client) = client {
+        request.extensions_mut().insert(ClientAddress(client));
+    }
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let facts = slot.lock().clone();
-    let outcome = Outcome::of_status(status);
-    if facts.action.is_none() && facts.exchange.is_none() && outcome != Outcome::Refused {
+    // A write or an exchange the rate limits refused is a refusal; a read they refused is not recorded (a
+    // client looping over reads would flood the trail).
+    let limited = status == 429;
+    let outcome = if limited { Outcome::Refused } else { Outcome::of_status(status) };
+    if facts.action.is_none() && facts.exchange.is_none() && (outcome != Outcome::Refused || limited) {
         return response;
     }
     let action = match facts.action {

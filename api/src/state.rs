@@ -14,6 +14,7 @@ use crate::auth::proofs::Proofs;
 use crate::auth::sign_in::SignIn;
 use crate::auth::{Authenticator, RegistryTokens};
 use crate::page_cache::PageCache;
+use crate::rate_limit::Limiter;
 use crate::redis_link::RedisLink;
 use crate::registry_set::RegistrySet;
 
@@ -58,6 +59,8 @@ pub struct AppContext {
     pub audit: Arc<AuditLog>,
     /// The rendered reads kept; `None` when `cache.enabled` is false.
     pub pages: Option<PageCache>,
+    /// The rate limits; `None` when `rateLimits.enabled` is false.
+    pub limiter: Option<Arc<Limiter>>,
     /// The one Redis connection (`redis.url`), with its timeout and breaker; `None` without Redis.
     pub redis: Option<Arc<RedisLink>>,
     /// The caching headers of every read (made by `http_cache::read_headers`).

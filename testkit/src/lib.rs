@@ -299,6 +299,11 @@ pub fn test_config(database: StorageConfig, registries: Vec<RegistryConfig>) -> 
         cors: CorsConfig::default(),
         mcp: registry_runtime::config::McpConfig::default(),
         ui: registry_runtime::config::UiConfig::default(),
+        // Tests send many requests from one address; the rate limits' own tests turn them on.
+        rate_limits: registry_runtime::config::RateLimitsConfig {
+            enabled: false,
+            ..registry_runtime::config::RateLimitsConfig::default()
+        },
         audit: AuditConfig::default(),
         cache: registry_runtime::config::CacheConfig::default(),
         metrics: registry_runtime::config::MetricsConfig::default(),

@@ -119,7 +119,7 @@ impl Grants {
 }
 
 /// Every key of `map` must be a claim whose value (a string, or any string of an array) is one it lists.
-fn matches(map: &ClaimMatch, claims: &Map<String, Value>) -> bool {
+pub fn matches(map: &ClaimMatch, claims: &Map<String, Value>) -> bool {
     !map.is_empty()
         && map.iter().all(|(claim, wanted)| match claims.get(claim) {
             Some(Value::String(value)) => wanted.contains(value),

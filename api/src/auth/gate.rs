@@ -44,7 +44,7 @@ pub async fn require_token(State(state): State<AppState>, mut request: Request, 
             next.run(request).await
         }
         Ok(None) => next.run(request).await,
-        Err(refused) => refused,
+        Err(refused) => crate::rate_limit::http::token_refused(&state, request, refused).await,
     }
 }
 

@@ -14,22 +14,11 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use registry_core::digest::text_hash;
+use registry_runtime::config::RatePolicy;
 
 use crate::redis_link::RedisLink;
 
-/// A class's budget: `per_minute` requests a minute, `burst` at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Policy {
-    pub per_minute: u32,
-    pub burst: u32,
-}
-
-impl Policy {
-    /// The time one request's share takes to come back (whole milliseconds: the configuration sees to it).
-    pub fn interval(self) -> Duration {
-        Duration::from_millis(60_000 / u64::from(self.per_minute.max(1)))
-    }
-}
+pub mod http;
 
 /// What the limiter decided for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +50,7 @@ pub struct Limiter {
     link: Option<Arc<RedisLink>>,
     script: redis::Script,
     /// One keyed limiter per class and policy (overrides give a class more than one policy).
-    local: Mutex<HashMap<(String, Policy), Arc<Keyed>>>,
+    local: Mutex<HashMap<(String, RatePolicy), Arc<Keyed>>>,
     pruned: Mutex<Instant>,
     /// Whether the last decision went to Redis, to log the changes of backend once each.
     on_redis: AtomicBool,
@@ -81,7 +70,7 @@ impl Limiter {
     }
 
     /// Spends one request of `client`'s budget in `class` under `policy`.
-    pub async fn check(&self, class: &str, client: &str, policy: Policy) -> (Decision, Backend) {
+    pub async fn check(&self, class: &str, client: &str, policy: RatePolicy) -> (Decision, Backend) {
         let key = text_hash(client)[..32].to_owned();
         if let Some(decision) = self.in_redis(class, &key, policy).await {
             self.now_on(Backend::Redis);
@@ -91,7 +80,7 @@ impl Limiter {
         (self.locally(class, &key, policy), Backend::Local)
     }
 
-    async fn in_redis(&self, class: &str, key: &str, policy: Policy) -> Option<Decision> {
+    async fn in_redis(&self, class: &str, key: &str, policy: RatePolicy) -> Option<Decision> {
         let link = self.link.as_ref()?;
         let bucket = format!("{}rl:{class}:{key}", link.prefix);
         let interval = u64::try_from(policy.interval().as_millis()).unwrap_or(u64::MAX);
@@ -109,7 +98,7 @@ impl Limiter {
         })
     }
 
-    fn locally(&self, class: &str, key: &str, policy: Policy) -> Decision {
+    fn locally(&self, class: &str, key: &str, policy: RatePolicy) -> Decision {
         let limiter = {
             let mut local = self.local.lock().unwrap_or_else(PoisonError::into_inner);
             local
@@ -182,7 +171,7 @@ mod tests {
     #[test]
     fn the_local_limiter_allows_the_burst_then_one_request_per_interval() {
         let limiter = Limiter::new(None);
-        let policy = Policy { per_minute: 60, burst: 3 };
+        let policy = RatePolicy { per_minute: 60, burst: 3 };
         let decisions: Vec<Decision> = (0..4).map(|_| limiter.locally("reads", "client", policy)).collect();
         let remaining: Vec<u64> = decisions.iter().map(|d| d.remaining).collect();
         assert_eq!(remaining, [2, 1, 0, 0]);

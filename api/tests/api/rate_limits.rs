@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use registry_api::rate_limit::{Backend, Limiter, Policy};
+use registry_api::rate_limit::{Backend, Limiter};
 use registry_api::redis_link::RedisLink;
-use registry_runtime::config::RedisConfig;
+use registry_runtime::config::{RatePolicy, RedisConfig};
 use registry_testkit::PrivateRedis;
 
 fn link(redis: &PrivateRedis, prefix: &str) -> Arc<RedisLink> {
@@ -21,7 +21,7 @@ fn link(redis: &PrivateRedis, prefix: &str) -> Arc<RedisLink> {
 }
 
 /// A slow budget, so that the test's own pace adds little: 6 a minute, 10 at once.
-const SLOW: Policy = Policy { per_minute: 6, burst: 10 };
+const SLOW: RatePolicy = RatePolicy { per_minute: 6, burst: 10 };
 
 #[tokio::test]
 async fn two_replicas_on_one_redis_spend_one_budget() {
@@ -57,7 +57,7 @@ async fn without_redis_each_replica_decides_alone_and_goes_back_to_redis_when_it
     let mut redis = PrivateRedis::start();
     let port = redis.url.port().unwrap();
     let limiter = Limiter::new(Some(link(&redis, "outage")));
-    let policy = Policy { per_minute: 60, burst: 5 };
+    let policy = RatePolicy { per_minute: 60, burst: 5 };
     for _ in 0..5 {
         assert_eq!(limiter.check("reads", "client", policy).await.1, Backend::Redis);
     }
@@ -90,4 +90,143 @@ async fn without_redis_each_replica_decides_alone_and_goes_back_to_redis_when_it
     }
     again.kill().ok();
     again.wait().ok();
+}
+
+mod over_http {
+    use registry_runtime::config::{Config, RateLimitsConfig, RatePolicy, RedisConfig};
+    use registry_testkit::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::helpers::*;
+
+    /// Reads at 600 a minute (one every 100 ms), 5 at once; the other classes at their defaults.
+    fn limits(reads: RatePolicy) -> RateLimitsConfig {
+        RateLimitsConfig { enabled: true, reads, ..RateLimitsConfig::default() }
+    }
+
+    fn redis_config(redis: &PrivateRedis) -> RedisConfig {
+        RedisConfig {
+            url: redis.url.clone(),
+            key_prefix: "limits:".into(),
+            ttl: Duration::from_secs(60),
+            timeout: Duration::from_millis(200),
+        }
+    }
+
+    fn config(test: &TestStore, reads: RatePolicy, redis: Option<&PrivateRedis>) -> Config {
+        Config {
+            rate_limits: limits(reads),
+            redis: redis.map(redis_config),
+            ..test_config(test.config.clone(), vec![managed_registry("internal")])
+        }
+    }
+
+    #[tokio::test]
+    async fn two_replicas_on_one_redis_give_a_client_one_budget_and_tell_it_where_it_stands() {
+        let test = TestStore::postgres().await;
+        let redis = PrivateRedis::start();
+        let slow = RatePolicy { per_minute: 6, burst: 10 };
+        let replicas = [
+            spawn_config(&test, config(&test, slow, Some(&redis))).await,
+            spawn_config(&test, config(&test, slow, Some(&redis))).await,
+        ];
+        let started = Instant::now();
+        let mut statuses = Vec::new();
+        for n in 0..30 {
+            let reply = replicas[n % 2].get("/v0.1/servers").await;
+            statuses.push(reply.status.as_u16());
+            if n == 0 {
+                assert_eq!(reply.headers["ratelimit-policy"], "\"reads\";q=6;w=60");
+                assert_eq!(reply.headers["ratelimit"], "\"reads\";r=9;t=10");
+            }
+            if reply.status == 429 {
+                assert_eq!(reply.content_type(), "application/problem+json");
+                assert_eq!(
+                    reply.body["type"],
+                    "https://iana.org/assignments/http-problem-types#quota-exceeded"
+                );
+                assert_eq!(reply.body["violated-policies"], json!(["reads"]));
+                let wait: u64 = reply.headers["retry-after"].to_str().unwrap().parse().unwrap();
+                assert!((1..=10).contains(&wait), "{wait}");
+                assert_eq!(reply.headers["ratelimit"], format!("\"reads\";r=0;t={wait}").as_str());
+            }
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let allowed = statuses.iter().filter(|s| **s == 200).count();
+        let most = 10 + (elapsed * 6.0 / 60.0).floor() as usize + 1;
+        assert!((10..=most).contains(&allowed), "{allowed} allowed in {elapsed:.1} s: {statuses:?}");
+        assert!(statuses.iter().all(|s| matches!(s, 200 | 429)), "{statuses:?}");
+        // Never limited, and not told of a budget.
+        let health = replicas[0].get("/v0.1/health").await;
+        assert_eq!(health.status, 200);
+        assert!(!health.headers.contains_key("ratelimit"));
+        test.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn after_retry_after_the_next_request_is_allowed_and_a_killed_redis_fails_no_request() {
+        let test = TestStore::sqlite().await;
+        let mut redis = PrivateRedis::start();
+        let fast = RatePolicy { per_minute: 600, burst: 5 };
+        let app = spawn_config(&test, config(&test, fast, Some(&redis))).await;
+        let mut refused = None;
+        for _ in 0..20 {
+            let reply = app.get("/v0.1/servers").await;
+            if reply.status == 429 {
+                refused = Some(reply);
+                break;
+            }
+        }
+        let refused = refused.expect("the budget ran out");
+        let wait: u64 = refused.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        assert_eq!(app.get("/v0.1/servers").await.status, 200, "allowed again after Retry-After");
+
+        redis.kill();
+        let mut statuses = Vec::new();
+        for _ in 0..40 {
+            let asked = Instant::now();
+            statuses.push(app.get("/v0.1/servers").await.status.as_u16());
+            assert!(asked.elapsed() < Duration::from_secs(2), "a request waited {:?}", asked.elapsed());
+        }
+        assert!(statuses.iter().all(|s| matches!(s, 200 | 429)), "no request failed: {statuses:?}");
+        assert!(statuses.contains(&429), "the replica's own limit holds: {statuses:?}");
+        test.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn tokens_of_two_subjects_have_two_budgets_and_an_invalid_token_spends_the_address_s() {
+        use crate::auth::{AUDIENCE, oauth, provider};
+        use registry_testkit::oidc::MockProvider;
+        let test = TestStore::sqlite().await;
+        let mock = MockProvider::start().await;
+        let tight = RatePolicy { per_minute: 60, burst: 2 };
+        let config =
+            Config { auth: oauth(vec![provider(&mock, "idp")], false), ..config(&test, tight, None) };
+        let app = spawn_config(&test, config).await;
+        let alice = format!("Bearer {}", mock.token(AUDIENCE, json!({"sub": "alice"})));
+        let bob = format!("Bearer {}", mock.token(AUDIENCE, json!({"sub": "bob"})));
+
+        let mut seen = Vec::new();
+        for who in [&alice, &alice, &alice, &bob, &bob, &bob] {
+            seen.push(app.get_as("/v0.1/servers", Some(who)).await.status.as_u16());
+        }
+        assert_eq!(seen, [200, 200, 429, 200, 200, 429], "one budget per subject, from one address");
+
+        // A token that does not verify spends the address's budget, not the subject it names.
+        let forged = "Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl";
+        let mut refused = Vec::new();
+        for _ in 0..3 {
+            refused.push(app.get_as("/v0.1/servers", Some(forged)).await.status.as_u16());
+        }
+        assert_eq!(refused, [401, 401, 429]);
+        assert_eq!(app.get_as("/v0.1/servers", None).await.status, 429, "the address's budget is spent");
+
+        // X-Forwarded-For from a peer that is not a trusted proxy changes nothing.
+        let spoofed =
+            app.client.get(format!("{}/v0.1/servers", app.base)).header("x-forwarded-for", "192.0.2.99");
+        assert_eq!(app.send(spoofed).await.status, 429);
+        test.cleanup().await;
+    }
 }

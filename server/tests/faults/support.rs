@@ -128,6 +128,8 @@ pub fn spawn_with_internal(program: &str, config: &Path, dir: &Path) -> (Process
         String::new()
     };
     command.env("REGISTRY_SERVER__INTERNAL_ADDRESS", format!("127.0.0.1:{internal}"));
+    // The fault suite's loads come from one address: the rate limits' own tests turn them on.
+    command.env("REGISTRY_RATE_LIMITS__ENABLED", "false");
     (Process::spawn_with(&mut command, dir, program), base, format!("http://127.0.0.1:{internal}"))
 }
 

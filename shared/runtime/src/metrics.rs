@@ -18,6 +18,8 @@ pub const CACHE_REDIS_CIRCUIT_OPEN: &str = "page_cache_redis_circuit_open";
 pub const AUTH_VERIFICATIONS: &str = "auth_token_verifications_total";
 pub const AUTH_JWKS_REFRESHES: &str = "auth_jwks_refreshes_total";
 pub const PUBLISHER_TOKEN_EXCHANGES: &str = "publisher_token_exchanges_total";
+pub const RATE_LIMITED: &str = "rate_limited_requests_total";
+pub const RATE_LIMIT_BACKEND: &str = "rate_limit_backend";
 pub const MCP_REQUESTS: &str = "mcp_requests_total";
 pub const MCP_DURATION: &str = "mcp_request_duration_seconds";
 pub const AUDIT_WRITE_FAILURES: &str = "audit_write_failures_total";
@@ -197,6 +199,13 @@ const DESCRIPTIONS: &[(&str, Kind, Option<Unit>, &str)] = &[
     (DB_POOL_CONNECTIONS, Kind::Gauge, None, "Database pool connections, by pool and state (idle, in_use)"),
     (DB_POOL_MAX, Kind::Gauge, None, "Database pool size limit, by pool"),
     (DB_POOL_ACQUIRE, Kind::Histogram, Some(Unit::Seconds), "Time to get a connection from a database pool"),
+    (RATE_LIMITED, Kind::Counter, None, "Requests refused with 429 by the rate limits, by class"),
+    (
+        RATE_LIMIT_BACKEND,
+        Kind::Gauge,
+        None,
+        "Where the rate limits are counted: 1 on the backend in use (redis, or local while Redis is away)",
+    ),
     (BUILD_INFO, Kind::Gauge, None, "Always 1; the labels name the build"),
     (READY, Kind::Gauge, None, "1 when this process's last readiness check said ready, else 0"),
     (READINESS_CHANGES, Kind::Counter, None, "Times this process's readiness changed, counted at each check"),

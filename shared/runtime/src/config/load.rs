@@ -15,7 +15,7 @@ const SECRET_VARIABLES: [&str; 2] = ["REGISTRY_DATABASE__PASSWORD", "REGISTRY_DA
 /// The top-level keys. A `REGISTRY_*` variable is an override only when it starts with one of them, so
 /// Kubernetes' service variables for a Service named `registry` (`REGISTRY_SERVICE_HOST`, `REGISTRY_PORT`)
 /// are left alone. One that nests (`__`) under an unknown key is a typo and reported.
-const TOP_LEVEL_KEYS: [&str; 15] = [
+const TOP_LEVEL_KEYS: [&str; 18] = [
     "registryName",
     "registries",
     "auth",
@@ -31,6 +31,9 @@ const TOP_LEVEL_KEYS: [&str; 15] = [
     "cache",
     "metrics",
     "tracing",
+    "mcp",
+    "ui",
+    "rateLimits",
 ];
 
 pub(super) fn layer(

@@ -11,6 +11,7 @@ mod errors;
 mod load;
 mod publisher_methods;
 mod publisher_tokens;
+mod rate_limits;
 mod raw;
 mod telemetry;
 mod validate;
@@ -41,6 +42,7 @@ pub use publisher_methods::{
 pub use publisher_tokens::{
     ANONYMOUS_NAMESPACE, DEFAULT_TOKEN_TTL, KeyFileError, PublisherTokensConfig, Seed,
 };
+pub use rate_limits::{RateClass, RateLimitsConfig, RateOverride, RatePolicy};
 pub use registry_core::duration::format_duration;
 pub use registry_core::filter::{Filter, IncludeExclude};
 pub use registry_core::registry::{
@@ -71,6 +73,7 @@ pub struct Config {
     pub cors: CorsConfig,
     pub mcp: McpConfig,
     pub ui: UiConfig,
+    pub rate_limits: RateLimitsConfig,
     pub audit: AuditConfig,
     pub cache: CacheConfig,
     pub metrics: MetricsConfig,

@@ -21,6 +21,7 @@ pub struct RawConfig {
     pub cors: Option<Value>,
     pub mcp: Option<Value>,
     pub ui: Option<Value>,
+    pub rate_limits: Option<Value>,
     pub audit: Option<Value>,
     pub cache: Option<Value>,
     pub metrics: Option<Value>,
@@ -342,4 +343,36 @@ pub struct RawCors {
 pub struct RawValidation {
     pub strict_repository: Option<bool>,
     pub max_publisher_meta_bytes: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawRateLimits {
+    pub enabled: Option<bool>,
+    pub reads: Option<RawRatePolicy>,
+    pub search: Option<RawRatePolicy>,
+    pub writes: Option<RawRatePolicy>,
+    pub token_exchanges: Option<RawRatePolicy>,
+    pub mcp: Option<RawRatePolicy>,
+    #[serde(default)]
+    pub overrides: Vec<RawRateOverride>,
+    #[serde(default)]
+    pub exempt: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawRatePolicy {
+    pub per_minute: Option<i64>,
+    pub burst: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawRateOverride {
+    #[serde(rename = "match", default)]
+    pub matcher: Map<String, Value>,
+    pub class: Option<String>,
+    pub per_minute: Option<i64>,
+    pub burst: Option<i64>,
 }

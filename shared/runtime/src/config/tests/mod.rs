@@ -490,3 +490,38 @@ fn probe_settings_take_defaults_sizes_with_units_and_each_bad_value_is_named() {
     let unknown = problems(&format!("{MINIMAL}    probe: {{enable: true}}\n"));
     assert!(unknown[0].starts_with("registries[0].probe.enable: unknown field `enable`"), "{unknown:?}");
 }
+
+#[test]
+fn rate_limits_default_to_each_class_s_budget_and_each_bad_value_is_named() {
+    let config = Config::from_yaml(
+        &format!("{MINIMAL}rateLimits:\n  writes: {{perMinute: 600}}\n  exempt: [10.0.0.0/8, 192.0.2.7]\n  overrides:\n    - {{match: {{sub: ci-bot}}, class: writes, perMinute: 1200, burst: 200}}\n"),
+        no_env(),
+    )
+    .unwrap();
+    let limits = config.rate_limits;
+    assert!(limits.enabled);
+    assert_eq!(limits.policy(RateClass::Reads), RatePolicy { per_minute: 600, burst: 100 });
+    assert_eq!(limits.policy(RateClass::Search), RatePolicy { per_minute: 120, burst: 30 });
+    assert_eq!(limits.policy(RateClass::Writes), RatePolicy { per_minute: 600, burst: 20 }, "the burst kept");
+    assert_eq!(limits.policy(RateClass::TokenExchanges), RatePolicy { per_minute: 30, burst: 10 });
+    assert_eq!(limits.policy(RateClass::Mcp), RatePolicy { per_minute: 300, burst: 60 });
+    assert_eq!(limits.exempt.len(), 2);
+    assert_eq!(limits.overrides[0].policy, RatePolicy { per_minute: 1200, burst: 200 });
+
+    let found = problems(&format!(
+        "{MINIMAL}rateLimits:\n  reads: {{perMinute: 0}}\n  search: {{perMinute: 7, burst: -1}}\n  exempt: [nowhere]\n  overrides:\n    - {{match: {{}}, class: everything}}\n"
+    ));
+    assert_eq!(
+        found,
+        [
+            "rateLimits.reads.perMinute: 0 must be at least 1",
+            "rateLimits.search.burst: -1 must be at least 1",
+            "rateLimits.search.perMinute: 7 a minute is one every 8571.4 ms: choose a rate that divides 60000, so that the interval is whole milliseconds (e.g. 6 or 8)",
+            "rateLimits.exempt[0]: \"nowhere\" is not a network (write e.g. 10.0.0.0/8, fd00::/8 or 192.0.2.7)",
+            "rateLimits.overrides[0].class: unknown class \"everything\": one of reads, search, writes, tokenExchanges, mcp",
+            "rateLimits.overrides[0].match: an empty claim map would match every caller; name at least one claim",
+        ]
+    );
+    let env = Config::from_yaml(MINIMAL, env(&[("REGISTRY_RATE_LIMITS__ENABLED", "false")])).unwrap();
+    assert!(!env.rate_limits.enabled, "an environment variable turns them off");
+}

@@ -109,7 +109,7 @@ fn authz_config(check: &mut Check, raw: RawAuthz) -> AuthzConfig {
 }
 
 /// A flat claim map: each value a string or a list of strings; an empty map would match everyone.
-fn claim_match(check: &mut Check, path: &str, map: Map<String, Value>) -> Option<ClaimMatch> {
+pub(super) fn claim_match(check: &mut Check, path: &str, map: Map<String, Value>) -> Option<ClaimMatch> {
     if map.is_empty() {
         check.fail(path, "an empty claim map would match every caller; name at least one claim");
         return None;

@@ -6,6 +6,7 @@ mod database;
 mod publish;
 mod publisher_methods;
 mod publisher_tokens;
+mod rate_limits;
 mod registries;
 mod telemetry;
 mod ui;
@@ -187,6 +188,25 @@ impl Check {
         Some(url)
     }
 
+    /// Networks in CIDR form, or single addresses.
+    pub(super) fn networks(&mut self, path: &str, raws: &[String]) -> Vec<ipnet::IpNet> {
+        let mut networks = Vec::new();
+        for (i, raw) in raws.iter().enumerate() {
+            let network = raw.trim();
+            let parsed = network
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| network.parse::<std::net::IpAddr>().map(Into::into));
+            match parsed {
+                Ok(network) => networks.push(network),
+                Err(_) => self.fail(
+                    format!("{path}[{i}]"),
+                    format!("{raw:?} is not a network (write e.g. 10.0.0.0/8, fd00::/8 or 192.0.2.7)"),
+                ),
+            }
+        }
+        networks
+    }
+
     pub(super) fn required<'a>(&mut self, path: &str, value: Option<&'a str>) -> Option<&'a str> {
         match value.map(str::trim) {
             Some(v) if !v.is_empty() => Some(v),
@@ -231,6 +251,7 @@ fn sections(check: &mut Check, raw: RawConfig, environment: &Environment) -> Opt
     let cors = cors(check, raw.cors);
     let mcp = mcp(check, raw.mcp);
     let ui = ui::ui(check, raw.ui, auth.as_ref());
+    let rate_limits = rate_limits::rate_limits(check, raw.rate_limits);
     let audit = audit(check, raw.audit);
     let cache = cache(check, raw.cache);
     let metrics = match raw.metrics.and_then(|value| check.section::<RawMetrics>("metrics", value)) {
@@ -254,6 +275,7 @@ fn sections(check: &mut Check, raw: RawConfig, environment: &Environment) -> Opt
         cors: cors?,
         mcp,
         ui: ui?,
+        rate_limits: rate_limits?,
         audit: audit?,
         cache: cache?,
         metrics,
@@ -336,19 +358,8 @@ fn server(check: &mut Check, value: Option<Value>) -> Option<ServerConfig> {
     if raw.max_connections == Some(0) {
         check.fail("server.maxConnections", "must be at least 1");
     }
-    let mut trusted_proxies = Vec::new();
     // No server.trustedProxies: none are trusted.
-    for (i, raw) in raw.trusted_proxies.unwrap_or_default().iter().enumerate() {
-        let network = raw.trim();
-        match network.parse::<ipnet::IpNet>().or_else(|_| network.parse::<std::net::IpAddr>().map(Into::into))
-        {
-            Ok(network) => trusted_proxies.push(network),
-            Err(_) => check.fail(
-                format!("server.trustedProxies[{i}]"),
-                format!("{raw:?} is not a network (write e.g. 10.0.0.0/8, fd00::/8 or 192.0.2.7)"),
-            ),
-        }
-    }
+    let trusted_proxies = check.networks("server.trustedProxies", &raw.trusted_proxies.unwrap_or_default());
     Some(ServerConfig {
         internal_address: internal_address?,
         header_read_timeout: header_read_timeout?,
