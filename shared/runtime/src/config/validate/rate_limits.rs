@@ -40,7 +40,10 @@ pub(super) fn rate_limits(check: &mut Check, value: Option<Value>) -> Option<Rat
         let class = match raw.class.as_deref() {
             Some(name) => RateClass::ALL.into_iter().find(|class| class.as_str() == name).or_else(|| {
                 let known: Vec<&str> = RateClass::ALL.iter().map(|class| class.as_str()).collect();
-                check.fail(format!("{path}.class"), format!("unknown class {name:?}: one of {}", known.join(", ")));
+                check.fail(
+                    format!("{path}.class"),
+                    format!("unknown class {name:?}: one of {}", known.join(", ")),
+                );
                 None
             }),
             None => {
