@@ -299,9 +299,6 @@ fn cors_layer(config: &CorsConfig) -> CorsLayer {
             MCP_METHOD,
             MCP_NAME,
             MCP_SESSION_ID,
-            crate::rate_limit::http::RATELIMIT_POLICY.clone(),
-            crate::rate_limit::http::RATELIMIT.clone(),
-            header::RETRY_AFTER,
         ])
         // A browser client follows the auth flow from `WWW-Authenticate`.
         .expose_headers([
@@ -310,5 +307,8 @@ fn cors_layer(config: &CorsConfig) -> CorsLayer {
             header::WWW_AUTHENTICATE,
             header::ETAG,
             MCP_SESSION_ID,
+            crate::rate_limit::http::RATELIMIT_POLICY.clone(),
+            crate::rate_limit::http::RATELIMIT.clone(),
+            header::RETRY_AFTER,
         ])
 }

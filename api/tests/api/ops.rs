@@ -107,7 +107,7 @@ on_both_backends! {
             .header("origin", "https://portal.example").header("access-control-request-method", "PUT")).await;
 
         assert_eq!(cors.headers["access-control-allow-origin"], "*");
-        assert_eq!(cors.headers["access-control-expose-headers"], "x-request-id,location,www-authenticate,etag,mcp-session-id", "a browser client can follow the auth flow");
+        assert_eq!(cors.headers["access-control-expose-headers"], "x-request-id,location,www-authenticate,etag,mcp-session-id,ratelimit-policy,ratelimit,retry-after", "a browser client can follow the auth flow, and see its rate limit");
         let mcp = app.send(app.client.request(reqwest::Method::OPTIONS, format!("{}/mcp", app.base))
             .header("origin", "https://agent.example").header("access-control-request-method", "POST")
             .header("access-control-request-headers", "content-type,mcp-protocol-version,mcp-method,mcp-name")).await;

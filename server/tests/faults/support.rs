@@ -39,6 +39,8 @@ impl Process {
             command.env(INTERNAL, "127.0.0.1:0");
         }
         let child = command
+            // The fault suite's loads come from one address: the rate limits' own tests (api) turn them on.
+            .env("REGISTRY_RATE_LIMITS__ENABLED", "false")
             .env("RUST_LOG", "info")
             .env("LOG_FORMAT", "text")
             .stdout(Stdio::null())
@@ -128,8 +130,6 @@ pub fn spawn_with_internal(program: &str, config: &Path, dir: &Path) -> (Process
         String::new()
     };
     command.env("REGISTRY_SERVER__INTERNAL_ADDRESS", format!("127.0.0.1:{internal}"));
-    // The fault suite's loads come from one address: the rate limits' own tests turn them on.
-    command.env("REGISTRY_RATE_LIMITS__ENABLED", "false");
     (Process::spawn_with(&mut command, dir, program), base, format!("http://127.0.0.1:{internal}"))
 }
 
