@@ -277,7 +277,11 @@ async fn every_page_passes_axe_at_wcag_21_aa_light_and_dark_and_is_photographed_
 async fn shown_in_place(driver: &WebDriver, css: &str, wanted: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let text = driver.find(By::Css(css)).await.unwrap().text().await.unwrap();
+        // The script may swap the element between finding it and reading it: then read it again.
+        let text = match driver.find(By::Css(css)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
         if text.contains(wanted) {
             return text;
         }
