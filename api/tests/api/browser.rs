@@ -66,6 +66,15 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Waits (up to 10 s) until the address is `path`: a navigation, or the script's `replaceState`.
+async fn until_path(driver: &WebDriver, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while path_of(driver).await != path {
+        assert!(Instant::now() < deadline, "the address stayed {}, not {path}", path_of(driver).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn path_of(driver: &WebDriver) -> String {
     let url = driver.current_url().await.unwrap();
     match url.query() {
@@ -84,11 +93,11 @@ async fn a_person_searches_opens_a_server_copies_a_snippet_filters_by_a_facet_an
     driver.goto(format!("{}/ui", app.base)).await.unwrap();
     driver.find(By::Id("q")).await.unwrap().send_keys("forecast").await.unwrap();
     driver.find(By::Css("form.search button")).await.unwrap().click().await.unwrap();
-    assert_eq!(path_of(driver).await, "/ui?q=forecast");
-    let results = driver.find_all(By::Css("ol.results li h2 a")).await.unwrap();
-    assert_eq!(results.len(), 1);
-    results[0].click().await.unwrap();
-    assert_eq!(path_of(driver).await, "/ui/servers/io.example/forecast");
+    // The form's page, or the script's swap as the name was typed: either way one result, at this address.
+    driver.query(By::XPath("//p[@id='count'][. = '1 server on this page.']")).first().await.unwrap();
+    until_path(driver, "/ui?q=forecast").await;
+    driver.query(By::Css("ol.results li h2 a")).first().await.unwrap().click().await.unwrap();
+    until_path(driver, "/ui/servers/io.example/forecast").await;
     assert_eq!(driver.find(By::Css("h1")).await.unwrap().text().await.unwrap(), "io.example/forecast");
 
     // The copy button shows with JavaScript; it copies, or (without a clipboard) selects the snippet.
@@ -116,7 +125,7 @@ async fn a_person_searches_opens_a_server_copies_a_snippet_filters_by_a_facet_an
         .click()
         .await
         .unwrap();
-    assert_eq!(path_of(driver).await, "/ui?type=pypi");
+    until_path(driver, "/ui?type=pypi").await;
     assert_eq!(driver.find_all(By::Css("ol.results li")).await.unwrap().len(), 1);
     driver
         .find(By::Css("nav[aria-label='Package type'] a[aria-current='true']"))
@@ -125,13 +134,13 @@ async fn a_person_searches_opens_a_server_copies_a_snippet_filters_by_a_facet_an
         .click()
         .await
         .unwrap();
-    assert_eq!(path_of(driver).await, "/ui");
+    until_path(driver, "/ui").await;
 
     // As a search is typed, the results, their count and the address follow, without loading the page.
     driver.execute("window.samePage = true;", Vec::new()).await.unwrap();
     driver.find(By::Id("q")).await.unwrap().send_keys("tool-0").await.unwrap();
     driver.query(By::XPath("//p[@id='count'][. = '10 servers on this page.']")).first().await.unwrap();
-    assert_eq!(path_of(driver).await, "/ui?q=tool-0");
+    until_path(driver, "/ui?q=tool-0").await;
     let page = driver
         .execute(
             "return [window.samePage === true, document.getElementById('announce').textContent];",
@@ -164,7 +173,7 @@ async fn without_javascript_search_and_snippets_still_work() {
     driver.goto(format!("{}/ui", app.base)).await.unwrap();
     driver.find(By::Id("q")).await.unwrap().send_keys("tool-0").await.unwrap();
     driver.find(By::Css("form.search button")).await.unwrap().click().await.unwrap();
-    assert_eq!(path_of(driver).await, "/ui?q=tool-0");
+    until_path(driver, "/ui?q=tool-0").await;
     assert_eq!(driver.find_all(By::Css("ol.results li")).await.unwrap().len(), 10, "tool-00 to tool-09");
     driver.goto(format!("{}/ui/servers/io.example/forecast", app.base)).await.unwrap();
     let copy = driver.find(By::Css("button[data-copy='install-vscode']")).await.unwrap();
@@ -180,7 +189,7 @@ async fn without_javascript_search_and_snippets_still_work() {
     driver.find(By::Id("document")).await.unwrap().send_keys(&document).await.unwrap();
     driver.find(By::Css("button[formaction='/ui/publish']")).await.unwrap().click().await.unwrap();
     driver.query(By::XPath("//h1[contains(., 'io.example/no-script')]")).first().await.unwrap();
-    assert_eq!(path_of(driver).await, "/ui/servers/io.example/no-script/versions/1.0.0?registry=internal");
+    until_path(driver, "/ui/servers/io.example/no-script/versions/1.0.0?registry=internal").await;
     browser.quit().await;
     test.cleanup().await;
 }
@@ -315,7 +324,7 @@ async fn a_person_signs_in_syncs_a_registry_publishes_and_signs_out() {
     driver.find(By::Id("sign-in")).await.unwrap().click().await.unwrap();
     let who = driver.query(By::ClassName("who")).first().await.unwrap();
     assert_eq!(who.text().await.unwrap(), "Signed in as Alice Example");
-    assert_eq!(path_of(driver).await, "/ui/registries");
+    until_path(driver, "/ui/registries").await;
     const FILES: &str = "section[aria-labelledby='registry-files']";
     let before = driver.find(By::Css(FILES)).await.unwrap().text().await.unwrap();
     assert!(before.contains("idle"), "no worker has run yet: {before}");
@@ -360,12 +369,12 @@ async fn a_person_signs_in_syncs_a_registry_publishes_and_signs_out() {
     driver.find(By::Css("button[formaction='/ui/publish']")).await.unwrap().click().await.unwrap();
     let heading = driver.query(By::XPath("//h1[contains(., 'com.example.acme/desk')]")).first().await;
     assert!(heading.is_ok(), "the new version's page: {}", path_of(driver).await);
-    assert_eq!(path_of(driver).await, "/ui/servers/com.example.acme/desk/versions/1.0.0?registry=internal");
+    until_path(driver, "/ui/servers/com.example.acme/desk/versions/1.0.0?registry=internal").await;
 
     // Sign out: a page anyone may see says so, and the bar offers sign-in again.
     driver.find(By::Css("form[action='/ui/auth/sign-out'] button")).await.unwrap().click().await.unwrap();
     driver.query(By::XPath("//h1[. = 'Signed out']")).first().await.unwrap();
-    assert_eq!(path_of(driver).await, "/ui/auth/signed-out");
+    until_path(driver, "/ui/auth/signed-out").await;
     assert!(driver.find_all(By::ClassName("who")).await.unwrap().is_empty(), "nobody is signed in");
 
     // bob, without roles, is offered no Publish (and a forged post is refused: ui_sign_in.rs). The provider
