@@ -29,10 +29,7 @@ const QUOTA_EXCEEDED: &str = "https://iana.org/assignments/http-problem-types#qu
 /// version, `/.well-known/*`, the web catalogue's assets).
 pub fn class_of(method: &Method, uri: &Uri) -> Option<RateClass> {
     let path = uri.path();
-    let unlimited = matches!(path, "/health" | "/v0/health" | "/v0.1/health" | "/readiness" | "/version")
-        || path.starts_with("/.well-known/")
-        || path.starts_with("/ui/assets/");
-    if unlimited {
+    if never_limited(path) {
         return None;
     }
     if is_exchange(path)
@@ -52,6 +49,13 @@ pub fn class_of(method: &Method, uri: &Uri) -> Option<RateClass> {
     let searching = url::form_urlencoded::parse(query.as_bytes())
         .any(|(key, value)| key == searched && !value.trim().is_empty());
     Some(if searching { RateClass::Search } else { RateClass::Reads })
+}
+
+/// Health, readiness, version, `/.well-known/*` and the web catalogue's assets.
+pub fn never_limited(path: &str) -> bool {
+    matches!(path, "/health" | "/v0/health" | "/v0.1/health" | "/readiness" | "/version")
+        || path.starts_with("/.well-known/")
+        || path.starts_with("/ui/assets/")
 }
 
 /// Who spends a budget: a verified principal (its provider, and a registry token's method, with its

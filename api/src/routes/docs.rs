@@ -146,8 +146,9 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
 
 /// Adds the answers any operation can give where it does not declare them itself: 400 (a NUL byte or
 /// invalid UTF-8 in the URL, a path parameter that cannot be read), 401 off the public paths (oauth mode),
-/// and 503 with `Retry-After` (the database is unreachable, or the request ran past
-/// `server.requestTimeout`); and, for operations with a body, 413 and 415.
+/// 429 with `Retry-After` and the `RateLimit` fields off the routes never limited (`rateLimits`), and 503
+/// with `Retry-After` (the database is unreachable, or the request ran past `server.requestTimeout`); and, for
+/// operations with a body, 413 and 415.
 fn add_common_responses(document: &mut Document) {
     let bad_request = problem_response("The URL or a parameter cannot be read (a NUL byte, invalid UTF-8)");
     let unauthorized = problem_response(
@@ -157,6 +158,7 @@ fn add_common_responses(document: &mut Document) {
     let not_json = problem_response("The body is not application/json");
     for (path, item) in &mut document.paths.paths {
         let public = crate::auth::is_public(path, &[]);
+        let limited = !crate::rate_limit::http::never_limited(path);
         for operation in operations(item) {
             let with_body = operation.request_body.is_some();
             let responses = &mut operation.responses.responses;
@@ -170,6 +172,24 @@ fn add_common_responses(document: &mut Document) {
             });
             if let RefOr::T(response) = unavailable {
                 response.headers.insert("Retry-After".into(), retry_after());
+            }
+            if limited {
+                let mut too_many = problem_response(
+                    "Over the client's rate limit (rateLimits): the problem type is \
+                     https://iana.org/assignments/http-problem-types#quota-exceeded, with violated-policies",
+                );
+                too_many.headers.insert("Retry-After".into(), retry_after());
+                for (name, description) in [
+                    ("RateLimit-Policy", "The class's budget: \"<class>\";q=<per minute>;w=60"),
+                    ("RateLimit", "Where the client stands: \"<class>\";r=<remaining>;t=<seconds>"),
+                ] {
+                    let field = HeaderBuilder::new()
+                        .schema(Object::with_type(Type::String))
+                        .description(Some(description))
+                        .build();
+                    too_many.headers.insert(name.into(), field);
+                }
+                responses.entry("429".into()).or_insert_with(|| too_many.into());
             }
             if with_body {
                 responses.entry("413".into()).or_insert_with(|| too_large.clone().into());

@@ -161,6 +161,15 @@ mod over_http {
         let health = replicas[0].get("/v0.1/health").await;
         assert_eq!(health.status, 200);
         assert!(!health.headers.contains_key("ratelimit"));
+        // The API's description says where a 429 can come, with its fields.
+        // (Read from a replica without limits: this client's budget is spent.)
+        let unlimited = spawn_app(&test, vec![managed_registry("internal")]).await;
+        let document = unlimited.get("/openapi.json").await.body;
+        let too_many = &document["paths"]["/v0.1/servers"]["get"]["responses"]["429"];
+        for field in ["Retry-After", "RateLimit-Policy", "RateLimit"] {
+            assert!(too_many["headers"][field].is_object(), "{field}: {too_many}");
+        }
+        assert!(document["paths"]["/v0.1/health"]["get"]["responses"]["429"].is_null());
         test.cleanup().await;
     }
 
