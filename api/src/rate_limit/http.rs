@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use registry_runtime::config::{RateClass, RateLimitsConfig, RatePolicy};
 
-use super::{Backend, Decision};
+use super::Decision;
 use crate::audit::{AuditSlot, ClientAddress};
 use crate::auth::authz::{Action, matches};
 use crate::auth::{Principal, is_exchange};
@@ -127,15 +127,9 @@ fn too_many(class: RateClass, policy: RatePolicy, decision: Decision) -> Respons
 
 /// Spends the request's budget, then answers it, or refuses it with 429.
 pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let spent = spend(&state, request.method(), request.uri(), request.extensions()).await;
-    match spent {
-        Spent::Free => next.run(request).await,
+    match spend(&state, request.method(), request.uri(), request.extensions()).await {
         Spent::Refused(refused) => refused,
-        Spent::Allowed(class, policy, decision) => {
-            let mut response = next.run(request).await;
-            fields(response.headers_mut(), class, policy, decision.remaining, seconds(decision.next_unit, 0));
-            response
-        }
+        spent => spent.tell(next.run(request).await),
     }
 }
 
@@ -144,13 +138,8 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
 pub async fn token_refused(state: &AppState, request: Request, refusal: Response) -> Response {
     let (parts, _) = request.into_parts();
     match spend(state, &parts.method, &parts.uri, &parts.extensions).await {
-        Spent::Free => refusal,
         Spent::Refused(refused) => refused,
-        Spent::Allowed(class, policy, decision) => {
-            let mut refusal = refusal;
-            fields(refusal.headers_mut(), class, policy, decision.remaining, seconds(decision.next_unit, 0));
-            refusal
-        }
+        spent => spent.tell(refusal),
     }
 }
 
@@ -159,6 +148,16 @@ enum Spent {
     Free,
     Allowed(RateClass, RatePolicy, Decision),
     Refused(Response),
+}
+
+impl Spent {
+    /// `response`, with the `RateLimit` fields of an allowed request.
+    fn tell(self, mut response: Response) -> Response {
+        if let Self::Allowed(class, policy, decision) = self {
+            fields(response.headers_mut(), class, policy, decision.remaining, seconds(decision.next_unit, 0));
+        }
+        response
+    }
 }
 
 async fn spend(state: &AppState, method: &Method, uri: &Uri, extensions: &Extensions) -> Spent {
@@ -171,11 +170,7 @@ async fn spend(state: &AppState, method: &Method, uri: &Uri, extensions: &Extens
     }
     let principal = extensions.get::<Principal>();
     let policy = policy(config, class, principal);
-    let (decision, backend) = limiter.check(class.as_str(), &client(principal, address), policy).await;
-    metrics::gauge!(registry_runtime::metrics::RATE_LIMIT_BACKEND, "backend" => "redis")
-        .set(if backend == Backend::Redis { 1.0 } else { 0.0 });
-    metrics::gauge!(registry_runtime::metrics::RATE_LIMIT_BACKEND, "backend" => "local")
-        .set(if backend == Backend::Local { 1.0 } else { 0.0 });
+    let (decision, _) = limiter.check(class.as_str(), &client(principal, address), policy).await;
     if !decision.allowed {
         metrics::counter!(registry_runtime::metrics::RATE_LIMITED, "class" => class.as_str()).increment(1);
         if class == RateClass::Writes {

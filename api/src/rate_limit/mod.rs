@@ -60,6 +60,7 @@ impl Limiter {
     /// Decides in Redis through `link` when there is one, else (and while it is away) on this replica.
     pub fn new(link: Option<Arc<RedisLink>>) -> Self {
         let on_redis = link.is_some();
+        show_backend(on_redis);
         Self {
             link,
             script: redis::Script::new(include_str!("gcra.lua")),
@@ -153,6 +154,7 @@ impl Limiter {
         if self.link.is_none() || self.on_redis.swap(redis, Ordering::Relaxed) == redis {
             return;
         }
+        show_backend(redis);
         if redis {
             tracing::info!("the rate limits are counted in Redis again, one budget for every replica");
         } else {
@@ -162,6 +164,13 @@ impl Limiter {
             );
         }
     }
+}
+
+/// The backend in use, as `rate_limit_backend` shows it: set when it changes, never per request.
+fn show_backend(redis: bool) {
+    let (on, off) = if redis { ("redis", "local") } else { ("local", "redis") };
+    metrics::gauge!(registry_runtime::metrics::RATE_LIMIT_BACKEND, "backend" => on).set(1.0);
+    metrics::gauge!(registry_runtime::metrics::RATE_LIMIT_BACKEND, "backend" => off).set(0.0);
 }
 
 #[cfg(test)]

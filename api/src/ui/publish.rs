@@ -14,8 +14,8 @@ use registry_core::validation::{Issue, IssueKind};
 use registry_store::Inserted;
 use serde::Deserialize;
 
-use super::visitor::{Visitor, forged};
-use super::{Assets, asset_urls, failed, refused, render, request_id};
+use super::visitor::Visitor;
+use super::{Assets, asset_urls, failed, render, request_id};
 use crate::auth::authz::Action;
 use crate::auth::{Principal, WriteAccess};
 use crate::error::ApiError;
@@ -92,12 +92,9 @@ pub async fn publish(
     target: Result<WriteTarget, ApiError>,
     Form(form): Form<DocumentForm>,
 ) -> Response {
-    if !visitor.sent_by_this_site(&form.csrf) {
-        return forged(&headers);
-    }
-    let access = match access {
+    let access = match visitor.write_form(&form.csrf, access, &headers).await {
         Ok(access) => access,
-        Err(refusal) => return refused(refusal, &headers).await,
+        Err(page) => return page,
     };
     let published = async {
         let WriteTarget(registry) = target?;

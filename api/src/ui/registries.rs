@@ -12,8 +12,8 @@ use registry_store::jobs::Enqueued;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::visitor::{Visitor, forged};
-use super::{Assets, Fragment, REGISTRIES_PATH, asset_urls, failed, refused, render, request_id};
+use super::visitor::Visitor;
+use super::{Assets, Fragment, REGISTRIES_PATH, asset_urls, failed, render, request_id};
 use crate::auth::WriteAccess;
 use crate::auth::authz::Action;
 use crate::error::ApiError;
@@ -111,12 +111,9 @@ pub async fn sync_now(
     Path(name): Path<String>,
     Form(form): Form<SyncForm>,
 ) -> Response {
-    if !visitor.sent_by_this_site(&form.csrf) {
-        return forged(&headers);
-    }
-    let access = match access {
+    let access = match visitor.write_form(&form.csrf, access, &headers).await {
         Ok(access) => access,
-        Err(refusal) => return refused(refusal, &headers).await,
+        Err(page) => return page,
     };
     match queue_sync(&state, &access, &name, &headers).await {
         Ok(enqueued) => {

@@ -18,8 +18,8 @@ use subtle::ConstantTimeEq;
 
 use super::{error_page, html, request_id};
 use crate::audit::AuditSlot;
-use crate::auth::Principal;
 use crate::auth::authz::{Action, Grants};
+use crate::auth::{Principal, WriteAccess};
 use crate::state::AppState;
 
 /// The cookie of a signed-in browser: the session's random id, nothing else.
@@ -269,6 +269,23 @@ impl Visitor {
             _ => return false,
         };
         !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(token.as_bytes()))
+    }
+
+    /// The write a form asks for, when the form is this site's and the API lets the caller make it; else the
+    /// page that says why not (a forged form, no role, a name outside the caller's namespaces).
+    pub async fn write_form(
+        &self,
+        csrf: &str,
+        access: Result<WriteAccess, Response>,
+        headers: &HeaderMap,
+    ) -> Result<WriteAccess, Response> {
+        if !self.sent_by_this_site(csrf) {
+            return Err(forged(headers));
+        }
+        match access {
+            Ok(access) => Ok(access),
+            Err(refusal) => Err(super::refused(refusal, headers).await),
+        }
     }
 
     /// A rendered page, with the signed-in bar, and the CSRF cookie a browser lacks.
