@@ -39,6 +39,9 @@ start_api() {
 # wrk prints latencies with units (us, ms, s); this gives milliseconds.
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
 
+# limits_off: the line each report carries, saying how it ran.
+limits_off() { echo "Rate limits off (\`rateLimits.enabled: false\`): wrk sends from one address."; }
+
 # wrk_row LABEL OUTPUT [EXTRA]: `| label | p50 | p99 | requests/s | extra |`.
 wrk_row() {
   local p50 p99 rps

@@ -64,6 +64,8 @@ rmcp=$(measure rmcp -s "$work/mcp-rmcp.lua" "$base/mcp")
 rps() { printf '%s\n' "$1" | awk '/Requests\/sec/ { printf "%.0f", $2 }'; }
 
 echo
+limits_off
+echo
 echo "### The first page of latest versions: REST and MCP, $versions versions, $connections connections, ${duration} s per run"
 echo
 echo "| read | p50 ms | p99 ms | requests/s |"

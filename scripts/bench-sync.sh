@@ -238,6 +238,7 @@ YAML
 }
 
 echo "Run on $(nproc) cores, $(date -u +%F); upstream API, worker, reader and PostgreSQL share them."
+echo "Rate limits off on the upstream API (\`rateLimits.enabled: false\`): the worker sends from one address."
 if [ "${1:-}" = file ]; then
   file_size "${2:-300}"
 else

@@ -44,6 +44,7 @@ measure() { # URL [WRK-ARGS...]
 rps() { printf '%s\n' "$1" | awk '/Requests\/sec/ { printf "%.0f", $2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
+limits_off
 for servers in 5000 25000; do
   bench_setup registry_bench_ui 18097
   seed=$(target/release/seed-catalogue --config "$work/bench.yaml" --registry bench --servers "$servers")

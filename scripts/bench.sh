@@ -133,6 +133,8 @@ bench() {
 }
 
 echo "# Read benchmark, $(date -u +%F), $(nproc) cores"
+echo
+limits_off
 # metrics_cost: the first page of 20,000 versions, 8 connections, per mode the median of five rounds.
 metrics_cost() {
   bench_setup registry_bench 18090

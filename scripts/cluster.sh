@@ -87,8 +87,13 @@ registries:
     file: {path: $dir/files.json}
     syncPolicy: {interval: 1h}
 auth: {mode: anonymous}
-# The load through nginx comes from one address: no rate limit in the way.
-rateLimits: {enabled: false}
+# The limits are on, counted in the cluster's Redis, but raised: the load through nginx comes from one
+# address, and must not meet them.
+rateLimits:
+  reads: {perMinute: 60000, burst: 100000}
+  search: {perMinute: 60000, burst: 100000}
+  writes: {perMinute: 60000, burst: 100000}
+  mcp: {perMinute: 60000, burst: 100000}
 database:
   url: $database_url
 redis:

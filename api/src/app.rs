@@ -165,7 +165,11 @@ impl Application {
             proofs: Arc::new(proofs),
             audit: audit.clone(),
             pages: PageCache::new(&config.cache, redis.clone().zip(config.redis.as_ref().map(|r| r.ttl))),
-            limiter: config.rate_limits.enabled.then(|| Arc::new(Limiter::new(redis.clone()))),
+            limiter: config.rate_limits.enabled.then(|| {
+                let limiter = Arc::new(Limiter::new(redis.clone()));
+                limiter.keep_pruned();
+                limiter
+            }),
             redis,
             read_headers: read_headers(&config.cache, protected_reads),
         });

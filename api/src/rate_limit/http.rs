@@ -170,7 +170,7 @@ async fn spend(state: &AppState, method: &Method, uri: &Uri, extensions: &Extens
     }
     let principal = extensions.get::<Principal>();
     let policy = policy(config, class, principal);
-    let (decision, _) = limiter.check(class.as_str(), &client(principal, address), policy).await;
+    let (decision, _) = limiter.check(class, &client(principal, address), policy).await;
     if !decision.allowed {
         metrics::counter!(registry_runtime::metrics::RATE_LIMITED, "class" => class.as_str()).increment(1);
         if class == RateClass::Writes {

@@ -7,14 +7,14 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use registry_core::digest::text_hash;
-use registry_runtime::config::RatePolicy;
+use registry_runtime::config::{RateClass, RatePolicy};
 
 use crate::redis_link::RedisLink;
 
@@ -43,15 +43,14 @@ pub enum Backend {
 
 type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
 
-/// How often the local limiters drop the clients they no longer remember anything about.
+/// How often the local limiters drop the clients whose budget is full again.
 const PRUNE_EVERY: Duration = Duration::from_secs(30);
 
 pub struct Limiter {
     link: Option<Arc<RedisLink>>,
     script: redis::Script,
     /// One keyed limiter per class and policy (overrides give a class more than one policy).
-    local: Mutex<HashMap<(String, RatePolicy), Arc<Keyed>>>,
-    pruned: Mutex<Instant>,
+    local: Mutex<HashMap<(RateClass, RatePolicy), Arc<Keyed>>>,
     /// Whether the last decision went to Redis, to log the changes of backend once each.
     on_redis: AtomicBool,
 }
@@ -61,17 +60,22 @@ impl Limiter {
     pub fn new(link: Option<Arc<RedisLink>>) -> Self {
         let on_redis = link.is_some();
         show_backend(on_redis);
+        // Every class's count exists from the start, at zero, so that a dashboard shows none limited rather
+        // than no data, and the first 429 counts in a rate.
+        for class in RateClass::ALL {
+            metrics::counter!(registry_runtime::metrics::RATE_LIMITED, "class" => class.as_str())
+                .increment(0);
+        }
         Self {
             link,
             script: redis::Script::new(include_str!("gcra.lua")),
             local: Mutex::new(HashMap::new()),
-            pruned: Mutex::new(Instant::now()),
             on_redis: AtomicBool::new(on_redis),
         }
     }
 
     /// Spends one request of `client`'s budget in `class` under `policy`.
-    pub async fn check(&self, class: &str, client: &str, policy: RatePolicy) -> (Decision, Backend) {
+    pub async fn check(&self, class: RateClass, client: &str, policy: RatePolicy) -> (Decision, Backend) {
         let key = text_hash(client)[..32].to_owned();
         if let Some(decision) = self.in_redis(class, &key, policy).await {
             self.now_on(Backend::Redis);
@@ -81,9 +85,9 @@ impl Limiter {
         (self.locally(class, &key, policy), Backend::Local)
     }
 
-    async fn in_redis(&self, class: &str, key: &str, policy: RatePolicy) -> Option<Decision> {
+    async fn in_redis(&self, class: RateClass, key: &str, policy: RatePolicy) -> Option<Decision> {
         let link = self.link.as_ref()?;
-        let bucket = format!("{}rl:{class}:{key}", link.prefix);
+        let bucket = format!("{}rl:{}:{key}", link.prefix, class.as_str());
         let interval = u64::try_from(policy.interval().as_millis()).unwrap_or(u64::MAX);
         let mut invocation = self.script.key(bucket);
         invocation.arg(interval).arg(policy.burst).arg(1);
@@ -99,11 +103,11 @@ impl Limiter {
         })
     }
 
-    fn locally(&self, class: &str, key: &str, policy: RatePolicy) -> Decision {
+    fn locally(&self, class: RateClass, key: &str, policy: RatePolicy) -> Decision {
         let limiter = {
             let mut local = self.local.lock().unwrap_or_else(PoisonError::into_inner);
             local
-                .entry((class.to_owned(), policy))
+                .entry((class, policy))
                 .or_insert_with(|| {
                     let burst = NonZeroU32::new(policy.burst).unwrap_or(NonZeroU32::MIN);
                     let quota = Quota::with_period(policy.interval()).map(|quota| quota.allow_burst(burst));
@@ -113,7 +117,6 @@ impl Limiter {
                 })
                 .clone()
         };
-        self.prune_now_and_then();
         match limiter.check_key(&key.to_owned()) {
             Ok(state) => Decision {
                 allowed: true,
@@ -128,20 +131,32 @@ impl Limiter {
         }
     }
 
-    /// Drops, every [`PRUNE_EVERY`], the clients whose budget is full again: so a scan from a million
-    /// addresses keeps only those seen within a window.
-    fn prune_now_and_then(&self) {
-        let mut pruned = self.pruned.lock().unwrap_or_else(PoisonError::into_inner);
-        if pruned.elapsed() < PRUNE_EVERY {
-            return;
-        }
-        *pruned = Instant::now();
+    /// Drops the clients whose budget is full again, which the limiter would treat as new anyway: so a scan
+    /// from a million addresses leaves only those seen within their window.
+    pub fn prune(&self) {
         let limiters: Vec<Arc<Keyed>> =
             self.local.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect();
         for limiter in limiters {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
+        let kept = self.local_clients();
+        metrics::gauge!(registry_runtime::metrics::RATE_LIMIT_LOCAL_CLIENTS).set(kept as f64);
+    }
+
+    /// Prunes every [`PRUNE_EVERY`] on the runtime, with or without requests, for as long as the limiter lives.
+    pub fn keep_pruned(self: &Arc<Self>) {
+        let limiter = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(PRUNE_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let Some(limiter) = limiter.upgrade() else { return };
+                limiter.prune();
+            }
+        });
     }
 
     /// The clients this replica remembers, in all classes.
@@ -181,7 +196,8 @@ mod tests {
     fn the_local_limiter_allows_the_burst_then_one_request_per_interval() {
         let limiter = Limiter::new(None);
         let policy = RatePolicy { per_minute: 60, burst: 3 };
-        let decisions: Vec<Decision> = (0..4).map(|_| limiter.locally("reads", "client", policy)).collect();
+        let decisions: Vec<Decision> =
+            (0..4).map(|_| limiter.locally(RateClass::Reads, "client", policy)).collect();
         let remaining: Vec<u64> = decisions.iter().map(|d| d.remaining).collect();
         assert_eq!(remaining, [2, 1, 0, 0]);
         assert!(decisions[..3].iter().all(|d| d.allowed));
@@ -190,8 +206,8 @@ mod tests {
         assert!(
             refused.retry_after > Duration::from_millis(900) && refused.retry_after <= Duration::from_secs(1)
         );
-        assert!(limiter.locally("reads", "another", policy).allowed, "another client's budget");
-        assert!(limiter.locally("writes", "client", policy).allowed, "another class's budget");
+        assert!(limiter.locally(RateClass::Reads, "another", policy).allowed, "another client's budget");
+        assert!(limiter.locally(RateClass::Writes, "client", policy).allowed, "another class's budget");
         assert_eq!(limiter.local_clients(), 3);
     }
 }

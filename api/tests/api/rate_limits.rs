@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use registry_api::rate_limit::{Backend, Limiter};
 use registry_api::redis_link::RedisLink;
-use registry_runtime::config::{RatePolicy, RedisConfig};
+use registry_runtime::config::{RateClass, RatePolicy, RedisConfig};
 use registry_testkit::PrivateRedis;
 
 fn link(redis: &PrivateRedis, prefix: &str) -> Arc<RedisLink> {
@@ -31,7 +31,7 @@ async fn two_replicas_on_one_redis_spend_one_budget() {
     let mut allowed = 0;
     let mut refused_wait = Duration::ZERO;
     for n in 0..30 {
-        let (decision, backend) = replicas[n % 2].check("writes", "client-a", SLOW).await;
+        let (decision, backend) = replicas[n % 2].check(RateClass::Writes, "client-a", SLOW).await;
         assert_eq!(backend, Backend::Redis);
         if decision.allowed {
             allowed += 1;
@@ -46,9 +46,10 @@ async fn two_replicas_on_one_redis_spend_one_budget() {
         refused_wait > Duration::from_secs(8) && refused_wait <= Duration::from_secs(10),
         "{refused_wait:?}"
     );
-    let other = replicas[0].check("writes", "client-b", SLOW).await.0;
+    let other = replicas[0].check(RateClass::Writes, "client-b", SLOW).await.0;
     assert!(other.allowed && other.remaining == 9, "another client's budget: {other:?}");
-    let other_registry = Limiter::new(Some(link(&redis, "two"))).check("writes", "client-a", SLOW).await.0;
+    let other_registry =
+        Limiter::new(Some(link(&redis, "two"))).check(RateClass::Writes, "client-a", SLOW).await.0;
     assert!(other_registry.allowed, "another key prefix is another registry's budget");
 }
 
@@ -59,15 +60,15 @@ async fn without_redis_each_replica_decides_alone_and_goes_back_to_redis_when_it
     let limiter = Limiter::new(Some(link(&redis, "outage")));
     let policy = RatePolicy { per_minute: 60, burst: 5 };
     for _ in 0..5 {
-        assert_eq!(limiter.check("reads", "client", policy).await.1, Backend::Redis);
+        assert_eq!(limiter.check(RateClass::Reads, "client", policy).await.1, Backend::Redis);
     }
-    assert!(!limiter.check("reads", "client", policy).await.0.allowed, "the shared budget is spent");
+    assert!(!limiter.check(RateClass::Reads, "client", policy).await.0.allowed, "the shared budget is spent");
 
     redis.kill();
     let mut decisions = Vec::new();
     for _ in 0..8 {
         let asked = Instant::now();
-        let (decision, backend) = limiter.check("reads", "client", policy).await;
+        let (decision, backend) = limiter.check(RateClass::Reads, "client", policy).await;
         assert!(asked.elapsed() < Duration::from_secs(1), "a decision waited {:?}", asked.elapsed());
         assert_eq!(backend, Backend::Local);
         decisions.push(decision.allowed);
@@ -82,7 +83,7 @@ async fn without_redis_each_replica_decides_alone_and_goes_back_to_redis_when_it
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if limiter.check("reads", "client", policy).await.1 == Backend::Redis {
+        if limiter.check(RateClass::Reads, "client", policy).await.1 == Backend::Redis {
             break;
         }
         assert!(Instant::now() < deadline, "the limiter never went back to Redis");
@@ -90,6 +91,38 @@ async fn without_redis_each_replica_decides_alone_and_goes_back_to_redis_when_it
     }
     again.kill().ok();
     again.wait().ok();
+}
+
+#[tokio::test]
+async fn pruning_drops_the_clients_whose_window_has_passed_and_keeps_the_others() {
+    let limiter = Limiter::new(None);
+    // A window of 1 ms (a request every millisecond, one at once), and one of a minute.
+    let short = RatePolicy { per_minute: 60_000, burst: 1 };
+    let long = RatePolicy { per_minute: 1, burst: 1 };
+    for n in 0..10_000 {
+        assert!(
+            limiter
+                .check(RateClass::Reads, &format!("address:10.0.{}.{}", n / 256, n % 256), short)
+                .await
+                .0
+                .allowed
+        );
+    }
+    for n in 0..3 {
+        assert!(limiter.check(RateClass::Search, &format!("address:10.1.0.{n}"), long).await.0.allowed);
+    }
+    assert_eq!(limiter.local_clients(), 10_003);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        limiter.prune();
+        if limiter.local_clients() == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{} clients kept", limiter.local_clients());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let refused = limiter.check(RateClass::Search, "address:10.1.0.0", long).await.0;
+    assert!(!refused.allowed, "a client within its window keeps its spent budget: {refused:?}");
 }
 
 mod over_http {
@@ -122,6 +155,22 @@ mod over_http {
         }
     }
 
+    /// A `RateLimit` or `RateLimit-Policy` field as a client reads it: a Structured Field List (RFC 9651) of
+    /// one item, the policy's name as a String, with integer parameters.
+    fn field(value: &reqwest::header::HeaderValue) -> (String, Vec<(&'static str, i64)>) {
+        let list: sfv::List = sfv::Parser::new(value.as_bytes()).parse().expect("a Structured Field List");
+        let [sfv::ListEntry::Item(item)] = list.as_slice() else { panic!("one item: {list:?}") };
+        let name = item.bare_item.as_string().expect("the policy's name is a String").as_str().to_owned();
+        let params = item.params.iter().map(|(key, value)| {
+            let key = ["q", "w", "r", "t"]
+                .into_iter()
+                .find(|k| *k == key.as_str())
+                .expect("a parameter of the draft");
+            (key, i64::from(value.as_integer().expect("an Integer")))
+        });
+        (name, params.collect())
+    }
+
     #[tokio::test]
     async fn two_replicas_on_one_redis_give_a_client_one_budget_and_tell_it_where_it_stands() {
         let test = TestStore::postgres().await;
@@ -137,8 +186,11 @@ mod over_http {
             let reply = replicas[n % 2].get("/v0.1/servers").await;
             statuses.push(reply.status.as_u16());
             if n == 0 {
-                assert_eq!(reply.headers["ratelimit-policy"], "\"reads\";q=6;w=60");
-                assert_eq!(reply.headers["ratelimit"], "\"reads\";r=9;t=10");
+                assert_eq!(
+                    field(&reply.headers["ratelimit-policy"]),
+                    ("reads".into(), vec![("q", 6), ("w", 60)])
+                );
+                assert_eq!(field(&reply.headers["ratelimit"]), ("reads".into(), vec![("r", 9), ("t", 10)]));
             }
             if reply.status == 429 {
                 assert_eq!(reply.content_type(), "application/problem+json");
@@ -149,7 +201,8 @@ mod over_http {
                 assert_eq!(reply.body["violated-policies"], json!(["reads"]));
                 let wait: u64 = reply.headers["retry-after"].to_str().unwrap().parse().unwrap();
                 assert!((1..=10).contains(&wait), "{wait}");
-                assert_eq!(reply.headers["ratelimit"], format!("\"reads\";r=0;t={wait}").as_str());
+                let told = field(&reply.headers["ratelimit"]);
+                assert_eq!(told, ("reads".into(), vec![("r", 0), ("t", i64::try_from(wait).unwrap())]));
             }
         }
         let elapsed = started.elapsed().as_secs_f64();
@@ -234,7 +287,7 @@ mod over_http {
 
         // X-Forwarded-For from a peer that is not a trusted proxy changes nothing.
         let spoofed =
-            app.client.get(format!("{}/v0.1/servers", app.base)).header("x-forwarded-for", "192.0.2.99");
+            app.client.get(format!("{}/v0.1/servers", app.base)).header("x-forwarded-for", "127.9.9.9");
         assert_eq!(app.send(spoofed).await.status, 429);
         test.cleanup().await;
     }

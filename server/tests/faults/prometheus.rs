@@ -101,6 +101,8 @@ fn the_dashboard_has_unique_panel_ids_a_datasource_variable_and_a_query_in_every
         "probe_duration_seconds_bucket",
         "probe_tool_list_changes_total",
         "probe_queue_jobs",
+        "rate_limited_requests_total",
+        "rate_limit_backend",
     ] {
         assert!(queries.contains(series), "no panel reads {series}");
     }

@@ -20,6 +20,7 @@ pub const AUTH_JWKS_REFRESHES: &str = "auth_jwks_refreshes_total";
 pub const PUBLISHER_TOKEN_EXCHANGES: &str = "publisher_token_exchanges_total";
 pub const RATE_LIMITED: &str = "rate_limited_requests_total";
 pub const RATE_LIMIT_BACKEND: &str = "rate_limit_backend";
+pub const RATE_LIMIT_LOCAL_CLIENTS: &str = "rate_limit_local_clients";
 pub const MCP_REQUESTS: &str = "mcp_requests_total";
 pub const MCP_DURATION: &str = "mcp_request_duration_seconds";
 pub const AUDIT_WRITE_FAILURES: &str = "audit_write_failures_total";
@@ -205,6 +206,12 @@ const DESCRIPTIONS: &[(&str, Kind, Option<Unit>, &str)] = &[
         Kind::Gauge,
         None,
         "Where the rate limits are counted: 1 on the backend in use (redis, or local while Redis is away)",
+    ),
+    (
+        RATE_LIMIT_LOCAL_CLIENTS,
+        Kind::Gauge,
+        None,
+        "Clients the local rate limiter remembers, all classes, after its last prune (every 30 s)",
     ),
     (BUILD_INFO, Kind::Gauge, None, "Always 1; the labels name the build"),
     (READY, Kind::Gauge, None, "1 when this process's last readiness check said ready, else 0"),

@@ -514,8 +514,8 @@ fn rate_limits_default_to_each_class_s_budget_and_each_bad_value_is_named() {
     assert_eq!(
         found,
         [
-            "rateLimits.reads.perMinute: 0 must be at least 1",
-            "rateLimits.search.burst: -1 must be at least 1",
+            "rateLimits.reads.perMinute: 0 must be from 1 to 4294967295",
+            "rateLimits.search.burst: -1 must be from 1 to 4294967295",
             "rateLimits.search.perMinute: 7 a minute is one every 8571.4 ms: choose a rate that divides 60000, so that the interval is whole milliseconds (e.g. 6 or 8)",
             "rateLimits.exempt[0]: \"nowhere\" is not a network (write e.g. 10.0.0.0/8, fd00::/8 or 192.0.2.7)",
             "rateLimits.overrides[0].class: unknown class \"everything\": one of reads, search, writes, tokenExchanges, mcp",

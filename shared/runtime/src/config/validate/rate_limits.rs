@@ -85,7 +85,7 @@ fn policy(
         None => Some(fallback),
         Some(n) if n >= 1 && n <= i64::from(u32::MAX) => u32::try_from(n).ok(),
         Some(n) => {
-            check.fail(format!("{path}.{key}"), format!("{n} must be at least 1"));
+            check.fail(format!("{path}.{key}"), format!("{n} must be from 1 to {}", u32::MAX));
             None
         }
     };
