@@ -11,7 +11,7 @@
 #     127.x.y.z, header values only: every packet goes to 127.0.0.1. Reported: the peak RSS, and the RSS and
 #     the clients remembered once the window has passed and the limiter has pruned (every 30 s).
 #
-#   scripts/bench-rate-limits.sh [DURATION_SECONDS] [ROUNDS]
+#   scripts/bench-rate-limits.sh [DURATION_SECONDS] [ROUNDS] [cost|flood]     # both parts by default
 #
 # Needs PostgreSQL (TEST_DATABASE_URL's server), redis-server and wrk (`apt-get install redis-server wrk`).
 set -euo pipefail
@@ -19,6 +19,7 @@ cd "$(dirname "$0")/.."
 
 duration=${1:-10}
 rounds=${2:-3}
+part=${3:-all}
 connections=8
 flood=1000000
 source scripts/bench-lib.sh
@@ -82,74 +83,87 @@ median() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { print v[int((N
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 rss_mib() { awk -v field="$1:" '$1 == field { printf "%.0f", $2 / 1024 }' "/proc/$server/status"; }
 
-declare -A runs latencies
-for _ in $(seq 1 "$rounds"); do
-  for mode in off local redis; do
-    limits_mode "$mode"
-    out=$(measure "$base/v0.1/servers")
-    runs[$mode]+="$(rps "$out") "
-    latencies[$mode]+="$(p99 "$out") "
+# cost: the cached first page with the limits off, on locally and on in Redis, alternating rounds.
+cost() {
+  declare -A runs latencies
+  for _ in $(seq 1 "$rounds"); do
+    for mode in off local redis; do
+      limits_mode "$mode"
+      out=$(measure "$base/v0.1/servers")
+      runs[$mode]+="$(rps "$out") "
+      latencies[$mode]+="$(p99 "$out") "
+    done
   done
-done
-# The budget was spent where each mode says: a key in Redis for the redis mode.
-[ "$(redis-cli -p "$redis_port" --scan --pattern '*rl:reads:*' | wc -l)" = 1 ] \
-  || { echo "error: the redis mode did not count in Redis" >&2; exit 1; }
+  # The budget was spent where each mode says: a key in Redis for the redis mode.
+  [ "$(redis-cli -p "$redis_port" --scan --pattern '*rl:reads:*' | wc -l)" = 1 ] \
+    || { echo "error: the redis mode did not count in Redis" >&2; exit 1; }
 
-echo
-echo "### The limiter's cost: the cached first page, $versions versions, $connections connections, ${duration} s per run, $rounds rounds"
-echo
-echo "| rate limits | requests/s per round | median | p99 ms per round | ÷ off |"
-echo "|---|---|---|---|---|"
-off=$(median "${runs[off]}")
-for mode in off local redis; do
-  case $mode in
-    off) label="off" ;;
-    local) label="on, counted on the replica" ;;
-    redis) label="on, counted in Redis" ;;
-  esac
-  echo "| $label | ${runs[$mode]% } | $(median "${runs[$mode]}") | ${latencies[$mode]% } | $(ratio "$(median "${runs[$mode]}")" "$off") |"
-done
+  echo
+  echo "### The limiter's cost: the cached first page, $versions versions, $connections connections, ${duration} s per run, $rounds rounds"
+  echo
+  echo "| rate limits | requests/s per round | median | p99 ms per round | ÷ off |"
+  echo "|---|---|---|---|---|"
+  off=$(median "${runs[off]}")
+  for mode in off local redis; do
+    case $mode in
+      off) label="off" ;;
+      local) label="on, counted on the replica" ;;
+      redis) label="on, counted in Redis" ;;
+    esac
+    echo "| $label | ${runs[$mode]% } | $(median "${runs[$mode]}") | ${latencies[$mode]% } | $(ratio "$(median "${runs[$mode]}")" "$off") |"
+  done
+}
 
-# The flood: each request names another address, 127.0.0.1 + n, until a million were sent.
-cat >"$work/flood.lua" <<LUA
-local n = 0
-request = function()
-  n = n + 1
-  local a = n + 1
-  local address = string.format("127.%d.%d.%d", math.floor(a / 65536) % 256, math.floor(a / 256) % 256, a % 256)
-  return wrk.format("GET", "/v0.1/servers?limit=1", { ["X-Forwarded-For"] = address })
-end
-response = function(status)
-  if n >= $flood then wrk.thread:stop() end
-end
+# flood: a million client addresses, one request each, and the memory they leave.
+flood() {
+  # The flood: each request names another address, 127.0.0.1 + n, until a million were sent.
+  cat >"$work/flood.lua" <<LUA
+  local n = 0
+  request = function()
+    n = n + 1
+    local a = n + 1
+    local address = string.format("127.%d.%d.%d", math.floor(a / 65536) % 256, math.floor(a / 256) % 256, a % 256)
+    return wrk.format("GET", "/v0.1/servers?limit=1", { ["X-Forwarded-For"] = address })
+  end
+  response = function(status)
+    if n >= $flood then wrk.thread:stop() end
+  end
 LUA
-limits_mode flood
-curl -fs "$base/v0.1/servers?limit=1" >/dev/null
-before=$(rss_mib VmRSS)
-started=$(date +%s.%N)
-out=$(wrk -t1 -c"$connections" -d600s -s "$work/flood.lua" "$base")
-elapsed=$(python3 -c "import time; print(round(time.time() - $started, 1))")
-sent=$(printf '%s\n' "$out" | awk '/requests in/ { print $1 }')
-refused=$(printf '%s\n' "$out" | awk '/Non-2xx/ { print $5 }')
-peak=$(rss_mib VmHWM)
-at_end=$(rss_mib VmRSS)
-# The shipped reads budget refills one request in 100 ms, and the limiter prunes every 30 s: the first prune
-# after the flood forgets every address.
-remembered() { curl -fs "http://127.0.0.1:$internal_port/metrics" | awk '$1 == "rate_limit_local_clients" { print $2 }'; }
-for _ in $(seq 1 700); do
-  [ "$(remembered)" = 0 ] && break
-  sleep 0.1
-done
-after=$(rss_mib VmRSS)
+  limits_mode flood
+  curl -fs "$base/v0.1/servers?limit=1" >/dev/null
+  before=$(rss_mib VmRSS)
+  started=$(date +%s.%N)
+  out=$(wrk -t1 -c"$connections" -d1800s -s "$work/flood.lua" "$base")
+  elapsed=$(python3 -c "import time; print(round(time.time() - $started, 1))")
+  sent=$(printf '%s\n' "$out" | awk '/requests in/ { print $1 }')
+  refused=$(printf '%s\n' "$out" | awk '/Non-2xx/ { print $5 }')
+  peak=$(rss_mib VmHWM)
+  at_end=$(rss_mib VmRSS)
+  # The shipped reads budget refills one request in 100 ms, and the limiter prunes every 30 s: the first prune
+  # after the flood forgets every address.
+  remembered() { curl -fs "http://127.0.0.1:$internal_port/metrics" | awk '$1 == "rate_limit_local_clients" { print $2 }'; }
+  for _ in $(seq 1 700); do
+    [ "$(remembered)" = 0 ] && break
+    sleep 0.1
+  done
+  after=$(rss_mib VmRSS)
 
-echo
-echo "### A flood: $flood client addresses, one request each, shipped budgets, counted on the replica"
-echo
-echo "| figure | value |"
-echo "|---|---|"
-echo "| requests sent | $sent in $elapsed s (${refused:-0} refused) |"
-echo "| RSS before | $before MiB |"
-echo "| RSS at the flood's end | $at_end MiB |"
-echo "| peak RSS | $peak MiB |"
-echo "| clients remembered after the window and a prune | $(remembered) |"
-echo "| RSS after the window and a prune | $after MiB |"
+  echo
+  echo "### A flood: $flood client addresses, one request each, shipped budgets, counted on the replica"
+  echo
+  echo "| figure | value |"
+  echo "|---|---|"
+  echo "| requests sent | $sent in $elapsed s (${refused:-0} refused) |"
+  echo "| RSS before | $before MiB |"
+  echo "| RSS at the flood's end | $at_end MiB |"
+  echo "| peak RSS | $peak MiB |"
+  echo "| clients remembered after the window and a prune | $(remembered) |"
+  echo "| RSS after the window and a prune | $after MiB |"
+}
+
+case $part in
+  all) cost; flood ;;
+  cost) cost ;;
+  flood) flood ;;
+  *) echo "usage: $0 [DURATION_SECONDS] [ROUNDS] [cost|flood]" >&2; exit 2 ;;
+esac

@@ -4,6 +4,7 @@
 //! itself. Redis never fails a request, nor slows one past `redis.timeout`.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -41,7 +42,8 @@ pub enum Backend {
     Local,
 }
 
-type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+/// Keyed by a hash of the client: eight bytes a client, and no allocation per decision.
+type Keyed = RateLimiter<u64, DefaultKeyedStateStore<u64>, DefaultClock, StateInformationMiddleware>;
 
 /// How often the local limiters drop the clients whose budget is full again.
 const PRUNE_EVERY: Duration = Duration::from_secs(30);
@@ -51,6 +53,8 @@ pub struct Limiter {
     script: redis::Script,
     /// One keyed limiter per class and policy (overrides give a class more than one policy).
     local: Mutex<HashMap<(RateClass, RatePolicy), Arc<Keyed>>>,
+    /// Hashes the clients' keys for the local limiters (seeded per process; they never leave it).
+    hasher: RandomState,
     /// Whether the last decision went to Redis, to log the changes of backend once each.
     on_redis: AtomicBool,
 }
@@ -70,24 +74,25 @@ impl Limiter {
             link,
             script: redis::Script::new(include_str!("gcra.lua")),
             local: Mutex::new(HashMap::new()),
+            hasher: RandomState::new(),
             on_redis: AtomicBool::new(on_redis),
         }
     }
 
     /// Spends one request of `client`'s budget in `class` under `policy`.
     pub async fn check(&self, class: RateClass, client: &str, policy: RatePolicy) -> (Decision, Backend) {
-        let key = text_hash(client)[..32].to_owned();
-        if let Some(decision) = self.in_redis(class, &key, policy).await {
+        if let Some(decision) = self.in_redis(class, client, policy).await {
             self.now_on(Backend::Redis);
             return (decision, Backend::Redis);
         }
         self.now_on(Backend::Local);
-        (self.locally(class, &key, policy), Backend::Local)
+        (self.locally(class, client, policy), Backend::Local)
     }
 
-    async fn in_redis(&self, class: RateClass, key: &str, policy: RatePolicy) -> Option<Decision> {
+    async fn in_redis(&self, class: RateClass, client: &str, policy: RatePolicy) -> Option<Decision> {
         let link = self.link.as_ref()?;
-        let bucket = format!("{}rl:{}:{key}", link.prefix, class.as_str());
+        // A digest, so that no address or subject is stored in Redis as it is.
+        let bucket = format!("{}rl:{}:{}", link.prefix, class.as_str(), &text_hash(client)[..32]);
         let interval = u64::try_from(policy.interval().as_millis()).unwrap_or(u64::MAX);
         let mut invocation = self.script.key(bucket);
         invocation.arg(interval).arg(policy.burst).arg(1);
@@ -103,7 +108,7 @@ impl Limiter {
         })
     }
 
-    fn locally(&self, class: RateClass, key: &str, policy: RatePolicy) -> Decision {
+    fn locally(&self, class: RateClass, client: &str, policy: RatePolicy) -> Decision {
         let limiter = {
             let mut local = self.local.lock().unwrap_or_else(PoisonError::into_inner);
             local
@@ -117,7 +122,7 @@ impl Limiter {
                 })
                 .clone()
         };
-        match limiter.check_key(&key.to_owned()) {
+        match limiter.check_key(&self.hasher.hash_one(client)) {
             Ok(state) => Decision {
                 allowed: true,
                 remaining: u64::from(state.remaining_burst_capacity()),

@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const LEGACY: &str = "2025-06-18";
+pub const LEGACY: &str = "2025-06-18";
 const MODERN: &str = "2026-07-28";
 
 /// One JSON-RPC call to `/mcp` with the headers a client of `version` sends; the reply and its body.
-async fn rpc(app: &TestApp, version: &str, method: &str, params: Value) -> Reply {
+pub async fn rpc(app: &TestApp, version: &str, method: &str, params: Value) -> Reply {
     rpc_with(app, version, method, params, &[]).await
 }
 

@@ -208,6 +208,7 @@ mod over_http {
         let elapsed = started.elapsed().as_secs_f64();
         let allowed = statuses.iter().filter(|s| **s == 200).count();
         let most = 10 + (elapsed * 6.0 / 60.0).floor() as usize + 1;
+        eprintln!("two replicas allowed {allowed} of 30 in {elapsed:.2} s (the burst is 10; at most {most})");
         assert!((10..=most).contains(&allowed), "{allowed} allowed in {elapsed:.1} s: {statuses:?}");
         assert!(statuses.iter().all(|s| matches!(s, 200 | 429)), "{statuses:?}");
         // Never limited, and not told of a budget.
@@ -289,6 +290,29 @@ mod over_http {
         let spoofed =
             app.client.get(format!("{}/v0.1/servers", app.base)).header("x-forwarded-for", "127.9.9.9");
         assert_eq!(app.send(spoofed).await.status, 429);
+        test.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn mcp_calls_past_the_budget_are_refused_with_a_429_before_the_json_rpc_layer() {
+        use crate::mcp::{LEGACY, rpc};
+        let test = TestStore::sqlite().await;
+        let mut config = config(&test, RatePolicy { per_minute: 600, burst: 100 }, None);
+        config.rate_limits.mcp = RatePolicy { per_minute: 60, burst: 2 };
+        let app = spawn_config(&test, config).await;
+        let mut replies = Vec::new();
+        for _ in 0..3 {
+            replies.push(rpc(&app, LEGACY, "tools/list", json!({})).await);
+        }
+        let statuses: Vec<u16> = replies.iter().map(|reply| reply.status.as_u16()).collect();
+        assert_eq!(statuses, [200, 200, 429]);
+        assert!(replies[0].body["result"]["tools"].is_array(), "{}", replies[0].body);
+        assert_eq!(field(&replies[1].headers["ratelimit"]), ("mcp".into(), vec![("r", 0), ("t", 1)]));
+        let refused = &replies[2];
+        assert_eq!(refused.content_type(), "application/problem+json");
+        assert_eq!(refused.body["violated-policies"], json!(["mcp"]));
+        assert!(refused.body.get("jsonrpc").is_none(), "no JSON-RPC answer: {}", refused.body);
+        assert_eq!(refused.headers["retry-after"], "1");
         test.cleanup().await;
     }
 }
