@@ -50,6 +50,8 @@ sql() { psql -Atq "$url" -c "$1"; }
 
 configure 1
 start_api
+limits_off
+echo
 printf '| pass | perHostConcurrency | probeConcurrency | remotes | seconds | probes/s | worker peak RSS (MiB) |\n'
 printf '|---|---|---|---|---|---|---|\n'
 # run LABEL PER_HOST: waits for `remotes` results recorded since the run began, then prints its row.

@@ -93,6 +93,7 @@ rateLimits:
   reads: {perMinute: 60000, burst: 100000}
   search: {perMinute: 60000, burst: 100000}
   writes: {perMinute: 60000, burst: 100000}
+  tokenExchanges: {perMinute: 60000, burst: 100000}
   mcp: {perMinute: 60000, burst: 100000}
 database:
   url: $database_url

@@ -42,7 +42,7 @@ pub enum Backend {
     Local,
 }
 
-/// Keyed by a hash of the client: eight bytes a client, and no allocation per decision.
+/// Keyed by a hash of the client: eight bytes a client, and no key to allocate.
 type Keyed = RateLimiter<u64, DefaultKeyedStateStore<u64>, DefaultClock, StateInformationMiddleware>;
 
 /// How often the local limiters drop the clients whose budget is full again.
@@ -53,7 +53,7 @@ pub struct Limiter {
     script: redis::Script,
     /// One keyed limiter per class and policy (overrides give a class more than one policy).
     local: Mutex<HashMap<(RateClass, RatePolicy), Arc<Keyed>>>,
-    /// Hashes the clients' keys for the local limiters (seeded per process; they never leave it).
+    /// Hashes the clients' keys for the local limiters (randomly seeded; the hashes never leave the limiter).
     hasher: RandomState,
     /// Whether the last decision went to Redis, to log the changes of backend once each.
     on_redis: AtomicBool,
@@ -64,6 +64,7 @@ impl Limiter {
     pub fn new(link: Option<Arc<RedisLink>>) -> Self {
         let on_redis = link.is_some();
         show_backend(on_redis);
+        metrics::gauge!(registry_runtime::metrics::RATE_LIMIT_LOCAL_CLIENTS).set(0.0);
         // Every class's count exists from the start, at zero, so that a dashboard shows none limited rather
         // than no data, and the first 429 counts in a rate.
         for class in RateClass::ALL {
@@ -149,7 +150,8 @@ impl Limiter {
         metrics::gauge!(registry_runtime::metrics::RATE_LIMIT_LOCAL_CLIENTS).set(kept as f64);
     }
 
-    /// Prunes every [`PRUNE_EVERY`] on the runtime, with or without requests, for as long as the limiter lives.
+    /// Prunes every [`PRUNE_EVERY`] on the Tokio runtime it is called in, with or without requests, for as long
+    /// as the limiter lives.
     pub fn keep_pruned(self: &Arc<Self>) {
         let limiter = Arc::downgrade(self);
         tokio::spawn(async move {

@@ -125,6 +125,29 @@ async fn pruning_drops_the_clients_whose_window_has_passed_and_keeps_the_others(
     assert!(!refused.allowed, "a client within its window keeps its spent budget: {refused:?}");
 }
 
+#[tokio::test(start_paused = true)]
+async fn the_limiter_prunes_every_30_s_on_its_own_without_a_request() {
+    let limiter = Arc::new(Limiter::new(None));
+    limiter.keep_pruned();
+    // The task starts its clock before time moves.
+    tokio::task::yield_now().await;
+    let short = RatePolicy { per_minute: 60_000, burst: 1 };
+    for n in 0..100 {
+        assert!(limiter.check(RateClass::Reads, &format!("address:10.2.0.{n}"), short).await.0.allowed);
+    }
+    assert_eq!(limiter.local_clients(), 100);
+    // The window passes on governor's clock, which is real; then 30 s pass on tokio's.
+    std::thread::sleep(Duration::from_millis(5));
+    tokio::time::advance(Duration::from_secs(31)).await;
+    for _ in 0..100 {
+        if limiter.local_clients() == 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(limiter.local_clients(), 0, "the task pruned");
+}
+
 mod over_http {
     use registry_runtime::config::{Config, RateLimitsConfig, RatePolicy, RedisConfig};
     use registry_testkit::*;
@@ -290,6 +313,35 @@ mod over_http {
         let spoofed =
             app.client.get(format!("{}/v0.1/servers", app.base)).header("x-forwarded-for", "127.9.9.9");
         assert_eq!(app.send(spoofed).await.status, 429);
+        test.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn an_override_on_a_subject_gives_it_its_own_budget_and_the_others_the_class_s() {
+        use crate::auth::{AUDIENCE, oauth, provider};
+        use registry_runtime::config::{RateClass, RateOverride};
+        use registry_testkit::oidc::MockProvider;
+        let test = TestStore::sqlite().await;
+        let mock = MockProvider::start().await;
+        let mut config = Config {
+            auth: oauth(vec![provider(&mock, "idp")], false),
+            ..config(&test, RatePolicy { per_minute: 60, burst: 2 }, None)
+        };
+        config.rate_limits.overrides = vec![RateOverride {
+            matcher: [("sub".to_owned(), vec!["ci".to_owned()])].into(),
+            class: RateClass::Reads,
+            policy: RatePolicy { per_minute: 60, burst: 4 },
+        }];
+        let app = spawn_config(&test, config).await;
+        let ci = format!("Bearer {}", mock.token(AUDIENCE, json!({"sub": "ci"})));
+        let bob = format!("Bearer {}", mock.token(AUDIENCE, json!({"sub": "bob"})));
+        let mut seen = Vec::new();
+        for who in [&ci, &ci, &ci, &ci, &ci, &bob, &bob, &bob] {
+            seen.push(app.get_as("/v0.1/servers", Some(who)).await.status.as_u16());
+        }
+        assert_eq!(seen, [200, 200, 200, 200, 429, 200, 200, 429]);
+        let told = app.get_as("/v0.1/servers", Some(&ci)).await;
+        assert_eq!(field(&told.headers["ratelimit-policy"]), ("reads".into(), vec![("q", 60), ("w", 60)]));
         test.cleanup().await;
     }
 

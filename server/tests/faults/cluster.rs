@@ -51,13 +51,14 @@ impl Cluster {
         PathBuf::from(self.get("CONFIG"))
     }
 
-    /// The page cache's keys in the cluster's Redis.
+    /// The page cache's keys in the cluster's Redis (the rate limits' keys, `cluster:rl:*`, aside).
     fn redis_keys(&self) -> Vec<String> {
         let output = Command::new("redis-cli")
             .args(["-u", self.get("REDIS_URL"), "--raw", "keys", "cluster:*"])
             .output()
             .unwrap();
-        String::from_utf8_lossy(&output.stdout).lines().filter(|l| !l.is_empty()).map(str::to_owned).collect()
+        let keys = String::from_utf8_lossy(&output.stdout);
+        keys.lines().filter(|l| !l.is_empty() && !l.starts_with("cluster:rl:")).map(str::to_owned).collect()
     }
 }
 
