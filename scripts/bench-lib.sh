@@ -42,12 +42,15 @@ to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v
 # limits_off: the line each report carries, saying how it ran.
 limits_off() { echo "Rate limits off (\`rateLimits.enabled: false\`): wrk sends from one address."; }
 
+# rps OUTPUT: wrk's requests per second, whole.
+rps() { printf '%s\n' "$1" | awk '/Requests\/sec/ { printf "%.0f", $2 }'; }
+
 # wrk_row LABEL OUTPUT [EXTRA]: `| label | p50 | p99 | requests/s | extra |`.
 wrk_row() {
   local p50 p99 rps
   p50=$(to_ms "$(printf '%s\n' "$2" | awk '$1 == "50%" { print $2 }')")
   p99=$(to_ms "$(printf '%s\n' "$2" | awk '$1 == "99%" { print $2 }')")
-  rps=$(printf '%s\n' "$2" | awk '/Requests\/sec/ { printf "%.0f", $2 }')
+  rps=$(rps "$2")
   if [ $# -ge 3 ]; then
     printf '| %s | %s | %s | %s | %s |\n' "$1" "$p50" "$p99" "$rps" "$3"
   else

@@ -61,7 +61,6 @@ measure() { # LABEL WRK-ARGS...
 rest=$(measure rest "$base/v0.1/servers?version=latest")
 mcp=$(measure mcp -s "$work/mcp.lua" "$base/mcp")
 rmcp=$(measure rmcp -s "$work/mcp-rmcp.lua" "$base/mcp")
-rps() { printf '%s\n' "$1" | awk '/Requests\/sec/ { printf "%.0f", $2 }'; }
 
 echo
 limits_off

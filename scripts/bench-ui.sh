@@ -41,7 +41,6 @@ measure() { # URL [WRK-ARGS...]
   if printf '%s\n' "$out" | grep -q "Non-2xx"; then echo "error: $url answered other than 2xx: $out" >&2; exit 1; fi
   printf '%s\n' "$out"
 }
-rps() { printf '%s\n' "$1" | awk '/Requests\/sec/ { printf "%.0f", $2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
 limits_off

@@ -71,7 +71,6 @@ run() {
   printf '%s\n' "$out"
 }
 
-rps() { printf '%s\n' "$1" | awk '/Requests\/sec/ { printf "%.0f", $2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 
 # bench SERVERS CONNECTIONS... REQUEST...: one catalogue size, every request and mode at each concurrency.
