@@ -1,7 +1,6 @@
 //! PostgreSQL: bodies as text (the remote-URL index reads them as JSONB), trigram-indexed `ILIKE` search, bulk writes through `unnest`, and an advisory
 //! lock per server for managed writes, so replicas publishing the same server queue up.
 
-use apalis::prelude::{BackendExt, IntervalStrategy, PollWith};
 use apalis_postgres::PostgresStorage;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
@@ -11,7 +10,7 @@ use sqlx::{Pool, Postgres, QueryBuilder, Transaction};
 
 use crate::dialect::{Dialect, GENERATION_CHANNEL, MIGRATIONS_TABLE, Mark, Record, Value};
 use crate::error::StoreError;
-use crate::jobs::task::{HEARTBEAT, Job, POLL, QueuedTask};
+use crate::jobs::task::{HEARTBEAT, Job, QueuedTask};
 use crate::listener::GenerationListener;
 use crate::query::ListQuery;
 use crate::session_lock::SessionLock;
@@ -313,12 +312,12 @@ impl SqlStore<Postgres> {
     }
 
     /// The queue of jobs `J` as a worker reads it.
-    pub(crate) fn queue<J: Job>(&self, concurrency: usize) -> PollWith<PostgresStorage<J>, IntervalStrategy> {
+    pub(crate) fn queue<J: Job>(&self, concurrency: usize) -> PostgresStorage<J> {
         let config = apalis_postgres::Config::default()
             .queue(J::QUEUE)
             .heartbeat_interval(HEARTBEAT)
             .batch_size(concurrency);
-        PostgresStorage::<J>::new(&self.write).with_config(config).poll_with_interval(POLL)
+        PostgresStorage::<J>::new(&self.write).with_config(config)
     }
 
     /// A listener subscribed to new content generations, on the serving store's connection of its own.

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use apalis::prelude::{BackendExt, IntervalStrategy, PollWith};
 use apalis_sqlite::SqliteStorage;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
@@ -17,7 +16,7 @@ use sqlx::{Pool, QueryBuilder, Sqlite, Transaction};
 
 use crate::dialect::{Dialect, MIGRATIONS_TABLE, Mark, Record, Value};
 use crate::error::StoreError;
-use crate::jobs::task::{HEARTBEAT, Job, POLL, QueuedTask};
+use crate::jobs::task::{HEARTBEAT, Job, QueuedTask};
 use crate::listener::GenerationListener;
 use crate::query::ListQuery;
 use crate::session_lock::SessionLock;
@@ -268,12 +267,12 @@ impl SqlStore<Sqlite> {
     }
 
     /// The queue of jobs `J` as a worker reads it.
-    pub(crate) fn queue<J: Job>(&self, concurrency: usize) -> PollWith<SqliteStorage<J>, IntervalStrategy> {
+    pub(crate) fn queue<J: Job>(&self, concurrency: usize) -> SqliteStorage<J> {
         let config = apalis_sqlite::Config::default()
             .queue(J::QUEUE)
             .heartbeat_interval(HEARTBEAT)
             .batch_size(concurrency);
-        SqliteStorage::<J>::new(&self.write).with_config(config).poll_with_interval(POLL)
+        SqliteStorage::<J>::new(&self.write).with_config(config)
     }
 
     /// None: readers of one file poll.

@@ -1,11 +1,18 @@
 //! Enqueueing jobs: one queued or running sync per registry, the mark and the job in one transaction.
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on any unexpected error")]
 
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
 use chrono::Utc;
 use registry_store::RawPool;
-use registry_store::jobs::{Enqueued, SYNC_QUEUE, SyncRegistry, Trigger};
+use registry_store::jobs::worker::{JobFailure, JobHandler};
+use registry_store::jobs::{Enqueued, Job, ProbeRegistry, SYNC_QUEUE, SyncRegistry, Trigger};
 use registry_store::{Store, SyncPhase};
 use registry_testkit::*;
+use tokio::sync::{mpsc, oneshot};
 
 fn sync(registry: &str, trigger: Trigger) -> SyncRegistry {
     SyncRegistry::new(name(registry), trigger, Some("test".into()))
@@ -125,7 +132,7 @@ on_both_backends! {
         let mut status = test.store.sync_status(&name("files")).await.unwrap().unwrap();
         status.phase = SyncPhase::Failed;
         test.store.put_sync_status(&status).await.unwrap();
-        let retry = sync("files", Trigger::Schedule).retry(&test.store, first.job_id(), std::time::Duration::from_secs(600)).await.unwrap();
+        let retry = sync("files", Trigger::Schedule).retry(&test.store, first.job_id(), Duration::from_secs(600)).await.unwrap();
         assert!(runs_in(&test.store, retry.job_id()).await > 500);
 
         let scheduled = sync("files", Trigger::Schedule).enqueue(&test.store, Some(Utc::now())).await.unwrap();
@@ -143,10 +150,86 @@ on_both_backends! {
         test.store.apply_registries(&[file_registry("files")]).await.unwrap();
         let first = sync("files", Trigger::Schedule).enqueue(&test.store, None).await.unwrap();
 
-        let retry = sync("files", Trigger::Schedule).retry(&test.store, first.job_id(), std::time::Duration::from_secs(60)).await.unwrap();
+        let retry = sync("files", Trigger::Schedule).retry(&test.store, first.job_id(), Duration::from_secs(60)).await.unwrap();
 
         assert!(matches!(retry, Enqueued::Queued { .. }), "not blocked by its own job: {retry:?}");
         let status = test.store.sync_status(&name("files")).await.unwrap().unwrap();
         assert_eq!((status.phase, status.job_id.as_deref()), (SyncPhase::Queued, Some(retry.job_id())));
+    }
+}
+
+/// A handler that hands the id of each job it runs to the test.
+struct Received(mpsc::UnboundedSender<String>);
+
+impl<J: Job> JobHandler<J> for Received {
+    async fn run(&self, _job: J, job_id: String) -> Result<(), JobFailure> {
+        self.0.send(job_id).unwrap();
+        Ok(())
+    }
+}
+
+/// A shutdown signal that counts its polls. apalis joins the signal with the worker in one task, so each time
+/// the worker's task is woken, this is polled once: the count is the worker's wake-ups.
+fn counting_signal(
+    stop: oneshot::Receiver<()>,
+) -> (Arc<AtomicUsize>, impl Future<Output = ()> + Send + 'static) {
+    let polls = Arc::new(AtomicUsize::new(0));
+    let counted = polls.clone();
+    let mut stop = stop;
+    let signal = std::future::poll_fn(move |cx| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        Pin::new(&mut stop).poll(cx).map(drop)
+    });
+    (polls, signal)
+}
+
+/// The two queues' workers, joined in one task as a worker process runs them (`register_all`), on a runtime
+/// with worker threads as the server's.
+mod idle_workers_wake_a_few_times_per_poll_interval_and_still_take_a_new_job_within_one {
+    use super::*;
+
+    async fn case(test: &TestStore) {
+        test.store.apply_registries(&[file_registry("files")]).await.unwrap();
+        let (jobs_tx, mut jobs) = mpsc::unbounded_channel();
+        let (stop, stopped) = oneshot::channel();
+        let (stop_probes, probes_stopped) = oneshot::channel();
+        let (polls, signal) = counting_signal(stopped);
+        let (_, probe_signal) = counting_signal(probes_stopped);
+        let (store, handler) = (test.store.clone(), Arc::new(Received(jobs_tx)));
+        let runner = tokio::spawn(async move {
+            tokio::try_join!(
+                store.run_jobs::<SyncRegistry, _>("idle".into(), 2, handler.clone(), signal),
+                store.run_jobs::<ProbeRegistry, _>("idle/probes".into(), 2, handler, probe_signal),
+            )
+        });
+
+        // The window observed, not a wait: an empty queue, for six poll intervals.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let idle = polls.load(Ordering::Relaxed);
+        let job = sync("files", Trigger::Manual).enqueue(&test.store, None).await.unwrap();
+        let ran = tokio::time::timeout(Duration::from_secs(10), jobs.recv()).await.unwrap().unwrap();
+        stop.send(()).unwrap();
+        stop_probes.send(()).unwrap();
+        runner.await.unwrap().unwrap();
+
+        // Each look at a queue takes a few wake-ups (a transaction's round trips), and the task wakes for
+        // either worker: 50 to 80 in all. Workers that fetched whenever their task was polled woke each other
+        // in a loop: 220 to 600 times in 3 s on PostgreSQL, 12,000 on SQLite.
+        assert!(idle <= 150, "{idle} wake-ups in 3 s of two idle queues");
+        assert_eq!(ran, job.job_id());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let test = TestStore::postgres().await;
+        case(&test).await;
+        test.cleanup().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let test = TestStore::sqlite().await;
+        case(&test).await;
+        test.cleanup().await;
     }
 }

@@ -2,6 +2,7 @@
 //! scheduler all use. With [`worker`], which runs them, this is the only module that touches apalis;
 //! `queue` holds what reads the queue's own tables.
 
+mod paced;
 mod queue;
 pub(crate) mod task;
 pub mod worker;

@@ -9,6 +9,8 @@ use apalis::layers::WorkerBuilderExt;
 use apalis::prelude::{AbortError, BoxDynError, Data, TaskId, WorkerBuilder};
 
 use super::Job;
+use super::paced::Paced;
+use super::task::POLL;
 use crate::error::StoreError;
 use crate::handle::{Store, on_backend};
 
@@ -57,7 +59,7 @@ impl Store {
         };
         on_backend!(self, db => {
             WorkerBuilder::new(worker)
-                .backend(db.queue::<J>(concurrency))
+                .backend(Paced::new(db.queue::<J>(concurrency), POLL))
                 .data(handler)
                 .concurrency(concurrency)
                 .build(handle::<J, H>)
