@@ -5,9 +5,13 @@
 # sendfile on) and wrk on loopback. Prints a Markdown report (see docs/benchmarks.md).
 #
 #   scripts/bench.sh [DURATION_SECONDS] [metrics]
+#   scripts/bench.sh [DURATION_SECONDS] fixed [API_BINARY...]
 #
 # With `metrics`, only the cost of metrics: the first page, cached and uncached, with metrics.enabled on and
 # off, in five rounds that alternate the four modes (one process per run), reported as the median of each.
+# With `fixed`, only the fixed cost of a request, for each API binary given (default: this tree's release
+# build) beside nginx: the first page cached and uncached and /health, 20,000 versions, 8 connections, the
+# median of three rounds that alternate the servers. Save a build's binary elsewhere to compare it later.
 #
 # Needs PostgreSQL (TEST_DATABASE_URL's server), redis-server, nginx and wrk
 # (`apt-get install redis-server nginx-light wrk`).
@@ -34,7 +38,7 @@ nginx_up() {
   curl -fs "http://127.0.0.1:$2/first.json" | cmp -s - "$1/first.json" || { echo "nginx does not serve $1" >&2; exit 1; }
 }
 
-# api_mode MODE: restarts the API on $port with the cache mode's config: memory (the default page cache),
+# api_mode MODE [BINARY]: restarts the API (BINARY, default this tree's release build) on $port with the cache mode's config: memory (the default page cache),
 # none (cache.enabled: false) or redis (cache.memoryBytes: 0 and the private Redis); MODE-nometrics also
 # sets metrics.enabled: false.
 api_mode() {
@@ -52,8 +56,8 @@ api_mode() {
     none) printf 'cache: {enabled: false}\n' >>"$work/mode.yaml" ;;
     redis) printf 'cache: {memoryBytes: 0}\nredis: {url: "redis://127.0.0.1:%s"}\n' "$redis_port" >>"$work/mode.yaml" ;;
   esac
-  RUST_LOG=warn target/release/registry-api serve --config "$work/mode.yaml" --address "127.0.0.1:$port" \
-    2>"$work/api.log" &
+  RUST_LOG=warn "${2:-target/release/registry-api}" serve --config "$work/mode.yaml" \
+    --address "127.0.0.1:$port" 2>"$work/api.log" &
   server=$!
   for _ in $(seq 1 50); do curl -fs "$base/readiness" >/dev/null && break; sleep 0.2; done
   curl -fs "$base/readiness" >/dev/null || { cat "$work/api.log" >&2; exit 1; }
@@ -90,8 +94,9 @@ bench() {
     [deep]="/v0.1/servers?cursor=$(value deep_cursor)"
     [search]="/v0.1/servers?search=weather"
     [version]="/v0.1/servers/$(value sample_name)/versions/$(value sample_version)"
+    [health]="/health"
   )
-  declare -A labels=([first]="first page" [deep]="deep page (row 15,000)" [search]="search=weather" [version]="one version GET")
+  declare -A labels=([first]="first page" [deep]="deep page (row 15,000)" [search]="search=weather" [version]="one version GET" [health]="/health")
   api_mode none
   mkdir -p "$work/root"
   for request in "$@"; do
@@ -163,9 +168,63 @@ metrics_cost() {
   done
 }
 
-if [ "${2:-}" = metrics ]; then
-  metrics_cost
-  exit 0
-fi
-bench 5000 "1 8" "memory none redis" first deep search version
+# fixed_cost BINARY...: per server, the median of three rounds of each request that shows the fixed cost.
+fixed_cost() {
+  bench_setup registry_bench 18090
+  trap '[ -n "${server:-}" ] && kill "$server" 2>/dev/null; [ -n "${nginx_pid:-}" ] && kill "$nginx_pid" 2>/dev/null; rm -rf "$work"' EXIT
+  target/release/seed-catalogue --config "$work/bench.yaml" --registry bench --servers 5000 >/dev/null
+  psql -q "$url" -c "vacuum analyze"
+  api_mode none
+  mkdir -p "$work/root"
+  curl -fs -H 'accept-encoding: identity' "$base/v0.1/servers" -o "$work/root/first.json"
+  curl -fs "$base/health" -o "$work/root/health.json"
+  local nginx_port
+  nginx_port=$(free_port)
+  nginx_up "$work/root" "$nginx_port"
+  declare -A runs
+  local binaries=("$@") i
+  for _ in 1 2 3; do
+    runs[nginx-first]+="$(rps "$(run "http://127.0.0.1:$nginx_port/first.json" 8)") "
+    runs[nginx-health]+="$(rps "$(run "http://127.0.0.1:$nginx_port/health.json" 8)") "
+    for i in "${!binaries[@]}"; do
+      api_mode memory "${binaries[$i]}"
+      runs[$i-first]+="$(rps "$(run "$base/v0.1/servers" 8)") "
+      runs[$i-health]+="$(rps "$(run "$base/health" 8)") "
+      api_mode none "${binaries[$i]}"
+      runs[$i-none]+="$(rps "$(run "$base/v0.1/servers" 8)") "
+    done
+  done
+  median() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+  local first health
+  first=$(median "${runs[nginx-first]}")
+  health=$(median "${runs[nginx-health]}")
+  echo
+  echo "### The fixed cost: 20,000 versions, 8 connections, ${duration} s per run, median of 3 rounds"
+  echo
+  echo "nginx: first page $first requests/s (${runs[nginx-first]% }), /health $health (${runs[nginx-health]% })."
+  echo
+  echo "| API binary | first page cached | ÷ nginx | /health | ÷ nginx | first page uncached | ÷ nginx |"
+  echo "|---|---|---|---|---|---|---|"
+  for i in "${!binaries[@]}"; do
+    local cached health_rps none
+    cached=$(median "${runs[$i-first]}")
+    health_rps=$(median "${runs[$i-health]}")
+    none=$(median "${runs[$i-none]}")
+    echo "| ${binaries[$i]} | $cached | $(ratio "$cached" "$first") | $health_rps | $(ratio "$health_rps" "$health") | $none | $(ratio "$none" "$first") |"
+  done
+}
+
+case "${2:-}" in
+  metrics)
+    metrics_cost
+    exit 0
+    ;;
+  fixed)
+    shift 2
+    [ $# -gt 0 ] || set -- target/release/registry-api
+    fixed_cost "$@"
+    exit 0
+    ;;
+esac
+bench 5000 "1 8" "memory none redis" first deep search version health
 bench 25000 "8" "none memory" first deep search

@@ -20,18 +20,17 @@ use registry_store::Store;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::audit::audit_requests;
-use crate::auth::gate::require_token;
 use crate::auth::proofs::Proofs;
 use crate::auth::sign_in::SignIn;
 use crate::auth::{Authenticator, RegistryTokens};
-use crate::http_cache::{read_headers, reread_after_writes};
-use crate::middleware::{RequestSpan, ResponseLog, limit_duration, normalize_url, track_requests};
+use crate::http_cache::read_headers;
+use crate::middleware::{RequestIds, RequestSpan, ResponseLog};
 use crate::names::{MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, REQUEST_ID};
 use crate::page_cache::PageCache;
+use crate::pipeline::Steps;
 use crate::rate_limit::Limiter;
 use crate::redis_link::RedisLink;
 use crate::registry_set;
@@ -245,11 +244,11 @@ impl Application {
     }
 }
 
-/// The routes with their layers, innermost first: authentication, URL rules, the request timeout, the audit
-/// trail, request logs, compression, CORS, request ids.
+/// The routes with their layers, outermost first: request ids, request logs, CORS, compression, and the
+/// steps of [`Steps`] (metrics, the audit trail, the request timeout, URL rules, authentication, the rate
+/// limits).
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors);
-    let request_timeout = state.config.server.request_timeout;
     let mut routes = routes::router();
     if state.config.mcp.enabled {
         let mcp = tower::ServiceBuilder::new()
@@ -261,20 +260,16 @@ pub fn router(state: AppState) -> Router {
     if state.config.ui.enabled {
         routes = routes.merge(crate::ui::router());
     }
-    routes
-        .layer(axum::middleware::from_fn_with_state(state.clone(), reread_after_writes))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::rate_limit::http::limit))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), require_token))
-        .layer(axum::middleware::from_fn(normalize_url))
-        .layer(axum::middleware::from_fn_with_state(request_timeout, limit_duration))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), audit_requests))
-        .layer(TraceLayer::new_for_http().make_span_with(RequestSpan).on_response(ResponseLog))
-        .layer(axum::middleware::from_fn(track_requests))
-        .layer(CompressionLayer::new())
-        .layer(cors)
+    // One layer of the whole stack: axum boxes each `Router::layer` into a route of its own, and every
+    // request cloned each of those boxes again, inside one another.
+    let stack = tower::ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .with_state(state)
+        .layer(TraceLayer::new_for_http().make_span_with(RequestSpan).on_response(ResponseLog))
+        .layer(cors)
+        .layer(CompressionLayer::new())
+        .layer(Steps::new(state.clone()));
+    routes.layer(stack).with_state(state)
 }
 
 fn cors_layer(config: &CorsConfig) -> CorsLayer {

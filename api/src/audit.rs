@@ -5,10 +5,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, Method};
-use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 use registry_runtime::audit::{AuditEvent, Outcome};
@@ -81,20 +80,25 @@ pub struct ClientAddress(pub IpAddr);
 
 /// Records the audit event of each write and each refused request, once its answer is known. It sits
 /// outside the request timeout, so that a write cut off by it is recorded too.
-pub async fn audit_requests(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn audit_requests<F: Future<Output = Response>>(
+    state: &AppState,
+    mut request: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response {
     let slot = AuditSlot::default();
     request.extensions_mut().insert(slot.clone());
-    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // Shared, not copied: most requests record nothing.
+    let (method, uri) = (request.method().clone(), request.uri().clone());
+    let request_id = request.headers().get(REQUEST_ID).cloned();
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
     let client =
         peer.map(|peer| client_address(peer, request.headers(), &state.config.server.trusted_proxies));
     if let Some(client) = client {
         request.extensions_mut().insert(ClientAddress(client));
     }
-    let response = next.run(request).await;
+    let response = next(request).await;
     let status = response.status().as_u16();
-    let facts = slot.lock().clone();
+    let facts = std::mem::take(&mut *slot.lock());
     // A write or an exchange the rate limits refused is a refusal; a read they refused is not recorded (a
     // client looping over reads would flood the trail).
     let limited = status == 429;
@@ -105,19 +109,19 @@ pub async fn audit_requests(State(state): State<AppState>, mut request: Request,
     let action = match facts.action {
         Some(action) => action.as_str(),
         None if facts.exchange.is_some() => "exchange",
-        None if !is_write(&method, &path) => "read",
+        None if !is_write(&method, uri.path()) => "read",
         None if matches!(method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE) => {
-            Action::of(&method, &path).as_str()
+            Action::of(&method, uri.path()).as_str()
         }
         None => "other",
     };
     state.audit.record(&AuditEvent {
-        request_id,
+        request_id: request_id.and_then(|id| id.to_str().ok().map(str::to_owned)),
         client: client.map(|ip| ip.to_string()),
         provider: facts.provider,
         subject: facts.subject,
         method: Some(method.to_string()),
-        path: Some(path),
+        path: Some(uri.path().to_owned()),
         registry: facts.registry,
         name: facts.name,
         version: facts.version,

@@ -8,13 +8,16 @@
 //! notification delay, and within the poll interval at worst (see `registry_set`). They are read before the
 //! data: the other order could keep an old answer under a new key.
 
-use axum::extract::{FromRequestParts, OriginalUri, RawPathParams, Request, State};
+use std::sync::LazyLock;
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, OriginalUri, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use registry_core::digest::hex;
+use registry_core::digest::hex_into;
+use registry_core::model::RegistryName;
 use registry_runtime::build_info::build_info;
 use registry_runtime::config::CacheConfig;
 use sha2::{Digest, Sha256};
@@ -25,9 +28,9 @@ use crate::extract::{first, query_pairs};
 use crate::page_cache::{Encoding, Key};
 use crate::state::AppState;
 
-/// The caching of one read, taken by every read handler: its headers, and its key in the page cache.
+/// The caching of one read, taken by every read handler: its `ETag`, and its key in the page cache.
 pub struct Validator {
-    headers: HeaderMap,
+    etag: Option<HeaderValue>,
     key: Option<Key>,
     encoding: Encoding,
 }
@@ -41,24 +44,35 @@ impl Validator {
         state: &AppState,
         render: impl FnOnce() -> F,
     ) -> Result<Response, ApiError> {
-        let mut headers = self.headers;
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let body = match (&state.pages, self.key) {
+        let (body, source) = match (&state.pages, self.key) {
             (Some(pages), Some(key)) => {
                 let (body, source) = pages.get_or_render(key, self.encoding, render).await?;
-                headers.insert(X_CACHE, source.header());
-                if let Some(encoding) = self.encoding.header() {
-                    headers.insert(header::CONTENT_ENCODING, encoding);
-                }
-                body
+                (body, Some(source.header()))
             }
-            (Some(_), None) => {
-                headers.insert(X_CACHE, HeaderValue::from_static("bypass"));
-                Box::pin(render()).await?
-            }
-            (None, _) => Box::pin(render()).await?,
+            (Some(_), None) => (Box::pin(render()).await?, Some(HeaderValue::from_static("bypass"))),
+            (None, _) => (Box::pin(render()).await?, None),
         };
-        Ok((StatusCode::OK, headers, body).into_response())
+        let mut response = Response::new(Body::from(body));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(source) = source {
+            headers.insert(X_CACHE, source);
+            if let Some(encoding) = self.encoding.header() {
+                headers.insert(header::CONTENT_ENCODING, encoding);
+            }
+        }
+        self.caching_headers(state, headers);
+        Ok(response)
+    }
+
+    /// The `Cache-Control`, `Vary` and `ETag` of a 200 or a 304.
+    fn caching_headers(&self, state: &AppState, headers: &mut HeaderMap) {
+        for (name, value) in &state.read_headers {
+            headers.insert(name.clone(), value.clone());
+        }
+        if let Some(etag) = &self.etag {
+            headers.insert(header::ETAG, etag.clone());
+        }
     }
 }
 
@@ -77,17 +91,25 @@ impl FromRequestParts<AppState> for Validator {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let mut headers = state.read_headers.clone();
         let encoding = Encoding::preferred(&parts.headers);
-        let Some(key) = key(parts, state).await else { return Ok(Self { headers, key: None, encoding }) };
-        let etag = HeaderValue::from_str(&format!("W/\"{}\"", hex(&key.0))).unwrap_or(NO_CACHE);
+        let Some(key) = key(parts, state).await else { return Ok(Self { etag: None, key: None, encoding }) };
+        let etag = etag(key);
         let current = parts.headers.get_all(header::IF_NONE_MATCH).iter().any(|value| matches(value, &etag));
-        headers.insert(header::ETAG, etag);
+        let validator = Self { etag: Some(etag), key: Some(key), encoding };
         if current {
-            return Err((StatusCode::NOT_MODIFIED, headers).into_response());
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            validator.caching_headers(state, response.headers_mut());
+            return Err(response);
         }
-        Ok(Self { headers, key: Some(key), encoding })
+        Ok(validator)
     }
+}
+
+/// The weak `ETag` that shows `key`: `W/"` and 32 hex digits and `"`.
+fn etag(key: Key) -> HeaderValue {
+    let mut text = *b"W/\"00000000000000000000000000000000\"";
+    hex_into(&key.0, &mut text[3..35]);
+    HeaderValue::from_bytes(&text).unwrap_or(NO_CACHE)
 }
 
 const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
@@ -111,18 +133,22 @@ const PARAMETERS: [&str; 6] = ["cursor", "limit", "search", "version", "updated_
 /// 404) and before the generations are first read.
 async fn key(parts: &mut Parts, state: &AppState) -> Option<Key> {
     let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
-    let registry = params.iter().find(|(key, _)| *key == "registryName").map(|(_, raw)| raw.to_owned());
+    let registry = params.iter().find(|(key, _)| *key == "registryName").map(|(_, raw)| raw);
     // The whole path: a nested router sees it without its prefix, which names the view.
     let uri = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |original| &original.0);
-    let mut read = vec![uri.path()];
+    let mut read = [""; 1 + 2 * PARAMETERS.len()];
+    read[0] = uri.path();
+    let mut len = 1;
     // The parameters as the reads take them, so unknown ones, repeats and spellings make no new entries.
     let pairs = query_pairs(parts);
     for name in PARAMETERS {
         if let Some(value) = first(&pairs, name) {
-            read.extend([name, value]);
+            read[len] = name;
+            read[len + 1] = value;
+            len += 2;
         }
     }
-    content_key(state, registry.as_deref(), &read)
+    content_key(state, registry, &read[..len])
 }
 
 /// The key of a read of `registry` (every registry when `None`) described by `read`'s parts: the content
@@ -138,16 +164,20 @@ pub fn content_key(state: &AppState, registry: Option<&str>, read: &[impl AsRef<
     // Generation numbers are unique within one database only.
     hasher.update(state.registries.instance()?.as_bytes());
     hasher.update(";");
-    let depends_on: Vec<_> = match registry {
-        Some(raw) => vec![generations.iter().find(|(name, _)| name.as_str() == raw)?],
-        None => generations.iter().collect(),
+    let mut depends_on =
+        generations.iter().filter(|(name, _)| registry.is_none_or(|raw| name.as_str() == raw));
+    let mut generation = |(name, generation): &(RegistryName, i64)| {
+        hasher.update(name.as_str());
+        hasher.update("=");
+        hasher.update(generation.to_le_bytes());
+        hasher.update(";");
     };
-    for (name, generation) in depends_on {
-        hasher.update(format!("{name}={generation};"));
+    match registry {
+        Some(_) => generation(depends_on.next()?),
+        None => depends_on.for_each(generation),
     }
     // Another build may render the same data differently.
-    let build = build_info();
-    hasher.update(format!("{}+{};", build.version, build.git_commit));
+    hasher.update(BUILD.as_bytes());
     // Each part after its length, so no two reads hash the same bytes.
     for part in read {
         let part = part.as_ref();
@@ -159,6 +189,12 @@ pub fn content_key(state: &AppState, registry: Option<&str>, read: &[impl AsRef<
     Some(Key(key))
 }
 
+/// The build, as the key takes it.
+static BUILD: LazyLock<String> = LazyLock::new(|| {
+    let build = build_info();
+    format!("{}+{};", build.version, build.git_commit)
+});
+
 /// Whether an `If-None-Match` value names `etag`, by the weak comparison (RFC 9110 §13.1.2). `*` is not
 /// taken: whether the resource exists is the handler's to say, after the database.
 fn matches(value: &HeaderValue, etag: &HeaderValue) -> bool {
@@ -169,9 +205,13 @@ fn matches(value: &HeaderValue, etag: &HeaderValue) -> bool {
 
 /// After a write of this replica's succeeds, reads the generations again before answering, so that the
 /// writer's next read sees its write (and no stale 304).
-pub async fn reread_after_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn reread_after_writes<F: Future<Output = Response>>(
+    state: &AppState,
+    request: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response {
     let write = is_write(request.method(), request.uri().path());
-    let response = next.run(request).await;
+    let response = next(request).await;
     if write && response.status().is_success() {
         state.registries.reread().await;
     }

@@ -11,6 +11,7 @@ pub mod mcp;
 pub mod middleware;
 pub mod names;
 pub mod page_cache;
+pub mod pipeline;
 pub mod rate_limit;
 pub mod redis_link;
 pub mod registry_set;

@@ -1,14 +1,17 @@
 //! Request handling around the routes: request ids, structured request logs, the request timeout, and the
 //! URL rules that apply before routing (no NUL bytes, no trailing slashes).
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use registry_core::digest::hex_into;
 use registry_runtime::config::format_duration;
+use tower_http::request_id::{MakeRequestId, RequestId};
 use tower_http::trace::{MakeSpan, OnResponse};
 use tracing::Span;
 
@@ -17,7 +20,10 @@ use crate::names::{DOCS_PATH, REQUEST_ID};
 
 /// Refuses NUL bytes (raw or `%00`) anywhere in the path or query, and redirects a path with a trailing slash
 /// to the same path without it (308, so the method and body are kept), except Swagger UI's `/docs/`.
-pub async fn normalize_url(request: Request, next: Next) -> Response {
+pub async fn normalize_url<F: Future<Output = Response>>(
+    request: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response {
     let uri = request.uri();
     let has_nul = |part: &str| part.contains('\0') || part.to_ascii_lowercase().contains("%00");
     if has_nul(uri.path()) || uri.query().is_some_and(has_nul) {
@@ -38,19 +44,41 @@ pub async fn normalize_url(request: Request, next: Next) -> Response {
         }
         return response;
     }
-    next.run(request).await
+    next(request).await
 }
 
 /// Answers 503 (with `Retry-After`) for a request that runs past `server.requestTimeout`; the handler is
 /// dropped, and with it whatever it was waiting for.
-pub async fn limit_duration(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
+pub async fn limit_duration<F: Future<Output = Response>>(
+    limit: Duration,
+    request: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response {
+    match tokio::time::timeout(limit, next(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::Unavailable(format!(
             "the request did not finish within server.requestTimeout ({})",
             format_duration(limit)
         ))
         .into_response(),
+    }
+}
+
+/// Request ids: random UUIDs (version 4), drawn from the thread's generator rather than by a system call each.
+#[derive(Clone, Copy)]
+pub struct RequestIds;
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let mut bytes: [u8; 16] = rand::random();
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        let mut text = *b"00000000-0000-0000-0000-000000000000";
+        for (range, at) in [(0..4, 0), (4..6, 9), (6..8, 14), (8..10, 19), (10..16, 24)] {
+            let digits = 2 * range.len();
+            hex_into(&bytes[range], &mut text[at..at + digits]);
+        }
+        HeaderValue::from_bytes(&text).ok().map(RequestId::new)
     }
 }
 
@@ -93,33 +121,89 @@ impl<B> OnResponse<B> for ResponseLog {
 
 /// The HTTP metrics of a request, labelled by the route it matched (never the raw path, which would make a
 /// series per server name) or `unmatched`, with its method and status; and the requests in flight.
-pub async fn track_requests(request: Request, next: Next) -> Response {
-    use registry_runtime::metrics::{HTTP_DURATION, HTTP_REQUESTS};
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
-    let method = request.method().as_str().to_owned();
+pub async fn track_requests<F: Future<Output = Response>>(
+    request: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let started = std::time::Instant::now();
     let in_flight = InFlight::start();
-    let response = next.run(request).await;
+    let response = next(request).await;
     drop(in_flight);
-    let status = response.status().as_u16().to_string();
-    metrics::histogram!(HTTP_DURATION, "route" => route.clone(), "method" => method.clone())
-        .record(started.elapsed().as_secs_f64());
-    metrics::counter!(HTTP_REQUESTS, "route" => route, "method" => method, "status" => status).increment(1);
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    HttpSeries::record(route, &method, response.status(), started.elapsed().as_secs_f64());
     response
+}
+
+/// The series of one route, method and status, resolved in the recorder once rather than looked up by name
+/// and labels on each request.
+struct Series {
+    method: Method,
+    status: StatusCode,
+    duration: metrics::Histogram,
+    requests: metrics::Counter,
+}
+
+/// Every route's series seen so far.
+struct HttpSeries;
+
+/// At most this many series per route are kept resolved: a client inventing methods makes no more.
+const SERIES_PER_ROUTE: usize = 32;
+
+static HTTP_SERIES: LazyLock<RwLock<HashMap<Box<str>, Vec<Series>>>> = LazyLock::new(RwLock::default);
+
+impl HttpSeries {
+    fn record(route: &str, method: &Method, status: StatusCode, seconds: f64) {
+        let known = |series: &Series| series.method == method && series.status == status;
+        {
+            let routes = HTTP_SERIES.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(series) = routes.get(route).and_then(|all| all.iter().find(|s| known(s))) {
+                series.duration.record(seconds);
+                series.requests.increment(1);
+                return;
+            }
+        }
+        let series = Self::resolve(route, method, status);
+        series.duration.record(seconds);
+        series.requests.increment(1);
+        let mut routes = HTTP_SERIES.write().unwrap_or_else(PoisonError::into_inner);
+        let all = routes.entry(route.into()).or_default();
+        if all.len() < SERIES_PER_ROUTE && !all.iter().any(known) {
+            all.push(series);
+        }
+    }
+
+    fn resolve(route: &str, method: &Method, status: StatusCode) -> Series {
+        use registry_runtime::metrics::{HTTP_DURATION, HTTP_REQUESTS};
+        let (route, method_label) = (route.to_owned(), method.as_str().to_owned());
+        Series {
+            method: method.clone(),
+            status,
+            duration: metrics::histogram!(HTTP_DURATION, "route" => route.clone(), "method" => method_label.clone()),
+            requests: metrics::counter!(
+                HTTP_REQUESTS, "route" => route, "method" => method_label, "status" => status.as_u16().to_string()
+            ),
+        }
+    }
 }
 
 /// One request in flight, until dropped: also when the client goes away and the request's future with it.
 struct InFlight;
 
+/// The in-flight gauge, resolved once (after the recorder is installed: at the first request).
+static IN_FLIGHT: LazyLock<metrics::Gauge> =
+    LazyLock::new(|| metrics::gauge!(registry_runtime::metrics::HTTP_IN_FLIGHT));
+
 impl InFlight {
     fn start() -> Self {
-        metrics::gauge!(registry_runtime::metrics::HTTP_IN_FLIGHT).increment(1.0);
+        IN_FLIGHT.increment(1.0);
         Self
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        metrics::gauge!(registry_runtime::metrics::HTTP_IN_FLIGHT).decrement(1.0);
+        IN_FLIGHT.decrement(1.0);
     }
 }

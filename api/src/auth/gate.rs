@@ -7,9 +7,8 @@
 //! mode a request without a token stays open, but one that presents a token has it verified, so that a
 //! registry token limits what its holder may do.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method};
-use axum::middleware::Next;
 use axum::response::Response;
 use registry_runtime::config::{AuthConfig, AuthMode};
 
@@ -20,31 +19,35 @@ use crate::audit::AuditSlot;
 use crate::state::AppState;
 
 /// Authenticates every request that needs it (see the module docs), before routing to the handler.
-pub async fn require_token(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn require_token<F: Future<Output = Response>>(
+    state: &AppState,
+    mut request: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response {
     let (method, path) = (request.method(), request.uri().path());
     if is_public(path, &state.config.auth.public_paths) {
-        return next.run(request).await;
+        return next(request).await;
     }
     let presented = bearer_token(request.headers()).is_some();
     let required = needs_token(&state.config.auth, method, path, presented);
     let write = is_write(method, path);
     if crate::ui::is_ui(path) {
-        request = match crate::ui::visitor::admit(&state, request, required, write).await {
+        request = match crate::ui::visitor::admit(state, request, required, write).await {
             Ok(request) if request.extensions().get::<Principal>().is_some() => {
-                return next.run(request).await;
+                return next(request).await;
             }
             Ok(request) => request,
             Err(refused) => return refused,
         };
     }
     let audit = AuditSlot::of(request.extensions());
-    match admit(&state, request.headers(), required, write, &audit).await {
+    match admit(state, request.headers(), required, write, &audit).await {
         Ok(Some(principal)) => {
             request.extensions_mut().insert(principal);
-            next.run(request).await
+            next(request).await
         }
-        Ok(None) => next.run(request).await,
-        Err(refused) => crate::rate_limit::http::token_refused(&state, request, refused).await,
+        Ok(None) => next(request).await,
+        Err(refused) => crate::rate_limit::http::token_refused(state, request, refused).await,
     }
 }
 

@@ -3,6 +3,8 @@
 //! the path is cleaned first, and an entry matches exactly or as a segment prefix (`/docs` covers
 //! `/docs/index.css`, not `/docsx`).
 
+use std::borrow::Cow;
+
 /// Public whatever the configuration says: the probes, the API's description, the RFC 9728 document, and
 /// what the publisher CLI calls before it holds a token (its health check and the token exchanges), and the
 /// web catalogue's stylesheet and script and its sign-in (which each check what they need).
@@ -27,8 +29,10 @@ pub fn is_exchange(path: &str) -> bool {
 }
 
 pub fn is_public(path: &str, configured: &[String]) -> bool {
-    let lowered = path.to_ascii_lowercase();
-    if lowered.contains("%2f") || lowered.contains("%2e") {
+    let encoded = |digit: u8| {
+        path.as_bytes().windows(3).any(|w| w[0] == b'%' && w[1] == b'2' && w[2].eq_ignore_ascii_case(&digit))
+    };
+    if encoded(b'f') || encoded(b'e') {
         return false;
     }
     let cleaned = clean(path);
@@ -41,13 +45,17 @@ pub fn is_public(path: &str, configured: &[String]) -> bool {
 
 fn covers(entry: &str, path: &str) -> bool {
     let entry = clean(entry);
-    entry == "/"
-        || path == entry
-        || path.strip_prefix(entry.as_str()).is_some_and(|rest| rest.starts_with('/'))
+    entry == "/" || path == entry || path.strip_prefix(&*entry).is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// Resolves `.`, `..` and repeated slashes, as Go's `path.Clean` does for an absolute path.
-fn clean(path: &str) -> String {
+/// Resolves `.`, `..` and repeated slashes, as Go's `path.Clean` does for an absolute path; a path that is
+/// clean already (as most are) is not copied.
+fn clean(path: &str) -> Cow<'_, str> {
+    let clean = path == "/"
+        || path.strip_prefix('/').is_some_and(|rest| rest.split('/').all(|s| !matches!(s, "" | "." | "..")));
+    if clean {
+        return Cow::Borrowed(path);
+    }
     let mut segments: Vec<&str> = Vec::new();
     for segment in path.split('/') {
         match segment {
@@ -58,7 +66,7 @@ fn clean(path: &str) -> String {
             other => segments.push(other),
         }
     }
-    format!("/{}", segments.join("/"))
+    Cow::Owned(format!("/{}", segments.join("/")))
 }
 
 #[cfg(test)]
@@ -92,5 +100,7 @@ mod tests {
             assert!(!is_public(protected, &extra), "{protected}");
         }
         assert!(is_public("/anything", &["/".to_owned()]), "the entry / opens everything");
+        assert!(is_public("/custom/public", &["/custom//public/".to_owned()]), "entries are cleaned too");
+        assert!(!is_public("/health/..%2Fv0.1/servers", &extra), "%2F in capitals");
     }
 }

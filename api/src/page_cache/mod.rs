@@ -42,24 +42,27 @@ impl Encoding {
     /// The encoding to answer with: the client's most preferred of br and gzip by `q` (br on a tie), or
     /// identity when it accepts neither.
     pub fn preferred(headers: &HeaderMap) -> Self {
-        let mut best = (0.0_f32, Self::Identity);
-        let accepted = headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok());
-        let weights: Vec<(String, f32)> = accepted
-            .flat_map(|value| value.split(','))
-            .filter_map(|item| {
-                let mut parts = item.split(';');
-                let coding = parts.next()?.trim().to_ascii_lowercase();
-                let q = parts
-                    .filter_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()))
-                    .next()
-                    .unwrap_or(1.0);
-                Some((coding, q))
-            })
-            .collect();
-        let weight = |coding: &str| {
-            let named = weights.iter().find(|(c, _)| c == coding).map(|(_, q)| *q);
-            named.or_else(|| weights.iter().find(|(c, _)| c == "*").map(|(_, q)| *q)).unwrap_or(0.0)
+        let accepted = || {
+            headers
+                .get_all(header::ACCEPT_ENCODING)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|value| value.split(','))
+                .filter_map(|item| {
+                    let mut parts = item.split(';');
+                    let coding = parts.next()?.trim();
+                    let q = parts
+                        .filter_map(|p| {
+                            p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok())
+                        })
+                        .next()
+                        .unwrap_or(1.0);
+                    Some((coding, q))
+                })
         };
+        let named = |coding: &str| accepted().find(|(c, _)| c.eq_ignore_ascii_case(coding)).map(|(_, q)| q);
+        let weight = |coding: &str| named(coding).or_else(|| named("*")).unwrap_or(0.0);
+        let mut best = (0.0_f32, Self::Identity);
         for (coding, encoding) in [("br", Self::Brotli), ("gzip", Self::Gzip)] {
             let q = weight(coding);
             if q > best.0 {

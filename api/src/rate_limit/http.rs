@@ -6,13 +6,12 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use registry_runtime::config::{RateClass, RateLimitsConfig, RatePolicy};
 
-use super::Decision;
+use super::{Client, Decision};
 use crate::audit::{AuditSlot, ClientAddress};
 use crate::auth::authz::{Action, matches};
 use crate::auth::{Principal, is_exchange};
@@ -60,19 +59,18 @@ pub fn never_limited(path: &str) -> bool {
 
 /// Who spends a budget: a verified principal (its provider, and a registry token's method, with its
 /// subject), else the address (IPv6 by its /64).
-fn client(principal: Option<&Principal>, address: IpAddr) -> String {
+fn client(principal: Option<&Principal>, address: IpAddr) -> Client<'_> {
     if let Some(principal) = principal
         && let Some(subject) = &principal.subject
     {
         let method = principal.registry.as_ref().map(|grant| grant.method.as_str()).unwrap_or_default();
-        return format!("principal:{}:{method}:{subject}", principal.provider);
+        return Client::Principal { provider: &principal.provider, method, subject };
     }
     match address {
         IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
-            let network = ipnet::Ipv6Net::new(v6, 64).map(|net| net.trunc().to_string()).unwrap_or_default();
-            format!("address:{network}")
+            Client::Network(ipnet::Ipv6Net::new(v6, 64).map(|net| net.trunc()).unwrap_or_default())
         }
-        other => format!("address:{}", other.to_canonical()),
+        other => Client::Address(other.to_canonical()),
     }
 }
 
@@ -126,10 +124,14 @@ fn too_many(class: RateClass, policy: RatePolicy, decision: Decision) -> Respons
 }
 
 /// Spends the request's budget, then answers it, or refuses it with 429.
-pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match spend(&state, request.method(), request.uri(), request.extensions()).await {
+pub async fn limit<F: Future<Output = Response>>(
+    state: &AppState,
+    request: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response {
+    match spend(state, request.method(), request.uri(), request.extensions()).await {
         Spent::Refused(refused) => refused,
-        spent => spent.tell(next.run(request).await),
+        spent => spent.tell(next(request).await),
     }
 }
 
@@ -170,7 +172,7 @@ async fn spend(state: &AppState, method: &Method, uri: &Uri, extensions: &Extens
     }
     let principal = extensions.get::<Principal>();
     let policy = policy(config, class, principal);
-    let (decision, _) = limiter.check(class, &client(principal, address), policy).await;
+    let (decision, _) = limiter.check(class, client(principal, address), policy).await;
     if !decision.allowed {
         metrics::counter!(registry_runtime::metrics::RATE_LIMITED, "class" => class.as_str()).increment(1);
         if class == RateClass::Writes {
@@ -228,9 +230,9 @@ mod tests {
             registry: None,
         };
         let address: IpAddr = "2001:db8:1:2:3:4:5:6".parse().unwrap();
-        assert_eq!(client(Some(&alice), address), "principal:idp::alice");
-        assert_eq!(client(None, address), "address:2001:db8:1:2::/64");
-        assert_eq!(client(None, "::ffff:192.0.2.7".parse().unwrap()), "address:192.0.2.7");
+        assert_eq!(client(Some(&alice), address).to_string(), "principal:idp::alice");
+        assert_eq!(client(None, address).to_string(), "address:2001:db8:1:2::/64");
+        assert_eq!(client(None, "::ffff:192.0.2.7".parse().unwrap()).to_string(), "address:192.0.2.7");
         assert_eq!(seconds(Duration::from_millis(1), 1), 1);
         assert_eq!(seconds(Duration::from_millis(1001), 0), 2);
         assert_eq!(seconds(Duration::ZERO, 0), 0);

@@ -4,7 +4,9 @@
 //! itself. Redis never fails a request, nor slows one past `redis.timeout`.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::hash::{BuildHasher, RandomState};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,6 +16,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
+use ipnet::Ipv6Net;
 use registry_core::digest::text_hash;
 use registry_runtime::config::{RateClass, RatePolicy};
 
@@ -40,6 +43,26 @@ pub enum Backend {
     Redis,
     /// On this replica alone.
     Local,
+}
+
+/// Who spends a budget: a verified principal, an IPv4 address, or an IPv6 network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Client<'a> {
+    Principal { provider: &'a str, method: &'a str, subject: &'a str },
+    Address(IpAddr),
+    Network(Ipv6Net),
+}
+
+impl fmt::Display for Client<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Principal { provider, method, subject } => {
+                write!(f, "principal:{provider}:{method}:{subject}")
+            }
+            Self::Address(address) => write!(f, "address:{address}"),
+            Self::Network(network) => write!(f, "address:{network}"),
+        }
+    }
 }
 
 /// Keyed by a hash of the client: eight bytes a client, and no key to allocate.
@@ -81,7 +104,12 @@ impl Limiter {
     }
 
     /// Spends one request of `client`'s budget in `class` under `policy`.
-    pub async fn check(&self, class: RateClass, client: &str, policy: RatePolicy) -> (Decision, Backend) {
+    pub async fn check(
+        &self,
+        class: RateClass,
+        client: Client<'_>,
+        policy: RatePolicy,
+    ) -> (Decision, Backend) {
         if let Some(decision) = self.in_redis(class, client, policy).await {
             self.now_on(Backend::Redis);
             return (decision, Backend::Redis);
@@ -90,10 +118,11 @@ impl Limiter {
         (self.locally(class, client, policy), Backend::Local)
     }
 
-    async fn in_redis(&self, class: RateClass, client: &str, policy: RatePolicy) -> Option<Decision> {
+    async fn in_redis(&self, class: RateClass, client: Client<'_>, policy: RatePolicy) -> Option<Decision> {
         let link = self.link.as_ref()?;
         // A digest, so that no address or subject is stored in Redis as it is.
-        let bucket = format!("{}rl:{}:{}", link.prefix, class.as_str(), &text_hash(client)[..32]);
+        let bucket =
+            format!("{}rl:{}:{}", link.prefix, class.as_str(), &text_hash(&client.to_string())[..32]);
         let interval = u64::try_from(policy.interval().as_millis()).unwrap_or(u64::MAX);
         let mut invocation = self.script.key(bucket);
         invocation.arg(interval).arg(policy.burst).arg(1);
@@ -109,7 +138,7 @@ impl Limiter {
         })
     }
 
-    fn locally(&self, class: RateClass, client: &str, policy: RatePolicy) -> Decision {
+    fn locally(&self, class: RateClass, client: Client<'_>, policy: RatePolicy) -> Decision {
         let limiter = {
             let mut local = self.local.lock().unwrap_or_else(PoisonError::into_inner);
             local
@@ -199,12 +228,16 @@ fn show_backend(redis: bool) {
 mod tests {
     use super::*;
 
+    fn named(subject: &str) -> Client<'_> {
+        Client::Principal { provider: "test", method: "", subject }
+    }
+
     #[test]
     fn the_local_limiter_allows_the_burst_then_one_request_per_interval() {
         let limiter = Limiter::new(None);
         let policy = RatePolicy { per_minute: 60, burst: 3 };
         let decisions: Vec<Decision> =
-            (0..4).map(|_| limiter.locally(RateClass::Reads, "client", policy)).collect();
+            (0..4).map(|_| limiter.locally(RateClass::Reads, named("client"), policy)).collect();
         let remaining: Vec<u64> = decisions.iter().map(|d| d.remaining).collect();
         assert_eq!(remaining, [2, 1, 0, 0]);
         assert!(decisions[..3].iter().all(|d| d.allowed));
@@ -213,8 +246,14 @@ mod tests {
         assert!(
             refused.retry_after > Duration::from_millis(900) && refused.retry_after <= Duration::from_secs(1)
         );
-        assert!(limiter.locally(RateClass::Reads, "another", policy).allowed, "another client's budget");
-        assert!(limiter.locally(RateClass::Writes, "client", policy).allowed, "another class's budget");
+        assert!(
+            limiter.locally(RateClass::Reads, named("another"), policy).allowed,
+            "another client's budget"
+        );
+        assert!(
+            limiter.locally(RateClass::Writes, named("client"), policy).allowed,
+            "another class's budget"
+        );
         assert_eq!(limiter.local_clients(), 3);
     }
 }

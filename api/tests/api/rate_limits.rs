@@ -5,10 +5,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use registry_api::rate_limit::{Backend, Limiter};
+use registry_api::rate_limit::{Backend, Client, Limiter};
 use registry_api::redis_link::RedisLink;
 use registry_runtime::config::{RateClass, RatePolicy, RedisConfig};
 use registry_testkit::PrivateRedis;
+
+/// A client known by its subject.
+fn subject(name: &str) -> Client<'_> {
+    Client::Principal { provider: "test", method: "", subject: name }
+}
+
+fn address(octets: [u8; 4]) -> Client<'static> {
+    Client::Address(octets.into())
+}
 
 fn link(redis: &PrivateRedis, prefix: &str) -> Arc<RedisLink> {
     let config = RedisConfig {
@@ -31,7 +40,7 @@ async fn two_replicas_on_one_redis_spend_one_budget() {
     let mut allowed = 0;
     let mut refused_wait = Duration::ZERO;
     for n in 0..30 {
-        let (decision, backend) = replicas[n % 2].check(RateClass::Writes, "client-a", SLOW).await;
+        let (decision, backend) = replicas[n % 2].check(RateClass::Writes, subject("client-a"), SLOW).await;
         assert_eq!(backend, Backend::Redis);
         if decision.allowed {
             allowed += 1;
@@ -46,10 +55,10 @@ async fn two_replicas_on_one_redis_spend_one_budget() {
         refused_wait > Duration::from_secs(8) && refused_wait <= Duration::from_secs(10),
         "{refused_wait:?}"
     );
-    let other = replicas[0].check(RateClass::Writes, "client-b", SLOW).await.0;
+    let other = replicas[0].check(RateClass::Writes, subject("client-b"), SLOW).await.0;
     assert!(other.allowed && other.remaining == 9, "another client's budget: {other:?}");
     let other_registry =
-        Limiter::new(Some(link(&redis, "two"))).check(RateClass::Writes, "client-a", SLOW).await.0;
+        Limiter::new(Some(link(&redis, "two"))).check(RateClass::Writes, subject("client-a"), SLOW).await.0;
     assert!(other_registry.allowed, "another key prefix is another registry's budget");
 }
 
@@ -60,15 +69,18 @@ async fn without_redis_each_replica_decides_alone_and_goes_back_to_redis_when_it
     let limiter = Limiter::new(Some(link(&redis, "outage")));
     let policy = RatePolicy { per_minute: 60, burst: 5 };
     for _ in 0..5 {
-        assert_eq!(limiter.check(RateClass::Reads, "client", policy).await.1, Backend::Redis);
+        assert_eq!(limiter.check(RateClass::Reads, subject("client"), policy).await.1, Backend::Redis);
     }
-    assert!(!limiter.check(RateClass::Reads, "client", policy).await.0.allowed, "the shared budget is spent");
+    assert!(
+        !limiter.check(RateClass::Reads, subject("client"), policy).await.0.allowed,
+        "the shared budget is spent"
+    );
 
     redis.kill();
     let mut decisions = Vec::new();
     for _ in 0..8 {
         let asked = Instant::now();
-        let (decision, backend) = limiter.check(RateClass::Reads, "client", policy).await;
+        let (decision, backend) = limiter.check(RateClass::Reads, subject("client"), policy).await;
         assert!(asked.elapsed() < Duration::from_secs(1), "a decision waited {:?}", asked.elapsed());
         assert_eq!(backend, Backend::Local);
         decisions.push(decision.allowed);
@@ -83,7 +95,7 @@ async fn without_redis_each_replica_decides_alone_and_goes_back_to_redis_when_it
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if limiter.check(RateClass::Reads, "client", policy).await.1 == Backend::Redis {
+        if limiter.check(RateClass::Reads, subject("client"), policy).await.1 == Backend::Redis {
             break;
         }
         assert!(Instant::now() < deadline, "the limiter never went back to Redis");
@@ -99,17 +111,12 @@ async fn pruning_drops_the_clients_whose_window_has_passed_and_keeps_the_others(
     // A window of 1 ms (a request every millisecond, one at once), and one of a minute.
     let short = RatePolicy { per_minute: 60_000, burst: 1 };
     let long = RatePolicy { per_minute: 1, burst: 1 };
-    for n in 0..10_000 {
-        assert!(
-            limiter
-                .check(RateClass::Reads, &format!("address:10.0.{}.{}", n / 256, n % 256), short)
-                .await
-                .0
-                .allowed
-        );
+    for n in 0..10_000_u16 {
+        let [high, low] = n.to_be_bytes();
+        assert!(limiter.check(RateClass::Reads, address([10, 0, high, low]), short).await.0.allowed);
     }
     for n in 0..3 {
-        assert!(limiter.check(RateClass::Search, &format!("address:10.1.0.{n}"), long).await.0.allowed);
+        assert!(limiter.check(RateClass::Search, address([10, 1, 0, n]), long).await.0.allowed);
     }
     assert_eq!(limiter.local_clients(), 10_003);
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -121,7 +128,7 @@ async fn pruning_drops_the_clients_whose_window_has_passed_and_keeps_the_others(
         assert!(Instant::now() < deadline, "{} clients kept", limiter.local_clients());
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let refused = limiter.check(RateClass::Search, "address:10.1.0.0", long).await.0;
+    let refused = limiter.check(RateClass::Search, address([10, 1, 0, 0]), long).await.0;
     assert!(!refused.allowed, "a client within its window keeps its spent budget: {refused:?}");
 }
 
@@ -133,7 +140,7 @@ async fn the_limiter_prunes_every_30_s_on_its_own_without_a_request() {
     tokio::task::yield_now().await;
     let short = RatePolicy { per_minute: 60_000, burst: 1 };
     for n in 0..100 {
-        assert!(limiter.check(RateClass::Reads, &format!("address:10.2.0.{n}"), short).await.0.allowed);
+        assert!(limiter.check(RateClass::Reads, address([10, 2, 0, n]), short).await.0.allowed);
     }
     assert_eq!(limiter.local_clients(), 100);
     // The window passes on governor's clock, which is real; then 30 s pass on tokio's.

@@ -27,7 +27,19 @@ pub fn text_hash(body: &str) -> String {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut text = vec![0; bytes.len() * 2];
+    hex_into(bytes, &mut text);
+    // Hex digits are ASCII.
+    String::from_utf8(text).unwrap_or_default()
+}
+
+/// Writes `bytes` into `out` in lowercase hex digits, two per byte, as far as `out` goes.
+pub fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
+    }
 }
 
 /// The bytes that `text` writes in hex digits (either case); `None` when it is not hex.

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Where a cached read's time and allocations go: a perf profile with call graphs of registry-api (release
+# build) serving a cached first page and /health under wrk (8 connections), drawn as flame graphs, and the
+# allocations per request counted by valgrind's DHAT. Prints a Markdown report (see docs/benchmarks.md).
+#
+#   scripts/bench-profile.sh [DURATION_SECONDS] [SVG_DIR]
+#
+# The flame graphs are written to SVG_DIR (default: a temporary folder, named in the report). Allocations
+# per request are the difference of two DHAT runs, of 1,000 and 3,000 requests on one connection, over 2,000:
+# start-up and shutdown cancel out. Needs PostgreSQL (TEST_DATABASE_URL's server), perf, valgrind and wrk
+# (`apt-get install linux-perf valgrind wrk`); inferno, which draws the graphs, is installed pinned into a
+# cache folder the first time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=${1:-10}
+svg_dir=${2:-}
+source scripts/bench-lib.sh
+for tool in perf valgrind wrk psql curl; do
+  command -v "$tool" >/dev/null || { echo "$tool is missing: apt-get install linux-perf valgrind wrk" >&2; exit 1; }
+done
+
+inferno_root="${XDG_CACHE_HOME:-$HOME/.cache}/registry-tests/inferno-0.12.8"
+if [ ! -x "$inferno_root/bin/inferno-flamegraph" ]; then
+  echo "==> installing inferno 0.12.8 into $inferno_root (once)" >&2
+  cargo install --quiet --locked inferno --version 0.12.8 --root "$inferno_root" >&2
+fi
+cargo build --release --quiet -p registry-server -p registry-admin -p registry-testkit --bin registry-api \
+  --bin registry-admin --bin seed-catalogue
+
+bench_setup registry_profile 18095
+target/release/seed-catalogue --config "$work/bench.yaml" --registry bench --servers 5000 >/dev/null
+psql -q "$url" -c "vacuum analyze"
+svg_dir=${svg_dir:-$work/svg}
+mkdir -p "$svg_dir"
+declare -A paths=([first-page]="/v0.1/servers" [health]="/health")
+
+echo "# Profile of a cached read, $(date -u +%F), $(nproc) cores, commit $(git rev-parse --short HEAD)"
+echo
+limits_off
+start_api
+echo
+echo "## Where the time goes (perf, ${duration} s under wrk -c8)"
+for name in first-page health; do
+  target="$base${paths[$name]}"
+  wrk -t1 -c8 -d3s "$target" >/dev/null
+  wrk -t1 -c8 -d"$((duration + 2))s" "$target" >"$work/wrk.out" &
+  wrk_pid=$!
+  sleep 1
+  perf record -q -F 499 --call-graph dwarf,16384 -p "$server" -o "$work/$name.data" -- sleep "$duration" 2>/dev/null
+  wait "$wrk_pid"
+  perf script --no-inline -i "$work/$name.data" 2>/dev/null | "$inferno_root/bin/inferno-collapse-perf" >"$work/$name.folded"
+  "$inferno_root/bin/inferno-flamegraph" --title "registry-api: cached $name under wrk -c8" \
+    <"$work/$name.folded" >"$svg_dir/$name.svg"
+  echo
+  echo "### $name: $(rps "$(cat "$work/wrk.out")") requests/s while profiled; flame graph \`$svg_dir/$name.svg\`"
+  echo
+  echo "Where the samples are, by binary:"
+  echo
+  echo '```'
+  perf report --no-inline -i "$work/$name.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | sed -n 1,6p
+  echo '```'
+  echo
+  echo "The top frames by own samples:"
+  echo
+  echo '```'
+  perf report --no-inline -i "$work/$name.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null \
+    | grep -E '^ +[0-9]' | sed -n 1,25p | cut -c1-150
+  echo '```'
+done
+kill "$server"
+wait "$server" 2>/dev/null || true
+server=
+
+# blocks N NAME: the blocks DHAT counted over a whole run of the API that served N requests for NAME's path on
+# one keep-alive connection.
+blocks() {
+  local port config
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  RUST_LOG=warn valgrind --tool=dhat --dhat-out-file=/dev/null target/release/registry-api serve \
+    --config "$work/bench.yaml" --address "127.0.0.1:$port" 2>"$work/dhat.log" &
+  server=$!
+  for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/readiness" >/dev/null && break; sleep 0.2; done
+  config="$work/curl.conf"
+  # One request first: the miss that fills the cache is not counted in the difference.
+  for _ in $(seq 1 "$1"); do printf 'url = "http://127.0.0.1:%s%s"\noutput = "/dev/null"\n' "$port" "${paths[$2]}"; done >"$config"
+  curl -fs -o /dev/null "http://127.0.0.1:$port${paths[$2]}"
+  curl -fs -K "$config"
+  kill -INT "$server"
+  wait "$server" 2>/dev/null || true
+  server=
+  awk '/Total:/ { gsub(",", "", $(NF-1)); print $(NF-1) }' "$work/dhat.log"
+}
+
+echo
+echo "## Allocations per request (DHAT)"
+echo
+echo "| request | blocks, 1,000 requests | blocks, 3,000 requests | allocations per request |"
+echo "|---|---|---|---|"
+for name in first-page health; do
+  small=$(blocks 1000 "$name")
+  large=$(blocks 3000 "$name")
+  echo "| $name | $small | $large | $(awk -v a="$small" -v b="$large" 'BEGIN { printf "%.1f", (b - a) / 2000 }') |"
+done
