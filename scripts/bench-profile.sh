@@ -3,8 +3,9 @@
 # build) serving a cached first page and /health under wrk (8 connections), drawn as flame graphs, and the
 # allocations per request counted by valgrind's DHAT. Prints a Markdown report (see docs/benchmarks.md).
 #
-#   scripts/bench-profile.sh [DURATION_SECONDS] [SVG_DIR]
+#   scripts/bench-profile.sh [DURATION_SECONDS] [SVG_DIR] [API_BINARY]
 #
+# API_BINARY defaults to this tree's release build; a saved copy of an earlier build profiles that build.
 # The flame graphs are written to SVG_DIR (default: a temporary folder, named in the report). Allocations
 # per request are the difference of two DHAT runs, of 1,000 and 3,000 requests on one connection, over 2,000:
 # start-up and shutdown cancel out. Needs PostgreSQL (TEST_DATABASE_URL's server), perf, valgrind and wrk
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 
 duration=${1:-10}
 svg_dir=${2:-}
+api=${3:-target/release/registry-api}
 source scripts/bench-lib.sh
 for tool in perf valgrind wrk psql curl; do
   command -v "$tool" >/dev/null || { echo "$tool is missing: apt-get install linux-perf valgrind wrk" >&2; exit 1; }
@@ -38,7 +40,11 @@ declare -A paths=([first-page]="/v0.1/servers" [health]="/health")
 echo "# Profile of a cached read, $(date -u +%F), $(nproc) cores, commit $(git rev-parse --short HEAD)"
 echo
 limits_off
-start_api
+echo
+echo "API binary: \`$api\`."
+RUST_LOG=warn "$api" serve --config "$work/bench.yaml" --address "127.0.0.1:$port" 2>"$work/api.log" &
+server=$!
+for _ in $(seq 1 50); do curl -fs "$base/readiness" >/dev/null && break; sleep 0.2; done
 echo
 echo "## Where the time goes (perf, ${duration} s under wrk -c8)"
 for name in first-page health; do
@@ -50,7 +56,7 @@ for name in first-page health; do
   perf record -q -F 499 --call-graph dwarf,16384 -p "$server" -o "$work/$name.data" -- sleep "$duration" 2>/dev/null
   wait "$wrk_pid"
   perf script --no-inline -i "$work/$name.data" 2>/dev/null | "$inferno_root/bin/inferno-collapse-perf" >"$work/$name.folded"
-  "$inferno_root/bin/inferno-flamegraph" --title "registry-api: cached $name under wrk -c8" \
+  "$inferno_root/bin/inferno-flamegraph" --minwidth 1 --title "registry-api: cached $name under wrk -c8" \
     <"$work/$name.folded" >"$svg_dir/$name.svg"
   echo
   echo "### $name: $(rps "$(cat "$work/wrk.out")") requests/s while profiled; flame graph \`$svg_dir/$name.svg\`"
@@ -77,7 +83,7 @@ server=
 blocks() {
   local port config
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  RUST_LOG=warn valgrind --tool=dhat --dhat-out-file=/dev/null target/release/registry-api serve \
+  RUST_LOG=warn valgrind --tool=dhat --dhat-out-file=/dev/null "$api" serve \
     --config "$work/bench.yaml" --address "127.0.0.1:$port" 2>"$work/dhat.log" &
   server=$!
   for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/readiness" >/dev/null && break; sleep 0.2; done

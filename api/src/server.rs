@@ -81,7 +81,7 @@ pub async fn serve(
                 async move {
                     let response =
                         router.oneshot(request.map(Body::new)).await.unwrap_or_else(|e| match e {});
-                    Ok::<_, Infallible>(response.map(|body| Body::new(Guarded { body, _guard: guard })))
+                    Ok::<_, Infallible>(response.map(|body| Guarded { body, _guard: guard }))
                 }
             }
         });
