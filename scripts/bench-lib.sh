@@ -28,9 +28,10 @@ YAML
   target/release/registry-admin migrate --config "$work/bench.yaml" >/dev/null
 }
 
-# start_api: the release registry-api on $port over $work/bench.yaml, once it answers /readiness.
+# start_api [BINARY]: the API (default this tree's release build) on $port over $work/bench.yaml, once it
+# answers /readiness.
 start_api() {
-  RUST_LOG=warn target/release/registry-api serve --config "$work/bench.yaml" --address "127.0.0.1:$port" \
+  RUST_LOG=warn "${1:-target/release/registry-api}" serve --config "$work/bench.yaml" --address "127.0.0.1:$port" \
     2>"$work/api.log" &
   server=$!
   for _ in $(seq 1 50); do curl -fs "$base/readiness" >/dev/null && break; sleep 0.2; done
@@ -57,3 +58,9 @@ wrk_row() {
     printf '| %s | %s | %s | %s |\n' "$1" "$p50" "$p99" "$rps"
   fi
 }
+
+# free_port: a TCP port free on 127.0.0.1 now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# median "N N N...": the middle value (the lower one of an even count).
+median() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

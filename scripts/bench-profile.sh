@@ -42,9 +42,7 @@ echo
 limits_off
 echo
 echo "API binary: \`$api\`."
-RUST_LOG=warn "$api" serve --config "$work/bench.yaml" --address "127.0.0.1:$port" 2>"$work/api.log" &
-server=$!
-for _ in $(seq 1 50); do curl -fs "$base/readiness" >/dev/null && break; sleep 0.2; done
+start_api "$api"
 echo
 echo "## Where the time goes (perf, ${duration} s under wrk -c8)"
 for name in first-page health; do
@@ -82,7 +80,7 @@ server=
 # one keep-alive connection.
 blocks() {
   local port config
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   RUST_LOG=warn valgrind --tool=dhat --dhat-out-file=/dev/null "$api" serve \
     --config "$work/bench.yaml" --address "127.0.0.1:$port" 2>"$work/dhat.log" &
   server=$!

@@ -32,7 +32,6 @@ done
 
 cargo build --release --quiet -p registry-server -p registry-admin -p registry-testkit --bin registry-api \
   --bin registry-admin --bin seed-catalogue
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 bench_setup registry_bench_limits 18098
 trap 'kill ${server:-} ${redis_pid:-} 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -81,7 +80,6 @@ measure() { # URL [WRK-ARGS...]
   printf '%s\n' "$out"
 }
 p99() { to_ms "$(printf '%s\n' "$1" | awk '$1 == "99%" { print $2 }')"; }
-median() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 rss_mib() { awk -v field="$1:" '$1 == field { printf "%.0f", $2 / 1024 }' "/proc/$server/status"; }
 

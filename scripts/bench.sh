@@ -27,7 +27,6 @@ done
 
 cargo build --release --quiet -p registry-server -p registry-admin -p registry-testkit --bin registry-api \
   --bin registry-admin --bin seed-catalogue
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # nginx_up ROOT PORT: nginx serving the files in ROOT as application/json, once it answers.
 nginx_up() {
@@ -153,7 +152,6 @@ metrics_cost() {
       runs[$mode]+="$(rps "$(run "$base/v0.1/servers" 8)") "
     done
   done
-  median() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
   echo
   echo "### Metrics on and off: first page, 20,000 versions, 8 connections, ${duration} s per run, 5 rounds"
   echo
@@ -194,7 +192,6 @@ fixed_cost() {
       runs[$i-none]+="$(rps "$(run "$base/v0.1/servers" 8)") "
     done
   done
-  median() { printf '%s\n' $1 | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
   local first health
   first=$(median "${runs[nginx-first]}")
   health=$(median "${runs[nginx-health]}")
