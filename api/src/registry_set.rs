@@ -11,6 +11,7 @@ use std::time::Duration;
 use registry_core::model::RegistryName;
 use registry_runtime::bootstrap;
 use registry_runtime::config::RegistryConfig;
+use registry_runtime::metrics::CONTENT_GENERATION;
 use registry_store::Store;
 use tokio::sync::watch;
 
@@ -190,6 +191,11 @@ impl Reader {
         self.publish_generations.send_if_modified(|shown| {
             let changed = **shown != *generations;
             if changed {
+                for (registry, generation) in &generations {
+                    // Operators compare it across replicas: one behind has not seen the latest write.
+                    metrics::gauge!(CONTENT_GENERATION, "registry" => registry.to_string())
+                        .set(*generation as f64);
+                }
                 *shown = generations.into();
             }
             changed

@@ -68,6 +68,16 @@ async fn scrape_until(url: &str, needle: &str) -> String {
     }
 }
 
+/// The content generation `registry` has in the SQLite database at `path`.
+async fn stored_generation(path: &std::path::Path, registry: &str) -> i64 {
+    let url = format!("sqlite://{}?mode=ro", path.display());
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    (sqlx::query_scalar("select generation from content_generation where registry = ?").bind(registry))
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_processes_serve_metrics_that_promtool_accepts_and_probes_without_auth() {
     let dir = tempfile::tempdir().unwrap();
@@ -78,6 +88,11 @@ async fn both_processes_serve_metrics_that_promtool_accepts_and_probes_without_a
     // it, so that each counts as the test says.
     let metrics_url = format!("{internal}/metrics");
     scrape_until(&metrics_url, "sync_runs_total{registry=\"files\",outcome=\"written\"} 1").await;
+    // The replica reads the generation it keys its pages by a moment later (at most a second on SQLite):
+    // wait until it serves the one the sync stored.
+    let generation = stored_generation(&dir.path().join("registry.db"), "files").await;
+    scrape_until(&metrics_url, &format!("registry_content_generation{{registry=\"files\"}} {generation}\n"))
+        .await;
     for _ in 0..3 {
         client().get(format!("{base}/v0.1/servers")).send().await.unwrap();
     }

@@ -33,6 +33,7 @@ pub const SYNC_RETRIES: &str = "sync_retries_total";
 pub const KUBERNETES_WATCHING: &str = "kubernetes_watcher_up";
 pub const KUBERNETES_EVENTS: &str = "kubernetes_watch_events_total";
 pub const CATALOGUE_VERSIONS: &str = "registry_server_versions";
+pub const CONTENT_GENERATION: &str = "registry_content_generation";
 pub const QUEUE_JOBS: &str = "sync_queue_jobs";
 pub const PROBE_RUNS: &str = "probe_runs_total";
 pub const PROBE_DURATION: &str = "probe_duration_seconds";
@@ -174,6 +175,12 @@ const DESCRIPTIONS: &[(&str, Kind, Option<Unit>, &str)] = &[
         Kind::Gauge,
         None,
         "Stored server versions, by registry and status (read at scrape time)",
+    ),
+    (
+        CONTENT_GENERATION,
+        Kind::Gauge,
+        None,
+        "The content generation this replica keys its reads and ETags by, by registry",
     ),
     (QUEUE_JOBS, Kind::Gauge, None, "Sync jobs in the queue, by state (read at scrape time)"),
     (
