@@ -243,7 +243,7 @@ impl Store {
     /// publish just added it.
     pub async fn registries_with_unprobed(&self) -> Result<Vec<RegistryName>, StoreError> {
         on_backend!(self, db => {
-            let select = sql!(DB;
+            let select = || sql!(DB;
                 "select r.name from registry r where r.probe_interval_ms is not null and exists (\
                  select 1 from server_version sv where sv.registry = r.name and sv.is_latest \
                  and sv.status <> 'deleted' and not exists (select 1 from probe_result p \
@@ -265,7 +265,7 @@ impl Store {
     ) -> Result<Enqueued, JobError> {
         let registry = job.registry.as_str();
         let (current, current_scope) = on_backend!(self, db => {
-            let select = sql!(DB; "select job_id, job_scope from probe_schedule where registry = " {registry});
+            let select = || sql!(DB; "select job_id, job_scope from probe_schedule where registry = " {registry});
             let rows: Vec<(Option<String>, Option<String>)> = db.fetch_all(select).await?;
             rows.into_iter().next().unwrap_or_default()
         });
@@ -336,18 +336,21 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<ProbeTarget>, StoreError> {
         on_backend!(self, db => {
-            let mut select = sql!(DB;
-                "select sv.name, sv.version, sv.body from server_version sv where sv.registry = "
-                {registry.as_str()} " and sv.is_latest and sv.status <> 'deleted' and sv.name > " {after.unwrap_or("")}
-            );
-            if unprobed {
-                select.push(
-                    " and not exists (select 1 from probe_result p where p.registry = sv.registry \
-                     and p.name = sv.name and p.version = sv.version)",
+            let select = || {
+                let mut select = sql!(DB;
+                    "select sv.name, sv.version, sv.body from server_version sv where sv.registry = "
+                    {registry.as_str()} " and sv.is_latest and sv.status <> 'deleted' and sv.name > " {after.unwrap_or("")}
                 );
-            }
-            select.push(" order by sv.name limit ");
-            DB::bind(&mut select, i64::from(limit));
+                if unprobed {
+                    select.push(
+                        " and not exists (select 1 from probe_result p where p.registry = sv.registry \
+                         and p.name = sv.name and p.version = sv.version)",
+                    );
+                }
+                select.push(" order by sv.name limit ");
+                DB::bind(&mut select, i64::from(limit));
+                select
+            };
             let rows: Vec<(String, String, String)> = db.fetch_all(select).await?;
             Ok(rows.into_iter().map(|(name, version, body)| ProbeTarget { name, version, body }).collect())
         })
@@ -521,11 +524,11 @@ impl Store {
         version: &str,
     ) -> Result<Vec<RemoteProbes>, StoreError> {
         let (results, changes) = on_backend!(self, db => {
-            let select = sql!(DB; RESULT_COLUMNS "case when p.latest then t.tools end as tools" RESULT_FROM
+            let select = || sql!(DB; RESULT_COLUMNS "case when p.latest then t.tools end as tools" RESULT_FROM
                 " where p.registry = " {registry.as_str()} " and p.name = " {name} " and p.version = " {version}
                 " order by p.url, p.id desc");
             let results: Vec<ResultRow> = db.fetch_all(select).await?;
-            let changes = sql!(DB; "select url, changed_at, old_hash, new_hash, changes from probe_change \
+            let changes = || sql!(DB; "select url, changed_at, old_hash, new_hash, changes from probe_change \
                 where registry = " {registry.as_str()} " and name = " {name} " and version = " {version}
                 " order by url, id desc");
             let changes: Vec<(String, Timestamp, String, String, Json<ToolChanges>)> = db.fetch_all(changes).await?;
@@ -557,28 +560,31 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<StoredProbe>, StoreError> {
         let rows: Vec<ResultRow> = on_backend!(self, db => {
-            let mut select = sql!(DB; RESULT_COLUMNS "null as tools" RESULT_FROM CURRENT_ONLY);
-            if let Some(registry) = &filter.registry {
-                select.push(" and p.registry = ");
-                DB::bind(&mut select, registry.as_str());
-            }
-            if let Some(outcome) = filter.outcome {
-                select.push(" and p.outcome = ");
-                DB::bind(&mut select, outcome.as_str());
-            }
-            if let Some((registry, name, version, url)) = after {
-                // Row values compare on both backends.
-                select.push(" and (p.registry, p.name, p.version, p.url) > (");
-                for (i, part) in [registry, name, version, url].into_iter().enumerate() {
-                    if i > 0 {
-                        select.push(", ");
-                    }
-                    DB::bind(&mut select, part.as_str());
+            let select = || {
+                let mut select = sql!(DB; RESULT_COLUMNS "null as tools" RESULT_FROM CURRENT_ONLY);
+                if let Some(registry) = &filter.registry {
+                    select.push(" and p.registry = ");
+                    DB::bind(&mut select, registry.as_str());
                 }
-                select.push(")");
-            }
-            select.push(" order by p.registry, p.name, p.version, p.url limit ");
-            DB::bind(&mut select, i64::from(limit));
+                if let Some(outcome) = filter.outcome {
+                    select.push(" and p.outcome = ");
+                    DB::bind(&mut select, outcome.as_str());
+                }
+                if let Some((registry, name, version, url)) = after {
+                    // Row values compare on both backends.
+                    select.push(" and (p.registry, p.name, p.version, p.url) > (");
+                    for (i, part) in [registry, name, version, url].into_iter().enumerate() {
+                        if i > 0 {
+                            select.push(", ");
+                        }
+                        DB::bind(&mut select, part.as_str());
+                    }
+                    select.push(")");
+                }
+                select.push(" order by p.registry, p.name, p.version, p.url limit ");
+                DB::bind(&mut select, i64::from(limit));
+                select
+            };
             db.fetch_all(select).await?
         });
         rows.into_iter().map(StoredProbe::try_from).collect()
@@ -592,7 +598,7 @@ impl Store {
         version: &str,
     ) -> Result<Vec<StoredProbe>, StoreError> {
         let rows: Vec<ResultRow> = on_backend!(self, db => {
-            let select = sql!(DB; RESULT_COLUMNS "t.tools" RESULT_FROM " where p.latest and p.registry = "
+            let select = || sql!(DB; RESULT_COLUMNS "t.tools" RESULT_FROM " where p.latest and p.registry = "
                 {registry.as_str()} " and p.name = " {name} " and p.version = " {version} " order by p.url");
             db.fetch_all(select).await?
         });
@@ -604,7 +610,7 @@ impl Store {
     pub async fn search_tools(&self, term: &str, limit: u32) -> Result<Vec<ToolMatch>, StoreError> {
         let term = search_term(term);
         let rows: Vec<(String, String, String, String, String)> = on_backend!(self, db => {
-            let select = sql!(DB; "select p.registry, p.name, p.version, p.url, t.tools from probe_result p \
+            let select = || sql!(DB; "select p.registry, p.name, p.version, p.url, t.tools from probe_result p \
                 join probe_tool_list t on t.hash = p.tools_hash" CURRENT_ONLY PROBING_ONLY " and t.search_text like "
                 {like_anywhere(&term)} " escape '\\' order by p.registry, p.name, p.url limit " {i64::from(limit)});
             db.fetch_all(select).await?
@@ -634,7 +640,7 @@ impl Store {
     /// The remotes per registry and latest outcome, for the gauge read at scrape time.
     pub async fn probe_outcome_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         on_backend!(self, db => {
-            db.fetch_all(sql!(DB; "select p.registry, p.outcome, count(*) from probe_result p" CURRENT_ONLY PROBING_ONLY
+            db.fetch_all(|| sql!(DB; "select p.registry, p.outcome, count(*) from probe_result p" CURRENT_ONLY PROBING_ONLY
                 " group by p.registry, p.outcome"))
             .await
         })

@@ -17,7 +17,7 @@ impl Store {
     pub async fn list_servers(&self, query: &ListQuery) -> Result<ServerPage, StoreError> {
         on_backend!(self, db => {
             let searched = query.search.is_some();
-            let mut rows: Vec<VersionRow> = db.read_rows(sql::list::<DB>(query), searched).await?;
+            let mut rows: Vec<VersionRow> = db.read_rows(|| sql::list::<DB>(query), searched).await?;
             let more = rows.len() > query.limit as usize;
             rows.truncate(query.limit as usize);
             let items = rows.into_iter().map(StoredVersion::try_from).collect::<Result<Vec<_>, _>>()?;
@@ -43,7 +43,7 @@ impl Store {
     ) -> Result<(ServerPage, Facets), StoreError> {
         let searched = query.search.is_some();
         let rows: Vec<FacetRow> =
-            on_backend!(self, db => db.read_rows(sql::facet_rows::<DB>(query), searched).await?);
+            on_backend!(self, db => db.read_rows(|| sql::facet_rows::<DB>(query), searched).await?);
         let mut shown: Vec<&FacetRow> = rows.iter().filter(|row| row.shown(query, narrow)).collect();
         shown.sort_unstable_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
         let more = shown.len() > query.limit as usize;
@@ -52,7 +52,7 @@ impl Store {
             shown.iter().map(|row| (row.registry.clone(), row.name.clone(), row.version.clone())).collect();
         let found: Vec<VersionRow> = match keys.is_empty() {
             true => Vec::new(),
-            false => on_backend!(self, db => db.fetch_all(sql::versions_at::<DB>(&keys)).await?),
+            false => on_backend!(self, db => db.fetch_all(|| sql::versions_at::<DB>(&keys)).await?),
         };
         let mut items = found.into_iter().map(StoredVersion::try_from).collect::<Result<Vec<_>, _>>()?;
         items.sort_unstable_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
@@ -72,7 +72,7 @@ impl Store {
     ) -> Result<Vec<StoredVersion>, StoreError> {
         on_backend!(self, db => {
             let rows: Vec<VersionRow> =
-                db.fetch_all(sql::versions::<DB>(scope, name, include_deleted)).await?;
+                db.fetch_all(|| sql::versions::<DB>(scope, name, include_deleted)).await?;
             rows.into_iter().map(StoredVersion::try_from).collect()
         })
     }
@@ -85,6 +85,8 @@ impl Store {
     ) -> Result<Vec<Conflict>, StoreError> {
         on_backend!(self, db => {
             let mut conn = db.read.acquire().await?;
+            // Its several reads are not retried: the read pool hands out recently used connections unpinged.
+            sqlx::Connection::ping(&mut *conn).await?;
             publish_conflicts::<DB>(&mut conn, registry, server).await
         })
     }
@@ -98,7 +100,7 @@ impl Store {
     ) -> Result<Option<StoredVersion>, StoreError> {
         on_backend!(self, db => {
             let rows: Vec<VersionRow> =
-                db.fetch_all(sql::version::<DB>(scope, name, selector, include_deleted)).await?;
+                db.fetch_all(|| sql::version::<DB>(scope, name, selector, include_deleted)).await?;
             rows.into_iter().next().map(StoredVersion::try_from).transpose()
         })
     }

@@ -77,7 +77,7 @@ impl Store {
     /// The stored registry set, in config order: the truth at run time.
     pub async fn list_registries(&self) -> Result<Vec<Registry>, StoreError> {
         on_backend!(self, db => {
-            let rows: Vec<StoredRow> = db.fetch_all(sql!(DB; REGISTRY_COLUMNS)).await?;
+            let rows: Vec<StoredRow> = db.fetch_all(|| sql!(DB; REGISTRY_COLUMNS)).await?;
             rows.into_iter().map(Registry::try_from).collect()
         })
     }
@@ -85,7 +85,7 @@ impl Store {
     /// Stored server versions per (registry, status).
     pub async fn version_counts(&self) -> Result<Vec<VersionCount>, StoreError> {
         on_backend!(self, db => {
-            db.fetch_all(sql!(DB;
+            db.fetch_all(|| sql!(DB;
                 "select registry, status, count(*) as versions from server_version group by registry, status"
             ))
             .await
@@ -96,7 +96,7 @@ impl Store {
     /// one database, so a cache that several databases may share keys its entries by this too.
     pub async fn instance_id(&self) -> Result<String, StoreError> {
         on_backend!(self, db => {
-            let rows: Vec<(String,)> = db.fetch_all(sql!(DB; "select id from registry_instance")).await?;
+            let rows: Vec<(String,)> = db.fetch_all(|| sql!(DB; "select id from registry_instance")).await?;
             let (id,) = rows
                 .into_iter()
                 .next()

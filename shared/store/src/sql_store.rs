@@ -25,25 +25,55 @@ impl<DB: Dialect> Clone for SqlStore<DB> {
 }
 
 impl<DB: Dialect> SqlStore<DB> {
-    pub(crate) async fn fetch_all<R: Record>(&self, qb: QueryBuilder<DB>) -> Result<Vec<R>, StoreError> {
-        self.read_rows(qb, false).await
+    /// The rows of the statement `build` makes (again, when the read is tried again: see [`Self::read_rows`]).
+    pub(crate) async fn fetch_all<R: Record>(
+        &self,
+        build: impl Fn() -> QueryBuilder<DB>,
+    ) -> Result<Vec<R>, StoreError> {
+        self.read_rows(build, false).await
     }
 
     /// A read whose plan depends on what is bound, such as a search's term (see
-    /// [`Dialect::fetch_all_planned_for_values`]), when `planned_for_values`.
+    /// [`Dialect::fetch_all_planned_for_values`]), when `planned_for_values`. A read whose connection turns
+    /// out to be lost (the server restarted, or ended the session) is tried once more on another: the read
+    /// pool pings only connections idle for a while before handing them out.
     pub(crate) async fn read_rows<R: Record>(
         &self,
-        mut qb: QueryBuilder<DB>,
+        build: impl Fn() -> QueryBuilder<DB>,
         planned_for_values: bool,
     ) -> Result<Vec<R>, StoreError> {
-        let started = std::time::Instant::now();
-        let mut conn = self.read.acquire().await?;
-        metrics::histogram!(crate::metrics::DB_POOL_ACQUIRE, "pool" => "read")
-            .record(started.elapsed().as_secs_f64());
-        if planned_for_values {
-            Ok(DB::fetch_all_planned_for_values(&mut conn, &mut qb).await?)
-        } else {
-            Ok(DB::fetch_all(&mut conn, &mut qb).await?)
+        let mut retried = false;
+        loop {
+            let mut qb = build();
+            let started = std::time::Instant::now();
+            let mut conn = self.read.acquire().await?;
+            metrics::histogram!(crate::metrics::DB_POOL_ACQUIRE, "pool" => "read")
+                .record(started.elapsed().as_secs_f64());
+            let rows = if planned_for_values {
+                DB::fetch_all_planned_for_values(&mut conn, &mut qb).await
+            } else {
+                DB::fetch_all(&mut conn, &mut qb).await
+            };
+            match rows {
+                Err(error) if !retried && connection_lost(&error) => {
+                    tracing::debug!(error = %error, "a read's connection was lost; reading again on another");
+                    conn.close_on_drop();
+                    retried = true;
+                }
+                rows => return Ok(rows?),
+            }
         }
+    }
+}
+
+/// Whether `error` says the connection is gone, not that the query failed: an I/O error, or SQLSTATE class
+/// 08 (connection exception) or 57P01–57P03 (the server shut down, crashed, or is starting).
+fn connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(error) => {
+            error.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P0"))
+        }
+        _ => false,
     }
 }

@@ -110,7 +110,7 @@ impl Store {
 
     pub async fn sync_status(&self, registry: &RegistryName) -> Result<Option<SyncStatus>, StoreError> {
         on_backend!(self, db => {
-            let select = sql!(DB; SYNC_STATUS_COLUMNS " where registry = " {registry.as_str()});
+            let select = || sql!(DB; SYNC_STATUS_COLUMNS " where registry = " {registry.as_str()});
             let rows: Vec<SyncStatusRow> = db.fetch_all(select).await?;
             rows.into_iter().next().map(SyncStatus::try_from).transpose()
         })
@@ -197,7 +197,7 @@ impl Store {
     pub async fn in_flight_syncs(&self) -> Result<Vec<(RegistryName, Option<String>)>, StoreError> {
         on_backend!(self, db => {
             let select =
-                sql!(DB; "select registry, job_id from sync_status where phase in ('queued', 'syncing')");
+                || sql!(DB; "select registry, job_id from sync_status where phase in ('queued', 'syncing')");
             let rows: Vec<(String, Option<String>)> = db.fetch_all(select).await?;
             rows.into_iter().map(|(registry, job)| Ok((parse_registry_name(&registry)?, job))).collect()
         })

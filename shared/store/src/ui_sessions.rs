@@ -90,7 +90,7 @@ impl Store {
     /// The session whose id is `id`, unless it expired or ended.
     pub async fn ui_session(&self, id: &str) -> Result<Option<UiSession>, StoreError> {
         let rows: Vec<(String, String, Timestamp)> = on_backend!(self, db => {
-            let select = sql!(DB;
+            let select = || sql!(DB;
                 "select principal, csrf_token, expires_at from ui_session where id_hash = " {text_hash(id)}
                 " and expires_at > " {Timestamp(now())}
             );

@@ -11,6 +11,7 @@ use registry_store::{ListQuery, Scope, Store, StoreError, StoredVersion, SyncPha
 use registry_testkit::*;
 use serde_json::json;
 
+mod connections;
 mod facets;
 mod generations;
 mod managed;
