@@ -28,10 +28,10 @@ YAML
   target/release/registry-admin migrate --config "$work/bench.yaml" >/dev/null
 }
 
-# start_api [BINARY]: the API (default this tree's release build) on $port over $work/bench.yaml, once it
-# answers /readiness.
+# start_api [BINARY] [CONFIG]: the API (default this tree's release build) on $port over CONFIG (default
+# $work/bench.yaml), once it answers /readiness.
 start_api() {
-  RUST_LOG=warn "${1:-target/release/registry-api}" serve --config "$work/bench.yaml" --address "127.0.0.1:$port" \
+  RUST_LOG=warn "${1:-target/release/registry-api}" serve --config "${2:-$work/bench.yaml}" --address "127.0.0.1:$port" \
     2>"$work/api.log" &
   server=$!
   for _ in $(seq 1 50); do curl -fs "$base/readiness" >/dev/null && break; sleep 0.2; done

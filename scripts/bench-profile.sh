@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Where a cached read's time and allocations go: a perf profile with call graphs of registry-api (release
-# build) serving a cached first page and /health under wrk (8 connections), drawn as flame graphs, and the
-# allocations per request counted by valgrind's DHAT. Prints a Markdown report (see docs/benchmarks.md).
+# Where a read's time and allocations go: a perf profile with call graphs of registry-api (release build)
+# serving the first page cached and uncached (`cache.enabled: false`: the store's path) and /health under
+# wrk (8 connections), drawn as flame graphs, and the allocations per request counted by valgrind's DHAT.
+# Prints a Markdown report (see docs/benchmarks.md).
 #
 #   scripts/bench-profile.sh [DURATION_SECONDS] [SVG_DIR] [API_BINARY]
 #
@@ -35,17 +36,21 @@ target/release/seed-catalogue --config "$work/bench.yaml" --registry bench --ser
 psql -q "$url" -c "vacuum analyze"
 svg_dir=${svg_dir:-$work/svg}
 mkdir -p "$svg_dir"
-declare -A paths=([first-page]="/v0.1/servers" [health]="/health")
+declare -A paths=([first-page]="/v0.1/servers" [uncached-first-page]="/v0.1/servers" [health]="/health")
+# The uncached first page reads the database at each request: the store's path.
+cp "$work/bench.yaml" "$work/uncached.yaml"
+printf 'cache: {enabled: false}\n' >>"$work/uncached.yaml"
+declare -A configs=([first-page]="$work/bench.yaml" [uncached-first-page]="$work/uncached.yaml" [health]="$work/bench.yaml")
 
-echo "# Profile of a cached read, $(date -u +%F), $(nproc) cores, commit $(git rev-parse --short HEAD)"
+echo "# Profile of a read, $(date -u +%F), $(nproc) cores, commit $(git rev-parse --short HEAD)"
 echo
 limits_off
 echo
 echo "API binary: \`$api\`."
-start_api "$api"
 echo
 echo "## Where the time goes (perf, ${duration} s under wrk -c8)"
-for name in first-page health; do
+for name in first-page uncached-first-page health; do
+  start_api "$api" "${configs[$name]}"
   target="$base${paths[$name]}"
   wrk -t1 -c8 -d3s "$target" >/dev/null
   wrk -t1 -c8 -d"$((duration + 2))s" "$target" >"$work/wrk.out" &
@@ -54,7 +59,7 @@ for name in first-page health; do
   perf record -q -F 499 --call-graph dwarf,16384 -p "$server" -o "$work/$name.data" -- sleep "$duration" 2>/dev/null
   wait "$wrk_pid"
   perf script --no-inline -i "$work/$name.data" 2>/dev/null | "$inferno_root/bin/inferno-collapse-perf" >"$work/$name.folded"
-  "$inferno_root/bin/inferno-flamegraph" --minwidth 1 --title "registry-api: cached $name under wrk -c8" \
+  "$inferno_root/bin/inferno-flamegraph" --minwidth 1 --title "registry-api: $name under wrk -c8" \
     <"$work/$name.folded" >"$svg_dir/$name.svg"
   echo
   echo "### $name: $(rps "$(cat "$work/wrk.out")") requests/s while profiled; flame graph \`$svg_dir/$name.svg\`"
@@ -71,10 +76,10 @@ for name in first-page health; do
   perf report --no-inline -i "$work/$name.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null \
     | grep -E '^ +[0-9]' | sed -n 1,25p | cut -c1-150
   echo '```'
+  kill "$server"
+  wait "$server" 2>/dev/null || true
+  server=
 done
-kill "$server"
-wait "$server" 2>/dev/null || true
-server=
 
 # blocks N NAME: the blocks DHAT counted over a whole run of the API that served N requests for NAME's path on
 # one keep-alive connection.
@@ -82,7 +87,7 @@ blocks() {
   local port config
   port=$(free_port)
   RUST_LOG=warn valgrind --tool=dhat --dhat-out-file=/dev/null "$api" serve \
-    --config "$work/bench.yaml" --address "127.0.0.1:$port" 2>"$work/dhat.log" &
+    --config "${configs[$2]}" --address "127.0.0.1:$port" 2>"$work/dhat.log" &
   server=$!
   for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/readiness" >/dev/null && break; sleep 0.2; done
   config="$work/curl.conf"
@@ -101,7 +106,7 @@ echo "## Allocations per request (DHAT)"
 echo
 echo "| request | blocks, 1,000 requests | blocks, 3,000 requests | allocations per request |"
 echo "|---|---|---|---|"
-for name in first-page health; do
+for name in first-page uncached-first-page health; do
   small=$(blocks 1000 "$name")
   large=$(blocks 3000 "$name")
   echo "| $name | $small | $large | $(awk -v a="$small" -v b="$large" 'BEGIN { printf "%.1f", (b - a) / 2000 }') |"

@@ -83,7 +83,15 @@ pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
 /// A JSON body, rendered once for the page cache.
 pub fn json_body(value: &impl serde::Serialize) -> Result<Bytes, ApiError> {
-    serde_json::to_vec(value).map(Bytes::from).map_err(|e| ApiError::Internal(e.into()))
+    json_body_sized(value, 128)
+}
+
+/// [`json_body`] into a buffer of `capacity` bytes to start with: a page that knows about how large it is
+/// is written without growing (and copying) its buffer again and again.
+pub fn json_body_sized(value: &impl serde::Serialize, capacity: usize) -> Result<Bytes, ApiError> {
+    let mut body = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut body, value).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(body.into())
 }
 
 impl FromRequestParts<AppState> for Validator {

@@ -2,6 +2,7 @@
 //! [`RegistryScope`] tells the handlers which one they serve.
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiPath, IncludeDeleted, ListParams, RegistryScope};
-use crate::http_cache::{Validator, json_body};
+use crate::http_cache::{Validator, json_body, json_body_sized};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -51,6 +52,12 @@ impl StoredList {
     fn new(servers: Vec<StoredVersion>, next_cursor: Option<String>) -> Self {
         Self { metadata: ListMetadata { next_cursor, count: servers.len() }, servers }
     }
+
+    /// The page's JSON. Each version takes its body's bytes and about 250 more for its metadata.
+    fn body(&self) -> Result<Bytes, ApiError> {
+        let estimate = self.servers.iter().map(|server| server.body.get().len() + 256).sum::<usize>() + 256;
+        json_body_sized(self, estimate)
+    }
 }
 
 /// List servers: one page, ordered by name then version.
@@ -77,7 +84,7 @@ pub async fn list_servers(
     let store = &state.store;
     let render = move || async move {
         let page = store.list_servers(&query).await?;
-        json_body(&StoredList::new(page.items, page.next_cursor.map(|c| c.encode())))
+        StoredList::new(page.items, page.next_cursor.map(|c| c.encode())).body()
     };
     validator.respond(&state, render).await
 }
@@ -109,7 +116,7 @@ pub async fn list_server_versions(
         if versions.is_empty() {
             return Err(server_not_found());
         }
-        json_body(&StoredList::new(versions, None))
+        StoredList::new(versions, None).body()
     };
     validator.respond(&state, render).await
 }

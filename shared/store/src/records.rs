@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::ser::SerializeStruct;
+use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -40,8 +40,19 @@ impl Serialize for StoredVersion {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut response = serializer.serialize_struct("ServerResponse", 2)?;
         response.serialize_field("server", &self.body)?;
-        response.serialize_field("_meta", &BTreeMap::from([(OFFICIAL_META, &self.official)]))?;
+        response.serialize_field("_meta", &Official(&self.official))?;
         response.end()
+    }
+}
+
+/// `_meta`: the one key of the registry-owned metadata, without a map built for it.
+struct Official<'a>(&'a OfficialMeta);
+
+impl Serialize for Official<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut meta = serializer.serialize_map(Some(1))?;
+        meta.serialize_entry(OFFICIAL_META, self.0)?;
+        meta.end()
     }
 }
 

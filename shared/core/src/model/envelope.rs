@@ -3,7 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::format::{Fixed, Item, Numeric, Pad};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::server_json::ServerJson;
@@ -120,14 +121,31 @@ pub struct ListMetadata {
     pub count: usize,
 }
 
-/// RFC 3339 in UTC with a `Z`, and only as many fraction digits as the value has.
+/// RFC 3339 in UTC with a `Z`, and only as many fraction digits as the value has (none, 3, 6 or 9, as
+/// `SecondsFormat::AutoSi`): written straight into the output, with no string of its own (a page has three
+/// per version).
 fn rfc3339<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    const ITEMS: &[Item<'static>] = &[
+        Item::Numeric(Numeric::Year, Pad::Zero),
+        Item::Literal("-"),
+        Item::Numeric(Numeric::Month, Pad::Zero),
+        Item::Literal("-"),
+        Item::Numeric(Numeric::Day, Pad::Zero),
+        Item::Literal("T"),
+        Item::Numeric(Numeric::Hour, Pad::Zero),
+        Item::Literal(":"),
+        Item::Numeric(Numeric::Minute, Pad::Zero),
+        Item::Literal(":"),
+        Item::Numeric(Numeric::Second, Pad::Zero),
+        Item::Fixed(Fixed::Nanosecond),
+        Item::Literal("Z"),
+    ];
+    serializer.collect_str(&time.format_with_items(ITEMS.iter()))
 }
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
+    use chrono::{SecondsFormat, TimeZone};
     use serde_json::json;
 
     use super::*;
@@ -170,6 +188,34 @@ mod tests {
                 "metadata": {"count": 1}
             })
         );
+    }
+
+    #[test]
+    fn times_are_written_as_rfc3339_with_only_the_fraction_digits_they_have() {
+        let at = Utc.with_ymd_and_hms(2025, 9, 1, 12, 0, 5).unwrap();
+        for nanos in [0, 120_000_000, 123_456_000, 123_456_789, 1_000, 7] {
+            let time = at + chrono::TimeDelta::nanoseconds(nanos);
+            let written = serde_json::to_value(OfficialMeta {
+                status: Status::Active,
+                status_changed_at: time,
+                status_message: None,
+                published_at: time,
+                updated_at: time,
+                is_latest: true,
+            })
+            .unwrap();
+            assert_eq!(written["publishedAt"], time.to_rfc3339_opts(SecondsFormat::AutoSi, true), "{nanos}");
+        }
+        let early = Utc.with_ymd_and_hms(987, 1, 2, 3, 4, 5).unwrap();
+        let written = serde_json::to_value(OfficialMeta {
+            status: Status::Active,
+            status_changed_at: early,
+            status_message: None,
+            published_at: early,
+            updated_at: early,
+            is_latest: true,
+        });
+        assert_eq!(written.unwrap()["updatedAt"], "0987-01-02T03:04:05Z");
     }
 
     #[test]
