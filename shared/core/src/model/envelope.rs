@@ -3,8 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::format::{Fixed, Item, Numeric, Pad};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::server_json::ServerJson;
@@ -122,30 +121,43 @@ pub struct ListMetadata {
 }
 
 /// RFC 3339 in UTC with a `Z`, and only as many fraction digits as the value has (none, 3, 6 or 9, as
-/// `SecondsFormat::AutoSi`): written straight into the output, with no string of its own (a page has three
-/// per version).
+/// `SecondsFormat::AutoSi`), written into a buffer on the stack: a page writes three per version, and
+/// chrono's formatting took a string each, or a generic formatter's time.
 fn rfc3339<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
-    const ITEMS: &[Item<'static>] = &[
-        Item::Numeric(Numeric::Year, Pad::Zero),
-        Item::Literal("-"),
-        Item::Numeric(Numeric::Month, Pad::Zero),
-        Item::Literal("-"),
-        Item::Numeric(Numeric::Day, Pad::Zero),
-        Item::Literal("T"),
-        Item::Numeric(Numeric::Hour, Pad::Zero),
-        Item::Literal(":"),
-        Item::Numeric(Numeric::Minute, Pad::Zero),
-        Item::Literal(":"),
-        Item::Numeric(Numeric::Second, Pad::Zero),
-        Item::Fixed(Fixed::Nanosecond),
-        Item::Literal("Z"),
-    ];
-    serializer.collect_str(&time.format_with_items(ITEMS.iter()))
+    let (year, nanos) = (time.year(), time.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        // Years past four digits and leap seconds: chrono's own writing.
+        return serializer.serialize_str(&time.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+    }
+    let mut text = *b"0000-00-00T00:00:00.000000000Z";
+    let mut put = |at: usize, width: usize, mut value: u32| {
+        for digit in text[at..at + width].iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year as u32);
+    put(5, 2, time.month());
+    put(8, 2, time.day());
+    put(11, 2, time.hour());
+    put(14, 2, time.minute());
+    put(17, 2, time.second());
+    let digits = match nanos {
+        0 => 0,
+        _ if nanos % 1_000_000 == 0 => 3,
+        _ if nanos % 1_000 == 0 => 6,
+        _ => 9,
+    };
+    put(20, 9, nanos);
+    let end = if digits == 0 { 19 } else { 20 + digits };
+    text[end] = b'Z';
+    let written = std::str::from_utf8(&text[..=end]).map_err(serde::ser::Error::custom)?;
+    serializer.serialize_str(written)
 }
 
 #[cfg(test)]
 mod tests {
-    use chrono::{SecondsFormat, TimeZone};
+    use chrono::TimeZone;
     use serde_json::json;
 
     use super::*;
@@ -193,7 +205,7 @@ mod tests {
     #[test]
     fn times_are_written_as_rfc3339_with_only_the_fraction_digits_they_have() {
         let at = Utc.with_ymd_and_hms(2025, 9, 1, 12, 0, 5).unwrap();
-        for nanos in [0, 120_000_000, 123_456_000, 123_456_789, 1_000, 7] {
+        for nanos in [0, 120_000_000, 123_456_000, 123_456_789, 1_000, 7, 999_999_999] {
             let time = at + chrono::TimeDelta::nanoseconds(nanos);
             let written = serde_json::to_value(OfficialMeta {
                 status: Status::Active,
