@@ -106,10 +106,12 @@ impl Store {
         }
     }
 
-    /// Whether the database answers a trivial query.
+    /// Whether the database answers a trivial query. Through the write pool, which pings each connection
+    /// before use: the read pool hands out recently used ones unpinged, and readiness must not fail on one
+    /// the server has just ended.
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_backend!(self, db => {
-            sqlx::query("select 1").execute(&db.read).await?;
+            sqlx::query("select 1").execute(&db.write).await?;
         });
         Ok(())
     }

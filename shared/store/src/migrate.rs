@@ -45,9 +45,9 @@ impl Store {
         applied
     }
 
-    /// Whether the schema is reachable and up to date.
+    /// Whether the schema is reachable and up to date (through the write pool, as [`Store::ping`]).
     pub async fn schema_state(&self) -> Result<SchemaState, StoreError> {
-        on_backend!(self, db => state(&db.read, SqlStore::<DB>::migrators()).await)
+        on_backend!(self, db => state(&db.write, SqlStore::<DB>::migrators()).await)
     }
 }
 

@@ -1,6 +1,7 @@
 //! PostgreSQL: bodies as text (the remote-URL index reads them as JSONB), trigram-indexed `ILIKE` search, bulk writes through `unnest`, and an advisory
 //! lock per server for managed writes, so replicas publishing the same server queue up.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use apalis_postgres::PostgresStorage;
@@ -18,7 +19,7 @@ use crate::query::ListQuery;
 use crate::session_lock::SessionLock;
 use crate::settings::{PostgresConfig, Role};
 use crate::snapshot::{Key, RowWrite};
-use crate::sql_store::SqlStore;
+use crate::sql_store::{Losses, SqlStore};
 use crate::staged_row::StagedRow;
 use registry_core::model::RegistryName;
 
@@ -41,12 +42,14 @@ impl SqlStore<Postgres> {
         // 0 would mean no timeout at all.
         let timeout = config.statement_timeout.as_millis().max(1).to_string();
         let read_options = options.clone().options([("statement_timeout", timeout.as_str())]);
+        let losses = Arc::new(Losses::default());
         Ok(Self {
-            read: read_pool_options(config).connect_lazy_with(read_options),
+            read: read_pool_options(config, losses.clone()).connect_lazy_with(read_options),
             write: pool_options(config, config.max_open_conns).connect_lazy_with(options),
             listen: Some(
                 pool_options(config, 1).min_connections(0).connect_lazy_with(config.listen_options()?),
             ),
+            losses,
         })
     }
 
@@ -61,15 +64,15 @@ impl SqlStore<Postgres> {
     }
 
     fn from_pool(pool: PgPool) -> Self {
-        Self { read: pool.clone(), write: pool, listen: None }
+        Self { read: pool.clone(), write: pool, listen: None, losses: Arc::default() }
     }
 }
 
 /// A connection of the API's read pool idle for longer than this is pinged before it is handed out; one used
 /// more recently is handed out as it is. Pinging every one was a round trip to the server before each
-/// query, about a tenth of an uncached read's time. A read whose connection died within this window is
-/// tried again on another ([`SqlStore::read_rows`]). The other pools ping every connection: their writes
-/// are not retried.
+/// query, about a tenth of an uncached read's time. A read whose connection died is tried again on another
+/// ([`SqlStore::read_rows`]), and from then on every connection idle since is pinged, so the second try
+/// does not meet another dead one. The other pools ping every connection: their users do not retry.
 const PING_AFTER_IDLE: Duration = Duration::from_millis(500);
 
 fn pool_options(config: &PostgresConfig, max: u32) -> PgPoolOptions {
@@ -80,12 +83,13 @@ fn pool_options(config: &PostgresConfig, max: u32) -> PgPoolOptions {
         .acquire_timeout(config.acquire_timeout)
 }
 
-/// [`pool_options`], pinging only connections idle for [`PING_AFTER_IDLE`].
-fn read_pool_options(config: &PostgresConfig) -> PgPoolOptions {
+/// [`pool_options`], pinging only connections idle for [`PING_AFTER_IDLE`] or since the last lost one.
+fn read_pool_options(config: &PostgresConfig, losses: Arc<Losses>) -> PgPoolOptions {
     pool_options(config, config.max_open_conns).test_before_acquire(false).before_acquire(
-        |connection, meta| {
+        move |connection, meta| {
+            let stale = meta.idle_for >= PING_AFTER_IDLE || losses.idle_across_one(meta.idle_for);
             Box::pin(async move {
-                if meta.idle_for >= PING_AFTER_IDLE {
+                if stale {
                     connection.ping().await?;
                 }
                 Ok(true)

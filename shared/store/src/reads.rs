@@ -16,8 +16,9 @@ impl Store {
     /// they are, checked to be JSON but never deserialised into a document.
     pub async fn list_servers(&self, query: &ListQuery) -> Result<ServerPage, StoreError> {
         on_backend!(self, db => {
-            let searched = query.search.is_some();
-            let mut rows: Vec<VersionRow> = db.read_rows(|| sql::list::<DB>(query), searched).await?;
+            // A search's best plan depends on its term, and a change feed's on how recent its time is.
+            let planned_for_values = query.search.is_some() || query.updated_since.is_some();
+            let mut rows: Vec<VersionRow> = db.read_rows(|| sql::list::<DB>(query), planned_for_values).await?;
             let more = rows.len() > query.limit as usize;
             rows.truncate(query.limit as usize);
             let items = rows.into_iter().map(StoredVersion::try_from).collect::<Result<Vec<_>, _>>()?;
@@ -84,9 +85,9 @@ impl Store {
         server: &ServerJson,
     ) -> Result<Vec<Conflict>, StoreError> {
         on_backend!(self, db => {
-            let mut conn = db.read.acquire().await?;
-            // Its several reads are not retried: the read pool hands out recently used connections unpinged.
-            sqlx::Connection::ping(&mut *conn).await?;
+            // Its several reads are not retried, so not on the read pool, which hands out recently used
+            // connections unpinged.
+            let mut conn = db.write.acquire().await?;
             publish_conflicts::<DB>(&mut conn, registry, server).await
         })
     }

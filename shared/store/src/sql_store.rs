@@ -2,6 +2,9 @@
 //! written once over a [`Dialect`], are in `registries.rs`, `reads.rs`, `writes.rs`, `status.rs`,
 //! `staging.rs` and `sync_state.rs`; what each backend does its own way in `postgres.rs` and `sqlite.rs`.
 
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
 use sqlx::{Pool, QueryBuilder};
 
 use crate::dialect::{Dialect, Record};
@@ -16,11 +19,36 @@ pub struct SqlStore<DB: Dialect> {
     pub(crate) write: Pool<DB>,
     /// The session connection that `LISTEN`s, for an API replica.
     pub(crate) listen: Option<Pool<DB>>,
+    /// When a read last found its connection lost: the API's read pool pings every connection idle since.
+    pub(crate) losses: Arc<Losses>,
 }
 
 impl<DB: Dialect> Clone for SqlStore<DB> {
     fn clone(&self) -> Self {
-        Self { read: self.read.clone(), write: self.write.clone(), listen: self.listen.clone() }
+        Self {
+            read: self.read.clone(),
+            write: self.write.clone(),
+            listen: self.listen.clone(),
+            losses: self.losses.clone(),
+        }
+    }
+}
+
+/// The last time a read found its connection lost. A server that restarts ends every session at once, so
+/// after one loss every connection that sat idle across it is suspect.
+#[derive(Debug, Default)]
+pub(crate) struct Losses {
+    last: Mutex<Option<Instant>>,
+}
+
+impl Losses {
+    fn record(&self) {
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    }
+
+    /// Whether a connection idle for `idle_for` was idle when the last loss was found.
+    pub(crate) fn idle_across_one(&self, idle_for: Duration) -> bool {
+        self.last.lock().unwrap_or_else(PoisonError::into_inner).is_some_and(|at| idle_for >= at.elapsed())
     }
 }
 
@@ -36,7 +64,8 @@ impl<DB: Dialect> SqlStore<DB> {
     /// A read whose plan depends on what is bound, such as a search's term (see
     /// [`Dialect::fetch_all_planned_for_values`]), when `planned_for_values`. A read whose connection turns
     /// out to be lost (the server restarted, or ended the session) is tried once more on another: the read
-    /// pool pings only connections idle for a while before handing them out.
+    /// pool pings only connections idle for a while before handing them out, and, once a loss is recorded,
+    /// every one idle since, so the second try finds a live connection or opens one.
     pub(crate) async fn read_rows<R: Record>(
         &self,
         build: impl Fn() -> QueryBuilder<DB>,
@@ -45,7 +74,7 @@ impl<DB: Dialect> SqlStore<DB> {
         let mut retried = false;
         loop {
             let mut qb = build();
-            let started = std::time::Instant::now();
+            let started = Instant::now();
             let mut conn = self.read.acquire().await?;
             metrics::histogram!(crate::metrics::DB_POOL_ACQUIRE, "pool" => "read")
                 .record(started.elapsed().as_secs_f64());
@@ -58,6 +87,7 @@ impl<DB: Dialect> SqlStore<DB> {
                 Err(error) if !retried && connection_lost(&error) => {
                     tracing::debug!(error = %error, "a read's connection was lost; reading again on another");
                     conn.close_on_drop();
+                    self.losses.record();
                     retried = true;
                 }
                 rows => return Ok(rows?),
@@ -71,9 +101,9 @@ impl<DB: Dialect> SqlStore<DB> {
 fn connection_lost(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_) => true,
-        sqlx::Error::Database(error) => {
-            error.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P0"))
-        }
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
         _ => false,
     }
 }

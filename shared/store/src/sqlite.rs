@@ -43,7 +43,7 @@ impl SqlStore<Sqlite> {
             .busy_timeout(Duration::from_secs(10));
         let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         let read = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-        Ok(Self { read, write, listen: None })
+        Ok(Self { read, write, listen: None, losses: Default::default() })
     }
 }
 
