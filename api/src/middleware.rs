@@ -145,6 +145,13 @@ struct Series {
     requests: metrics::Counter,
 }
 
+impl Series {
+    fn observe(&self, seconds: f64) {
+        self.duration.record(seconds);
+        self.requests.increment(1);
+    }
+}
+
 /// Every route's series seen so far.
 struct HttpSeries;
 
@@ -159,14 +166,11 @@ impl HttpSeries {
         {
             let routes = HTTP_SERIES.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(series) = routes.get(route).and_then(|all| all.iter().find(|s| known(s))) {
-                series.duration.record(seconds);
-                series.requests.increment(1);
-                return;
+                return series.observe(seconds);
             }
         }
         let series = Self::resolve(route, method, status);
-        series.duration.record(seconds);
-        series.requests.increment(1);
+        series.observe(seconds);
         let mut routes = HTTP_SERIES.write().unwrap_or_else(PoisonError::into_inner);
         let all = routes.entry(route.into()).or_default();
         if all.len() < SERIES_PER_ROUTE && !all.iter().any(known) {

@@ -56,15 +56,25 @@ impl StoreError {
 }
 
 pub(crate) fn is_unavailable(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-            true
+    connection_lost(error)
+        || match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
+            sqlx::Error::WorkerCrashed => true,
+            // too_many_connections, query_canceled (statement_timeout).
+            sqlx::Error::Database(db) => {
+                db.code().is_some_and(|code| matches!(code.as_ref(), "53300" | "57014"))
+            }
+            _ => false,
         }
-        sqlx::Error::WorkerCrashed => true,
-        // Class 08 (connection exceptions), too_many_connections, query_canceled (statement_timeout),
-        // admin_shutdown, crash_shutdown, cannot_connect_now.
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(code.as_ref(), "53300" | "57014" | "57P01" | "57P02" | "57P03")
+}
+
+/// Whether `error` says the connection is gone, not that the query failed: an I/O error, or SQLSTATE class
+/// 08 (connection exceptions) or 57P01–57P03 (admin_shutdown, crash_shutdown, cannot_connect_now).
+pub(crate) fn connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
         }),
         _ => false,
     }

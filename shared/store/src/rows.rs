@@ -18,77 +18,55 @@ use registry_core::registry::{
 };
 use registry_core::sync::{SyncPhase, SyncStatus};
 
-/// The columns of a served version, in the order [`crate::sql`] selects them: read by position, as a tuple,
-/// not looked up by name for each column of each row (a twentieth of an uncached page's time).
-pub(crate) struct VersionRow {
-    registry: String,
-    name: String,
-    version: String,
-    body: String,
-    status: Status,
-    status_message: Option<String>,
-    status_changed_at: DateTime<Utc>,
-    published_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    is_latest: bool,
-}
-
-type VersionColumns =
-    (String, String, String, String, String, Option<String>, Timestamp, Timestamp, Timestamp, bool);
-
-impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for VersionRow
-where
-    VersionColumns: sqlx::FromRow<'r, R>,
-{
-    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
-        let (
-            registry,
-            name,
-            version,
-            body,
-            status,
-            status_message,
-            status_changed_at,
-            published_at,
-            updated_at,
-            is_latest,
-        ) = VersionColumns::from_row(row)?;
-        let status = Status::try_from(status)
-            .map_err(|e| sqlx::Error::ColumnDecode { index: "status".into(), source: e.into() })?;
-        Ok(Self {
-            registry,
-            name,
-            version,
-            body,
-            status,
-            status_message,
-            status_changed_at: status_changed_at.into(),
-            published_at: published_at.into(),
-            updated_at: updated_at.into(),
-            is_latest,
-        })
-    }
-}
+/// The columns of a served version, in the order [`crate::sql`] selects them (registry, name, version, body,
+/// status, status message, status changed, published, updated, latest): read by position, not looked up by
+/// name for each column of each row (a twentieth of an uncached page's time).
+#[derive(sqlx::FromRow)]
+pub(crate) struct VersionRow(
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Timestamp,
+    Timestamp,
+    Timestamp,
+    bool,
+);
 
 impl TryFrom<VersionRow> for StoredVersion {
     type Error = StoreError;
 
     /// The body is checked to be JSON, never deserialised into a document.
     fn try_from(row: VersionRow) -> Result<Self, StoreError> {
+        let VersionRow(
+            registry,
+            name,
+            version,
+            body,
+            status,
+            status_message,
+            changed,
+            published,
+            updated,
+            is_latest,
+        ) = row;
+        let status = Status::try_from(status)
+            .map_err(|e| sqlx::Error::ColumnDecode { index: "status".into(), source: e.into() })?;
         Ok(Self {
-            registry: parse_registry_name(&row.registry)?,
-            body: RawValue::from_string(row.body).map_err(|e| {
-                StoreError::unreadable(format!("the body of {} {}", row.name, row.version), e)
-            })?,
-            name: row.name,
-            version: row.version,
+            registry: parse_registry_name(&registry)?,
+            body: RawValue::from_string(body)
+                .map_err(|e| StoreError::unreadable(format!("the body of {name} {version}"), e))?,
+            name,
+            version,
             official: OfficialMeta {
-                status: row.status,
-                status_changed_at: row.status_changed_at,
-                status_message: row.status_message,
-                published_at: row.published_at,
-                updated_at: row.updated_at,
-                is_latest: row.is_latest,
+                status,
+                status_changed_at: changed.into(),
+                status_message,
+                published_at: published.into(),
+                updated_at: updated.into(),
+                is_latest,
             },
         })
     }

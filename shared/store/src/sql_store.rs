@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use sqlx::{Pool, QueryBuilder};
 
 use crate::dialect::{Dialect, Record};
-use crate::error::StoreError;
+use crate::error::{StoreError, connection_lost};
 
 /// A store on one backend. PostgreSQL uses one pool for both, or for the API a read pool and a write pool,
 /// and a connection of its own for the generation listener; SQLite has reader connections and a single
@@ -93,17 +93,5 @@ impl<DB: Dialect> SqlStore<DB> {
                 rows => return Ok(rows?),
             }
         }
-    }
-}
-
-/// Whether `error` says the connection is gone, not that the query failed: an I/O error, or SQLSTATE class
-/// 08 (connection exception) or 57P01–57P03 (the server shut down, crashed, or is starting).
-fn connection_lost(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_) => true,
-        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
-        }),
-        _ => false,
     }
 }
