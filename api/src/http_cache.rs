@@ -11,7 +11,7 @@
 use std::sync::LazyLock;
 
 use axum::body::Body;
-use axum::extract::{FromRequestParts, OriginalUri, RawPathParams, Request};
+use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -54,6 +54,9 @@ impl Validator {
         };
         let mut response = Response::new(Body::from(body));
         let headers = response.headers_mut();
+        // Room for every header the layers add on the way out (CORS, the request id, the rate limit's,
+        // Content-Length), so the map is not grown and rehashed on the way.
+        headers.reserve(RESPONSE_HEADERS);
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some(source) = source {
             headers.insert(X_CACHE, source);
@@ -61,20 +64,24 @@ impl Validator {
                 headers.insert(header::CONTENT_ENCODING, encoding);
             }
         }
-        self.caching_headers(state, headers);
+        caching_headers(state, self.etag, headers);
         Ok(response)
     }
+}
 
-    /// The `Cache-Control`, `Vary` and `ETag` of a 200 or a 304.
-    fn caching_headers(&self, state: &AppState, headers: &mut HeaderMap) {
-        for (name, value) in &state.read_headers {
-            headers.insert(name.clone(), value.clone());
-        }
-        if let Some(etag) = &self.etag {
-            headers.insert(header::ETAG, etag.clone());
-        }
+/// The `Cache-Control`, `Vary` and `ETag` of a 200 or a 304. The `ETag` is moved, not copied: a copy of a
+/// value made from bytes allocates.
+fn caching_headers(state: &AppState, etag: Option<HeaderValue>, headers: &mut HeaderMap) {
+    for (name, value) in &state.read_headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    if let Some(etag) = etag {
+        headers.insert(header::ETAG, etag);
     }
 }
+
+/// About how many headers a read's 200 carries when it leaves the stack.
+const RESPONSE_HEADERS: usize = 16;
 
 /// Where a read's answer came from: `hit-memory`, `hit-redis`, `miss` (this request read the database),
 /// `coalesced` (it waited for a concurrent request's read) or `bypass` (not cached: before the generations
@@ -103,13 +110,12 @@ impl FromRequestParts<AppState> for Validator {
         let Some(key) = key(parts, state).await else { return Ok(Self { etag: None, key: None, encoding }) };
         let etag = etag(key);
         let current = parts.headers.get_all(header::IF_NONE_MATCH).iter().any(|value| matches(value, &etag));
-        let validator = Self { etag: Some(etag), key: Some(key), encoding };
         if current {
             let mut response = StatusCode::NOT_MODIFIED.into_response();
-            validator.caching_headers(state, response.headers_mut());
+            caching_headers(state, Some(etag), response.headers_mut());
             return Err(response);
         }
-        Ok(validator)
+        Ok(Self { etag: Some(etag), key: Some(key), encoding })
     }
 }
 
@@ -142,10 +148,9 @@ const PARAMETERS: [&str; 6] = ["cursor", "limit", "search", "version", "updated_
 async fn key(parts: &mut Parts, state: &AppState) -> Option<Key> {
     let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
     let registry = params.iter().find(|(key, _)| *key == "registryName").map(|(_, raw)| raw);
-    // The whole path: a nested router sees it without its prefix, which names the view.
-    let uri = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |original| &original.0);
+    // The whole path, which names the view (the routes are not nested: see `routes::router`).
     let mut read = [""; 1 + 2 * PARAMETERS.len()];
-    read[0] = uri.path();
+    read[0] = parts.uri.path();
     let mut len = 1;
     // The parameters as the reads take them, so unknown ones, repeats and spellings make no new entries.
     let pairs = query_pairs(parts);
@@ -221,7 +226,8 @@ pub async fn reread_after_writes<F: Future<Output = Response>>(
     let write = is_write(request.method(), request.uri().path());
     let response = next(request).await;
     if write && response.status().is_success() {
-        state.registries.reread().await;
+        // Boxed: a read's future would otherwise carry room for the store's query (see `pipeline`).
+        Box::pin(state.registries.reread()).await;
     }
     response
 }

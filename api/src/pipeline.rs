@@ -4,6 +4,12 @@
 //! They run as plain async functions, each calling the next, inside one tower layer that boxes one future
 //! per request. As seven `axum::middleware::from_fn` layers, each boxed its future and a copy of the rest of
 //! the stack: about three allocations per step and request.
+//!
+//! The one box is made by moving the whole chain's future into it, so its size is copied per request. A
+//! step's rare and large futures (a token's verification by the identity provider, the web catalogue's
+//! session, the Redis limiter's call, the generations read again after a write) are boxed where they are
+//! awaited: the chain's future is 5.6 KB instead of 19.9 KB, and only requests that take those paths
+//! allocate for them.
 
 use std::convert::Infallible;
 use std::pin::Pin;

@@ -32,7 +32,8 @@ pub async fn require_token<F: Future<Output = Response>>(
     let required = needs_token(&state.config.auth, method, path, presented);
     let write = is_write(method, path);
     if crate::ui::is_ui(path) {
-        request = match crate::ui::visitor::admit(state, request, required, write).await {
+        // Boxed, as the identity provider's checks below: see `pipeline`.
+        request = match Box::pin(crate::ui::visitor::admit(state, request, required, write)).await {
             Ok(request) if request.extensions().get::<Principal>().is_some() => {
                 return next(request).await;
             }
@@ -78,7 +79,9 @@ pub(super) async fn admit(
     }
     match state.authenticator.as_deref() {
         Some(authenticator) if required => {
-            let principal = authenticator.authenticate(headers).await.map_err(|refusal| {
+            // Boxed: every request's future would otherwise carry room for a token's verification, which
+            // the steps' layer copies into its box (see `pipeline`).
+            let principal = Box::pin(authenticator.authenticate(headers)).await.map_err(|refusal| {
                 audit.note(|facts| facts.detail = Some(refusal.to_string()));
                 authenticator.unauthorized(&refusal)
             })?;

@@ -110,7 +110,11 @@ impl Limiter {
         client: Client<'_>,
         policy: RatePolicy,
     ) -> (Decision, Backend) {
-        if let Some(decision) = self.in_redis(class, client, policy).await {
+        // Boxed, and only with Redis: every request's future would otherwise carry room for the Redis call,
+        // which the steps' layer copies into its box (see `pipeline`).
+        let shared =
+            if self.link.is_some() { Box::pin(self.in_redis(class, client, policy)).await } else { None };
+        if let Some(decision) = shared {
             self.now_on(Backend::Redis);
             return (decision, Backend::Redis);
         }

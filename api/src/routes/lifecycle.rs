@@ -19,15 +19,18 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{ApiPath, WriteTarget};
 use crate::state::AppState;
 
-/// The routes under `/registry/{registryName}/v0.1` and the root write prefixes.
-pub fn router() -> Router<AppState> {
+/// The routes under `prefix`: `/registry/{registryName}/v0.1` and the root write prefixes.
+pub fn router(prefix: &str) -> Router<AppState> {
     Router::new()
         .route(
-            "/servers/{serverName}/versions/{version}",
+            &format!("{prefix}/servers/{{serverName}}/versions/{{version}}"),
             put(edit_server_version).delete(delete_server_version),
         )
-        .route("/servers/{serverName}/versions/{version}/status", patch(update_version_status))
-        .route("/servers/{serverName}/status", patch(update_server_status))
+        .route(
+            &format!("{prefix}/servers/{{serverName}}/versions/{{version}}/status"),
+            patch(update_version_status),
+        )
+        .route(&format!("{prefix}/servers/{{serverName}}/status"), patch(update_server_status))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 

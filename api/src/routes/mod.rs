@@ -1,4 +1,5 @@
-//! The route table. Each resource module exports `router()`; the reads are mounted once per view.
+//! The route table. Each resource module exports `router()`, or `router(prefix)` for the reads and writes,
+//! which are mounted once per view.
 
 mod docs;
 pub mod exchanges;
@@ -27,13 +28,16 @@ pub const PER_REGISTRY_PREFIX: &str = "/registry/{registryName}/v0.1";
 /// one), as the official registry's clients expect.
 pub const ROOT_WRITE_PREFIXES: [&str; 2] = ["/v0.1", "/v0"];
 
+/// Each prefix's routes are written out whole rather than nested: a nested router costs every request a
+/// copy of its path without the prefix and two more boxed services.
 pub fn router() -> Router<AppState> {
-    let writes = || publish::router().merge(lifecycle::router());
-    let mut router = Router::new().nest(PER_REGISTRY_PREFIX, servers::router().merge(writes()));
+    let writes = |prefix| publish::router(prefix).merge(lifecycle::router(prefix));
+    let mut router = servers::router(PER_REGISTRY_PREFIX).merge(writes(PER_REGISTRY_PREFIX));
     for prefix in AGGREGATED_PREFIXES {
-        let routes = servers::router();
-        let routes = if ROOT_WRITE_PREFIXES.contains(&prefix) { routes.merge(writes()) } else { routes };
-        router = router.nest(prefix, routes);
+        router = router.merge(servers::router(prefix));
+        if ROOT_WRITE_PREFIXES.contains(&prefix) {
+            router = router.merge(writes(prefix));
+        }
     }
     router
         .merge(registries::router())

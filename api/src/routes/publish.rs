@@ -20,11 +20,11 @@ use crate::error::{ApiError, Problem};
 use crate::extract::WriteTarget;
 use crate::state::AppState;
 
-/// The routes under `/registry/{registryName}/v0.1` and the root write prefixes.
-pub fn router() -> Router<AppState> {
+/// The routes under `prefix`: `/registry/{registryName}/v0.1` and the root write prefixes.
+pub fn router(prefix: &str) -> Router<AppState> {
     Router::new()
-        .route("/publish", post(publish_server))
-        .route("/validate", post(validate_server))
+        .route(&format!("{prefix}/publish"), post(publish_server))
+        .route(&format!("{prefix}/validate"), post(validate_server))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 

@@ -15,11 +15,12 @@ use crate::extract::{ApiPath, IncludeDeleted, ListParams, RegistryScope};
 use crate::http_cache::{Validator, json_body, json_body_sized};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+/// The reads under `prefix`.
+pub fn router(prefix: &str) -> Router<AppState> {
     Router::new()
-        .route("/servers", get(list_servers))
-        .route("/servers/{serverName}/versions", get(list_server_versions))
-        .route("/servers/{serverName}/versions/{version}", get(get_server_version))
+        .route(&format!("{prefix}/servers"), get(list_servers))
+        .route(&format!("{prefix}/servers/{{serverName}}/versions"), get(list_server_versions))
+        .route(&format!("{prefix}/servers/{{serverName}}/versions/{{version}}"), get(get_server_version))
 }
 
 /// `{serverName}` in a path (under any prefix: other parameters are ignored).

@@ -2,13 +2,18 @@
 //! written once over a [`Dialect`], are in `registries.rs`, `reads.rs`, `writes.rs`, `status.rs`,
 //! `staging.rs` and `sync_state.rs`; what each backend does its own way in `postgres.rs` and `sqlite.rs`.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sqlx::{Pool, QueryBuilder};
 
 use crate::dialect::{Dialect, Record};
 use crate::error::{StoreError, connection_lost};
+
+/// The read pool's acquire times, resolved in the recorder at the first read (the processes install it
+/// before they open the store) rather than looked up by name and label at each.
+static READ_ACQUIRE: LazyLock<metrics::Histogram> =
+    LazyLock::new(|| metrics::histogram!(crate::metrics::DB_POOL_ACQUIRE, "pool" => "read"));
 
 /// A store on one backend. PostgreSQL uses one pool for both, or for the API a read pool and a write pool,
 /// and a connection of its own for the generation listener; SQLite has reader connections and a single
@@ -76,8 +81,7 @@ impl<DB: Dialect> SqlStore<DB> {
             let mut qb = build();
             let started = Instant::now();
             let mut conn = self.read.acquire().await?;
-            metrics::histogram!(crate::metrics::DB_POOL_ACQUIRE, "pool" => "read")
-                .record(started.elapsed().as_secs_f64());
+            READ_ACQUIRE.record(started.elapsed().as_secs_f64());
             let rows = if planned_for_values {
                 DB::fetch_all_planned_for_values(&mut conn, &mut qb).await
             } else {
