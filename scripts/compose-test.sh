@@ -180,10 +180,21 @@ podman system service --time=0 "$DOCKER_HOST" >"$run/service.log" 2>&1 &
 service_pid=$!
 for _ in $(seq 1 100); do [ -S "$run/podman.sock" ] && break; sleep 0.1; done
 [ -S "$run/podman.sock" ] || { cat "$run/service.log" >&2; echo "error: the podman service did not start" >&2; exit 1; }
-# podman schedules health checks with systemd timers; where there is no systemd, this loop runs them.
-(while :; do
-  for container in $(podman ps -q); do podman healthcheck run "$container" >/dev/null 2>&1 || true; done
-  sleep 2
+# podman schedules health checks with systemd timers; where there is no systemd, this loop runs them, each
+# container's at its own interval as an engine would (every 2 s, the API's three failures in a row would
+# mark it unhealthy in 6 s instead of the image's 30).
+seconds_of() { # a Go duration as podman prints it (2s, 10s, 1m0s), in whole seconds; 2 when unset
+  python3 -c 'import re, sys; units = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}; t = sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)(ms|us|µs|ns|h|m|s)", sys.argv[1])); print(max(1, int(t)) if t else 2)' "$1"
+}
+(declare -A due=()
+while :; do
+  for container in $(podman ps -q); do
+    [ "${due[$container]:-0}" -le $SECONDS ] || continue
+    interval=$(podman inspect --format '{{.Config.Healthcheck.Interval}}' "$container" 2>/dev/null || true)
+    due[$container]=$((SECONDS + $(seconds_of "$interval")))
+    podman healthcheck run "$container" >/dev/null 2>&1 || true
+  done
+  sleep 1
 done) &
 poller_pid=$!
 
@@ -246,6 +257,11 @@ if ! "${compose[@]}" up -d --no-build >"$run/up.log" 2>&1; then
     [ -n "$(container "$service")" ] || continue
     code=$(state "$service" '{{.State.Status}} {{.State.ExitCode}}')
     [ "$code" = "exited 0" ] || [ "${code%% *}" != exited ] || fail_service "$service" "$service exited: $code"
+    if [ "$(state "$service" '{{.State.Health.Status}}')" = unhealthy ]; then
+      echo "--- the health checks of $service:" >&2
+      state "$service" '{{range .State.Health.Log}}{{.Start}} exit {{.ExitCode}}: {{.Output}}{{"\n"}}{{end}}' >&2 || true
+      fail_service "$service" "$service is unhealthy"
+    fi
   done
   exit 1
 fi
