@@ -186,12 +186,14 @@ for _ in $(seq 1 100); do [ -S "$run/podman.sock" ] && break; sleep 0.1; done
 seconds_of() { # a Go duration as podman prints it (2s, 10s, 1m0s), in whole seconds; 2 when unset
   python3 -c 'import re, sys; units = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}; t = sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)(ms|us|µs|ns|h|m|s)", sys.argv[1])); print(max(1, int(t)) if t else 2)' "$1"
 }
-(declare -A due=()
+(declare -A due=() every=()
 while :; do
   for container in $(podman ps -q); do
     [ "${due[$container]:-0}" -le $SECONDS ] || continue
-    interval=$(podman inspect --format '{{.Config.Healthcheck.Interval}}' "$container" 2>/dev/null || true)
-    due[$container]=$((SECONDS + $(seconds_of "$interval")))
+    # A container's interval is fixed: read once.
+    [ -n "${every[$container]:-}" ] || every[$container]=$(seconds_of \
+      "$(podman inspect --format '{{.Config.Healthcheck.Interval}}' "$container" 2>/dev/null || true)")
+    due[$container]=$((SECONDS + ${every[$container]}))
     podman healthcheck run "$container" >/dev/null 2>&1 || true
   done
   sleep 1

@@ -9,6 +9,7 @@ pub struct Key(pub [u8; 16]);
 
 /// A page cache lookup of `tier` (`memory`, `redis`, or `mcp` for the MCP answers replayed): `hit`, `miss`,
 /// or `bypass` (the tier is off, or skipped while failing).
+///
 /// Each counter is resolved in the recorder once: a hit looks up no series by name and labels.
 pub fn count_lookup(tier: &'static str, result: &'static str) {
     static COUNTERS: LazyLock<RwLock<HashMap<(&str, &str), metrics::Counter>>> =
